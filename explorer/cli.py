@@ -1,0 +1,351 @@
+"""`kexplore`: symbol lookup in a terminal, and the commands that vendor and index kernels.
+
+Lookups (lookup, search, show, dump, versions) read SQLite only: this module imports
+the standard library and the project's light modules at the top, and anything heavy
+(tree-sitter, Pygments, rich) inside the one command that needs it.
+
+Exit codes: 0 success, 1 nothing found or the work failed, 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import ConfigError, Project
+from .store import KINDS, Index, IndexMissing, Symbol
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def _err(message: str) -> None:
+    print(f"kexplore: {message}", file=sys.stderr)
+
+
+def _emit_json(data: object) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=1)
+    sys.stdout.write("\n")
+
+
+def _common(json_help: str = "print JSON instead of text") -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help=json_help)
+    common.add_argument("--kernel", metavar="NAME", help="which kernel of kernels.toml (default: its `default`)")
+    common.add_argument(
+        "--snippets",
+        metavar="DIR",
+        type=Path,
+        help="the folder with kernels.toml, trees and indexes (default: the checkout's kernel-snippets/, or $KEXPLORE_SNIPPETS)",
+    )
+    return common
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return value
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kexplore",
+        description="Look up Linux kernel symbols in an annotated, cross-referenced index of real kernel source.",
+        epilog="Start with `kexplore vendor` then `kexplore index`; `make serve` does both. "
+        "Every command takes --json.",
+    )
+    parser.add_argument("--version", action="version", version=f"kexplore {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = _common()
+
+    p = sub.add_parser("vendor", parents=[common], help="fetch and extract a kernel's sources (verified against the lock file)",
+                       description="Extract the kernel work set into kernel-snippets/NAME/ and pin it in NAME.lock.json. "
+                       "A second run verifies the tree and does nothing.")
+    p.add_argument("--from", dest="from_path", metavar="PATH", type=Path,
+                   help="a kernel tarball (.tar.xz/.tar.gz/.tar), a .deb, or an unpacked source tree, instead of Debian's package")
+    p.add_argument("--update", action="store_true", help="accept a new source version and rewrite the lock file")
+    p.add_argument("--force", action="store_true", help="extract again even if the tree verifies")
+    p.set_defaults(func=cmd_vendor)
+
+    p = sub.add_parser("index", parents=[common], help="build or refresh the symbol index (incremental)",
+                       description="Parse the vendored tree with tree-sitter-c into SQLite. Only files whose content changed are parsed again.")
+    p.add_argument("--force", action="store_true", help="rebuild from scratch")
+    p.add_argument("--jobs", type=_positive, metavar="N", help="worker processes (default: the number of CPUs)")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("lookup", parents=[common], help="where a symbol is defined",
+                       description="Definitions named NAME: functions, prototypes, structs, members (STRUCT.FIELD), macros, ...")
+    p.add_argument("name", help="a symbol, e.g. inet_listen or inet_connection_sock.icsk_accept_queue")
+    p.add_argument("--kind", choices=KINDS, help="only definitions of this kind")
+    p.set_defaults(func=cmd_lookup)
+
+    p = sub.add_parser("search", parents=[common], help="find symbols by prefix or substring, ranked",
+                       description="Exact matches first, then prefixes, then substrings; shorter names first.")
+    p.add_argument("query")
+    p.add_argument("--kind", choices=KINDS, help="only symbols of this kind")
+    p.add_argument("--limit", type=_positive, default=30, metavar="N", help="at most N results (default 30)")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("show", parents=[common], help="print a definition's source (highlighted on a terminal)")
+    p.add_argument("name")
+    p.add_argument("--kind", choices=KINDS, help="only definitions of this kind")
+    p.add_argument("--all", action="store_true", help="every definition of NAME, not just the first")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="highlighting (default: auto, on a terminal)")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("dump", parents=[_common("JSON Lines: one object per definition")], help="every definition in the index")
+    p.add_argument("--kind", choices=KINDS, help="only definitions of this kind")
+    p.set_defaults(func=cmd_dump)
+
+    p = sub.add_parser("versions", parents=[common], help="the kernels declared, vendored and indexed")
+    p.set_defaults(func=cmd_versions)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = get_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        project = Project.load(args.snippets)
+        return int(args.func(project, args))
+    except ConfigError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    except BrokenPipeError:
+        sys.stderr.close()  # `kexplore dump | head`: not an error
+        return EXIT_OK
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+
+
+# ---------------------------------------------------------------- index readers
+
+
+def _open_index(project: Project, args: argparse.Namespace) -> Index | None:
+    spec = project.kernel(args.kernel)
+    try:
+        return Index(project.index_path(spec.name))
+    except IndexMissing:
+        tree = project.tree(spec.name)
+        step = "kexplore index" if tree.is_dir() else "kexplore vendor && kexplore index"
+        flag = f" --kernel {spec.name}" if args.kernel else ""
+        _err(f"no index for {spec.name} yet: run `{step}{flag}` (or `make index`)")
+        return None
+
+
+def _symbol_line(sym: Symbol) -> str:
+    where = f"{sym.path}:{sym.line}" + (f"-{sym.end_line}" if sym.end_line > sym.line else "")
+    cond = f"  [#if {sym.cond}]" if sym.cond else ""
+    return f"{sym.name}  {sym.kind}  {where}  ({sym.scope}){cond}\n    {sym.signature}"
+
+
+def _not_found(index: Index, name: str, kernel: str) -> int:
+    _err(f"no definition named {name!r} in {kernel}")
+    suggestions = index.suggest(name)
+    if suggestions:
+        print(f"did you mean: {', '.join(suggestions)}", file=sys.stderr)
+    return EXIT_FAIL
+
+
+def _find(index: Index, name: str, kind: str | None) -> list[Symbol]:
+    found = index.lookup(name, kind)
+    if not found and "." not in name:
+        # a bare field name: the members of every struct that has it
+        found = [s for s in index.search(name, kind="member", limit=200) if s.name.endswith("." + name)]
+    return found
+
+
+def cmd_lookup(project: Project, args: argparse.Namespace) -> int:
+    index = _open_index(project, args)
+    if index is None:
+        return EXIT_FAIL
+    with index:
+        found = _find(index, args.name, args.kind)
+        if not found:
+            return _not_found(index, args.name, project.kernel(args.kernel).name)
+        if args.json:
+            _emit_json([s.as_dict() for s in found])
+        else:
+            print("\n".join(_symbol_line(s) for s in found))
+    return EXIT_OK
+
+
+def cmd_search(project: Project, args: argparse.Namespace) -> int:
+    index = _open_index(project, args)
+    if index is None:
+        return EXIT_FAIL
+    with index:
+        found = index.search(args.query, args.kind, args.limit)
+        if args.json:
+            _emit_json([s.as_dict() for s in found])
+        elif found:
+            width = max(len(s.name) for s in found)
+            for s in found:
+                print(f"{s.name:<{width}}  {s.kind:<10} {s.path}:{s.line}")
+        if not found:
+            _err(f"nothing matches {args.query!r}")
+            return EXIT_FAIL
+    return EXIT_OK
+
+
+def cmd_show(project: Project, args: argparse.Namespace) -> int:
+    index = _open_index(project, args)
+    if index is None:
+        return EXIT_FAIL
+    spec = project.kernel(args.kernel)
+    with index:
+        found = _find(index, args.name, args.kind)
+        if not found:
+            return _not_found(index, args.name, spec.name)
+    if not args.all:
+        found = found[:1]
+    tree = project.tree(spec.name)
+    excerpts = []
+    for sym in found:
+        path = tree / sym.path
+        try:
+            lines = path.read_bytes().decode("utf-8", "replace").splitlines()
+        except FileNotFoundError:
+            _err(f"{path} is missing: the tree changed since indexing; run `kexplore vendor` and `kexplore index`")
+            return EXIT_FAIL
+        excerpts.append((sym, "\n".join(lines[sym.line - 1 - _leading(lines, sym) : sym.end_line])))
+    if args.json:
+        _emit_json([{**sym.as_dict(), "source": text} for sym, text in excerpts])
+        return EXIT_OK
+    color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
+    for sym, text in excerpts:
+        header = f"// {sym.path}:{sym.line}  ({sym.kind} {sym.name}, {spec.name})"
+        if color:
+            from pygments import highlight
+            from pygments.formatters import TerminalFormatter
+            from pygments.lexers import CLexer
+
+            sys.stdout.write(highlight(f"{header}\n{text}\n", CLexer(), TerminalFormatter()))
+        else:
+            print(f"{header}\n{text}")
+    return EXIT_OK
+
+
+def _leading(lines: list[str], sym: Symbol) -> int:
+    """How many lines above the name the definition starts (a return type on its own line)."""
+    if sym.kind not in ("function", "prototype", "variable"):
+        return 0
+    back = 0
+    i = sym.line - 2
+    while i >= 0 and back < 3:
+        text = lines[i].strip()
+        if not text or text.endswith((";", "}", "*/", "{")) or text.startswith(("#", "//", "*")):
+            break
+        back += 1
+        i -= 1
+    return back
+
+
+def cmd_dump(project: Project, args: argparse.Namespace) -> int:
+    index = _open_index(project, args)
+    if index is None:
+        return EXIT_FAIL
+    out = sys.stdout
+    with index:
+        for sym in index.dump():
+            if args.kind and sym.kind != args.kind:
+                continue
+            if args.json:
+                out.write(json.dumps(sym.as_dict(), ensure_ascii=False) + "\n")
+            else:
+                out.write(f"{sym.name}\t{sym.kind}\t{sym.path}\t{sym.line}\t{sym.end_line}\t{sym.scope}\t{sym.signature}\n")
+    return EXIT_OK
+
+
+def cmd_versions(project: Project, args: argparse.Namespace) -> int:
+    rows = []
+    for name, spec in project.kernels.items():
+        if args.kernel and name != args.kernel:
+            continue
+        lock = None
+        lock_path = project.lock_path(name)
+        if lock_path.is_file():
+            try:
+                lock = json.loads(lock_path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError:
+                lock = None
+        row: dict[str, object] = {
+            "kernel": name,
+            "title": spec.title,
+            "default": name == project.default,
+            "debian_package": spec.debian_package,
+            "locked_source": (lock or {}).get("source"),
+            "locked_files": len((lock or {}).get("files", {})),
+            "vendored": project.tree(name).is_dir(),
+            "indexed": project.index_path(name).is_file(),
+            "files": None,
+            "symbols": None,
+            "indexed_at": None,
+        }
+        if row["indexed"]:
+            with Index(project.index_path(name)) as index:
+                row["files"] = index.file_count()
+                row["symbols"] = sum(index.counts().values())
+                row["indexed_at"] = index.meta().get("indexed_at")
+        rows.append(row)
+    if args.json:
+        _emit_json(rows)
+        return EXIT_OK
+    for row in rows:
+        src = row["locked_source"] or {}
+        version = src.get("version") or src.get("name") or "not pinned"  # type: ignore[union-attr]
+        state = "indexed" if row["indexed"] else ("vendored, not indexed" if row["vendored"] else "not vendored")
+        extra = f", {row['files']} files, {row['symbols']} definitions" if row["indexed"] else ""
+        mark = " (default)" if row["default"] else ""
+        print(f"{row['kernel']}{mark}: {row['title']}, source {version}: {state}{extra}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- vendor and index
+
+
+def cmd_vendor(project: Project, args: argparse.Namespace) -> int:
+    from .vendor import VendorError, vendor
+
+    try:
+        result = vendor(project, args.kernel, from_path=args.from_path, update=args.update, force=args.force)
+    except VendorError as exc:
+        _err(str(exc))
+        return EXIT_FAIL
+    if args.json:
+        _emit_json(result.as_dict())
+    else:
+        version = result.source.get("version") or result.source.get("name", "")
+        verb = {"verified": "verified, nothing to do", "extracted": "extracted", "updated": "extracted and re-pinned"}[result.action]
+        print(f"{result.kernel} ({version}): {result.files} files {verb} in {result.tree}")
+    return EXIT_OK
+
+
+def cmd_index(project: Project, args: argparse.Namespace) -> int:
+    from .indexer import IndexError_, build_index
+
+    try:
+        result = build_index(project, args.kernel, force=args.force, jobs=args.jobs)
+    except IndexError_ as exc:
+        _err(str(exc))
+        return EXIT_FAIL
+    if args.json:
+        _emit_json(result.as_dict())
+    elif result.parsed == 0 and result.removed == 0:
+        print(f"{result.kernel}: index up to date ({result.files} files, {result.symbols} definitions)")
+    else:
+        print(
+            f"{result.kernel}: parsed {result.parsed} of {result.files} files in {result.seconds:.2f} s"
+            f" ({result.symbols} definitions; {result.error_files} files had tree-sitter ERROR regions, indexed around)"
+        )
+    return EXIT_OK

@@ -1,0 +1,90 @@
+"""Where things live: the kernels declared in kernels.toml, their trees, locks and indexes.
+
+Kept free of heavy imports: the CLI's lookups import this module.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    """kernels.toml is missing, malformed, or does not name the kernel asked for."""
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """One kernel as declared in kernels.toml."""
+
+    name: str
+    title: str = ""
+    debian_package: str | None = None
+    tarball: str | None = None
+    paths: tuple[str, ...] = ()
+    include_linux: str = "direct"
+
+
+@dataclass(frozen=True)
+class Project:
+    """The folder holding kernels.toml, lock files, extracted trees and indexes."""
+
+    snippets: Path
+    kernels: dict[str, KernelSpec] = field(default_factory=dict)
+    default: str | None = None
+
+    @classmethod
+    def load(cls, snippets: Path | str | None = None) -> Project:
+        root = Path(snippets or os.environ.get("KEXPLORE_SNIPPETS") or PACKAGE_ROOT / "kernel-snippets")
+        toml_path = root / "kernels.toml"
+        try:
+            data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{toml_path} not found: point --snippets at the folder holding kernels.toml") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{toml_path}: {exc}") from None
+        kernels: dict[str, KernelSpec] = {}
+        for name, table in (data.get("kernels") or {}).items():
+            known = {"title", "debian_package", "tarball", "paths", "include_linux"}
+            unknown = set(table) - known
+            if unknown:
+                raise ConfigError(f"{toml_path}: kernel {name!r} has unknown keys {sorted(unknown)}")
+            kernels[name] = KernelSpec(
+                name=name,
+                title=table.get("title", name),
+                debian_package=table.get("debian_package"),
+                tarball=table.get("tarball"),
+                paths=tuple(table.get("paths", ())),
+                include_linux=table.get("include_linux", "direct"),
+            )
+        default = data.get("default") or (next(iter(kernels)) if kernels else None)
+        return cls(snippets=root, kernels=kernels, default=default)
+
+    def kernel(self, name: str | None = None) -> KernelSpec:
+        name = name or self.default
+        if name is None or name not in self.kernels:
+            known = ", ".join(sorted(self.kernels)) or "none"
+            raise ConfigError(f"unknown kernel {name!r} (kernels.toml declares: {known})")
+        return self.kernels[name]
+
+    def tree(self, name: str) -> Path:
+        return self.snippets / name
+
+    def lock_path(self, name: str) -> Path:
+        return self.snippets / f"{name}.lock.json"
+
+    def index_path(self, name: str) -> Path:
+        return self.snippets / "index" / f"{name}.sqlite"
+
+
+def cache_dir() -> Path:
+    """Downloads live outside the checkout so a fresh clone does not download again."""
+    env = os.environ.get("KEXPLORE_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "kernel-explorer"

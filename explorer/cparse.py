@@ -1,0 +1,532 @@
+"""Definitions out of kernel C, with tree-sitter-c.
+
+The only module (with the indexer) that imports tree-sitter. It takes a file's bytes and
+returns plain tuples; it knows nothing of SQLite.
+
+Kernel C is not quite C as tree-sitter-c knows it: annotation macros such as
+``__read_mostly``, ``__init`` and ``__rcu`` sit where the grammar expects a declarator
+and turn the surrounding declaration into an ERROR.  Before parsing, those words are
+blanked out with spaces of the same length, so every byte offset, line and column
+stays that of the real file (the same trick as ctags' ``-I`` list, done by offset).
+Macro wrappers that define functions (``SYSCALL_DEFINE2(listen, ...)``,
+``BPF_CALL_2(name, ...)``) are recognised by name; whatever tree-sitter still cannot
+parse becomes an ERROR node, and the walk goes into it to take what is around.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import tree_sitter_c
+from tree_sitter import Language, Node, Parser
+
+C_LANGUAGE = Language(tree_sitter_c.language())
+
+# Annotation macros that expand to attributes or to nothing.  Blanked before parsing.
+_DUNDER_ANNOTATIONS = (
+    "init exit read_mostly ro_after_init initdata initconst net_init net_exit net_initdata "
+    "rcu user force percpu iomem bitwise nocast safe cold always_inline must_check maybe_unused "
+    "used packed sched weak visible latent_entropy randomize_layout cacheline_aligned "
+    "cacheline_aligned_in_smp __cacheline_aligned __cacheline_aligned_in_smp refdata ref kprobes "
+    "noreturn pure flatten noclone noinline_for_stack always_unused sched_notrace ro_after_init "
+    "exit_refok meminit private counted_by_dummy"
+).split()
+_DUNDER_CALLS = "aligned acquires releases must_hold printf section cond_acquires cond_releases".split()
+_PLAIN_ANNOTATIONS = "noinline notrace asmlinkage INDIRECT_CALLABLE_SCOPE".split()
+
+_DUNDER_RX = re.compile(
+    rb"__(?:(?:"
+    + rb"|".join(w.encode() for w in sorted(_DUNDER_CALLS, key=len, reverse=True))
+    + rb")\s*\([^()\n]*(?:\([^()\n]*\)[^()\n]*)*\)|(?:"
+    + rb"|".join(w.encode() for w in sorted(set(_DUNDER_ANNOTATIONS), key=len, reverse=True))
+    + rb")\b)"
+)
+_PLAIN_RX = re.compile(rb"\b(?:" + rb"|".join(w.encode() for w in _PLAIN_ANNOTATIONS) + rb")\b")
+ANNOTATION_WORDS = frozenset(
+    ["__" + w for w in _DUNDER_ANNOTATIONS] + ["__" + w for w in _DUNDER_CALLS] + _PLAIN_ANNOTATIONS
+)
+
+# Macro wrappers that define a function, and the name they give it.
+_DEFINER_RX = re.compile(
+    rb"^[ \t]*(?P<macro>(?:COMPAT_)?SYSCALL_DEFINE\d|BPF_CALL_\d)\s*\(\s*(?P<name>[A-Za-z_]\w*)",
+    re.MULTILINE,
+)
+_DEFINER_NAME_RX = re.compile(r"^(?:(?:COMPAT_)?SYSCALL_DEFINE\d|BPF_CALL_\d)$")
+
+_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def _blank(match: re.Match[bytes]) -> bytes:
+    text = match.group()
+    return re.sub(rb"[^\n]", b" ", text)
+
+
+def blank_annotations(src: bytes) -> bytes:
+    """Replace kernel annotation macros by spaces, keeping every offset."""
+
+    def sub(match: re.Match[bytes]) -> bytes:
+        start = match.start()
+        if start and src[start - 1] in _WORD:
+            return match.group()
+        return _blank(match)
+
+    out = _DUNDER_RX.sub(sub, src)
+    return _PLAIN_RX.sub(_blank, out)
+
+
+class Definition(NamedTuple):
+    name: str
+    kind: str
+    line: int  # 1-based line of the name
+    col: int  # 0-based byte column of the name
+    end_line: int
+    scope: str
+    signature: str
+    cond: str | None
+
+
+@dataclass
+class ParseResult:
+    definitions: list[Definition]
+    error_nodes: int
+    lines: int
+
+
+def make_parser() -> Parser:
+    return Parser(C_LANGUAGE)
+
+
+_DECLARATOR_WRAPPERS = {
+    "pointer_declarator",
+    "array_declarator",
+    "parenthesized_declarator",
+    "attributed_declarator",
+    "init_declarator",
+    "function_declarator",
+}
+_NAME_TYPES = {"identifier", "field_identifier", "type_identifier"}
+_SPEC_KIND = {"struct_specifier": "struct", "union_specifier": "union", "enum_specifier": "enum"}
+_PREPROC_BLOCKS = {"preproc_if", "preproc_ifdef", "preproc_elif", "preproc_elifdef", "preproc_else"}
+_MAX_SIGNATURE = 240
+
+
+def _collapse(text: bytes) -> str:
+    return " ".join(text.decode("utf-8", "replace").split())
+
+
+def _end_line(node: Node) -> int:
+    row, col = node.end_point
+    if col == 0 and row > node.start_point[0]:
+        return row
+    return row + 1
+
+
+class _FileWalker:
+    def __init__(self, src: bytes, path: str) -> None:
+        self.src = src
+        self.is_header = path.endswith(".h")
+        self.out: list[Definition] = []
+        self.errors = 0
+        self.definer_nodes: set[int] = set()
+
+    # ---------------------------------------------------------------- helpers
+    def text(self, node: Node) -> bytes:
+        return self.src[node.start_byte : node.end_byte]
+
+    def emit(self, name: str, kind: str, name_node: Node | None, whole: Node, scope: str, sig: str, cond: str | None, line: int | None = None, col: int | None = None) -> None:
+        if not name:
+            return
+        if line is None:
+            assert name_node is not None
+            line = name_node.start_point[0] + 1
+            col = name_node.start_point[1]
+        if len(sig) > _MAX_SIGNATURE:
+            sig = sig[: _MAX_SIGNATURE - 1] + "…"
+        self.out.append(Definition(name, kind, line, col or 0, max(_end_line(whole), line), scope, sig, cond))
+
+    def type_scope(self) -> str:
+        return "global" if self.is_header else "file"
+
+    @staticmethod
+    def storage(node: Node) -> set[str]:
+        return {
+            c.text.decode() for c in node.children if c.type == "storage_class_specifier" and c.text is not None
+        }
+
+    @staticmethod
+    def declarator_name(node: Node | None) -> tuple[Node | None, bool, bool]:
+        """(name node, is a function declarator naming a function, went through a pointer-to-function)."""
+        is_function = False
+        through_parens = False
+        while node is not None and node.type in _DECLARATOR_WRAPPERS:
+            if node.type == "function_declarator":
+                inner = node.child_by_field_name("declarator")
+                if inner is not None and inner.type in _NAME_TYPES:
+                    is_function = not through_parens
+            if node.type == "parenthesized_declarator":
+                through_parens = True
+                inner = next((c for c in node.named_children if c.type != "comment"), None)
+                node = inner
+                continue
+            node = node.child_by_field_name("declarator")
+        if node is not None and node.type in _NAME_TYPES:
+            return node, is_function, through_parens
+        return None, False, False
+
+    # ---------------------------------------------------------------- conditions
+    def condition_of(self, block: Node) -> str | None:
+        if block.type in ("preproc_ifdef", "preproc_elifdef"):
+            name = block.child_by_field_name("name")
+            if name is None:
+                return None
+            negated = block.children[0].type in ("#ifndef", "#elifndef")
+            return ("!" if negated else "") + name.text.decode()
+        cond = block.child_by_field_name("condition")
+        return _collapse(self.text(cond)) if cond is not None else None
+
+    def is_header_guard(self, block: Node) -> bool:
+        if block.type != "preproc_ifdef" or block.children[0].type != "#ifndef":
+            return False
+        name = block.child_by_field_name("name")
+        first = next((c for c in block.named_children if c.type != "comment" and c != name), None)
+        return (
+            name is not None
+            and first is not None
+            and first.type == "preproc_def"
+            and first.child_by_field_name("name") is not None
+            and first.child_by_field_name("name").text == name.text
+        )
+
+    @staticmethod
+    def join(outer: str | None, inner: str | None) -> str | None:
+        if not inner:
+            return outer
+        if not outer:
+            return inner
+        return f"{outer} && {inner}"
+
+    def walk_block(self, block: Node, cond: str | None, visit) -> None:  # type: ignore[no-untyped-def]
+        """Walk an #if/#ifdef/#elif/#else block, each branch under its own condition."""
+        own = None if self.is_header_guard(block) else self.condition_of(block)
+        here = self.join(cond, own) if block.type != "preproc_else" else cond
+        alternative = block.child_by_field_name("alternative")
+        skip = {block.child_by_field_name("name"), block.child_by_field_name("condition"), alternative}
+        for child in block.children:
+            if child in skip or not child.is_named:
+                continue
+            visit(child, here)
+        if alternative is not None:
+            negated = _negate(own)
+            visit_alt_cond = self.join(cond, negated) if own else cond
+            if alternative.type == "preproc_else":
+                self.walk_block(alternative, visit_alt_cond, visit)
+            else:
+                self.walk_block(alternative, visit_alt_cond, visit)
+
+    # ---------------------------------------------------------------- top level
+    def walk_top(self, node: Node, cond: str | None) -> None:
+        t = node.type
+        if t == "function_definition":
+            self.function_definition(node, cond)
+        elif t == "declaration":
+            self.declaration(node, cond)
+        elif t == "type_definition":
+            self.type_definition(node, cond)
+        elif t in _SPEC_KIND:
+            self.specifier(node, cond)
+        elif t in ("preproc_def", "preproc_function_def"):
+            self.macro(node, cond)
+        elif t in _PREPROC_BLOCKS:
+            self.walk_block(node, cond, self.walk_top)
+        elif t == "ERROR":
+            self.errors += 1
+            for child in node.children:
+                if child.is_named:
+                    self.walk_top(child, cond)
+        elif t in ("linkage_specification", "declaration_list"):
+            for child in node.named_children:
+                self.walk_top(child, cond)
+        elif t in ("expression_statement", "compound_statement"):
+            self.nested_macros(node, cond)
+        else:
+            self.count_errors(node)
+
+    def count_errors(self, node: Node) -> None:
+        if node.has_error:
+            self.errors += 1
+
+    def nested_macros(self, node: Node, cond: str | None) -> None:
+        """#defines inside function bodies and other statements (rare, but real)."""
+        if b"#" not in self.text(node):
+            self.count_errors(node)
+            return
+        stack = [(node, cond)]
+        while stack:
+            cur, c = stack.pop()
+            if cur.type in ("preproc_def", "preproc_function_def"):
+                self.macro(cur, c)
+                continue
+            if cur.type == "ERROR":
+                self.errors += 1
+            if cur.type in _PREPROC_BLOCKS:
+                self.walk_block(cur, c, lambda n, cc: stack.append((n, cc)))
+                continue
+            for child in cur.named_children:
+                stack.append((child, c))
+
+    def function_definition(self, node: Node, cond: str | None) -> None:
+        name_node, _, _ = self.declarator_name(node.child_by_field_name("declarator"))
+        if node.has_error:
+            self.errors += 1
+        if name_node is None:
+            return
+        name = name_node.text.decode()
+        if _DEFINER_NAME_RX.match(name) or node.start_byte in self.definer_nodes:
+            return
+        body = node.child_by_field_name("body")
+        sig_end = body.start_byte if body is not None else node.end_byte
+        sig = _collapse(self.src[node.start_byte : sig_end])
+        scope = "file" if "static" in self.storage(node) else "global"
+        self.emit(name, "function", name_node, node, scope, sig, cond)
+        if body is not None and b"#" in self.text(body):
+            self.nested_macros(body, cond)
+
+    def declaration(self, node: Node, cond: str | None) -> None:
+        storage = self.storage(node)
+        type_node = node.child_by_field_name("type")
+        if type_node is not None and type_node.type in _SPEC_KIND:
+            self.specifier(type_node, cond)
+        error_names = [c for c in node.children if c.type == "ERROR"]
+        if error_names:
+            self.errors += 1
+        for decl in node.children_by_field_name("declarator"):
+            name_node, is_function, _ = self.declarator_name(decl)
+            if name_node is None:
+                continue
+            name = name_node.text.decode()
+            if name in ANNOTATION_WORDS and error_names:
+                # `int x __read_mostly = 1;` that blanking did not catch: the real name
+                # sits in the ERROR just before the annotation.
+                ids = [n for n in _descendants(error_names[-1]) if n.type in _NAME_TYPES]
+                if not ids:
+                    continue
+                name_node = ids[-1]
+                name = name_node.text.decode()
+            if is_function:
+                if _DEFINER_NAME_RX.match(name) or name.startswith("EXPORT_SYMBOL"):
+                    continue
+                kind = "prototype"
+            else:
+                if "extern" in storage or "typedef" in storage:
+                    continue
+                kind = "variable"
+            end = decl.child_by_field_name("value") if decl.type == "init_declarator" else None
+            sig_end = decl.child_by_field_name("declarator").end_byte if end is not None else decl.end_byte
+            sig = _collapse(self.src[node.start_byte : sig_end])
+            scope = "file" if "static" in storage else "global"
+            self.emit(name, kind, name_node, node, scope, sig, cond)
+
+    def type_definition(self, node: Node, cond: str | None) -> None:
+        type_node = node.child_by_field_name("type")
+        names = []
+        for decl in node.children_by_field_name("declarator"):
+            name_node, _, _ = self.declarator_name(decl)
+            if name_node is not None:
+                names.append(name_node)
+        if type_node is not None and type_node.type in _SPEC_KIND:
+            anonymous_alias = names[0].text.decode() if names and type_node.child_by_field_name("name") is None else None
+            self.specifier(type_node, cond, alias=anonymous_alias)
+        if node.has_error:
+            self.errors += 1
+        for name_node in names:
+            sig = _collapse(self.text(node)) if len(self.text(node)) < 400 else _collapse(
+                self.src[node.start_byte : node.start_byte + 200]
+            )
+            if type_node is not None and type_node.child_by_field_name("body") is not None:
+                kw = type_node.children[0].type
+                tag = type_node.child_by_field_name("name")
+                sig = f"typedef {kw} {tag.text.decode() + ' ' if tag is not None else ''}{{...}} {name_node.text.decode()}"
+            self.emit(name_node.text.decode(), "typedef", name_node, node, self.type_scope(), sig, cond)
+
+    def specifier(self, node: Node, cond: str | None, alias: str | None = None) -> None:
+        """struct/union/enum with a body: the type, then its members or enumerators."""
+        body = node.child_by_field_name("body")
+        if body is None:
+            return
+        kind = _SPEC_KIND[node.type]
+        name_node = node.child_by_field_name("name")
+        owner = name_node.text.decode() if name_node is not None else alias
+        if name_node is not None:
+            self.emit(owner, kind, name_node, node, self.type_scope(), f"{kind} {owner}", cond)
+        if kind == "enum":
+            self.enumerators(body, owner, cond)
+        elif owner is not None:
+            self.members(body, owner, "", cond)
+        else:
+            self.members(body, None, "", cond)
+
+    def enumerators(self, body: Node, owner: str | None, cond: str | None) -> None:
+        scope = f"enum {owner}" if owner else self.type_scope()
+
+        def visit(child: Node, c: str | None) -> None:
+            if child.type == "enumerator":
+                name_node = child.child_by_field_name("name")
+                if name_node is not None:
+                    self.emit(name_node.text.decode(), "enumerator", name_node, child, scope, _collapse(self.text(child)), c)
+            elif child.type in _PREPROC_BLOCKS:
+                self.walk_block(child, c, visit)
+            elif child.type in ("preproc_def", "preproc_function_def"):
+                self.macro(child, c)
+            elif child.type == "ERROR":
+                self.errors += 1
+                for sub in child.named_children:
+                    visit(sub, c)
+
+        for child in body.named_children:
+            visit(child, cond)
+
+    def members(self, body: Node, owner: str | None, prefix: str, cond: str | None) -> None:
+        """Fields of `owner`; fields of anonymous structs and unions belong to it too."""
+
+        def visit(child: Node, c: str | None) -> None:
+            t = child.type
+            if t == "field_declaration":
+                self.field(child, owner, prefix, c)
+            elif t in _PREPROC_BLOCKS:
+                self.walk_block(child, c, visit)
+            elif t in ("preproc_def", "preproc_function_def"):
+                self.macro(child, c)
+            elif t == "ERROR":
+                self.errors += 1
+                for sub in child.named_children:
+                    visit(sub, c)
+
+        for child in body.named_children:
+            visit(child, cond)
+
+    def field(self, node: Node, owner: str | None, prefix: str, cond: str | None) -> None:
+        type_node = node.child_by_field_name("type")
+        declarators = node.children_by_field_name("declarator")
+        nested_body = type_node.child_by_field_name("body") if type_node is not None and type_node.type in _SPEC_KIND else None
+        nested_named = nested_body is not None and type_node.child_by_field_name("name") is not None
+        if node.has_error:
+            self.errors += 1
+        if nested_named:
+            self.specifier(type_node, cond)  # `struct foo { ... } bar;` inside a struct defines struct foo
+        if not declarators:
+            if nested_body is not None and not nested_named:
+                if type_node.type == "enum_specifier":
+                    self.enumerators(nested_body, None, cond)
+                else:
+                    self.members(nested_body, owner, prefix, cond)  # anonymous struct/union: flatten
+            return
+        if owner is None:
+            return
+        type_text = _collapse(self.text(type_node)) if type_node is not None and nested_body is None else None
+        for decl in declarators:
+            name_node, _, _ = self.declarator_name(decl)
+            if name_node is None:
+                continue
+            field_name = name_node.text.decode()
+            full = f"{owner}.{prefix}{field_name}"
+            if nested_body is not None:
+                kw = type_node.children[0].type
+                tag = type_node.child_by_field_name("name")
+                sig = f"{kw} {tag.text.decode() + ' ' if tag is not None else ''}{{...}} {_collapse(self.text(decl))}"
+            else:
+                sig = f"{type_text} {_collapse(self.text(decl))}" if type_text else _collapse(self.text(node))
+            self.emit(full, "member", name_node, node, owner, sig, cond)
+            if nested_body is not None and not nested_named and type_node.type != "enum_specifier":
+                self.members(nested_body, owner, f"{prefix}{field_name}.", cond)
+            elif nested_body is not None and type_node.type == "enum_specifier" and not nested_named:
+                self.enumerators(nested_body, None, cond)
+
+    def macro(self, node: Node, cond: str | None) -> None:
+        name_node = node.child_by_field_name("name")
+        if name_node is None:
+            return
+        head_end = node.end_byte
+        params = node.child_by_field_name("parameters")
+        value = node.child_by_field_name("value")
+        first_line = self.text(node).split(b"\n", 1)[0]
+        sig = _collapse(first_line.rstrip(b"\\"))
+        if params is not None and value is None:
+            sig = _collapse(self.src[node.start_byte : min(head_end, params.end_byte)])
+        self.emit(name_node.text.decode(), "macro", name_node, node, "file" if not self.is_header else "global", sig, cond)
+
+    # ---------------------------------------------------------------- macro-defined functions
+    def definers(self, root: Node) -> None:
+        """SYSCALL_DEFINEn(name, ...) defines sys_name; BPF_CALL_n(name, ...) defines name."""
+        for match in _DEFINER_RX.finditer(self.src):
+            macro = match.group("macro").decode()
+            raw = match.group("name").decode()
+            name = raw if macro.startswith("BPF_CALL") else ("compat_sys_" if macro.startswith("COMPAT") else "sys_") + raw
+            start = match.start("macro")
+            top = _top_level_at(root, start)
+            if top is None:
+                continue
+            end_node = top
+            if top.type != "function_definition":
+                sibling = top.next_named_sibling
+                while sibling is not None and sibling.type == "comment":
+                    sibling = sibling.next_named_sibling
+                if sibling is not None and sibling.type == "compound_statement":
+                    end_node = sibling
+                elif top.type != "ERROR":
+                    continue  # a macro call without a body, e.g. in a comment or a declaration
+            self.definer_nodes.add(top.start_byte)
+            line = self.src.count(b"\n", 0, match.start("name")) + 1
+            line_start = self.src.rfind(b"\n", 0, match.start("name")) + 1
+            col = match.start("name") - line_start
+            sig_end = self.src.find(b")", match.start("name"))
+            sig = _collapse(self.src[start : sig_end + 1 if sig_end > 0 else match.end()])
+            cond = None
+            self.out.append(Definition(name, "function", line, col, _end_line(end_node), "global", sig[:_MAX_SIGNATURE], cond))
+
+
+_IDENT_RX = re.compile(r"^!?[A-Za-z_]\w*$")
+
+
+def _negate(cond: str | None) -> str | None:
+    if not cond:
+        return None
+    if _IDENT_RX.match(cond):
+        return cond[1:] if cond.startswith("!") else "!" + cond
+    return f"!({cond})"
+
+
+def _descendants(node: Node):  # type: ignore[no-untyped-def]
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        yield cur
+        stack.extend(reversed(cur.children))
+
+
+def _top_level_at(root: Node, offset: int) -> Node | None:
+    """The outermost statement-level node containing `offset`, looking inside #if blocks and ERRORs."""
+    node = root.descendant_for_byte_range(offset, offset)
+    best = None
+    while node is not None and node.parent is not None:
+        parent = node.parent
+        if parent.type in ("translation_unit", "ERROR") or parent.type in _PREPROC_BLOCKS:
+            best = node
+            break
+        node = parent
+    return best
+
+
+def parse_definitions(parser: Parser, src: bytes, path: str) -> ParseResult:
+    """Every definition in one file; ERROR nodes are walked, never fatal."""
+    tree = parser.parse(blank_annotations(src))
+    walker = _FileWalker(src, path)
+    root = tree.root_node
+    if _DEFINER_RX.search(src):
+        walker.definers(root)
+    for child in root.children:
+        if child.is_named:
+            walker.walk_top(child, None)
+    lines = src.count(b"\n") + (1 if src and not src.endswith(b"\n") else 0)
+    return ParseResult(walker.out, walker.errors, lines)

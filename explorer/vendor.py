@@ -1,0 +1,439 @@
+"""Vendoring: fetch a kernel's sources, extract the work set atomically, pin it in a lock file.
+
+The flow for one kernel:
+
+1. Find the source: ``--from PATH`` (a tarball or an unpacked tree), or the Debian
+   package named in kernels.toml, downloaded with ``apt-get download`` into the
+   cache outside the checkout (the version in the lock file first, if there is one).
+2. Stream the tarball and extract only the declared paths into a temporary folder
+   beside the tree; prune include/linux to the headers the work set includes.
+3. Hash every extracted file. If a lock file exists, the hashes must match it
+   (``--update`` re-pins instead); otherwise the temporary folder is thrown away
+   and the previous tree stays.
+4. Rename the temporary folder into place and write the lock.
+
+An interrupted run leaves only a ``.tmp-*`` folder, which the next run removes; the
+tree a reader sees is always whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from .config import KernelSpec, Project, cache_dir
+from .progress import note, progress
+
+LOCK_FORMAT = 1
+_INCLUDE_LINUX = re.compile(rb'^\s*#\s*include\s*<(linux/[^>]+)>', re.MULTILINE)
+
+
+class VendorError(Exception):
+    """Vendoring failed; the message says what happened and what to do."""
+
+
+@dataclass
+class Source:
+    """Where a kernel's files come from, as recorded in the lock file."""
+
+    kind: str  # "debian", "tarball" or "tree"
+    path: Path
+    package: str | None = None
+    version: str | None = None
+
+    def describe(self) -> dict[str, str]:
+        out = {"kind": self.kind}
+        if self.kind == "debian":
+            out.update(package=self.package or "", version=self.version or "", file=self.path.name)
+        else:
+            out["name"] = self.path.name
+        if self.kind != "tree":
+            out["sha256"] = sha256_file(self.path)
+        return out
+
+
+@dataclass
+class VendorResult:
+    kernel: str
+    action: str  # "verified", "extracted", "updated"
+    files: int
+    source: dict[str, str] = field(default_factory=dict)
+    tree: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "kernel": self.kernel,
+            "action": self.action,
+            "files": self.files,
+            "source": self.source,
+            "tree": self.tree,
+        }
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_lock(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except json.JSONDecodeError as exc:
+        raise VendorError(f"{path} is not valid JSON ({exc}); restore it from git or rerun with --update") from None
+    if data.get("format") != LOCK_FORMAT or not isinstance(data.get("files"), dict):
+        raise VendorError(f"{path} is not a kernel-explorer lock file (format {LOCK_FORMAT}); restore it from git")
+    return data
+
+
+def hash_tree(root: Path) -> dict[str, str]:
+    """sha256 of every regular file below root, keyed by its POSIX path relative to root."""
+    out: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            full = Path(dirpath, name)
+            if full.is_symlink() or not full.is_file():
+                continue
+            out[full.relative_to(root).as_posix()] = sha256_file(full)
+    return out
+
+
+def diff_hashes(expected: dict[str, str], actual: dict[str, str]) -> list[str]:
+    """Human-readable differences between two path→sha256 maps (at most a handful)."""
+    problems: list[str] = []
+    for path in sorted(expected.keys() - actual.keys()):
+        problems.append(f"missing: {path}")
+    for path in sorted(actual.keys() - expected.keys()):
+        problems.append(f"not in lock: {path}")
+    for path in sorted(expected.keys() & actual.keys()):
+        if expected[path] != actual[path]:
+            problems.append(f"checksum differs: {path}")
+    return problems
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def locate_source(spec: KernelSpec, lock: dict | None, from_path: Path | None, update: bool) -> Source:
+    if from_path is not None:
+        from_path = from_path.expanduser().resolve()
+        if from_path.is_dir():
+            return Source("tree", from_path)
+        if from_path.is_file():
+            if from_path.suffix == ".deb":
+                return Source("debian", from_path, package=spec.debian_package, version=_deb_version(from_path))
+            return Source("tarball", from_path)
+        raise VendorError(f"--from {from_path}: no such file or folder")
+    if not spec.debian_package:
+        raise VendorError(
+            f"kernel {spec.name} names no debian_package in kernels.toml; "
+            "vendor it with --from PATH (a kernel tarball or an unpacked tree)"
+        )
+    pinned = None
+    if lock and not update and lock.get("source", {}).get("kind") == "debian":
+        pinned = lock["source"].get("version") or None
+    deb = fetch_debian_package(spec.debian_package, pinned)
+    return Source("debian", deb, package=spec.debian_package, version=_deb_version(deb))
+
+
+def _deb_version(deb: Path) -> str:
+    try:
+        out = subprocess.run(
+            ["dpkg-deb", "--field", str(deb), "Version"], check=True, capture_output=True, text=True
+        )
+    except FileNotFoundError:
+        raise VendorError("dpkg-deb is not installed; on a non-Debian machine use --from with a kernel tarball") from None
+    except subprocess.CalledProcessError as exc:
+        raise VendorError(f"{deb} is not a readable Debian package ({exc.stderr.strip()}); delete it and retry") from None
+    return out.stdout.strip()
+
+
+def fetch_debian_package(package: str, version: str | None) -> Path:
+    """The package's .deb from the cache, downloading it with apt-get if needed."""
+    cache = cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    if version:
+        quoted = version.replace(":", "%3a")
+        for cached in sorted(cache.glob(f"{package}_{quoted}_*.deb")):
+            return cached
+    want = f"{package}={version}" if version else package
+    attempt = _apt_download(want, cache)
+    if attempt is None and os.geteuid() == 0:
+        note("apt-get download failed; refreshing the package lists (apt-get update) and retrying")
+        subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
+        attempt = _apt_download(want, cache)
+    if attempt is None:
+        hint = (
+            f"the lock pins {version}; `kexplore vendor --update` re-pins to the version apt offers now, or "
+            if version
+            else ""
+        )
+        raise VendorError(
+            f"could not download the Debian package {want} with apt-get. {hint}"
+            "vendor from a kernel tarball or tree instead: kexplore vendor --from PATH"
+        )
+    return attempt
+
+
+def _apt_download(want: str, cache: Path) -> Path | None:
+    if shutil.which("apt-get") is None:
+        return None
+    with tempfile.TemporaryDirectory(dir=cache, prefix=".download-") as tmp:
+        proc = subprocess.run(["apt-get", "download", "-q", want], cwd=tmp, capture_output=True, text=True)
+        debs = list(Path(tmp).glob("*.deb"))
+        if proc.returncode != 0 or len(debs) != 1:
+            return None
+        final = cache / debs[0].name
+        os.replace(debs[0], final)  # only a complete download is ever renamed into the cache
+        return final
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+class _CountingReader:
+    """A read-only stream wrapper that reports how many bytes went through it."""
+
+    def __init__(self, raw: IO[bytes], on_read: Callable[[int], None]) -> None:
+        self._raw = raw
+        self._on_read = on_read
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self._on_read(len(data))
+        return data
+
+
+def _wanted(rel: str, spec: KernelSpec) -> bool:
+    if rel.startswith("include/linux/"):
+        return True
+    return any(rel == p or rel.startswith(p + "/") for p in spec.paths)
+
+
+def _strip_top(name: str) -> str | None:
+    parts = name.lstrip("./").split("/", 1)
+    return parts[1] if len(parts) == 2 else None
+
+
+def _extract_stream(tar: tarfile.TarFile, dest: Path, spec: KernelSpec, on_member: Callable[[], None]) -> int:
+    count = 0
+    strip: bool | None = None
+    for member in tar:
+        on_member()
+        name = member.name.lstrip("./")
+        if strip is None:
+            strip = name.split("/", 1)[0] not in {"net", "include", "COPYING", "LICENSES"}
+        rel = _strip_top(name) if strip else name
+        if not rel or not member.isfile() or not _wanted(rel, spec):
+            continue
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = tar.extractfile(member)
+        if source is None:
+            continue
+        with open(target, "wb") as out:
+            shutil.copyfileobj(source, out)
+        count += 1
+    return count
+
+
+def _iter_tarball(path: Path, total: int) -> Iterator[tarfile.TarFile]:
+    with progress(f"extracting {path.name}", total) as bar, open(path, "rb") as raw:
+        reader = _CountingReader(raw, bar.advance)
+        with tarfile.open(fileobj=reader, mode="r|*") as tar:  # type: ignore[call-overload]
+            yield tar
+
+
+def _iter_deb(deb: Path, spec: KernelSpec) -> Iterator[tarfile.TarFile]:
+    """Stream the kernel tarball out of the .deb without writing it to disk."""
+    proc = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    found = False
+    try:
+        with tarfile.open(fileobj=proc.stdout, mode="r|") as outer:
+            for member in outer:
+                if member.name.lstrip("./") != (spec.tarball or "").lstrip("./"):
+                    continue
+                found = True
+                inner_raw = outer.extractfile(member)
+                assert inner_raw is not None
+                with progress(f"extracting {Path(member.name).name}", member.size) as bar:
+                    reader = _CountingReader(inner_raw, bar.advance)
+                    with tarfile.open(fileobj=reader, mode="r|*") as inner:  # type: ignore[call-overload]
+                        yield inner
+                break
+    finally:
+        proc.stdout.close()
+        proc.kill()
+        proc.wait()
+    if not found:
+        raise VendorError(f"{deb.name} holds no {spec.tarball}; check `tarball` for {spec.name} in kernels.toml")
+
+
+def _copy_tree(src: Path, dest: Path, spec: KernelSpec) -> int:
+    count = 0
+    files = [p for p in sorted(src.rglob("*")) if p.is_file() and not p.is_symlink()]
+    with progress(f"copying {src.name}", len(files)) as bar:
+        for path in files:
+            bar.advance()
+            rel = path.relative_to(src).as_posix()
+            if not _wanted(rel, spec):
+                continue
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            count += 1
+    return count
+
+
+def prune_include_linux(tree: Path, spec: KernelSpec) -> None:
+    """Keep only the include/linux headers that the declared paths include directly."""
+    linux = tree / "include" / "linux"
+    if spec.include_linux == "all" or not linux.is_dir():
+        return
+    if spec.include_linux != "direct":
+        raise VendorError(f"kernels.toml: include_linux must be 'direct' or 'all', not {spec.include_linux!r}")
+    wanted: set[str] = set()
+    for top in spec.paths:
+        if top.startswith("include/uapi") or top in {"COPYING", "LICENSES"}:
+            continue
+        root = tree / top
+        sources = [root] if root.is_file() else list(root.rglob("*.[ch]"))
+        for path in sources:
+            wanted.update(m.decode() for m in _INCLUDE_LINUX.findall(path.read_bytes()))
+    for path in sorted(linux.rglob("*"), reverse=True):
+        rel = path.relative_to(tree / "include").as_posix()
+        if path.is_file() and rel not in wanted:
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+
+
+def _extract(source: Source, spec: KernelSpec, dest: Path) -> None:
+    members = 0
+
+    def tick() -> None:
+        nonlocal members
+        members += 1
+
+    if source.kind == "tree":
+        count = _copy_tree(source.path, dest, spec)
+    else:
+        try:
+            streams = (
+                _iter_deb(source.path, spec)
+                if source.kind == "debian"
+                else _iter_tarball(source.path, source.path.stat().st_size)
+            )
+            count = 0
+            for tar in streams:
+                count = _extract_stream(tar, dest, spec, tick)
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            raise VendorError(
+                f"{source.path} could not be read as a kernel tarball ({exc}); "
+                "delete it from the cache if it is a broken download, or pass another --from"
+            ) from None
+    if count == 0:
+        raise VendorError(f"{source.path} holds none of {', '.join(spec.paths)}; is it a Linux source tarball?")
+    prune_include_linux(dest, spec)
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def vendor(
+    project: Project,
+    kernel: str | None = None,
+    from_path: Path | None = None,
+    update: bool = False,
+    force: bool = False,
+) -> VendorResult:
+    spec = project.kernel(kernel)
+    tree = project.tree(spec.name)
+    lock_path = project.lock_path(spec.name)
+    lock = read_lock(lock_path)
+    _remove_leftovers(project.snippets, spec.name)
+
+    if lock and tree.is_dir() and not (update or force or from_path):
+        problems = diff_hashes(lock["files"], hash_tree(tree))
+        if not problems:
+            return VendorResult(spec.name, "verified", len(lock["files"]), lock.get("source", {}), str(tree))
+        note(f"{tree} differs from {lock_path.name} ({problems[0]}, ...); extracting it again")
+
+    source = locate_source(spec, lock, from_path, update)
+    project.snippets.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{spec.name}-", dir=project.snippets))
+    try:
+        _extract(source, spec, tmp)
+        hashes = hash_tree(tmp)
+        if lock and not update:
+            problems = diff_hashes(lock["files"], hashes)
+            if problems:
+                shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+                raise VendorError(
+                    f"{source.path.name} does not match {lock_path.name}: {shown}. "
+                    f"The previous tree is kept. To re-pin to this source, rerun with --update"
+                )
+        _swap_into_place(tmp, tree, spec.name)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    described = source.describe()
+    if source.kind == "tree":
+        described["name"] = source.path.name
+    new_lock = {"format": LOCK_FORMAT, "kernel": spec.name, "source": described, "files": hashes}
+    action = "extracted"
+    if lock is None or lock.get("files") != hashes or lock.get("source") != described:
+        action = "updated" if lock else "extracted"
+        _write_atomic(lock_path, json.dumps(new_lock, indent=1, sort_keys=True) + "\n")
+    return VendorResult(spec.name, action, len(hashes), described, str(tree))
+
+
+def _swap_into_place(tmp: Path, tree: Path, name: str) -> None:
+    old = None
+    if tree.exists():
+        old = tree.with_name(f".old-{name}-{os.getpid()}")
+        os.replace(tree, old)
+    os.replace(tmp, tree)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_leftovers(snippets: Path, name: str) -> None:
+    """Clean up after an interrupted run: partial extractions are never used.
+
+    A run interrupted between the two renames of the swap leaves the previous tree
+    as ``.old-*`` and no tree: put the previous tree back rather than lose it.
+    """
+    if not snippets.is_dir():
+        return
+    for leftover in snippets.glob(f".tmp-{name}-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    tree = snippets / name
+    for old in sorted(snippets.glob(f".old-{name}-*")):
+        if not tree.exists():
+            os.replace(old, tree)
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
