@@ -105,6 +105,10 @@ def get_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("versions", parents=[common], help="the kernels declared, vendored and indexed")
     p.set_defaults(func=cmd_versions)
+
+    from .labs.cli import add_lab_parser
+
+    add_lab_parser(sub, common)
     return parser
 
 

@@ -27,6 +27,11 @@ class KernelSpec:
     tarball: str | None = None
     paths: tuple[str, ...] = ()
     include_linux: str = "direct"
+    # where references are recorded; elsewhere (include/linux, uapi) only definitions
+    xref_paths: tuple[str, ...] = ("net", "include/net")
+
+    def records_refs(self, rel: str) -> bool:
+        return any(rel == p or rel.startswith(p.rstrip("/") + "/") for p in self.xref_paths)
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ class Project:
             raise ConfigError(f"{toml_path}: {exc}") from None
         kernels: dict[str, KernelSpec] = {}
         for name, table in (data.get("kernels") or {}).items():
-            known = {"title", "debian_package", "tarball", "paths", "include_linux"}
+            known = {"title", "debian_package", "tarball", "paths", "include_linux", "xref_paths"}
             unknown = set(table) - known
             if unknown:
                 raise ConfigError(f"{toml_path}: kernel {name!r} has unknown keys {sorted(unknown)}")
@@ -60,6 +65,7 @@ class Project:
                 tarball=table.get("tarball"),
                 paths=tuple(table.get("paths", ())),
                 include_linux=table.get("include_linux", "direct"),
+                xref_paths=tuple(table.get("xref_paths", ("net", "include/net"))),
             )
         default = data.get("default") or (next(iter(kernels)) if kernels else None)
         return cls(snippets=root, kernels=kernels, default=default)

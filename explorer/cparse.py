@@ -16,11 +16,13 @@ parse becomes an ERROR node, and the walk goes into it to take what is around.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import tree_sitter_c
 from tree_sitter import Language, Node, Parser
+
+from .xref import RefCollector, normalize_type_text, type_name
 
 C_LANGUAGE = Language(tree_sitter_c.language())
 
@@ -55,11 +57,18 @@ _DEFINER_RX = re.compile(
 )
 _DEFINER_NAME_RX = re.compile(r"^(?:(?:COMPAT_)?SYSCALL_DEFINE\d|BPF_CALL_\d)$")
 
+# A function-like macro whose value is a cast or a container_of has a known result type.
+_MACRO_TYPE_RX = re.compile(
+    rb"^\s*\(*\s*(?:const\s+)?(?:struct|union)\s+(\w+)\s*\*\s*\)"
+    rb"|^\s*\(?\s*(?:container_of(?:_const|_safe)?|list_entry|hlist_entry)\s*\([^,]+,\s*(?:const\s+)?(?:struct|union)\s+(\w+)"
+)
 _WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
 def _blank(match: re.Match[bytes]) -> bytes:
     text = match.group()
+    if b"\n" not in text:
+        return b" " * len(text)
     return re.sub(rb"[^\n]", b" ", text)
 
 
@@ -85,6 +94,7 @@ class Definition(NamedTuple):
     scope: str
     signature: str
     cond: str | None
+    type: str | None = None  # members, variables: their type; functions: the return type; typedefs: the aliased type
 
 
 @dataclass
@@ -92,6 +102,8 @@ class ParseResult:
     definitions: list[Definition]
     error_nodes: int
     lines: int
+    refs: list = field(default_factory=list)
+    assigns: list = field(default_factory=list)
 
 
 def make_parser() -> Parser:
@@ -124,18 +136,19 @@ def _end_line(node: Node) -> int:
 
 
 class _FileWalker:
-    def __init__(self, src: bytes, path: str) -> None:
+    def __init__(self, src: bytes, path: str, refs: bool = True) -> None:
         self.src = src
         self.is_header = path.endswith(".h")
         self.out: list[Definition] = []
         self.errors = 0
         self.definer_nodes: set[int] = set()
+        self.xref = RefCollector(src, self.condition_of, enabled=refs)
 
     # ---------------------------------------------------------------- helpers
     def text(self, node: Node) -> bytes:
         return self.src[node.start_byte : node.end_byte]
 
-    def emit(self, name: str, kind: str, name_node: Node | None, whole: Node, scope: str, sig: str, cond: str | None, line: int | None = None, col: int | None = None) -> None:
+    def emit(self, name: str, kind: str, name_node: Node | None, whole: Node, scope: str, sig: str, cond: str | None, line: int | None = None, col: int | None = None, type_: str | None = None) -> None:
         if not name:
             return
         if line is None:
@@ -144,7 +157,7 @@ class _FileWalker:
             col = name_node.start_point[1]
         if len(sig) > _MAX_SIGNATURE:
             sig = sig[: _MAX_SIGNATURE - 1] + "…"
-        self.out.append(Definition(name, kind, line, col or 0, max(_end_line(whole), line), scope, sig, cond))
+        self.out.append(Definition(name, kind, line, col or 0, max(_end_line(whole), line), scope, sig, cond, type_))
 
     def type_scope(self) -> str:
         return "global" if self.is_header else "file"
@@ -289,7 +302,8 @@ class _FileWalker:
         sig_end = body.start_byte if body is not None else node.end_byte
         sig = _collapse(self.src[node.start_byte : sig_end])
         scope = "file" if "static" in self.storage(node) else "global"
-        self.emit(name, "function", name_node, node, scope, sig, cond)
+        self.emit(name, "function", name_node, node, scope, sig, cond, type_=type_name(node.child_by_field_name("type")))
+        self.xref.function(node, name, cond)
         if body is not None and b"#" in self.text(body):
             self.nested_macros(body, cond)
 
@@ -326,7 +340,8 @@ class _FileWalker:
             sig_end = decl.child_by_field_name("declarator").end_byte if end is not None else decl.end_byte
             sig = _collapse(self.src[node.start_byte : sig_end])
             scope = "file" if "static" in storage else "global"
-            self.emit(name, kind, name_node, node, scope, sig, cond)
+            self.emit(name, kind, name_node, node, scope, sig, cond, type_=type_name(type_node))
+        self.xref.declaration(node, cond)
 
     def type_definition(self, node: Node, cond: str | None) -> None:
         type_node = node.child_by_field_name("type")
@@ -348,7 +363,11 @@ class _FileWalker:
                 kw = type_node.children[0].type
                 tag = type_node.child_by_field_name("name")
                 sig = f"typedef {kw} {tag.text.decode() + ' ' if tag is not None else ''}{{...}} {name_node.text.decode()}"
-            self.emit(name_node.text.decode(), "typedef", name_node, node, self.type_scope(), sig, cond)
+            aliased = type_name(type_node)
+            if aliased is None and type_node is not None and type_node.child_by_field_name("body") is not None:
+                aliased = name_node.text.decode()  # typedef struct { ... } foo_t: members are foo_t.*
+            self.emit(name_node.text.decode(), "typedef", name_node, node, self.type_scope(), sig, cond, type_=aliased)
+        self.xref.type_refs(type_node, None, cond)
 
     def specifier(self, node: Node, cond: str | None, alias: str | None = None) -> None:
         """struct/union/enum with a body: the type, then its members or enumerators."""
@@ -424,6 +443,8 @@ class _FileWalker:
             return
         if owner is None:
             return
+        if nested_body is None:
+            self.xref.type_refs(type_node, None, cond)
         type_text = _collapse(self.text(type_node)) if type_node is not None and nested_body is None else None
         for decl in declarators:
             name_node, _, _ = self.declarator_name(decl)
@@ -437,7 +458,11 @@ class _FileWalker:
                 sig = f"{kw} {tag.text.decode() + ' ' if tag is not None else ''}{{...}} {_collapse(self.text(decl))}"
             else:
                 sig = f"{type_text} {_collapse(self.text(decl))}" if type_text else _collapse(self.text(node))
-            self.emit(full, "member", name_node, node, owner, sig, cond)
+            if nested_body is not None and not nested_named:
+                member_type = full  # an anonymous struct type: its members are named under this member
+            else:
+                member_type = type_name(type_node)
+            self.emit(full, "member", name_node, node, owner, sig, cond, type_=member_type)
             if nested_body is not None and not nested_named and type_node.type != "enum_specifier":
                 self.members(nested_body, owner, f"{prefix}{field_name}.", cond)
             elif nested_body is not None and type_node.type == "enum_specifier" and not nested_named:
@@ -454,7 +479,12 @@ class _FileWalker:
         sig = _collapse(first_line.rstrip(b"\\"))
         if params is not None and value is None:
             sig = _collapse(self.src[node.start_byte : min(head_end, params.end_byte)])
-        self.emit(name_node.text.decode(), "macro", name_node, node, "file" if not self.is_header else "global", sig, cond)
+        mtype = None
+        if params is not None and value is not None:
+            m = _MACRO_TYPE_RX.search(self.text(value))
+            if m:
+                mtype = (m.group(1) or m.group(2)).decode()
+        self.emit(name_node.text.decode(), "macro", name_node, node, "file" if not self.is_header else "global", sig, cond, type_=mtype)
 
     # ---------------------------------------------------------------- macro-defined functions
     def definers(self, root: Node) -> None:
@@ -477,6 +507,10 @@ class _FileWalker:
                 elif top.type != "ERROR":
                     continue  # a macro call without a body, e.g. in a comment or a declaration
             self.definer_nodes.add(top.start_byte)
+            body = end_node if end_node.type == "compound_statement" else end_node.child_by_field_name("body")
+            if body is not None:
+                close = self.src.find(b")", match.start("name"))
+                self.xref.definer_body(body, name, None, self.src[match.start("name") : close if close > 0 else match.end()])
             line = self.src.count(b"\n", 0, match.start("name")) + 1
             line_start = self.src.rfind(b"\n", 0, match.start("name")) + 1
             col = match.start("name") - line_start
@@ -518,15 +552,15 @@ def _top_level_at(root: Node, offset: int) -> Node | None:
     return best
 
 
-def parse_definitions(parser: Parser, src: bytes, path: str) -> ParseResult:
-    """Every definition in one file; ERROR nodes are walked, never fatal."""
+def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) -> ParseResult:
+    """Every definition in one file (and its references, if `refs`); ERROR nodes are walked, never fatal."""
     tree = parser.parse(blank_annotations(src))
-    walker = _FileWalker(src, path)
+    walker = _FileWalker(src, path, refs)
     root = tree.root_node
-    if _DEFINER_RX.search(src):
+    if (b"SYSCALL_DEFINE" in src or b"BPF_CALL_" in src) and _DEFINER_RX.search(src):
         walker.definers(root)
     for child in root.children:
         if child.is_named:
             walker.walk_top(child, None)
     lines = src.count(b"\n") + (1 if src and not src.endswith(b"\n") else 0)
-    return ParseResult(walker.out, walker.errors, lines)
+    return ParseResult(walker.out, walker.errors, lines, walker.xref.refs, walker.xref.assigns)

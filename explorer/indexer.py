@@ -16,12 +16,15 @@ import json
 import os
 import shutil
 import sqlite3
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
-from .config import Project
+from .config import KernelSpec, Project
 from .progress import progress
+from .resolve import resolve_accesses
 from .store import SCHEMA_VERSION, create_schema
 
 SOURCE_SUFFIXES = (".c", ".h")
@@ -72,18 +75,74 @@ def source_files(tree: Path) -> list[str]:
 
 _parser = None
 
+# A chunk's rows go into a small SQLite file of its own, written by the worker, and the
+# main process merges it with INSERT ... SELECT: no row crosses a pipe or passes through
+# the main process's Python, so both cores parse.
+_CHUNK_SCHEMA = """
+CREATE TABLE files (id INTEGER PRIMARY KEY, path TEXT, sha256 TEXT, size INTEGER, mtime_ns INTEGER, lines INTEGER, error_nodes INTEGER);
+CREATE TABLE symbols (name TEXT, kind TEXT, line INTEGER, col INTEGER, end_line INTEGER, scope TEXT, signature TEXT, cond TEXT, type TEXT, file_id INTEGER);
+CREATE TABLE refs (line INTEGER, col INTEGER, end_col INTEGER, name TEXT, role TEXT, func TEXT, cond TEXT, key TEXT, file_id INTEGER);
+CREATE TABLE fnassign (line INTEGER, key TEXT, function TEXT, file_id INTEGER);
+"""
+_CHUNK_FILES = 24
 
-def _parse_one(job: tuple[str, str]) -> tuple[str, int, int, list[tuple]]:
-    """(path, lines, error_nodes, definitions) for one file; runs in a worker."""
+
+class Job(NamedTuple):
+    rel: str
+    full: str
+    refs: bool
+    file_id: int
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+def _parse_one(job: Job) -> tuple[int, int, list[tuple], list[tuple], list[tuple]]:
+    """(lines, error_nodes, definitions, refs, function assignments) of one file."""
     global _parser
     from .cparse import make_parser, parse_definitions
 
     if _parser is None:
         _parser = make_parser()
-    rel, full = job
-    src = Path(full).read_bytes()
-    result = parse_definitions(_parser, src, rel)
-    return rel, result.lines, result.error_nodes, [tuple(d) for d in result.definitions]
+    src = Path(job.full).read_bytes()
+    result = parse_definitions(_parser, src, job.rel, refs=job.refs)
+    return result.lines, result.error_nodes, result.definitions, result.refs, result.assigns
+
+
+def _parse_chunk(args: tuple[str, list[Job]]) -> tuple[str, int]:
+    """Parse some files into a chunk database; runs in a worker (or in-process)."""
+    chunk_path, jobs = args
+    db = sqlite3.connect(chunk_path)
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    db.executescript(_CHUNK_SCHEMA)
+    for job in jobs:
+        lines, errors, defs, refs, assigns = _parse_one(job)
+        fid = (job.file_id,)
+        db.execute(
+            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (job.file_id, job.rel, job.sha256, job.size, job.mtime_ns, lines, errors),
+        )
+        db.executemany("INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [d + fid for d in defs])
+        db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [r + fid for r in refs])
+        db.executemany("INSERT INTO fnassign VALUES (?, ?, ?, ?)", [a + fid for a in assigns])
+    db.commit()
+    db.close()
+    return chunk_path, len(jobs)
+
+
+_MERGE = (
+    "INSERT INTO files (id, path, sha256, size, mtime_ns, lines, error_nodes) SELECT * FROM chunk.files",
+    "INSERT INTO symbols (name, kind, line, col, end_line, scope, signature, cond, type, file_id)"
+    " SELECT * FROM chunk.symbols",
+    "INSERT OR IGNORE INTO access (key) SELECT key FROM chunk.refs WHERE key IS NOT NULL"
+    " UNION SELECT key FROM chunk.fnassign",
+    "INSERT INTO refs (file_id, line, col, end_col, name, role, func, cond, access_id)"
+    " SELECT r.file_id, r.line, r.col, r.end_col, r.name, r.role, r.func, r.cond, a.id"
+    " FROM chunk.refs r LEFT JOIN access a ON a.key = r.key",
+    "INSERT INTO fnassign (file_id, line, access_id, function)"
+    " SELECT f.file_id, f.line, a.id, f.function FROM chunk.fnassign f JOIN access a ON a.key = f.key",
+)
 
 
 # ---------------------------------------------------------------- main side
@@ -146,8 +205,11 @@ def build_index(project: Project, kernel: str | None = None, force: bool = False
         db = sqlite3.connect(tmp)
         db.execute("PRAGMA journal_mode=OFF")
         db.execute("PRAGMA synchronous=OFF")
-        create_schema(db)
-        _write(db, tree, spec.name, to_parse, touched, removed, current, jobs)
+        create_schema(db, indexes=bool(old))
+        with tempfile.TemporaryDirectory(prefix=".chunks-", dir=db_path.parent) as workdir:
+            _write(db, tree, spec, to_parse, touched, removed, current, jobs, Path(workdir))
+        create_schema(db)  # indexes after a bulk load are cheaper than during it
+        resolve_accesses(db)
         _write_meta(db, project, spec.name)
         db.commit()
         symbols = int(db.execute("SELECT count(*) FROM symbols").fetchone()[0])
@@ -163,44 +225,52 @@ def build_index(project: Project, kernel: str | None = None, force: bool = False
     )
 
 
-def _write(db: sqlite3.Connection, tree: Path, kernel: str, to_parse: list[str], touched: list[str], removed: list[str], current: dict[str, tuple[str, int, int]], jobs: int | None) -> None:
+def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[str], touched: list[str], removed: list[str], current: dict[str, tuple[str, int, int]], jobs: int | None, workdir: Path) -> None:
     for rel in removed + to_parse:
-        db.execute("DELETE FROM symbols WHERE file_id IN (SELECT id FROM files WHERE path = ?)", (rel,))
-        db.execute("DELETE FROM files WHERE path = ?", (rel,))
+        row = db.execute("SELECT id FROM files WHERE path = ?", (rel,)).fetchone()
+        if row is None:
+            continue
+        for table in ("symbols", "refs", "fnassign"):
+            db.execute(f"DELETE FROM {table} WHERE file_id = ?", row)
+        db.execute("DELETE FROM files WHERE id = ?", row)
     for rel in touched:
         sha, size, mtime = current[rel]
         db.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime, rel))
 
-    jobs_list = [(rel, str(tree / rel)) for rel in to_parse]
-    with progress(f"indexing {kernel}", len(jobs_list)) as bar:
-        for rel, lines, errors, defs in _run_parsers(jobs_list, jobs):
-            sha, size, mtime = current[rel]
-            cur = db.execute(
-                "INSERT INTO files (path, sha256, size, mtime_ns, lines, error_nodes) VALUES (?, ?, ?, ?, ?, ?)",
-                (rel, sha, size, mtime, lines, errors),
-            )
-            file_id = cur.lastrowid
-            db.executemany(
-                "INSERT INTO symbols (name, kind, line, col, end_line, scope, signature, cond, file_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [d + (file_id,) for d in defs],
-            )
-            bar.advance()
+    first_id = int(db.execute("SELECT coalesce(max(id), 0) FROM files").fetchone()[0]) + 1
+    # biggest files first, so no worker is left with a large file at the end
+    ordered = sorted(to_parse, key=lambda rel: -current[rel][1])
+    work = [
+        Job(rel, str(tree / rel), spec.records_refs(rel), first_id + i, *current[rel])
+        for i, rel in enumerate(ordered)
+    ]
+    chunks = [
+        (str(workdir / f"chunk-{n}.sqlite"), work[i : i + _CHUNK_FILES])
+        for n, i in enumerate(range(0, len(work), _CHUNK_FILES))
+    ]
+    with progress(f"indexing {spec.name}", len(work)) as bar:
+        for chunk_path, count in _run_chunks(chunks, jobs):
+            db.execute("ATTACH DATABASE ? AS chunk", (chunk_path,))
+            for statement in _MERGE:
+                db.execute(statement)
+            db.commit()
+            db.execute("DETACH DATABASE chunk")
+            os.unlink(chunk_path)
+            bar.advance(count)
 
 
-def _run_parsers(jobs_list: list[tuple[str, str]], jobs: int | None):  # type: ignore[no-untyped-def]
+def _run_chunks(chunks: list[tuple[str, list[Job]]], jobs: int | None):  # type: ignore[no-untyped-def]
     workers = jobs or os.cpu_count() or 1
-    if workers <= 1 or len(jobs_list) < _SERIAL_BELOW:
-        for job in jobs_list:
-            yield _parse_one(job)
+    files = sum(len(c[1]) for c in chunks)
+    if workers <= 1 or files < _SERIAL_BELOW:
+        for chunk in chunks:
+            yield _parse_chunk(chunk)
         return
     import multiprocessing
 
-    # biggest files first, so no worker is left with a large file at the end
-    jobs_list = sorted(jobs_list, key=lambda j: -os.path.getsize(j[1]))
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers) as pool:
-        yield from pool.imap_unordered(_parse_one, jobs_list, chunksize=4)
+        yield from pool.imap_unordered(_parse_chunk, chunks)
 
 
 def _write_meta(db: sqlite3.Connection, project: Project, kernel: str) -> None:

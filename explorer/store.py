@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -34,11 +34,48 @@ CREATE TABLE IF NOT EXISTS symbols (
     end_line INTEGER NOT NULL,
     scope TEXT NOT NULL,                -- global, file, the owning struct, or "enum NAME"
     signature TEXT NOT NULL,
-    cond TEXT                           -- the #if condition it sits under, if any
+    cond TEXT,                          -- the #if condition it sits under, if any
+    type TEXT                           -- members/variables: their type; functions: return type; typedefs: aliased type
 );
+CREATE TABLE IF NOT EXISTS access (    -- one row per distinct member-access key (see explorer/xref.py)
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    target TEXT,                        -- STRUCT.FIELD, or NULL when unresolved
+    macro TEXT,                         -- the field macro gone through (sk_state), if any
+    reason TEXT,                        -- why it is unresolved
+    state INTEGER NOT NULL DEFAULT 0    -- 0: not resolved yet
+);
+CREATE TABLE IF NOT EXISTS refs (      -- identifier uses, locals and parameters left out
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    line INTEGER NOT NULL,
+    col INTEGER NOT NULL,               -- 0-based byte columns
+    end_col INTEGER NOT NULL,
+    name TEXT NOT NULL,                 -- the identifier as written
+    role TEXT NOT NULL,                 -- call read write addr type
+    func TEXT,                          -- the enclosing function
+    cond TEXT,
+    access_id INTEGER REFERENCES access(id)  -- member accesses: how to resolve them
+);
+CREATE TABLE IF NOT EXISTS fnassign (  -- a function stored in a member: `.listen = inet_listen`, `x->f = fn`
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    line INTEGER NOT NULL,
+    access_id INTEGER NOT NULL REFERENCES access(id),
+    function TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS refs_name ON refs(name);
+CREATE INDEX IF NOT EXISTS refs_func ON refs(func);
+CREATE INDEX IF NOT EXISTS refs_access ON refs(access_id);
+CREATE INDEX IF NOT EXISTS refs_file ON refs(file_id);
+CREATE INDEX IF NOT EXISTS access_target ON access(target);
+CREATE INDEX IF NOT EXISTS access_macro ON access(macro);
+CREATE INDEX IF NOT EXISTS fnassign_access ON fnassign(access_id);
+CREATE INDEX IF NOT EXISTS fnassign_function ON fnassign(function);
+CREATE INDEX IF NOT EXISTS fnassign_file ON fnassign(file_id);
+"""
+
+INDEXES = """
 CREATE INDEX IF NOT EXISTS symbols_name ON symbols(name);
 CREATE INDEX IF NOT EXISTS symbols_file ON symbols(file_id);
-CREATE INDEX IF NOT EXISTS symbols_lower ON symbols(lower(name));
 """
 
 KINDS = (
@@ -162,6 +199,9 @@ class Index:
         return int(self.db.execute("SELECT count(*) FROM files").fetchone()[0])
 
 
-def create_schema(db: sqlite3.Connection) -> None:
+def create_schema(db: sqlite3.Connection, indexes: bool = True) -> None:
+    """Tables, and their indexes unless a bulk load will create them afterwards."""
     db.executescript(SCHEMA)
+    if indexes:
+        db.executescript(INDEXES)
     db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))

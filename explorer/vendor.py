@@ -18,15 +18,20 @@ tree a reader sees is always whole.
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
 import json
+import lzma
 import os
 import re
 import shutil
 import subprocess
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -252,10 +257,72 @@ def _extract_stream(tar: tarfile.TarFile, dest: Path, spec: KernelSpec, on_membe
     return count
 
 
+class _TarStream:
+    """The uncompressed bytes of a tarball, remembering the last two blocks read.
+
+    The decompressors of the standard library check their checksums and end-of-stream
+    markers (tarfile's own stream mode does neither, and takes a tarball cut short at
+    a member boundary for a complete one).
+    """
+
+    _MAGIC: tuple[tuple[bytes, Callable[[_Replay], IO[bytes]]], ...] = (
+        (b"\x1f\x8b", lambda raw: gzip.GzipFile(fileobj=raw, mode="rb")),  # type: ignore[arg-type]
+        (b"\xfd7zXZ\x00", lambda raw: lzma.LZMAFile(raw)),  # type: ignore[arg-type]
+        (b"BZh", lambda raw: bz2.BZ2File(raw)),  # type: ignore[arg-type]
+    )
+
+    def __init__(self, raw: IO[bytes] | _CountingReader) -> None:
+        head = raw.read(6)
+        replay = _Replay(head, raw)
+        self._raw: IO[bytes] | _Replay = replay
+        for magic, opener in self._MAGIC:
+            if head.startswith(magic):
+                self._raw = opener(replay)
+                break
+        self.tail = b""
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.tail = data[-1024:] if len(data) >= 1024 else (self.tail + data)[-1024:]
+        return data
+
+    def check_complete(self) -> None:
+        """Read to the end (so the decompressor checks it); a tarball ends with two zero blocks."""
+        while self.read(1 << 20):
+            pass
+        if self.tail != bytes(1024):
+            raise tarfile.ReadError("the archive ends early: no end-of-archive marker")
+
+
+class _Replay:
+    """A stream with its first bytes, already read to sniff the compression, put back."""
+
+    def __init__(self, head: bytes, raw: IO[bytes] | _CountingReader) -> None:
+        self._head = head
+        self._raw = raw
+
+    def read(self, size: int = -1) -> bytes:
+        if not self._head:
+            return self._raw.read(size)
+        if size < 0:
+            data, self._head = self._head + self._raw.read(), b""
+            return data
+        data, self._head = self._head[:size], self._head[size:]
+        return data if len(data) == size else data + self._raw.read(size - len(data))
+
+
+@contextmanager
+def _open_tar(raw: IO[bytes] | _CountingReader) -> Iterator[tarfile.TarFile]:
+    stream = _TarStream(raw)
+    with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
+        yield tar
+    stream.check_complete()
+
+
 def _iter_tarball(path: Path, total: int) -> Iterator[tarfile.TarFile]:
     with progress(f"extracting {path.name}", total) as bar, open(path, "rb") as raw:
         reader = _CountingReader(raw, bar.advance)
-        with tarfile.open(fileobj=reader, mode="r|*") as tar:  # type: ignore[call-overload]
+        with _open_tar(reader) as tar:
             yield tar
 
 
@@ -274,7 +341,7 @@ def _iter_deb(deb: Path, spec: KernelSpec) -> Iterator[tarfile.TarFile]:
                 assert inner_raw is not None
                 with progress(f"extracting {Path(member.name).name}", member.size) as bar:
                     reader = _CountingReader(inner_raw, bar.advance)
-                    with tarfile.open(fileobj=reader, mode="r|*") as inner:  # type: ignore[call-overload]
+                    with _open_tar(reader) as inner:
                         yield inner
                 break
     finally:
@@ -343,7 +410,7 @@ def _extract(source: Source, spec: KernelSpec, dest: Path) -> None:
             count = 0
             for tar in streams:
                 count = _extract_stream(tar, dest, spec, tick)
-        except (tarfile.TarError, EOFError, OSError) as exc:
+        except (tarfile.TarError, EOFError, OSError, lzma.LZMAError, zlib.error) as exc:
             raise VendorError(
                 f"{source.path} could not be read as a kernel tarball ({exc}); "
                 "delete it from the cache if it is a broken download, or pass another --from"

@@ -1,0 +1,100 @@
+"""Labs: live loopback experiments on the reader's own kernel, each observation linked to the code that decides it.
+
+Importing this package is cheap (the CLI imports it to build its parser): the modules that
+open sockets, enter namespaces or read the index load only when a lab runs.
+
+Public surface:
+
+- `LABS`, `lab_info(name)`: what labs exist (`kexplore lab list`).
+- `explorer.labs.accept_queue.accept_queue_lab(...)`, `explorer.labs.syn_queue.syn_queue_lab(...)`:
+  run one lab, return its JSON-ready result.
+- `explorer.labs.render.render_lab_markdown(project, results)`: Markdown for a lab's page
+  in the site (code excerpts from the vendored kernel and recorded results).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Bounds on what a lab may be asked to do (issue 6, "Safety").
+MAX_CLIENTS = 10_000
+MAX_SYNS = 10_000
+MAX_BACKLOG = 2**31 - 1  # listen(2) takes an int
+
+
+class LabError(Exception):
+    """A lab refused to run or failed; exit_code 2 for refused arguments or missing root, 1 otherwise."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class LabInfo:
+    """One lab, as `kexplore lab list` and the site describe it."""
+
+    name: str
+    title: str
+    summary: str
+    needs_root: bool
+    command: str
+    symbols: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "summary": self.summary,
+            "needs_root": self.needs_root,
+            "command": self.command,
+            "symbols": list(self.symbols),
+        }
+
+
+LABS: tuple[LabInfo, ...] = (
+    LabInfo(
+        name="accept-queue",
+        title="The accept queue: what backlog means",
+        summary="Listen on 127.0.0.1 with backlog N, connect M clients without accepting, and watch the "
+        "accept queue hold N + 1 connections, the rest wait in SYN-SENT, and a backlog above "
+        "net.core.somaxconn get clamped to it.",
+        needs_root=False,
+        command="kexplore lab accept-queue --backlog 4 --clients 9",
+        symbols=(
+            "__sys_listen",
+            "inet_listen",
+            "sk_acceptq_is_full",
+            "tcp_conn_request",
+            "tcp_listendrop",
+            "tcp_v4_syn_recv_sock",
+            "sk_acceptq_added",
+            "tcp_diag_get_info",
+        ),
+    ),
+    LabInfo(
+        name="syn-queue",
+        title="The SYN queue: half-open connections and SYN cookies",
+        summary="In a private network namespace, send SYNs that never complete to a listener, count the "
+        "SYN-RECV entries the kernel keeps against backlog, somaxconn and tcp_max_syn_backlog, and "
+        "see which counters count the drops; then turn SYN cookies on and watch them take over.",
+        needs_root=True,
+        command="sudo kexplore lab syn-queue --backlog 16 --syns 64",
+        symbols=(
+            "tcp_conn_request",
+            "inet_csk_reqsk_queue_is_full",
+            "inet_csk_reqsk_queue_len",
+            "tcp_syn_flood_action",
+            "cookie_init_sequence",
+            "inet_csk_reqsk_queue_hash_add",
+            "reqsk_queue_alloc",
+        ),
+    ),
+)
+
+
+def lab_info(name: str) -> LabInfo:
+    for lab in LABS:
+        if lab.name == name:
+            return lab
+    raise KeyError(name)

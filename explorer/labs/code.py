@@ -1,0 +1,129 @@
+"""The vendored kernel's code that a lab exercises: where each symbol is, and what its source says.
+
+Reads the index (explorer.store) and the vendored tree; when either is missing, symbols are
+still named, just without a path and line, and predictions that need the source are left out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from dataclasses import asdict, dataclass
+
+from ..config import Project
+from ..store import Index, IndexMissing
+
+
+@dataclass(frozen=True)
+class CodeRef:
+    """A symbol and, when the index knows it, its definition's place in the vendored tree."""
+
+    symbol: str
+    path: str | None = None
+    line: int | None = None
+    end_line: int | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}" if self.path else "not in the index"
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class KernelCode:
+    """The vendored kernel (default: kernels.toml's default) as the labs consult it."""
+
+    def __init__(self, project: Project, kernel: str | None = None) -> None:
+        spec = project.kernel(kernel)
+        self.name = spec.name
+        self.title = spec.title
+        self.tree = project.tree(spec.name)
+        self.version = _locked_version(project, spec.name)
+        try:
+            self.index: Index | None = Index(project.index_path(spec.name))
+        except (IndexMissing, sqlite3.Error):
+            self.index = None
+        self._refs: dict[str, CodeRef] = {}
+
+    def close(self) -> None:
+        if self.index is not None:
+            self.index.close()
+            self.index = None
+
+    def __enter__(self) -> KernelCode:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def indexed(self) -> bool:
+        return self.index is not None
+
+    def describe(self) -> dict[str, object]:
+        return {"name": self.name, "title": self.title, "version": self.version, "indexed": self.indexed}
+
+    def ref(self, symbol: str) -> CodeRef:
+        """The definition of `symbol` (a function before its prototypes), or the bare name."""
+        if symbol not in self._refs:
+            found = self.index.lookup(symbol) if self.index is not None else []
+            self._refs[symbol] = CodeRef(symbol, found[0].path, found[0].line, found[0].end_line) if found else CodeRef(symbol)
+        return self._refs[symbol]
+
+    def source(self, symbol: str) -> str | None:
+        """The definition's text from the vendored tree, or None when it cannot be read."""
+        ref = self.ref(symbol)
+        if ref.path is None or ref.line is None or ref.end_line is None:
+            return None
+        try:
+            lines = (self.tree / ref.path).read_bytes().decode("utf-8", "replace").splitlines()
+        except OSError:
+            return None
+        start = ref.line - 1
+        # a return type on its own line above the name ("static bool\nfoo(...)")
+        while start > 0 and ref.line - start < 3:
+            above = lines[start - 1].strip()
+            if not above or above.endswith((";", "}", "*/", "{")) or above.startswith(("#", "/", "*")):
+                break
+            start -= 1
+        return "\n".join(lines[start : ref.end_line])
+
+    # ------------------------------------------------------------ what the source decides
+
+    def comparison(self, symbol: str, left: str) -> str | None:
+        """The comparison operator after `left` in `symbol`'s body, e.g. ">" in sk_acceptq_is_full.
+
+        None when the source is not available or does not compare `left`.
+        """
+        text = self.source(symbol)
+        if text is None:
+            return None
+        match = re.search(re.escape(left) + r"\s*(>=|<=|>|<|==)", text)
+        return match.group(1) if match else None
+
+    def contains(self, symbol: str, pattern: str) -> bool | None:
+        """Whether `symbol`'s source matches the regular expression; None when unreadable."""
+        text = self.source(symbol)
+        return None if text is None else re.search(pattern, text) is not None
+
+
+def _locked_version(project: Project, name: str) -> str | None:
+    try:
+        lock = json.loads(project.lock_path(name).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    source = lock.get("source") or {}
+    return source.get("version") or source.get("name")
+
+
+def kernel_version_tuple(release: str) -> tuple[int, ...]:
+    """(6, 1) from "6.1.0-28-amd64" or "6.1.192-2"."""
+    match = re.match(r"(\d+)\.(\d+)", release)
+    return (int(match.group(1)), int(match.group(2))) if match else ()
+
+
+def same_series(running_release: str, vendored_version: str | None) -> bool:
+    """Whether the running kernel and the vendored sources are the same major.minor series."""
+    return bool(vendored_version) and kernel_version_tuple(running_release) == kernel_version_tuple(vendored_version or "")

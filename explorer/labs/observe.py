@@ -1,0 +1,179 @@
+"""Looking at the running kernel: TcpExt counters, sysctls, and TCP sockets through sock_diag.
+
+Everything here reads the network namespace of the calling thread (the labs enter their
+private namespace with setns), so paths go through /proc/thread-self rather than
+/proc/self or /proc/net.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import struct
+from dataclasses import dataclass
+
+# include/net/tcp_states.h
+TCP_STATES = {
+    1: "ESTABLISHED",
+    2: "SYN-SENT",
+    3: "SYN-RECV",
+    4: "FIN-WAIT-1",
+    5: "FIN-WAIT-2",
+    6: "TIME-WAIT",
+    7: "CLOSE",
+    8: "CLOSE-WAIT",
+    9: "LAST-ACK",
+    10: "LISTEN",
+    11: "CLOSING",
+    12: "NEW-SYN-RECV",
+}
+STATE_NUMBERS = {name: number for number, name in TCP_STATES.items()}
+
+# The TcpExt counters the labs watch, as /proc/net/netstat spells them.
+WATCHED_COUNTERS = (
+    "ListenOverflows",
+    "ListenDrops",
+    "TCPReqQFullDrop",
+    "TCPReqQFullDoCookies",
+    "SyncookiesSent",
+    "SyncookiesRecv",
+    "SyncookiesFailed",
+)
+
+
+def read_netstat(path: str = "/proc/thread-self/net/netstat") -> dict[str, int]:
+    """The TcpExt (and IpExt, MPTcpExt, ...) counters of this thread's network namespace.
+
+    Keys are "Group.Name", e.g. "TcpExt.ListenOverflows".
+    """
+    counters: dict[str, int] = {}
+    with open(path, encoding="ascii") as f:
+        lines = f.read().splitlines()
+    # The file alternates a header line and a value line for each group.
+    for header, values in zip(lines[0::2], lines[1::2]):
+        group, _, names = header.partition(":")
+        _, _, numbers = values.partition(":")
+        for name, number in zip(names.split(), numbers.split()):
+            counters[f"{group}.{name}"] = int(number)
+    return counters
+
+
+def counter_deltas(before: dict[str, int], after: dict[str, int], names: tuple[str, ...] = WATCHED_COUNTERS) -> dict[str, int]:
+    """TcpExt counter increments between two reads, for the watched names."""
+    return {name: after.get(f"TcpExt.{name}", 0) - before.get(f"TcpExt.{name}", 0) for name in names}
+
+
+def _sysctl_path(name: str) -> str:
+    return "/proc/sys/" + name.replace(".", "/")
+
+
+def read_sysctl(name: str) -> int:
+    """An integer sysctl of this thread's network namespace, e.g. "net.core.somaxconn"."""
+    with open(_sysctl_path(name), encoding="ascii") as f:
+        return int(f.read().split()[0])
+
+
+def write_sysctl(name: str, value: int) -> None:
+    with open(_sysctl_path(name), "w", encoding="ascii") as f:
+        f.write(f"{value}\n")
+
+
+def kernel_release() -> str:
+    return os.uname().release
+
+
+# ---------------------------------------------------------------- sock_diag (inet_diag over netlink)
+
+NETLINK_SOCK_DIAG = 4
+SOCK_DIAG_BY_FAMILY = 20
+NLM_F_REQUEST = 0x1
+NLM_F_DUMP = 0x300
+NLMSG_ERROR = 2
+NLMSG_DONE = 3
+
+_NLMSGHDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
+# struct inet_diag_req_v2: family, protocol, ext, pad, states, then struct inet_diag_sockid
+_REQ_V2 = struct.Struct("=BBBxI")
+# struct inet_diag_sockid: sport, dport (network order), src[4], dst[4], if, cookie[2]
+_SOCKID = struct.Struct("!HH16s16s")
+_SOCKID_TAIL = struct.Struct("=I8s")
+# struct inet_diag_msg: family, state, timer, retrans, sockid, expires, rqueue, wqueue, uid, inode
+_MSG_HEAD = struct.Struct("=BBBB")
+_MSG_TAIL = struct.Struct("=IIIII")
+
+
+@dataclass(frozen=True)
+class DiagSocket:
+    """One TCP socket (or request socket) as inet_diag reports it.
+
+    For a listener, rqueue is sk_ack_backlog (connections waiting in the accept queue) and
+    wqueue is sk_max_ack_backlog (the backlog the kernel applied): what `ss -lnt` shows as
+    Recv-Q and Send-Q (inet_diag_msg_common_fill / tcp_diag_get_info).
+    """
+
+    state: str
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    rqueue: int
+    wqueue: int
+    inode: int
+
+
+def tcp_sockets(states: tuple[str, ...] | None = ("LISTEN", "ESTABLISHED", "SYN-SENT", "SYN-RECV")) -> list[DiagSocket]:
+    """IPv4 TCP sockets of this thread's network namespace, in the given states (None: all).
+
+    Asking for SYN-RECV also returns request sockets (the SYN queue), as `ss` does.
+    """
+    mask = 0
+    for name in states if states is not None else TCP_STATES.values():
+        mask |= 1 << STATE_NUMBERS[name]
+    if mask & (1 << STATE_NUMBERS["SYN-RECV"]):
+        mask |= 1 << STATE_NUMBERS["NEW-SYN-RECV"]
+    request = _REQ_V2.pack(socket.AF_INET, socket.IPPROTO_TCP, 0, mask)
+    request += _SOCKID.pack(0, 0, b"\0" * 16, b"\0" * 16) + _SOCKID_TAIL.pack(0, b"\xff" * 8)
+    header = _NLMSGHDR.pack(_NLMSGHDR.size + len(request), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
+    found: list[DiagSocket] = []
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as nl:
+        nl.settimeout(5.0)
+        nl.sendto(header + request, (0, 0))
+        while True:
+            data = nl.recv(1 << 20)
+            offset = 0
+            while offset + _NLMSGHDR.size <= len(data):
+                length, kind, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, offset)
+                if length < _NLMSGHDR.size:
+                    raise OSError(errno.EPROTO, "malformed netlink message from sock_diag")
+                body = offset + _NLMSGHDR.size
+                if kind == NLMSG_DONE:
+                    return found
+                if kind == NLMSG_ERROR:
+                    (code,) = struct.unpack_from("=i", data, body)
+                    if code:
+                        raise OSError(-code, f"sock_diag: {os.strerror(-code)}")
+                else:
+                    found.append(_parse_diag_msg(data, body))
+                offset += (length + 3) & ~3
+
+
+def _parse_diag_msg(data: bytes, at: int) -> DiagSocket:
+    _family, state, _timer, _retrans = _MSG_HEAD.unpack_from(data, at)
+    at += _MSG_HEAD.size
+    sport, dport, src, dst = _SOCKID.unpack_from(data, at)
+    at += _SOCKID.size + _SOCKID_TAIL.size
+    _expires, rqueue, wqueue, _uid, inode = _MSG_TAIL.unpack_from(data, at)
+    name = TCP_STATES.get(state, str(state))
+    if name == "NEW-SYN-RECV":  # inet_req_diag_fill reports request sockets as SYN-RECV already
+        name = "SYN-RECV"
+    return DiagSocket(
+        state=name,
+        src=socket.inet_ntop(socket.AF_INET, src[:4]),
+        sport=sport,
+        dst=socket.inet_ntop(socket.AF_INET, dst[:4]),
+        dport=dport,
+        rqueue=rqueue,
+        wqueue=wqueue,
+        inode=inode,
+    )

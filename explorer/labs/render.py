@@ -1,0 +1,198 @@
+"""Markdown for the site's lab pages: recorded results, explanations, and live code excerpts.
+
+No MkDocs here: the site's plugin calls one of these from its own hook.
+
+- `expand_lab_markers(markdown, project, results_dir=None, link=None)`: replace each
+  `<!-- kexplore-lab: NAME -->` line of a page with `render_lab_markdown(...)` for lab NAME
+  (call it from `on_page_markdown`). The marker is an HTML comment, so the page is valid
+  Markdown without the plugin too.
+- `render_lab_markdown(project, lab, results, link=None)`: the Markdown itself.
+
+`link(ref) -> str | None` lets the site turn a `CodeRef` (symbol, path, line) into a URL of
+its code pages; without it symbols are shown with their vendored path:line, unlinked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from ..config import Project
+from . import lab_info
+from .code import CodeRef, KernelCode, same_series
+
+MARKER = re.compile(r"^[ \t]*<!--\s*kexplore-lab:\s*([a-z0-9-]+)\s*-->[ \t]*$", re.MULTILINE)
+Link = Callable[[CodeRef], "str | None"]
+
+
+def expand_lab_markers(
+    markdown: str, project: Project, results_dir: Path | None = None, *, link: Link | None = None, kernel: str | None = None
+) -> str:
+    """Replace `<!-- kexplore-lab: NAME -->` lines with the lab's rendered Markdown."""
+    if "kexplore-lab:" not in markdown:
+        return markdown
+    from .record import load_results
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        try:
+            lab_info(name)
+        except KeyError:
+            return f"*(no lab named `{name}`)*"
+        return render_lab_markdown(project, name, load_results(results_dir, name), link=link, kernel=kernel)
+
+    return MARKER.sub(replace, markdown)
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _ref_md(ref: dict | CodeRef, link: Link | None) -> str:  # type: ignore[type-arg]
+    ref = ref if isinstance(ref, CodeRef) else CodeRef(**ref)  # type: ignore[arg-type]
+    text = f"`{ref.symbol}`"
+    url = link(ref) if link else None
+    if url:
+        text = f"[{text}]({url})"
+    return f"{text} (`{ref.path}:{ref.line}`)" if ref.path else text
+
+
+def _disagreements(result: dict) -> int:  # type: ignore[type-arg]
+    """How many predictions in one lab result (or its runs) the measurement contradicted."""
+    parts = result.get("runs") or [result]
+    return sum(1 for part in parts for ok in part.get("agrees", {}).values() if not ok)
+
+
+def _kernel_note(result: dict, disagreements: int = 0) -> str:  # type: ignore[type-arg]
+    vendored = result.get("vendored_kernel") or {}
+    running = result.get("kernel", "?")
+    if not vendored:
+        return f"Recorded on Linux `{running}`."
+    version = vendored.get("version") or vendored.get("name")
+    if same_series(running, vendored.get("version")):
+        return f"Recorded on Linux `{running}`; the code below is {vendored.get('title', vendored['name'])} (`{version}`), the same series."
+    return (
+        f"Recorded on Linux `{running}`; the code below is {vendored.get('title', vendored['name'])} (`{version}`).\n\n"
+        f"> **The running kernel differs from the vendored one.** The numbers come from `{running}`, the code "
+        f"quoted here from `{version}`. "
+        + (
+            "Every prediction made from the vendored code held on the running kernel."
+            if not disagreements
+            else f"{disagreements} prediction(s) did not hold (marked **differs**): the code that decided "
+            "those numbers has changed between the two."
+        )
+    )
+
+
+def _predicted(result: dict, key: str) -> str:  # type: ignore[type-arg]
+    predicted = result.get("predicted", {})
+    agrees = result.get("agrees", {})
+    if key in predicted:
+        value = str(predicted[key])
+    elif f"{key}_at_least" in predicted:
+        value = f"at least {predicted[key + '_at_least']}"
+    else:
+        return "-"
+    return value + ("" if agrees.get(key, True) else " (**differs**)")
+
+
+def _explanations(result: dict, link: Link | None) -> list[str]:  # type: ignore[type-arg]
+    lines = []
+    for item in result.get("explanations", []):
+        refs = ", ".join(_ref_md(ref, link) for ref in item["code"])
+        lines.append(f"- {item['text']} Code: {refs}.")
+    return lines
+
+
+def _accept_queue_run(result: dict, link: Link | None) -> list[str]:  # type: ignore[type-arg]
+    rows = [
+        ("backlog passed to `listen()`", result["backlog"], "-"),
+        ("`net.core.somaxconn`", result["somaxconn"], "-"),
+        ("clients connecting", result["clients"], "-"),
+        ("effective backlog (`ss -lnt` Send-Q)", result["effective_backlog"], _predicted(result, "effective_backlog")),
+        ("in the accept queue (`ss -lnt` Recv-Q)", result["queued"], _predicted(result, "queued")),
+        ("clients stuck in SYN-SENT", result["syn_sent"], _predicted(result, "syn_sent")),
+        ("TcpExt ListenOverflows", f"+{result['overflows']}", _predicted(result, "overflows")),
+        ("TcpExt ListenDrops", f"+{result['drops']}", "-"),
+    ]
+    lines = ["| observation | measured | the vendored code predicts |", "|---|---:|---:|"]
+    lines += [f"| {_cell(a)} | {_cell(b)} | {_cell(c)} |" for a, b, c in rows]
+    return lines + [""] + _explanations(result, link)
+
+
+def _syn_queue_run(result: dict, link: Link | None) -> list[str]:  # type: ignore[type-arg]
+    off, on = result["runs"]
+    lines = [
+        f"Backlog {result['backlog']} (applied: {result['effective_backlog']}), {result['syns']} SYNs, "
+        f"`net.core.somaxconn` = {result['somaxconn']}, `net.ipv4.tcp_max_syn_backlog` = {result['tcp_max_syn_backlog']} "
+        f"(inside the lab's namespace).",
+        "",
+        "| observation | cookies off | predicted | cookies on | predicted |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, key in (
+        ("SYN-RECV requests kept", "syn_recv"),
+        ("TcpExt ListenDrops", "drops"),
+        ("TcpExt TCPReqQFullDrop", "reqq_full_drop"),
+        ("TcpExt TCPReqQFullDoCookies", "reqq_full_do_cookies"),
+        ("TcpExt SyncookiesSent", "cookies_sent"),
+    ):
+        lines.append(f"| {label} | {off[key]} | {_predicted(off, key)} | {on[key]} | {_predicted(on, key)} |")
+    return lines + [""] + _explanations(result, link)
+
+
+def _results_section(lab: str, results: dict | None, link: Link | None) -> list[str]:  # type: ignore[type-arg]
+    info = lab_info(lab)
+    lines = ["## Results recorded when this site was built", ""]
+    if not results or (not results.get("runs") and not results.get("skipped")):
+        return lines + [
+            "No results were recorded for this build. Record them with `kexplore lab record` "
+            f"(as root for the whole set), or run the lab yourself: `{info.command}`.",
+            "",
+        ]
+    if results.get("skipped"):
+        return lines + [
+            f"Not recorded on Linux `{results.get('kernel', '?')}` ({results['recorded_at']}): {results['skipped']}. "
+            f"Run it yourself: `{info.command}`.",
+            "",
+        ]
+    runs = results["runs"]
+    disagreements = sum(_disagreements(run["result"]) for run in runs)
+    lines += [_kernel_note(runs[0]["result"], disagreements), "", f"Recorded {results['recorded_at']}.", ""]
+    for run in runs:
+        lines += [f"### {run['title']}", "", f"`{run['command']}`", ""]
+        body = _accept_queue_run if lab == "accept-queue" else _syn_queue_run
+        lines += body(run["result"], link)
+        lines.append("")
+    return lines
+
+
+def _code_section(code: KernelCode, lab: str, link: Link | None) -> list[str]:
+    info = lab_info(lab)
+    lines = [f"## The code it exercises ({code.title})", ""]
+    if not code.indexed:
+        return lines + [
+            "The vendored kernel is not indexed here, so the excerpts are missing; the symbols are: "
+            + ", ".join(f"`{name}`" for name in info.symbols)
+            + ". Run `kexplore vendor && kexplore index` (or `make index`).",
+            "",
+        ]
+    for name in info.symbols:
+        ref = code.ref(name)
+        source = code.source(name)
+        lines += [f"### `{name}`", "", _ref_md(ref, link) + ":", ""]
+        lines += ["```c", source if source is not None else f"/* {name}: source not available */", "```", ""]
+    return lines
+
+
+def render_lab_markdown(
+    project: Project, lab: str, results: dict | None = None, *, link: Link | None = None, kernel: str | None = None  # type: ignore[type-arg]
+) -> str:
+    """A lab page's generated part: the command, the recorded results, and the code it exercises."""
+    info = lab_info(lab)
+    lines = [f"Run it yourself: `{info.command}`" + (" (needs root)." if info.needs_root else "."), ""]
+    lines += _results_section(lab, results, link)
+    with KernelCode(project, kernel) as code:
+        lines += _code_section(code, lab, link)
+    return "\n".join(lines).rstrip() + "\n"

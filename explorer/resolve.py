@@ -1,0 +1,180 @@
+"""Type-aware member resolution: turn member-access keys into STRUCT.FIELD names.
+
+Runs after every file's definitions are in the index (standard library only). A key
+``ROOT|HOP.HOP|FIELD`` (see explorer/xref.py) is resolved by finding the type of
+ROOT (a known type, a global variable's type, or a function's or macro's return
+type), following each hop through the member table, then looking up FIELD.
+
+Typedefs are followed; members of anonymous structs and unions are already named
+under their enclosing struct by the indexer; a field that is really a macro
+(``#define sk_state __sk_common.skc_state``) is followed through the macro to the
+real member, and the macro is remembered.  What cannot be resolved is left
+unresolved with a reason, never guessed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+from dataclasses import dataclass
+
+_ALIAS_RX = re.compile(r"^#define\s+(\w+)\s+([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\s*$")
+_MAX_TYPEDEF_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class Resolution:
+    target: str | None
+    macro: str | None
+    reason: str | None  # why it is unresolved
+
+
+class TypeTables:
+    """What resolution needs to know from the whole index."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.members: dict[str, str | None] = {}
+        self.typedefs: dict[str, str] = {}
+        self.returns: dict[str, str] = {}
+        self.globals: dict[str, str] = {}
+        self.aliases: dict[str, list[str]] = {}
+        self.records: set[str] = set()
+        rows = db.execute(
+            "SELECT name, kind, type, signature FROM symbols"
+            " WHERE kind IN ('member', 'typedef', 'function', 'prototype', 'variable', 'struct', 'union')"
+            " OR (kind = 'macro' AND (type IS NOT NULL OR signature LIKE '%.%'))"
+            " ORDER BY CASE kind WHEN 'function' THEN 0 WHEN 'prototype' THEN 1 ELSE 2 END, id"
+        )
+        for name, kind, type_, signature in rows:
+            if kind == "member":
+                self.members.setdefault(name, type_)
+            elif kind in ("struct", "union"):
+                self.records.add(name)
+            elif kind == "typedef":
+                if type_ and type_ != name:
+                    self.typedefs.setdefault(name, type_)
+                elif type_ == name:
+                    self.records.add(name)
+            elif kind in ("function", "prototype"):
+                if type_:
+                    self.returns.setdefault(name, type_)
+            elif kind == "macro":
+                if type_:
+                    self.returns.setdefault(name, type_)
+                m = _ALIAS_RX.match(signature)
+                if m:
+                    self.aliases.setdefault(m.group(1), m.group(2).split("."))
+            elif kind == "variable" and type_:
+                self.globals.setdefault(name, type_)
+
+    def fingerprint(self) -> str:
+        """Changes when anything resolution depends on changes."""
+        digest = hashlib.sha256()
+        for table in (self.members, self.typedefs, self.returns, self.globals, self.aliases):
+            digest.update(json.dumps(sorted(table.items()), separators=(",", ":")).encode())
+        return digest.hexdigest()
+
+
+class Resolver:
+    def __init__(self, tables: TypeTables) -> None:
+        self.t = tables
+        self._cache: dict[str, Resolution] = {}
+
+    def canon(self, type_: str | None) -> str | None:
+        for _ in range(_MAX_TYPEDEF_DEPTH):
+            if type_ is None:
+                return None
+            if type_.startswith("@"):
+                type_ = self.t.members.get(type_[1:])
+                continue
+            nxt = self.t.typedefs.get(type_)
+            if nxt is None or nxt == type_:
+                return type_
+            type_ = nxt
+        return type_
+
+    def member(self, type_: str | None, field: str) -> tuple[str, str | None, str | None] | None:
+        """(STRUCT.FIELD, its type, the alias macro used) or None."""
+        owner = self.canon(type_)
+        if owner is None:
+            return None
+        full = f"{owner}.{field}"
+        if full in self.t.members:
+            return full, self.t.members[full], None
+        chain = self.t.aliases.get(field)
+        if chain:
+            cur: str | None = owner
+            found = None
+            for hop in chain:
+                step = self.member(cur, hop)
+                if step is None:
+                    return None
+                found, cur = step[0], step[1]
+            if found is not None:
+                return found, cur, field
+        return None
+
+    def resolve(self, key: str) -> Resolution:
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        result = self._resolve(key)
+        self._cache[key] = result
+        return result
+
+    def _resolve(self, key: str) -> Resolution:
+        root, hops_text, field = key.split("|")
+        if root == "?":
+            return Resolution(None, None, "base expression not understood")
+        kind, name = root[0], root[2:]
+        if kind == "t":
+            type_ = name
+            if not type_ or type_ == "None":
+                return Resolution(None, None, "local of unknown type")
+        elif kind == "g":
+            type_ = self.t.globals.get(name)
+            if type_ is None:
+                return Resolution(None, None, "not a local and no global of that name")
+        elif kind == "c":
+            type_ = self.t.returns.get(name)
+            if type_ is None:
+                return Resolution(None, None, "return type of the call unknown")
+        else:
+            return Resolution(None, None, "malformed key")
+        macro = None
+        for hop in hops_text.split(".") if hops_text else ():
+            step = self.member(type_, hop)
+            if step is None:
+                return Resolution(None, None, f"no member {hop} in {self.canon(type_)}")
+            type_ = step[1]
+            macro = macro or None
+        final = self.member(type_, field)
+        if final is None:
+            owner = self.canon(type_)
+            why = f"no member {field} in {owner}" if owner in self.t.records else f"type {owner} is not a known struct"
+            return Resolution(None, None, why)
+        return Resolution(final[0], final[2], None)
+
+
+def resolve_accesses(db: sqlite3.Connection) -> int:
+    """Fill access.target/macro/reason.
+
+    Only keys not resolved yet, unless the type tables changed since the last run (a
+    struct, typedef, return type or global changed), in which case all of them.
+    Returns the number of keys looked at.
+    """
+    tables = TypeTables(db)
+    fingerprint = tables.fingerprint()
+    row = db.execute("SELECT value FROM meta WHERE key = 'type_fingerprint'").fetchone()
+    where = " WHERE state = 0" if row is not None and row[0] == fingerprint else ""
+    resolver = Resolver(tables)
+    rows = db.execute(f"SELECT id, key FROM access{where}").fetchall()
+    updates = []
+    for access_id, key in rows:
+        r = resolver.resolve(key)
+        updates.append((r.target, r.macro, r.reason, access_id))
+    db.executemany("UPDATE access SET target = ?, macro = ?, reason = ?, state = 1 WHERE id = ?", updates)
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('type_fingerprint', ?)", (fingerprint,))
+    return len(rows)

@@ -1,0 +1,428 @@
+"""References out of one file's syntax tree (the worker side of cross-referencing).
+
+For every identifier use outside a function's own locals and parameters this records
+the site, the enclosing function, the role (call, read, write, addr, type) and the
+#if condition.  A member access ``a->b`` or ``a.b`` is recorded with a *key* that
+describes how to find the type of ``a`` without knowing other files yet:
+
+    t:TYPE|hop.hop|field    the base has a known type (a local, a parameter, a cast)
+    g:NAME|hop.hop|field    the base is a global: its type comes from the index
+    c:NAME|hop.hop|field    the base is a call: the function's (or macro's) return type
+
+The resolver (explorer/resolve.py) turns keys into ``STRUCT.FIELD`` names once every
+file's definitions are known.  Designated initializers (``.listen = inet_listen``)
+and assignments of a function to a member are recorded as function-pointer
+assignments, which give the call graph its indirect edges.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from tree_sitter import Node
+
+# Accessors whose second argument names the type of the result.
+CONTAINER_OF = frozenset(
+    "container_of container_of_const container_of_safe list_entry list_first_entry list_last_entry "
+    "list_first_entry_or_null list_next_entry list_prev_entry hlist_entry hlist_entry_safe "
+    "rb_entry rb_entry_safe llist_entry list_entry_rcu hlist_nulls_entry".split()
+)
+# Accessors whose first argument is the written location.
+WRITE_FIRST = frozenset("WRITE_ONCE smp_store_release rcu_assign_pointer atomic_set xchg".split())
+
+_QUALIFIERS = re.compile(r"\b(?:const|volatile|struct|union|enum|restrict|__restrict|signed|unsigned)\b|\*|\[[^\]]*\]")
+_SKIP = frozenset(
+    {"string_literal", "number_literal", "char_literal", "comment", "true", "false", "null",
+     "system_lib_string", "escape_sequence", "concatenated_string", "preproc_def",
+     "preproc_function_def", "preproc_include", "preproc_call", "statement_identifier"}
+)
+# expressions whose identifiers are simply read
+_GENERIC = frozenset(
+    {"binary_expression", "argument_list", "parenthesized_expression", "conditional_expression",
+     "comma_expression", "unary_expression", "subscript_expression", "gnu_asm_expression"}
+)
+_PREPROC_BLOCKS = {"preproc_if", "preproc_ifdef", "preproc_elif", "preproc_elifdef", "preproc_else"}
+
+
+class Ref(NamedTuple):
+    line: int
+    col: int
+    end_col: int
+    name: str
+    role: str
+    func: str | None
+    cond: str | None
+    key: str | None  # member accesses only
+
+
+class FnAssign(NamedTuple):
+    line: int
+    key: str  # the member written, as a key
+    function: str
+
+
+def type_name(node: Node | None) -> str | None:
+    """The tag or name a type node stands for: `struct sock` → sock, `u32` → u32."""
+    if node is None:
+        return None
+    t = node.type
+    if t in ("struct_specifier", "union_specifier", "enum_specifier"):
+        name = node.child_by_field_name("name")
+        return name.text.decode() if name is not None else None
+    if t in ("type_identifier", "primitive_type", "identifier"):
+        return node.text.decode()
+    if t == "type_descriptor":
+        return type_name(node.child_by_field_name("type"))
+    if t == "sized_type_specifier":
+        return " ".join(node.text.decode().split())
+    return None
+
+
+def normalize_type_text(text: str) -> str | None:
+    words = _QUALIFIERS.sub(" ", text).split()
+    return words[-1] if words else None
+
+
+class RefCollector:
+    """Walks function bodies and top-level declarations of one file."""
+
+    def __init__(self, src: bytes, cond_of, enabled: bool = True) -> None:  # type: ignore[no-untyped-def]
+        self.src = src
+        self.enabled = enabled
+        self.refs: list[Ref] = []
+        self.assigns: list[FnAssign] = []
+        self.cond_of = cond_of  # (block) -> own condition, from the definition walker
+
+    # ------------------------------------------------------------------ entry points
+    def function(self, node: Node, name: str, cond: str | None) -> None:
+        if not self.enabled:
+            return
+        locals_: dict[str, str | None] = {}
+        declarator = node.child_by_field_name("declarator")
+        self.type_refs(node.child_by_field_name("type"), name, cond)
+        fdecl = declarator
+        while fdecl is not None and fdecl.type != "function_declarator":
+            fdecl = fdecl.child_by_field_name("declarator")
+        if fdecl is not None:
+            params = fdecl.child_by_field_name("parameters")
+            if params is not None:
+                for param in params.named_children:
+                    if param.type == "parameter_declaration":
+                        self.declare(param, locals_, name, cond)
+        body = node.child_by_field_name("body")
+        if body is not None:
+            self.walk(body, locals_, name, cond)
+
+    def definer_body(self, body: Node, name: str, cond: str | None, params_text: bytes) -> None:
+        """SYSCALL_DEFINEn(name, type, arg, ...) bodies: arguments come in pairs."""
+        if not self.enabled:
+            return
+        locals_: dict[str, str | None] = {}
+        parts = [p.strip() for p in params_text.decode("utf-8", "replace").split(",")[1:]]
+        for i in range(0, len(parts) - 1, 2):
+            arg = parts[i + 1].strip()
+            if re.match(r"^[A-Za-z_]\w*$", arg):
+                locals_[arg] = normalize_type_text(parts[i])
+        self.walk(body, locals_, name, cond)
+
+    def declaration(self, node: Node, cond: str | None) -> None:
+        """A top-level declaration: type uses, and designated initializers of ops tables."""
+        if not self.enabled:
+            return
+        type_node = node.child_by_field_name("type")
+        self.type_refs(type_node, None, cond)
+        tname = type_name(type_node)
+        for decl in node.children_by_field_name("declarator"):
+            if decl.type == "init_declarator":
+                value = decl.child_by_field_name("value")
+                if value is not None:
+                    self.expr(value, {}, None, cond, "read", init_type=tname)
+
+    # ------------------------------------------------------------------ helpers
+    def add(self, node: Node, role: str, func: str | None, cond: str | None, key: str | None = None) -> None:
+        row, col = node.start_point
+        self.refs.append((row + 1, col, col + node.end_byte - node.start_byte, node.text.decode(), role, func, cond, key))
+
+    def type_refs(self, node: Node | None, func: str | None, cond: str | None) -> None:
+        if not self.enabled:
+            return
+        if node is None:
+            return
+        t = node.type
+        if t in ("struct_specifier", "union_specifier", "enum_specifier"):
+            name = node.child_by_field_name("name")
+            if name is not None:
+                self.add(name, "type", func, cond)
+        elif t == "type_identifier":
+            self.add(node, "type", func, cond)
+        elif t == "type_descriptor":
+            self.type_refs(node.child_by_field_name("type"), func, cond)
+
+    def declare(self, node: Node, locals_: dict[str, str | None], func: str | None, cond: str | None) -> None:
+        type_node = node.child_by_field_name("type")
+        self.type_refs(type_node, func, cond)
+        tname = type_name(type_node)
+        for decl in node.children_by_field_name("declarator"):
+            cur = decl
+            value = None
+            if cur.type == "init_declarator":
+                value = cur.child_by_field_name("value")
+                cur = cur.child_by_field_name("declarator")
+            while cur is not None and cur.type not in ("identifier",):
+                if cur.type == "array_declarator":
+                    size = cur.child_by_field_name("size")
+                    if size is not None:
+                        self.expr(size, locals_, func, cond, "read")
+                nxt = cur.child_by_field_name("declarator")
+                if nxt is None and cur.type == "parenthesized_declarator":
+                    nxt = next(iter(cur.named_children), None)
+                cur = nxt
+            if cur is not None:
+                locals_[cur.text.decode()] = tname
+            if value is not None:
+                self.expr(value, locals_, func, cond, "read", init_type=tname)
+
+    # ------------------------------------------------------------------ statements
+    def walk(self, node: Node, locals_: dict[str, str | None], func: str | None, cond: str | None) -> None:
+        stack: list[tuple[Node, str | None]] = [(node, cond)]
+        while stack:
+            cur, c = stack.pop()
+            t = cur.type
+            if t == "declaration":
+                self.declare(cur, locals_, func, c)
+            elif t in _PREPROC_BLOCKS:
+                own = self.cond_of(cur)
+                here = c if t == "preproc_else" else (f"{c} && {own}" if c and own else (own or c))
+                alt = cur.child_by_field_name("alternative")
+                skip = {cur.child_by_field_name("condition"), cur.child_by_field_name("name"), alt}
+                for child in reversed(cur.children):
+                    if child.is_named and child not in skip:
+                        stack.append((child, here))
+                if alt is not None:
+                    stack.append((alt, c))
+            elif t in ("compound_statement", "if_statement", "while_statement", "for_statement",
+                       "do_statement", "switch_statement", "case_statement", "labeled_statement",
+                       "else_clause", "ERROR", "translation_unit", "condition_clause", "attributed_statement",
+                       "goto_statement"):
+                if t == "goto_statement":
+                    continue
+                for child in reversed(cur.children):
+                    if child.is_named:
+                        stack.append((child, c))
+            elif t in ("expression_statement", "return_statement", "parenthesized_expression"):
+                for child in cur.named_children:
+                    self.expr(child, locals_, func, c, "read")
+            elif t in _SKIP or t == "break_statement" or t == "continue_statement":
+                continue
+            else:
+                self.expr(cur, locals_, func, c, "read")
+
+    # ------------------------------------------------------------------ expressions
+    def expr(self, node: Node, locals_: dict[str, str | None], func: str | None, cond: str | None, role: str,
+             init_type: str | None = None) -> None:
+        stack: list[tuple[Node, str, str | None]] = [(node, role, init_type)]
+        while stack:
+            cur, r, itype = stack.pop()
+            t = cur.type
+            if t == "identifier":
+                if cur.text.decode() not in locals_:
+                    self.add(cur, r, func, cond)
+            elif t in _GENERIC:
+                sub = r if t == "parenthesized_expression" else "read"
+                for child in reversed(cur.named_children):
+                    stack.append((child, sub, None))
+            elif t in _SKIP:
+                continue
+            elif t == "field_expression":
+                field = cur.child_by_field_name("field")
+                arg = cur.child_by_field_name("argument")
+                if field is not None:
+                    key = self.member_key(arg, locals_, field.text.decode())
+                    self.add(field, r, func, cond, key)
+                if arg is not None:
+                    stack.append((arg, "read", None))
+            elif t == "call_expression":
+                fn = cur.child_by_field_name("function")
+                args = cur.child_by_field_name("arguments")
+                fname = fn.text.decode() if fn is not None and fn.type == "identifier" else None
+                if fn is not None:
+                    if fn.type in ("identifier", "field_expression"):
+                        stack.append((fn, "call", None))
+                    else:
+                        stack.append((fn, "read", None))
+                if args is not None:
+                    arg_nodes = [a for a in args.named_children if a.type != "comment"]
+                    for i, a in enumerate(arg_nodes):
+                        if fname in CONTAINER_OF and i == 1:
+                            self.type_refs_text(a, func, cond)
+                            continue
+                        if fname in CONTAINER_OF and i == 2:
+                            continue  # a member path, not an expression
+                        stack.append((a, "write" if (fname in WRITE_FIRST and i == 0) else "read", None))
+            elif t == "assignment_expression":
+                left = cur.child_by_field_name("left")
+                right = cur.child_by_field_name("right")
+                if left is not None:
+                    stack.append((left, "write", None))
+                    if right is not None and left.type == "field_expression":
+                        fn_name = _function_value(right)
+                        field = left.child_by_field_name("field")
+                        if fn_name and fn_name not in locals_ and field is not None:
+                            key = self.member_key(left.child_by_field_name("argument"), locals_, field.text.decode())
+                            if not key.startswith("?"):
+                                self.assigns.append(FnAssign(cur.start_point[0] + 1, key, fn_name))
+                if right is not None:
+                    stack.append((right, "read", None))
+            elif t == "update_expression":
+                arg = cur.child_by_field_name("argument")
+                if arg is not None:
+                    stack.append((arg, "write", None))
+            elif t == "pointer_expression":
+                arg = cur.child_by_field_name("argument")
+                op = cur.children[0].type if cur.children else ""
+                if arg is not None:
+                    stack.append((arg, "addr" if op == "&" else "read", None))
+            elif t in ("cast_expression", "sizeof_expression", "alignof_expression", "offsetof_expression"):
+                tnode = cur.child_by_field_name("type")
+                if tnode is not None:
+                    self.type_refs(tnode, func, cond)
+                for child in cur.named_children:
+                    if child is not tnode and child.type != "type_descriptor":
+                        stack.append((child, "read", None))
+            elif t == "compound_literal_expression":
+                tnode = cur.child_by_field_name("type")
+                self.type_refs(tnode, func, cond)
+                value = cur.child_by_field_name("value")
+                if value is not None:
+                    stack.append((value, "read", type_name(tnode)))
+            elif t == "initializer_list":
+                for child in cur.named_children:
+                    stack.append((child, "read", itype))
+            elif t == "initializer_pair":
+                value = cur.child_by_field_name("value")
+                designators = cur.children_by_field_name("designator")
+                sub_type = None
+                if itype and len(designators) == 1 and designators[0].type == "field_designator":
+                    fid = designators[0].named_children[0] if designators[0].named_children else None
+                    if fid is not None:
+                        fname_ = fid.text.decode()
+                        key = f"t:{itype}||{fname_}"
+                        self.add(fid, "write", func, cond, key)
+                        fn_name = _function_value(value) if value is not None else None
+                        if fn_name and fn_name not in locals_:
+                            self.assigns.append(FnAssign(fid.start_point[0] + 1, key, fn_name))
+                        sub_type = f"@{itype}.{fname_}"  # nested initializer: the member's type
+                for d in designators:
+                    if d.type == "subscript_designator":
+                        for child in d.named_children:
+                            stack.append((child, "read", None))
+                if value is not None:
+                    stack.append((value, "read", sub_type if value.type == "initializer_list" else None))
+            elif t in _SKIP or t in ("field_identifier", "primitive_type", "type_descriptor"):
+                if t == "type_descriptor":
+                    self.type_refs(cur, func, cond)
+            elif t == "type_identifier":
+                self.add(cur, "type", func, cond)
+            elif t in ("declaration",):
+                self.declare(cur, locals_, func, cond)
+            elif t in ("compound_statement",) or t in _PREPROC_BLOCKS:
+                self.walk(cur, locals_, func, cond)
+            else:
+                # binary, unary, conditional, comma, subscript, parenthesized, argument lists,
+                # ERROR and the rest: their identifiers are read
+                sub_role = "read"
+                if t in ("subscript_expression", "parenthesized_expression") and r in ("write", "addr", "call"):
+                    sub_role = r if t == "parenthesized_expression" else r
+                for child in reversed(cur.children):
+                    if child.is_named:
+                        stack.append((child, sub_role, itype if t == "ERROR" else None))
+
+    def type_refs_text(self, node: Node, func: str | None, cond: str | None) -> None:
+        """A type written as a macro argument (container_of's second): `struct foo` → a type use."""
+        for child in node.children if node.type != "identifier" else [node]:
+            if child.type in ("identifier", "type_identifier"):
+                self.add(child, "type", func, cond)
+        if node.type in ("type_descriptor", "struct_specifier", "union_specifier"):
+            self.type_refs(node, func, cond)
+
+    # ------------------------------------------------------------------ member keys
+    def member_key(self, arg: Node | None, locals_: dict[str, str | None], field: str) -> str:
+        base = self.base_of(arg, locals_)
+        if base is None:
+            return f"?||{field}"  # recorded as unresolved: the base expression's type is unknown
+        root, hops = base
+        return f"{root}|{'.'.join(hops)}|{field}"
+
+    def base_of(self, node: Node | None, locals_: dict[str, str | None]) -> tuple[str, list[str]] | None:
+        hops: list[str] = []
+        cur = node
+        for _ in range(64):
+            if cur is None:
+                return None
+            t = cur.type
+            if t == "identifier":
+                name = cur.text.decode()
+                if name in locals_:
+                    tname = locals_[name]
+                    return (f"t:{tname}", hops[::-1]) if tname else None
+                return (f"g:{name}", hops[::-1])
+            if t == "field_expression":
+                field = cur.child_by_field_name("field")
+                if field is None:
+                    return None
+                hops.append(field.text.decode())
+                cur = cur.child_by_field_name("argument")
+            elif t in ("parenthesized_expression",):
+                cur = next((c for c in cur.named_children if c.type != "comment"), None)
+            elif t in ("pointer_expression", "subscript_expression", "update_expression"):
+                cur = cur.child_by_field_name("argument")
+            elif t == "cast_expression":
+                tname = type_name(cur.child_by_field_name("type"))
+                return (f"t:{tname}", hops[::-1]) if tname else None
+            elif t == "call_expression":
+                fn = cur.child_by_field_name("function")
+                if fn is None or fn.type != "identifier":
+                    return None
+                fname = fn.text.decode()
+                if fname in CONTAINER_OF:
+                    args = [a for a in cur.child_by_field_name("arguments").named_children if a.type != "comment"]
+                    if len(args) >= 2:
+                        tname = normalize_type_text(args[1].text.decode())
+                        return (f"t:{tname}", hops[::-1]) if tname else None
+                    return None
+                return (f"c:{fname}", hops[::-1])
+            elif t == "conditional_expression":
+                cur = cur.child_by_field_name("consequence") or cur.child_by_field_name("alternative")
+            elif t == "assignment_expression":
+                cur = cur.child_by_field_name("left")
+            elif t == "comma_expression":
+                cur = cur.child_by_field_name("right")
+            else:
+                return None
+        return None
+
+
+def _function_value(node: Node) -> str | None:
+    """`inet_listen`, `&inet_listen` or a cast of them: the name of a possible function."""
+    for _ in range(4):
+        if node.type == "identifier":
+            return node.text.decode()
+        if node.type == "pointer_expression":
+            arg = node.child_by_field_name("argument")
+            if arg is None:
+                return None
+            node = arg
+        elif node.type in ("cast_expression",):
+            value = node.child_by_field_name("value")
+            if value is None:
+                return None
+            node = value
+        elif node.type == "parenthesized_expression":
+            inner = next(iter(node.named_children), None)
+            if inner is None:
+                return None
+            node = inner
+        else:
+            return None
+    return None
