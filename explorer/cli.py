@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import ConfigError, Project
-from .store import KINDS, Index, IndexMissing, Symbol
+from .store import KINDS, ROLES, CallEdge, Index, IndexMissing, Symbol
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -102,6 +102,31 @@ def get_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dump", parents=[_common("JSON Lines: one object per definition")], help="every definition in the index")
     p.add_argument("--kind", choices=KINDS, help="only definitions of this kind")
     p.set_defaults(func=cmd_dump)
+
+    p = sub.add_parser("refs", parents=[common], help="where a symbol is used: calls, reads, writes, address taken, type and macro uses",
+                       description="Uses of a function, macro, type, global, or STRUCT.FIELD (resolved by type, not by name). "
+                       "Uses of locals and parameters are not listed.")
+    p.add_argument("name", help="e.g. inet_csk_listen_start, sk_acceptq_is_full, sock_common.skc_state, sk_state")
+    p.add_argument("--role", choices=ROLES, help="only uses in this role")
+    p.set_defaults(func=cmd_refs)
+
+    for which, text in (("callers", "who calls a function (direct calls and calls through ops tables)"),
+                        ("callees", "what a function calls (direct calls and calls through ops tables)")):
+        p = sub.add_parser(which, parents=[common], help=text, description=text[0].upper() + text[1:] + ". "
+                           "An indirect call names the ops member it goes through (via).")
+        p.add_argument("name")
+        p.add_argument("--depth", type=_positive, default=1, metavar="N", help="follow N levels (default 1); a tree on a terminal")
+        p.set_defaults(func=cmd_calls, direction=which)
+
+    p = sub.add_parser("struct", parents=[common], help="a struct's members in order, and its first-member embedding chain")
+    p.add_argument("name", help="e.g. inet_connection_sock")
+    p.set_defaults(func=cmd_struct)
+
+    p = sub.add_parser("path", parents=[common], help="a call chain from one function to another")
+    p.add_argument("start", metavar="FROM")
+    p.add_argument("goal", metavar="TO")
+    p.add_argument("--max-depth", type=_positive, default=12, metavar="N", help="give up beyond N calls (default 12)")
+    p.set_defaults(func=cmd_path)
 
     p = sub.add_parser("versions", parents=[common], help="the kernels declared, vendored and indexed")
     p.set_defaults(func=cmd_versions)
@@ -312,6 +337,122 @@ def cmd_versions(project: Project, args: argparse.Namespace) -> int:
         extra = f", {row['files']} files, {row['symbols']} definitions" if row["indexed"] else ""
         mark = " (default)" if row["default"] else ""
         print(f"{row['kernel']}{mark}: {row['title']}, source {version}: {state}{extra}")
+    return EXIT_OK
+
+
+def cmd_refs(project: Project, args: argparse.Namespace) -> int:
+    index = _open_index(project, args)
+    if index is None:
+        return EXIT_FAIL
+    with index:
+        names = [args.name]
+        if not index.lookup(args.name):
+            members = _find(index, args.name, "member") if "." not in args.name else []
+            if not members:
+                return _not_found(index, args.name, project.kernel(args.kernel).name)
+            names = sorted({m.name for m in members})  # a bare field name: that field of every struct
+            print(f"{args.name} is a member of: {', '.join(names)}", file=sys.stderr)
+        found = sorted(
+            (r for name in names for r in index.refs(name, args.role)), key=lambda r: (r.path, r.line, r.col)
+        )
+    if args.json:
+        _emit_json([r.as_dict() for r in found])
+        return EXIT_OK
+    if not found:
+        print(f"no uses of {args.name}" + (f" in role {args.role}" if args.role else ""), file=sys.stderr)
+        return EXIT_OK
+    for r in found:
+        via = f" via {r.via}" if r.via and r.via != r.name else ""
+        cond = f"  [#if {r.cond}]" if r.cond else ""
+        print(f"{r.path}:{r.line}:{r.col + 1}  {r.role:<5}  {r.function or '(file scope)'}{via}{cond}")
+    print(f"{len(found)} uses", file=sys.stderr)
+    return EXIT_OK
+
+
+def _call_tree(index: Index, name: str, direction: str, depth: int, seen: set[str]) -> list[dict[str, object]]:
+    edges: list[CallEdge] = index.callers(name) if direction == "callers" else index.callees(name)
+    out = []
+    for edge in edges:
+        node: dict[str, object] = edge.as_dict()
+        if depth > 1 and edge.name not in seen:
+            node["children"] = _call_tree(index, edge.name, direction, depth - 1, seen | {edge.name})
+        out.append(node)
+    return out
+
+
+def _print_tree(nodes: list[dict[str, object]], indent: str = "") -> None:
+    for i, node in enumerate(nodes):
+        last = i == len(nodes) - 1
+        via = f"  via {node['via']}" if node["via"] else ""
+        print(f"{indent}{'└─' if last else '├─'} {node['name']}  {node['path']}:{node['line']}{via}")
+        children = node.get("children")
+        if children:
+            _print_tree(children, indent + ("   " if last else "│  "))  # type: ignore[arg-type]
+
+
+def cmd_calls(project: Project, args: argparse.Namespace) -> int:
+    index = _open_index(project, args)
+    if index is None:
+        return EXIT_FAIL
+    with index:
+        if not index.lookup(args.name):
+            return _not_found(index, args.name, project.kernel(args.kernel).name)
+        tree = _call_tree(index, args.name, args.direction, args.depth, {args.name})
+    if args.json:
+        _emit_json(tree)
+        return EXIT_OK
+    print(args.name)
+    _print_tree(tree)
+    return EXIT_OK
+
+
+def cmd_struct(project: Project, args: argparse.Namespace) -> int:
+    index = _open_index(project, args)
+    if index is None:
+        return EXIT_FAIL
+    with index:
+        info = index.struct(args.name)
+        if info is None:
+            return _not_found(index, args.name, project.kernel(args.kernel).name)
+    if args.json:
+        _emit_json(info)
+        return EXIT_OK
+    print(f"{info['kind']} {info['name']}  {info['path']}:{info['line']}-{info['end_line']}")
+    if len(info["embedding"]) > 1:  # type: ignore[arg-type]
+        print("embeds (first member): " + " → ".join(info["embedding"]))  # type: ignore[arg-type]
+
+    def show(fields: list[dict[str, object]], indent: str) -> None:
+        for f in fields:
+            cond = f"  [#if {f['cond']}]" if f.get("cond") else ""
+            print(f"{indent}{f['line']:>6}  {f['type']} {f['name']}{cond}")
+            if f.get("fields"):
+                show(f["fields"], indent + "    ")  # type: ignore[arg-type]
+
+    show(info["fields"], "")  # type: ignore[arg-type]
+    return EXIT_OK
+
+
+def cmd_path(project: Project, args: argparse.Namespace) -> int:
+    index = _open_index(project, args)
+    if index is None:
+        return EXIT_FAIL
+    with index:
+        for name in (args.start, args.goal):
+            if not index.lookup(name):
+                return _not_found(index, name, project.kernel(args.kernel).name)
+        chain = index.call_path(args.start, args.goal, args.max_depth)
+    if chain is None:
+        _err(f"no call chain from {args.start} to {args.goal} within {args.max_depth} calls")
+        if args.json:
+            _emit_json([])
+        return EXIT_FAIL
+    if args.json:
+        _emit_json([{**e.as_dict(), "caller": e.caller} for e in chain])
+        return EXIT_OK
+    print(args.start)
+    for e in chain:
+        via = f" (via {e.via})" if e.via else ""
+        print(f"  → {e.name}{via}   called at {e.path}:{e.line}")
     return EXIT_OK
 
 

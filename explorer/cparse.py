@@ -82,7 +82,22 @@ def blank_annotations(src: bytes) -> bytes:
         return _blank(match)
 
     out = _DUNDER_RX.sub(sub, src)
-    return _PLAIN_RX.sub(_blank, out)
+    out = _PLAIN_RX.sub(_blank, out)
+    if _COMMENT_BEFORE_CONTINUATION_RX.search(out):
+        out = _DIRECTIVE_RX.sub(_blank_directive_comments, out)
+    return out
+
+
+# tree-sitter-c ends a #define at a block comment followed by a line continuation
+# (`pf(X)  /* note */  \`), and the rest of the macro then parses as code.  Comments
+# inside directives are blanked (newlines and backslashes kept) when that shape occurs.
+_COMMENT_BEFORE_CONTINUATION_RX = re.compile(rb"\*/[ \t]*\\\r?\n")
+_DIRECTIVE_RX = re.compile(rb"^[ \t]*#[^\n]*\\\r?\n(?:[^\n]*\\\r?\n)*[^\n]*", re.MULTILINE)
+_BLOCK_COMMENT_RX = re.compile(rb"/\*.*?\*/", re.DOTALL)
+
+
+def _blank_directive_comments(match: re.Match[bytes]) -> bytes:
+    return _BLOCK_COMMENT_RX.sub(lambda m: re.sub(rb"[^\n\\]", b" ", m.group()), match.group())
 
 
 class Definition(NamedTuple):

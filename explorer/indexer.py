@@ -148,6 +148,15 @@ _MERGE = (
 # ---------------------------------------------------------------- main side
 
 
+def indexer_version() -> str:
+    """Changes whenever the code that turns C into rows changes: then every file is parsed again."""
+    digest = hashlib.sha256(str(SCHEMA_VERSION).encode())
+    here = Path(__file__).parent
+    for name in ("cparse.py", "xref.py", "indexer.py"):
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _existing(db_path: Path) -> dict[str, tuple[str, int, int]]:
     """path → (sha256, size, mtime_ns) of the current index, or {} if it cannot be reused."""
     if not db_path.is_file():
@@ -155,8 +164,8 @@ def _existing(db_path: Path) -> dict[str, tuple[str, int, int]]:
     try:
         db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
         try:
-            version = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if not version or int(version[0]) != SCHEMA_VERSION:
+            version = db.execute("SELECT value FROM meta WHERE key='indexer_version'").fetchone()
+            if not version or version[0] != indexer_version():
                 return {}
             return {p: (s, z, m) for p, s, z, m in db.execute("SELECT path, sha256, size, mtime_ns FROM files")}
         finally:
@@ -288,6 +297,7 @@ def _write_meta(db: sqlite3.Connection, project: Project, kernel: str) -> None:
 
     meta = {
         "kernel": kernel,
+        "indexer_version": indexer_version(),
         "source": json.dumps(lock_source, sort_keys=True),
         "indexed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "tree_sitter": version("tree-sitter"),

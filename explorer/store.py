@@ -198,6 +198,224 @@ class Index:
     def file_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM files").fetchone()[0])
 
+    def refs(self, name: str, role: str | None = None) -> list[Ref]:
+        out: list[Ref] = []
+        if "." in name:
+            rows = self.db.execute(
+                "SELECT f.path, r.line, r.col, r.func, r.role, r.name, r.cond, a.macro FROM refs r"
+                " JOIN access a ON a.id = r.access_id JOIN files f ON f.id = r.file_id WHERE a.target = ?",
+                (name,),
+            )
+            out = [Ref(*row) for row in rows]
+        else:
+            kinds = _kinds_of(self.db, name)
+            is_macro = "macro" in kinds and not kinds & {"function", "variable", "enumerator"}
+            is_function = bool(kinds & {"function", "prototype"})
+            for path, line, col, func, r_role, written, cond in self.db.execute(
+                "SELECT f.path, r.line, r.col, r.func, r.role, r.name, r.cond FROM refs r"
+                " JOIN files f ON f.id = r.file_id WHERE r.name = ? AND r.access_id IS NULL",
+                (name,),
+            ):
+                if is_macro:
+                    r_role = "macro"
+                elif is_function and r_role == "read":
+                    r_role = "addr"  # a function named without a call: its address is taken
+                out.append(Ref(path, line, col, func, r_role, written, cond))
+            for row in self.db.execute(
+                "SELECT f.path, r.line, r.col, r.func, 'macro', r.name, r.cond, a.macro FROM refs r"
+                " JOIN access a ON a.id = r.access_id JOIN files f ON f.id = r.file_id WHERE a.macro = ?",
+                (name,),
+            ):
+                out.append(Ref(*row))
+        if role:
+            out = [r for r in out if r.role == role]
+        out.sort(key=lambda r: (r.path, r.line, r.col))
+        return out
+
+    def callees(self, name: str) -> list[CallEdge]:
+        macros_only = {
+            row[0]
+            for row in self.db.execute(
+                "SELECT DISTINCT r.name FROM refs r JOIN symbols s ON s.name = r.name"
+                " WHERE r.func = ? AND r.role = 'call' AND r.access_id IS NULL AND s.kind = 'macro'",
+                (name,),
+            )
+        }
+        functions = {
+            row[0]
+            for row in self.db.execute(
+                "SELECT DISTINCT r.name FROM refs r JOIN symbols s ON s.name = r.name"
+                " WHERE r.func = ? AND r.role = 'call' AND r.access_id IS NULL AND s.kind IN ('function', 'prototype')",
+                (name,),
+            )
+        }
+        out = [
+            CallEdge(callee, path, line, None, name)
+            for callee, path, line in self.db.execute(
+                "SELECT r.name, f.path, r.line FROM refs r JOIN files f ON f.id = r.file_id"
+                " WHERE r.func = ? AND r.role = 'call' AND r.access_id IS NULL ORDER BY f.path, r.line, r.col",
+                (name,),
+            )
+            if callee in functions or callee not in macros_only
+        ]
+        out += [
+            CallEdge(callee, path, line, via, name)
+            for callee, path, line, via in self.db.execute(
+                "SELECT DISTINCT fa.function, f.path, r.line, a.target FROM refs r"
+                " JOIN access a ON a.id = r.access_id JOIN access a2 ON a2.target = a.target"
+                " JOIN fnassign fa ON fa.access_id = a2.id JOIN files f ON f.id = r.file_id"
+                " WHERE r.func = ? AND r.role = 'call' AND a.target IS NOT NULL"
+                " AND fa.function IN (SELECT name FROM symbols WHERE kind = 'function')"
+                " ORDER BY f.path, r.line, fa.function",
+                (name,),
+            )
+        ]
+        return out
+
+    def callers(self, name: str) -> list[CallEdge]:
+        out = [
+            CallEdge(func, path, line, None, func)
+            for func, path, line in self.db.execute(
+                "SELECT r.func, f.path, r.line FROM refs r JOIN files f ON f.id = r.file_id"
+                " WHERE r.name = ? AND r.role = 'call' AND r.access_id IS NULL AND r.func IS NOT NULL"
+                " ORDER BY f.path, r.line",
+                (name,),
+            )
+        ]
+        out += [
+            CallEdge(func, path, line, via, func)
+            for func, path, line, via in self.db.execute(
+                "SELECT DISTINCT r.func, f.path, r.line, a.target FROM fnassign fa"
+                " JOIN access a2 ON a2.id = fa.access_id JOIN access a ON a.target = a2.target"
+                " JOIN refs r ON r.access_id = a.id JOIN files f ON f.id = r.file_id"
+                " WHERE fa.function = ? AND a2.target IS NOT NULL AND r.role = 'call' AND r.func IS NOT NULL"
+                " ORDER BY f.path, r.line",
+                (name,),
+            )
+        ]
+        return out
+
+    def call_graph(self) -> dict[str, list[CallEdge]]:
+        """caller → callees over the whole index (functions only), for path searches."""
+        functions = _function_names(self.db)
+        graph: dict[str, list[CallEdge]] = {}
+        for func, callee, path, line in self.db.execute(
+            "SELECT r.func, r.name, f.path, r.line FROM refs r JOIN files f ON f.id = r.file_id"
+            " WHERE r.role = 'call' AND r.access_id IS NULL AND r.func IS NOT NULL"
+        ):
+            if callee in functions:
+                graph.setdefault(func, []).append(CallEdge(callee, path, line, None, func))
+        for func, callee, path, line, via in self.db.execute(
+            "SELECT DISTINCT r.func, fa.function, f.path, r.line, a.target FROM refs r"
+            " JOIN access a ON a.id = r.access_id JOIN access a2 ON a2.target = a.target"
+            " JOIN fnassign fa ON fa.access_id = a2.id JOIN files f ON f.id = r.file_id"
+            " WHERE r.role = 'call' AND a.target IS NOT NULL AND r.func IS NOT NULL"
+        ):
+            if callee in functions:
+                graph.setdefault(func, []).append(CallEdge(callee, path, line, via, func))
+        return graph
+
+    def call_path(self, start: str, goal: str, max_depth: int = 12) -> list[CallEdge] | None:
+        """The shortest call chain from start to goal (breadth first), or None."""
+        graph = self.call_graph()
+        previous: dict[str, CallEdge | None] = {start: None}
+        frontier = [start]
+        for _ in range(max_depth):
+            nxt: list[str] = []
+            for node in frontier:
+                for edge in graph.get(node, ()):
+                    if edge.name in previous:
+                        continue
+                    previous[edge.name] = edge
+                    if edge.name == goal:
+                        chain: list[CallEdge] = []
+                        cur: CallEdge | None = edge
+                        while cur is not None:
+                            chain.append(cur)
+                            cur = previous[cur.caller] if cur.caller else None
+                        return chain[::-1]
+                    nxt.append(edge.name)
+            frontier = nxt
+            if not frontier:
+                break
+        return None
+
+    def struct(self, name: str) -> dict[str, object] | None:
+        """Members in order (nested members under their parent) and the first-member embedding chain."""
+        found = [s for s in self.lookup(name) if s.kind in ("struct", "union")] or [
+            s for s in self.lookup(name) if s.kind == "typedef"
+        ]
+        if not found:
+            return None
+        head = found[0]
+        rows = self.db.execute(
+            "SELECT s.name, s.signature, s.type, s.line, s.cond FROM symbols s JOIN files f ON f.id = s.file_id"
+            " WHERE s.kind = 'member' AND s.scope = ? AND f.path = ? AND s.line BETWEEN ? AND ?"
+            " ORDER BY s.line, s.col",
+            (head.name, head.path, head.line, head.end_line),
+        ).fetchall()
+        entries: list[tuple[str, dict[str, object]]] = []
+        prefix = head.name + "."
+        for full, signature, type_, line, cond in rows:
+            rel = full[len(prefix):]
+            short = rel.rsplit(".", 1)[-1]
+            decl_type = signature[: -len(short)].rstrip() if signature.endswith(short) else signature
+            entry: dict[str, object] = {"name": short, "member": full, "type": decl_type, "line": line}
+            if cond:
+                entry["cond"] = cond
+            entries.append((rel, entry))
+        # a member of an anonymous struct type is declared before its parent's name: nest afterwards
+        by_name = dict(entries)
+        fields: list[dict[str, object]] = []
+        for rel, entry in sorted(entries, key=lambda e: (by_name[e[0].split(".")[0]]["line"], e[0].count("."), e[1]["line"])):
+            parent = rel.rsplit(".", 1)[0] if "." in rel else None
+            if parent and parent in by_name:
+                by_name[parent].setdefault("fields", []).append(entry)  # type: ignore[union-attr]
+            else:
+                fields.append(entry)
+        return {
+            "name": head.name,
+            "kind": head.kind,
+            "path": head.path,
+            "line": head.line,
+            "end_line": head.end_line,
+            "fields": fields,
+            "embedding": self.embedding_chain(head.name),
+        }
+
+    def embedding_chain(self, name: str, limit: int = 12) -> list[str]:
+        """tcp_sock → inet_connection_sock → inet_sock → sock → sock_common: each struct's first member, embedded."""
+        chain = [name]
+        for _ in range(limit):
+            row = self.db.execute(
+                "SELECT s.type, s.signature FROM symbols s JOIN symbols t ON t.file_id = s.file_id"
+                " WHERE t.name = ? AND t.kind IN ('struct', 'union') AND s.kind = 'member' AND s.scope = ?"
+                " AND s.line BETWEEN t.line AND t.end_line AND s.name NOT LIKE ? ORDER BY s.line, s.col LIMIT 1",
+                (chain[-1], chain[-1], chain[-1] + ".%.%"),
+            ).fetchone()
+            if row is None or not row[0] or "*" in row[1] or row[0] in chain:
+                break
+            if not _kinds_of(self.db, row[0]) & {"struct", "union"}:
+                break
+            chain.append(row[0])
+        return chain
+
+    def refs_in_file(self, path: str) -> list[tuple[int, int, int, str, str, str | None]]:
+        """Link spans of one file: (line, col, end_col, name, role, target); byte columns.
+
+        target is the STRUCT.FIELD of a resolved member access, the name itself for
+        other identifiers, or None for a member access that could not be resolved.
+        """
+        return [
+            (line, col, end_col, name, role, target if access_id is not None else name)
+            for line, col, end_col, name, role, access_id, target in self.db.execute(
+                "SELECT r.line, r.col, r.end_col, r.name, r.role, r.access_id, a.target FROM refs r"
+                " JOIN files f ON f.id = r.file_id LEFT JOIN access a ON a.id = r.access_id"
+                " WHERE f.path = ? ORDER BY r.line, r.col",
+                (path,),
+            )
+        ]
+
 
 def create_schema(db: sqlite3.Connection, indexes: bool = True) -> None:
     """Tables, and their indexes unless a bulk load will create them afterwards."""
@@ -205,3 +423,42 @@ def create_schema(db: sqlite3.Connection, indexes: bool = True) -> None:
     if indexes:
         db.executescript(INDEXES)
     db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+
+# ---------------------------------------------------------------- cross-references
+
+
+@dataclass(frozen=True)
+
+class Ref:
+    path: str
+    line: int
+    col: int
+    function: str | None
+    role: str
+    name: str  # as written at the site
+    cond: str | None = None
+    via: str | None = None  # the field macro gone through (sk_state), if any
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+@dataclass(frozen=True)
+
+class CallEdge:
+    name: str  # the other function
+    path: str  # the call site
+    line: int
+    via: str | None  # the ops member for an indirect call
+    caller: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.name, "path": self.path, "line": self.line, "via": self.via}
+
+ROLES = ("call", "read", "write", "addr", "type", "macro")
+
+def _kinds_of(db: sqlite3.Connection, name: str) -> set[str]:
+    return {row[0] for row in db.execute("SELECT DISTINCT kind FROM symbols WHERE name = ?", (name,))}
+
+def _function_names(db: sqlite3.Connection) -> set[str]:
+    return {row[0] for row in db.execute("SELECT DISTINCT name FROM symbols WHERE kind IN ('function', 'prototype')")}

@@ -28,6 +28,14 @@ CONTAINER_OF = frozenset(
     "list_first_entry_or_null list_next_entry list_prev_entry hlist_entry hlist_entry_safe "
     "rb_entry rb_entry_safe llist_entry list_entry_rcu hlist_nulls_entry".split()
 )
+# Accessors whose result has the type of their first argument.
+PASS_THROUGH = frozenset(
+    "READ_ONCE rcu_dereference rcu_dereference_protected rcu_dereference_bh rcu_dereference_check "
+    "rcu_dereference_raw rcu_dereference_bh_check rcu_dereference_rtnl rtnl_dereference rcu_access_pointer "
+    "smp_load_acquire unrcu_pointer rcu_dereference_sched xchg cmpxchg data_race".split()
+)
+# INDIRECT_CALL_n(f, f1, ..., fn, args...): a call through f that may be one of f1..fn.
+_INDIRECT_CALL_RX = re.compile(r"^INDIRECT_CALL_(?:(\d)|INET(?:_1)?)$")
 # Accessors whose first argument is the written location.
 WRITE_FIRST = frozenset("WRITE_ONCE smp_store_release rcu_assign_pointer atomic_set xchg".split())
 
@@ -253,6 +261,13 @@ class RefCollector:
                         stack.append((fn, "read", None))
                 if args is not None:
                     arg_nodes = [a for a in args.named_children if a.type != "comment"]
+                    indirect = _INDIRECT_CALL_RX.match(fname) if fname else None
+                    if indirect:
+                        # INDIRECT_CALL_2(f, f2, f1, args): f is called; f1, f2 are the likely targets
+                        n = int(indirect.group(1)) if indirect.group(1) else (1 if fname.endswith("_1") else 2)
+                        for a in arg_nodes[: n + 1]:
+                            stack.append((a, "call", None))
+                        arg_nodes = arg_nodes[n + 1 :]
                     for i, a in enumerate(arg_nodes):
                         if fname in CONTAINER_OF and i == 1:
                             self.type_refs_text(a, func, cond)
@@ -385,6 +400,12 @@ class RefCollector:
                 if fn is None or fn.type != "identifier":
                     return None
                 fname = fn.text.decode()
+                if fname in PASS_THROUGH:
+                    args = [a for a in cur.child_by_field_name("arguments").named_children if a.type != "comment"]
+                    if not args:
+                        return None
+                    cur = args[0]
+                    continue
                 if fname in CONTAINER_OF:
                     args = [a for a in cur.child_by_field_name("arguments").named_children if a.type != "comment"]
                     if len(args) >= 2:
