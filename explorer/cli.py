@@ -128,6 +128,14 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-depth", type=_positive, default=12, metavar="N", help="give up beyond N calls (default 12)")
     p.set_defaults(func=cmd_path)
 
+    p = sub.add_parser("check", parents=[common], help="verify that annotations resolve and have not drifted from the code",
+                       description="Every annotation page of docs/ (front matter `annotations: true`) against every indexed kernel: "
+                       "symbols resolve, anchored line texts are still in the definitions, definitions unchanged since review. "
+                       "Exits 1 when anything is found.")
+    p.add_argument("--accept", action="store_true",
+                   help="after reviewing, record the current definition hashes in the annotations' `reviewed` comments")
+    p.set_defaults(func=cmd_check)
+
     p = sub.add_parser("versions", parents=[common], help="the kernels declared, vendored and indexed")
     p.set_defaults(func=cmd_versions)
 
@@ -202,11 +210,27 @@ def cmd_lookup(project: Project, args: argparse.Namespace) -> int:
         found = _find(index, args.name, args.kind)
         if not found:
             return _not_found(index, args.name, project.kernel(args.kernel).name)
+        notes = _annotations(project)
         if args.json:
-            _emit_json([s.as_dict() for s in found])
+            _emit_json([{**s.as_dict(), "annotation": _note_text(notes, s.name)} for s in found])
         else:
             print("\n".join(_symbol_line(s) for s in found))
+            for name in dict.fromkeys(s.name for s in found):
+                note = notes.get(name)
+                if note is not None:
+                    print(f"\n  {note.summary()}\n  ({note.path.name}:{note.line})")
     return EXIT_OK
+
+
+def _annotations(project: Project) -> dict:  # type: ignore[type-arg]
+    from .annotations import by_symbol
+
+    return by_symbol(project.docs)
+
+
+def _note_text(notes: dict, name: str) -> str | None:  # type: ignore[type-arg]
+    note = notes.get(name)
+    return note.text if note is not None else None
 
 
 def cmd_search(project: Project, args: argparse.Namespace) -> int:
@@ -414,6 +438,16 @@ def cmd_struct(project: Project, args: argparse.Namespace) -> int:
         info = index.struct(args.name)
         if info is None:
             return _not_found(index, args.name, project.kernel(args.kernel).name)
+    notes = _annotations(project)
+
+    def annotate(fields: list[dict[str, object]]) -> None:
+        for f in fields:
+            f["annotation"] = _note_text(notes, str(f["member"]))
+            if f.get("fields"):
+                annotate(f["fields"])  # type: ignore[arg-type]
+
+    annotate(info["fields"])  # type: ignore[arg-type]
+    info["annotation"] = _note_text(notes, str(info["name"]))
     if args.json:
         _emit_json(info)
         return EXIT_OK
@@ -425,6 +459,9 @@ def cmd_struct(project: Project, args: argparse.Namespace) -> int:
         for f in fields:
             cond = f"  [#if {f['cond']}]" if f.get("cond") else ""
             print(f"{indent}{f['line']:>6}  {f['type']} {f['name']}{cond}")
+            note = notes.get(str(f["member"]))
+            if note is not None:
+                print(f"{indent}        {note.summary(160)}")
             if f.get("fields"):
                 show(f["fields"], indent + "    ")  # type: ignore[arg-type]
 
@@ -454,6 +491,40 @@ def cmd_path(project: Project, args: argparse.Namespace) -> int:
         via = f" (via {e.via})" if e.via else ""
         print(f"  → {e.name}{via}   called at {e.path}:{e.line}")
     return EXIT_OK
+
+
+def cmd_check(project: Project, args: argparse.Namespace) -> int:
+    from .annotations import accept, check, load
+
+    annotations, findings = load(project.docs)
+    kernels = {}
+    names = [args.kernel] if args.kernel else list(project.kernels)
+    for name in names:
+        spec = project.kernel(name)
+        try:
+            kernels[spec.name] = (Index(project.index_path(spec.name)), project.tree(spec.name))
+        except IndexMissing:
+            if args.kernel or name == project.default:
+                _err(f"no index for {spec.name} yet: run `kexplore index --kernel {spec.name}` (or `make index`)")
+                return EXIT_FAIL
+            print(f"kexplore: {spec.name} is not indexed: not checked", file=sys.stderr)
+    try:
+        if args.accept:
+            changed = accept(annotations, kernels)
+            print(f"recorded review hashes in {changed} file(s)", file=sys.stderr)
+            annotations, findings = load(project.docs)
+        findings += check(annotations, kernels, project.docs.parent)
+    finally:
+        for index, _ in kernels.values():
+            index.close()
+    if args.json:
+        _emit_json({"annotations": len(annotations), "kernels": sorted(kernels), "findings": [f.as_dict() for f in findings]})
+    else:
+        for f in findings:
+            print(f)
+        print(f"{len(annotations)} annotations checked against {', '.join(sorted(kernels)) or 'no kernel'}: "
+              f"{len(findings)} finding(s)", file=sys.stderr)
+    return EXIT_FAIL if findings else EXIT_OK
 
 
 # ---------------------------------------------------------------- vendor and index

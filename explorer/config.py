@@ -83,6 +83,11 @@ class Project:
     def lock_path(self, name: str) -> Path:
         return self.snippets / f"{name}.lock.json"
 
+    @property
+    def docs(self) -> Path:
+        """The site's Markdown pages, annotation pages among them."""
+        return Path(os.environ.get("KEXPLORE_DOCS") or self.snippets.parent / "docs")
+
     def index_path(self, name: str) -> Path:
         return self.snippets / "index" / f"{name}.sqlite"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import textwrap
 from pathlib import Path
 
 from . import LABS, LabError
@@ -117,6 +116,8 @@ def _run(args: argparse.Namespace, body) -> int:  # type: ignore[no-untyped-def]
 
 
 def cmd_lab_list(project, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    import textwrap
+
     if args.json:
         _emit_json([lab.as_dict() for lab in LABS])
         return EXIT_OK
@@ -211,6 +212,8 @@ def _mark(result: dict, key: str, agrees_key: str | None = None) -> str:  # type
 
 
 def _explanations(result: dict) -> list[str]:  # type: ignore[type-arg]
+    import textwrap
+
     lines = ["", "Why:"]
     for item in result["explanations"]:
         lines.append(textwrap.fill(item["text"], WIDTH, initial_indent="  * ", subsequent_indent="    "))

@@ -86,19 +86,29 @@ def record_lab(project: Project, lab: str, *, kernel: str | None = None) -> dict
     if info.needs_root and not root:
         data["skipped"] = "recorded without root: this lab needs root (a network namespace, sysctls, nftables, raw SYNs)"
         return data
-    runs = []
     with KernelCode(project, kernel) as code:
-        for rec in recordings(lab, root):
-            prefix = "sudo " if info.needs_root or rec.kwargs.get("private_netns") else ""
-            runs.append(
-                {
-                    "title": rec.title,
-                    "command": f"{prefix}kexplore lab {lab} {rec.flags}".strip(),
-                    "result": _run(lab, code, rec.kwargs),
-                }
-            )
-    data["runs"] = runs
+        try:
+            data["runs"] = _record_runs(lab, code, root, info.needs_root)
+        except LabError:
+            if not root or info.needs_root:
+                raise
+            # root, but no namespaces here (a container): record in this namespace instead
+            data["runs"] = _record_runs(lab, code, False, info.needs_root)
     return data
+
+
+def _record_runs(lab: str, code: KernelCode, root: bool, needs_root: bool) -> list[dict[str, object]]:
+    runs = []
+    for rec in recordings(lab, root):
+        prefix = "sudo " if needs_root or rec.kwargs.get("private_netns") else ""
+        runs.append(
+            {
+                "title": rec.title,
+                "command": f"{prefix}kexplore lab {lab} {rec.flags}".strip(),
+                "result": _run(lab, code, rec.kwargs),
+            }
+        )
+    return runs
 
 
 def record_labs(project: Project, out: Path | None = None, *, kernel: str | None = None) -> dict[str, Path]:
@@ -109,7 +119,7 @@ def record_labs(project: Project, out: Path | None = None, *, kernel: str | None
     for info in LABS:
         try:
             data = record_lab(project, info.name, kernel=kernel)
-        except LabError as exc:
+        except (LabError, OSError) as exc:  # a lab that cannot run here is recorded as skipped, with why
             data = {"lab": info.name, "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                     "kernel": kernel_release(), "root": os.geteuid() == 0, "skipped": str(exc), "runs": []}
         path = out / f"{info.name}.json"

@@ -8,8 +8,15 @@ No MkDocs here: the site's plugin calls one of these from its own hook.
   Markdown without the plugin too.
 - `render_lab_markdown(project, lab, results, link=None)`: the Markdown itself.
 
-`link(ref) -> str | None` lets the site turn a `CodeRef` (symbol, path, line) into a URL of
-its code pages; without it symbols are shown with their vendored path:line, unlinked.
+How symbols and code appear, for a site that has its own syntax or none:
+
+- default: symbols as code spans with their vendored `path:line`, excerpts as ```c fences
+  read from the vendored tree (plain Markdown, valid anywhere);
+- `link(ref) -> str | None`: turn a `CodeRef` (symbol, path, line) into a URL of the site's
+  code pages, making each symbol a Markdown link;
+- `site_syntax=True`: emit the explorer site's commentary syntax instead, `[[symbol]]` links and
+  `[[source:symbol]]` live embeds (explorer/site/markdown.py), which the site's Markdown
+  extension then resolves, highlights and cross-links.
 """
 
 from __future__ import annotations
@@ -26,8 +33,18 @@ MARKER = re.compile(r"^[ \t]*<!--\s*kexplore-lab:\s*([a-z0-9-]+)\s*-->[ \t]*$", 
 Link = Callable[[CodeRef], "str | None"]
 
 
+def _SITE_SYNTAX(ref: CodeRef) -> str | None:  # noqa: N802 - a sentinel: emit [[symbol]] and [[source:symbol]]
+    return None
+
+
 def expand_lab_markers(
-    markdown: str, project: Project, results_dir: Path | None = None, *, link: Link | None = None, kernel: str | None = None
+    markdown: str,
+    project: Project,
+    results_dir: Path | None = None,
+    *,
+    link: Link | None = None,
+    site_syntax: bool = False,
+    kernel: str | None = None,
 ) -> str:
     """Replace `<!-- kexplore-lab: NAME -->` lines with the lab's rendered Markdown."""
     if "kexplore-lab:" not in markdown:
@@ -40,7 +57,9 @@ def expand_lab_markers(
             lab_info(name)
         except KeyError:
             return f"*(no lab named `{name}`)*"
-        return render_lab_markdown(project, name, load_results(results_dir, name), link=link, kernel=kernel)
+        return render_lab_markdown(
+            project, name, load_results(results_dir, name), link=link, site_syntax=site_syntax, kernel=kernel
+        )
 
     return MARKER.sub(replace, markdown)
 
@@ -51,6 +70,8 @@ def _cell(value: object) -> str:
 
 def _ref_md(ref: dict | CodeRef, link: Link | None) -> str:  # type: ignore[type-arg]
     ref = ref if isinstance(ref, CodeRef) else CodeRef(**ref)  # type: ignore[arg-type]
+    if link is _SITE_SYNTAX:
+        return f"[[{ref.symbol}]]" + (f" (`{ref.path}:{ref.line}`)" if ref.path else "")
     text = f"`{ref.symbol}`"
     url = link(ref) if link else None
     if url:
@@ -97,11 +118,31 @@ def _predicted(result: dict, key: str) -> str:  # type: ignore[type-arg]
     return value + ("" if agrees.get(key, True) else " (**differs**)")
 
 
+_IDENTIFIER = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+
+
+def code_spans(text: str) -> str:
+    """Put kernel identifiers (anything with an underscore, and net.* sysctls) of plain text in code spans.
+
+    Keeps Markdown from reading `__sys_listen ... __` as bold, and sets names apart; text
+    already inside backticks is left alone.
+    """
+
+    def wrap(match: re.Match[str]) -> str:
+        word = match.group(0)
+        return f"`{word}`" if "_" in word or word.startswith("net.") else word
+
+    parts = text.split("`")
+    for i in range(0, len(parts), 2):  # even parts are outside code spans
+        parts[i] = _IDENTIFIER.sub(wrap, parts[i])
+    return "`".join(parts)
+
+
 def _explanations(result: dict, link: Link | None) -> list[str]:  # type: ignore[type-arg]
     lines = []
     for item in result.get("explanations", []):
         refs = ", ".join(_ref_md(ref, link) for ref in item["code"])
-        lines.append(f"- {item['text']} Code: {refs}.")
+        lines.append(f"- {code_spans(item['text'])} Code: {refs}.")
     return lines
 
 
@@ -180,6 +221,9 @@ def _code_section(code: KernelCode, lab: str, link: Link | None) -> list[str]:
         ]
     for name in info.symbols:
         ref = code.ref(name)
+        if link is _SITE_SYNTAX:
+            lines += [f"### `{name}`", "", f"[[source:{name}]]", ""]
+            continue
         source = code.source(name)
         lines += [f"### `{name}`", "", _ref_md(ref, link) + ":", ""]
         lines += ["```c", source if source is not None else f"/* {name}: source not available */", "```", ""]
@@ -187,10 +231,22 @@ def _code_section(code: KernelCode, lab: str, link: Link | None) -> list[str]:
 
 
 def render_lab_markdown(
-    project: Project, lab: str, results: dict | None = None, *, link: Link | None = None, kernel: str | None = None  # type: ignore[type-arg]
+    project: Project,
+    lab: str,
+    results: dict | None = None,  # type: ignore[type-arg]
+    *,
+    link: Link | None = None,
+    site_syntax: bool = False,
+    kernel: str | None = None,
 ) -> str:
-    """A lab page's generated part: the command, the recorded results, and the code it exercises."""
+    """A lab page's generated part: the command, the recorded results, and the code it exercises.
+
+    `results` is a file written by `kexplore lab record` (see `explorer.labs.record.load_results`),
+    or None when nothing was recorded.
+    """
     info = lab_info(lab)
+    if site_syntax:
+        link = _SITE_SYNTAX
     lines = [f"Run it yourself: `{info.command}`" + (" (needs root)." if info.needs_root else "."), ""]
     lines += _results_section(lab, results, link)
     with KernelCode(project, kernel) as code:

@@ -1,0 +1,267 @@
+"""Commentary anchored to the code, and the drift check (`kexplore check`).
+
+An annotation page is a Markdown page of docs/ whose front matter says
+``annotations: true``.  In it:
+
+    ## `inet_connection_sock.icsk_accept_queue`
+    <!-- reviewed: linux-6.1:3f2a9c1e0b7d -->
+    The accept queue ...
+
+    ### `WRITE_ONCE(sk->sk_max_ack_backlog, backlog);`
+    Commentary on that line of the symbol above.
+
+- every level-2 heading is a symbol name in backticks (a function, struct, macro,
+  ``STRUCT.FIELD``...): the text under it, up to the next level-2 heading, annotates
+  that symbol;
+- a level-3 heading in backticks anchors to a line of the symbol's definition by the
+  line's text (whitespace is ignored), never by its number, so it survives line shifts;
+- the ``reviewed`` comment keeps, per kernel, a hash of the symbol's definition as it
+  was when a person last reviewed the annotation.
+
+`kexplore check` reports, with the annotation's file and line: a symbol that does not
+resolve, an anchored line no longer in the definition, a definition that changed since
+its review, and an annotation never reviewed.  `kexplore check --accept` records the
+current hashes once the annotations have been reviewed.
+
+Standard library only: the CLI's lookups read annotations too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .store import Index, Symbol
+
+_FRONT_MATTER_RX = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
+_ANNOTATIONS_FLAG_RX = re.compile(r"^annotations:\s*(true|yes|on)\s*$", re.MULTILINE | re.IGNORECASE)
+_H2_RX = re.compile(r"^##\s+(.*?)\s*#*\s*$")
+_H3_RX = re.compile(r"^###\s+(.*?)\s*#*\s*$")
+_SYMBOL_HEADING_RX = re.compile(r"^`([A-Za-z_][\w.]*)`$")
+_ANCHOR_HEADING_RX = re.compile(r"^`(.+)`$")
+_REVIEWED_RX = re.compile(r"^<!--\s*reviewed:(.*?)-->\s*$")
+_FENCE_RX = re.compile(r"^\s*(```|~~~)")
+HASH_LENGTH = 12
+
+
+@dataclass
+class Anchor:
+    line: int  # in the annotation file
+    text: str
+
+
+@dataclass
+class Annotation:
+    path: Path
+    line: int  # of the heading
+    symbol: str
+    text: str = ""
+    reviewed: dict[str, str | None] = field(default_factory=dict)
+    reviewed_line: int | None = None
+    anchors: list[Anchor] = field(default_factory=list)
+
+    def summary(self, limit: int = 240) -> str:
+        """The first paragraph, for hovers and terminal output."""
+        para = []
+        for raw in self.text.strip().splitlines():
+            if not raw.strip():
+                if para:
+                    break
+                continue
+            if raw.startswith("#"):
+                break
+            para.append(raw.strip())
+        out = " ".join(para)
+        return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+@dataclass
+class Finding:
+    path: str
+    line: int
+    symbol: str
+    kernel: str | None
+    problem: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"file": self.path, "line": self.line, "symbol": self.symbol, "kernel": self.kernel, "problem": self.problem}
+
+    def __str__(self) -> str:
+        where = f" [{self.kernel}]" if self.kernel else ""
+        return f"{self.path}:{self.line}: {self.symbol}{where}: {self.problem}"
+
+
+def annotation_files(docs: Path) -> list[Path]:
+    if not docs.is_dir():
+        return []
+    out = []
+    for path in sorted(docs.rglob("*.md")):
+        head = path.read_text(encoding="utf-8")[:2000]
+        m = _FRONT_MATTER_RX.match(head)
+        if m and _ANNOTATIONS_FLAG_RX.search(m.group(1)):
+            out.append(path)
+    return out
+
+
+def parse_file(path: Path, root: Path | None = None) -> tuple[list[Annotation], list[Finding]]:
+    text = path.read_text(encoding="utf-8")
+    shown = _rel(path, root) if root is not None else str(path)
+    lines = text.splitlines()
+    start = 0
+    m = _FRONT_MATTER_RX.match(text)
+    if m:
+        start = text[: m.end()].count("\n")
+    annotations: list[Annotation] = []
+    findings: list[Finding] = []
+    current: Annotation | None = None
+    body: list[str] = []
+    in_fence = False
+
+    def close() -> None:
+        if current is not None:
+            current.text = "\n".join(body).strip()
+
+    for i in range(start, len(lines)):
+        raw = lines[i]
+        number = i + 1
+        if _FENCE_RX.match(raw):
+            in_fence = not in_fence
+        if not in_fence:
+            h2 = _H2_RX.match(raw) if raw.startswith("## ") else None
+            if h2:
+                close()
+                body = []
+                sym = _SYMBOL_HEADING_RX.match(h2.group(1))
+                if not sym:
+                    findings.append(Finding(shown, number, h2.group(1), None,
+                                            "a level-2 heading of an annotation page must be a symbol in backticks"))
+                    current = None
+                    continue
+                current = Annotation(path, number, sym.group(1))
+                annotations.append(current)
+                continue
+            if current is not None and raw.startswith("### "):
+                h3 = _H3_RX.match(raw)
+                anchor = _ANCHOR_HEADING_RX.match(h3.group(1)) if h3 else None
+                if anchor:
+                    current.anchors.append(Anchor(number, anchor.group(1)))
+            if current is not None and not body and current.reviewed_line is None:
+                rev = _REVIEWED_RX.match(raw.strip())
+                if rev:
+                    current.reviewed_line = number
+                    for item in rev.group(1).split():
+                        kernel, _, digest = item.partition(":")
+                        current.reviewed[kernel] = digest or None
+                    continue
+        if current is not None:
+            body.append(raw)
+    close()
+    return annotations, findings
+
+
+def load(docs: Path) -> tuple[list[Annotation], list[Finding]]:
+    annotations: list[Annotation] = []
+    findings: list[Finding] = []
+    for path in annotation_files(docs):
+        found, problems = parse_file(path, docs.parent)
+        annotations += found
+        findings += problems
+    return annotations, findings
+
+
+def by_symbol(docs: Path) -> dict[str, Annotation]:
+    annotations, _ = load(docs)
+    return {a.symbol: a for a in annotations}
+
+
+# ---------------------------------------------------------------- drift
+
+
+def _collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+def definition_lines(tree: Path, sym: Symbol) -> list[str]:
+    lines = (tree / sym.path).read_bytes().decode("utf-8", "replace").splitlines()
+    return lines[sym.line - 1 : sym.end_line]
+
+
+def body_hash(lines: list[str]) -> str:
+    """A hash of a definition that ignores whitespace (re-indenting is not drift)."""
+    return hashlib.sha256("\n".join(_collapse(line) for line in lines).encode()).hexdigest()[:HASH_LENGTH]
+
+
+def _definition(index: Index, name: str) -> Symbol | None:
+    found = index.lookup(name)
+    return found[0] if found else None
+
+
+def check(annotations: list[Annotation], kernels: dict[str, tuple[Index, Path]], docs_root: Path) -> list[Finding]:
+    """Every annotation against every indexed kernel: resolution, anchors, review hashes."""
+    findings: list[Finding] = []
+    for a in annotations:
+        rel = _rel(a.path, docs_root)
+        for kernel, (index, tree) in kernels.items():
+            sym = _definition(index, a.symbol)
+            if sym is None:
+                findings.append(Finding(rel, a.line, a.symbol, kernel, "no such symbol in this kernel"))
+                continue
+            lines = definition_lines(tree, sym)
+            collapsed = [_collapse(line) for line in lines]
+            for anchor in a.anchors:
+                want = _collapse(anchor.text)
+                if not any(want in line for line in collapsed):
+                    findings.append(Finding(rel, anchor.line, a.symbol, kernel,
+                                            f"anchored text `{anchor.text}` is no longer in {sym.path}:{sym.line}-{sym.end_line}"))
+            digest = body_hash(lines)
+            reviewed = a.reviewed.get(kernel)
+            if reviewed is None:
+                findings.append(Finding(rel, a.line, a.symbol, kernel,
+                                        "not reviewed against this kernel yet (review it, then `kexplore check --accept`)"))
+            elif reviewed != digest:
+                findings.append(Finding(rel, a.reviewed_line or a.line, a.symbol, kernel,
+                                        f"the definition at {sym.path}:{sym.line} changed since the annotation was reviewed "
+                                        f"(hash {reviewed}, now {digest}): re-read it, then `kexplore check --accept`"))
+    return findings
+
+
+def accept(annotations: list[Annotation], kernels: dict[str, tuple[Index, Path]]) -> int:
+    """Write the current hashes into the `reviewed` comments; returns the number of files changed."""
+    by_file: dict[Path, list[Annotation]] = {}
+    for a in annotations:
+        by_file.setdefault(a.path, []).append(a)
+    changed = 0
+    for path, items in by_file.items():
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        inserts: list[tuple[int, str, bool]] = []  # (0-based line, text, replace?)
+        for a in items:
+            hashes = dict(a.reviewed)
+            for kernel, (index, tree) in kernels.items():
+                sym = _definition(index, a.symbol)
+                if sym is not None:
+                    hashes[kernel] = body_hash(definition_lines(tree, sym))
+            comment = "<!-- reviewed: " + " ".join(f"{k}:{v}" if v else k for k, v in sorted(hashes.items())) + " -->\n"
+            if a.reviewed_line is not None:
+                inserts.append((a.reviewed_line - 1, comment, True))
+            else:
+                inserts.append((a.line, comment, False))
+        before = "".join(lines)
+        for at, text, replace in sorted(inserts, reverse=True):
+            if replace:
+                lines[at] = text
+            else:
+                lines.insert(at, text)
+        after = "".join(lines)
+        if after != before:
+            path.write_text(after, encoding="utf-8")
+            changed += 1
+    return changed
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
