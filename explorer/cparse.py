@@ -33,7 +33,7 @@ _DUNDER_ANNOTATIONS = (
     "used packed sched weak visible latent_entropy randomize_layout cacheline_aligned "
     "cacheline_aligned_in_smp __cacheline_aligned __cacheline_aligned_in_smp refdata ref kprobes "
     "noreturn pure flatten noclone noinline_for_stack always_unused sched_notrace ro_after_init "
-    "exit_refok meminit private counted_by_dummy"
+    "exit_refok meminit private nonstring"
 ).split()
 _DUNDER_CALLS = "aligned acquires releases must_hold printf section cond_acquires cond_releases".split()
 _PLAIN_ANNOTATIONS = "noinline notrace asmlinkage INDIRECT_CALLABLE_SCOPE".split()
@@ -79,14 +79,18 @@ def blank_annotations(src: bytes) -> bytes:
         start = match.start()
         if start and src[start - 1] in _WORD:
             return match.group()
+        if _NAMING_DIRECTIVE_RX.match(src, src.rfind(b"\n", 0, start) + 1, start):
+            return match.group()  # `#define __read_mostly ...` defines the word: keep it
         return _blank(match)
 
     out = _DUNDER_RX.sub(sub, src)
-    out = _PLAIN_RX.sub(_blank, out)
+    out = _PLAIN_RX.sub(sub, out)
     if _COMMENT_BEFORE_CONTINUATION_RX.search(out):
         out = _DIRECTIVE_RX.sub(_blank_directive_comments, out)
     return out
 
+
+_NAMING_DIRECTIVE_RX = re.compile(rb"[ \t]*#[ \t]*(?:define|undef|ifdef|ifndef)[ \t]+$")
 
 # tree-sitter-c ends a #define at a block comment followed by a line continuation
 # (`pf(X)  /* note */  \`), and the rest of the macro then parses as code.  Comments
@@ -266,6 +270,8 @@ class _FileWalker:
             self.specifier(node, cond)
         elif t in ("preproc_def", "preproc_function_def"):
             self.macro(node, cond)
+        elif t == "preproc_call":
+            self.define_call(node, cond)
         elif t in _PREPROC_BLOCKS:
             self.walk_block(node, cond, self.walk_top)
         elif t == "ERROR":
@@ -365,6 +371,11 @@ class _FileWalker:
             name_node, _, _ = self.declarator_name(decl)
             if name_node is not None:
                 names.append(name_node)
+        if not names:
+            # `typedef unsigned long size_t;`: tree-sitter-c knows size_t as a primitive type
+            typeish = [c for c in node.named_children if c.type in ("primitive_type", "type_identifier", "sized_type_specifier")]
+            if len(typeish) >= 2 and typeish[-1].type in ("primitive_type", "type_identifier"):
+                names.append(typeish[-1])
         if type_node is not None and type_node.type in _SPEC_KIND:
             anonymous_alias = names[0].text.decode() if names and type_node.child_by_field_name("name") is None else None
             self.specifier(type_node, cond, alias=anonymous_alias)
@@ -413,6 +424,8 @@ class _FileWalker:
                 self.walk_block(child, c, visit)
             elif child.type in ("preproc_def", "preproc_function_def"):
                 self.macro(child, c)
+            elif child.type == "preproc_call":
+                self.define_call(child, c)
             elif child.type == "ERROR":
                 self.errors += 1
                 for sub in child.named_children:
@@ -432,6 +445,8 @@ class _FileWalker:
                 self.walk_block(child, c, visit)
             elif t in ("preproc_def", "preproc_function_def"):
                 self.macro(child, c)
+            elif t == "preproc_call":
+                self.define_call(child, c)
             elif t == "ERROR":
                 self.errors += 1
                 for sub in child.named_children:
@@ -482,6 +497,22 @@ class _FileWalker:
                 self.members(nested_body, owner, f"{prefix}{field_name}.", cond)
             elif nested_body is not None and type_node.type == "enum_specifier" and not nested_named:
                 self.enumerators(nested_body, None, cond)
+
+    def define_call(self, node: Node, cond: str | None) -> None:
+        """A `#define` that tree-sitter-c read as a generic directive (inside enum and struct bodies)."""
+        directive = node.child_by_field_name("directive")
+        arg = node.child_by_field_name("argument")
+        if directive is None or arg is None or directive.text.strip() != b"#define":
+            return
+        text = self.text(arg)
+        m = re.match(rb"\s*([A-Za-z_]\w*)", text)
+        if not m:
+            return
+        offset = arg.start_byte + m.start(1)
+        line = self.src.count(b"\n", 0, offset) + 1
+        col = offset - (self.src.rfind(b"\n", 0, offset) + 1)
+        sig = _collapse(self.text(node).split(b"\n", 1)[0].rstrip(b"\\"))
+        self.emit(m.group(1).decode(), "macro", None, node, "file" if not self.is_header else "global", sig, cond, line=line, col=col)
 
     def macro(self, node: Node, cond: str | None) -> None:
         name_node = node.child_by_field_name("name")

@@ -445,6 +445,7 @@ def vendor(
     source = locate_source(spec, lock, from_path, update)
     project.snippets.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{spec.name}-", dir=project.snippets))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the tree is for every user to read
     try:
         _extract(source, spec, tmp)
         hashes = hash_tree(tmp)
