@@ -22,7 +22,7 @@ import time
 from contextlib import ExitStack
 
 from . import MAX_BACKLOG, MAX_CLIENTS, LabError
-from .code import KernelCode
+from .code import CodeRef, KernelCode
 from .observe import DiagSocket, counter_deltas, kernel_release, read_netstat, read_sysctl, tcp_sockets, write_sysctl
 
 LOOPBACK = "127.0.0.1"
@@ -198,7 +198,7 @@ def _explain(result: dict[str, object], code: KernelCode | None) -> dict[str, ob
         agrees["overflows"] = int(result["overflows"]) >= int(predicted["overflows_at_least"])  # type: ignore[arg-type]
 
     def refs(*names: str) -> list[dict[str, object]]:
-        return [(code.ref(n) if code else _bare(n)).as_dict() for n in names]
+        return [(code.ref(n) if code else CodeRef(n)).as_dict() for n in names]
 
     clamp_text = (
         f"listen() asked for backlog {backlog}; the kernel applied {eff} (ss -lnt Send-Q). "
@@ -236,8 +236,3 @@ def _explain(result: dict[str, object], code: KernelCode | None) -> dict[str, ob
     result["vendored_kernel"] = code.describe() if code else None
     return result
 
-
-def _bare(name: str):  # type: ignore[no-untyped-def]
-    from .code import CodeRef
-
-    return CodeRef(name)

@@ -28,7 +28,7 @@ import time
 from contextlib import ExitStack
 
 from . import MAX_BACKLOG, MAX_SYNS, LabError
-from .code import KernelCode
+from .code import CodeRef, KernelCode
 from .observe import counter_deltas, kernel_release, read_netstat, read_sysctl, tcp_sockets, write_sysctl
 
 LOOPBACK = "127.0.0.1"
@@ -275,8 +275,6 @@ def _explain(result: dict[str, object], code: KernelCode | None) -> dict[str, ob
         run["agrees"] = {key: run[key] == value for key, value in run["predicted"].items()}
 
     def refs(*names: str) -> list[dict[str, object]]:
-        from .code import CodeRef
-
         return [(code.ref(n) if code else CodeRef(n)).as_dict() for n in names]
 
     off, on = result["runs"]  # type: ignore[misc]

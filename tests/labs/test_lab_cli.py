@@ -1,0 +1,112 @@
+"""`kexplore lab ...` in-process: options, JSON keys, exit codes, messages."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from explorer.cli import main
+
+
+
+def test_lab_list_json(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["lab", "list", "--json"]) == 0
+    labs = {lab["name"]: lab for lab in json.loads(capsys.readouterr().out)}
+    assert set(labs) == {"accept-queue", "syn-queue"}
+    assert labs["syn-queue"]["needs_root"] is True and labs["accept-queue"]["needs_root"] is False
+    assert "sk_acceptq_is_full" in labs["accept-queue"]["symbols"]
+    assert "tcp_syn_flood_action" in labs["syn-queue"]["symbols"]
+
+
+def test_lab_list_text(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["lab", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "accept-queue" in out and "syn-queue (needs root)" in out
+
+
+def test_lab_alone_prints_help(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["lab"]) == 2
+    assert "accept-queue" in capsys.readouterr().err
+
+
+def test_accept_queue_json_keys(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["lab", "accept-queue", "--backlog", "2", "--clients", "5", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    for key in ("backlog", "effective_backlog", "queued", "syn_sent", "overflows", "drops", "kernel"):
+        assert key in data, key
+    assert data["kernel"] == os.uname().release
+    assert data["backlog"] == 2 and data["clients"] == 5
+    assert data["queued"] + data["syn_sent"] == 5
+
+
+def test_accept_queue_text_names_the_code(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["lab", "accept-queue", "--backlog", "1", "--clients", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "effective backlog" in out and "sk_acceptq_is_full" in out and "__sys_listen" in out
+    assert os.uname().release in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["lab", "accept-queue", "--backlog", "-1"], "negative"),
+        (["lab", "accept-queue", "--clients", "10001"], "10,000"),
+        (["lab", "syn-queue", "--syns", "10001"], "10,000"),
+        (["lab", "syn-queue", "--backlog", "-5"], "negative"),
+        (["lab", "accept-queue", "--somaxconn", "8"], "--netns"),
+    ],
+)
+def test_refusals_exit_2_with_a_message(argv, needle, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(argv) == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_not_a_number_is_a_usage_error(capsys) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as info:
+        main(["lab", "accept-queue", "--backlog", "many"])
+    assert info.value.code == 2
+
+
+def test_syn_queue_without_root_exits_2(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert main(["lab", "syn-queue"]) == 2
+    assert "needs root" in capsys.readouterr().err
+
+
+def test_accept_queue_netns_without_root_exits_2(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert main(["lab", "accept-queue", "--netns"]) == 2
+    assert "root" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("netns_capable")
+def test_syn_queue_json_keys(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["lab", "syn-queue", "--backlog", "4", "--syns", "12", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    for key in ("backlog", "syns", "kernel", "runs"):
+        assert key in data, key
+    assert data["syns"] == 12 and data["kernel"] == os.uname().release
+    assert [run["cookies"] for run in data["runs"]] == [False, True]
+    for run in data["runs"]:
+        for key in ("cookies", "syn_recv", "drops", "cookies_sent"):
+            assert key in run, key
+
+
+def test_record_writes_one_file_per_lab(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["lab", "record", "--out", str(tmp_path), "--json"]) == 0
+    written = json.loads(capsys.readouterr().out)
+    assert set(written) == {"accept-queue", "syn-queue"}
+    accept = json.loads((tmp_path / "accept-queue.json").read_text())
+    assert accept["lab"] == "accept-queue" and accept["kernel"] == os.uname().release
+    assert accept["runs"] and all("kexplore lab accept-queue" in run["command"] for run in accept["runs"])
+    clamp = accept["runs"][1]["result"]
+    assert clamp["effective_backlog"] == clamp["somaxconn"] < clamp["backlog"]
+    syn = json.loads((tmp_path / "syn-queue.json").read_text())
+    if os.geteuid() != 0:
+        assert "root" in syn["skipped"] and syn["runs"] == []
+    elif syn["skipped"] is None:
+        assert len(syn["runs"]) == 2 and all(len(run["result"]["runs"]) == 2 for run in syn["runs"])
+    else:  # root in a place without network namespaces: skipped, with the reason
+        assert syn["runs"] == [] and syn["skipped"]
