@@ -1,0 +1,109 @@
+"""Shared helpers: a throwaway kernel-snippets folder, the parser, the vendored tree.
+
+Every C fixture in this suite is written by the project (tests/fixtures/ or inline),
+in kernel style, with invented names: no kernel code is copied here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SNIPPETS = REPO / "kernel-snippets"
+VENDORED_KERNEL = "linux-6.1"
+VENDORED_TREE = SNIPPETS / VENDORED_KERNEL
+VENDORED_INDEX = SNIPPETS / "index" / f"{VENDORED_KERNEL}.sqlite"
+VENDORED_LOCK = SNIPPETS / f"{VENDORED_KERNEL}.lock.json"
+
+KERNEL = "linux-test"
+
+
+def fixture_bytes(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def write_kernels_toml(snippets: Path, name: str = KERNEL, paths: Iterable[str] = ("net", "include"), **extra: str) -> None:
+    snippets.mkdir(parents=True, exist_ok=True)
+    lines = [f'default = "{name}"', "", f'[kernels."{name}"]', f'title = "{name} for tests"']
+    lines.append("paths = [" + ", ".join(f'"{p}"' for p in paths) + "]")
+    for key, value in extra.items():
+        lines.append(f'{key} = "{value}"')
+    (snippets / "kernels.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_tree(tree: Path, files: dict[str, bytes | str]) -> None:
+    for rel, content in files.items():
+        path = tree / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+
+
+def make_project(snippets: Path, files: dict[str, bytes | str], name: str = KERNEL):  # type: ignore[no-untyped-def]
+    """A kernel-snippets folder with kernels.toml and an (unindexed) tree NAME/ holding `files`."""
+    from explorer.config import Project
+
+    write_kernels_toml(snippets, name)
+    write_tree(snippets / name, files)
+    return Project.load(snippets)
+
+
+def symbols_of(db_path: Path) -> set[tuple[str, str, str, int]]:
+    """(name, kind, path, line) of every row of an index, read with plain sqlite3."""
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return set(
+            db.execute("SELECT s.name, s.kind, f.path, s.line FROM symbols s JOIN files f ON f.id = s.file_id")
+        )
+    finally:
+        db.close()
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if ".tmp-" in p.name or p.name.startswith((".tmp", ".old-")))
+
+
+@pytest.fixture
+def parse() -> Callable[..., list]:
+    """parse(src, path="net/ipv4/fixture.c") -> list of Definition."""
+    from explorer.cparse import make_parser, parse_definitions
+
+    parser = make_parser()
+
+    def run(src: bytes | str, path: str = "net/ipv4/fixture.c") -> list:
+        data = src.encode() if isinstance(src, str) else src
+        return parse_definitions(parser, data, path).definitions
+
+    return run
+
+
+def by_name(definitions: list, name: str, kind: str | None = None) -> list:
+    return [d for d in definitions if d.name == name and (kind is None or d.kind == kind)]
+
+
+def line_of(text: bytes | str, needle: bytes | str, start: int = 1, whole: bool = False) -> int:
+    """1-based number of the first line, from line `start` on, that contains `needle` (or is it, if `whole`)."""
+    data = text.encode() if isinstance(text, str) else text
+    want = needle.encode() if isinstance(needle, str) else needle
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if number >= start and (line.rstrip(b"\r") == want if whole else want in line):
+            return number
+    raise AssertionError(f"{needle!r} not found")
+
+
+requires_vendored = pytest.mark.skipif(
+    not VENDORED_INDEX.is_file() or not VENDORED_TREE.is_dir(),
+    reason=f"no vendored kernel: {VENDORED_INDEX.relative_to(REPO)} or {VENDORED_TREE.relative_to(REPO)} "
+    "is missing (run `make index`)",
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests name their own snippets folder and never touch the user's download cache."""
+    monkeypatch.delenv("KEXPLORE_SNIPPETS", raising=False)
+    monkeypatch.setenv("KEXPLORE_CACHE", str(tmp_path_factory.mktemp("cache")))

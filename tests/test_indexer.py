@@ -1,0 +1,287 @@
+"""The index: incremental by content, rebuilt on --force, swapped in atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import KERNEL, fixture_bytes, leftovers, make_project, symbols_of
+from explorer import indexer
+from explorer.indexer import IndexError_, build_index
+
+GIZMO_C = "int gizmo_one(void)\n{\n\treturn 1;\n}\n"
+
+
+@pytest.fixture
+def project(tmp_path: Path):  # type: ignore[no-untyped-def]
+    return make_project(
+        tmp_path / "snippets",
+        {
+            "net/ipv4/widget.c": fixture_bytes("widget.c"),
+            "net/ipv4/recovery.c": fixture_bytes("recovery.c"),
+            "net/ipv4/gizmo.c": GIZMO_C,
+            "include/net/widget.h": fixture_bytes("widget.h"),
+            "include/linux/latin1.h": fixture_bytes("latin1.c"),
+            "net/ipv4/Makefile": "obj-y += widget.o\n",  # not C: not indexed
+            "net/ipv4/notes.txt": "int not_c_at_all;\n",
+        },
+    )
+
+
+def db_of(project) -> Path:  # type: ignore[no-untyped-def]
+    return project.index_path(KERNEL)
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def bump_mtime(path: Path, seconds: int = 10) -> None:
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + seconds * 1_000_000_000))
+
+
+def test_first_build_indexes_every_c_and_h_file(project) -> None:  # type: ignore[no-untyped-def]
+    result = build_index(project, jobs=1)
+    assert (result.files, result.parsed, result.removed) == (5, 5, 0)
+    rows = symbols_of(db_of(project))
+    assert result.symbols == len(rows)
+    paths = {r[2] for r in rows}
+    assert paths == {"net/ipv4/widget.c", "net/ipv4/recovery.c", "net/ipv4/gizmo.c", "include/net/widget.h", "include/linux/latin1.h"}
+    assert ("gizmo_one", "function", "net/ipv4/gizmo.c", 1) in rows
+    assert ("sys_frob", "function") in {r[:2] for r in rows}
+    assert result.error_files >= 1  # recovery.c
+
+
+def test_files_table_records_hash_size_and_lines(project) -> None:  # type: ignore[no-untyped-def]
+    build_index(project, jobs=1)
+    db = sqlite3.connect(db_of(project))
+    row = db.execute("SELECT sha256, size, lines FROM files WHERE path = 'net/ipv4/gizmo.c'").fetchone()
+    db.close()
+    gizmo = project.tree(KERNEL) / "net/ipv4/gizmo.c"
+    assert row == (sha(gizmo), gizmo.stat().st_size, GIZMO_C.count("\n"))
+
+
+def test_second_build_parses_nothing_and_writes_nothing(project) -> None:  # type: ignore[no-untyped-def]
+    build_index(project, jobs=1)
+    before = db_of(project).stat()
+    result = build_index(project, jobs=1)
+    assert (result.parsed, result.removed, result.files) == (0, 0, 5)
+    after = db_of(project).stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert result.symbols == len(symbols_of(db_of(project)))
+
+
+def test_changed_content_reparses_only_that_file(project) -> None:  # type: ignore[no-untyped-def]
+    build_index(project, jobs=1)
+    gizmo = project.tree(KERNEL) / "net/ipv4/gizmo.c"
+    gizmo.write_text("int gizmo_two(void)\n{\n\treturn 2;\n}\n\nint gizmo_three;\n")
+    bump_mtime(gizmo)
+    result = build_index(project, jobs=1)
+    assert result.parsed == 1
+    assert result.changed == ["net/ipv4/gizmo.c"]
+    rows = symbols_of(db_of(project))
+    gizmo_rows = {r for r in rows if r[2] == "net/ipv4/gizmo.c"}
+    assert gizmo_rows == {("gizmo_two", "function", "net/ipv4/gizmo.c", 1), ("gizmo_three", "variable", "net/ipv4/gizmo.c", 6)}
+    assert ("widget_attach", "function", "net/ipv4/widget.c") in {r[:3] for r in rows}
+
+
+def test_same_content_with_a_new_mtime_is_not_reparsed(project, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    build_index(project, jobs=1)
+    gizmo = project.tree(KERNEL) / "net/ipv4/gizmo.c"
+    bump_mtime(gizmo)
+    parsed: list[str] = []
+    real = indexer._parse_one
+
+    def spy(job):  # type: ignore[no-untyped-def]
+        parsed.append(job[0])
+        return real(job)
+
+    monkeypatch.setattr(indexer, "_parse_one", spy)
+    result = build_index(project, jobs=1)
+    assert result.parsed == 0 and parsed == []
+    # the new mtime is recorded, so the next run does not even hash the file
+    db = sqlite3.connect(db_of(project))
+    (mtime,) = db.execute("SELECT mtime_ns FROM files WHERE path = 'net/ipv4/gizmo.c'").fetchone()
+    db.close()
+    assert mtime == gizmo.stat().st_mtime_ns
+    hashed: list[Path] = []
+    real_read = Path.read_bytes
+
+    def read_spy(self: Path) -> bytes:
+        hashed.append(self)
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_spy)
+    assert build_index(project, jobs=1).parsed == 0
+    tree = project.tree(KERNEL)
+    assert [p for p in hashed if tree in p.parents] == []
+
+
+def test_force_rebuilds_everything(project) -> None:  # type: ignore[no-untyped-def]
+    first = build_index(project, jobs=1)
+    rows = symbols_of(db_of(project))
+    result = build_index(project, force=True, jobs=1)
+    assert result.parsed == result.files == 5
+    assert result.symbols == first.symbols
+    assert symbols_of(db_of(project)) == rows
+
+
+def test_removed_files_lose_their_symbols(project) -> None:  # type: ignore[no-untyped-def]
+    build_index(project, jobs=1)
+    (project.tree(KERNEL) / "net/ipv4/gizmo.c").unlink()
+    result = build_index(project, jobs=1)
+    assert (result.removed, result.parsed, result.files) == (1, 0, 4)
+    rows = symbols_of(db_of(project))
+    assert not [r for r in rows if r[2] == "net/ipv4/gizmo.c"]
+    db = sqlite3.connect(db_of(project))
+    assert db.execute("SELECT count(*) FROM files WHERE path = 'net/ipv4/gizmo.c'").fetchone() == (0,)
+    db.close()
+
+
+def test_new_files_are_added(project) -> None:  # type: ignore[no-untyped-def]
+    build_index(project, jobs=1)
+    (project.tree(KERNEL) / "net/core").mkdir(parents=True)
+    (project.tree(KERNEL) / "net/core/sprocket.c").write_text("struct sprocket { int sp_teeth; };\n")
+    result = build_index(project, jobs=1)
+    assert (result.parsed, result.files) == (1, 6)
+    assert ("sprocket.sp_teeth", "member", "net/core/sprocket.c", 1) in symbols_of(db_of(project))
+
+
+def test_a_reader_opened_before_a_rebuild_keeps_reading_the_old_index(project) -> None:  # type: ignore[no-untyped-def]
+    from explorer.store import Index
+
+    build_index(project, jobs=1)
+    reader = Index(db_of(project))
+    try:
+        assert [s.name for s in reader.lookup("gizmo_one")] == ["gizmo_one"]
+        gizmo = project.tree(KERNEL) / "net/ipv4/gizmo.c"
+        gizmo.write_text("int gizmo_renamed(void)\n{\n\treturn 1;\n}\n")
+        bump_mtime(gizmo)
+        assert build_index(project, jobs=1).parsed == 1
+        # the old reader sees the old index, whole
+        assert [s.name for s in reader.lookup("gizmo_one")] == ["gizmo_one"]
+        assert reader.lookup("gizmo_renamed") == []
+        assert reader.lookup("widget_attach")
+    finally:
+        reader.close()
+    with Index(db_of(project)) as fresh:
+        assert fresh.lookup("gizmo_one") == []
+        assert [s.name for s in fresh.lookup("gizmo_renamed")] == ["gizmo_renamed"]
+    assert leftovers(db_of(project).parent) == []
+
+
+@pytest.mark.parametrize("fail_at", [1, 3])
+def test_a_failure_mid_build_leaves_the_old_index_untouched(project, monkeypatch: pytest.MonkeyPatch, fail_at: int) -> None:  # type: ignore[no-untyped-def]
+    build_index(project, jobs=1)
+    for rel in ("net/ipv4/gizmo.c", "net/ipv4/widget.c", "include/net/widget.h"):
+        path = project.tree(KERNEL) / rel
+        path.write_bytes(path.read_bytes() + b"\nint appended_later;\n")
+        bump_mtime(path)
+    old_bytes = db_of(project).read_bytes()
+    calls = 0
+    real = indexer._parse_one
+
+    def flaky(job):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == fail_at:
+            raise RuntimeError("parser blew up")
+        return real(job)
+
+    monkeypatch.setattr(indexer, "_parse_one", flaky)
+    with pytest.raises(RuntimeError, match="parser blew up"):
+        build_index(project, jobs=1)
+    assert db_of(project).read_bytes() == old_bytes
+    assert leftovers(db_of(project).parent) == []
+    # and the next run, without the failure, does the work
+    monkeypatch.setattr(indexer, "_parse_one", real)
+    assert build_index(project, jobs=1).parsed == 3
+    assert ("appended_later", "variable") in {r[:2] for r in symbols_of(db_of(project))}
+
+
+def test_a_failed_first_build_leaves_no_index(project, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    def broken(job):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(indexer, "_parse_one", broken)
+    with pytest.raises(KeyboardInterrupt):
+        build_index(project, jobs=1)
+    assert not db_of(project).exists()
+    assert leftovers(db_of(project).parent) == []
+
+
+def test_stale_temporary_file_from_a_crashed_run_is_ignored(project) -> None:  # type: ignore[no-untyped-def]
+    db_of(project).parent.mkdir(parents=True, exist_ok=True)
+    stale = db_of(project).with_name(f".{db_of(project).name}.tmp-{os.getpid()}")
+    stale.write_bytes(b"half an index")
+    result = build_index(project, jobs=1)
+    assert result.parsed == 5
+    assert ("gizmo_one", "function", "net/ipv4/gizmo.c", 1) in symbols_of(db_of(project))
+    assert leftovers(db_of(project).parent) == []
+
+
+def test_a_corrupt_index_is_rebuilt_from_scratch(project) -> None:  # type: ignore[no-untyped-def]
+    build_index(project, jobs=1)
+    db_of(project).write_bytes(b"this is not SQLite at all" * 100)
+    result = build_index(project, jobs=1)
+    assert result.parsed == 5
+    assert ("gizmo_one", "function", "net/ipv4/gizmo.c", 1) in symbols_of(db_of(project))
+
+
+def test_an_index_without_version_information_is_rebuilt(project) -> None:  # type: ignore[no-untyped-def]
+    build_index(project, jobs=1)
+    db = sqlite3.connect(db_of(project))
+    db.execute("DELETE FROM meta")  # no record of the schema or indexer that wrote it
+    db.commit()
+    db.close()
+    assert build_index(project, jobs=1).parsed == 5
+
+
+def test_no_tree_says_to_vendor(tmp_path: Path) -> None:
+    from conftest import write_kernels_toml
+    from explorer.config import Project
+
+    write_kernels_toml(tmp_path)
+    with pytest.raises(IndexError_, match="kexplore vendor"):
+        build_index(Project.load(tmp_path))
+    assert not (tmp_path / "index" / f"{KERNEL}.sqlite").exists()
+
+
+def test_worker_processes_give_the_same_index_as_one_process(tmp_path: Path) -> None:
+    files = {f"net/ipv4/part_{i:02d}.c": f"int part_{i}_value;\n\nint part_{i}_fn(int a)\n{{\n\treturn a + {i};\n}}\n" for i in range(indexer._SERIAL_BELOW + 5)}
+    files["include/net/widget.h"] = fixture_bytes("widget.h")  # type: ignore[assignment]
+    serial = make_project(tmp_path / "serial", files)
+    parallel = make_project(tmp_path / "parallel", files)
+    one = build_index(serial, jobs=1)
+    two = build_index(parallel, jobs=2)
+    assert one.parsed == two.parsed == len(files)
+    assert symbols_of(serial.index_path(KERNEL)) == symbols_of(parallel.index_path(KERNEL))
+
+
+def test_large_generated_file_through_the_indexer(tmp_path: Path) -> None:
+    count = 10_000
+    src = "".join(f"int blob_fn_{i}(int v)\n{{\n\treturn v + {i};\n}}\n\n" for i in range(count))
+    project = make_project(tmp_path, {"net/ipv4/blob.c": src})
+    result = build_index(project, jobs=1)
+    assert result.symbols == count
+    db = sqlite3.connect(project.index_path(KERNEL))
+    assert db.execute("SELECT kind, count(*) FROM symbols GROUP BY kind").fetchall() == [("function", count)]
+    assert db.execute("SELECT lines FROM files").fetchone() == (5 * count,)
+    assert db.execute("SELECT line FROM symbols WHERE name = ?", (f"blob_fn_{count - 1}",)).fetchone() == (5 * (count - 1) + 1,)
+    db.close()
+
+
+def test_empty_and_non_utf8_files_are_indexed(tmp_path: Path) -> None:
+    project = make_project(tmp_path, {"net/ipv4/empty.c": b"", "net/ipv4/latin1.c": fixture_bytes("latin1.c")})
+    result = build_index(project, jobs=1)
+    assert (result.files, result.parsed) == (2, 2)
+    rows = symbols_of(project.index_path(KERNEL))
+    assert ("doodad_size", "function") in {r[:2] for r in rows}
+    db = sqlite3.connect(project.index_path(KERNEL))
+    assert db.execute("SELECT lines FROM files WHERE path = 'net/ipv4/empty.c'").fetchone() == (0,)
+    db.close()

@@ -1,0 +1,503 @@
+"""Vendoring from synthetic kernel tarballs and trees built in tmp_path: no network.
+
+The "kernel" here is a handful of invented files laid out like a Linux tree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from conftest import leftovers, write_kernels_toml
+from explorer.config import Project
+from explorer.vendor import VendorError, hash_tree, vendor
+
+NAME = "linux-x"
+PATHS = ("net/ipv4", "net/socket.c", "include/net", "include/uapi/linux", "COPYING", "LICENSES")
+
+KERNEL_FILES: dict[str, str] = {
+    "COPYING": "Invented licence text for the tests.\n",
+    "LICENSES/preferred/GPL-2.0": "Valid-License-Identifier: GPL-2.0\n",
+    "LICENSES/exceptions/Linux-syscall-note": "SPDX-Exception-Identifier: Linux-syscall-note\n",
+    "Makefile": "VERSION = 9\n",
+    "Documentation/widgets.rst": "Widgets\n=======\n",
+    "net/socket.c": "#include <linux/sprocket.h>\n\nint sprocket_socket_glue;\n",
+    "net/ipv4/widget.c": "#include <linux/widget_types.h>\n#include <net/widget.h>\n\nint widget_attach(void)\n{\n\treturn 0;\n}\n",
+    "net/ipv4/gadget.c": '#include  <linux/gadget_types.h>\n#include "local.h"\n\nstatic int gadget_level;\n',
+    "net/ipv4/local.h": "#define GADGET_LOCAL 1\n",
+    "net/ipv6/unwanted.c": "#include <linux/only_ipv6_uses_me.h>\nint unwanted;\n",
+    "net/core/unwanted.c": "int also_unwanted;\n",
+    "include/net/widget.h": "#ifndef _NET_WIDGET_H\n#define _NET_WIDGET_H\n#include <linux/list_like.h>\n#include <linux/nested/deep.h>\nstruct widget { int w; };\n#endif\n",
+    "include/uapi/linux/widget.h": "#include <linux/uapi_only.h>\n#define WIDGET_UAPI 1\n",
+    "include/linux/widget_types.h": "#include <linux/transitive.h>\ntypedef int widget_t;\n",
+    "include/linux/gadget_types.h": "typedef int gadget_t;\n",
+    "include/linux/sprocket.h": "struct sprocket { int teeth; };\n",
+    "include/linux/list_like.h": "struct list_like { void *next; };\n",
+    "include/linux/nested/deep.h": "#define DEEP 1\n",
+    "include/linux/transitive.h": "#define TRANSITIVE 1\n",
+    "include/linux/only_ipv6_uses_me.h": "#define V6 1\n",
+    "include/linux/uapi_only.h": "#define UAPI_ONLY 1\n",
+    "include/linux/unused.h": "#define UNUSED 1\n",
+    "include/linux/unused/sub.h": "#define UNUSED_SUB 1\n",
+}
+
+# What the work set keeps: the declared paths, and the include/linux headers that
+# they include directly (not the headers those headers include, not uapi's).
+EXPECTED = {
+    "COPYING",
+    "LICENSES/preferred/GPL-2.0",
+    "LICENSES/exceptions/Linux-syscall-note",
+    "net/socket.c",
+    "net/ipv4/widget.c",
+    "net/ipv4/gadget.c",
+    "net/ipv4/local.h",
+    "include/net/widget.h",
+    "include/uapi/linux/widget.h",
+    "include/linux/widget_types.h",
+    "include/linux/gadget_types.h",
+    "include/linux/sprocket.h",
+    "include/linux/list_like.h",
+    "include/linux/nested/deep.h",
+}
+
+
+def make_tarball(path: Path, files: dict[str, str] | None = None, top: str = "linux-9.9", mode: str = "w:gz") -> Path:
+    files = KERNEL_FILES if files is None else files
+    with tarfile.open(path, mode) as tar:
+        folder = tarfile.TarInfo(top)
+        folder.type = tarfile.DIRTYPE
+        folder.mode = 0o755
+        tar.addfile(folder)
+        for rel, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{top}/{rel}")
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo(f"{top}/include/linux/a_symlink.h")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "sprocket.h"
+        tar.addfile(link)
+    return path
+
+
+def make_tree(path: Path, files: dict[str, str] | None = None) -> Path:
+    for rel, text in (KERNEL_FILES if files is None else files).items():
+        (path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (path / rel).write_text(text)
+    return path
+
+
+@pytest.fixture
+def snippets(tmp_path: Path) -> Path:
+    folder = tmp_path / "kernel-snippets"
+    write_kernels_toml(folder, NAME, PATHS)
+    return folder
+
+
+@pytest.fixture
+def project(snippets: Path) -> Project:
+    return Project.load(snippets)
+
+
+@pytest.fixture
+def tarball(tmp_path: Path) -> Path:
+    return make_tarball(tmp_path / "linux-9.9.tar.gz")
+
+
+def changed_files() -> dict[str, str]:
+    files = dict(KERNEL_FILES)
+    files["net/ipv4/widget.c"] += "\nint widget_added_upstream;\n"
+    return files
+
+
+def tree_state(tree: Path) -> dict[str, bytes]:
+    return {p.relative_to(tree).as_posix(): p.read_bytes() for p in sorted(tree.rglob("*")) if p.is_file()}
+
+
+def test_from_tarball_extracts_the_work_set_and_writes_the_lock(project: Project, tarball: Path) -> None:
+    result = vendor(project, from_path=tarball)
+    tree = project.tree(NAME)
+    assert result.action == "extracted"
+    assert result.files == len(EXPECTED)
+    assert set(tree_state(tree)) == EXPECTED
+    for rel in EXPECTED:
+        assert (tree / rel).read_text() == KERNEL_FILES[rel]
+    lock = json.loads(project.lock_path(NAME).read_text())
+    assert lock["kernel"] == NAME
+    assert set(lock["files"]) == EXPECTED
+    for rel, digest in lock["files"].items():
+        assert digest == hashlib.sha256((tree / rel).read_bytes()).hexdigest()
+    assert lock["source"]["kind"] == "tarball"
+    assert lock["source"]["name"] == tarball.name
+    assert lock["source"]["sha256"] == hashlib.sha256(tarball.read_bytes()).hexdigest()
+    assert leftovers(project.snippets) == []
+
+
+def test_include_linux_is_pruned_to_directly_included_headers(project: Project, tarball: Path) -> None:
+    vendor(project, from_path=tarball)
+    linux = project.tree(NAME) / "include/linux"
+    kept = sorted(p.relative_to(linux).as_posix() for p in linux.rglob("*") if p.is_file())
+    assert kept == ["gadget_types.h", "list_like.h", "nested/deep.h", "sprocket.h", "widget_types.h"]
+    assert not (linux / "unused").exists()  # emptied folders go too
+
+
+def test_include_linux_all_keeps_every_header(snippets: Path, tarball: Path) -> None:
+    write_kernels_toml(snippets, NAME, PATHS, include_linux="all")
+    vendor(Project.load(snippets), from_path=tarball)
+    linux = snippets / NAME / "include/linux"
+    assert (linux / "unused.h").is_file() and (linux / "transitive.h").is_file()
+
+
+@pytest.mark.parametrize("mode", ["w", "w:xz", "w:bz2"])
+def test_other_tarball_compressions(project: Project, tmp_path: Path, mode: str) -> None:
+    suffix = {"w": ".tar", "w:xz": ".tar.xz", "w:bz2": ".tar.bz2"}[mode]
+    result = vendor(project, from_path=make_tarball(tmp_path / f"linux{suffix}", mode=mode))
+    assert result.files == len(EXPECTED)
+
+
+def test_tarball_without_a_top_folder(project: Project, tmp_path: Path) -> None:
+    flat = tmp_path / "flat.tar.gz"
+    with tarfile.open(flat, "w:gz") as tar:
+        for rel, text in KERNEL_FILES.items():
+            info = tarfile.TarInfo(rel)
+            info.size = len(text.encode())
+            tar.addfile(info, io.BytesIO(text.encode()))
+    assert vendor(project, from_path=flat).files == len(EXPECTED)
+    assert set(tree_state(project.tree(NAME))) == EXPECTED
+
+
+def test_second_run_verifies_and_does_nothing(project: Project, tarball: Path) -> None:
+    vendor(project, from_path=tarball)
+    tree = project.tree(NAME)
+    before = tree.stat()
+    lock_before = project.lock_path(NAME).stat()
+    result = vendor(project)
+    assert result.action == "verified"
+    assert result.files == len(EXPECTED)
+    after = tree.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert project.lock_path(NAME).stat().st_mtime_ns == lock_before.st_mtime_ns
+
+
+def test_from_a_tree(project: Project, tmp_path: Path) -> None:
+    source = make_tree(tmp_path / "linux-src")
+    result = vendor(project, from_path=source)
+    assert result.action == "extracted"
+    assert set(tree_state(project.tree(NAME))) == EXPECTED
+    lock = json.loads(project.lock_path(NAME).read_text())
+    assert lock["source"]["kind"] == "tree"
+    assert lock["files"] == hash_tree(project.tree(NAME))
+    assert vendor(project).action == "verified"
+
+
+def test_tarball_and_tree_give_the_same_lock_files(snippets: Path, tmp_path: Path, tarball: Path) -> None:
+    vendor(Project.load(snippets), from_path=tarball)
+    from_tarball = json.loads((snippets / f"{NAME}.lock.json").read_text())["files"]
+    other = tmp_path / "other"
+    write_kernels_toml(other, NAME, PATHS)
+    vendor(Project.load(other), from_path=make_tree(tmp_path / "linux-src"))
+    assert json.loads((other / f"{NAME}.lock.json").read_text())["files"] == from_tarball
+
+
+def test_checksum_mismatch_refuses_and_keeps_the_previous_tree(project: Project, tarball: Path, tmp_path: Path) -> None:
+    vendor(project, from_path=tarball)
+    tree = project.tree(NAME)
+    before = tree_state(tree)
+    lock_before = project.lock_path(NAME).read_bytes()
+    changed = make_tarball(tmp_path / "linux-9.9-changed.tar.gz", changed_files())
+    with pytest.raises(VendorError) as info:
+        vendor(project, from_path=changed)
+    message = str(info.value)
+    assert "net/ipv4/widget.c" in message
+    assert "--update" in message
+    assert tree_state(tree) == before
+    assert project.lock_path(NAME).read_bytes() == lock_before
+    assert leftovers(project.snippets) == []
+
+
+def test_checksum_mismatch_through_the_cli_exits_1(project: Project, tarball: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from explorer.cli import main
+
+    vendor(project, from_path=tarball)
+    changed = make_tarball(tmp_path / "changed.tar.gz", changed_files())
+    assert main(["vendor", "--snippets", str(project.snippets), "--from", str(changed)]) == 1
+    err = capsys.readouterr().err
+    assert "does not match" in err and "--update" in err
+
+
+def test_update_re_pins(project: Project, tarball: Path, tmp_path: Path) -> None:
+    vendor(project, from_path=tarball)
+    changed = make_tarball(tmp_path / "linux-9.9-changed.tar.gz", changed_files())
+    result = vendor(project, from_path=changed, update=True)
+    assert result.action == "updated"
+    tree = project.tree(NAME)
+    assert "widget_added_upstream" in (tree / "net/ipv4/widget.c").read_text()
+    lock = json.loads(project.lock_path(NAME).read_text())
+    assert lock["files"] == hash_tree(tree)
+    assert lock["source"]["name"] == changed.name
+    assert vendor(project).action == "verified"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt", "not-a-tarball", "empty"])
+def test_a_broken_tarball_is_a_clear_error_and_keeps_the_previous_tree(project: Project, tarball: Path, tmp_path: Path, damage: str) -> None:
+    vendor(project, from_path=tarball)
+    tree = project.tree(NAME)
+    before = tree_state(tree)
+    data = make_tarball(tmp_path / "fresh.tar.gz", changed_files()).read_bytes()
+    broken = tmp_path / f"{damage}.tar.gz"
+    if damage == "truncated":
+        broken.write_bytes(data[: len(data) // 2])
+    elif damage == "corrupt":
+        middle = len(data) // 2
+        broken.write_bytes(data[:middle] + bytes(b ^ 0x5A for b in data[middle : middle + 64]) + data[middle + 64 :])
+    elif damage == "not-a-tarball":
+        broken.write_bytes(b"<html>404 Not Found</html>\n" * 50)
+    else:
+        broken.write_bytes(b"")
+    with pytest.raises(VendorError) as info:
+        vendor(project, from_path=broken, update=True)
+    assert broken.name in str(info.value)
+    assert tree_state(tree) == before
+    assert leftovers(project.snippets) == []
+
+
+def test_a_plain_tar_cut_at_a_member_boundary_is_refused(project: Project, tmp_path: Path) -> None:
+    whole = make_tarball(tmp_path / "whole.tar", mode="w")
+    with tarfile.open(whole) as tar:
+        members = [m for m in tar.getmembers() if m.isfile()]
+    middle = members[len(members) // 2]
+    cut = middle.offset_data + -(-middle.size // 512) * 512
+    short = tmp_path / "short.tar"
+    short.write_bytes(whole.read_bytes()[:cut])
+    with pytest.raises(VendorError, match="short.tar could not be read"):
+        vendor(project, from_path=short)
+    assert not project.tree(NAME).exists()
+    assert leftovers(project.snippets) == []
+
+
+def test_an_interrupted_extraction_keeps_the_previous_tree(project: Project, tarball: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from explorer import vendor as vendor_module
+
+    vendor(project, from_path=tarball)
+    before = tree_state(project.tree(NAME))
+    lock_before = project.lock_path(NAME).read_bytes()
+
+    def interrupted(root: Path) -> dict[str, str]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vendor_module, "hash_tree", interrupted)
+    changed = make_tarball(tmp_path / "changed.tar.gz", changed_files())
+    with pytest.raises(KeyboardInterrupt):
+        vendor(project, from_path=changed, update=True)
+    assert tree_state(project.tree(NAME)) == before
+    assert project.lock_path(NAME).read_bytes() == lock_before
+    assert leftovers(project.snippets) == []
+
+
+def test_a_truncated_tarball_on_first_run_leaves_no_tree(project: Project, tarball: Path, tmp_path: Path) -> None:
+    data = tarball.read_bytes()
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(data[: len(data) // 2])
+    with pytest.raises(VendorError):
+        vendor(project, from_path=broken)
+    assert not project.tree(NAME).exists()
+    assert not project.lock_path(NAME).exists()
+    assert leftovers(project.snippets) == []
+
+
+def test_a_tarball_without_the_work_set(project: Project, tmp_path: Path) -> None:
+    other = make_tarball(tmp_path / "not-linux.tar.gz", {"README": "hello\n", "src/main.c": "int main;\n"})
+    with pytest.raises(VendorError, match="holds none of"):
+        vendor(project, from_path=other)
+    assert not project.tree(NAME).exists()
+
+
+def test_missing_from_path(project: Project, tmp_path: Path) -> None:
+    with pytest.raises(VendorError, match="no such file"):
+        vendor(project, from_path=tmp_path / "nowhere.tar.xz")
+
+
+def test_interrupted_swap_leftovers_are_restored(project: Project, tarball: Path) -> None:
+    vendor(project, from_path=tarball)
+    tree = project.tree(NAME)
+    before = tree_state(tree)
+    # killed between the two renames of the swap: the previous tree is .old-*, no tree
+    os.replace(tree, project.snippets / f".old-{NAME}-4242")
+    half = project.snippets / f".tmp-{NAME}-abcd"
+    (half / "net").mkdir(parents=True)
+    (half / "net/half.c").write_text("int half;\n")
+    result = vendor(project)
+    assert result.action == "verified"
+    assert tree_state(tree) == before
+    assert leftovers(project.snippets) == []
+
+
+def test_old_leftovers_beside_a_tree_are_removed(project: Project, tarball: Path) -> None:
+    vendor(project, from_path=tarball)
+    stale = project.snippets / f".old-{NAME}-99"
+    (stale / "net").mkdir(parents=True)
+    assert vendor(project).action == "verified"
+    assert leftovers(project.snippets) == []
+
+
+def test_a_tampered_tree_is_extracted_again(project: Project, tarball: Path) -> None:
+    vendor(project, from_path=tarball)
+    tree = project.tree(NAME)
+    before = tree_state(tree)
+    (tree / "net/ipv4/widget.c").write_text("tampered\n")
+    (tree / "include/linux/sprocket.h").unlink()
+    (tree / "net/ipv4/stray.c").write_text("int stray;\n")
+    result = vendor(project, from_path=tarball)
+    assert result.action == "extracted"
+    assert tree_state(tree) == before
+    assert leftovers(project.snippets) == []
+
+
+def test_a_tampered_tree_without_a_source_says_what_to_do(project: Project, tarball: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    vendor(project, from_path=tarball)
+    tree = project.tree(NAME)
+    (tree / "net/ipv4/widget.c").write_text("tampered\n")
+    with pytest.raises(VendorError, match="--from"):
+        vendor(project)  # kernels.toml names no Debian package
+    assert "net/ipv4/widget.c" in capsys.readouterr().err
+    assert (tree / "net/ipv4/widget.c").read_text() == "tampered\n"
+
+
+def test_force_extracts_even_when_the_tree_verifies(project: Project, tarball: Path) -> None:
+    vendor(project, from_path=tarball)
+    inode = project.tree(NAME).stat().st_ino
+    result = vendor(project, from_path=tarball, force=True)
+    assert result.files == len(EXPECTED)
+    assert project.tree(NAME).stat().st_ino != inode
+    assert vendor(project).action == "verified"
+
+
+def test_a_broken_lock_file_is_a_clear_error(project: Project, tarball: Path) -> None:
+    vendor(project, from_path=tarball)
+    project.lock_path(NAME).write_text("{ not json")
+    with pytest.raises(VendorError, match="not valid JSON"):
+        vendor(project)
+    project.lock_path(NAME).write_text('{"format": 999}')
+    with pytest.raises(VendorError, match="not a kernel-explorer lock file"):
+        vendor(project)
+
+
+def test_cli_vendor_json(project: Project, tarball: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from explorer.cli import main
+
+    assert main(["vendor", "--snippets", str(project.snippets), "--from", str(tarball), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["action"] == "extracted" and out["files"] == len(EXPECTED) and out["kernel"] == NAME
+    assert main(["vendor", "--snippets", str(project.snippets), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["action"] == "verified"
+    assert captured.err == ""  # quiet when not on a terminal
+
+
+# ---------------------------------------------------------------- Debian packages
+
+
+def build_deb(folder: Path, package: str, version: str, inner: Path, inner_path: str) -> Path:
+    root = folder / f"{package}-build"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN/control").write_text(
+        f"Package: {package}\nVersion: {version}\nArchitecture: all\nMaintainer: Tests <tests@example.invalid>\n"
+        "Description: a synthetic kernel source package for the tests\n"
+    )
+    target = root / inner_path
+    target.parent.mkdir(parents=True)
+    shutil.copyfile(inner, target)
+    deb = folder / f"{package}_{version}_all.deb"
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(deb)], check=True, capture_output=True)
+    return deb
+
+
+needs_dpkg = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="dpkg-deb is not installed (not a Debian machine)")
+
+
+@needs_dpkg
+def test_from_a_deb(snippets: Path, tmp_path: Path, tarball: Path) -> None:
+    write_kernels_toml(snippets, NAME, PATHS, debian_package="linux-source-9.9", tarball="usr/src/linux-source-9.9.tar.gz")
+    deb = build_deb(tmp_path, "linux-source-9.9", "9.9.1-1", tarball, "usr/src/linux-source-9.9.tar.gz")
+    project = Project.load(snippets)
+    result = vendor(project, from_path=deb)
+    assert result.files == len(EXPECTED)
+    source = json.loads(project.lock_path(NAME).read_text())["source"]
+    assert source["kind"] == "debian" and source["version"] == "9.9.1-1" and source["package"] == "linux-source-9.9"
+
+
+@needs_dpkg
+def test_a_pinned_deb_in_the_cache_is_used_without_downloading(snippets: Path, tmp_path: Path, tarball: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh clone (lock committed, tree absent) extracts again from the cache outside the checkout."""
+    from explorer import vendor as vendor_module
+
+    write_kernels_toml(snippets, NAME, PATHS, debian_package="linux-source-9.9", tarball="usr/src/linux-source-9.9.tar.gz")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv("KEXPLORE_CACHE", str(cache))
+    build_deb(cache, "linux-source-9.9", "9.9.1-1", tarball, "usr/src/linux-source-9.9.tar.gz")
+    project = Project.load(snippets)
+
+    def no_download(want: str, where: Path) -> None:
+        raise AssertionError(f"tried to download {want}")
+
+    monkeypatch.setattr(vendor_module, "_apt_download", no_download)
+    deb = next(cache.glob("*.deb"))
+    vendor(project, from_path=deb)
+    shutil.rmtree(project.tree(NAME))
+    assert vendor(project).files == len(EXPECTED)
+    assert set(tree_state(project.tree(NAME))) == EXPECTED
+
+
+@needs_dpkg
+def test_a_deb_without_the_declared_tarball(snippets: Path, tmp_path: Path, tarball: Path) -> None:
+    write_kernels_toml(snippets, NAME, PATHS, debian_package="linux-source-9.9", tarball="usr/src/linux-source-9.9.tar.xz")
+    deb = build_deb(tmp_path, "linux-source-9.9", "9.9.1-1", tarball, "usr/src/elsewhere.tar.gz")
+    with pytest.raises(VendorError, match="holds no usr/src/linux-source-9.9.tar.xz"):
+        vendor(Project.load(snippets), from_path=deb)
+
+
+MISSING_PACKAGE = "kexplore-test-no-such-package"
+
+
+@pytest.fixture
+def offline_apt() -> None:
+    """Skip unless `apt-get download` of an unknown package fails at once, from the local lists alone."""
+    if shutil.which("apt-get") is None:
+        return
+    try:
+        proc = subprocess.run(["apt-get", "download", "-q", MISSING_PACKAGE], capture_output=True, text=True, timeout=30, cwd="/tmp")
+    except subprocess.TimeoutExpired:
+        pytest.skip("apt-get download did not fail fast: it may be reaching the network")
+    if proc.returncode == 0:
+        pytest.skip(f"a package named {MISSING_PACKAGE} exists here")
+
+
+def test_a_missing_debian_package_is_named_with_a_hint(snippets: Path, offline_apt: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from explorer import vendor as vendor_module
+    from explorer.cli import main
+
+    write_kernels_toml(snippets, NAME, PATHS, debian_package=MISSING_PACKAGE)
+    real_run = subprocess.run
+
+    def no_apt_update(cmd, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if cmd[:2] == ["apt-get", "update"]:  # as root the vendor refreshes the lists: not in tests (network)
+            return subprocess.CompletedProcess(cmd, 1, "", "")
+        return real_run(cmd, *args, **kwargs)
+
+    monkeypatch.setattr(vendor_module.subprocess, "run", no_apt_update)
+    assert main(["vendor", "--snippets", str(snippets)]) == 1
+    err = capsys.readouterr().err
+    assert MISSING_PACKAGE in err
+    assert "--from" in err
+    assert not (snippets / NAME).exists()
+    assert leftovers(snippets) == []
