@@ -87,9 +87,25 @@ def blank_annotations(src: bytes) -> bytes:
     out = _PLAIN_RX.sub(sub, out)
     if _COMMENT_BEFORE_CONTINUATION_RX.search(out):
         out = _DIRECTIVE_RX.sub(_blank_directive_comments, out)
+    if _LABEL_BEFORE_DIRECTIVE_RX.search(out):
+        out = _LABEL_RX.sub(rb"\1;", out)
     return out
 
 
+# `out:` right before `#endif` is a label with no statement in one branch: tree-sitter-c
+# turns the whole function into an ERROR.  `out;` (same length) parses as a statement.
+_LABEL_BEFORE_DIRECTIVE_RX = re.compile(rb":[ \t]*\r?\n(?:[ \t]*\r?\n)*[ \t]*#[ \t]*(?:endif|else|elif)\b")
+_LABEL_RX = re.compile(
+    rb"^([ \t]*(?!default\b)[A-Za-z_]\w*[ \t]*):(?=[ \t]*\r?\n(?:[ \t]*\r?\n)*[ \t]*#[ \t]*(?:endif|else|elif)\b)",
+    re.MULTILINE,
+)
+
+
+_RECOVER_FUNCTION_RX = re.compile(
+    rb"^(?![ \t#/*])[A-Za-z_][\w \t*]*?\b(?P<name>[A-Za-z_]\w*)[ \t]*(?P<params>\([^;{}()]*(?:\([^;{}()]*\)[^;{}()]*)*\))[ \t]*\r?\n\{[ \t]*\r?\n",
+    re.MULTILINE,
+)
+_NOT_FUNCTION_NAMES = frozenset({"if", "for", "while", "switch", "return", "sizeof"})
 _NAMING_DIRECTIVE_RX = re.compile(rb"[ \t]*#[ \t]*(?:define|undef|ifdef|ifndef)[ \t]+$")
 
 # tree-sitter-c ends a #define at a block comment followed by a line continuation
@@ -184,7 +200,7 @@ class _FileWalker:
     @staticmethod
     def storage(node: Node) -> set[str]:
         return {
-            c.text.decode() for c in node.children if c.type == "storage_class_specifier" and c.text is not None
+            c.text.decode("utf-8", "replace") for c in node.children if c.type == "storage_class_specifier" and c.text is not None
         }
 
     @staticmethod
@@ -214,13 +230,21 @@ class _FileWalker:
             if name is None:
                 return None
             negated = block.children[0].type in ("#ifndef", "#elifndef")
-            return ("!" if negated else "") + name.text.decode()
+            return ("!" if negated else "") + name.text.decode("utf-8", "replace")
         cond = block.child_by_field_name("condition")
         return _collapse(self.text(cond)) if cond is not None else None
 
     def is_header_guard(self, block: Node) -> bool:
+        """`#ifndef X` / `#define X` as the file's outermost block, nothing but comments before it."""
         if block.type != "preproc_ifdef" or block.children[0].type != "#ifndef":
             return False
+        if block.parent is None or block.parent.type != "translation_unit":
+            return False
+        before = block.prev_named_sibling
+        while before is not None:
+            if before.type != "comment":
+                return False
+            before = before.prev_named_sibling
         name = block.child_by_field_name("name")
         first = next((c for c in block.named_children if c.type != "comment" and c != name), None)
         return (
@@ -230,6 +254,20 @@ class _FileWalker:
             and first.child_by_field_name("name") is not None
             and first.child_by_field_name("name").text == name.text
         )
+
+    def condition_at(self, node: Node) -> str | None:
+        """The #if condition around a node, found from its ancestors (as walk_block would)."""
+        parts: list[str] = []
+        child, parent = node, node.parent
+        while parent is not None:
+            if parent.type in ("preproc_if", "preproc_ifdef", "preproc_elif", "preproc_elifdef"):
+                own = None if self.is_header_guard(parent) else self.condition_of(parent)
+                if own:
+                    alternative = parent.child_by_field_name("alternative")
+                    inside_alt = alternative is not None and alternative.start_byte <= child.start_byte and child.end_byte <= alternative.end_byte and child.type in ("preproc_else", "preproc_elif", "preproc_elifdef")
+                    parts.append((_negate(own) or own) if inside_alt else own)
+            child, parent = parent, parent.parent
+        return " && ".join(reversed(parts)) or None
 
     @staticmethod
     def join(outer: str | None, inner: str | None) -> str | None:
@@ -279,6 +317,7 @@ class _FileWalker:
             for child in node.children:
                 if child.is_named:
                     self.walk_top(child, cond)
+            self.recover_functions(node, cond)
         elif t in ("linkage_specification", "declaration_list"):
             for child in node.named_children:
                 self.walk_top(child, cond)
@@ -286,6 +325,30 @@ class _FileWalker:
             self.nested_macros(node, cond)
         else:
             self.count_errors(node)
+
+    def recover_functions(self, node: Node, cond: str | None) -> None:
+        """Function definitions inside a top-level ERROR, in the kernel's layout.
+
+        Braces unbalanced across #if branches defeat the grammar; kernel style still puts
+        the function's header at column 0, its `{` alone on the next line and its `}`
+        alone at column 0.  Only ERROR regions are searched this way.
+        """
+        seen = {(d.name, d.line) for d in self.out}
+        region = self.src[node.start_byte : node.end_byte]
+        for m in _RECOVER_FUNCTION_RX.finditer(region):
+            name = m.group("name").decode("utf-8", "replace")
+            if name in _NOT_FUNCTION_NAMES or _DEFINER_NAME_RX.match(name):
+                continue
+            offset = node.start_byte + m.start("name")
+            line = self.src.count(b"\n", 0, offset) + 1
+            if (name, line) in seen:
+                continue
+            close = self.src.find(b"\n}\n", node.start_byte + m.end())
+            end_line = self.src.count(b"\n", 0, close + 2) if close >= 0 else line
+            col = offset - (self.src.rfind(b"\n", 0, offset) + 1)
+            header = _collapse(self.src[node.start_byte + m.start() : node.start_byte + m.end("params")])
+            scope = "file" if header.startswith("static") else "global"
+            self.out.append(Definition(name, "function", line, col, end_line, scope, header[:_MAX_SIGNATURE], cond))
 
     def count_errors(self, node: Node) -> None:
         if node.has_error:
@@ -316,7 +379,7 @@ class _FileWalker:
             self.errors += 1
         if name_node is None:
             return
-        name = name_node.text.decode()
+        name = name_node.text.decode("utf-8", "replace")
         if _DEFINER_NAME_RX.match(name) or node.start_byte in self.definer_nodes:
             return
         body = node.child_by_field_name("body")
@@ -340,7 +403,7 @@ class _FileWalker:
             name_node, is_function, _ = self.declarator_name(decl)
             if name_node is None:
                 continue
-            name = name_node.text.decode()
+            name = name_node.text.decode("utf-8", "replace")
             if name in ANNOTATION_WORDS and error_names:
                 # `int x __read_mostly = 1;` that blanking did not catch: the real name
                 # sits in the ERROR just before the annotation.
@@ -348,7 +411,7 @@ class _FileWalker:
                 if not ids:
                     continue
                 name_node = ids[-1]
-                name = name_node.text.decode()
+                name = name_node.text.decode("utf-8", "replace")
             if is_function:
                 if _DEFINER_NAME_RX.match(name) or name.startswith("EXPORT_SYMBOL"):
                     continue
@@ -377,7 +440,7 @@ class _FileWalker:
             if len(typeish) >= 2 and typeish[-1].type in ("primitive_type", "type_identifier"):
                 names.append(typeish[-1])
         if type_node is not None and type_node.type in _SPEC_KIND:
-            anonymous_alias = names[0].text.decode() if names and type_node.child_by_field_name("name") is None else None
+            anonymous_alias = names[0].text.decode("utf-8", "replace") if names and type_node.child_by_field_name("name") is None else None
             self.specifier(type_node, cond, alias=anonymous_alias)
         if node.has_error:
             self.errors += 1
@@ -388,11 +451,11 @@ class _FileWalker:
             if type_node is not None and type_node.child_by_field_name("body") is not None:
                 kw = type_node.children[0].type
                 tag = type_node.child_by_field_name("name")
-                sig = f"typedef {kw} {tag.text.decode() + ' ' if tag is not None else ''}{{...}} {name_node.text.decode()}"
+                sig = f"typedef {kw} {tag.text.decode('utf-8', 'replace') + ' ' if tag is not None else ''}{{...}} {name_node.text.decode('utf-8', 'replace')}"
             aliased = type_name(type_node)
             if aliased is None and type_node is not None and type_node.child_by_field_name("body") is not None:
-                aliased = name_node.text.decode()  # typedef struct { ... } foo_t: members are foo_t.*
-            self.emit(name_node.text.decode(), "typedef", name_node, node, self.type_scope(), sig, cond, type_=aliased)
+                aliased = name_node.text.decode("utf-8", "replace")  # typedef struct { ... } foo_t: members are foo_t.*
+            self.emit(name_node.text.decode('utf-8', 'replace'), "typedef", name_node, node, self.type_scope(), sig, cond, type_=aliased)
         self.xref.type_refs(type_node, None, cond)
 
     def specifier(self, node: Node, cond: str | None, alias: str | None = None) -> None:
@@ -402,7 +465,7 @@ class _FileWalker:
             return
         kind = _SPEC_KIND[node.type]
         name_node = node.child_by_field_name("name")
-        owner = name_node.text.decode() if name_node is not None else alias
+        owner = name_node.text.decode("utf-8", "replace") if name_node is not None else alias
         if name_node is not None:
             self.emit(owner, kind, name_node, node, self.type_scope(), f"{kind} {owner}", cond)
         if kind == "enum":
@@ -419,7 +482,7 @@ class _FileWalker:
             if child.type == "enumerator":
                 name_node = child.child_by_field_name("name")
                 if name_node is not None:
-                    self.emit(name_node.text.decode(), "enumerator", name_node, child, scope, _collapse(self.text(child)), c)
+                    self.emit(name_node.text.decode("utf-8", "replace"), "enumerator", name_node, child, scope, _collapse(self.text(child)), c)
             elif child.type in _PREPROC_BLOCKS:
                 self.walk_block(child, c, visit)
             elif child.type in ("preproc_def", "preproc_function_def"):
@@ -480,12 +543,12 @@ class _FileWalker:
             name_node, _, _ = self.declarator_name(decl)
             if name_node is None:
                 continue
-            field_name = name_node.text.decode()
+            field_name = name_node.text.decode("utf-8", "replace")
             full = f"{owner}.{prefix}{field_name}"
             if nested_body is not None:
                 kw = type_node.children[0].type
                 tag = type_node.child_by_field_name("name")
-                sig = f"{kw} {tag.text.decode() + ' ' if tag is not None else ''}{{...}} {_collapse(self.text(decl))}"
+                sig = f"{kw} {tag.text.decode('utf-8', 'replace') + ' ' if tag is not None else ''}{{...}} {_collapse(self.text(decl))}"
             else:
                 sig = f"{type_text} {_collapse(self.text(decl))}" if type_text else _collapse(self.text(node))
             if nested_body is not None and not nested_named:
@@ -512,7 +575,7 @@ class _FileWalker:
         line = self.src.count(b"\n", 0, offset) + 1
         col = offset - (self.src.rfind(b"\n", 0, offset) + 1)
         sig = _collapse(self.text(node).split(b"\n", 1)[0].rstrip(b"\\"))
-        self.emit(m.group(1).decode(), "macro", None, node, "file" if not self.is_header else "global", sig, cond, line=line, col=col)
+        self.emit(m.group(1).decode("utf-8", "replace"), "macro", None, node, "file" if not self.is_header else "global", sig, cond, line=line, col=col)
 
     def macro(self, node: Node, cond: str | None) -> None:
         name_node = node.child_by_field_name("name")
@@ -529,15 +592,15 @@ class _FileWalker:
         if params is not None and value is not None:
             m = _MACRO_TYPE_RX.search(self.text(value))
             if m:
-                mtype = (m.group(1) or m.group(2)).decode()
-        self.emit(name_node.text.decode(), "macro", name_node, node, "file" if not self.is_header else "global", sig, cond, type_=mtype)
+                mtype = (m.group(1) or m.group(2)).decode("utf-8", "replace")
+        self.emit(name_node.text.decode("utf-8", "replace"), "macro", name_node, node, "file" if not self.is_header else "global", sig, cond, type_=mtype)
 
     # ---------------------------------------------------------------- macro-defined functions
     def definers(self, root: Node) -> None:
         """SYSCALL_DEFINEn(name, ...) defines sys_name; BPF_CALL_n(name, ...) defines name."""
         for match in _DEFINER_RX.finditer(self.src):
-            macro = match.group("macro").decode()
-            raw = match.group("name").decode()
+            macro = match.group("macro").decode("utf-8", "replace")
+            raw = match.group("name").decode("utf-8", "replace")
             name = raw if macro.startswith("BPF_CALL") else ("compat_sys_" if macro.startswith("COMPAT") else "sys_") + raw
             start = match.start("macro")
             top = _top_level_at(root, start)
@@ -556,13 +619,13 @@ class _FileWalker:
             body = end_node if end_node.type == "compound_statement" else end_node.child_by_field_name("body")
             if body is not None:
                 close = self.src.find(b")", match.start("name"))
-                self.xref.definer_body(body, name, None, self.src[match.start("name") : close if close > 0 else match.end()])
+                self.xref.definer_body(body, name, self.condition_at(top), self.src[match.start("name") : close if close > 0 else match.end()])
             line = self.src.count(b"\n", 0, match.start("name")) + 1
             line_start = self.src.rfind(b"\n", 0, match.start("name")) + 1
             col = match.start("name") - line_start
             sig_end = self.src.find(b")", match.start("name"))
             sig = _collapse(self.src[start : sig_end + 1 if sig_end > 0 else match.end()])
-            cond = None
+            cond = self.condition_at(top)
             self.out.append(Definition(name, "function", line, col, _end_line(end_node), "global", sig[:_MAX_SIGNATURE], cond))
 
 

@@ -61,12 +61,18 @@ class IndexResult:
 
 
 def source_files(tree: Path) -> list[str]:
-    out = []
-    for dirpath, dirnames, filenames in os.walk(tree):
-        dirnames.sort()
-        for name in filenames:
-            if name.endswith(SOURCE_SUFFIXES):
-                out.append(Path(dirpath, name).relative_to(tree).as_posix())
+    """The .c/.h files below tree, as sorted POSIX paths relative to it."""
+    out: list[str] = []
+    stack = [(str(tree), "")]
+    while stack:
+        folder, rel = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                name = rel + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, name + "/"))
+                elif entry.name.endswith(SOURCE_SUFFIXES) and entry.is_file(follow_symlinks=False):
+                    out.append(name)
     out.sort()
     return out
 
@@ -188,13 +194,15 @@ def build_index(project: Project, kernel: str | None = None, force: bool = False
     current: dict[str, tuple[str, int, int]] = {}
     to_parse: list[str] = []
     touched: list[str] = []  # same content, new mtime: metadata only
+    root = str(tree) + os.sep
     for rel in files:
-        st = (tree / rel).stat()
+        st = os.stat(root + rel)
         prev = old.get(rel)
         if prev and prev[1] == st.st_size and prev[2] == st.st_mtime_ns:
             current[rel] = prev
             continue
-        sha = hashlib.sha256((tree / rel).read_bytes()).hexdigest()
+        with open(root + rel, "rb") as fh:
+            sha = hashlib.sha256(fh.read()).hexdigest()
         current[rel] = (sha, st.st_size, st.st_mtime_ns)
         if prev and prev[0] == sha:
             touched.append(rel)
@@ -205,6 +213,7 @@ def build_index(project: Project, kernel: str | None = None, force: bool = False
     if old and not to_parse and not removed and not touched:
         return IndexResult(spec.name, str(db_path), len(files), 0, 0, _symbol_count(db_path), _error_files(db_path), time.perf_counter() - started)
 
+    _remove_stale_temporaries(db_path)
     tmp = db_path.with_name(f".{db_path.name}.tmp-{os.getpid()}")
     try:
         if old:
@@ -305,6 +314,14 @@ def _write_meta(db: sqlite3.Connection, project: Project, kernel: str) -> None:
     }
     del tree_sitter, tree_sitter_c
     db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
+
+
+def _remove_stale_temporaries(db_path: Path) -> None:
+    """Temporary indexes of crashed runs (their process is gone) are removed."""
+    for stale in db_path.parent.glob(f".{db_path.name}.tmp-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            stale.unlink(missing_ok=True)
 
 
 def _symbol_count(db_path: Path) -> int:

@@ -77,13 +77,13 @@ def type_name(node: Node | None) -> str | None:
     t = node.type
     if t in ("struct_specifier", "union_specifier", "enum_specifier"):
         name = node.child_by_field_name("name")
-        return name.text.decode() if name is not None else None
+        return name.text.decode("utf-8", "replace") if name is not None else None
     if t in ("type_identifier", "primitive_type", "identifier"):
-        return node.text.decode()
+        return node.text.decode("utf-8", "replace")
     if t == "type_descriptor":
         return type_name(node.child_by_field_name("type"))
     if t == "sized_type_specifier":
-        return " ".join(node.text.decode().split())
+        return " ".join(node.text.decode("utf-8", "replace").split())
     return None
 
 
@@ -150,7 +150,7 @@ class RefCollector:
     # ------------------------------------------------------------------ helpers
     def add(self, node: Node, role: str, func: str | None, cond: str | None, key: str | None = None) -> None:
         row, col = node.start_point
-        self.refs.append((row + 1, col, col + node.end_byte - node.start_byte, node.text.decode(), role, func, cond, key))
+        self.refs.append((row + 1, col, col + node.end_byte - node.start_byte, node.text.decode("utf-8", "replace"), role, func, cond, key))
 
     def type_refs(self, node: Node | None, func: str | None, cond: str | None) -> None:
         if not self.enabled:
@@ -187,7 +187,7 @@ class RefCollector:
                     nxt = next(iter(cur.named_children), None)
                 cur = nxt
             if cur is not None:
-                locals_[cur.text.decode()] = tname
+                locals_[cur.text.decode("utf-8", "replace")] = tname
             if value is not None:
                 self.expr(value, locals_, func, cond, "read", init_type=tname)
 
@@ -234,7 +234,7 @@ class RefCollector:
             cur, r, itype = stack.pop()
             t = cur.type
             if t == "identifier":
-                if cur.text.decode() not in locals_:
+                if cur.text.decode("utf-8", "replace") not in locals_:
                     self.add(cur, r, func, cond)
             elif t in _GENERIC:
                 sub = r if t == "parenthesized_expression" else "read"
@@ -246,14 +246,14 @@ class RefCollector:
                 field = cur.child_by_field_name("field")
                 arg = cur.child_by_field_name("argument")
                 if field is not None:
-                    key = self.member_key(arg, locals_, field.text.decode())
+                    key = self.member_key(arg, locals_, field.text.decode("utf-8", "replace"))
                     self.add(field, r, func, cond, key)
                 if arg is not None:
                     stack.append((arg, "read", None))
             elif t == "call_expression":
                 fn = cur.child_by_field_name("function")
                 args = cur.child_by_field_name("arguments")
-                fname = fn.text.decode() if fn is not None and fn.type == "identifier" else None
+                fname = fn.text.decode("utf-8", "replace") if fn is not None and fn.type == "identifier" else None
                 if fn is not None:
                     if fn.type in ("identifier", "field_expression"):
                         stack.append((fn, "call", None))
@@ -284,7 +284,7 @@ class RefCollector:
                         fn_name = _function_value(right)
                         field = left.child_by_field_name("field")
                         if fn_name and fn_name not in locals_ and field is not None:
-                            key = self.member_key(left.child_by_field_name("argument"), locals_, field.text.decode())
+                            key = self.member_key(left.child_by_field_name("argument"), locals_, field.text.decode("utf-8", "replace"))
                             if not key.startswith("?"):
                                 self.assigns.append(FnAssign(cur.start_point[0] + 1, key, fn_name))
                 if right is not None:
@@ -321,7 +321,7 @@ class RefCollector:
                 if itype and len(designators) == 1 and designators[0].type == "field_designator":
                     fid = designators[0].named_children[0] if designators[0].named_children else None
                     if fid is not None:
-                        fname_ = fid.text.decode()
+                        fname_ = fid.text.decode("utf-8", "replace")
                         key = f"t:{itype}||{fname_}"
                         self.add(fid, "write", func, cond, key)
                         fn_name = _function_value(value) if value is not None else None
@@ -377,7 +377,7 @@ class RefCollector:
                 return None
             t = cur.type
             if t == "identifier":
-                name = cur.text.decode()
+                name = cur.text.decode("utf-8", "replace")
                 if name in locals_:
                     tname = locals_[name]
                     return (f"t:{tname}", hops[::-1]) if tname else None
@@ -386,7 +386,7 @@ class RefCollector:
                 field = cur.child_by_field_name("field")
                 if field is None:
                     return None
-                hops.append(field.text.decode())
+                hops.append(field.text.decode("utf-8", "replace"))
                 cur = cur.child_by_field_name("argument")
             elif t in ("parenthesized_expression",):
                 cur = next((c for c in cur.named_children if c.type != "comment"), None)
@@ -399,7 +399,7 @@ class RefCollector:
                 fn = cur.child_by_field_name("function")
                 if fn is None or fn.type != "identifier":
                     return None
-                fname = fn.text.decode()
+                fname = fn.text.decode("utf-8", "replace")
                 if fname in PASS_THROUGH:
                     args = [a for a in cur.child_by_field_name("arguments").named_children if a.type != "comment"]
                     if not args:
@@ -409,7 +409,7 @@ class RefCollector:
                 if fname in CONTAINER_OF:
                     args = [a for a in cur.child_by_field_name("arguments").named_children if a.type != "comment"]
                     if len(args) >= 2:
-                        tname = normalize_type_text(args[1].text.decode())
+                        tname = normalize_type_text(args[1].text.decode("utf-8", "replace"))
                         return (f"t:{tname}", hops[::-1]) if tname else None
                     return None
                 return (f"c:{fname}", hops[::-1])
@@ -428,7 +428,7 @@ def _function_value(node: Node) -> str | None:
     """`inet_listen`, `&inet_listen` or a cast of them: the name of a possible function."""
     for _ in range(4):
         if node.type == "identifier":
-            return node.text.decode()
+            return node.text.decode("utf-8", "replace")
         if node.type == "pointer_expression":
             arg = node.child_by_field_name("argument")
             if arg is None:

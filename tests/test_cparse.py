@@ -291,11 +291,6 @@ def test_ifdef_block_in_a_c_file_is_a_condition(parse) -> None:  # type: ignore[
     assert one(defs, "gadget_on").cond == "CONFIG_GADGET"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cparse bug: any `#ifndef X` block whose first line is `#define X ...` is taken for a header guard, "
-    "wherever it sits and whatever it holds, so the default-value idiom loses its condition",
-)
 def test_default_value_ifndef_is_not_a_header_guard(parse) -> None:  # type: ignore[no-untyped-def]
     src = "int gadget_first;\n#ifndef GADGET_BUFSZ\n#define GADGET_BUFSZ 512\nstatic int gadget_buf[GADGET_BUFSZ];\n#endif\n"
     defs = parse(src, "net/ipv4/gadget.c")
@@ -303,11 +298,6 @@ def test_default_value_ifndef_is_not_a_header_guard(parse) -> None:  # type: ign
     assert one(defs, "gadget_buf").cond == "!GADGET_BUFSZ"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cparse bug: functions defined by SYSCALL_DEFINEn/BPF_CALL_n never get a cond "
-    "(_FileWalker.definers always passes cond=None), e.g. sys_socketcall under #ifdef __ARCH_WANT_SYS_SOCKETCALL",
-)
 def test_syscall_define_under_ifdef_records_its_condition(parse) -> None:  # type: ignore[no-untyped-def]
     src = b"#ifdef CONFIG_GADGET_SYSCALLS\nSYSCALL_DEFINE1(zap, int, fd)\n{\n\treturn 0;\n}\n#endif\n"
     assert one(parse(src), "sys_zap").cond == "CONFIG_GADGET_SYSCALLS"
@@ -431,13 +421,6 @@ module_exit(gadget_exit);
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cparse bug: a function whose body has `label:` right before `#endif` becomes one top-level ERROR; "
-    "the function is lost and its locals are indexed as global variables (vti_init in net/ipv4/ip_vti.c, "
-    "ip_auto_config in ipconfig.c and __rtnl_newlink in net/core/rtnetlink.c are missing; `net`, `err`, `tb` "
-    "from __rtnl_newlink are indexed as global variables)",
-)
 def test_label_before_endif_keeps_the_function_and_hides_its_locals(parse) -> None:  # type: ignore[no-untyped-def]
     defs = parse(LABEL_BEFORE_ENDIF_C)
     assert [d.name for d in defs if d.kind == "variable"] == []
@@ -460,13 +443,6 @@ def test_non_utf8_bytes(parse) -> None:  # type: ignore[no-untyped-def]
         d.signature.encode("utf-8")  # always valid text, whatever the bytes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeDecodeError,
-    reason="xref/cparse bug: explorer.xref.type_name decodes node text as strict UTF-8; a stray non-UTF-8 byte "
-    "in a struct body before a sized type (`unsigned int`) raises UnicodeDecodeError and `kexplore index` dies "
-    "(found by test_properties.py)",
-)
 def test_non_utf8_byte_beside_a_sized_type_in_a_struct(parse) -> None:  # type: ignore[no-untyped-def]
     defs = parse(b"struct gadget {_\x80\n\tunsigned int g_depth;\n};\n")
     assert ("gadget", "struct") in {(d.name, d.kind) for d in defs}

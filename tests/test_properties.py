@@ -9,11 +9,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import traceback
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import fixture_bytes, make_project, symbols_of
@@ -32,22 +31,8 @@ PARSER = make_parser()
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 
-def raised_by_known_bug(exc: BaseException) -> bool:
-    """The non-UTF-8 crash in xref.type_name, tracked by an xfail test of its own
-    (test_cparse.py::test_non_utf8_byte_beside_a_sized_type_in_a_struct): remove once it passes."""
-    if not isinstance(exc, UnicodeDecodeError):
-        return False
-    frames = traceback.extract_tb(exc.__traceback__)
-    return any(f.filename.endswith("xref.py") and f.name == "type_name" for f in frames)
-
-
 def parse_definitions_or_reject(src: bytes, path: str):  # type: ignore[no-untyped-def]
-    try:
-        return parse_definitions(PARSER, src, path)
-    except UnicodeDecodeError as exc:
-        if raised_by_known_bug(exc):
-            reject()
-        raise
+    return parse_definitions(PARSER, src, path)
 
 
 def check_well_formed(src: bytes, path: str) -> None:

@@ -178,13 +178,6 @@ def column_zero_functions(rel: str) -> list[tuple[str, int]]:
     return out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cparse recall bugs: about 76 of 5,200 column-0 functions in net/ipv4 and net/core are missing "
-    "(net/core/pktgen.c loses 70 after a #define with `/* comment */ \\` continuation lines; vti_init, "
-    "ip_auto_config, __rtnl_newlink, arp_format_neigh_entry are lost in ERROR regions around "
-    "`label:` + `#endif`); see tests/test_cparse.py for small reproductions",
-)
 def test_column_zero_functions_are_all_indexed(index) -> None:  # type: ignore[no-untyped-def]
     indexed = {(s.path, s.name, s.line) for s in index.dump() if s.kind == "function"}
     missing = []
