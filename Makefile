@@ -51,6 +51,7 @@ index: vendor
 
 test: index
 	$(BIN)/python -m pytest -q
+	$(KEXPLORE) check
 
 bench: index
 	$(BIN)/python benchmarks/run.py
