@@ -59,7 +59,7 @@ _DEFINER_NAME_RX = re.compile(r"^(?:(?:COMPAT_)?SYSCALL_DEFINE\d|BPF_CALL_\d)$")
 
 # A function-like macro whose value is a cast or a container_of has a known result type.
 _MACRO_TYPE_RX = re.compile(
-    rb"^\s*\(*\s*(?:const\s+)?(?:struct|union)\s+(\w+)\s*\*\s*\)"
+    rb"^\s*\(*\s*(?:\*\s*\(\s*)?(?:const\s+)?(?:struct|union)\s+(\w+)\s*\*\s*\)"
     rb"|^\s*\(?\s*(?:container_of(?:_const|_safe)?|list_entry|hlist_entry)\s*\([^,]+,\s*(?:const\s+)?(?:struct|union)\s+(\w+)"
 )
 _WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")

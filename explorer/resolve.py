@@ -20,7 +20,7 @@ import re
 import sqlite3
 from dataclasses import dataclass
 
-_ALIAS_RX = re.compile(r"^#define\s+(\w+)\s+([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\s*$")
+_ALIAS_RX = re.compile(r"^#define\s+(\w+)\s+([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\s*(?:/\*.*\*/\s*|//.*)?$")
 _MAX_TYPEDEF_DEPTH = 8
 
 

@@ -36,6 +36,8 @@ PASS_THROUGH = frozenset(
 )
 # INDIRECT_CALL_n(f, f1, ..., fn, args...): a call through f that may be one of f1..fn.
 _INDIRECT_CALL_RX = re.compile(r"^INDIRECT_CALL_(?:(\d)|INET(?:_1)?)$")
+# Declarators in macro form: MACRO(type, name, ...) declares the local `name`.
+DECLARES_LOCAL = frozenset({"DECLARE_SOCKADDR"})
 # Accessors whose first argument is the written location.
 WRITE_FIRST = frozenset("WRITE_ONCE smp_store_release rcu_assign_pointer atomic_set xchg".split())
 
@@ -261,6 +263,12 @@ class RefCollector:
                         stack.append((fn, "read", None))
                 if args is not None:
                     arg_nodes = [a for a in args.named_children if a.type != "comment"]
+                    if fname in DECLARES_LOCAL and len(arg_nodes) >= 2 and arg_nodes[1].type == "identifier":
+                        # DECLARE_SOCKADDR(struct sockaddr_in *, sin, msg->msg_name) declares `sin`
+                        locals_[arg_nodes[1].text.decode("utf-8", "replace")] = normalize_type_text(
+                            arg_nodes[0].text.decode("utf-8", "replace")
+                        )
+                        arg_nodes = arg_nodes[2:]
                     indirect = _INDIRECT_CALL_RX.match(fname) if fname else None
                     if indirect:
                         # INDIRECT_CALL_2(f, f2, f1, args): f is called; f1, f2 are the likely targets
