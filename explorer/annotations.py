@@ -44,6 +44,7 @@ _ANCHOR_HEADING_RX = re.compile(r"^`(.+)`$")
 _REVIEWED_RX = re.compile(r"^<!--\s*reviewed:(.*?)-->\s*$")
 _FENCE_RX = re.compile(r"^\s*(```|~~~)")
 HASH_LENGTH = 12
+_LINK_RX = re.compile(r"\[\[(?:src:)?([^\[\]|\n]+?)(?:\|([^\[\]\n]+?))?\]\]")  # [[name]] / [[name|text]] as plain text
 
 
 @dataclass
@@ -73,7 +74,7 @@ class Annotation:
             if raw.startswith("#"):
                 break
             para.append(raw.strip())
-        out = " ".join(para)
+        out = _LINK_RX.sub(lambda m: m.group(2) or m.group(1), " ".join(para))
         return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
