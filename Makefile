@@ -8,6 +8,8 @@ BIN    := $(VENV)/bin
 KEXPLORE := $(BIN)/kexplore
 # Debian packages: venv support for the system Python, the comparison tools for the
 # benchmarks, GNU time for peak memory, and what the labs and browser tests use.
+# npm (for mermaid, fetched from the npm registry at build time) is installed with Debian's nodejs
+# only where no npm is on the PATH: Node.js from elsewhere conflicts with Debian's npm package.
 DEB_PACKAGES := python3-venv python3-dev universal-ctags cscope time hyperfine iproute2 nftables chromium
 STAMP_DEB := $(VENV)/.debian-packages
 STAMP_PIP := $(VENV)/.installed
@@ -25,15 +27,18 @@ help:
 
 setup: $(STAMP_PIP)
 
-$(STAMP_DEB):
+$(STAMP_DEB): Makefile
 	@mkdir -p $(VENV)
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  if ! dpkg -s $(DEB_PACKAGES) >/dev/null 2>&1; then \
-	    echo "installing Debian packages: $(DEB_PACKAGES)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES) >/dev/null; \
+	  missing=""; \
+	  for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  fi; \
 	else \
-	  echo "not root or no apt-get: skipping Debian packages ($(DEB_PACKAGES)); install them yourself"; \
+	  echo "not root or no apt-get: skipping Debian packages ($(DEB_PACKAGES) nodejs npm); install them yourself"; \
 	fi
 	@touch $@
 
@@ -56,11 +61,14 @@ test: index
 bench: index
 	$(BIN)/python benchmarks/run.py
 
+# mermaid is fetched once from the npm registry (npm pack) into ~/.cache/kernel-explorer/npm.
 site: index
-	@if [ -f mkdocs.yml ]; then $(BIN)/mkdocs build --strict; else echo "the site arrives with issue 4; the index is ready: try $(KEXPLORE) lookup inet_listen"; fi
+	-$(KEXPLORE) lab record
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 serve: index
-	@if [ -f mkdocs.yml ]; then $(BIN)/mkdocs serve -a 127.0.0.1:8000; else echo "the site arrives with issue 4; the index is ready: try $(KEXPLORE) lookup inet_listen"; fi
+	-$(KEXPLORE) lab record
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve -a 127.0.0.1:8000
 
 clean:
 	rm -rf site .pytest_cache .hypothesis benchmarks/results

@@ -1,0 +1,288 @@
+/* kernel-explorer: line ranges, the hover card, the references panel and symbol search.
+ * Data comes from the site itself (window.kernelExplorer, set by config.js, and the JSON
+ * under <kernel>/_kx/), loaded on demand; nothing is fetched from another host. */
+(function () {
+  "use strict";
+  var KX = window.kernelExplorer;
+  if (!KX) return;
+
+  var siteBase = (function () {
+    var el = document.getElementById("__config");
+    var base = ".";
+    try { base = JSON.parse(el.textContent).base || "."; } catch (e) { /* keep "." */ }
+    return new URL(base.replace(/\/?$/, "/"), document.baseURI);
+  })();
+  function siteURL(path) { return new URL(path, siteBase).href; }
+
+  var cache = new Map();
+  function getJSON(path) {
+    if (!cache.has(path)) {
+      cache.set(path, fetch(siteURL(path)).then(function (r) {
+        if (!r.ok) throw new Error(path + ": " + r.status);
+        return r.json();
+      }));
+    }
+    return cache.get(path);
+  }
+  var files = function () { return getJSON(KX.data + "files.json"); };
+
+  function lastPart(name) { var i = name.lastIndexOf("."); return i < 0 ? name : name.slice(i + 1); }
+  function shardOf(name) {
+    var key = lastPart(name).replace(/^_+/, "").toLowerCase().slice(0, 2);
+    if (!key) key = "_";
+    while (key.length < 2) key += "_";
+    return key.replace(/[^a-z0-9]/g, "_");
+  }
+  function names(name) {
+    var key = shardOf(name);
+    if (KX.shards.indexOf(key) < 0) return Promise.resolve([]);
+    return getJSON(KX.data + "names/" + key + ".json");
+  }
+  var CRC = (function () {
+    var t = [];
+    for (var n = 0; n < 256; n++) {
+      var c = n;
+      for (var k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      t[n] = c >>> 0;
+    }
+    return t;
+  })();
+  function crc32(s) {
+    var bytes = new TextEncoder().encode(s), c = 0xffffffff;
+    for (var i = 0; i < bytes.length; i++) c = CRC[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  }
+  function refs(name) { return getJSON(KX.data + "refs/" + (crc32(name) % KX.refShards) + ".json"); }
+
+  function esc(s) {
+    return String(s).replace(/[&<>"]/g, function (ch) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[ch];
+    });
+  }
+  function sourceHref(path, line) { return siteURL(KX.source + path + "/" + (line ? "#L" + line : "")); }
+  function symbolHref(name) { return siteURL(KX.symbol + name.replace(/[^A-Za-z0-9_.\-]/g, "_") + "/"); }
+
+  /* where a link in the code goes: {path, line} of a source page, or null */
+  function targetOf(a) {
+    var url = new URL(a.href, document.baseURI);
+    var marker = "/" + KX.source;
+    var i = url.pathname.indexOf(marker);
+    if (i < 0) return null;
+    var path = url.pathname.slice(i + marker.length).replace(/\/(index\.html)?$/, "");
+    var m = /^#L(\d+)/.exec(url.hash);
+    return { path: decodeURIComponent(path), line: m ? +m[1] : 0 };
+  }
+  function currentPath() {
+    var head = document.querySelector(".kx-file-head");
+    return head ? head.getAttribute("data-kx-path") : null;
+  }
+
+  /* the index entry for a link: [name, kind, file, line, signature, cond, hasPage] */
+  function entryFor(a) {
+    var text = a.textContent;
+    var target = targetOf(a);
+    var here = a.classList.contains("d") ? { path: currentPath(), line: lineOf(a) } : target;
+    return Promise.all([names(text), files()]).then(function (res) {
+      var list = res[0], paths = res[1], best = null;
+      for (var i = 0; i < list.length; i++) {
+        var e = list[i];
+        if (lastPart(e[0]) !== text) continue;
+        if (here && paths[e[2]] === here.path && e[3] === here.line) return e;
+        if (!best) best = e;
+      }
+      return best;
+    });
+  }
+  function lineOf(el) {
+    var line = el.closest("code > span[id]");
+    return line ? +line.id.slice(1) : 0;
+  }
+
+  /* ---------------------------------------------------------------- line ranges */
+  var code = document.querySelector(".kx-source code");
+  function highlight() {
+    if (!code) return;
+    code.querySelectorAll(".kx-hl").forEach(function (el) { el.classList.remove("kx-hl"); });
+    var m = /^#L(\d+)(?:-L?(\d+))?$/.exec(location.hash);
+    if (!m) return;
+    var a = +m[1], b = m[2] ? +m[2] : a;
+    if (b < a) { var t = a; a = b; b = t; }
+    for (var n = a; n <= b && n - a < 5000; n++) {
+      var el = document.getElementById("L" + n);
+      if (el) el.classList.add("kx-hl");
+    }
+    if (m[2]) {
+      var first = document.getElementById("L" + a);
+      if (first) first.scrollIntoView({ block: "center" });
+    }
+  }
+  var anchorLine = 0;
+  if (code) {
+    code.addEventListener("click", function (ev) {
+      var line = ev.target;
+      if (!(line instanceof HTMLElement) || line.parentElement !== code || !line.id) return;
+      var gutter = parseFloat(getComputedStyle(line).paddingLeft) || 0;
+      if (ev.clientX - line.getBoundingClientRect().left > gutter) return;
+      var n = +line.id.slice(1);
+      var hash = ev.shiftKey && anchorLine ? "#L" + Math.min(anchorLine, n) + "-L" + Math.max(anchorLine, n) : "#L" + n;
+      if (!ev.shiftKey) anchorLine = n;
+      history.replaceState(null, "", hash);
+      highlight();
+    });
+    window.addEventListener("hashchange", highlight);
+    highlight();
+  }
+  document.querySelectorAll(".kx-embed").forEach(function (box) {
+    var src = box.getAttribute("data-kx-src");
+    var embedCode = box.querySelector("code");
+    if (!src || !embedCode) return;
+    var start = parseInt(getComputedStyle(box).getPropertyValue("--kx-start"), 10) || 0;
+    embedCode.addEventListener("click", function (ev) {
+      var line = ev.target;
+      if (!(line instanceof HTMLElement) || line.parentElement !== embedCode) return;
+      var gutter = parseFloat(getComputedStyle(line).paddingLeft) || 0;
+      if (ev.clientX - line.getBoundingClientRect().left > gutter) return;
+      var n = start + 1 + Array.prototype.indexOf.call(embedCode.children, line);
+      location.href = new URL(src.replace(/#.*$/, "") + "#L" + n, document.baseURI).href;
+    });
+  });
+
+  /* ---------------------------------------------------------------- hover card */
+  var card = null, hoverTimer = 0;
+  function hideCard() {
+    clearTimeout(hoverTimer);
+    if (card) { card.remove(); card = null; }
+  }
+  function describe(e, paths) {
+    var where = paths[e[2]] + ":" + e[3];
+    var html = "<div><strong>" + esc(e[0]) + "</strong> <span class='kx-kind'>" + esc(e[1]) + "</span></div>";
+    if (e[4]) html += "<div><code>" + esc(e[4]) + "</code></div>";
+    if (e[5]) html += "<div class='kx-meta'>under " + esc(e[5]) + "</div>";
+    html += "<div class='kx-meta'>" + esc(where) + "</div>";
+    return html;
+  }
+  document.addEventListener("mouseover", function (ev) {
+    var a = ev.target instanceof Element ? ev.target.closest(".kx-code a") : null;
+    if (!a) return;
+    hideCard();
+    hoverTimer = setTimeout(function () {
+      Promise.all([entryFor(a), files()]).then(function (res) {
+        var e = res[0];
+        if (!e || !a.matches(":hover")) return;
+        hideCard();
+        card = document.createElement("div");
+        card.className = "kx-card";
+        card.innerHTML = describe(e, res[1]) + "<div class='kx-meta'>click a name at its definition for its references</div>";
+        document.body.appendChild(card);
+        var r = a.getBoundingClientRect();
+        card.style.left = Math.max(4, window.scrollX + r.left) + "px";
+        card.style.top = window.scrollY + r.bottom + 4 + "px";
+      }).catch(function () { /* no card */ });
+    }, 300);
+  });
+  document.addEventListener("mouseout", function (ev) {
+    if (ev.target instanceof Element && ev.target.closest(".kx-code a")) hideCard();
+  });
+
+  /* ---------------------------------------------------------------- references panel */
+  var panel = null;
+  function openPanel(e) {
+    if (!panel) {
+      panel = document.createElement("aside");
+      panel.className = "kx-panel";
+      document.body.appendChild(panel);
+      panel.addEventListener("click", function (ev) {
+        if (ev.target instanceof Element && ev.target.closest(".kx-close")) panel.hidden = true;
+      });
+    }
+    panel.hidden = false;
+    panel.innerHTML = "<button class='kx-close' title='close'>×</button><p>Loading references of <code>" + esc(e[0]) + "</code>…</p>";
+    Promise.all([refs(e[0]), files()]).then(function (res) {
+      var byFile = res[0][e[0]] || {}, paths = res[1];
+      var ids = Object.keys(byFile).sort(function (x, y) { return paths[x] < paths[y] ? -1 : 1; });
+      var total = 0;
+      var html = "<button class='kx-close' title='close'>×</button>" + describe(e, paths);
+      if (e[6]) html += "<p><a href='" + esc(symbolHref(e[0])) + "'>symbol page</a></p>";
+      var list = "";
+      ids.forEach(function (id) {
+        var lines = byFile[id];
+        total += lines.length;
+        list += "<li><code>" + esc(paths[id]) + "</code> " + lines.slice(0, 60).map(function (n) {
+          return "<a href='" + esc(sourceHref(paths[id], n)) + "'>" + n + "</a>";
+        }).join(" ") + (lines.length > 60 ? " …" : "") + "</li>";
+      });
+      html += "<h3>" + total + " references in " + ids.length + " files</h3><ul>" + list + "</ul>";
+      panel.innerHTML = html;
+    }).catch(function () {
+      panel.innerHTML = "<button class='kx-close' title='close'>×</button><p>No references available.</p>";
+    });
+  }
+  document.addEventListener("click", function (ev) {
+    var a = ev.target instanceof Element ? ev.target.closest(".kx-code a.d") : null;
+    if (!a || ev.ctrlKey || ev.metaKey || ev.shiftKey) return;
+    ev.preventDefault();
+    hideCard();
+    entryFor(a).then(function (e) { if (e) openPanel(e); });
+  });
+
+  /* ---------------------------------------------------------------- diagrams */
+  var diagrams = document.querySelectorAll("pre.kx-mermaid");
+  if (diagrams.length && KX.mermaid) {
+    var nodes = [];
+    diagrams.forEach(function (pre) {
+      var div = document.createElement("div");
+      div.className = "kx-diagram";
+      div.textContent = pre.textContent;
+      pre.replaceWith(div);
+      nodes.push(div);
+    });
+    var script = document.createElement("script");
+    script.src = siteURL(KX.mermaid);
+    script.onload = function () {
+      var dark = document.body.getAttribute("data-md-color-scheme") === "slate";
+      window.mermaid.initialize({ startOnLoad: false, theme: dark ? "dark" : "default", securityLevel: "strict" });
+      window.mermaid.run({ nodes: nodes }).catch(function (err) {
+        console.warn("kernel-explorer: a diagram could not be drawn:", err && (err.message || err.str || err));
+      });
+    };
+    document.head.appendChild(script);
+  }
+
+  /* ---------------------------------------------------------------- symbols in the search box */
+  var input = document.querySelector(".md-search__input");
+  var wrap = document.querySelector(".md-search__scrollwrap");
+  if (input && wrap) {
+    var box = document.createElement("div");
+    box.className = "kx-symbol-results";
+    box.hidden = true;
+    wrap.insertBefore(box, wrap.firstChild);
+    var timer = 0, seq = 0;
+    var search = function () {
+      var q = input.value.trim();
+      var mine = ++seq;
+      if (!/^[A-Za-z_][\w.]*$/.test(q) || q.replace(/^_+/, "").length < 2) { box.hidden = true; return; }
+      var ql = q.toLowerCase();
+      Promise.all([names(q), files()]).then(function (res) {
+        if (mine !== seq) return;
+        var hits = res[0].filter(function (e) {
+          var n = e[0].toLowerCase();
+          return n.indexOf(ql) === 0 || lastPart(n).indexOf(ql) === 0;
+        });
+        hits.sort(function (x, y) {
+          var xe = x[0].toLowerCase() === ql || lastPart(x[0]).toLowerCase() === ql ? 0 : 1;
+          var ye = y[0].toLowerCase() === ql || lastPart(y[0]).toLowerCase() === ql ? 0 : 1;
+          return xe - ye || x[0].length - y[0].length || (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0);
+        });
+        if (!hits.length) { box.hidden = true; return; }
+        var paths = res[1];
+        box.innerHTML = "<div class='kx-meta'>Definitions</div><ol>" + hits.slice(0, 12).map(function (e) {
+          var href = e[6] ? symbolHref(e[0]) : sourceHref(paths[e[2]], e[3]);
+          return "<li><a href='" + esc(href) + "'><code>" + esc(e[0]) + "</code><span class='kx-meta'>" + esc(e[1]) + " · " +
+            esc(paths[e[2]]) + ":" + e[3] + "</span></a></li>";
+        }).join("") + "</ol>";
+        box.hidden = false;
+      }).catch(function () { box.hidden = true; });
+    };
+    input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(search, 120); });
+  }
+})();

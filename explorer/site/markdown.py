@@ -1,0 +1,139 @@
+"""The commentary syntax: symbol links and live source embeds in Markdown.
+
+``[[inet_listen]]``
+    a link to the symbol: its symbol page if it has one, else its definition in the
+    source pages.  ``[[sock_common.skc_state]]`` for a member, ``[[inet_listen|the
+    listen handler]]`` for other words, ``[[net/ipv4/af_inet.c]]`` or
+    ``[[net/ipv4/af_inet.c#L193]]`` for a file or a line, ``[[src:inet_listen]]`` to
+    the definition in the source even when a symbol page exists.
+
+``[[source:inet_listen]]`` alone in a paragraph
+    the live source of the definition (function, struct, macro, ...) from the vendored
+    tree, highlighted and linked, with line numbers that lead to the source page.
+
+Inside code spans and code blocks nothing is replaced.  A name the index does not
+know is reported (page and name) as a warning, so ``mkdocs build --strict`` fails.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as etree
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from markdown import Markdown
+from markdown.blockprocessors import BlockProcessor
+from markdown.extensions import Extension
+from markdown.inlinepatterns import InlineProcessor
+
+LINK_RE = r"\[\[(?P<target>[^\[\]|\n]+?)(?:\|(?P<text>[^\[\]\n]+?))?\]\]"
+_EMBED_RE = re.compile(r"^\s*\[\[source:(?P<target>[^\[\]|\n]+?)\]\]\s*$")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    href: str  # relative to the page (a .md path with #fragment is fine: MkDocs rewrites it)
+    text: str  # default link text
+    title: str  # tooltip
+    css: str = "kx-sym"
+
+
+class Resolver:
+    """What the extension asks of the plugin; the plugin sets `page` before each page."""
+
+    def link(self, target: str) -> Resolved | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def embed(self, target: str) -> str | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def missing(self, target: str) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class _SymbolLinkProcessor(InlineProcessor):
+    def __init__(self, pattern: str, md: Markdown, resolver: Callable[[], Resolver]) -> None:
+        super().__init__(pattern, md)
+        self.resolver = resolver
+
+    def handleMatch(self, m: re.Match[str], data: str):  # type: ignore[no-untyped-def, override]
+        target = m.group("target").strip()
+        resolver = self.resolver()
+        if target.startswith("source:"):
+            target = target[len("source:"):].strip()
+        found = resolver.link(target)
+        if found is None:
+            resolver.missing(target)
+            el = etree.Element("code")
+            el.set("class", "kx-missing")
+            el.text = target
+            return el, m.start(0), m.end(0)
+        el = etree.Element("a")
+        el.set("href", found.href)
+        el.set("class", found.css)
+        if found.title:
+            el.set("title", found.title)
+        text = m.group("text")
+        if text:
+            el.text = text.strip()
+        else:
+            code = etree.SubElement(el, "code")
+            code.text = found.text
+        return el, m.start(0), m.end(0)
+
+
+class _EmbedProcessor(BlockProcessor):
+    def __init__(self, parser, resolver: Callable[[], Resolver]) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(parser)
+        self.resolver = resolver
+
+    def test(self, parent: etree.Element, block: str) -> bool:
+        return bool(_EMBED_RE.match(block))
+
+    def run(self, parent: etree.Element, blocks: list[str]) -> None:
+        block = blocks.pop(0)
+        m = _EMBED_RE.match(block)
+        assert m
+        target = m.group("target").strip()
+        resolver = self.resolver()
+        html = resolver.embed(target)
+        if html is None:
+            resolver.missing(target)
+            p = etree.SubElement(parent, "p")
+            code = etree.SubElement(p, "code")
+            code.set("class", "kx-missing")
+            code.text = f"source:{target}"
+            return
+        placeholder = self.parser.md.htmlStash.store(html)
+        p = etree.SubElement(parent, "p")
+        p.text = placeholder
+
+
+class SymbolLinkExtension(Extension):
+    """Registers `[[...]]` links and `[[source:...]]` embeds; `resolver()` gives the current page's resolver."""
+
+    def __init__(self, resolver: Callable[[], Resolver], **kwargs: object) -> None:
+        self.resolver = resolver
+        super().__init__(**kwargs)
+
+    def extendMarkdown(self, md: Markdown) -> None:  # noqa: N802 (Markdown's name)
+        # before links (160) and after backticks (190), so code spans stay literal
+        md.inlinePatterns.register(_SymbolLinkProcessor(LINK_RE, md, self.resolver), "kx-symbol-link", 175)
+        # before paragraphs (10), after code blocks (80)
+        md.parser.blockprocessors.register(_EmbedProcessor(md.parser, self.resolver), "kx-source-embed", 75)
+
+
+def linked_names(markdown_text: str) -> set[str]:
+    """The symbol names a page's Markdown links to (files and code blocks aside, roughly)."""
+    text = re.sub(r"^(```|~~~).*?^\1", "", markdown_text, flags=re.S | re.M)
+    text = re.sub(r"`[^`\n]*`", "", text)
+    out = set()
+    for m in re.finditer(LINK_RE, text):
+        target = m.group("target").strip()
+        for prefix in ("source:", "src:"):
+            if target.startswith(prefix):
+                target = target[len(prefix):].strip()
+        if "/" not in target and not target.endswith((".c", ".h")):
+            out.add(target)
+    return out

@@ -1,0 +1,348 @@
+"""The generated pages' content: source files, folders, symbols, embeds, and the JSON data.
+
+Everything here is plain functions over a `SiteIndex`; the plugin decides when to call
+them.  Source files are rendered in worker processes (`render_source_page`), forked
+after the index is loaded, so the workers share it without pickling.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import posixpath
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .links import Definition, Link, SiteIndex, callees, callers, row_field
+from .render import LinkSpan, decode, escape, render, tokens
+from .urls import relative, source_url, symbol_url
+
+REF_SHARDS = 64
+SIGNATURE_MAX = 200
+
+
+@dataclass
+class LinkContext:
+    """Where links from one page go: source pages, and symbol pages for the names that have one."""
+
+    kernel: str
+    symbol_pages: frozenset[str] = frozenset()
+
+    def target_url(self, link: Link) -> str:
+        if link.definition and link.target in self.symbol_pages:
+            return symbol_url(self.kernel, link.target)
+        return f"{source_url(self.kernel, link.path)}#L{link.target_line}"
+
+
+def _spans(links: Iterable[Link], page_url: str, ctx: LinkContext, path: str | None) -> list[LinkSpan]:
+    spans = []
+    cache: dict[str, str] = {}
+    for lk in links:
+        if lk.definition and lk.target not in ctx.symbol_pages:
+            href = f"#L{lk.line}" if path == lk.path else relative(page_url, f"{source_url(ctx.kernel, lk.path)}#L{lk.line}")
+        elif lk.path == path and not lk.definition:
+            href = f"#L{lk.target_line}"
+        else:
+            target = ctx.target_url(lk)
+            base, _, frag = target.partition("#")
+            rel = cache.get(base)
+            if rel is None:
+                rel = cache[base] = relative(page_url, base)
+            href = rel + ("#" + frag if frag else "")
+        spans.append(LinkSpan(lk.line, lk.start, lk.end, href, lk.definition))
+    return spans
+
+
+# ------------------------------------------------------------------ source pages
+
+
+@dataclass
+class RenderedSource:
+    path: str
+    html: str
+    refs: list[tuple[str, int]] = field(default_factory=list)  # (target symbol, line) of each use
+
+
+def render_source_page(site: SiteIndex, ctx: LinkContext, path: str) -> RenderedSource:
+    data = (site.tree / path).read_bytes()
+    text = decode(data)
+    toks = tokens(text)
+    links = site.file_links(path, data, toks)
+    page_url = source_url(site.kernel, path)
+    code = render(text, _spans(links, page_url, ctx, path), toks=toks)
+    lines = site.files.get(path, text.count("\n"))
+    crumbs = _breadcrumbs(site.kernel, path, page_url)
+    header = (
+        f'<div class="kx-file-head" data-kx-path="{escape(path)}"><h1>{crumbs}</h1>'
+        f'<span class="kx-meta">{lines} lines · {escape(site.kernel)}</span></div>'
+    )
+    refs = [(lk.target, lk.line) for lk in links if not lk.definition]
+    return RenderedSource(path, f'<div class="kx-source">{header}{code}</div>', refs)
+
+
+def _breadcrumbs(kernel: str, path: str, page_url: str) -> str:
+    parts = path.split("/")
+    out = [f'<a href="{relative(page_url, f"{kernel}/source/")}">{escape(kernel)}</a>']
+    for i in range(len(parts) - 1):
+        folder = "/".join(parts[: i + 1])
+        out.append(f'<a href="{relative(page_url, f"{kernel}/source/{folder}/")}">{escape(parts[i])}</a>')
+    out.append(f"<strong>{escape(parts[-1])}</strong>")
+    return '<span class="kx-crumbs">' + " / ".join(out) + "</span>"
+
+
+def folder_page(site: SiteIndex, folder: str, entries: list[str], subfolders: list[str]) -> str:
+    """Markdown of a folder listing (`folder` is '' for the kernel's root)."""
+    title = f"{site.kernel}/{folder}" if folder else site.kernel
+    lines = ["---", f"title: {json.dumps(title)}", "search:", "  exclude: true", "---", "", f"# {title}", ""]
+    if folder:
+        parent = posixpath.dirname(folder)
+        lines.append(f"[← {site.kernel}/{parent}](../index.md)" if parent else "[← up](../index.md)")
+        lines.append("")
+    lines.append('<ul class="kx-listing">')
+    for sub in subfolders:
+        lines.append(f'<li class="kx-dir"><a href="{escape(sub)}/">{escape(sub)}/</a></li>')
+    for name in entries:
+        full = f"{folder}/{name}" if folder else name
+        n = site.files.get(full, 0)
+        lines.append(f'<li><a href="{escape(name)}/">{escape(name)}</a> <span class="kx-meta">{n} lines</span></li>')
+    lines.append("</ul>")
+    return "\n".join(lines) + "\n"
+
+
+def folders(paths: Iterable[str]) -> dict[str, tuple[list[str], list[str]]]:
+    """folder → (files, subfolders), for every folder holding indexed files ('' is the root)."""
+    tree: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+    for path in sorted(paths):
+        folder, name = posixpath.split(path)
+        tree[folder][0].append(name)
+        while folder:
+            parent, sub = posixpath.split(folder)
+            subs = tree[parent][1]
+            if sub in subs:
+                break
+            subs.append(sub)
+            folder = parent
+    for files, subs in tree.values():
+        subs.sort()
+    return dict(tree)
+
+
+# ------------------------------------------------------------------ embeds and symbol pages
+
+
+def definition_range(site: SiteIndex, d: Definition, lines: list[str]) -> tuple[int, int]:
+    """First and last line of a definition's text, with a return type on the line above."""
+    first = d.line
+    if d.kind in ("function", "prototype", "variable"):
+        i = d.line - 2
+        while i >= 0 and d.line - first < 3:
+            text = lines[i].strip()
+            if not text or text.endswith((";", "}", "*/", "{")) or text.startswith(("#", "//", "*")):
+                break
+            first -= 1
+            i -= 1
+    last = max(d.end_line, d.line)
+    if d.kind == "member":
+        last = d.line
+    return first, min(last, len(lines))
+
+
+def embed_html(site: SiteIndex, ctx: LinkContext, d: Definition, page_url: str) -> str:
+    """The live source of a definition, linked, for a page served at `page_url`."""
+    data = (site.tree / d.path).read_bytes()
+    text = decode(data)
+    all_lines = text.split("\n")
+    first, last = definition_range(site, d, all_lines)
+    excerpt = "\n".join(all_lines[first - 1:last]) + "\n"
+    toks = tokens(excerpt)
+    links = site.file_links(d.path, data, toks, first, last)
+    spans = _spans(links, page_url, ctx, None)
+    code = render(excerpt, spans, first_line=first, line_ids=False, toks=toks)
+    src = relative(page_url, f"{source_url(site.kernel, d.path)}#L{first}")
+    where = f"{d.path}:{d.line}" if first == last else f"{d.path}:{first}-{last}"
+    head = (
+        f'<div class="kx-embed-head"><a href="{src}">{escape(where)}</a>'
+        f'<span class="kx-meta">{escape(d.kind)} · {escape(site.kernel)}</span></div>'
+    )
+    # a <figure>: material's search indexer drops a data-search-exclude element only if no
+    # element of the same tag sits inside it
+    return f'<figure class="kx-embed" data-search-exclude data-kx-src="{src}" style="--kx-start: {first - 1}">{head}{code}</figure>'
+
+
+def symbol_page(site: SiteIndex, ctx: LinkContext, name: str, mentions: list[tuple[str, str]],
+                blocks: dict[str, str]) -> str:
+    """Markdown of a symbol page: definitions, members, commentary that mentions it, calls.
+
+    Generated HTML goes into `blocks` and the Markdown holds ``[[source:@KEY]]`` in its
+    place, so that Markdown never parses it (the resolver hands it back as is)."""
+    defs = [d for d in site.lookup(name) if d.kind != "prototype"] or site.lookup(name)
+    d0 = defs[0]
+    out = [
+        f'# `{name}` <span class="kx-kind">{d0.kind}</span>',
+        "",
+    ]
+    for d in defs[:4]:
+        cond = f" (under `{d.cond}`)" if d.cond else ""
+        out += [f"Defined in [[{d.path}#L{d.line}]]{cond}.", "", f"[[source:{d.path}:{d.line}:{d.name}]]", ""]
+    if len(defs) > 4:
+        out += [f"And {len(defs) - 4} more definitions: " + ", ".join(f"[[{d.path}#L{d.line}]]" for d in defs[4:]), ""]
+    if d0.kind in ("struct", "union"):
+        table = member_table(site, d0)
+        if table:
+            blocks["members"] = table
+            out += ["## Members", "", "[[source:@members]]", ""]
+    if mentions:
+        out += ["## Commentary", ""]
+        out += [f"- [{escape(title)}]({href})" for title, href in mentions]
+        out.append("")
+    calls_in = callers(site, name)
+    calls_out = callees(site, name)
+    if calls_in or calls_out:
+        blocks["graph"] = _mermaid(name, calls_in, calls_out)
+        out += ["## Call graph", "", "[[source:@graph]]", ""]
+        page_url = symbol_url(site.kernel, name)
+        for title, rows in (("Callers", calls_in), ("Callees", calls_out)):
+            if rows:
+                key = title.lower()
+                blocks[key] = call_list(site, ctx, rows, page_url)
+                out += [f"### {title}", "", f"[[source:@{key}]]", ""]
+    return "\n".join(out) + "\n"
+
+
+def call_list(site: SiteIndex, ctx: LinkContext, rows: list[object], page_url: str, limit: int = 300) -> str:
+    """Call edges (name, path, line, via) as an HTML list for a page at `page_url`."""
+    items = []
+    for row in rows[:limit]:
+        other = str(row_field(row, "name", 0))
+        path = str(row_field(row, "path", 1))
+        line = row_field(row, "line", 2)
+        via = row_field(row, "via", 3)
+        d = site.best(other)
+        if other in ctx.symbol_pages:
+            who = f'<a href="{relative(page_url, symbol_url(site.kernel, other))}"><code>{escape(other)}</code></a>'
+        elif d is not None:
+            who = f'<a href="{relative(page_url, source_url(site.kernel, d.path))}#L{d.line}"><code>{escape(other)}</code></a>'
+        else:
+            who = f"<code>{escape(other)}</code>"
+        site_link = f'<a href="{relative(page_url, source_url(site.kernel, path))}#L{line}">{escape(path)}:{line}</a>'
+        through = f' through <code>.{escape(str(via))}</code>' if via else ""
+        items.append(f"<li>{who} at {site_link}{through}</li>")
+    more = f'<p class="kx-meta">… and {len(rows) - limit} more.</p>' if len(rows) > limit else ""
+    return '<nav class="kx-calls" data-search-exclude><ul>' + "".join(items) + "</ul>" + more + "</nav>"
+
+
+def member_table(site: SiteIndex, struct: Definition) -> str:
+    """An HTML table of a struct's members (nested ones included), linked to their lines."""
+    page_url = symbol_url(site.kernel, struct.name)
+    base = relative(page_url, source_url(site.kernel, struct.path))
+    members = [m for m in site.by_file.get(struct.path, ()) if m.kind == "member"
+               and m.name.startswith(struct.name + ".") and struct.line <= m.line <= struct.end_line]
+    if not members:
+        return ""
+    rows = []
+    for m in members:
+        field_name = m.name.split(".", 1)[1]
+        cond = f'<br><span class="kx-meta">{escape(m.cond)}</span>' if m.cond else ""
+        rows.append(
+            f'<tr id="{escape(m.name)}"><td><a href="{base}#L{m.line}"><code>{escape(field_name)}</code></a></td>'
+            f"<td><code>{escape(m.signature)}</code>{cond}</td><td>{m.line}</td></tr>"
+        )
+    return (
+        '<table class="kx-members"><thead><tr><th>member</th><th>declaration</th>'
+        "<th>line</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+    )
+
+
+def _mermaid(name: str, calls_in: list[object], calls_out: list[object], limit: int = 12) -> str:
+    def node(n: str) -> str:
+        return "n" + format(zlib.crc32(n.encode()), "x")
+
+    lines = ["flowchart LR"]
+    lines.append(f'  {node(name)}["{name}"]:::kxSelf')
+    seen = set()
+    for row in calls_in[:limit]:
+        other = str(row_field(row, "name", 0))
+        if ("in", other) in seen:
+            continue
+        seen.add(("in", other))
+        via = row_field(row, "via", 3)
+        arrow = f'-.->|"{via}"|' if via else "-->"
+        lines.append(f'  {node(other)}["{other}"] {arrow} {node(name)}')
+    for row in calls_out[:limit]:
+        other = str(row_field(row, "name", 0))
+        if ("out", other) in seen:
+            continue
+        seen.add(("out", other))
+        via = row_field(row, "via", 3)
+        arrow = f'-.->|"{via}"|' if via else "-->"
+        lines.append(f'  {node(name)} {arrow} {node(other)}["{other}"]')
+    lines.append("  classDef kxSelf stroke-width:3px")
+    return '<pre class="kx-mermaid" data-search-exclude><code>' + escape("\n".join(lines)) + "</code></pre>"
+
+
+def refs_html(site: SiteIndex, refs: list[tuple[str, int, str]], page_url: str, limit: int = 300) -> str:
+    """References (path, line, role) grouped by file, as HTML for a page at `page_url`."""
+    if not refs:
+        return '<p class="kx-meta">No references found in the work set.</p>'
+    by_file: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for path, line, role in refs:
+        by_file[path][line].add(role)
+    roles = sorted({r for _, _, r in refs if r})
+    summary = f"{len(refs)} references in {len(by_file)} files"
+    if roles:
+        counts = {r: sum(1 for x in refs if x[2] == r) for r in roles}
+        summary += " (" + ", ".join(f"{counts[r]} {r}" for r in roles) + ")"
+    out = [f'<p class="kx-meta">{escape(summary)}.</p>', '<nav class="kx-refs" data-search-exclude>']
+    for shown, path in enumerate(sorted(by_file, key=lambda p: (not p.endswith(".c"), p))):
+        if shown >= limit:
+            out.append(f'<p class="kx-meta">… and {len(by_file) - shown} more files.</p>')
+            break
+        base = relative(page_url, source_url(site.kernel, path))
+        lines = sorted(by_file[path])
+        items = " ".join(
+            f'<a href="{base}#L{ln}" title="{escape(" ".join(sorted(r for r in by_file[path][ln] if r)))}">{ln}</a>'
+            for ln in lines[:60]
+        )
+        more = f" … {len(lines) - 60} more" if len(lines) > 60 else ""
+        out.append(f'<div class="kx-ref-file"><code>{escape(path)}</code> {items}{more}</div>')
+    out.append("</nav>")
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------ JSON for the pages' scripts
+
+
+@functools.lru_cache(maxsize=None)
+def shard_of_name(name: str) -> str:
+    """Names shards are keyed by the first two letters of the last component, lower case."""
+    last = name.rsplit(".", 1)[-1].lstrip("_").lower()
+    key = (last[:2] or "_").ljust(2, "_")
+    return "".join(c if c.isalnum() else "_" for c in key)
+
+
+def ref_shard(name: str) -> int:
+    return zlib.crc32(name.encode()) % REF_SHARDS
+
+
+def names_data(site: SiteIndex, file_ids: dict[str, int], symbol_pages: frozenset[str]) -> dict[str, bytes]:
+    """shard → JSON: [[name, kind, file id, line, signature, cond, has page], ...]."""
+    shards: dict[str, list[list[object]]] = defaultdict(list)
+    for name, defs in site.defs.items():
+        key = shard_of_name(name)
+        real = any(d.kind != "prototype" for d in defs)
+        for d in defs:
+            if d.kind == "prototype" and real:
+                continue
+            sig = d.signature if len(d.signature) <= SIGNATURE_MAX else d.signature[:SIGNATURE_MAX] + "…"
+            shards[key].append([name, d.kind, file_ids[d.path], d.line, sig, d.cond or "", 1 if name in symbol_pages else 0])
+    return {k: json.dumps(v, separators=(",", ":"), ensure_ascii=False).encode() for k, v in shards.items()}
+
+
+def refs_data(refs: dict[str, dict[str, list[int]]], file_ids: dict[str, int]) -> dict[int, bytes]:
+    """shard → JSON: {name: {file id: [lines]}}."""
+    shards: dict[int, dict[str, dict[int, list[int]]]] = defaultdict(dict)
+    for name, by_file in refs.items():
+        shards[ref_shard(name)][name] = {file_ids[p]: sorted(set(ls)) for p, ls in by_file.items()}
+    return {k: json.dumps(v, separators=(",", ":")).encode() for k, v in shards.items()}

@@ -1,0 +1,530 @@
+"""The MkDocs plugin `kernel-explorer`: the index as cross-linked source, symbol and folder pages.
+
+A thin layer over `links` (what links where), `pages` (what a page holds) and `render`
+(HTML): each hook checks `enabled`, then hands off.  Generated pages are virtual
+(`File.generated`), out of the navigation (mkdocs-material repeats the navigation in every
+page), and source pages are out of the search index.  Source files are highlighted in
+worker processes while MkDocs reads the hand-written pages; the results, and the index,
+are kept on the plugin instance, which `mkdocs serve` keeps across rebuilds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import posixpath
+import re
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config import base
+from mkdocs.config import config_options as c
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin
+from mkdocs.structure.files import File, Files, InclusionLevel
+from mkdocs.structure.pages import Page
+from mkdocs.structure.toc import get_toc
+
+from ..config import ConfigError, Project
+from ..store import Index, IndexMissing
+from .links import Definition, SiteIndex, row_field
+from .markdown import Resolved, Resolver, SymbolLinkExtension, linked_names
+from .pages import (
+    REF_SHARDS,
+    LinkContext,
+    RenderedSource,
+    embed_html,
+    folder_page,
+    folders,
+    names_data,
+    refs_data,
+    refs_html,
+    render_source_page,
+    shard_of_name,
+    symbol_page,
+)
+from .urls import relative, source_uri, source_url, symbol_uri, symbol_url
+
+log = logging.getLogger("mkdocs.plugins.kernel_explorer")
+
+ASSETS = "assets/kernel-explorer"
+_FILE_TARGET = re.compile(r"^(?P<path>[\w./+-]+\.[ch])(?:(?:#L|:)(?P<line>\d+))?$")
+_EMBED_AT = re.compile(r"^(?P<path>[\w./+-]+\.[ch]):(?P<line>\d+):(?P<name>[\w.]+)$")
+
+
+class PluginConfig(base.Config):
+    enabled = c.Type(bool, default=True)
+    """Turn the plugin off (for example to preview prose quickly)."""
+    snippets = c.Optional(c.Type(str))
+    """The folder holding kernels.toml and the indexes; relative to mkdocs.yml. Default: the project's."""
+    kernel = c.Optional(c.Type(str))
+    """Which kernel of kernels.toml; default: its `default`."""
+    source_pages = c.Type(bool, default=True)
+    """Generate a page for every indexed file."""
+    symbols = c.ListOfItems(c.Type(str), default=[])
+    """Symbols that get a page, besides those the commentary links to."""
+    jobs = c.Type(int, default=0)
+    """Worker processes rendering source pages; 0 means one per core."""
+    mermaid = c.Type(bool, default=True)
+    """Bundle mermaid (from the npm registry, cached) for diagrams."""
+    mermaid_version = c.Type(str, default="11.17.2")
+    """The exact mermaid version bundled."""
+
+
+# Worker state, inherited through fork() by the rendering pool (set just before the fork).
+_WORKER: tuple[SiteIndex, LinkContext] | None = None
+
+
+def _render_worker(path: str) -> RenderedSource:
+    assert _WORKER is not None
+    site, ctx = _WORKER
+    return render_source_page(site, ctx, path)
+
+
+class _LineAnchors:
+    """The anchors #L1 … #Ln of a source page, for MkDocs' anchor validation, without a set of n strings."""
+
+    def __init__(self, lines: int, extra: set[str] | None = None) -> None:
+        self.lines = lines
+        self.extra = extra or set()
+
+    def __contains__(self, anchor: object) -> bool:
+        if isinstance(anchor, str) and anchor[:1] == "L" and anchor[1:].isdigit():
+            return 1 <= int(anchor[1:]) <= self.lines
+        return anchor in self.extra
+
+    def __or__(self, other: set[str]) -> _LineAnchors:
+        return _LineAnchors(self.lines, self.extra | other)
+
+
+class SourcePage(Page):
+    """A generated source page: there is no Markdown to read or convert (MkDocs would build a
+    Markdown converter for each of the 1,569 pages for nothing); the highlighted code is
+    put in as the page's content in `on_page_context`, while the pages are written."""
+
+    def __init__(self, file: File, config: MkDocsConfig, path: str, lines: int) -> None:
+        super().__init__(None, file, config)
+        self.kx_path = path
+        self.kx_lines = lines
+
+    def read_source(self, config: MkDocsConfig) -> None:
+        self.markdown = ""
+        self.meta = {
+            "title": self.kx_path,
+            "template": "kernel-explorer/source.html",
+            "search": {"exclude": True},
+            "hide": ["navigation", "toc"],
+        }
+
+    def render(self, config: MkDocsConfig, files: Files) -> None:
+        self.content = ""
+        self.toc = get_toc([])
+        self.present_anchor_ids = _LineAnchors(self.kx_lines)  # type: ignore[assignment]
+        self.links_to_anchors = {}
+
+
+class _PageResolver(Resolver):
+    def __init__(self, plugin: KernelExplorerPlugin, page: Page) -> None:
+        self.plugin = plugin
+        self.page = page
+
+    def _md_href(self, target_uri: str, fragment: str = "") -> str:
+        rel = posixpath.relpath(target_uri, posixpath.dirname(self.page.file.src_uri) or ".")
+        return rel + (f"#{fragment}" if fragment else "")
+
+    def link(self, target: str) -> Resolved | None:
+        plugin = self.plugin
+        site = plugin.site
+        assert site is not None
+        m = _FILE_TARGET.match(target)
+        if m:
+            path, line = m.group("path"), m.group("line")
+            if path not in site.files or (line and not 1 <= int(line) <= max(site.files[path], 1)):
+                return None
+            frag = f"L{line}" if line else ""
+            return Resolved(self._md_href(source_uri(site.kernel, path), frag), target, f"{site.kernel}: {target}", "kx-file")
+        to_source = target.startswith("src:")
+        name = target[4:].strip() if to_source else target
+        d = plugin.definition(name)
+        if d is None:
+            return None
+        title = f"{d.kind} {name} — {d.path}:{d.line}"
+        if name in plugin.symbol_names and not to_source:
+            return Resolved(self._md_href(symbol_uri(site.kernel, name)), name, title)
+        return Resolved(self._md_href(source_uri(site.kernel, d.path), f"L{d.line}"), name, title)
+
+    def embed(self, target: str) -> str | None:
+        plugin = self.plugin
+        site = plugin.site
+        assert site is not None
+        if target.startswith("@"):  # a generated page's own HTML block
+            return plugin._page_blocks.get(target[1:])
+        m = _EMBED_AT.match(target)
+        if m:
+            d = next((x for x in site.lookup(m.group("name")) if x.path == m.group("path") and x.line == int(m.group("line"))), None)
+        else:
+            d = plugin.definition(target)
+        if d is None:
+            return None
+        return embed_html(site, plugin.link_context, d, self.page.url)
+
+    def missing(self, target: str) -> None:
+        self.plugin.report_missing(self.page, target)
+
+
+class KernelExplorerPlugin(BasePlugin[PluginConfig]):
+    supports_multiple_instances = False
+
+    def __init__(self) -> None:
+        self.serving = False
+        self.project: Project | None = None
+        self.site: SiteIndex | None = None
+        self.symbol_names: frozenset[str] = frozenset()
+        self.link_context = LinkContext("")
+        self._resolver: Resolver | None = None
+        self._source_pages: dict[str, str] = {}  # src_uri → path
+        self._symbol_pages: dict[str, str] = {}  # src_uri → name
+        self._mentions: dict[str, list[tuple[str, str]]] = {}
+        self._rendered: dict[str, tuple[tuple[object, ...], RenderedSource]] = {}
+        self._pending: Iterator[RenderedSource] | None = None
+        self._pool: Any = None
+        self._refs: dict[str, dict[str, list[int]]] | None = None
+        self._missing: list[tuple[str, str]] = []
+        self._timings: dict[str, float] = {}
+        self._todo: set[str] = set()
+        self._name_shards: list[str] = []
+        self._t0 = 0.0
+        self._page_blocks: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ hooks
+
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        self.serving = command == "serve"
+
+    def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
+        if not self.config.enabled:
+            return None
+        started = time.perf_counter()
+        base_dir = Path(config.config_file_path or ".").resolve().parent
+        snippets = Path(self.config.snippets) if self.config.snippets else None
+        if snippets is not None and not snippets.is_absolute():
+            snippets = base_dir / snippets
+        try:
+            project = Project.load(snippets)
+            spec = project.kernel(self.config.kernel)
+            self.project = project
+        except ConfigError as exc:
+            raise PluginError(f"kernel-explorer: {exc}") from None
+        index_path = project.index_path(spec.name)
+        if self.site is None or self.site.index_path != index_path or self.site.kernel != spec.name or not self.site.is_current():
+            try:
+                self.site = SiteIndex.load(spec.name, index_path, project.tree(spec.name))
+            except IndexMissing:
+                raise PluginError(
+                    f"kernel-explorer: no index for {spec.name} at {index_path}: run `kexplore vendor` and `kexplore index` (or `make index`)"
+                ) from None
+            self._rendered.clear()
+        config.markdown_extensions.append(SymbolLinkExtension(self._current_resolver))  # type: ignore[arg-type]
+        config.extra_css.append(f"{ASSETS}/explorer.css")
+        for script in ("config.js", "explorer.js"):
+            config.extra_javascript.append(f"{ASSETS}/{script}")  # type: ignore[arg-type]
+        self._timings["config"] = time.perf_counter() - started
+        return config
+
+    def on_files(self, files: Files, config: MkDocsConfig) -> Files | None:
+        if not self.config.enabled or self.site is None:
+            return None
+        started = time.perf_counter()
+        site = self.site
+        kernel = site.kernel
+
+        # which symbols get pages: the configured ones and those the commentary links to
+        wanted = set(self.config.symbols)
+        self._mentions = defaultdict(list)
+        for file in files.documentation_pages():
+            if file.generated_by:
+                continue
+            text = file.content_string
+            title = _first_heading(text) or posixpath.splitext(posixpath.basename(file.src_uri))[0]
+            for name in linked_names(text):
+                if site.lookup(name):
+                    wanted.add(name)
+                    self._mentions[name].append((title, file.src_uri))
+        unknown = sorted(n for n in set(self.config.symbols) if not site.lookup(n))
+        if unknown:
+            log.warning(f"kernel-explorer: mkdocs.yml lists symbols the index does not know: {', '.join(unknown)}")
+        self.symbol_names = frozenset(n for n in wanted if site.lookup(n))
+        self.link_context = LinkContext(kernel, self.symbol_names)
+        self._missing = []
+        self._refs = None
+
+        def add(src_uri: str, content: str | bytes, page: bool = True) -> None:
+            files.append(File.generated(config, src_uri, content=content,
+                                        inclusion=InclusionLevel.NOT_IN_NAV if page else InclusionLevel.UNDEFINED))
+
+        self._source_pages = {}
+        if self.config.source_pages:
+            for path in site.files:
+                uri = source_uri(kernel, path)
+                self._source_pages[uri] = path
+                add(uri, "")
+            for folder, (names, subs) in folders(site.files).items():
+                uri = f"{kernel}/source/{folder}/index.md" if folder else f"{kernel}/source/index.md"
+                add(uri, folder_page(site, folder, names, subs))
+        self._symbol_pages = {}
+        for name in sorted(self.symbol_names):
+            uri = symbol_uri(kernel, name)
+            self._symbol_pages[uri] = name
+            add(uri, _front_matter(name))
+        add(f"{kernel}/symbol/index.md", self._symbol_index())
+
+        # assets
+        here = Path(__file__).parent / "assets"
+        for name in ("explorer.css", "explorer.js"):
+            files.append(File.generated(config, f"{ASSETS}/{name}", abs_src_path=str(here / name)))
+        self._name_shards = sorted({shard_of_name(n) for n in site.defs})
+        add(f"{ASSETS}/config.js", _config_js(kernel, self._name_shards, self.config.mermaid), page=False)
+        if self.config.mermaid:
+            from .mermaid import MermaidError, ensure_mermaid
+
+            try:
+                mermaid = ensure_mermaid(self.config.mermaid_version)
+            except MermaidError as exc:
+                raise PluginError(f"kernel-explorer: {exc}") from None
+            files.append(File.generated(config, f"{ASSETS}/mermaid.min.js", abs_src_path=str(mermaid)))
+
+        self._start_rendering()
+        self._timings["files"] = time.perf_counter() - started
+        self._t0 = time.perf_counter()
+        return files
+
+    def on_nav(self, nav: Any, *, config: MkDocsConfig, files: Files) -> Any:
+        if not self.config.enabled or self.site is None:
+            return None
+        for uri, path in self._source_pages.items():
+            file = files.get_file_from_path(uri)
+            if file is not None:
+                SourcePage(file, config, path, self.site.files.get(path, 0))
+        return nav
+
+    def on_env(self, env: Any, *, config: MkDocsConfig, files: Files) -> Any:
+        if not self.config.enabled:
+            return None
+        import jinja2
+
+        templates = Path(__file__).parent / "templates"
+        env.loader = jinja2.ChoiceLoader([env.loader, jinja2.FileSystemLoader(str(templates))])
+        return env
+
+    def on_page_markdown(self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files) -> str | None:
+        if not self.config.enabled or self.site is None:
+            return None
+        self._resolver = _PageResolver(self, page)
+        self._page_blocks = {}
+        uri = page.file.src_uri
+        if uri in self._source_pages:
+            return ""
+        name = self._symbol_pages.get(uri)
+        if name is not None:
+            started = time.perf_counter()
+            self._timings.setdefault("first symbol page", started - self._t0)
+            mentions = [(title, posixpath.relpath(src, posixpath.dirname(uri))) for title, src in self._mentions.get(name, [])]
+            blocks = self._page_blocks = {}
+            text = symbol_page(self.site, self.link_context, name, mentions, blocks)
+            blocks["refs"] = refs_html(self.site, self._symbol_refs(name), page.url)
+            text += "\n## References\n\n[[source:@refs]]\n"
+            self._timings["symbol pages"] = self._timings.get("symbol pages", 0.0) + time.perf_counter() - started
+            return text
+        if "<!-- kexplore-lab:" in markdown:
+            # the labs' pages: results recorded by `kexplore lab record`, with live code excerpts
+            from ..labs.render import expand_lab_markers
+
+            return expand_lab_markers(markdown, self.project, results_dir=None, site_syntax=True, kernel=self.site.kernel)
+        return None
+
+    def on_page_content(self, html: str, *, page: Page, config: MkDocsConfig, files: Files) -> str | None:
+        if not self.config.enabled or self.site is None:
+            return None
+        self._resolver = None
+        return None
+
+    def on_page_context(self, context: dict[str, Any], *, page: Page, config: MkDocsConfig, nav: Any) -> dict[str, Any] | None:
+        if not self.config.enabled:
+            return None
+        path = self._source_pages.get(page.file.src_uri)
+        if path is not None:
+            page.content = self._result(path).html
+            context["page"] = page
+        return context
+
+    def on_post_build(self, config: MkDocsConfig) -> None:
+        if not self.config.enabled or self.site is None:
+            return
+        started = time.perf_counter()
+        self._timings["pages (from on_files to on_post_build)"] = started - self._t0
+        site = self.site
+        refs = self._all_refs()
+        self._close_pool()
+        out = Path(config.site_dir) / site.kernel / "_kx"
+        (out / "names").mkdir(parents=True, exist_ok=True)
+        (out / "refs").mkdir(parents=True, exist_ok=True)
+        paths = list(site.files)
+        file_ids = {p: i for i, p in enumerate(paths)}
+        (out / "files.json").write_text(json.dumps(paths, separators=(",", ":")), encoding="utf-8")
+        shards = names_data(site, file_ids, self.symbol_names)
+        for key in self._name_shards:
+            (out / "names" / f"{key}.json").write_bytes(shards.get(key, b"[]"))
+        ref_shards = refs_data(refs, file_ids)
+        for shard in range(REF_SHARDS):
+            (out / "refs" / f"{shard}.json").write_bytes(ref_shards.get(shard, b"{}"))
+        self._timings["data"] = time.perf_counter() - started
+        log.info("kernel-explorer timings (s): %s", {k: round(v, 2) for k, v in self._timings.items()})
+
+    def on_shutdown(self) -> None:
+        self._close_pool()
+
+    def on_build_error(self, *, error: Exception) -> None:
+        self._close_pool()
+
+    # ------------------------------------------------------------------ services for the resolver
+
+    def _current_resolver(self) -> Resolver:
+        if self._resolver is None:  # Markdown converted outside a page (another plugin): no page to name
+            raise PluginError("kernel-explorer: [[...]] used outside a page")
+        return self._resolver
+
+    def definition(self, name: str) -> Definition | None:
+        assert self.site is not None
+        found = self.site.lookup(name)
+        real = [d for d in found if d.kind != "prototype"]
+        return (real or found or [None])[0]
+
+    def report_missing(self, page: Page, target: str) -> None:
+        self._missing.append((page.file.src_uri, target))
+        hint = ""
+        if self.site is not None:
+            with self.site.open() as index:
+                close = index.suggest(target.split("#")[0].removeprefix("src:"), limit=3)
+            if close:
+                hint = f" (did you mean: {', '.join(close)}?)"
+        log.warning(f"kernel-explorer: page '{page.file.src_uri}' links to '{target}', which is not in the {self.site.kernel if self.site else ''} index{hint}")
+
+    # ------------------------------------------------------------------ rendering
+
+    def _key(self, path: str) -> tuple[object, ...]:
+        assert self.site is not None
+        st = (self.site.tree / path).stat()
+        return (st.st_mtime_ns, st.st_size, self.site.stamp, self.symbol_names)
+
+    def _start_rendering(self) -> None:
+        global _WORKER
+        assert self.site is not None
+        self._close_pool()
+        todo = []
+        for path in self._source_pages.values():
+            cached = self._rendered.get(path)
+            if cached is None or cached[0] != self._key(path):
+                todo.append(path)
+        self._todo = set(todo)
+        if not todo:
+            self._pending = None
+            return
+        jobs = self.config.jobs or os.cpu_count() or 1
+        if jobs <= 1 or len(todo) < 40:
+            self._pending = (render_source_page(self.site, self.link_context, p) for p in todo)
+            return
+        _WORKER = (self.site, self.link_context)
+        ctx = multiprocessing.get_context("fork")
+        self._pool = ctx.Pool(jobs)
+        _WORKER = None
+        self._pending = self._pool.imap(_render_worker, todo, chunksize=4)
+
+    def _result(self, path: str) -> RenderedSource:
+        started = time.perf_counter()
+        try:
+            return self._wait_for(path)
+        finally:
+            self._timings["waiting for renders"] = self._timings.get("waiting for renders", 0.0) + time.perf_counter() - started
+
+    def _wait_for(self, path: str) -> RenderedSource:
+        cached = self._rendered.get(path)
+        if cached is not None and path not in self._todo:
+            return cached[1]
+        while self._pending is not None:
+            try:
+                done = next(self._pending)
+            except StopIteration:
+                self._pending = None
+                break
+            self._rendered[done.path] = (self._key(done.path), done)
+            self._todo.discard(done.path)
+            if done.path == path:
+                return done
+        cached = self._rendered.get(path)
+        if cached is None:
+            raise PluginError(f"kernel-explorer: {path} was not rendered")
+        return cached[1]
+
+    def _all_refs(self) -> dict[str, dict[str, list[int]]]:
+        """name → path → lines of its uses, over every source page (waits for the renders)."""
+        if self._refs is None:
+            refs: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+            for path in self._source_pages.values():
+                for target, line in self._result(path).refs:
+                    refs[target][path].append(line)
+            self._refs = refs
+            self._close_pool()
+        return self._refs
+
+    def _symbol_refs(self, name: str) -> list[tuple[str, int, str]]:
+        """(path, line, role) of the uses of `name`: from the index's refs, else from the rendered links."""
+        assert self.site is not None
+        if self.site.has_refs and hasattr(Index, "refs"):
+            with self.site.open() as index:
+                return [(str(row_field(r, "path", 0)), int(row_field(r, "line", 1)), str(row_field(r, "role", 4)))  # type: ignore[arg-type]
+                        for r in index.refs(name)]
+        return [(path, line, "") for path, lines in self._all_refs().get(name, {}).items() for line in lines]
+
+    def _close_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def _symbol_index(self) -> str:
+        assert self.site is not None
+        lines = ["---", "title: Symbols", "---", "", f"# Symbols of {self.site.kernel}", "",
+                 "Every symbol of the index is found by the search box (type a name: definitions come first).",
+                 "These have pages of their own:", ""]
+        for name in sorted(self.symbol_names):
+            d = self.definition(name)
+            kind = d.kind if d else ""
+            lines.append(f"- [[{name}]] <span class=\"kx-kind\">{kind}</span>")
+        return "\n".join(lines) + "\n"
+
+
+def _front_matter(title: str) -> str:
+    return f"---\ntitle: {json.dumps(title)}\n---\n"
+
+
+def _first_heading(markdown: str) -> str | None:
+    m = re.search(r"^#\s+(.+?)\s*#*\s*$", markdown, re.M)
+    return m.group(1) if m else None
+
+
+def _config_js(kernel: str, shards: list[str], mermaid: bool) -> str:
+    data = {
+        "mermaid": f"{ASSETS}/mermaid.min.js" if mermaid else None,
+        "kernel": kernel, "data": f"{kernel}/_kx/", "source": f"{kernel}/source/", "symbol": f"{kernel}/symbol/",
+        "shards": shards, "refShards": REF_SHARDS,
+    }
+    return "window.kernelExplorer = " + json.dumps(data) + ";\n"
+
+
+__all__ = ["KernelExplorerPlugin", "PluginConfig", "relative", "source_url", "symbol_url"]

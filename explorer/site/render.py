@@ -1,0 +1,206 @@
+"""Highlighted, linked kernel source as HTML.
+
+Links are decided before rendering, from the index, as character spans per line
+(`LinkSpan`); the formatter cuts Pygments tokens at those spans.  Nothing here edits
+finished HTML.
+
+The markup is kept small, because the work set is half a million lines:
+
+- one ``<span id="L123">`` per line, holding the line's text and its newline (the line
+  numbers are a CSS counter, so they are neither in the HTML nor in a copy);
+- a token gets a ``<span class>`` only when it is coloured: names, punctuation,
+  operators and white space are bare text;
+- a link is ``<a href>``, with ``class="d"`` on the name at its own definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import NamedTuple
+
+from pygments.formatters.html import HtmlFormatter
+from pygments.token import Comment, Name, Token, _TokenType
+
+from .lexer import KernelCLexer, lex
+
+_ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+# Token types shown without colour: no <span> is written for them.
+_BARE = (Token.Text, Name, Token.Punctuation, Token.Operator, Token.Error)
+# Name subtypes that are coloured anyway.
+_COLOURED_NAMES = (Name.Function, Name.Class, Name.Builtin, Name.Label, Name.Constant)
+
+
+def escape(text: str) -> str:
+    return text.translate(_ESCAPE)
+
+
+class LinkSpan(NamedTuple):
+    """A link over characters [start, end) of a 1-based line."""
+
+    line: int
+    start: int
+    end: int
+    href: str
+    definition: bool = False  # the name at its own definition
+
+
+def make_lexer() -> KernelCLexer:
+    # stripnl=False: leading blank lines stay, so line numbers stay those of the file.
+    return KernelCLexer(stripnl=False, ensurenl=True)
+
+
+def tokens(text: str) -> list[tuple[_TokenType, str]]:
+    """Pygments tokens of `text`, ending in a newline; straight from the lexer (no re-filtering)."""
+    if not text.endswith("\n"):
+        text += "\n"
+    return lex(text)
+
+
+class SourceFormatter(HtmlFormatter):  # type: ignore[type-arg]
+    """An HtmlFormatter that writes one anchored span per line and links at `spans`.
+
+    `_format_lines` is the hook Pygments documents for this; it is private API, so
+    the Pygments version is pinned in pyproject.toml and a golden test watches it.
+    """
+
+    def __init__(self, spans: Iterable[LinkSpan] = (), *, first_line: int = 1, line_ids: bool = True, **options: object) -> None:
+        options.setdefault("cssclass", "highlight kx-code")
+        options.setdefault("wrapcode", True)
+        super().__init__(**options)
+        self.first_line = first_line
+        self.line_ids = line_ids
+        by_line: dict[int, list[tuple[int, int, str]]] = {}
+        for span in spans:
+            tag = f'<a class="d" href="{span.href}">' if span.definition else f'<a href="{span.href}">'
+            by_line.setdefault(span.line, []).append((span.start, span.end, tag))
+        for items in by_line.values():
+            items.sort()
+        self.spans_by_line = by_line
+        self._openers: dict[_TokenType, str] = {}
+
+    def _opener(self, ttype: _TokenType) -> str:
+        try:
+            return self._openers[ttype]
+        except KeyError:
+            pass
+        if ttype in Name and ttype not in _COLOURED_NAMES and ttype is not Name.Function:
+            opener = ""
+        elif any(ttype in bare for bare in _BARE) and ttype not in Name:
+            opener = ""
+        else:
+            css = self._get_css_classes(ttype)
+            opener = f'<span class="{css}">' if css else ""
+        if ttype in Comment.Preproc and ttype is not Comment.PreprocFile:
+            opener = '<span class="cp">'
+        self._openers[ttype] = opener
+        return opener
+
+    def _format_lines(self, tokensource: Iterable[tuple[_TokenType, str]]) -> Iterator[tuple[int, str]]:
+        spans_by_line = self.spans_by_line
+        lineno = self.first_line
+        line_ids = self.line_ids
+        out: list[str] = []
+        append = out.append
+        col = 0
+        line_spans: Sequence[tuple[int, int, str]] = spans_by_line.get(lineno, ())
+        si = 0
+        open_end = -1  # end column of the link being written, or -1
+
+        openers = self._openers
+        opener_of = self._opener
+        for ttype, value in tokensource:
+            opener = openers.get(ttype)
+            if opener is None:
+                opener = opener_of(ttype)
+            if "\n" not in value:
+                # the common case: a token inside one line
+                if not line_spans:
+                    text = value.translate(_ESCAPE)
+                    append(opener + text + "</span>" if opener else text)
+                    col += len(value)
+                    continue
+                pieces = (value,)
+            else:
+                pieces = value.split("\n")  # type: ignore[assignment]
+            closer = "</span>" if opener else ""
+            for k, piece in enumerate(pieces):
+                if k:
+                    if open_end >= 0:
+                        append("</a>")
+                        open_end = -1
+                    head = f'<span id="L{lineno}">' if line_ids else "<span>"
+                    yield 1, head + "".join(out) + "\n</span>"
+                    out.clear()
+                    lineno += 1
+                    col = 0
+                    line_spans = spans_by_line.get(lineno, ())
+                    si = 0
+                if not piece:
+                    continue
+                end = col + len(piece)
+                if not line_spans:
+                    append(opener + piece.translate(_ESCAPE) + closer if opener else piece.translate(_ESCAPE))
+                    col = end
+                    continue
+                pos = col
+                n = len(line_spans)
+                while pos < end:
+                    if open_end >= 0:
+                        cut = min(end, open_end)
+                        text = piece[pos - col:cut - col].translate(_ESCAPE)
+                        append(opener + text + closer if opener else text)
+                        pos = cut
+                        if pos == open_end:
+                            append("</a>")
+                            open_end = -1
+                        continue
+                    while si < n and line_spans[si][1] <= pos:
+                        si += 1
+                    if si < n and line_spans[si][0] <= pos:
+                        append(line_spans[si][2])
+                        open_end = line_spans[si][1]
+                        si += 1
+                        continue
+                    cut = min(end, line_spans[si][0]) if si < n else end
+                    text = piece[pos - col:cut - col].translate(_ESCAPE)
+                    append(opener + text + closer if opener else text)
+                    pos = cut
+                col = end
+        if open_end >= 0:
+            append("</a>")
+        if out:
+            head = f'<span id="L{lineno}">' if line_ids else "<span>"
+            yield 1, head + "".join(out) + "\n</span>"
+
+
+def render(text: str, spans: Iterable[LinkSpan] = (), *, first_line: int = 1, line_ids: bool = True,
+           toks: list[tuple[_TokenType, str]] | None = None) -> str:
+    """`text` (whole lines, starting at `first_line`) as highlighted, linked HTML."""
+    formatter = SourceFormatter(spans, first_line=first_line, line_ids=line_ids)
+    from io import StringIO
+
+    buf = StringIO()
+    formatter.format(toks if toks is not None else tokens(text), buf)
+    return buf.getvalue()
+
+
+def char_column(line: bytes, byte_col: int) -> int:
+    """The character column of byte offset `byte_col` in `line`, as `decode` counts characters.
+
+    Offsets from the index sit at identifier boundaries (ASCII bytes), where decoding the
+    prefix gives the same characters as decoding the whole line.
+    """
+    if byte_col <= 0:
+        return 0
+    if line.isascii():
+        return byte_col
+    return len(line[:byte_col].decode("utf-8", errors="replace"))
+
+
+def decode(data: bytes) -> str:
+    """A file's text as the pages show it: UTF-8, with U+FFFD for bytes that are not."""
+    return data.decode("utf-8", errors="replace")
+
+
+__all__ = ["LinkSpan", "SourceFormatter", "render", "tokens", "escape", "char_column", "decode"]

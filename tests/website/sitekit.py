@@ -1,0 +1,197 @@
+"""Helpers for the site's tests: a small kernel written for these tests, its index, and site builds.
+
+The C below is the project's own, in kernel style; no kernel code is copied.
+"""
+
+from __future__ import annotations
+
+import logging
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from explorer.config import PACKAGE_ROOT, Project
+from explorer.indexer import build_index
+
+DEMO_HEADER = """\
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _NET_DEMO_SOCK_H
+#define _NET_DEMO_SOCK_H
+
+#define DEMO_MAX_BACKLOG 128
+
+struct demo_common {
+	unsigned short		dc_family;
+	unsigned char		dc_state;
+};
+
+struct demo_sock {
+	struct demo_common	__dc_common;
+#define ds_state		__dc_common.dc_state
+	int			ds_backlog;
+	const struct demo_ops	*ds_ops;
+};
+
+struct demo_ops {
+	int	(*listen)(struct demo_sock *ds, int backlog);
+};
+
+static inline int demo_queue_full(const struct demo_sock *ds)
+{
+	return ds->ds_backlog > DEMO_MAX_BACKLOG;
+}
+
+int demo_listen_start(struct demo_sock *ds);
+
+#endif /* _NET_DEMO_SOCK_H */
+"""
+
+DEMO_CORE = """\
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Escaping: <script>alert("owned")</script> & <b>bold</b> stay text.
+ */
+#include <net/demo_sock.h>
+
+static int demo_alloc_queue(struct demo_sock *ds)
+{
+	ds->ds_backlog = 0;
+	return 0;
+}
+
+int demo_listen_start(struct demo_sock *ds)
+{
+	int err;
+
+	/* naïve café */ err = demo_alloc_queue(ds);
+	if (err)
+		return err;
+	ds->ds_state = 10;
+	return 0;
+}
+
+int demo_listen(struct demo_sock *ds, int backlog)
+{
+	if (demo_queue_full(ds) && backlog < 2)
+		return -1;
+	return demo_listen_start(ds);
+}
+
+const struct demo_ops demo_stream_ops = {
+	.listen = demo_listen,
+};
+"""
+
+DEMO_SYSCALL = """\
+// SPDX-License-Identifier: GPL-2.0
+#include <net/demo_sock.h>
+
+int demo_sys_listen(struct demo_sock *ds, int backlog)
+{
+	if (backlog > DEMO_MAX_BACKLOG)
+		backlog = DEMO_MAX_BACKLOG;
+	return ds->ds_ops->listen(ds, backlog);
+}
+"""
+
+INDEX_MD = """\
+# Demo commentary
+
+The listen handler is [[demo_listen]]; it calls [[demo_listen_start|the second half]].
+The state lives in [[demo_common.dc_state]], the file is [[net/demo/demo_core.c]],
+one line is [[net/demo/demo_core.c#L13]] and another [[net/demo/demo_core.c:25]].
+
+Code spans are left alone: `[[not_a_symbol]]`, and so is this text: a < b && c > d.
+
+[[source:demo_listen_start]]
+
+[[source:demo_sock]]
+"""
+
+MKDOCS_YML = """\
+site_name: demo explorer
+docs_dir: docs
+site_dir: {site_dir}
+theme:
+  name: material
+  font: false
+plugins:
+  - search
+  - kernel-explorer:
+      snippets: kernel-snippets
+      kernel: demo-1.0
+      mermaid: false
+      symbols:
+        - demo_sock
+        - demo_sys_listen
+"""
+
+
+@dataclass
+class DemoProject:
+    root: Path  # holds mkdocs.yml, docs/ and kernel-snippets/
+
+    @property
+    def docs(self) -> Path:
+        return self.root / "docs"
+
+    def write_doc(self, name: str, text: str) -> None:
+        (self.docs / name).write_text(textwrap.dedent(text), encoding="utf-8")
+
+
+def make_demo_kernel(snippets: Path) -> None:
+    tree = snippets / "demo-1.0"
+    files = {
+        "include/net/demo_sock.h": DEMO_HEADER,
+        "net/demo/demo_core.c": DEMO_CORE,
+        "net/demo/demo_syscall.c": DEMO_SYSCALL,
+    }
+    for rel, text in files.items():
+        path = tree / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    (snippets / "kernels.toml").write_text(
+        'default = "demo-1.0"\n\n[kernels."demo-1.0"]\ntitle = "Demo"\npaths = ["net/demo", "include/net"]\n',
+        encoding="utf-8",
+    )
+    build_index(Project.load(snippets), "demo-1.0", jobs=1)
+
+
+def build_site(config_file: Path, *, strict: bool = True, site_dir: Path | None = None) -> Path:
+    """A real `mkdocs build` in-process; returns the site folder. Raises mkdocs' Abort on strict failures."""
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    overrides: dict[str, object] = {"strict": strict}
+    if site_dir is not None:
+        overrides["site_dir"] = str(site_dir)
+    config = load_config(str(config_file), **overrides)
+    config.plugins.on_startup(command="build", dirty=False)
+    try:
+        build(config)
+    finally:
+        config.plugins.on_shutdown()
+        logging.getLogger("mkdocs").handlers[:] = [
+            h for h in logging.getLogger("mkdocs").handlers if type(h).__name__ != "CountHandler"
+        ]
+    return Path(config.site_dir)
+
+
+REAL_INDEX = PACKAGE_ROOT / "kernel-snippets" / "index" / "linux-6.1.sqlite"
+REAL_TREE = PACKAGE_ROOT / "kernel-snippets" / "linux-6.1"
+
+
+def real_index_missing() -> str | None:
+    if not REAL_INDEX.is_file() or not REAL_TREE.is_dir():
+        return f"needs the vendored linux-6.1 tree and its index ({REAL_INDEX}): run `make index`"
+    return None
+
+
+def line_of(text: str, needle: str) -> int:
+    """The 1-based line of the first line of `text` containing `needle`."""
+    for n, line in enumerate(text.splitlines(), 1):
+        if needle in line:
+            return n
+    raise AssertionError(f"{needle!r} not in the fixture")

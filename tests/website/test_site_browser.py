@@ -1,0 +1,133 @@
+"""The real site in Debian's Chromium, driven by Playwright: links land on definitions, search works,
+nothing is loaded from another host and no console error occurs."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from .sitekit import REAL_INDEX, build_site, real_index_missing
+
+from explorer.config import PACKAGE_ROOT
+from explorer.store import Index
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.vendored,
+    pytest.mark.skipif(real_index_missing() is not None, reason=real_index_missing() or ""),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing: `make setup` installs Debian's chromium"),
+]
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the stdlib's name)
+        pass
+
+
+@pytest.fixture(scope="module")
+def real_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The project's site, built into a temporary folder and served on 127.0.0.1."""
+    site = build_site(PACKAGE_ROOT / "mkdocs.yml", strict=False, site_dir=tmp_path_factory.mktemp("real") / "site")
+    handler = functools.partial(_Quiet, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        shutil.rmtree(site, ignore_errors=True)
+
+
+@pytest.fixture
+def page(real_site: str) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    allowed = urlsplit(real_site).netloc
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context()
+
+        def guard(route) -> None:  # type: ignore[no-untyped-def]
+            host = urlsplit(route.request.url).netloc
+            if host != allowed:
+                problems.append(f"request to another host: {route.request.url}")
+                route.abort()
+            else:
+                route.continue_()
+
+        context.route("**/*", guard)
+        pg = context.new_page()
+        pg.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+        pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+        try:
+            yield pg
+        finally:
+            browser.close()
+    assert problems == []
+
+
+def _definition(name: str) -> tuple[str, int, int]:
+    with Index(REAL_INDEX) as index:
+        sym = next(s for s in index.lookup(name) if s.kind == "function")
+    return sym.path, sym.line, sym.end_line
+
+
+def test_click_a_call_inside_inet_listen_lands_on_its_definition(real_site: str, page) -> None:  # type: ignore[no-untyped-def]
+    path, first, last = _definition("inet_listen")
+    target_path, target_line, _ = _definition("inet_csk_listen_start")
+    page.goto(f"{real_site}linux-6.1/source/{path}/#L{first}")
+    link = None
+    for n in range(first, last + 1):
+        candidate = page.locator(f"#L{n} a", has_text="inet_csk_listen_start")
+        if candidate.count():
+            link = candidate.first
+            break
+    assert link is not None, f"no link to inet_csk_listen_start in {path}:{first}-{last}"
+    link.click()
+    page.wait_for_url(f"**/linux-6.1/source/{target_path}/#L{target_line}")
+    line = page.locator(f"#L{target_line}")
+    assert "inet_csk_listen_start" in line.inner_text()
+    assert "kx-hl" in (line.get_attribute("class") or "")
+    assert line.is_visible()
+    box = line.bounding_box()
+    assert box is not None and 0 <= box["y"] < page.viewport_size["height"]
+
+
+def test_search_jumps_to_a_symbol_and_finds_commentary(real_site: str, page) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{real_site}linux-6.1/source/net/ipv4/af_inet.c/")
+    search = page.locator(".md-search__input")
+    search.click()
+    search.press_sequentially("inet_csk_listen_start", delay=10)
+    first = page.locator(".kx-symbol-results a").first
+    first.wait_for(state="visible")
+    assert "inet_csk_listen_start" in first.inner_text()
+    first.click()
+    page.wait_for_url("**/linux-6.1/symbol/inet_csk_listen_start/")
+    assert "inet_csk_listen_start" in page.locator("h1").first.inner_text()
+    # the commentary is full-text searchable through material's own search
+    page.locator(".md-search__input").click()
+    page.locator(".md-search__input").press_sequentially("commentary syntax", delay=10)  # material reads keystrokes
+    page.locator(".md-search-result__item").first.wait_for(state="visible")
+
+
+def test_definition_name_opens_its_references(real_site: str, page) -> None:  # type: ignore[no-untyped-def]
+    path, first, _ = _definition("inet_csk_get_port")
+    page.goto(f"{real_site}linux-6.1/source/{path}/#L{first}")
+    page.locator(f"#L{first} a.d", has_text="inet_csk_get_port").first.click()
+    panel = page.locator(".kx-panel")
+    panel.locator("h3").wait_for(state="visible")
+    assert "references" in panel.inner_text()
