@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark, print a summary, write JSON to benchmarks/results/.
 
-    .venv/bin/python benchmarks/run.py [--only recall,index_time,lookup_time,memory] [--samples N]
+    .venv/bin/python benchmarks/run.py [--only recall,callers_cscope,index_time,lookup_time,memory] [--samples N]
 
 Each benchmark is a module of this folder with a `run()` that returns a `common.Result`;
 each also runs alone (`.venv/bin/python benchmarks/recall.py`).  Targets are reported,
@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import callers_cscope  # noqa: E402
 import index_time  # noqa: E402
 import lookup_time  # noqa: E402
 import memory  # noqa: E402
@@ -26,6 +27,7 @@ from common import RESULTS, ROOT, BenchmarkError, Result, environment, log, writ
 
 BENCHMARKS = {
     "recall": lambda args: recall.run(samples=args.samples),
+    "callers_cscope": lambda args: callers_cscope.run(samples=args.samples),
     "lookup_time": lambda args: lookup_time.run(),
     "index_time": lambda args: index_time.run(),
     "memory": lambda args: memory.run(),
@@ -35,7 +37,7 @@ BENCHMARKS = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run kernel-explorer's benchmarks.")
     parser.add_argument("--only", metavar="NAMES", help=f"comma-separated subset of: {', '.join(BENCHMARKS)}")
-    parser.add_argument("--samples", type=int, default=30, help="sample misses the recall benchmark prints (default 30)")
+    parser.add_argument("--samples", type=int, default=30, help="sample misses (recall) and disagreements (callers_cscope) printed (default 30)")
     args = parser.parse_args(argv)
     names = list(BENCHMARKS)
     if args.only:

@@ -212,7 +212,13 @@ def cmd_lookup(project: Project, args: argparse.Namespace) -> int:
             return _not_found(index, args.name, project.kernel(args.kernel).name)
         notes = _annotations(project)
         if args.json:
-            _emit_json([{**s.as_dict(), "annotation": _note_text(notes, s.name)} for s in found])
+            from .urls import definition_url
+
+            kernel = project.kernel(args.kernel).name
+            _emit_json([
+                {**s.as_dict(), "url": definition_url(kernel, s.path, s.line), "annotation": _note_text(notes, s.name)}
+                for s in found
+            ])
         else:
             print("\n".join(_symbol_line(s) for s in found))
             for name in dict.fromkeys(s.name for s in found):

@@ -349,6 +349,38 @@ class _FileWalker:
             header = _collapse(self.src[node.start_byte + m.start() : node.start_byte + m.end("params")])
             scope = "file" if header.startswith("static") else "global"
             self.out.append(Definition(name, "function", line, col, end_line, scope, header[:_MAX_SIGNATURE], cond))
+            if self.xref.enabled:
+                self.recovered_body_refs(node, name, node.start_byte + m.start(), close if close >= 0 else node.end_byte,
+                                         self.src[node.start_byte + m.start() : node.start_byte + m.end("params")], cond)
+
+    def recovered_body_refs(self, error: Node, name: str, start: int, end: int, header: bytes, cond: str | None) -> None:
+        """References in a function recovered from an ERROR: its parameters come from its
+        header parsed on its own, its statements from the ERROR's parts within its lines."""
+        from .xref import type_name
+
+        locals_: dict[str, str | None] = {}
+        header_tree = make_parser().parse(blank_annotations(header) + b"\n{\n}\n")
+        for fn in header_tree.root_node.named_children:
+            decl = fn.child_by_field_name("declarator")
+            while decl is not None and decl.type != "function_declarator":
+                decl = decl.child_by_field_name("declarator")
+            params = decl.child_by_field_name("parameters") if decl is not None else None
+            for param in params.named_children if params is not None else ():
+                pname, _, _ = self.declarator_name(param.child_by_field_name("declarator"))
+                if pname is not None:
+                    locals_[pname.text.decode("utf-8", "replace")] = type_name(param.child_by_field_name("type"))
+            break
+        stack = list(error.named_children)
+        while stack:
+            part = stack.pop()
+            if part.end_byte <= start or part.start_byte >= end:
+                continue
+            if part.start_byte < start or part.end_byte > end:
+                stack.extend(part.named_children)  # straddles the function's edge: look inside
+                continue
+            if part.type in ("function_declarator", "parameter_list") and part.start_byte < start + len(header):
+                continue  # the header itself
+            self.xref.walk(part, locals_, name, cond)
 
     def count_errors(self, node: Node) -> None:
         if node.has_error:

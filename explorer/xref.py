@@ -200,7 +200,10 @@ class RefCollector:
             cur, c = stack.pop()
             t = cur.type
             if t == "declaration":
-                self.declare(cur, locals_, func, c)
+                if _statement_in_disguise(cur):
+                    self.disguised_statement(cur, locals_, func, c)
+                else:
+                    self.declare(cur, locals_, func, c)
             elif t in _PREPROC_BLOCKS:
                 own = self.cond_of(cur)
                 here = c if t == "preproc_else" else (f"{c} && {own}" if c and own else (own or c))
@@ -227,6 +230,36 @@ class RefCollector:
                 continue
             else:
                 self.expr(cur, locals_, func, c, "read")
+
+    def disguised_statement(self, node: Node, locals_: dict[str, str | None], func: str | None, cond: str | None) -> None:
+        """`for_each_net(net) h(nb, net);` read by tree-sitter as a declaration of `h`.
+
+        The loop macro and the function are calls; every other name in it is read."""
+        stack = [node]
+        while stack:
+            cur = stack.pop()
+            t = cur.type
+            if t == "macro_type_specifier":
+                name = cur.child_by_field_name("name")
+                if name is not None:
+                    self.add(name, "call", func, cond)
+                for child in cur.named_children:
+                    if child is not name and child != name:
+                        stack.append(child)
+            elif t == "function_declarator":
+                inner = cur.child_by_field_name("declarator")
+                if inner is not None and inner.type == "identifier":
+                    self.add(inner, "call", func, cond)
+                params = cur.child_by_field_name("parameters")
+                if params is not None:
+                    stack.append(params)
+            elif t in ("identifier", "type_identifier"):
+                if cur.text.decode("utf-8", "replace") not in locals_:
+                    self.add(cur, "read", func, cond)
+            elif t in ("field_identifier", "primitive_type") or t in _SKIP:
+                continue
+            else:
+                stack.extend(reversed(cur.named_children))
 
     # ------------------------------------------------------------------ expressions
     def expr(self, node: Node, locals_: dict[str, str | None], func: str | None, cond: str | None, role: str,
@@ -430,6 +463,15 @@ class RefCollector:
             else:
                 return None
         return None
+
+
+def _statement_in_disguise(node: Node) -> bool:
+    """A declaration whose type is a macro call and which declares a function (or holds an
+    ERROR) is a statement behind a loop macro without braces."""
+    type_node = node.child_by_field_name("type")
+    if type_node is None or type_node.type != "macro_type_specifier":
+        return False
+    return any(c.type in ("function_declarator", "ERROR") for c in node.children)
 
 
 def _function_value(node: Node) -> str | None:

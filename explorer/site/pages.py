@@ -7,6 +7,8 @@ after the index is loaded, so the workers share it without pickling.
 
 from __future__ import annotations
 
+from ..annotations import Annotation
+
 import functools
 import json
 import posixpath
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 
 from .links import Definition, Link, SiteIndex, callees, callers, row_field
 from .render import LinkSpan, decode, escape, render, tokens
-from .urls import relative, source_url, symbol_url
+from ..urls import relative, source_url, symbol_url
 
 REF_SHARDS = 64
 SIGNATURE_MAX = 200
@@ -172,7 +174,8 @@ def embed_html(site: SiteIndex, ctx: LinkContext, d: Definition, page_url: str) 
 
 
 def symbol_page(site: SiteIndex, ctx: LinkContext, name: str, mentions: list[tuple[str, str]],
-                blocks: dict[str, str]) -> str:
+                blocks: dict[str, str], notes: dict[str, Annotation] | None = None,
+                embedding: list[str] | None = None) -> str:
     """Markdown of a symbol page: definitions, members, commentary that mentions it, calls.
 
     Generated HTML goes into `blocks` and the Markdown holds ``[[source:@KEY]]`` in its
@@ -188,8 +191,18 @@ def symbol_page(site: SiteIndex, ctx: LinkContext, name: str, mentions: list[tup
         out += [f"Defined in [[{d.path}#L{d.line}]]{cond}.", "", f"[[source:{d.path}:{d.line}:{d.name}]]", ""]
     if len(defs) > 4:
         out += [f"And {len(defs) - 4} more definitions: " + ", ".join(f"[[{d.path}#L{d.line}]]" for d in defs[4:]), ""]
+    notes = notes or {}
+    note = notes.get(name)
+    if note is not None:
+        # the annotation, anchored to this symbol: Markdown with [[links]], rendered with the page
+        out += ["## Annotation", "", _demote_headings(note.text), "",
+                f'<p class="kx-meta">From {escape(note.path.name)}, reviewed against the code it annotates.</p>', ""]
+    if embedding and len(embedding) > 1:
+        blocks["embedding"] = _embedding_mermaid(embedding)
+        out += ["## Embedding", "", "Each struct begins with the next one, so a pointer to one is a pointer to all:", "",
+                "[[source:@embedding]]", ""]
     if d0.kind in ("struct", "union"):
-        table = member_table(site, d0)
+        table = member_table(site, d0, notes)
         if table:
             blocks["members"] = table
             out += ["## Members", "", "[[source:@members]]", ""]
@@ -233,7 +246,21 @@ def call_list(site: SiteIndex, ctx: LinkContext, rows: list[object], page_url: s
     return '<nav class="kx-calls" data-search-exclude><ul>' + "".join(items) + "</ul>" + more + "</nav>"
 
 
-def member_table(site: SiteIndex, struct: Definition) -> str:
+def _demote_headings(markdown: str) -> str:
+    """Line-anchor headings (### `code`) sit under the page's own level-2 heading."""
+    return "\n".join("#" + line if line.startswith("###") else line for line in markdown.splitlines())
+
+
+def _embedding_mermaid(chain: list[str]) -> str:
+    lines = ["flowchart LR"]
+    for i, name in enumerate(chain):
+        lines.append(f'  s{i}["struct {escape(name)}"]')
+    for i in range(len(chain) - 1):
+        lines.append(f"  s{i} -->|first member| s{i + 1}")
+    return '<pre class="kx-mermaid mermaid">' + "\n".join(lines) + "</pre>"
+
+
+def member_table(site: SiteIndex, struct: Definition, notes: dict[str, Annotation] | None = None) -> str:
     """An HTML table of a struct's members (nested ones included), linked to their lines."""
     page_url = symbol_url(site.kernel, struct.name)
     base = relative(page_url, source_url(site.kernel, struct.path))
@@ -245,13 +272,15 @@ def member_table(site: SiteIndex, struct: Definition) -> str:
     for m in members:
         field_name = m.name.split(".", 1)[1]
         cond = f'<br><span class="kx-meta">{escape(m.cond)}</span>' if m.cond else ""
+        note = (notes or {}).get(m.name)
+        comment = escape(note.summary(200)) if note is not None else ""
         rows.append(
             f'<tr id="{escape(m.name)}"><td><a href="{base}#L{m.line}"><code>{escape(field_name)}</code></a></td>'
-            f"<td><code>{escape(m.signature)}</code>{cond}</td><td>{m.line}</td></tr>"
+            f"<td><code>{escape(m.signature)}</code>{cond}</td><td>{m.line}</td><td>{comment}</td></tr>"
         )
     return (
         '<table class="kx-members"><thead><tr><th>member</th><th>declaration</th>'
-        "<th>line</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+        "<th>line</th><th>commentary</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
     )
 
 
@@ -326,8 +355,10 @@ def ref_shard(name: str) -> int:
     return zlib.crc32(name.encode()) % REF_SHARDS
 
 
-def names_data(site: SiteIndex, file_ids: dict[str, int], symbol_pages: frozenset[str]) -> dict[str, bytes]:
-    """shard → JSON: [[name, kind, file id, line, signature, cond, has page], ...]."""
+def names_data(site: SiteIndex, file_ids: dict[str, int], symbol_pages: frozenset[str],
+               notes: dict[str, Annotation] | None = None) -> dict[str, bytes]:
+    """shard → JSON: [[name, kind, file id, line, signature, cond, has page, commentary], ...]."""
+    notes = notes or {}
     shards: dict[str, list[list[object]]] = defaultdict(list)
     for name, defs in site.defs.items():
         key = shard_of_name(name)
@@ -336,7 +367,11 @@ def names_data(site: SiteIndex, file_ids: dict[str, int], symbol_pages: frozense
             if d.kind == "prototype" and real:
                 continue
             sig = d.signature if len(d.signature) <= SIGNATURE_MAX else d.signature[:SIGNATURE_MAX] + "…"
-            shards[key].append([name, d.kind, file_ids[d.path], d.line, sig, d.cond or "", 1 if name in symbol_pages else 0])
+            row: list[object] = [name, d.kind, file_ids[d.path], d.line, sig, d.cond or "", 1 if name in symbol_pages else 0]
+            note = notes.get(name)
+            if note is not None:
+                row.append(note.summary(300))
+            shards[key].append(row)
     return {k: json.dumps(v, separators=(",", ":"), ensure_ascii=False).encode() for k, v in shards.items()}
 
 

@@ -49,7 +49,7 @@ from .pages import (
     shard_of_name,
     symbol_page,
 )
-from .urls import relative, source_uri, source_url, symbol_uri, symbol_url
+from ..urls import relative, source_uri, source_url, symbol_uri, symbol_url
 
 log = logging.getLogger("mkdocs.plugins.kernel_explorer")
 
@@ -201,6 +201,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         self._name_shards: list[str] = []
         self._t0 = 0.0
         self._page_blocks: dict[str, str] = {}
+        self._notes: dict[str, Any] = {}  # symbol → Annotation, from the annotation pages
 
     # ------------------------------------------------------------------ hooks
 
@@ -244,8 +245,12 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         site = self.site
         kernel = site.kernel
 
-        # which symbols get pages: the configured ones and those the commentary links to
-        wanted = set(self.config.symbols)
+        # annotations (pages with `annotations: true`) show on symbol pages and in hover cards
+        from ..annotations import by_symbol
+
+        self._notes = by_symbol(Path(config.docs_dir))
+        # which symbols get pages: the configured ones, the annotated ones, and those the commentary links to
+        wanted = set(self.config.symbols) | {n for n in self._notes if site.lookup(n)}
         self._mentions = defaultdict(list)
         for file in files.documentation_pages():
             if file.generated_by:
@@ -336,7 +341,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             self._timings.setdefault("first symbol page", started - self._t0)
             mentions = [(title, posixpath.relpath(src, posixpath.dirname(uri))) for title, src in self._mentions.get(name, [])]
             blocks = self._page_blocks = {}
-            text = symbol_page(self.site, self.link_context, name, mentions, blocks)
+            text = symbol_page(self.site, self.link_context, name, mentions, blocks, self._notes, self._embedding(name))
             blocks["refs"] = refs_html(self.site, self._symbol_refs(name), page.url)
             text += "\n## References\n\n[[source:@refs]]\n"
             self._timings["symbol pages"] = self._timings.get("symbol pages", 0.0) + time.perf_counter() - started
@@ -377,7 +382,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         paths = list(site.files)
         file_ids = {p: i for i, p in enumerate(paths)}
         (out / "files.json").write_text(json.dumps(paths, separators=(",", ":")), encoding="utf-8")
-        shards = names_data(site, file_ids, self.symbol_names)
+        shards = names_data(site, file_ids, self.symbol_names, self._notes)
         for key in self._name_shards:
             (out / "names" / f"{key}.json").write_bytes(shards.get(key, b"[]"))
         ref_shards = refs_data(refs, file_ids)
@@ -398,6 +403,14 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         if self._resolver is None:  # Markdown converted outside a page (another plugin): no page to name
             raise PluginError("kernel-explorer: [[...]] used outside a page")
         return self._resolver
+
+    def _embedding(self, name: str) -> list[str]:
+        """The first-member embedding chain of a struct (just [name] for anything else)."""
+        assert self.site is not None
+        if not any(d.kind in ("struct", "union") for d in self.site.lookup(name)):
+            return [name]
+        with Index(self.site.index_path) as index:
+            return index.embedding_chain(name)
 
     def definition(self, name: str) -> Definition | None:
         assert self.site is not None

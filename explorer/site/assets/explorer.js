@@ -158,6 +158,7 @@
     var html = "<div><strong>" + esc(e[0]) + "</strong> <span class='kx-kind'>" + esc(e[1]) + "</span></div>";
     if (e[4]) html += "<div><code>" + esc(e[4]) + "</code></div>";
     if (e[5]) html += "<div class='kx-meta'>under " + esc(e[5]) + "</div>";
+    if (e[7]) html += "<div class='kx-note'>" + esc(e[7]) + "</div>";
     html += "<div class='kx-meta'>" + esc(where) + "</div>";
     return html;
   }

@@ -26,6 +26,11 @@ def source_url(kernel: str, path: str) -> str:
     return f"{kernel}/source/{path}/"
 
 
+def definition_url(kernel: str, path: str, line: int) -> str:
+    """The site URL of a definition's line, from the site root: /linux-6.1/source/net/ipv4/af_inet.c/#L193."""
+    return f"/{source_url(kernel, path)}#L{line}"
+
+
 def symbol_slug(name: str) -> str:
     """A file-system-safe name for a symbol page; kernel identifiers are safe already."""
     return _UNSAFE.sub("_", name)
