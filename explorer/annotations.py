@@ -28,7 +28,6 @@ Standard library only: the CLI's lookups read annotations too.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,9 +171,19 @@ def load(docs: Path) -> tuple[list[Annotation], list[Finding]]:
     return annotations, findings
 
 
-def by_symbol(docs: Path) -> dict[str, Annotation]:
-    annotations, _ = load(docs)
-    return {a.symbol: a for a in annotations}
+def by_symbol(docs: Path, names: set[str] | None = None) -> dict[str, Annotation]:
+    """Annotations by symbol; with `names`, only the files that annotate one of them are parsed."""
+    out: dict[str, Annotation] = {}
+    for path in annotation_files(docs):
+        if names is not None:
+            text = path.read_text(encoding="utf-8")
+            if not any(f"## `{name}`" in text for name in names):
+                continue
+        found, _ = parse_file(path, docs.parent)
+        for a in found:
+            if names is None or a.symbol in names:
+                out.setdefault(a.symbol, a)
+    return out
 
 
 # ---------------------------------------------------------------- drift
@@ -191,6 +200,8 @@ def definition_lines(tree: Path, sym: Symbol) -> list[str]:
 
 def body_hash(lines: list[str]) -> str:
     """A hash of a definition that ignores whitespace (re-indenting is not drift)."""
+    import hashlib  # here, not at the top: lookups read annotations and need no hashing
+
     return hashlib.sha256("\n".join(_collapse(line) for line in lines).encode()).hexdigest()[:HASH_LENGTH]
 
 

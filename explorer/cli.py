@@ -53,7 +53,30 @@ def _positive(text: str) -> int:
     return value
 
 
-def get_parser() -> argparse.ArgumentParser:
+COMMANDS = ("vendor", "index", "lookup", "search", "show", "dump", "refs", "callers", "callees", "struct", "path",
+            "check", "versions", "lab")
+
+
+class _Skipped:
+    """Stands in for the subparsers of commands not being run: argparse is slow to build them all."""
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return lambda *args, **kwargs: self
+
+
+class _OnlyOne:
+    def __init__(self, sub, only: str | None) -> None:  # type: ignore[no-untyped-def]
+        self._sub = sub
+        self._only = only
+
+    def add_parser(self, name: str, **kwargs):  # type: ignore[no-untyped-def]
+        if self._only is None or name == self._only:
+            return self._sub.add_parser(name, **kwargs)
+        return _Skipped()
+
+
+def get_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or (`only`) just the subcommand about to run, which is faster to build."""
     parser = argparse.ArgumentParser(
         prog="kexplore",
         description="Look up Linux kernel symbols in an annotated, cross-referenced index of real kernel source.",
@@ -61,7 +84,7 @@ def get_parser() -> argparse.ArgumentParser:
         "Every command takes --json.",
     )
     parser.add_argument("--version", action="version", version=f"kexplore {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = _OnlyOne(parser.add_subparsers(dest="command", metavar="COMMAND"), only)
     common = _common()
 
     p = sub.add_parser("vendor", parents=[common], help="fetch and extract a kernel's sources (verified against the lock file)",
@@ -139,14 +162,17 @@ def get_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("versions", parents=[common], help="the kernels declared, vendored and indexed")
     p.set_defaults(func=cmd_versions)
 
-    from .labs.cli import add_lab_parser
+    if only in (None, "lab"):
+        from .labs.cli import add_lab_parser
 
-    add_lab_parser(sub, common)
+        add_lab_parser(sub, common)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = get_parser()
+    words = sys.argv[1:] if argv is None else argv
+    command = words[0] if words and words[0] in COMMANDS else None
+    parser = get_parser(command)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
@@ -210,7 +236,7 @@ def cmd_lookup(project: Project, args: argparse.Namespace) -> int:
         found = _find(index, args.name, args.kind)
         if not found:
             return _not_found(index, args.name, project.kernel(args.kernel).name)
-        notes = _annotations(project)
+        notes = _annotations(project, {s.name for s in found})
         if args.json:
             from .urls import definition_url
 
@@ -228,10 +254,10 @@ def cmd_lookup(project: Project, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _annotations(project: Project) -> dict:  # type: ignore[type-arg]
+def _annotations(project: Project, names: set[str] | None = None) -> dict:  # type: ignore[type-arg]
     from .annotations import by_symbol
 
-    return by_symbol(project.docs)
+    return by_symbol(project.docs, names)
 
 
 def _note_text(notes: dict, name: str) -> str | None:  # type: ignore[type-arg]
