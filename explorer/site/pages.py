@@ -7,19 +7,20 @@ after the index is loaded, so the workers share it without pickling.
 
 from __future__ import annotations
 
-from ..annotations import Annotation
-
 import functools
 import json
 import posixpath
+import re
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from ..annotations import Annotation
+from ..urls import relative, source_url, symbol_uri, symbol_url
 from .links import Definition, Link, SiteIndex, callees, callers, row_field
 from .render import LinkSpan, decode, escape, render, tokens
-from ..urls import relative, source_url, symbol_url
 
 REF_SHARDS = 64
 SIGNATURE_MAX = 200
@@ -175,7 +176,7 @@ def embed_html(site: SiteIndex, ctx: LinkContext, d: Definition, page_url: str) 
 
 def symbol_page(site: SiteIndex, ctx: LinkContext, name: str, mentions: list[tuple[str, str]],
                 blocks: dict[str, str], notes: dict[str, Annotation] | None = None,
-                embedding: list[str] | None = None) -> str:
+                embedding: list[str] | None = None, docs_dir: Path | None = None) -> str:
     """Markdown of a symbol page: definitions, members, commentary that mentions it, calls.
 
     Generated HTML goes into `blocks` and the Markdown holds ``[[source:@KEY]]`` in its
@@ -194,8 +195,15 @@ def symbol_page(site: SiteIndex, ctx: LinkContext, name: str, mentions: list[tup
     notes = notes or {}
     note = notes.get(name)
     if note is not None:
+        note_src_uri = note.path.name
+        if docs_dir is not None:
+            try:
+                note_src_uri = note.path.resolve().relative_to(docs_dir.resolve()).as_posix()
+            except ValueError:
+                pass
         # the annotation, anchored to this symbol: Markdown with [[links]], rendered with the page
-        out += ["## Annotation", "", _demote_headings(note.text), "",
+        text = _rebase_links(_demote_headings(note.text), note_src_uri, symbol_uri(site.kernel, name))
+        out += ["## Annotation", "", text, "",
                 f'<p class="kx-meta">From {escape(note.path.name)}, reviewed against the code it annotates.</p>', ""]
     if embedding and len(embedding) > 1:
         blocks["embedding"] = _embedding_mermaid(embedding)
@@ -244,6 +252,24 @@ def call_list(site: SiteIndex, ctx: LinkContext, rows: list[object], page_url: s
         items.append(f"<li>{who} at {site_link}{through}</li>")
     more = f'<p class="kx-meta">… and {len(rows) - limit} more.</p>' if len(rows) > limit else ""
     return '<nav class="kx-calls" data-search-exclude><ul>' + "".join(items) + "</ul>" + more + "</nav>"
+
+
+_MD_LINK_RX = re.compile(r"(\]\()([^()\s]+)(\))")
+
+
+def _rebase_links(markdown: str, from_uri: str, to_uri: str) -> str:
+    """Relative Markdown links of text moved from page `from_uri` to page `to_uri` (both docs-relative)."""
+
+    def fix(m: re.Match[str]) -> str:
+        target = m.group(2)
+        if target.startswith(("#", "/")) or "://" in target or target.startswith("mailto:"):
+            return m.group(0)
+        path, sep, frag = target.partition("#")
+        absolute = posixpath.normpath(posixpath.join(posixpath.dirname(from_uri), path))
+        moved = posixpath.relpath(absolute, posixpath.dirname(to_uri) or ".")
+        return f"{m.group(1)}{moved}{sep}{frag}{m.group(3)}"
+
+    return _MD_LINK_RX.sub(fix, markdown)
 
 
 def _demote_headings(markdown: str) -> str:

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from mkdocs.config import base
 from mkdocs.config import config_options as c
 from mkdocs.config.defaults import MkDocsConfig
@@ -135,8 +136,12 @@ class _PageResolver(Resolver):
         self.page = page
 
     def _md_href(self, target_uri: str, fragment: str = "") -> str:
-        rel = posixpath.relpath(target_uri, posixpath.dirname(self.page.file.src_uri) or ".")
-        return rel + (f"#{fragment}" if fragment else "")
+        """A relative URL to a generated page (checked by the resolver, not by MkDocs: under
+        `mkdocs serve` the generated pages of the first build are reused, not rebuilt)."""
+        target_url = target_uri[: -len(".md")] + "/" if target_uri.endswith(".md") else target_uri
+        if target_url.endswith("/index/"):
+            target_url = target_url[: -len("index/")]
+        return relative(self.page.url, target_url) + (f"#{fragment}" if fragment else "")
 
     def link(self, target: str) -> Resolved | None:
         plugin = self.plugin
@@ -172,7 +177,11 @@ class _PageResolver(Resolver):
             d = plugin.definition(target)
         if d is None:
             return None
-        return embed_html(site, plugin.link_context, d, self.page.url)
+        key = (d.path, d.line, d.name, self.page.url, plugin.link_context.symbol_pages, site.stamp)
+        html = plugin._embeds.get(key)
+        if html is None:  # kept across `mkdocs serve` rebuilds: the code does not change with the prose
+            html = plugin._embeds[key] = embed_html(site, plugin.link_context, d, self.page.url)
+        return html
 
     def missing(self, target: str) -> None:
         self.plugin.report_missing(self.page, target)
@@ -183,6 +192,8 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
 
     def __init__(self) -> None:
         self.serving = False
+        self.dirty = False
+        self._written: dict[str, bytes] = {}  # data files written by the last build (kept by --dirty)
         self.project: Project | None = None
         self.site: SiteIndex | None = None
         self.symbol_names: frozenset[str] = frozenset()
@@ -202,11 +213,28 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         self._t0 = 0.0
         self._page_blocks: dict[str, str] = {}
         self._notes: dict[str, Any] = {}  # symbol → Annotation, from the annotation pages
+        # Under `mkdocs serve`: the HTML of every generated page of the last full build, and what
+        # each symbol page was made from, so that a rebuild after an edit to the commentary only
+        # builds the pages the edit can change (the rest is written back from memory).
+        self._serve_cache: Path | None = None  # hard links to the generated pages of the last build
+        self._built: list[str] = []  # dest paths of generated pages built in this build
+        self._symbol_inputs: dict[str, tuple[object, ...]] = {}
+        self._reused: list[str] = []  # dest paths written back in this build
+        self._data_cache: tuple[object, dict[str, bytes]] | None = None
+        self._names_cache: tuple[object, dict[str, bytes]] | None = None
+        self._embeds: dict[tuple[object, ...], str] = {}
+        self._bytecode_cache: Any = None
 
     # ------------------------------------------------------------------ hooks
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         self.serving = command == "serve"
+        self.dirty = dirty
+        if self.serving:
+            import tempfile
+
+            self._serve_cache = Path(tempfile.mkdtemp(prefix="kernel-explorer-serve-"))
+            self._bytecode_cache = _MemoryBytecodeCache()
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
         if not self.config.enabled:
@@ -274,17 +302,28 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
                                         inclusion=InclusionLevel.NOT_IN_NAV if page else InclusionLevel.UNDEFINED))
 
         self._source_pages = {}
+        self._reused = []
+        self._built = []
+        reuse = self._serve_cache is not None
         if self.config.source_pages:
             for path in site.files:
                 uri = source_uri(kernel, path)
+                if reuse and self._reuse(_dest_of(uri)):
+                    continue
                 self._source_pages[uri] = path
                 add(uri, "")
             for folder, (names, subs) in folders(site.files).items():
                 uri = f"{kernel}/source/{folder}/index.md" if folder else f"{kernel}/source/index.md"
+                if folder and reuse and self._reuse(_dest_of(uri)):
+                    continue  # the top folder page is always built: hand-written pages may link it
                 add(uri, folder_page(site, folder, names, subs))
         self._symbol_pages = {}
         for name in sorted(self.symbol_names):
             uri = symbol_uri(kernel, name)
+            inputs = self._inputs_of(name)
+            if reuse and self._symbol_inputs.get(name) == inputs and self._reuse(_dest_of(uri)):
+                continue
+            self._symbol_inputs[name] = inputs
             self._symbol_pages[uri] = name
             add(uri, _front_matter(name))
         add(f"{kernel}/symbol/index.md", self._symbol_index())
@@ -325,6 +364,10 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
 
         templates = Path(__file__).parent / "templates"
         env.loader = jinja2.ChoiceLoader([env.loader, jinja2.FileSystemLoader(str(templates))])
+        if self._serve_cache is not None:
+            # MkDocs makes a new template environment for every rebuild; keep the compiled
+            # templates (about 0.7 s of material's) between rebuilds
+            env.bytecode_cache = self._bytecode_cache
         return env
 
     def on_page_markdown(self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files) -> str | None:
@@ -341,7 +384,8 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             self._timings.setdefault("first symbol page", started - self._t0)
             mentions = [(title, posixpath.relpath(src, posixpath.dirname(uri))) for title, src in self._mentions.get(name, [])]
             blocks = self._page_blocks = {}
-            text = symbol_page(self.site, self.link_context, name, mentions, blocks, self._notes, self._embedding(name))
+            text = symbol_page(self.site, self.link_context, name, mentions, blocks, self._notes, self._embedding(name),
+                               Path(config.docs_dir))
             blocks["refs"] = refs_html(self.site, self._symbol_refs(name), page.url)
             text += "\n## References\n\n[[source:@refs]]\n"
             self._timings["symbol pages"] = self._timings.get("symbol pages", 0.0) + time.perf_counter() - started
@@ -368,31 +412,63 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             context["page"] = page
         return context
 
+    def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str | None:
+        if not self.config.enabled or self._serve_cache is None:
+            return None
+        uri = page.file.src_uri
+        if uri in self._source_pages or uri in self._symbol_pages or (
+            self.site is not None and uri.startswith(f"{self.site.kernel}/source/") and uri != f"{self.site.kernel}/source/index.md"
+        ):
+            self._built.append(page.file.dest_uri)
+        return None
+
     def on_post_build(self, config: MkDocsConfig) -> None:
         if not self.config.enabled or self.site is None:
             return
         started = time.perf_counter()
+        if self._serve_cache is not None:
+            site_dir = Path(config.site_dir)
+            for dest in self._built:  # keep this build's pages (a hard link costs no copy)
+                _link(site_dir / dest, self._serve_cache / dest)
+            self._restore(site_dir)
+        if self._reused:
+            self._timings["pages written back"] = time.perf_counter() - started
+            log.info(f"kernel-explorer: rebuilt {len(self._symbol_pages) + len(self._source_pages)} generated pages, "
+                     f"reused {len(self._reused)} from the last build")
         self._timings["pages (from on_files to on_post_build)"] = started - self._t0
         site = self.site
-        refs = self._all_refs()
-        self._close_pool()
         out = Path(config.site_dir) / site.kernel / "_kx"
-        (out / "names").mkdir(parents=True, exist_ok=True)
-        (out / "refs").mkdir(parents=True, exist_ok=True)
         paths = list(site.files)
         file_ids = {p: i for i, p in enumerate(paths)}
-        (out / "files.json").write_text(json.dumps(paths, separators=(",", ":")), encoding="utf-8")
-        shards = names_data(site, file_ids, self.symbol_names, self._notes)
-        for key in self._name_shards:
-            (out / "names" / f"{key}.json").write_bytes(shards.get(key, b"[]"))
-        ref_shards = refs_data(refs, file_ids)
-        for shard in range(REF_SHARDS):
-            (out / "refs" / f"{shard}.json").write_bytes(ref_shards.get(shard, b"{}"))
+        # the references depend on the index only; the names also on the annotations and symbol pages
+        if self._data_cache is None or self._data_cache[0] != site.stamp:
+            refs = self._all_refs()
+            data = {"files.json": json.dumps(paths, separators=(",", ":")).encode()}
+            ref_shards = refs_data(refs, file_ids)
+            for shard in range(REF_SHARDS):
+                data[f"refs/{shard}.json"] = ref_shards.get(shard, b"{}")
+            self._data_cache = (site.stamp, data)
+        key = (self.symbol_names, tuple(sorted((n, a.summary(300)) for n, a in self._notes.items())))
+        if self._names_cache is None or self._names_cache[0] != key:
+            shards = names_data(site, file_ids, self.symbol_names, self._notes)
+            self._names_cache = (key, {f"names/{k}.json": shards.get(k, b"[]") for k in self._name_shards})
+        self._close_pool()
+        (out / "names").mkdir(parents=True, exist_ok=True)
+        (out / "refs").mkdir(parents=True, exist_ok=True)
+        for rel, blob in {**self._data_cache[1], **self._names_cache[1]}.items():
+            if self.dirty and self._written.get(rel) is blob and (out / rel).exists():
+                continue  # unchanged since the last build, which --dirty did not clean away
+            (out / rel).write_bytes(blob)
+            self._written[rel] = blob
         self._timings["data"] = time.perf_counter() - started
         log.info("kernel-explorer timings (s): %s", {k: round(v, 2) for k, v in self._timings.items()})
 
     def on_shutdown(self) -> None:
         self._close_pool()
+        if self._serve_cache is not None:
+            import shutil
+
+            shutil.rmtree(self._serve_cache, ignore_errors=True)
 
     def on_build_error(self, *, error: Exception) -> None:
         self._close_pool()
@@ -403,6 +479,52 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         if self._resolver is None:  # Markdown converted outside a page (another plugin): no page to name
             raise PluginError("kernel-explorer: [[...]] used outside a page")
         return self._resolver
+
+    def _restore(self, site_dir: Path) -> None:
+        """Put the reused pages of the last build into the (cleaned) site folder.
+
+        Whole folders become symbolic links into the cache where nothing in them was rebuilt
+        (the source tree's top folders, each symbol page's folder); single files are hard links."""
+        assert self._serve_cache is not None
+        reused = set(self._reused)
+        built = set(self._built)
+        done: set[str] = set()
+        if reused:
+            # the largest folders first: every page under them is reused and none was built
+            folders_: dict[str, list[str]] = defaultdict(list)
+            for dest in reused:
+                parts = dest.split("/")
+                top = "/".join(parts[:3]) if len(parts) > 3 and parts[1] == "source" else posixpath.dirname(dest)
+                folders_[top].append(dest)
+            for folder, members in folders_.items():
+                if folder.endswith("/source") or any(b.startswith(folder + "/") for b in built):
+                    continue
+                target = site_dir / folder
+                if target.exists() or target.is_symlink():
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.symlink(self._serve_cache / folder, target, target_is_directory=True)
+                done.update(members)
+        made: set[Path] = set()
+        for dest in reused - done:
+            target = site_dir / dest
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            if not target.exists():
+                _link(self._serve_cache / dest, target, mkdir=False)
+
+    def _reuse(self, dest: str) -> bool:
+        """Link the page back from the last build instead of building it (under serve)."""
+        if self._serve_cache is not None and (self._serve_cache / dest).is_file():
+            self._reused.append(dest)
+            return True
+        return False
+
+    def _inputs_of(self, name: str) -> tuple[object, ...]:
+        """What a symbol page is made from besides the index: commentary mentions, its annotation."""
+        note = self._notes.get(name)
+        return (tuple(self._mentions.get(name, ())), note.text if note is not None else None, self.symbol_names)
 
     def _embedding(self, name: str) -> list[str]:
         """The first-member embedding chain of a struct (just [name] for anything else)."""
@@ -520,6 +642,41 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             kind = d.kind if d else ""
             lines.append(f"- [[{name}]] <span class=\"kx-kind\">{kind}</span>")
         return "\n".join(lines) + "\n"
+
+
+class _MemoryBytecodeCache(jinja2.BytecodeCache):
+    """Jinja's compiled templates, kept in memory between `mkdocs serve` rebuilds."""
+
+    def __init__(self) -> None:
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket) -> None:  # type: ignore[no-untyped-def]
+        data = self.store.get(bucket.key)
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket) -> None:  # type: ignore[no-untyped-def]
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+def _link(source: Path, target: Path, mkdir: bool = True) -> None:
+    if mkdir:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:  # another file system: copy
+        import shutil
+
+        shutil.copyfile(source, target)
+
+
+def _dest_of(src_uri: str) -> str:
+    """Where MkDocs writes a generated Markdown page (directory URLs)."""
+    stem = src_uri[: -len(".md")]
+    if stem == "index" or stem.endswith("/index"):
+        return stem + ".html"
+    return stem + "/index.html"
 
 
 def _front_matter(title: str) -> str:

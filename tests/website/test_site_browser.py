@@ -38,7 +38,7 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def real_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The project's site, built into a temporary folder and served on 127.0.0.1."""
-    site = build_site(PACKAGE_ROOT / "mkdocs.yml", strict=False, site_dir=tmp_path_factory.mktemp("real") / "site")
+    site = build_site(PACKAGE_ROOT / "mkdocs.yml", strict=True, site_dir=tmp_path_factory.mktemp("real") / "site")
     handler = functools.partial(_Quiet, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
