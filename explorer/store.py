@@ -400,6 +400,17 @@ class Index:
             chain.append(row[0])
         return chain
 
+    def ops_targets(self) -> dict[str, list[str]]:
+        """STRUCT.FIELD → the functions stored in it (ops tables, assignments): what a call through it may reach."""
+        out: dict[str, list[str]] = {}
+        for member, function in self.db.execute(
+            "SELECT DISTINCT a.target, fa.function FROM fnassign fa JOIN access a ON a.id = fa.access_id"
+            " WHERE a.target IS NOT NULL AND fa.function IN (SELECT name FROM symbols WHERE kind = 'function')"
+            " ORDER BY a.target, fa.function"
+        ):
+            out.setdefault(member, []).append(function)
+        return out
+
     def refs_in_file(self, path: str) -> list[tuple[int, int, int, str, str, str | None]]:
         """Link spans of one file: (line, col, end_col, name, role, target); byte columns.
 

@@ -382,9 +382,14 @@ def ref_shard(name: str) -> int:
 
 
 def names_data(site: SiteIndex, file_ids: dict[str, int], symbol_pages: frozenset[str],
-               notes: dict[str, Annotation] | None = None) -> dict[str, bytes]:
-    """shard → JSON: [[name, kind, file id, line, signature, cond, has page, commentary], ...]."""
+               notes: dict[str, Annotation] | None = None,
+               ops_targets: dict[str, list[str]] | None = None) -> dict[str, bytes]:
+    """shard → JSON: [[name, kind, file id, line, signature, cond, has page, commentary?, targets?], ...].
+
+    targets, for a member that holds function pointers: [[function, file id, line], ...], the
+    functions a call through it may reach (from ops tables and assignments)."""
     notes = notes or {}
+    ops_targets = ops_targets or {}
     shards: dict[str, list[list[object]]] = defaultdict(list)
     for name, defs in site.defs.items():
         key = shard_of_name(name)
@@ -395,8 +400,15 @@ def names_data(site: SiteIndex, file_ids: dict[str, int], symbol_pages: frozense
             sig = d.signature if len(d.signature) <= SIGNATURE_MAX else d.signature[:SIGNATURE_MAX] + "…"
             row: list[object] = [name, d.kind, file_ids[d.path], d.line, sig, d.cond or "", 1 if name in symbol_pages else 0]
             note = notes.get(name)
-            if note is not None:
-                row.append(note.summary(300))
+            targets = []
+            for function in ops_targets.get(name, ()) if d.kind == "member" else ():
+                fd = site.best(function)
+                if fd is not None:
+                    targets.append([function, file_ids[fd.path], fd.line])
+            if note is not None or targets:
+                row.append(note.summary(300) if note is not None else "")
+            if targets:
+                row.append(targets)
             shards[key].append(row)
     return {k: json.dumps(v, separators=(",", ":"), ensure_ascii=False).encode() for k, v in shards.items()}
 

@@ -450,7 +450,9 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             self._data_cache = (site.stamp, data)
         key = (self.symbol_names, tuple(sorted((n, a.summary(300)) for n, a in self._notes.items())))
         if self._names_cache is None or self._names_cache[0] != key:
-            shards = names_data(site, file_ids, self.symbol_names, self._notes)
+            with site.open() as index:
+                ops_targets = index.ops_targets()
+            shards = names_data(site, file_ids, self.symbol_names, self._notes, ops_targets)
             self._names_cache = (key, {f"names/{k}.json": shards.get(k, b"[]") for k in self._name_shards})
         self._close_pool()
         (out / "names").mkdir(parents=True, exist_ok=True)

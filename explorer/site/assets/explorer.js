@@ -159,6 +159,12 @@
     if (e[4]) html += "<div><code>" + esc(e[4]) + "</code></div>";
     if (e[5]) html += "<div class='kx-meta'>under " + esc(e[5]) + "</div>";
     if (e[7]) html += "<div class='kx-note'>" + esc(e[7]) + "</div>";
+    if (e[8] && e[8].length) {
+      // a call through this member may reach any function stored in it: offer the choice
+      html += "<div class='kx-targets'>calls through it may reach: " + e[8].map(function (t) {
+        return "<a href='" + esc(sourceHref(paths[t[1]], t[2])) + "'><code>" + esc(t[0]) + "</code></a>";
+      }).join(", ") + "</div>";
+    }
     html += "<div class='kx-meta'>" + esc(where) + "</div>";
     return html;
   }
