@@ -23,7 +23,7 @@ from .links import Definition, Link, SiteIndex, callees, callers, row_field
 from .render import LinkSpan, decode, escape, render, tokens
 
 REF_SHARDS = 64
-SIGNATURE_MAX = 200
+SIGNATURE_MAX = 100
 
 
 @dataclass

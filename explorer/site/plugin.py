@@ -413,14 +413,16 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         return context
 
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str | None:
-        if not self.config.enabled or self._serve_cache is None:
+        if not self.config.enabled or self.site is None:
             return None
         uri = page.file.src_uri
-        if uri in self._source_pages or uri in self._symbol_pages or (
-            self.site is not None and uri.startswith(f"{self.site.kernel}/source/") and uri != f"{self.site.kernel}/source/index.md"
-        ):
+        generated = uri in self._source_pages or uri in self._symbol_pages or uri.startswith(f"{self.site.kernel}/source/")
+        if not generated:
+            return None
+        if self._serve_cache is not None and uri != f"{self.site.kernel}/source/index.md":
             self._built.append(page.file.dest_uri)
-        return None
+        # the theme's indentation is a third of a small page: 2,000 generated pages carry it
+        return _squeeze(output)
 
     def on_post_build(self, config: MkDocsConfig) -> None:
         if not self.config.enabled or self.site is None:
@@ -455,13 +457,18 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             shards = names_data(site, file_ids, self.symbol_names, self._notes, ops_targets)
             self._names_cache = (key, {f"names/{k}.json": shards.get(k, b"[]") for k in self._name_shards})
         self._close_pool()
-        (out / "names").mkdir(parents=True, exist_ok=True)
-        (out / "refs").mkdir(parents=True, exist_ok=True)
+        # under serve the data lives in the cache folder, written when it changes, linked each build
+        home = self._serve_cache / site.kernel / "_kx" if self._serve_cache is not None else out
+        (home / "names").mkdir(parents=True, exist_ok=True)
+        (home / "refs").mkdir(parents=True, exist_ok=True)
         for rel, blob in {**self._data_cache[1], **self._names_cache[1]}.items():
-            if self.dirty and self._written.get(rel) is blob and (out / rel).exists():
-                continue  # unchanged since the last build, which --dirty did not clean away
-            (out / rel).write_bytes(blob)
+            if self._written.get(rel) is blob and (home / rel).exists():
+                continue  # unchanged since the last build
+            (home / rel).write_bytes(blob)
             self._written[rel] = blob
+        if home != out and not out.exists():
+            out.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(home, out, target_is_directory=True)
         self._timings["data"] = time.perf_counter() - started
         log.info("kernel-explorer timings (s): %s", {k: round(v, 2) for k, v in self._timings.items()})
 
@@ -659,6 +666,18 @@ class _MemoryBytecodeCache(jinja2.BytecodeCache):
 
     def dump_bytecode(self, bucket) -> None:  # type: ignore[no-untyped-def]
         self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+_PRE_RX = re.compile(r"(<pre\b.*?</pre>)", re.DOTALL)
+_INDENT_RX = re.compile(r"\n\s+")
+
+
+def _squeeze(html: str) -> str:
+    """Drop the template's indentation and blank lines, outside <pre> (where the code is)."""
+    parts = _PRE_RX.split(html)
+    for i in range(0, len(parts), 2):
+        parts[i] = _INDENT_RX.sub("\n", parts[i])
+    return "".join(parts)
 
 
 def _link(source: Path, target: Path, mkdir: bool = True) -> None:
