@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark, print a summary, write JSON to benchmarks/results/.
 
-    .venv/bin/python benchmarks/run.py [--only recall,callers_cscope,index_time,lookup_time,memory] [--samples N]
+    .venv/bin/python benchmarks/run.py [--only recall,callers_cscope,index_time,lookup_time,memory,site] [--samples N]
 
 Each benchmark is a module of this folder with a `run()` that returns a `common.Result`;
 each also runs alone (`.venv/bin/python benchmarks/recall.py`).  Targets are reported,
@@ -10,6 +10,7 @@ never asserted: the exit code is 1 only when a benchmark could not run.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 import time
@@ -25,12 +26,25 @@ import memory  # noqa: E402
 import recall  # noqa: E402
 from common import RESULTS, ROOT, BenchmarkError, Result, environment, log, write_result  # noqa: E402
 
+
+def _load(name: str, path: Path):  # type: ignore[no-untyped-def]
+    """Import a benchmark by its file: `import site` would give Python's own `site` module."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+site_bench = _load("kexplore_bench_site", Path(__file__).resolve().parent / "site.py")
+
 BENCHMARKS = {
     "recall": lambda args: recall.run(samples=args.samples),
     "callers_cscope": lambda args: callers_cscope.run(samples=args.samples),
     "lookup_time": lambda args: lookup_time.run(),
     "index_time": lambda args: index_time.run(),
     "memory": lambda args: memory.run(),
+    "site": lambda args: site_bench.run(),
 }
 
 
