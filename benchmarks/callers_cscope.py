@@ -311,7 +311,16 @@ class Classifier:
         while cur.parent is not None and cur.parent.type == "parenthesized_expression":
             cur = cur.parent
         parent = cur.parent
-        return parent is not None and parent.type == "call_expression" and parent.child_by_field_name("function") == cur
+        if parent is not None and parent.type == "call_expression" and parent.child_by_field_name("function") == cur:
+            return True
+        # `endfor_nexthops(fi) fib_rebalance(fi);`: a statement behind a brace-less macro, which
+        # tree-sitter reads as a declaration of a function; the indexer takes it for the call it is
+        if parent is not None and parent.type == "function_declarator" and parent.child_by_field_name("declarator") == cur:
+            from explorer.xref import _statement_in_disguise
+
+            decl = parent.parent
+            return decl is not None and decl.type == "declaration" and _statement_in_disguise(decl)
+        return False
 
     @staticmethod
     def in_indirect_call(node) -> bool:  # type: ignore[no-untyped-def]
