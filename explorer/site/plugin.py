@@ -240,6 +240,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         if not self.config.enabled:
             return None
         started = time.perf_counter()
+        self._timings = {}  # this build's own figures (under serve, the plugin outlives builds)
         base_dir = Path(config.config_file_path or ".").resolve().parent
         snippets = Path(self.config.snippets) if self.config.snippets else None
         if snippets is not None and not snippets.is_absolute():
