@@ -232,87 +232,44 @@ class Index:
         out.sort(key=lambda r: (r.path, r.line, r.col))
         return out
 
+    def _edges(self, caller: str | None = None, callee: str | None = None) -> list[CallEdge]:
+        """Call edges from `caller` and/or to `callee` (all of them with neither): direct ones
+        first, then those through ops members, each by call site."""
+        direct, through, args = "", "", []
+        for value, direct_col, through_col in ((caller, "r.func", "r.func"), (callee, "r.name", "fa.function")):
+            if value is not None:
+                direct += f" AND {direct_col} = ?"
+                through += f" AND {through_col} = ?"
+                args.append(value)
+        rows = self.db.execute(
+            f"{_DIRECT_CALLS.format(direct)} UNION ALL {_OPS_CALLS.format(through)}", args + args
+        ).fetchall()
+        rows.sort(key=lambda r: (r[4] is not None, r[2], r[3], r[5], r[1]))
+        return [CallEdge(callee_, path, line, via, caller_) for caller_, callee_, path, line, via, _ in rows]
+
     def callees(self, name: str) -> list[CallEdge]:
+        """What `name` calls; names known only as macros are left out (unknown names stay: kmalloc)."""
         macros_only = {
             row[0]
             for row in self.db.execute(
-                "SELECT DISTINCT r.name FROM refs r JOIN symbols s ON s.name = r.name"
-                " WHERE r.func = ? AND r.role = 'call' AND r.access_id IS NULL AND s.kind = 'macro'",
+                "SELECT name FROM symbols WHERE kind = 'macro' AND name IN"
+                " (SELECT name FROM refs WHERE func = ? AND role = 'call' AND access_id IS NULL)"
+                " EXCEPT SELECT name FROM symbols WHERE kind IN ('function', 'prototype')",
                 (name,),
             )
         }
-        functions = {
-            row[0]
-            for row in self.db.execute(
-                "SELECT DISTINCT r.name FROM refs r JOIN symbols s ON s.name = r.name"
-                " WHERE r.func = ? AND r.role = 'call' AND r.access_id IS NULL AND s.kind IN ('function', 'prototype')",
-                (name,),
-            )
-        }
-        out = [
-            CallEdge(callee, path, line, None, name)
-            for callee, path, line in self.db.execute(
-                "SELECT r.name, f.path, r.line FROM refs r JOIN files f ON f.id = r.file_id"
-                " WHERE r.func = ? AND r.role = 'call' AND r.access_id IS NULL ORDER BY f.path, r.line, r.col",
-                (name,),
-            )
-            if callee in functions or callee not in macros_only
-        ]
-        out += [
-            CallEdge(callee, path, line, via, name)
-            for callee, path, line, via in self.db.execute(
-                "SELECT DISTINCT fa.function, f.path, r.line, a.target FROM refs r"
-                " JOIN access a ON a.id = r.access_id JOIN access a2 ON a2.target = a.target"
-                " JOIN fnassign fa ON fa.access_id = a2.id JOIN files f ON f.id = r.file_id"
-                " WHERE r.func = ? AND r.role = 'call' AND a.target IS NOT NULL"
-                " AND fa.function IN (SELECT name FROM symbols WHERE kind = 'function')"
-                " ORDER BY f.path, r.line, fa.function",
-                (name,),
-            )
-        ]
-        return out
+        return [e for e in self._edges(caller=name) if e.name not in macros_only]
 
     def callers(self, name: str) -> list[CallEdge]:
-        out = [
-            CallEdge(func, path, line, None, func)
-            for func, path, line in self.db.execute(
-                "SELECT r.func, f.path, r.line FROM refs r JOIN files f ON f.id = r.file_id"
-                " WHERE r.name = ? AND r.role = 'call' AND r.access_id IS NULL AND r.func IS NOT NULL"
-                " ORDER BY f.path, r.line",
-                (name,),
-            )
-        ]
-        out += [
-            CallEdge(func, path, line, via, func)
-            for func, path, line, via in self.db.execute(
-                "SELECT DISTINCT r.func, f.path, r.line, a.target FROM fnassign fa"
-                " JOIN access a2 ON a2.id = fa.access_id JOIN access a ON a.target = a2.target"
-                " JOIN refs r ON r.access_id = a.id JOIN files f ON f.id = r.file_id"
-                " WHERE fa.function = ? AND a2.target IS NOT NULL AND r.role = 'call' AND r.func IS NOT NULL"
-                " ORDER BY f.path, r.line",
-                (name,),
-            )
-        ]
-        return out
+        return [CallEdge(e.caller or "", e.path, e.line, e.via, e.caller) for e in self._edges(callee=name)]
 
     def call_graph(self) -> dict[str, list[CallEdge]]:
         """caller → callees over the whole index (functions only), for path searches."""
         functions = _function_names(self.db)
         graph: dict[str, list[CallEdge]] = {}
-        for func, callee, path, line in self.db.execute(
-            "SELECT r.func, r.name, f.path, r.line FROM refs r JOIN files f ON f.id = r.file_id"
-            " WHERE r.role = 'call' AND r.access_id IS NULL AND r.func IS NOT NULL"
-        ):
-            if callee in functions:
-                graph.setdefault(func, []).append(CallEdge(callee, path, line, None, func))
-        for func, callee, path, line, via in self.db.execute(
-            "SELECT DISTINCT r.func, fa.function, f.path, r.line, a.target FROM refs r"
-            " JOIN access a ON a.id = r.access_id JOIN access a2 ON a2.target = a.target"
-            " JOIN fnassign fa ON fa.access_id = a2.id JOIN files f ON f.id = r.file_id"
-            " WHERE r.role = 'call' AND a.target IS NOT NULL AND r.func IS NOT NULL"
-        ):
-            if callee in functions:
-                graph.setdefault(func, []).append(CallEdge(callee, path, line, via, func))
+        for edge in self._edges():
+            if edge.name in functions and edge.caller is not None:
+                graph.setdefault(edge.caller, []).append(edge)
         return graph
 
     def call_path(self, start: str, goal: str, max_depth: int = 12) -> list[CallEdge] | None:
@@ -467,6 +424,22 @@ class CallEdge:
         return {"name": self.name, "path": self.path, "line": self.line, "via": self.via}
 
 ROLES = ("call", "read", "write", "addr", "type", "macro")
+
+# Call edges: direct calls by name, and calls through a member (`sock->ops->listen(...)`) to
+# every function stored in that member by an ops table or an assignment.  `{0}` takes the
+# conditions of each arm, so that SQLite uses the indexes on refs.func and refs.name.
+_DIRECT_CALLS = (
+    "SELECT r.func, r.name, f.path, r.line, NULL, r.col FROM refs r JOIN files f ON f.id = r.file_id"
+    " WHERE r.role = 'call' AND r.access_id IS NULL AND r.func IS NOT NULL{0}"
+)
+_OPS_CALLS = (
+    "SELECT DISTINCT r.func, fa.function, f.path, r.line, a.target, r.col"
+    " FROM refs r JOIN access a ON a.id = r.access_id JOIN access a2 ON a2.target = a.target"
+    " JOIN fnassign fa ON fa.access_id = a2.id JOIN files f ON f.id = r.file_id"
+    " WHERE r.role = 'call' AND a.target IS NOT NULL AND r.func IS NOT NULL"
+    " AND EXISTS (SELECT 1 FROM symbols s WHERE s.name = fa.function AND s.kind = 'function'){0}"
+)
+
 
 def _kinds_of(db: sqlite3.Connection, name: str) -> set[str]:
     return {row[0] for row in db.execute("SELECT DISTINCT kind FROM symbols WHERE name = ?", (name,))}
