@@ -93,20 +93,22 @@ class Finding:
         return f"{self.path}:{self.line}: {self.symbol}{where}: {self.problem}"
 
 
-def annotation_files(docs: Path) -> list[Path]:
+def annotation_files(docs: Path) -> list[tuple[Path, str]]:
+    """The annotation pages of docs/ with their text (each file is read once)."""
     if not docs.is_dir():
         return []
     out = []
     for path in sorted(docs.rglob("*.md")):
-        head = path.read_text(encoding="utf-8")[:2000]
-        m = _FRONT_MATTER_RX.match(head)
+        text = path.read_text(encoding="utf-8")
+        m = _FRONT_MATTER_RX.match(text)
         if m and _ANNOTATIONS_FLAG_RX.search(m.group(1)):
-            out.append(path)
+            out.append((path, text))
     return out
 
 
-def parse_file(path: Path, root: Path | None = None) -> tuple[list[Annotation], list[Finding]]:
-    text = path.read_text(encoding="utf-8")
+def parse_file(path: Path, root: Path | None = None, text: str | None = None) -> tuple[list[Annotation], list[Finding]]:
+    if text is None:
+        text = path.read_text(encoding="utf-8")
     shown = _rel(path, root) if root is not None else str(path)
     lines = text.splitlines()
     start = 0
@@ -164,8 +166,8 @@ def parse_file(path: Path, root: Path | None = None) -> tuple[list[Annotation], 
 def load(docs: Path) -> tuple[list[Annotation], list[Finding]]:
     annotations: list[Annotation] = []
     findings: list[Finding] = []
-    for path in annotation_files(docs):
-        found, problems = parse_file(path, docs.parent)
+    for path, text in annotation_files(docs):
+        found, problems = parse_file(path, docs.parent, text)
         annotations += found
         findings += problems
     return annotations, findings
@@ -174,12 +176,10 @@ def load(docs: Path) -> tuple[list[Annotation], list[Finding]]:
 def by_symbol(docs: Path, names: set[str] | None = None) -> dict[str, Annotation]:
     """Annotations by symbol; with `names`, only the files that annotate one of them are parsed."""
     out: dict[str, Annotation] = {}
-    for path in annotation_files(docs):
-        if names is not None:
-            text = path.read_text(encoding="utf-8")
-            if not any(f"## `{name}`" in text for name in names):
-                continue
-        found, _ = parse_file(path, docs.parent)
+    for path, text in annotation_files(docs):
+        if names is not None and not any(f"## `{name}`" in text for name in names):
+            continue
+        found, _ = parse_file(path, docs.parent, text)
         for a in found:
             if names is None or a.symbol in names:
                 out.setdefault(a.symbol, a)

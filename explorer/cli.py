@@ -183,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         _err(str(exc))
         return EXIT_USAGE
+    except _NoIndex as exc:
+        _err(str(exc))
+        return EXIT_FAIL
     except BrokenPipeError:
         sys.stderr.close()  # `kexplore dump | head`: not an error
         return EXIT_OK
@@ -194,7 +197,11 @@ def main(argv: list[str] | None = None) -> int:
 # ---------------------------------------------------------------- index readers
 
 
-def _open_index(project: Project, args: argparse.Namespace) -> Index | None:
+class _NoIndex(Exception):
+    """The kernel has no index yet; the message says which command builds it."""
+
+
+def _open_index(project: Project, args: argparse.Namespace) -> Index:
     spec = project.kernel(args.kernel)
     try:
         return Index(project.index_path(spec.name))
@@ -202,8 +209,7 @@ def _open_index(project: Project, args: argparse.Namespace) -> Index | None:
         tree = project.tree(spec.name)
         step = "kexplore index" if tree.is_dir() else "kexplore vendor && kexplore index"
         flag = f" --kernel {spec.name}" if args.kernel else ""
-        _err(f"no index for {spec.name} yet: run `{step}{flag}` (or `make index`)")
-        return None
+        raise _NoIndex(f"no index for {spec.name} yet: run `{step}{flag}` (or `make index`)") from None
 
 
 def _symbol_line(sym: Symbol) -> str:
@@ -229,10 +235,7 @@ def _find(index: Index, name: str, kind: str | None) -> list[Symbol]:
 
 
 def cmd_lookup(project: Project, args: argparse.Namespace) -> int:
-    index = _open_index(project, args)
-    if index is None:
-        return EXIT_FAIL
-    with index:
+    with _open_index(project, args) as index:
         found = _find(index, args.name, args.kind)
         if not found:
             return _not_found(index, args.name, project.kernel(args.kernel).name)
@@ -266,10 +269,7 @@ def _note_text(notes: dict, name: str) -> str | None:  # type: ignore[type-arg]
 
 
 def cmd_search(project: Project, args: argparse.Namespace) -> int:
-    index = _open_index(project, args)
-    if index is None:
-        return EXIT_FAIL
-    with index:
+    with _open_index(project, args) as index:
         found = index.search(args.query, args.kind, args.limit)
         if args.json:
             _emit_json([s.as_dict() for s in found])
@@ -284,11 +284,8 @@ def cmd_search(project: Project, args: argparse.Namespace) -> int:
 
 
 def cmd_show(project: Project, args: argparse.Namespace) -> int:
-    index = _open_index(project, args)
-    if index is None:
-        return EXIT_FAIL
     spec = project.kernel(args.kernel)
-    with index:
+    with _open_index(project, args) as index:
         found = _find(index, args.name, args.kind)
         if not found:
             return _not_found(index, args.name, spec.name)
@@ -337,11 +334,8 @@ def _leading(lines: list[str], sym: Symbol) -> int:
 
 
 def cmd_dump(project: Project, args: argparse.Namespace) -> int:
-    index = _open_index(project, args)
-    if index is None:
-        return EXIT_FAIL
     out = sys.stdout
-    with index:
+    with _open_index(project, args) as index:
         for sym in index.dump():
             if args.kind and sym.kind != args.kind:
                 continue
@@ -397,10 +391,7 @@ def cmd_versions(project: Project, args: argparse.Namespace) -> int:
 
 
 def cmd_refs(project: Project, args: argparse.Namespace) -> int:
-    index = _open_index(project, args)
-    if index is None:
-        return EXIT_FAIL
-    with index:
+    with _open_index(project, args) as index:
         names = [args.name]
         if not index.lookup(args.name):
             members = _find(index, args.name, "member") if "." not in args.name else []
@@ -447,10 +438,7 @@ def _print_tree(nodes: list[dict[str, object]], indent: str = "") -> None:
 
 
 def cmd_calls(project: Project, args: argparse.Namespace) -> int:
-    index = _open_index(project, args)
-    if index is None:
-        return EXIT_FAIL
-    with index:
+    with _open_index(project, args) as index:
         if not index.lookup(args.name):
             return _not_found(index, args.name, project.kernel(args.kernel).name)
         tree = _call_tree(index, args.name, args.direction, args.depth, {args.name})
@@ -463,10 +451,7 @@ def cmd_calls(project: Project, args: argparse.Namespace) -> int:
 
 
 def cmd_struct(project: Project, args: argparse.Namespace) -> int:
-    index = _open_index(project, args)
-    if index is None:
-        return EXIT_FAIL
-    with index:
+    with _open_index(project, args) as index:
         info = index.struct(args.name)
         if info is None:
             return _not_found(index, args.name, project.kernel(args.kernel).name)
@@ -502,10 +487,7 @@ def cmd_struct(project: Project, args: argparse.Namespace) -> int:
 
 
 def cmd_path(project: Project, args: argparse.Namespace) -> int:
-    index = _open_index(project, args)
-    if index is None:
-        return EXIT_FAIL
-    with index:
+    with _open_index(project, args) as index:
         for name in (args.start, args.goal):
             if not index.lookup(name):
                 return _not_found(index, name, project.kernel(args.kernel).name)

@@ -290,10 +290,7 @@ class _FileWalker:
         if alternative is not None:
             negated = _negate(own)
             visit_alt_cond = self.join(cond, negated) if own else cond
-            if alternative.type == "preproc_else":
-                self.walk_block(alternative, visit_alt_cond, visit)
-            else:
-                self.walk_block(alternative, visit_alt_cond, visit)
+            self.walk_block(alternative, visit_alt_cond, visit)
 
     # ---------------------------------------------------------------- top level
     def walk_top(self, node: Node, cond: str | None) -> None:

@@ -211,7 +211,8 @@ def build_index(project: Project, kernel: str | None = None, force: bool = False
     removed = sorted(old.keys() - current.keys())
 
     if old and not to_parse and not removed and not touched:
-        return IndexResult(spec.name, str(db_path), len(files), 0, 0, _symbol_count(db_path), _error_files(db_path), time.perf_counter() - started)
+        symbols, error_files = _counts(db_path)
+        return IndexResult(spec.name, str(db_path), len(files), 0, 0, symbols, error_files, time.perf_counter() - started)
 
     _remove_stale_temporaries(db_path)
     tmp = db_path.with_name(f".{db_path.name}.tmp-{os.getpid()}")
@@ -230,8 +231,7 @@ def build_index(project: Project, kernel: str | None = None, force: bool = False
         resolve_accesses(db)
         _write_meta(db, project, spec.name)
         db.commit()
-        symbols = int(db.execute("SELECT count(*) FROM symbols").fetchone()[0])
-        errors = int(db.execute("SELECT count(*) FROM files WHERE error_nodes > 0").fetchone()[0])
+        symbols, errors = _counts_in(db)
         db.close()
         os.replace(tmp, db_path)
     except BaseException:
@@ -292,8 +292,7 @@ def _run_chunks(chunks: list[tuple[str, list[Job]]], jobs: int | None):  # type:
 
 
 def _write_meta(db: sqlite3.Connection, project: Project, kernel: str) -> None:
-    import tree_sitter
-    import tree_sitter_c
+    from importlib.metadata import version
 
     lock_source = {}
     lock_path = project.lock_path(kernel)
@@ -302,8 +301,6 @@ def _write_meta(db: sqlite3.Connection, project: Project, kernel: str) -> None:
             lock_source = json.loads(lock_path.read_text(encoding="utf-8")).get("source", {})
         except json.JSONDecodeError:
             lock_source = {}
-    from importlib.metadata import version
-
     meta = {
         "kernel": kernel,
         "indexer_version": indexer_version(),
@@ -312,7 +309,6 @@ def _write_meta(db: sqlite3.Connection, project: Project, kernel: str) -> None:
         "tree_sitter": version("tree-sitter"),
         "tree_sitter_c": version("tree-sitter-c"),
     }
-    del tree_sitter, tree_sitter_c
     db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
 
 
@@ -324,17 +320,16 @@ def _remove_stale_temporaries(db_path: Path) -> None:
             stale.unlink(missing_ok=True)
 
 
-def _symbol_count(db_path: Path) -> int:
+def _counts(db_path: Path) -> tuple[int, int]:
+    """(definitions, files with ERROR regions) of an index."""
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
-        return int(db.execute("SELECT count(*) FROM symbols").fetchone()[0])
+        return _counts_in(db)
     finally:
         db.close()
 
 
-def _error_files(db_path: Path) -> int:
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        return int(db.execute("SELECT count(*) FROM files WHERE error_nodes > 0").fetchone()[0])
-    finally:
-        db.close()
+def _counts_in(db: sqlite3.Connection) -> tuple[int, int]:
+    symbols = db.execute("SELECT count(*) FROM symbols").fetchone()[0]
+    errors = db.execute("SELECT count(*) FROM files WHERE error_nodes > 0").fetchone()[0]
+    return int(symbols), int(errors)

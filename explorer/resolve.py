@@ -143,13 +143,11 @@ class Resolver:
                 return Resolution(None, None, "return type of the call unknown")
         else:
             return Resolution(None, None, "malformed key")
-        macro = None
         for hop in hops_text.split(".") if hops_text else ():
             step = self.member(type_, hop)
             if step is None:
                 return Resolution(None, None, f"no member {hop} in {self.canon(type_)}")
             type_ = step[1]
-            macro = macro or None
         final = self.member(type_, field)
         if final is None:
             owner = self.canon(type_)

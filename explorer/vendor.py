@@ -235,11 +235,10 @@ def _strip_top(name: str) -> str | None:
     return parts[1] if len(parts) == 2 else None
 
 
-def _extract_stream(tar: tarfile.TarFile, dest: Path, spec: KernelSpec, on_member: Callable[[], None]) -> int:
+def _extract_stream(tar: tarfile.TarFile, dest: Path, spec: KernelSpec) -> int:
     count = 0
     strip: bool | None = None
     for member in tar:
-        on_member()
         name = member.name.lstrip("./")
         if strip is None:
             strip = name.split("/", 1)[0] not in {"net", "include", "COPYING", "LICENSES"}
@@ -392,12 +391,6 @@ def prune_include_linux(tree: Path, spec: KernelSpec) -> None:
 
 
 def _extract(source: Source, spec: KernelSpec, dest: Path) -> None:
-    members = 0
-
-    def tick() -> None:
-        nonlocal members
-        members += 1
-
     if source.kind == "tree":
         count = _copy_tree(source.path, dest, spec)
     else:
@@ -409,7 +402,7 @@ def _extract(source: Source, spec: KernelSpec, dest: Path) -> None:
             )
             count = 0
             for tar in streams:
-                count = _extract_stream(tar, dest, spec, tick)
+                count = _extract_stream(tar, dest, spec)
         except (tarfile.TarError, EOFError, OSError, lzma.LZMAError, zlib.error) as exc:
             raise VendorError(
                 f"{source.path} could not be read as a kernel tarball ({exc}); "

@@ -216,10 +216,7 @@ class RefCollector:
                     stack.append((alt, c))
             elif t in ("compound_statement", "if_statement", "while_statement", "for_statement",
                        "do_statement", "switch_statement", "case_statement", "labeled_statement",
-                       "else_clause", "ERROR", "translation_unit", "condition_clause", "attributed_statement",
-                       "goto_statement"):
-                if t == "goto_statement":
-                    continue
+                       "else_clause", "ERROR", "translation_unit", "condition_clause", "attributed_statement"):
                 for child in reversed(cur.children):
                     if child.is_named:
                         stack.append((child, c))
@@ -385,14 +382,9 @@ class RefCollector:
             elif t in ("compound_statement",) or t in _PREPROC_BLOCKS:
                 self.walk(cur, locals_, func, cond)
             else:
-                # binary, unary, conditional, comma, subscript, parenthesized, argument lists,
                 # ERROR and the rest: their identifiers are read
-                sub_role = "read"
-                if t in ("subscript_expression", "parenthesized_expression") and r in ("write", "addr", "call"):
-                    sub_role = r if t == "parenthesized_expression" else r
-                for child in reversed(cur.children):
-                    if child.is_named:
-                        stack.append((child, sub_role, itype if t == "ERROR" else None))
+                for child in reversed(cur.named_children):
+                    stack.append((child, "read", itype if t == "ERROR" else None))
 
     def type_refs_text(self, node: Node, func: str | None, cond: str | None) -> None:
         """A type written as a macro argument (container_of's second): `struct foo` → a type use."""

@@ -279,11 +279,14 @@ def _demote_headings(markdown: str) -> str:
 
 def _embedding_mermaid(chain: list[str]) -> str:
     lines = ["flowchart LR"]
-    for i, name in enumerate(chain):
-        lines.append(f'  s{i}["struct {escape(name)}"]')
-    for i in range(len(chain) - 1):
-        lines.append(f"  s{i} -->|first member| s{i + 1}")
-    return '<pre class="kx-mermaid mermaid">' + "\n".join(lines) + "</pre>"
+    lines += [f'  s{i}["struct {name}"]' for i, name in enumerate(chain)]
+    lines += [f"  s{i} -->|first member| s{i + 1}" for i in range(len(chain) - 1)]
+    return _mermaid_block(lines)
+
+
+def _mermaid_block(lines: list[str]) -> str:
+    """A mermaid diagram as the pages' script expects it (drawn in the browser, not searched)."""
+    return '<pre class="kx-mermaid" data-search-exclude><code>' + escape("\n".join(lines)) + "</code></pre>"
 
 
 def member_table(site: SiteIndex, struct: Definition, notes: dict[str, Annotation] | None = None) -> str:
@@ -334,7 +337,7 @@ def _mermaid(name: str, calls_in: list[object], calls_out: list[object], limit: 
         arrow = f'-.->|"{via}"|' if via else "-->"
         lines.append(f'  {node(name)} {arrow} {node(other)}["{other}"]')
     lines.append("  classDef kxSelf stroke-width:3px")
-    return '<pre class="kx-mermaid" data-search-exclude><code>' + escape("\n".join(lines)) + "</code></pre>"
+    return _mermaid_block(lines)
 
 
 def refs_html(site: SiteIndex, refs: list[tuple[str, int, str]], page_url: str, limit: int = 300) -> str:
