@@ -230,7 +230,7 @@ def _find(index: Index, name: str, kind: str | None) -> list[Symbol]:
     found = index.lookup(name, kind)
     if not found and "." not in name:
         # a bare field name: the members of every struct that has it
-        found = [s for s in index.search(name, kind="member", limit=200) if s.name.endswith("." + name)]
+        found = [s for s in index.members_named(name) if kind in (None, "member")]
     return found
 
 

@@ -99,6 +99,11 @@ _KIND_RANK = "CASE s.kind WHEN 'function' THEN 0 WHEN 'struct' THEN 1 WHEN 'unio
 _PATH_RANK = "CASE WHEN f.path LIKE '%.c' THEN 0 WHEN f.path LIKE 'include/net/%' THEN 1 ELSE 2 END"
 
 
+def _like_escape(text: str) -> str:
+    """`text` as a literal inside a LIKE pattern with ESCAPE '\\'."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class IndexMissing(Exception):
     """No index exists yet for the kernel."""
 
@@ -155,7 +160,7 @@ class Index:
     def search(self, query: str, kind: str | None = None, limit: int = 50) -> list[Symbol]:
         """Exact name first, then prefix, then substring; shorter names first within each."""
         q = query.lower()
-        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        escaped = _like_escape(q)
         sql = (
             f"{_SELECT} WHERE lower(s.name) LIKE ? ESCAPE '\\'"
             + (" AND s.kind = ?" if kind else "")
@@ -167,6 +172,17 @@ class Index:
             args.append(kind)
         args += [q, f"{escaped}%", limit]
         return [Symbol(*row) for row in self.db.execute(sql, args)]
+
+    def members_named(self, field: str) -> list[Symbol]:
+        """The members called `field` in any struct (`sk_state` → sock.sk_state, ...)."""
+        escaped = _like_escape(field)
+        return [
+            Symbol(*row)
+            for row in self.db.execute(
+                f"{_SELECT} WHERE s.kind = 'member' AND s.name LIKE ? ESCAPE '\\' ORDER BY s.name, f.path, s.line",
+                (f"%.{escaped}",),
+            )
+        ]
 
     def suggest(self, name: str, limit: int = 5) -> list[str]:
         """Names close to `name`, for "did you mean"."""
