@@ -33,8 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import INDEX, KERNEL, SNIPPETS, TREE, BenchmarkError, Result, Target, log, require, run_alone, shown, tool  # noqa: E402
-from recall import Sources, _first_error  # noqa: E402
+from common import INDEX, KERNEL, SNIPPETS, TREE, BenchmarkError, Result, Target, log, require, run_alone, shown, tool
+from recall import Sources, _first_error
 
 NAME = "callers_cscope"
 SEED = 61  # for --wide N: which functions are drawn
@@ -551,7 +551,7 @@ def run(samples: int = 30, wide: int | None = None) -> Result:
             "(cd TREE && cscope -d -L -3 NAME -f DB)   # and -0 NAME, -1 CALLER to classify",
             f"SQLite: {shown([str(INDEX)])} (Index.callers)",
         ]
-        log(f"== callers_cscope: direct callers vs `cscope -d -L -3 NAME`")
+        log("== callers_cscope: direct callers vs `cscope -d -L -3 NAME`")
         log(f"cscope database: {len(files)} files (exactly those of the index), built in {cscope.build_seconds:.1f} s")
         classifier = Classifier(cscope, view, sources, spec.records_refs)
         try:
@@ -706,8 +706,8 @@ def _compare(index, cscope: Cscope, classifier: Classifier, functions: list[tupl
     log()
     log(f"direct call sites, index vs cscope -3 (raw):  precision {raw_precision:.2f}%  recall {raw_recall:.2f}%"
         f"  ({totals['agree']} agree, {totals['only_index']} only in the index, {totals['only_cscope']} only in cscope)")
-    log(f"after classification (cscope's non-calls and what the index leaves out by design not owed; "
-        f"cscope's misses the index rightly has count as found):")
+    log("after classification (cscope's non-calls and what the index leaves out by design not owed; "
+        "cscope's misses the index rightly has count as found):")
     log(f"  precision {precision:.2f}%  recall {recall:.2f}%  ({ix_wrong} wrong sites of ours, {we_miss} sites we miss)")
     log(f"caller named differently on a shared site: {totals['names_differ']}")
     log()

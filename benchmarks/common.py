@@ -134,7 +134,7 @@ def environment() -> dict[str, object]:
 
         env["tree_sitter"] = version("tree-sitter")
         env["tree_sitter_c"] = version("tree-sitter-c")
-    except Exception:  # noqa: BLE001 - only informative
+    except Exception:
         pass
     try:
         env["git"] = subprocess.run(

@@ -27,9 +27,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (  # noqa: E402
-    KEXPLORE, PYTHON, TREE, BenchmarkError, Result, ScratchSnippets, Target, log, median, require, run_alone,
-    shown, time_commands,
+from common import (
+    KEXPLORE,
+    PYTHON,
+    TREE,
+    BenchmarkError,
+    Result,
+    ScratchSnippets,
+    Target,
+    log,
+    median,
+    require,
+    run_alone,
+    shown,
+    time_commands,
 )
 
 NAME = "index_time"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import INDEX, KEXPLORE, PYTHON, BenchmarkError, Result, Target, log, require, run_alone, shown, time_commands, tool  # noqa: E402
+from common import INDEX, KEXPLORE, PYTHON, BenchmarkError, Result, Target, log, require, run_alone, shown, time_commands, tool
 
 NAME = "lookup_time"
 SYMBOL = "inet_listen"

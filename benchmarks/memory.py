@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import KEXPLORE, TREE, BenchmarkError, Result, ScratchSnippets, Target, log, require, run_alone  # noqa: E402
+from common import KEXPLORE, TREE, BenchmarkError, Result, ScratchSnippets, Target, log, require, run_alone
 
 NAME = "memory"
 LIMIT_MB = 400.0

@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import INDEX, TREE, BenchmarkError, Result, Target, log, require, run_alone, shown, tool  # noqa: E402
+from common import INDEX, TREE, BenchmarkError, Result, Target, log, require, run_alone, shown, tool
 
 NAME = "recall"
 TARGET = 99.0
@@ -181,8 +181,8 @@ class Sources:
     def parsed(self, path: str):  # type: ignore[no-untyped-def]
         """(blanked source, tree) as the indexer sees the file."""
         if path not in self._parsed:
-            from tree_sitter import Language, Parser
             import tree_sitter_c
+            from tree_sitter import Language, Parser
 
             if self._parser is None:
                 self._parser = Parser(Language(tree_sitter_c.language()))

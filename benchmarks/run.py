@@ -19,12 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import callers_cscope  # noqa: E402
-import index_time  # noqa: E402
-import lookup_time  # noqa: E402
-import memory  # noqa: E402
-import recall  # noqa: E402
-from common import RESULTS, ROOT, BenchmarkError, Result, environment, log, write_result  # noqa: E402
+import callers_cscope
+import index_time
+import lookup_time
+import memory
+import recall
+from common import RESULTS, ROOT, BenchmarkError, Result, environment, log, write_result
 
 
 def _load(name: str, path: Path):  # type: ignore[no-untyped-def]
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         except BenchmarkError as exc:
             result = Result(name, error=str(exc))
             log(f"{name}: cannot run: {exc}")
-        except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others
+        except Exception as exc:
             result = Result(name, error=f"{type(exc).__name__}: {exc}")
             traceback.print_exc()
         result.seconds = time.perf_counter() - t0

@@ -54,7 +54,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import INDEX, KERNEL, ROOT, VENV_BIN, BenchmarkError, Result, Target, log, require, run_alone, shown  # noqa: E402
+from common import INDEX, KERNEL, ROOT, VENV_BIN, BenchmarkError, Result, Target, log, require, run_alone, shown
 
 NAME = "site"
 MKDOCS = VENV_BIN / "mkdocs"
@@ -221,7 +221,7 @@ def search_index(site_dir: Path) -> dict[str, object]:
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the stdlib's name)
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -360,7 +360,7 @@ class _Lines(threading.Thread):
 
 def _fetch(url: str) -> str | None:
     try:
-        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 (127.0.0.1 only)
+        with urllib.request.urlopen(url, timeout=5) as resp:
             return resp.read().decode("utf-8", errors="replace")
     except (urllib.error.URLError, OSError):
         return None

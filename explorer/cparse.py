@@ -22,21 +22,14 @@ from typing import NamedTuple
 import tree_sitter_c
 from tree_sitter import Language, Node, Parser
 
-from .xref import RefCollector, normalize_type_text, type_name
+from .xref import RefCollector, type_name
 
 C_LANGUAGE = Language(tree_sitter_c.language())
 
 # Annotation macros that expand to attributes or to nothing.  Blanked before parsing.
-_DUNDER_ANNOTATIONS = (
-    "init exit read_mostly ro_after_init initdata initconst net_init net_exit net_initdata "
-    "rcu user force percpu iomem bitwise nocast safe cold always_inline must_check maybe_unused "
-    "used packed sched weak visible latent_entropy randomize_layout cacheline_aligned "
-    "cacheline_aligned_in_smp __cacheline_aligned __cacheline_aligned_in_smp refdata ref kprobes "
-    "noreturn pure flatten noclone noinline_for_stack always_unused sched_notrace ro_after_init "
-    "exit_refok meminit private nonstring"
-).split()
-_DUNDER_CALLS = "aligned acquires releases must_hold printf section cond_acquires cond_releases".split()
-_PLAIN_ANNOTATIONS = "noinline notrace asmlinkage INDIRECT_CALLABLE_SCOPE".split()
+_DUNDER_ANNOTATIONS = ["init", "exit", "read_mostly", "ro_after_init", "initdata", "initconst", "net_init", "net_exit", "net_initdata", "rcu", "user", "force", "percpu", "iomem", "bitwise", "nocast", "safe", "cold", "always_inline", "must_check", "maybe_unused", "used", "packed", "sched", "weak", "visible", "latent_entropy", "randomize_layout", "cacheline_aligned", "cacheline_aligned_in_smp", "__cacheline_aligned", "__cacheline_aligned_in_smp", "refdata", "ref", "kprobes", "noreturn", "pure", "flatten", "noclone", "noinline_for_stack", "always_unused", "sched_notrace", "ro_after_init", "exit_refok", "meminit", "private", "nonstring"]
+_DUNDER_CALLS = ["aligned", "acquires", "releases", "must_hold", "printf", "section", "cond_acquires", "cond_releases"]
+_PLAIN_ANNOTATIONS = ["noinline", "notrace", "asmlinkage", "INDIRECT_CALLABLE_SCOPE"]
 
 _DUNDER_RX = re.compile(
     rb"__(?:(?:"

@@ -24,22 +24,18 @@ from tree_sitter import Node
 
 # Accessors whose second argument names the type of the result.
 CONTAINER_OF = frozenset(
-    "container_of container_of_const container_of_safe list_entry list_first_entry list_last_entry "
-    "list_first_entry_or_null list_next_entry list_prev_entry hlist_entry hlist_entry_safe "
-    "rb_entry rb_entry_safe llist_entry list_entry_rcu hlist_nulls_entry".split()
+    ["container_of", "container_of_const", "container_of_safe", "list_entry", "list_first_entry", "list_last_entry", "list_first_entry_or_null", "list_next_entry", "list_prev_entry", "hlist_entry", "hlist_entry_safe", "rb_entry", "rb_entry_safe", "llist_entry", "list_entry_rcu", "hlist_nulls_entry"]
 )
 # Accessors whose result has the type of their first argument.
 PASS_THROUGH = frozenset(
-    "READ_ONCE rcu_dereference rcu_dereference_protected rcu_dereference_bh rcu_dereference_check "
-    "rcu_dereference_raw rcu_dereference_bh_check rcu_dereference_rtnl rtnl_dereference rcu_access_pointer "
-    "smp_load_acquire unrcu_pointer rcu_dereference_sched xchg cmpxchg data_race".split()
+    ["READ_ONCE", "rcu_dereference", "rcu_dereference_protected", "rcu_dereference_bh", "rcu_dereference_check", "rcu_dereference_raw", "rcu_dereference_bh_check", "rcu_dereference_rtnl", "rtnl_dereference", "rcu_access_pointer", "smp_load_acquire", "unrcu_pointer", "rcu_dereference_sched", "xchg", "cmpxchg", "data_race"]
 )
 # INDIRECT_CALL_n(f, f1, ..., fn, args...): a call through f that may be one of f1..fn.
 _INDIRECT_CALL_RX = re.compile(r"^INDIRECT_CALL_(?:(\d)|INET(?:_1)?)$")
 # Declarators in macro form: MACRO(type, name, ...) declares the local `name`.
 DECLARES_LOCAL = frozenset({"DECLARE_SOCKADDR"})
 # Accessors whose first argument is the written location.
-WRITE_FIRST = frozenset("WRITE_ONCE smp_store_release rcu_assign_pointer atomic_set xchg".split())
+WRITE_FIRST = frozenset(["WRITE_ONCE", "smp_store_release", "rcu_assign_pointer", "atomic_set", "xchg"])
 
 _QUALIFIERS = re.compile(r"\b(?:const|volatile|struct|union|enum|restrict|__restrict|signed|unsigned)\b|\*|\[[^\]]*\]")
 _SKIP = frozenset(

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import KERNEL, REPO, fixture_bytes, line_of, make_project, symbols_of, write_kernels_toml
+
 from explorer.cli import main
 
 RANKING_C = b"""\
@@ -83,7 +83,7 @@ def test_lookup_json(capsys, snippets: Path) -> None:  # type: ignore[no-untyped
     found = json.loads(out)
     assert isinstance(found, list) and len(found) == 2
     for obj in found:
-        assert SPEC_KEYS <= set(obj)
+        assert set(obj) >= SPEC_KEYS
     first = found[0]
     start = line_of(WIDGET_C, "int widget_attach(struct widget_queue *wq)")
     assert (first["name"], first["kind"], first["path"], first["line"]) == ("widget_attach", "function", "net/ipv4/widget.c", start)
@@ -258,7 +258,7 @@ def test_dump_json_is_json_lines(capsys, snippets: Path) -> None:  # type: ignor
     objects = [json.loads(line) for line in lines]
     assert len(objects) == len(symbols_of(snippets / "index" / f"{KERNEL}.sqlite"))
     for obj in objects:
-        assert SPEC_KEYS <= set(obj)
+        assert set(obj) >= SPEC_KEYS
     assert {(o["name"], o["kind"], o["path"], o["line"]) for o in objects} == symbols_of(snippets / "index" / f"{KERNEL}.sqlite")
     order = [(o["path"], o["line"]) for o in objects]
     assert order == sorted(order)

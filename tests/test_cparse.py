@@ -6,8 +6,8 @@ Expected lines are found in the fixture text (`line_of`), never counted by hand.
 from __future__ import annotations
 
 import pytest
-
 from conftest import by_name, fixture_bytes, line_of
+
 from explorer.store import KINDS
 
 WIDGET_H = fixture_bytes("widget.h")

@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, VENDORED_INDEX, VENDORED_TREE, write_kernels_toml
 
 XREF = FIXTURES / "xref"

@@ -8,8 +8,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from conftest import KERNEL, fixture_bytes, leftovers, make_project, symbols_of
+
 from explorer import indexer
 from explorer.indexer import IndexError_, build_index
 
@@ -244,6 +244,7 @@ def test_an_index_without_version_information_is_rebuilt(project) -> None:  # ty
 
 def test_no_tree_says_to_vendor(tmp_path: Path) -> None:
     from conftest import write_kernels_toml
+
     from explorer.config import Project
 
     write_kernels_toml(tmp_path)

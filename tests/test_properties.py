@@ -12,10 +12,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import fixture_bytes, make_project, symbols_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import fixture_bytes, make_project, symbols_of
 from explorer.cparse import make_parser, parse_definitions
 from explorer.store import KINDS
 

@@ -15,8 +15,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
 from conftest import leftovers, write_kernels_toml
+
 from explorer.config import Project
 from explorer.vendor import VendorError, hash_tree, vendor
 

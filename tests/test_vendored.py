@@ -10,7 +10,6 @@ import json
 import re
 
 import pytest
-
 from conftest import VENDORED_INDEX, VENDORED_KERNEL, VENDORED_LOCK, VENDORED_TREE, requires_vendored
 
 pytestmark = [pytest.mark.vendored, requires_vendored]

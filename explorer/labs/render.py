@@ -33,7 +33,7 @@ MARKER = re.compile(r"^[ \t]*<!--\s*kexplore-lab:\s*([a-z0-9-]+)\s*-->[ \t]*$", 
 Link = Callable[[CodeRef], "str | None"]
 
 
-def _SITE_SYNTAX(ref: CodeRef) -> str | None:  # noqa: N802 - a sentinel: emit [[symbol]] and [[source:symbol]]
+def _SITE_SYNTAX(ref: CodeRef) -> str | None:
     return None
 
 

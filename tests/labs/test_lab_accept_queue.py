@@ -11,7 +11,6 @@ from explorer.labs.accept_queue import accept_queue_lab
 from explorer.labs.observe import read_sysctl, tcp_sockets
 
 
-
 def _capacity_extra(vendored_source, operator_after) -> int:  # type: ignore[no-untyped-def]
     """1 when sk_acceptq_is_full compares with `>` (the queue takes backlog + 1), 0 with `>=`."""
     body = vendored_source("sk_acceptq_is_full")

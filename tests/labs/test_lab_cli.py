@@ -10,7 +10,6 @@ import pytest
 from explorer.cli import main
 
 
-
 def test_lab_list_json(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["lab", "list", "--json"]) == 0
     labs = {lab["name"]: lab for lab in json.loads(capsys.readouterr().out)}

@@ -15,7 +15,6 @@ from explorer.labs import LabError
 from explorer.labs.syn_queue import _checksum, build_syn, syn_queue_lab
 
 
-
 def _queue_extra(vendored_source, operator_after) -> int:  # type: ignore[no-untyped-def]
     body = vendored_source("inet_csk_reqsk_queue_is_full")
     return 1 if operator_after(body, "inet_csk_reqsk_queue_len(sk)") == ">" else 0

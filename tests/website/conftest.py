@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from .sitekit import INDEX_MD, MKDOCS_YML, DemoProject, make_demo_kernel
 
 

@@ -10,8 +10,6 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from explorer.config import PACKAGE_ROOT, Project
 from explorer.indexer import build_index
 

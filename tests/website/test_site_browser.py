@@ -12,10 +12,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from .sitekit import REAL_INDEX, build_site, real_index_missing
 
 from explorer.config import PACKAGE_ROOT
 from explorer.store import Index
+
+from .sitekit import REAL_INDEX, build_site, real_index_missing
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -31,7 +32,7 @@ pytestmark = [
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the stdlib's name)
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .sitekit import DEMO_CORE, line_of
-
 from explorer.config import Project
 from explorer.site.links import SiteIndex
 from explorer.site.pages import LinkContext, render_source_page
 from explorer.site.render import LinkSpan, char_column, render, tokens
+
+from .sitekit import DEMO_CORE, line_of
 
 GOLDEN = Path(__file__).parent / "golden"
 
