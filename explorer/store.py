@@ -108,6 +108,14 @@ class IndexMissing(Exception):
     """No index exists yet for the kernel."""
 
 
+class IndexDamaged(Exception):
+    """The index file exists but is not a readable kernel-explorer index; the message says how to rebuild it."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        super().__init__(f"the index {path} is damaged ({why}): rebuild it with `kexplore index --force`")
+        self.path = path
+
+
 @dataclass(frozen=True)
 class Symbol:
     name: str
@@ -135,6 +143,15 @@ class Index:
             raise IndexMissing(str(path))
         self.path = path
         self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise IndexDamaged(path, str(exc)) from None
+        if row is None or row[0] != str(SCHEMA_VERSION):
+            self.db.close()
+            found = "no schema version" if row is None else f"schema version {row[0]}, expected {SCHEMA_VERSION}"
+            raise IndexDamaged(path, found)
 
     def close(self) -> None:
         self.db.close()
