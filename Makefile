@@ -16,11 +16,12 @@ STAMP_PIP := $(VENV)/.installed
 INDEX := kernel-snippets/index/linux-6.1.sqlite
 TREE  := kernel-snippets/linux-6.1
 
-.PHONY: all setup vendor index test bench site serve clean distclean help
+.PHONY: all setup vendor index lint test bench site serve clean distclean help
 
 help:
 	@echo "make serve   set up (venv, packages, kernel sources, index), build and serve the site on 127.0.0.1:8000"
-	@echo "make test    set up, then run the test suite"
+	@echo "make test    set up, then run ruff, mypy and the test suite"
+	@echo "make lint    ruff and mypy (configured in pyproject.toml)"
 	@echo "make index   vendor the kernel and (re)build the index"
 	@echo "make bench   run the benchmarks (figures in benchmarks/results/)"
 	@echo "make clean   remove the site and caches; distclean also removes the venv, trees and indexes"
@@ -54,7 +55,11 @@ vendor: $(STAMP_PIP)
 index: vendor
 	$(KEXPLORE) index
 
-test: index
+lint: $(STAMP_PIP)
+	$(BIN)/ruff check explorer tests benchmarks
+	$(BIN)/mypy
+
+test: index lint
 	$(BIN)/python -m pytest -q
 	$(KEXPLORE) check
 
@@ -71,7 +76,7 @@ serve: index
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve -a 127.0.0.1:8000
 
 clean:
-	rm -rf site .pytest_cache .hypothesis benchmarks/results
+	rm -rf site .pytest_cache .hypothesis .mypy_cache .ruff_cache benchmarks/results
 
 distclean: clean
 	rm -rf $(VENV) $(TREE) kernel-snippets/index

@@ -6,6 +6,7 @@ in kernel style, with invented names: no kernel code is copied here.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -107,3 +108,20 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyt
     """Tests name their own snippets folder and never touch the user's download cache."""
     monkeypatch.delenv("KEXPLORE_SNIPPETS", raising=False)
     monkeypatch.setenv("KEXPLORE_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+# ---------------------------------------------------------------- no silent skips under CI
+
+_NO_SKIPS = os.environ.get("CI", "").lower() in ("1", "true", "yes") or os.environ.get("KEXPLORE_NO_SKIPS") == "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """Under CI (root, everything installed by `make test`) a skipped test is a failure: whatever it
+    needs is missing from the project's own setup.  Elsewhere skips stay skips, listed by `-rs`."""
+    outcome = yield
+    report = outcome.get_result()
+    if _NO_SKIPS and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI, where `make test` installs everything a test needs: {reason}"
