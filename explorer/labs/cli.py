@@ -7,18 +7,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from ..console import EXIT_OK, EXIT_USAGE, emit_json, err
 from . import LABS, LabError
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+PROG = "kexplore lab"
 WIDTH = 100
-
-
-def _err(message: str) -> None:
-    print(f"kexplore lab: {message}", file=sys.stderr)
 
 
 def _int(text: str) -> int:
@@ -88,11 +84,6 @@ def _cmd_lab_help(project: object, args: argparse.Namespace) -> int:
     return EXIT_USAGE
 
 
-def _emit_json(data: object) -> None:
-    json.dump(data, sys.stdout, ensure_ascii=False, indent=1)
-    sys.stdout.write("\n")
-
-
 def _kernel_code(project, args):  # type: ignore[no-untyped-def]
     from .code import KernelCode
 
@@ -105,10 +96,10 @@ def _run(args: argparse.Namespace, body) -> int:  # type: ignore[no-untyped-def]
     try:
         return int(body())
     except LabError as exc:
-        _err(str(exc))
+        err(str(exc), prog=PROG)
         return exc.exit_code
     except Terminated as exc:
-        _err(f"stopped by {exc}; the lab's sockets and namespace were cleaned up")
+        err(f"stopped by {exc}; the lab's sockets and namespace were cleaned up", prog=PROG)
         return 128 + 15
 
 
@@ -119,7 +110,7 @@ def cmd_lab_list(project, args: argparse.Namespace) -> int:  # type: ignore[no-u
     import textwrap
 
     if args.json:
-        _emit_json([lab.as_dict() for lab in LABS])
+        emit_json([lab.as_dict() for lab in LABS])
         return EXIT_OK
     for lab in LABS:
         root = " (needs root)" if lab.needs_root else ""
@@ -139,7 +130,7 @@ def cmd_lab_accept_queue(project, args: argparse.Namespace) -> int:  # type: ign
                 args.backlog, args.clients, code=code, private_netns=args.netns, somaxconn=args.somaxconn
             )
         if args.json:
-            _emit_json(result)
+            emit_json(result)
         else:
             print(format_accept_queue(result))
         return EXIT_OK
@@ -156,7 +147,7 @@ def cmd_lab_syn_queue(project, args: argparse.Namespace) -> int:  # type: ignore
                 args.backlog, args.syns, code=code, somaxconn=args.somaxconn, max_syn_backlog=args.max_syn_backlog
             )
         if args.json:
-            _emit_json(result)
+            emit_json(result)
         else:
             print(format_syn_queue(result))
         return EXIT_OK
@@ -170,7 +161,7 @@ def cmd_lab_record(project, args: argparse.Namespace) -> int:  # type: ignore[no
 
         written = record_labs(project, args.out, kernel=args.kernel)
         if args.json:
-            _emit_json({name: str(path) for name, path in written.items()})
+            emit_json({name: str(path) for name, path in written.items()})
         else:
             for name, path in written.items():
                 print(f"{name}: {path}")
