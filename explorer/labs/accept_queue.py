@@ -23,7 +23,7 @@ from contextlib import ExitStack
 
 from . import MAX_BACKLOG, MAX_CLIENTS, LabError
 from .code import CodeRef, KernelCode
-from .observe import DiagSocket, counter_deltas, kernel_release, read_netstat, read_sysctl, tcp_sockets, write_sysctl
+from .observe import DiagSocket, counter_deltas, kernel_release, read_netstat, read_sysctl, tcp_sockets, wait_until_stable, write_sysctl
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_BACKLOG = 4
@@ -133,16 +133,7 @@ def _run(backlog: int, clients: int, somaxconn: int, max_wait: float) -> dict[st
                 failed += 1
         # Loopback handshakes finish in softirq context, usually before connect() returns;
         # wait until nothing moves (bounded), then look once.
-        snap = _snapshot(port)
-        stable_since = time.monotonic()
-        deadline = stable_since + max_wait
-        while time.monotonic() < deadline:
-            time.sleep(0.03)
-            again = _snapshot(port)
-            if again != snap:
-                snap, stable_since = again, time.monotonic()
-            elif time.monotonic() - stable_since >= SETTLE_S:
-                break
+        snap = wait_until_stable(lambda: _snapshot(port), max_wait, settle=SETTLE_S)
         after = read_netstat()
         deltas = counter_deltas(before, after)
         elapsed = time.monotonic() - started

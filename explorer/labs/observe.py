@@ -11,7 +11,12 @@ import errno
 import os
 import socket
 import struct
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 # include/net/tcp_states.h
 TCP_STATES = {
@@ -81,6 +86,28 @@ def write_sysctl(name: str, value: int) -> None:
 
 def kernel_release() -> str:
     return os.uname().release
+
+
+def wait_until_stable(read: Callable[[], T], timeout: float, interval: float = 0.03, settle: float = 0.15) -> T:
+    """Call `read()` every `interval` seconds until its value stays the same for `settle` seconds; return it.
+
+    Bounded: after `timeout` seconds it returns the last value read, settled or not (a
+    kernel that keeps retransmitting must not hold a lab forever).  `read` is called at most
+    about timeout / interval + 1 times.
+    """
+    if interval <= 0 or timeout < 0 or settle < 0:
+        raise ValueError("wait_until_stable: interval must be positive, timeout and settle not negative")
+    value = read()
+    stable_since = time.monotonic()
+    deadline = stable_since + timeout
+    while time.monotonic() < deadline:
+        time.sleep(interval)
+        again = read()
+        if again != value:
+            value, stable_since = again, time.monotonic()
+        elif time.monotonic() - stable_since >= settle:
+            break
+    return value
 
 
 # ---------------------------------------------------------------- sock_diag (inet_diag over netlink)

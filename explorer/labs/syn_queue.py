@@ -29,7 +29,7 @@ from contextlib import ExitStack
 
 from . import MAX_BACKLOG, MAX_SYNS, LabError
 from .code import CodeRef, KernelCode
-from .observe import counter_deltas, kernel_release, read_netstat, read_sysctl, tcp_sockets, write_sysctl
+from .observe import counter_deltas, kernel_release, read_netstat, read_sysctl, tcp_sockets, wait_until_stable, write_sysctl
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_BACKLOG = 16
@@ -166,16 +166,7 @@ def _one_run(
                 started = time.monotonic()
                 sent = _send_syns(raw, port, syns)
                 # wait until the counters and the queue stop moving (bounded), then look once
-                look = (_observe(port), counter_deltas(before, read_netstat()))
-                stable_since = time.monotonic()
-                deadline = stable_since + max_wait
-                while time.monotonic() < deadline:
-                    time.sleep(0.03)
-                    again = (_observe(port), counter_deltas(before, read_netstat()))
-                    if again != look:
-                        look, stable_since = again, time.monotonic()
-                    elif time.monotonic() - stable_since >= SETTLE_S:
-                        break
+                look = wait_until_stable(lambda: (_observe(port), counter_deltas(before, read_netstat())), max_wait, settle=SETTLE_S)
                 elapsed = time.monotonic() - started
             synacks_dropped = _nft_dropped(ns)
         finally:
