@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..console import EXIT_OK, EXIT_USAGE, emit_json, err
 from . import LABS, LabError
+
+if TYPE_CHECKING:
+    from ..config import Project
+    from .code import KernelCode
+    from .results import AcceptQueueResult, Explanation, SynQueueResult, VendoredKernel
 
 PROG = "kexplore lab"
 WIDTH = 100
@@ -25,7 +34,7 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
 
 
-def add_lab_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+def add_lab_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     """Add `lab` and its subcommands to kexplore's subparsers; `common` gives --json/--kernel/--snippets."""
     lab = sub.add_parser(
         "lab",
@@ -79,18 +88,18 @@ def add_lab_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentPar
     p.set_defaults(func=cmd_lab_record)
 
 
-def _cmd_lab_help(project: object, args: argparse.Namespace) -> int:
+def _cmd_lab_help(project: Project, args: argparse.Namespace) -> int:
     args._lab_parser.print_help(sys.stderr)
     return EXIT_USAGE
 
 
-def _kernel_code(project, args):  # type: ignore[no-untyped-def]
+def _kernel_code(project: Project, args: argparse.Namespace) -> KernelCode:
     from .code import KernelCode
 
     return KernelCode(project, args.kernel)
 
 
-def _run(args: argparse.Namespace, body) -> int:  # type: ignore[no-untyped-def]
+def _run(args: argparse.Namespace, body: Callable[[], int]) -> int:
     from .netns import Terminated
 
     try:
@@ -106,11 +115,9 @@ def _run(args: argparse.Namespace, body) -> int:  # type: ignore[no-untyped-def]
 # ---------------------------------------------------------------- commands
 
 
-def cmd_lab_list(project, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    import textwrap
-
+def cmd_lab_list(project: Project, args: argparse.Namespace) -> int:
     if args.json:
-        emit_json([lab.as_dict() for lab in LABS])
+        emit_json([asdict(lab) for lab in LABS])
         return EXIT_OK
     for lab in LABS:
         root = " (needs root)" if lab.needs_root else ""
@@ -121,7 +128,7 @@ def cmd_lab_list(project, args: argparse.Namespace) -> int:  # type: ignore[no-u
     return EXIT_OK
 
 
-def cmd_lab_accept_queue(project, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+def cmd_lab_accept_queue(project: Project, args: argparse.Namespace) -> int:
     def body() -> int:
         from .accept_queue import accept_queue_lab
 
@@ -130,7 +137,7 @@ def cmd_lab_accept_queue(project, args: argparse.Namespace) -> int:  # type: ign
                 args.backlog, args.clients, code=code, private_netns=args.netns, somaxconn=args.somaxconn
             )
         if args.json:
-            emit_json(result)
+            emit_json(asdict(result))
         else:
             print(format_accept_queue(result))
         return EXIT_OK
@@ -138,7 +145,7 @@ def cmd_lab_accept_queue(project, args: argparse.Namespace) -> int:  # type: ign
     return _run(args, body)
 
 
-def cmd_lab_syn_queue(project, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+def cmd_lab_syn_queue(project: Project, args: argparse.Namespace) -> int:
     def body() -> int:
         from .syn_queue import syn_queue_lab
 
@@ -147,7 +154,7 @@ def cmd_lab_syn_queue(project, args: argparse.Namespace) -> int:  # type: ignore
                 args.backlog, args.syns, code=code, somaxconn=args.somaxconn, max_syn_backlog=args.max_syn_backlog
             )
         if args.json:
-            emit_json(result)
+            emit_json(asdict(result))
         else:
             print(format_syn_queue(result))
         return EXIT_OK
@@ -155,7 +162,7 @@ def cmd_lab_syn_queue(project, args: argparse.Namespace) -> int:  # type: ignore
     return _run(args, body)
 
 
-def cmd_lab_record(project, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+def cmd_lab_record(project: Project, args: argparse.Namespace) -> int:
     def body() -> int:
         from .record import record_labs
 
@@ -173,83 +180,74 @@ def cmd_lab_record(project, args: argparse.Namespace) -> int:  # type: ignore[no
 # ---------------------------------------------------------------- text output
 
 
-def kernel_note(result: dict) -> str:  # type: ignore[type-arg]
+def kernel_note(running: str, vendored: VendoredKernel | None) -> str:
     """One line: the running kernel, the vendored code the explanations quote, and whether they differ."""
     from .code import same_series
 
-    vendored = result.get("vendored_kernel") or {}
-    running = result["kernel"]
-    if not vendored:
+    if vendored is None:
         return f"running kernel {running}; no vendored kernel to compare with"
-    version = vendored.get("version") or vendored.get("name")
-    index = "" if vendored.get("indexed") else " (not indexed: run `kexplore index` for file:line links)"
-    if same_series(running, vendored.get("version")):
-        return f"running kernel {running}; code quoted from {vendored['name']} ({version}), the same series{index}"
+    version = vendored.version or vendored.name
+    index = "" if vendored.indexed else " (not indexed: run `kexplore index` for file:line links)"
+    if same_series(running, vendored.version):
+        return f"running kernel {running}; code quoted from {vendored.name} ({version}), the same series{index}"
     return (
-        f"running kernel {running}; code quoted from {vendored['name']} ({version}): the running kernel differs "
+        f"running kernel {running}; code quoted from {vendored.name} ({version}): the running kernel differs "
         f"from the vendored one, so the code that decided these numbers may differ too{index}"
     )
 
 
-def _mark(result: dict, key: str, agrees_key: str | None = None) -> str:  # type: ignore[type-arg]
-    predicted = result.get("predicted", {})
-    agrees = result.get("agrees", {})
-    key2 = agrees_key or key
-    if key2 not in agrees:
+def _mark(predicted: dict[str, int], agrees: dict[str, bool], key: str) -> str:
+    if key not in agrees:
         return ""
-    want = predicted.get(key, predicted.get(f"{key}_at_least"))
-    prefix = "at least " if f"{key}_at_least" in predicted and key not in predicted else ""
-    return f"predicted {prefix}{want}: " + ("agrees" if agrees[key2] else "DIFFERS")
+    at_least = f"{key}_at_least" in predicted and key not in predicted
+    want = predicted[f"{key}_at_least"] if at_least else predicted.get(key)
+    return f"predicted {'at least ' if at_least else ''}{want}: " + ("agrees" if agrees[key] else "DIFFERS")
 
 
-def _explanations(result: dict) -> list[str]:  # type: ignore[type-arg]
-    import textwrap
-
+def _explanations(explanations: tuple[Explanation, ...]) -> list[str]:
     lines = ["", "Why:"]
-    for item in result["explanations"]:
-        lines.append(textwrap.fill(item["text"], WIDTH, initial_indent="  * ", subsequent_indent="    "))
-        for ref in item["code"]:
-            where = f"{ref['path']}:{ref['line']}" if ref.get("path") else "(not in the index)"
-            lines.append(f"      -> {ref['symbol']}  {where}")
+    for item in explanations:
+        lines.append(textwrap.fill(item.text, WIDTH, initial_indent="  * ", subsequent_indent="    "))
+        lines += [f"      -> {ref.symbol}  {ref.path}:{ref.line}" if ref.path else f"      -> {ref.symbol}  (not in the index)" for ref in item.code]
     return lines
 
 
-def format_accept_queue(r: dict) -> str:  # type: ignore[type-arg]
-    where = "a private network namespace" if r.get("netns") == "private" else "this network namespace"
-    rows = [
-        ("backlog asked", r["backlog"], ""),
-        ("net.core.somaxconn", r["somaxconn"], ""),
-        ("effective backlog", r["effective_backlog"], "ss -lnt Send-Q; " + _mark(r, "effective_backlog")),
-        ("queued (accept queue)", r["queued"], "ss -lnt Recv-Q; " + _mark(r, "queued")),
-        ("clients in SYN-SENT", r["syn_sent"], _mark(r, "syn_sent")),
-        ("ListenOverflows", f"+{r['overflows']}", _mark(r, "overflows")),
-        ("ListenDrops", f"+{r['drops']}", ""),
+def format_accept_queue(r: AcceptQueueResult) -> str:
+    where = "a private network namespace" if r.netns == "private" else "this network namespace"
+    rows: list[tuple[str, int | str, str]] = [
+        ("backlog asked", r.backlog, ""),
+        ("net.core.somaxconn", r.somaxconn, ""),
+        ("effective backlog", r.effective_backlog, "ss -lnt Send-Q; " + _mark(r.predicted, r.agrees, "effective_backlog")),
+        ("queued (accept queue)", r.queued, "ss -lnt Recv-Q; " + _mark(r.predicted, r.agrees, "queued")),
+        ("clients in SYN-SENT", r.syn_sent, _mark(r.predicted, r.agrees, "syn_sent")),
+        ("ListenOverflows", f"+{r.overflows}", _mark(r.predicted, r.agrees, "overflows")),
+        ("ListenDrops", f"+{r.drops}", ""),
     ]
     lines = [
-        f"accept-queue lab: listen(127.0.0.1, backlog {r['backlog']}), {r['clients']} clients connect, nobody accepts ({where})",
-        kernel_note(r),
+        f"accept-queue lab: listen(127.0.0.1, backlog {r.backlog}), {r.clients} clients connect, nobody accepts ({where})",
+        kernel_note(r.kernel, r.vendored_kernel),
         "",
     ]
     lines += [f"  {label:<24}{value!s:>8}   {note}".rstrip() for label, value, note in rows]
-    if r.get("server_syn_recv"):
-        lines.append(f"  {'server SYN-RECV':<24}{r['server_syn_recv']:>8}   handshakes whose final ACK met a full queue")
-    return "\n".join(lines + _explanations(r))
+    if r.server_syn_recv:
+        lines.append(f"  {'server SYN-RECV':<24}{r.server_syn_recv:>8}   handshakes whose final ACK met a full queue")
+    return "\n".join(lines + _explanations(r.explanations))
 
 
-def format_syn_queue(r: dict) -> str:  # type: ignore[type-arg]
+def format_syn_queue(r: SynQueueResult) -> str:
     lines = [
-        f"syn-queue lab: {r['syns']} SYNs that never complete, to a listener with backlog {r['backlog']} "
-        f"(applied: {r['effective_backlog']}), in a private network namespace",
-        f"somaxconn {r['somaxconn']}, tcp_max_syn_backlog {r['tcp_max_syn_backlog']}",
-        kernel_note(r),
+        f"syn-queue lab: {r.syns} SYNs that never complete, to a listener with backlog {r.backlog} "
+        f"(applied: {r.effective_backlog}), in a private network namespace",
+        f"somaxconn {r.somaxconn}, tcp_max_syn_backlog {r.tcp_max_syn_backlog}",
+        kernel_note(r.kernel, r.vendored_kernel),
         "",
         f"  {'SYN cookies':<12}{'SYN-RECV':>9}{'ListenDrops':>13}{'ReqQFullDrop':>14}{'ReqQFullDoCookies':>19}{'SyncookiesSent':>16}   predicted",
     ]
-    for run in r["runs"]:
-        agrees = run.get("agrees", {})
-        verdict = "" if not agrees else ("agrees" if all(agrees.values()) else "DIFFERS: " + ", ".join(k for k, v in agrees.items() if not v))
+    for run in r.runs:
+        wrong = [key for key, ok in run.agrees.items() if not ok]
+        verdict = "" if not run.agrees else ("DIFFERS: " + ", ".join(wrong) if wrong else "agrees")
         lines.append(
-            f"  {'on' if run['cookies'] else 'off':<12}{run['syn_recv']:>9}{run['drops']:>13}{run['reqq_full_drop']:>14}"
-            f"{run['reqq_full_do_cookies']:>19}{run['cookies_sent']:>16}   {verdict}"
+            f"  {'on' if run.cookies else 'off':<12}{run.syn_recv:>9}{run.drops:>13}{run.reqq_full_drop:>14}"
+            f"{run.reqq_full_do_cookies:>19}{run.cookies_sent:>16}   {verdict}"
         )
-    return "\n".join(lines + _explanations(r))
+    return "\n".join(lines + _explanations(r.explanations))

@@ -56,10 +56,10 @@ def read_netstat(path: str = "/proc/thread-self/net/netstat") -> dict[str, int]:
     with open(path, encoding="ascii") as f:
         lines = f.read().splitlines()
     # The file alternates a header line and a value line for each group.
-    for header, values in zip(lines[0::2], lines[1::2]):
+    for header, values in zip(lines[0::2], lines[1::2], strict=False):
         group, _, names = header.partition(":")
         _, _, numbers = values.partition(":")
-        for name, number in zip(names.split(), numbers.split()):
+        for name, number in zip(names.split(), numbers.split(), strict=False):
             counters[f"{group}.{name}"] = int(number)
     return counters
 

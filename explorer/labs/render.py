@@ -21,6 +21,7 @@ How symbols and code appear, for a site that has its own syntax or none:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,19 @@ from pathlib import Path
 from ..config import Project
 from . import lab_info
 from .code import CodeRef, KernelCode, same_series
+from .results import (
+    AcceptQueueResult,
+    Explanation,
+    LabRecord,
+    LabResult,
+    ResultsDamaged,
+    SynQueueResult,
+    SynQueueRun,
+    disagreements,
+)
+
+# the site plugin's logger: a damaged results file is a warning of the site build
+log = logging.getLogger("mkdocs.plugins.kernel_explorer")
 
 MARKER = re.compile(r"^[ \t]*<!--\s*kexplore-lab:\s*([a-z0-9-]+)\s*-->[ \t]*$", re.MULTILINE)
 Link = Callable[[CodeRef], "str | None"]
@@ -57,8 +71,13 @@ def expand_lab_markers(
             lab_info(name)
         except KeyError:
             return f"*(no lab named `{name}`)*"
+        try:
+            results, unreadable = load_results(results_dir, name), None
+        except ResultsDamaged as exc:
+            log.warning("%s", exc)
+            results, unreadable = None, str(exc)
         return render_lab_markdown(
-            project, name, load_results(results_dir, name), link=link, site_syntax=site_syntax, kernel=kernel
+            project, name, results, link=link, site_syntax=site_syntax, kernel=kernel, unreadable=unreadable
         )
 
     return MARKER.sub(replace, markdown)
@@ -68,8 +87,7 @@ def _cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def _ref_md(ref: dict | CodeRef, link: Link | None) -> str:  # type: ignore[type-arg]
-    ref = ref if isinstance(ref, CodeRef) else CodeRef(**ref)  # type: ignore[arg-type]
+def _ref_md(ref: CodeRef, link: Link | None) -> str:
     if link is _SITE_SYNTAX:
         return f"[[{ref.symbol}]]" + (f" (`{ref.path}:{ref.line}`)" if ref.path else "")
     text = f"`{ref.symbol}`"
@@ -79,22 +97,16 @@ def _ref_md(ref: dict | CodeRef, link: Link | None) -> str:  # type: ignore[type
     return f"{text} (`{ref.path}:{ref.line}`)" if ref.path else text
 
 
-def _disagreements(result: dict) -> int:  # type: ignore[type-arg]
-    """How many predictions in one lab result (or its runs) the measurement contradicted."""
-    parts = result.get("runs") or [result]
-    return sum(1 for part in parts for ok in part.get("agrees", {}).values() if not ok)
-
-
-def _kernel_note(result: dict, disagreements: int = 0) -> str:  # type: ignore[type-arg]
-    vendored = result.get("vendored_kernel") or {}
-    running = result.get("kernel", "?")
-    if not vendored:
+def _kernel_note(result: LabResult, disagreements: int = 0) -> str:
+    vendored = result.vendored_kernel
+    running = result.kernel
+    if vendored is None:
         return f"Recorded on Linux `{running}`."
-    version = vendored.get("version") or vendored.get("name")
-    if same_series(running, vendored.get("version")):
-        return f"Recorded on Linux `{running}`; the code below is {vendored.get('title', vendored['name'])} (`{version}`), the same series."
+    version = vendored.version or vendored.name
+    if same_series(running, vendored.version):
+        return f"Recorded on Linux `{running}`; the code below is {vendored.title} (`{version}`), the same series."
     return (
-        f"Recorded on Linux `{running}`; the code below is {vendored.get('title', vendored['name'])} (`{version}`).\n\n"
+        f"Recorded on Linux `{running}`; the code below is {vendored.title} (`{version}`).\n\n"
         f"> **The running kernel differs from the vendored one.** The numbers come from `{running}`, the code "
         f"quoted here from `{version}`. "
         + (
@@ -106,9 +118,8 @@ def _kernel_note(result: dict, disagreements: int = 0) -> str:  # type: ignore[t
     )
 
 
-def _predicted(result: dict, key: str) -> str:  # type: ignore[type-arg]
-    predicted = result.get("predicted", {})
-    agrees = result.get("agrees", {})
+def _predicted(result: AcceptQueueResult | SynQueueRun, key: str) -> str:
+    predicted, agrees = result.predicted, result.agrees
     if key in predicted:
         value = str(predicted[key])
     elif f"{key}_at_least" in predicted:
@@ -138,73 +149,84 @@ def code_spans(text: str) -> str:
     return "`".join(parts)
 
 
-def _explanations(result: dict, link: Link | None) -> list[str]:  # type: ignore[type-arg]
+def _explanations(explanations: tuple[Explanation, ...], link: Link | None) -> list[str]:
     lines = []
-    for item in result.get("explanations", []):
-        refs = ", ".join(_ref_md(ref, link) for ref in item["code"])
-        lines.append(f"- {code_spans(item['text'])} Code: {refs}.")
+    for item in explanations:
+        refs = ", ".join(_ref_md(ref, link) for ref in item.code)
+        lines.append(f"- {code_spans(item.text)} Code: {refs}.")
     return lines
 
 
-def _accept_queue_run(result: dict, link: Link | None) -> list[str]:  # type: ignore[type-arg]
+def _accept_queue_run(result: AcceptQueueResult, link: Link | None) -> list[str]:
     rows = [
-        ("backlog passed to `listen()`", result["backlog"], "-"),
-        ("`net.core.somaxconn`", result["somaxconn"], "-"),
-        ("clients connecting", result["clients"], "-"),
-        ("effective backlog (`ss -lnt` Send-Q)", result["effective_backlog"], _predicted(result, "effective_backlog")),
-        ("in the accept queue (`ss -lnt` Recv-Q)", result["queued"], _predicted(result, "queued")),
-        ("clients stuck in SYN-SENT", result["syn_sent"], _predicted(result, "syn_sent")),
-        ("TcpExt ListenOverflows", f"+{result['overflows']}", _predicted(result, "overflows")),
-        ("TcpExt ListenDrops", f"+{result['drops']}", "-"),
+        ("backlog passed to `listen()`", result.backlog, "-"),
+        ("`net.core.somaxconn`", result.somaxconn, "-"),
+        ("clients connecting", result.clients, "-"),
+        ("effective backlog (`ss -lnt` Send-Q)", result.effective_backlog, _predicted(result, "effective_backlog")),
+        ("in the accept queue (`ss -lnt` Recv-Q)", result.queued, _predicted(result, "queued")),
+        ("clients stuck in SYN-SENT", result.syn_sent, _predicted(result, "syn_sent")),
+        ("TcpExt ListenOverflows", f"+{result.overflows}", _predicted(result, "overflows")),
+        ("TcpExt ListenDrops", f"+{result.drops}", "-"),
     ]
     lines = ["| observation | measured | the vendored code predicts |", "|---|---:|---:|"]
     lines += [f"| {_cell(a)} | {_cell(b)} | {_cell(c)} |" for a, b, c in rows]
-    return lines + [""] + _explanations(result, link)
+    return [*lines, "", *_explanations(result.explanations, link)]
 
 
-def _syn_queue_run(result: dict, link: Link | None) -> list[str]:  # type: ignore[type-arg]
-    off, on = result["runs"]
+SYN_QUEUE_ROWS = (
+    ("SYN-RECV requests kept", "syn_recv"),
+    ("TcpExt ListenDrops", "drops"),
+    ("TcpExt TCPReqQFullDrop", "reqq_full_drop"),
+    ("TcpExt TCPReqQFullDoCookies", "reqq_full_do_cookies"),
+    ("TcpExt SyncookiesSent", "cookies_sent"),
+)
+
+
+def _syn_queue_run(result: SynQueueResult, link: Link | None) -> list[str]:
+    off, on = result.runs
     lines = [
-        f"Backlog {result['backlog']} (applied: {result['effective_backlog']}), {result['syns']} SYNs, "
-        f"`net.core.somaxconn` = {result['somaxconn']}, `net.ipv4.tcp_max_syn_backlog` = {result['tcp_max_syn_backlog']} "
+        f"Backlog {result.backlog} (applied: {result.effective_backlog}), {result.syns} SYNs, "
+        f"`net.core.somaxconn` = {result.somaxconn}, `net.ipv4.tcp_max_syn_backlog` = {result.tcp_max_syn_backlog} "
         f"(inside the lab's namespace).",
         "",
         "| observation | cookies off | predicted | cookies on | predicted |",
         "|---|---:|---:|---:|---:|",
     ]
-    for label, key in (
-        ("SYN-RECV requests kept", "syn_recv"),
-        ("TcpExt ListenDrops", "drops"),
-        ("TcpExt TCPReqQFullDrop", "reqq_full_drop"),
-        ("TcpExt TCPReqQFullDoCookies", "reqq_full_do_cookies"),
-        ("TcpExt SyncookiesSent", "cookies_sent"),
-    ):
-        lines.append(f"| {label} | {off[key]} | {_predicted(off, key)} | {on[key]} | {_predicted(on, key)} |")
-    return lines + [""] + _explanations(result, link)
+    for label, key in SYN_QUEUE_ROWS:
+        lines.append(f"| {label} | {getattr(off, key)} | {_predicted(off, key)} | {getattr(on, key)} | {_predicted(on, key)} |")
+    return [*lines, "", *_explanations(result.explanations, link)]
 
 
-def _results_section(lab: str, results: dict | None, link: Link | None) -> list[str]:  # type: ignore[type-arg]
+def _run_section(result: LabResult, link: Link | None) -> list[str]:
+    if isinstance(result, SynQueueResult):
+        return _syn_queue_run(result, link)
+    return _accept_queue_run(result, link)
+
+
+def _results_section(lab: str, results: LabRecord | None, link: Link | None, unreadable: str | None = None) -> list[str]:
     info = lab_info(lab)
     lines = ["## Results recorded when this site was built", ""]
-    if not results or (not results.get("runs") and not results.get("skipped")):
-        return lines + [
+    if unreadable:
+        return [*lines, f"The recorded results could not be read: {_cell(unreadable)}. Run the lab yourself: `{info.command}`.", ""]
+    if results is None or (not results.runs and not results.skipped):
+        return [
+            *lines,
             "No results were recorded for this build. Record them with `kexplore lab record` "
             f"(as root for the whole set), or run the lab yourself: `{info.command}`.",
             "",
         ]
-    if results.get("skipped"):
-        return lines + [
-            f"Not recorded on Linux `{results.get('kernel', '?')}` ({results['recorded_at']}): {results['skipped']}. "
-            f"Run it yourself: `{info.command}`.",
+    if results.skipped:
+        return [
+            *lines,
+            f"Not recorded on Linux `{results.kernel}` ({results.recorded_at}): {results.skipped}. Run it yourself: `{info.command}`.",
             "",
         ]
-    runs = results["runs"]
-    disagreements = sum(_disagreements(run["result"]) for run in runs)
-    lines += [_kernel_note(runs[0]["result"], disagreements), "", f"Recorded {results['recorded_at']}.", ""]
+    runs = results.runs
+    wrong = sum(disagreements(run.result) for run in runs)
+    lines += [_kernel_note(runs[0].result, wrong), "", f"Recorded {results.recorded_at}.", ""]
     for run in runs:
-        lines += [f"### {run['title']}", "", f"`{run['command']}`", ""]
-        body = _accept_queue_run if lab == "accept-queue" else _syn_queue_run
-        lines += body(run["result"], link)
+        lines += [f"### {run.title}", "", f"`{run.command}`", ""]
+        lines += _run_section(run.result, link)
         lines.append("")
     return lines
 
@@ -233,22 +255,23 @@ def _code_section(code: KernelCode, lab: str, link: Link | None) -> list[str]:
 def render_lab_markdown(
     project: Project,
     lab: str,
-    results: dict | None = None,  # type: ignore[type-arg]
+    results: LabRecord | None = None,
     *,
     link: Link | None = None,
     site_syntax: bool = False,
     kernel: str | None = None,
+    unreadable: str | None = None,
 ) -> str:
     """A lab page's generated part: the command, the recorded results, and the code it exercises.
 
     `results` is a file written by `kexplore lab record` (see `explorer.labs.record.load_results`),
-    or None when nothing was recorded.
+    or None when nothing was recorded; `unreadable` says why a file that is there could not be read.
     """
     info = lab_info(lab)
     if site_syntax:
         link = _SITE_SYNTAX
     lines = [f"Run it yourself: `{info.command}`" + (" (needs root)." if info.needs_root else "."), ""]
-    lines += _results_section(lab, results, link)
+    lines += _results_section(lab, results, link, unreadable)
     with KernelCode(project, kernel) as code:
         lines += _code_section(code, lab, link)
     return "\n".join(lines).rstrip() + "\n"
