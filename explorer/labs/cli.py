@@ -10,12 +10,13 @@ import argparse
 import sys
 import textwrap
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ..console import EXIT_OK, EXIT_USAGE, emit_json, err
 from . import LABS, LabError
+from .results import AcceptQueueSettings, SynQueueSettings
 
 if TYPE_CHECKING:
     from ..config import Project
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 PROG = "kexplore lab"
 WIDTH = 100
+R = TypeVar("R", "AcceptQueueResult", "SynQueueResult")
 
 
 def _int(text: str) -> int:
@@ -32,6 +34,57 @@ def _int(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a lab command: an integer with a metavar, or (`switch`) a flag."""
+
+    flag: str
+    help: str
+    default: int | None = None
+    metavar: str = "N"
+    switch: bool = False
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        if self.switch:
+            parser.add_argument(self.flag, action="store_true", help=self.help)
+        else:
+            parser.add_argument(self.flag, type=_int, default=self.default, metavar=self.metavar, help=self.help)
+
+
+@dataclass(frozen=True)
+class LabCommand(Generic[R]):
+    """A lab as a `kexplore lab` subcommand: its options, how they become a run, how its result prints."""
+
+    name: str
+    help: str
+    description: str
+    options: tuple[Option, ...]
+    run: Callable[[argparse.Namespace, KernelCode], R]
+    format: Callable[[R], str]
+
+    def add_to(self, labs: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+        p = labs.add_parser(self.name, parents=[common], help=self.help, description=self.description)
+        for option in self.options:
+            option.add_to(p)
+        p.set_defaults(func=self.command)
+
+    def command(self, project: Project, args: argparse.Namespace) -> int:
+        """The one routine behind every lab command: run it against the vendored code, print text or JSON."""
+
+        def body() -> int:
+            from .code import KernelCode
+
+            with KernelCode(project, args.kernel) as code:
+                result = self.run(args, code)
+            if args.json:
+                emit_json(asdict(result))
+            else:
+                print(self.format(result))
+            return EXIT_OK
+
+        return _run(body)
 
 
 def add_lab_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
@@ -49,33 +102,8 @@ def add_lab_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], com
     p = labs.add_parser("list", parents=[common], help="the labs, what they show, whether they need root")
     p.set_defaults(func=cmd_lab_list)
 
-    p = labs.add_parser(
-        "accept-queue",
-        parents=[common],
-        help="listen with backlog N, connect M clients, accept none, and look",
-        description="Listen on 127.0.0.1 with backlog N, open M client connections without accepting, then "
-        "observe the backlog the kernel applied, the accept queue, the clients stuck in SYN-SENT and the "
-        "TcpExt ListenOverflows/ListenDrops deltas. Needs no root (except --netns).",
-    )
-    p.add_argument("--backlog", type=_int, default=4, metavar="N", help="listen() backlog (default 4)")
-    p.add_argument("--clients", type=_int, metavar="M", help="client connections (default: backlog + 5, at most 10,000)")
-    p.add_argument("--netns", action="store_true", help="run in a private network namespace (root): counters count only the lab")
-    p.add_argument("--somaxconn", type=_int, metavar="N", help="set net.core.somaxconn inside the private namespace (with --netns)")
-    p.set_defaults(func=cmd_lab_accept_queue)
-
-    p = labs.add_parser(
-        "syn-queue",
-        parents=[common],
-        help="half-open connections (SYN-RECV), SYN cookies off then on (root)",
-        description="In a private network namespace (root), send SYNs that never complete to a listener and "
-        "count the SYN-RECV requests the kernel keeps against backlog, somaxconn and tcp_max_syn_backlog, "
-        "with SYN cookies off and then on.",
-    )
-    p.add_argument("--backlog", type=_int, default=16, metavar="N", help="listen() backlog (default 16)")
-    p.add_argument("--syns", type=_int, default=64, metavar="M", help="SYNs to send (default 64, at most 10,000)")
-    p.add_argument("--somaxconn", type=_int, metavar="N", help="net.core.somaxconn inside the lab's namespace")
-    p.add_argument("--max-syn-backlog", type=_int, metavar="N", help="net.ipv4.tcp_max_syn_backlog inside the lab's namespace")
-    p.set_defaults(func=cmd_lab_syn_queue)
+    ACCEPT_QUEUE.add_to(labs, common)
+    SYN_QUEUE.add_to(labs, common)
 
     p = labs.add_parser(
         "record",
@@ -93,13 +121,7 @@ def _cmd_lab_help(project: Project, args: argparse.Namespace) -> int:
     return EXIT_USAGE
 
 
-def _kernel_code(project: Project, args: argparse.Namespace) -> KernelCode:
-    from .code import KernelCode
-
-    return KernelCode(project, args.kernel)
-
-
-def _run(args: argparse.Namespace, body: Callable[[], int]) -> int:
+def _run(body: Callable[[], int]) -> int:
     from .netns import Terminated
 
     try:
@@ -128,40 +150,6 @@ def cmd_lab_list(project: Project, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_lab_accept_queue(project: Project, args: argparse.Namespace) -> int:
-    def body() -> int:
-        from .accept_queue import accept_queue_lab
-
-        with _kernel_code(project, args) as code:
-            result = accept_queue_lab(
-                args.backlog, args.clients, code=code, private_netns=args.netns, somaxconn=args.somaxconn
-            )
-        if args.json:
-            emit_json(asdict(result))
-        else:
-            print(format_accept_queue(result))
-        return EXIT_OK
-
-    return _run(args, body)
-
-
-def cmd_lab_syn_queue(project: Project, args: argparse.Namespace) -> int:
-    def body() -> int:
-        from .syn_queue import syn_queue_lab
-
-        with _kernel_code(project, args) as code:
-            result = syn_queue_lab(
-                args.backlog, args.syns, code=code, somaxconn=args.somaxconn, max_syn_backlog=args.max_syn_backlog
-            )
-        if args.json:
-            emit_json(asdict(result))
-        else:
-            print(format_syn_queue(result))
-        return EXIT_OK
-
-    return _run(args, body)
-
-
 def cmd_lab_record(project: Project, args: argparse.Namespace) -> int:
     def body() -> int:
         from .record import record_labs
@@ -174,7 +162,7 @@ def cmd_lab_record(project: Project, args: argparse.Namespace) -> int:
                 print(f"{name}: {path}")
         return EXIT_OK
 
-    return _run(args, body)
+    return _run(body)
 
 
 # ---------------------------------------------------------------- text output
@@ -251,3 +239,46 @@ def format_syn_queue(r: SynQueueResult) -> str:
             f"{run.reqq_full_do_cookies:>19}{run.cookies_sent:>16}   {verdict}"
         )
     return "\n".join(lines + _explanations(r.explanations))
+
+
+# ---------------------------------------------------------------- the table of lab commands
+
+
+def _accept_queue(args: argparse.Namespace, code: KernelCode) -> AcceptQueueResult:
+    return AcceptQueueSettings(args.backlog, args.clients, args.netns, args.somaxconn).run(code)
+
+
+def _syn_queue(args: argparse.Namespace, code: KernelCode) -> SynQueueResult:
+    return SynQueueSettings(args.backlog, args.syns, args.somaxconn, args.max_syn_backlog).run(code)
+
+
+ACCEPT_QUEUE = LabCommand(
+    name="accept-queue",
+    help="listen with backlog N, connect M clients, accept none, and look",
+    description="Listen on 127.0.0.1 with backlog N, open M client connections without accepting, then "
+    "observe the backlog the kernel applied, the accept queue, the clients stuck in SYN-SENT and the "
+    "TcpExt ListenOverflows/ListenDrops deltas. Needs no root (except --netns).",
+    options=(
+        Option("--backlog", "listen() backlog (default 4)", default=AcceptQueueSettings.backlog),
+        Option("--clients", "client connections (default: backlog + 5, at most 10,000)", metavar="M"),
+        Option("--netns", "run in a private network namespace (root): counters count only the lab", switch=True),
+        Option("--somaxconn", "set net.core.somaxconn inside the private namespace (with --netns)"),
+    ),
+    run=_accept_queue,
+    format=format_accept_queue,
+)
+SYN_QUEUE = LabCommand(
+    name="syn-queue",
+    help="half-open connections (SYN-RECV), SYN cookies off then on (root)",
+    description="In a private network namespace (root), send SYNs that never complete to a listener and "
+    "count the SYN-RECV requests the kernel keeps against backlog, somaxconn and tcp_max_syn_backlog, "
+    "with SYN cookies off and then on.",
+    options=(
+        Option("--backlog", "listen() backlog (default 16)", default=SynQueueSettings.backlog),
+        Option("--syns", "SYNs to send (default 64, at most 10,000)", default=SynQueueSettings.syns, metavar="M"),
+        Option("--somaxconn", "net.core.somaxconn inside the lab's namespace"),
+        Option("--max-syn-backlog", "net.ipv4.tcp_max_syn_backlog inside the lab's namespace"),
+    ),
+    run=_syn_queue,
+    format=format_syn_queue,
+)
