@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ..console import EXIT_OK, EXIT_USAGE, emit_json, err
-from . import LABS, LabError
+from . import LABS, MAX_CLIENTS, MAX_SYNS, LabError
 from .results import AcceptQueueSettings, SynQueueSettings
 
 if TYPE_CHECKING:
@@ -259,8 +259,8 @@ ACCEPT_QUEUE = LabCommand(
     "observe the backlog the kernel applied, the accept queue, the clients stuck in SYN-SENT and the "
     "TcpExt ListenOverflows/ListenDrops deltas. Needs no root (except --netns).",
     options=(
-        Option("--backlog", "listen() backlog (default 4)", default=AcceptQueueSettings.backlog),
-        Option("--clients", "client connections (default: backlog + 5, at most 10,000)", metavar="M"),
+        Option("--backlog", f"listen() backlog (default {AcceptQueueSettings.backlog})", default=AcceptQueueSettings.backlog),
+        Option("--clients", f"client connections (default: backlog + 5, at most {MAX_CLIENTS:,})", metavar="M"),
         Option("--netns", "run in a private network namespace (root): counters count only the lab", switch=True),
         Option("--somaxconn", "set net.core.somaxconn inside the private namespace (with --netns)"),
     ),
@@ -274,8 +274,8 @@ SYN_QUEUE = LabCommand(
     "count the SYN-RECV requests the kernel keeps against backlog, somaxconn and tcp_max_syn_backlog, "
     "with SYN cookies off and then on.",
     options=(
-        Option("--backlog", "listen() backlog (default 16)", default=SynQueueSettings.backlog),
-        Option("--syns", "SYNs to send (default 64, at most 10,000)", default=SynQueueSettings.syns, metavar="M"),
+        Option("--backlog", f"listen() backlog (default {SynQueueSettings.backlog})", default=SynQueueSettings.backlog),
+        Option("--syns", f"SYNs to send (default {SynQueueSettings.syns}, at most {MAX_SYNS:,})", default=SynQueueSettings.syns, metavar="M"),
         Option("--somaxconn", "net.core.somaxconn inside the lab's namespace"),
         Option("--max-syn-backlog", "net.ipv4.tcp_max_syn_backlog inside the lab's namespace"),
     ),

@@ -65,6 +65,17 @@ class Explanation:
     code: tuple[CodeRef, ...]
 
 
+def _flags(*options: tuple[str, int | bool | None]) -> str:
+    """Command-line options in order: a switch when True, `--flag N` for a number, nothing when None or False."""
+    parts = []
+    for flag, value in options:
+        if value is True:
+            parts.append(flag)
+        elif value is not None and value is not False:
+            parts.append(f"{flag} {value}")
+    return " ".join(parts)
+
+
 # ---------------------------------------------------------------- the accept-queue lab
 
 
@@ -122,13 +133,7 @@ class AcceptQueueSettings:
 
     def flags(self) -> str:
         """The command-line options that repeat this run."""
-        parts = ["--netns"] if self.private_netns else []
-        if self.somaxconn is not None:
-            parts.append(f"--somaxconn {self.somaxconn}")
-        parts.append(f"--backlog {self.backlog}")
-        if self.clients is not None:
-            parts.append(f"--clients {self.clients}")
-        return " ".join(parts)
+        return _flags(("--netns", self.private_netns), ("--somaxconn", self.somaxconn), ("--backlog", self.backlog), ("--clients", self.clients))
 
     def run(self, code: KernelCode | None) -> AcceptQueueResult:
         from .accept_queue import accept_queue_lab
@@ -213,12 +218,8 @@ class SynQueueSettings:
         return True
 
     def flags(self) -> str:
-        parts = [f"--backlog {self.backlog}", f"--syns {self.syns}"]
-        if self.somaxconn is not None:
-            parts.append(f"--somaxconn {self.somaxconn}")
-        if self.max_syn_backlog is not None:
-            parts.append(f"--max-syn-backlog {self.max_syn_backlog}")
-        return " ".join(parts)
+        """The command-line options that repeat this run."""
+        return _flags(("--backlog", self.backlog), ("--syns", self.syns), ("--somaxconn", self.somaxconn), ("--max-syn-backlog", self.max_syn_backlog))
 
     def run(self, code: KernelCode | None) -> SynQueueResult:
         from .syn_queue import syn_queue_lab
