@@ -21,6 +21,7 @@ How symbols and code appear, for a site that has its own syntax or none:
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from collections.abc import Callable
@@ -87,28 +88,50 @@ def _cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+# What Python-Markdown reads as syntax after html.escape: a backslash before each makes it text.
+_MD_SYNTAX = re.compile(r"([\\`*_{}\[\]()#+\-.!])")
+_SYMBOL = re.compile(r"[A-Za-z_]\w*")
+
+
+def md_text(value: object) -> str:
+    """Text read from a results file as Markdown text: no HTML, links, emphasis or site syntax, one line."""
+    return _MD_SYNTAX.sub(r"\\\1", html.escape(str(value), quote=False)).replace("\n", " ").replace("\r", " ")
+
+
+def md_code(value: object) -> str:
+    """Text read from a results file as one Markdown code span, whatever backticks it holds."""
+    text = str(value).replace("\n", " ").replace("\r", " ")
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def _ref_md(ref: CodeRef, link: Link | None) -> str:
+    where = f" ({md_code(f'{ref.path}:{ref.line}')})" if ref.path else ""
+    if not _SYMBOL.fullmatch(ref.symbol):  # not a C name (a damaged or hostile file): plain text, no link
+        return md_code(ref.symbol) + where
     if link is _SITE_SYNTAX:
-        return f"[[{ref.symbol}]]" + (f" (`{ref.path}:{ref.line}`)" if ref.path else "")
+        return f"[[{ref.symbol}]]{where}"
     text = f"`{ref.symbol}`"
     url = link(ref) if link else None
     if url:
         text = f"[{text}]({url})"
-    return f"{text} (`{ref.path}:{ref.line}`)" if ref.path else text
+    return text + where
 
 
 def _kernel_note(result: LabResult, disagreements: int = 0) -> str:
     vendored = result.vendored_kernel
-    running = result.kernel
+    running = md_code(result.kernel)
     if vendored is None:
-        return f"Recorded on Linux `{running}`."
-    version = vendored.version or vendored.name
-    if same_series(running, vendored.version):
-        return f"Recorded on Linux `{running}`; the code below is {vendored.title} (`{version}`), the same series."
+        return f"Recorded on Linux {running}."
+    version = md_code(vendored.version or vendored.name)
+    title = md_text(vendored.title)
+    if same_series(result.kernel, vendored.version):
+        return f"Recorded on Linux {running}; the code below is {title} ({version}), the same series."
     return (
-        f"Recorded on Linux `{running}`; the code below is {vendored.title} (`{version}`).\n\n"
-        f"> **The running kernel differs from the vendored one.** The numbers come from `{running}`, the code "
-        f"quoted here from `{version}`. "
+        f"Recorded on Linux {running}; the code below is {title} ({version}).\n\n"
+        f"> **The running kernel differs from the vendored one.** The numbers come from {running}, the code "
+        f"quoted here from {version}. "
         + (
             "Every prediction made from the vendored code held on the running kernel."
             if not disagreements
@@ -139,14 +162,24 @@ def code_spans(text: str) -> str:
     already inside backticks is left alone.
     """
 
-    def wrap(match: re.Match[str]) -> str:
-        word = match.group(0)
-        return f"`{word}`" if "_" in word or word.startswith("net.") else word
+    def outside(part: str) -> str:
+        """Identifiers in code spans, everything else escaped (no HTML, links or emphasis from the text)."""
+        out, at = [], 0
+        for match in _IDENTIFIER.finditer(part):
+            word = match.group(0)
+            out.append(md_text(part[at : match.start()]))
+            out.append(f"`{word}`" if "_" in word or word.startswith("net.") else md_text(word))
+            at = match.end()
+        out.append(md_text(part[at:]))
+        return "".join(out)
 
     parts = text.split("`")
-    for i in range(0, len(parts), 2):  # even parts are outside code spans
-        parts[i] = _IDENTIFIER.sub(wrap, parts[i])
-    return "`".join(parts)
+    if len(parts) % 2 == 0:  # an unclosed backtick: the last part is text, not code
+        parts[-2:] = [parts[-2] + "`" + parts[-1]]
+    # even parts are outside code spans; odd ones are code, re-fenced so that nothing leaks out
+    return "".join(
+        outside(part) if i % 2 == 0 else (md_code(part) if part.strip() else md_text(f"`{part}`")) for i, part in enumerate(parts)
+    )
 
 
 def _explanations(explanations: tuple[Explanation, ...], link: Link | None) -> list[str]:
@@ -207,7 +240,7 @@ def _results_section(lab: str, results: LabRecord | None, link: Link | None, unr
     info = lab_info(lab)
     lines = ["## Results recorded when this site was built", ""]
     if unreadable:
-        return [*lines, f"The recorded results could not be read: {_cell(unreadable)}. Run the lab yourself: `{info.command}`.", ""]
+        return [*lines, f"The recorded results could not be read: {md_text(unreadable)}. Run the lab yourself: `{info.command}`.", ""]
     if results is None or (not results.runs and not results.skipped):
         return [
             *lines,
@@ -218,14 +251,15 @@ def _results_section(lab: str, results: LabRecord | None, link: Link | None, unr
     if results.skipped:
         return [
             *lines,
-            f"Not recorded on Linux `{results.kernel}` ({results.recorded_at}): {results.skipped}. Run it yourself: `{info.command}`.",
+            f"Not recorded on Linux {md_code(results.kernel)} ({md_text(results.recorded_at)}): {md_text(results.skipped)}. "
+            f"Run it yourself: `{info.command}`.",
             "",
         ]
     runs = results.runs
     wrong = sum(disagreements(run.result) for run in runs)
-    lines += [_kernel_note(runs[0].result, wrong), "", f"Recorded {results.recorded_at}.", ""]
+    lines += [_kernel_note(runs[0].result, wrong), "", f"Recorded {md_text(results.recorded_at)}.", ""]
     for run in runs:
-        lines += [f"### {run.title}", "", f"`{run.command}`", ""]
+        lines += [f"### {md_text(run.title)}", "", md_code(run.command), ""]
         lines += _run_section(run.result, link)
         lines.append("")
     return lines

@@ -196,3 +196,61 @@ def test_mkdocs_builds_the_lab_pages(project, tmp_path) -> None:  # type: ignore
     assert "Results recorded when this site was built" in html
     assert "sk_acceptq_is_full" in html and "<table>" in html
     assert (tmp_path / "site" / "labs" / "syn-queue" / "index.html").is_file()
+
+
+HOSTILE = 'x"><img src=x onerror=alert(4)> [click](javascript:alert(5)) `` ` [[source:x]] **bold**\n# heading'
+
+
+def _hostile(recorded: LabRecord) -> LabRecord:
+    """The recorded file with every text field a file could carry set to markup."""
+    result = recorded.runs[0].result
+    assert result.vendored_kernel is not None
+    ref = dataclasses.replace(result.explanations[0].code[0], symbol=HOSTILE, path=HOSTILE)
+    explanation = dataclasses.replace(result.explanations[0], text=HOSTILE, code=(ref,))
+    result = dataclasses.replace(
+        result, kernel=HOSTILE, explanations=(explanation,), vendored_kernel=dataclasses.replace(result.vendored_kernel, title=HOSTILE)
+    )
+    run = RecordedRun(title=HOSTILE, command=HOSTILE, result=result)
+    return dataclasses.replace(recorded, recorded_at=HOSTILE, runs=(run,))
+
+
+@pytest.mark.parametrize("site_syntax", [False, True])
+def test_text_from_a_results_file_is_text_on_the_page(project, recorded, vendored_index, site_syntax) -> None:  # type: ignore[no-untyped-def]
+    """Rendered through real Python-Markdown with the site's own [[...]] extension: markup in the file stays text."""
+    markdown = pytest.importorskip("markdown")
+    from explorer.site.markdown import Resolver, SymbolLinkExtension
+
+    class Asked(Resolver):
+        def __init__(self) -> None:
+            self.targets: list[str] = []
+
+        def link(self, target: str) -> None:
+            self.targets.append(target)
+
+        def embed(self, target: str) -> None:
+            self.targets.append(target)
+
+        def missing(self, target: str) -> None:
+            pass
+
+    hostile = _hostile(recorded)
+    skipped = dataclasses.replace(hostile, runs=(), skipped=HOSTILE, kernel=HOSTILE)
+    for record in (hostile, skipped):
+        asked = Asked()
+        text = render_lab_markdown(project, "accept-queue", record, site_syntax=site_syntax)
+        page = markdown.markdown(text, extensions=["tables", "fenced_code", SymbolLinkExtension(lambda asked=asked: asked)])
+        assert "<img" not in page, page
+        assert 'href="javascript' not in page, page
+        assert "<strong>bold</strong>" not in page and "<h1>heading" not in page
+        assert "&lt;img src=x onerror=alert(4)&gt;" in page  # shown as text, not dropped
+        # the site's extension was asked only for C names, never for text from the file
+        assert all(re.fullmatch(r"[A-Za-z_]\w*", target) for target in asked.targets), asked.targets
+
+
+def test_a_damaged_file_with_markup_in_its_keys_is_text_on_the_page(project, recorded, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    markdown = pytest.importorskip("markdown")
+    data = json.loads(json.dumps(dataclasses.asdict(recorded)))
+    data["runs"][0]["result"]["counters"] = {HOSTILE: "not a number"}
+    (tmp_path / "accept-queue.json").write_text(json.dumps(data))
+    page = markdown.markdown(expand_lab_markers("<!-- kexplore-lab: accept-queue -->\n", project, tmp_path), extensions=["tables"])
+    assert "could not be read" in page and "<img" not in page and 'href="javascript' not in page
