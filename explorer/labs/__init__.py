@@ -7,7 +7,7 @@ Public surface:
 
 - `LABS`, `lab_info(name)`: what labs exist (`kexplore lab list`).
 - `explorer.labs.accept_queue.accept_queue_lab(...)`, `explorer.labs.syn_queue.syn_queue_lab(...)`:
-  run one lab, return its JSON-ready result.
+  run one lab, return its result (`explorer.labs.results`: frozen dataclasses, `asdict()` for JSON).
 - `explorer.labs.render.render_lab_markdown(project, results)`: Markdown for a lab's page
   in the site (code excerpts from the vendored kernel and recorded results).
 """
@@ -30,6 +30,20 @@ class LabError(Exception):
         self.exit_code = exit_code
 
 
+def check_backlog(backlog: int) -> None:
+    """Refuse (exit 2) a backlog listen(2) cannot take as asked."""
+    if backlog < 0:
+        raise LabError(f"--backlog {backlog}: a backlog cannot be negative (listen(2) would treat it as huge and clamp it)", exit_code=2)
+    if backlog > MAX_BACKLOG:
+        raise LabError(f"--backlog {backlog}: listen(2) takes an int; at most {MAX_BACKLOG}", exit_code=2)
+
+
+def check_range(option: str, value: int | None, low: int, high: int = MAX_BACKLOG) -> None:
+    """Refuse (exit 2) an option's value outside low..high; None (not given) passes."""
+    if value is not None and not low <= value <= high:
+        raise LabError(f"{option} {value}: between {low:,} and {high:,}, please", exit_code=2)
+
+
 @dataclass(frozen=True)
 class LabInfo:
     """One lab, as `kexplore lab list` and the site describe it."""
@@ -40,16 +54,6 @@ class LabInfo:
     needs_root: bool
     command: str
     symbols: tuple[str, ...]
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "title": self.title,
-            "summary": self.summary,
-            "needs_root": self.needs_root,
-            "command": self.command,
-            "symbols": list(self.symbols),
-        }
 
 
 LABS: tuple[LabInfo, ...] = (

@@ -7,18 +7,25 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+import textwrap
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from . import LABS, LabError
+from ..console import EXIT_OK, EXIT_USAGE, emit_json, err
+from . import LABS, MAX_CLIENTS, MAX_SYNS, LabError
+from .results import AcceptQueueSettings, SynQueueSettings
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+if TYPE_CHECKING:
+    from ..config import Project
+    from .code import KernelCode
+    from .results import AcceptQueueResult, Explanation, SynQueueResult, VendoredKernel
+
+PROG = "kexplore lab"
 WIDTH = 100
-
-
-def _err(message: str) -> None:
-    print(f"kexplore lab: {message}", file=sys.stderr)
+R = TypeVar("R", "AcceptQueueResult", "SynQueueResult")
 
 
 def _int(text: str) -> int:
@@ -29,7 +36,58 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
 
 
-def add_lab_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+@dataclass(frozen=True)
+class Option:
+    """One option of a lab command: an integer with a metavar, or (`switch`) a flag."""
+
+    flag: str
+    help: str
+    default: int | None = None
+    metavar: str = "N"
+    switch: bool = False
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        if self.switch:
+            parser.add_argument(self.flag, action="store_true", help=self.help)
+        else:
+            parser.add_argument(self.flag, type=_int, default=self.default, metavar=self.metavar, help=self.help)
+
+
+@dataclass(frozen=True)
+class LabCommand(Generic[R]):
+    """A lab as a `kexplore lab` subcommand: its options, how they become a run, how its result prints."""
+
+    name: str
+    help: str
+    description: str
+    options: tuple[Option, ...]
+    run: Callable[[argparse.Namespace, KernelCode], R]
+    format: Callable[[R], str]
+
+    def add_to(self, labs: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+        p = labs.add_parser(self.name, parents=[common], help=self.help, description=self.description)
+        for option in self.options:
+            option.add_to(p)
+        p.set_defaults(func=self.command)
+
+    def command(self, project: Project, args: argparse.Namespace) -> int:
+        """The one routine behind every lab command: run it against the vendored code, print text or JSON."""
+
+        def body() -> int:
+            from .code import KernelCode
+
+            with KernelCode(project, args.kernel) as code:
+                result = self.run(args, code)
+            if args.json:
+                emit_json(asdict(result))
+            else:
+                print(self.format(result))
+            return EXIT_OK
+
+        return _run(body)
+
+
+def add_lab_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     """Add `lab` and its subcommands to kexplore's subparsers; `common` gives --json/--kernel/--snippets."""
     lab = sub.add_parser(
         "lab",
@@ -44,33 +102,8 @@ def add_lab_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentPar
     p = labs.add_parser("list", parents=[common], help="the labs, what they show, whether they need root")
     p.set_defaults(func=cmd_lab_list)
 
-    p = labs.add_parser(
-        "accept-queue",
-        parents=[common],
-        help="listen with backlog N, connect M clients, accept none, and look",
-        description="Listen on 127.0.0.1 with backlog N, open M client connections without accepting, then "
-        "observe the backlog the kernel applied, the accept queue, the clients stuck in SYN-SENT and the "
-        "TcpExt ListenOverflows/ListenDrops deltas. Needs no root (except --netns).",
-    )
-    p.add_argument("--backlog", type=_int, default=4, metavar="N", help="listen() backlog (default 4)")
-    p.add_argument("--clients", type=_int, metavar="M", help="client connections (default: backlog + 5, at most 10,000)")
-    p.add_argument("--netns", action="store_true", help="run in a private network namespace (root): counters count only the lab")
-    p.add_argument("--somaxconn", type=_int, metavar="N", help="set net.core.somaxconn inside the private namespace (with --netns)")
-    p.set_defaults(func=cmd_lab_accept_queue)
-
-    p = labs.add_parser(
-        "syn-queue",
-        parents=[common],
-        help="half-open connections (SYN-RECV), SYN cookies off then on (root)",
-        description="In a private network namespace (root), send SYNs that never complete to a listener and "
-        "count the SYN-RECV requests the kernel keeps against backlog, somaxconn and tcp_max_syn_backlog, "
-        "with SYN cookies off and then on.",
-    )
-    p.add_argument("--backlog", type=_int, default=16, metavar="N", help="listen() backlog (default 16)")
-    p.add_argument("--syns", type=_int, default=64, metavar="M", help="SYNs to send (default 64, at most 10,000)")
-    p.add_argument("--somaxconn", type=_int, metavar="N", help="net.core.somaxconn inside the lab's namespace")
-    p.add_argument("--max-syn-backlog", type=_int, metavar="N", help="net.ipv4.tcp_max_syn_backlog inside the lab's namespace")
-    p.set_defaults(func=cmd_lab_syn_queue)
+    ACCEPT_QUEUE.add_to(labs, common)
+    SYN_QUEUE.add_to(labs, common)
 
     p = labs.add_parser(
         "record",
@@ -83,43 +116,30 @@ def add_lab_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentPar
     p.set_defaults(func=cmd_lab_record)
 
 
-def _cmd_lab_help(project: object, args: argparse.Namespace) -> int:
+def _cmd_lab_help(project: Project, args: argparse.Namespace) -> int:
     args._lab_parser.print_help(sys.stderr)
     return EXIT_USAGE
 
 
-def _emit_json(data: object) -> None:
-    json.dump(data, sys.stdout, ensure_ascii=False, indent=1)
-    sys.stdout.write("\n")
-
-
-def _kernel_code(project, args):  # type: ignore[no-untyped-def]
-    from .code import KernelCode
-
-    return KernelCode(project, args.kernel)
-
-
-def _run(args: argparse.Namespace, body) -> int:  # type: ignore[no-untyped-def]
+def _run(body: Callable[[], int]) -> int:
     from .netns import Terminated
 
     try:
         return int(body())
     except LabError as exc:
-        _err(str(exc))
+        err(str(exc), prog=PROG)
         return exc.exit_code
     except Terminated as exc:
-        _err(f"stopped by {exc}; the lab's sockets and namespace were cleaned up")
+        err(f"stopped by {exc}; the lab's sockets and namespace were cleaned up", prog=PROG)
         return 128 + 15
 
 
 # ---------------------------------------------------------------- commands
 
 
-def cmd_lab_list(project, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    import textwrap
-
+def cmd_lab_list(project: Project, args: argparse.Namespace) -> int:
     if args.json:
-        _emit_json([lab.as_dict() for lab in LABS])
+        emit_json([asdict(lab) for lab in LABS])
         return EXIT_OK
     for lab in LABS:
         root = " (needs root)" if lab.needs_root else ""
@@ -130,135 +150,135 @@ def cmd_lab_list(project, args: argparse.Namespace) -> int:  # type: ignore[no-u
     return EXIT_OK
 
 
-def cmd_lab_accept_queue(project, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    def body() -> int:
-        from .accept_queue import accept_queue_lab
-
-        with _kernel_code(project, args) as code:
-            result = accept_queue_lab(
-                args.backlog, args.clients, code=code, private_netns=args.netns, somaxconn=args.somaxconn
-            )
-        if args.json:
-            _emit_json(result)
-        else:
-            print(format_accept_queue(result))
-        return EXIT_OK
-
-    return _run(args, body)
-
-
-def cmd_lab_syn_queue(project, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    def body() -> int:
-        from .syn_queue import syn_queue_lab
-
-        with _kernel_code(project, args) as code:
-            result = syn_queue_lab(
-                args.backlog, args.syns, code=code, somaxconn=args.somaxconn, max_syn_backlog=args.max_syn_backlog
-            )
-        if args.json:
-            _emit_json(result)
-        else:
-            print(format_syn_queue(result))
-        return EXIT_OK
-
-    return _run(args, body)
-
-
-def cmd_lab_record(project, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+def cmd_lab_record(project: Project, args: argparse.Namespace) -> int:
     def body() -> int:
         from .record import record_labs
 
         written = record_labs(project, args.out, kernel=args.kernel)
         if args.json:
-            _emit_json({name: str(path) for name, path in written.items()})
+            emit_json({name: str(path) for name, path in written.items()})
         else:
             for name, path in written.items():
                 print(f"{name}: {path}")
         return EXIT_OK
 
-    return _run(args, body)
+    return _run(body)
 
 
 # ---------------------------------------------------------------- text output
 
 
-def kernel_note(result: dict) -> str:  # type: ignore[type-arg]
+def kernel_note(running: str, vendored: VendoredKernel | None) -> str:
     """One line: the running kernel, the vendored code the explanations quote, and whether they differ."""
     from .code import same_series
 
-    vendored = result.get("vendored_kernel") or {}
-    running = result["kernel"]
-    if not vendored:
+    if vendored is None:
         return f"running kernel {running}; no vendored kernel to compare with"
-    version = vendored.get("version") or vendored.get("name")
-    index = "" if vendored.get("indexed") else " (not indexed: run `kexplore index` for file:line links)"
-    if same_series(running, vendored.get("version")):
-        return f"running kernel {running}; code quoted from {vendored['name']} ({version}), the same series{index}"
+    version = vendored.version or vendored.name
+    index = "" if vendored.indexed else " (not indexed: run `kexplore index` for file:line links)"
+    if same_series(running, vendored.version):
+        return f"running kernel {running}; code quoted from {vendored.name} ({version}), the same series{index}"
     return (
-        f"running kernel {running}; code quoted from {vendored['name']} ({version}): the running kernel differs "
+        f"running kernel {running}; code quoted from {vendored.name} ({version}): the running kernel differs "
         f"from the vendored one, so the code that decided these numbers may differ too{index}"
     )
 
 
-def _mark(result: dict, key: str, agrees_key: str | None = None) -> str:  # type: ignore[type-arg]
-    predicted = result.get("predicted", {})
-    agrees = result.get("agrees", {})
-    key2 = agrees_key or key
-    if key2 not in agrees:
+def _mark(predicted: dict[str, int], agrees: dict[str, bool], key: str) -> str:
+    if key not in agrees:
         return ""
-    want = predicted.get(key, predicted.get(f"{key}_at_least"))
-    prefix = "at least " if f"{key}_at_least" in predicted and key not in predicted else ""
-    return f"predicted {prefix}{want}: " + ("agrees" if agrees[key2] else "DIFFERS")
+    at_least = f"{key}_at_least" in predicted and key not in predicted
+    want = predicted[f"{key}_at_least"] if at_least else predicted.get(key)
+    return f"predicted {'at least ' if at_least else ''}{want}: " + ("agrees" if agrees[key] else "DIFFERS")
 
 
-def _explanations(result: dict) -> list[str]:  # type: ignore[type-arg]
-    import textwrap
-
+def _explanations(explanations: tuple[Explanation, ...]) -> list[str]:
     lines = ["", "Why:"]
-    for item in result["explanations"]:
-        lines.append(textwrap.fill(item["text"], WIDTH, initial_indent="  * ", subsequent_indent="    "))
-        for ref in item["code"]:
-            where = f"{ref['path']}:{ref['line']}" if ref.get("path") else "(not in the index)"
-            lines.append(f"      -> {ref['symbol']}  {where}")
+    for item in explanations:
+        lines.append(textwrap.fill(item.text, WIDTH, initial_indent="  * ", subsequent_indent="    "))
+        lines += [f"      -> {ref.symbol}  {ref.path}:{ref.line}" if ref.path else f"      -> {ref.symbol}  (not in the index)" for ref in item.code]
     return lines
 
 
-def format_accept_queue(r: dict) -> str:  # type: ignore[type-arg]
-    where = "a private network namespace" if r.get("netns") == "private" else "this network namespace"
-    rows = [
-        ("backlog asked", r["backlog"], ""),
-        ("net.core.somaxconn", r["somaxconn"], ""),
-        ("effective backlog", r["effective_backlog"], "ss -lnt Send-Q; " + _mark(r, "effective_backlog")),
-        ("queued (accept queue)", r["queued"], "ss -lnt Recv-Q; " + _mark(r, "queued")),
-        ("clients in SYN-SENT", r["syn_sent"], _mark(r, "syn_sent")),
-        ("ListenOverflows", f"+{r['overflows']}", _mark(r, "overflows")),
-        ("ListenDrops", f"+{r['drops']}", ""),
+def format_accept_queue(r: AcceptQueueResult) -> str:
+    where = "a private network namespace" if r.netns == "private" else "this network namespace"
+    rows: list[tuple[str, int | str, str]] = [
+        ("backlog asked", r.backlog, ""),
+        ("net.core.somaxconn", r.somaxconn, ""),
+        ("effective backlog", r.effective_backlog, "ss -lnt Send-Q; " + _mark(r.predicted, r.agrees, "effective_backlog")),
+        ("queued (accept queue)", r.queued, "ss -lnt Recv-Q; " + _mark(r.predicted, r.agrees, "queued")),
+        ("clients in SYN-SENT", r.syn_sent, _mark(r.predicted, r.agrees, "syn_sent")),
+        ("ListenOverflows", f"+{r.overflows}", _mark(r.predicted, r.agrees, "overflows")),
+        ("ListenDrops", f"+{r.drops}", ""),
     ]
     lines = [
-        f"accept-queue lab: listen(127.0.0.1, backlog {r['backlog']}), {r['clients']} clients connect, nobody accepts ({where})",
-        kernel_note(r),
+        f"accept-queue lab: listen(127.0.0.1, backlog {r.backlog}), {r.clients} clients connect, nobody accepts ({where})",
+        kernel_note(r.kernel, r.vendored_kernel),
         "",
     ]
     lines += [f"  {label:<24}{value!s:>8}   {note}".rstrip() for label, value, note in rows]
-    if r.get("server_syn_recv"):
-        lines.append(f"  {'server SYN-RECV':<24}{r['server_syn_recv']:>8}   handshakes whose final ACK met a full queue")
-    return "\n".join(lines + _explanations(r))
+    if r.server_syn_recv:
+        lines.append(f"  {'server SYN-RECV':<24}{r.server_syn_recv:>8}   handshakes whose final ACK met a full queue")
+    return "\n".join(lines + _explanations(r.explanations))
 
 
-def format_syn_queue(r: dict) -> str:  # type: ignore[type-arg]
+def format_syn_queue(r: SynQueueResult) -> str:
     lines = [
-        f"syn-queue lab: {r['syns']} SYNs that never complete, to a listener with backlog {r['backlog']} "
-        f"(applied: {r['effective_backlog']}), in a private network namespace",
-        f"somaxconn {r['somaxconn']}, tcp_max_syn_backlog {r['tcp_max_syn_backlog']}",
-        kernel_note(r),
+        f"syn-queue lab: {r.syns} SYNs that never complete, to a listener with backlog {r.backlog} "
+        f"(applied: {r.effective_backlog}), in a private network namespace",
+        f"somaxconn {r.somaxconn}, tcp_max_syn_backlog {r.tcp_max_syn_backlog}",
+        kernel_note(r.kernel, r.vendored_kernel),
         "",
         f"  {'SYN cookies':<12}{'SYN-RECV':>9}{'ListenDrops':>13}{'ReqQFullDrop':>14}{'ReqQFullDoCookies':>19}{'SyncookiesSent':>16}   predicted",
     ]
-    for run in r["runs"]:
-        agrees = run.get("agrees", {})
-        verdict = "" if not agrees else ("agrees" if all(agrees.values()) else "DIFFERS: " + ", ".join(k for k, v in agrees.items() if not v))
+    for run in r.runs:
+        wrong = [key for key, ok in run.agrees.items() if not ok]
+        verdict = "" if not run.agrees else ("DIFFERS: " + ", ".join(wrong) if wrong else "agrees")
         lines.append(
-            f"  {'on' if run['cookies'] else 'off':<12}{run['syn_recv']:>9}{run['drops']:>13}{run['reqq_full_drop']:>14}"
-            f"{run['reqq_full_do_cookies']:>19}{run['cookies_sent']:>16}   {verdict}"
+            f"  {'on' if run.cookies else 'off':<12}{run.syn_recv:>9}{run.drops:>13}{run.reqq_full_drop:>14}"
+            f"{run.reqq_full_do_cookies:>19}{run.cookies_sent:>16}   {verdict}"
         )
-    return "\n".join(lines + _explanations(r))
+    return "\n".join(lines + _explanations(r.explanations))
+
+
+# ---------------------------------------------------------------- the table of lab commands
+
+
+def _accept_queue(args: argparse.Namespace, code: KernelCode) -> AcceptQueueResult:
+    return AcceptQueueSettings(args.backlog, args.clients, args.netns, args.somaxconn).run(code)
+
+
+def _syn_queue(args: argparse.Namespace, code: KernelCode) -> SynQueueResult:
+    return SynQueueSettings(args.backlog, args.syns, args.somaxconn, args.max_syn_backlog).run(code)
+
+
+ACCEPT_QUEUE = LabCommand(
+    name="accept-queue",
+    help="listen with backlog N, connect M clients, accept none, and look",
+    description="Listen on 127.0.0.1 with backlog N, open M client connections without accepting, then "
+    "observe the backlog the kernel applied, the accept queue, the clients stuck in SYN-SENT and the "
+    "TcpExt ListenOverflows/ListenDrops deltas. Needs no root (except --netns).",
+    options=(
+        Option("--backlog", f"listen() backlog (default {AcceptQueueSettings.backlog})", default=AcceptQueueSettings.backlog),
+        Option("--clients", f"client connections (default: backlog + 5, at most {MAX_CLIENTS:,})", metavar="M"),
+        Option("--netns", "run in a private network namespace (root): counters count only the lab", switch=True),
+        Option("--somaxconn", "set net.core.somaxconn inside the private namespace (with --netns)"),
+    ),
+    run=_accept_queue,
+    format=format_accept_queue,
+)
+SYN_QUEUE = LabCommand(
+    name="syn-queue",
+    help="half-open connections (SYN-RECV), SYN cookies off then on (root)",
+    description="In a private network namespace (root), send SYNs that never complete to a listener and "
+    "count the SYN-RECV requests the kernel keeps against backlog, somaxconn and tcp_max_syn_backlog, "
+    "with SYN cookies off and then on.",
+    options=(
+        Option("--backlog", f"listen() backlog (default {SynQueueSettings.backlog})", default=SynQueueSettings.backlog),
+        Option("--syns", f"SYNs to send (default {SynQueueSettings.syns}, at most {MAX_SYNS:,})", default=SynQueueSettings.syns, metavar="M"),
+        Option("--somaxconn", "net.core.somaxconn inside the lab's namespace"),
+        Option("--max-syn-backlog", "net.ipv4.tcp_max_syn_backlog inside the lab's namespace"),
+    ),
+    run=_syn_queue,
+    format=format_syn_queue,
+)

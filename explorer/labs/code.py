@@ -9,27 +9,15 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from dataclasses import asdict, dataclass
 
 from ..config import Project
 from ..store import Index, IndexMissing
+from .results import CodeRef, VendoredKernel
 
+__all__ = ["BACKLOG_CLAMP", "CodeRef", "KernelCode", "code_refs", "same_series", "vendored_kernel"]
 
-@dataclass(frozen=True)
-class CodeRef:
-    """A symbol and, when the index knows it, its definition's place in the vendored tree."""
-
-    symbol: str
-    path: str | None = None
-    line: int | None = None
-    end_line: int | None = None
-
-    @property
-    def where(self) -> str:
-        return f"{self.path}:{self.line}" if self.path else "not in the index"
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+# __sys_listen's clamp of the backlog to net.core.somaxconn, as both labs look for it
+BACKLOG_CLAMP = r"\(unsigned int\)\s*backlog\s*>\s*somaxconn"
 
 
 class KernelCode:
@@ -62,8 +50,8 @@ class KernelCode:
     def indexed(self) -> bool:
         return self.index is not None
 
-    def describe(self) -> dict[str, object]:
-        return {"name": self.name, "title": self.title, "version": self.version, "indexed": self.indexed}
+    def describe(self) -> VendoredKernel:
+        return VendoredKernel(name=self.name, title=self.title, version=self.version, indexed=self.indexed)
 
     def ref(self, symbol: str) -> CodeRef:
         """The definition of `symbol` (a function before its prototypes), or the bare name."""
@@ -107,6 +95,19 @@ class KernelCode:
         """Whether `symbol`'s source matches the regular expression; None when unreadable."""
         text = self.source(symbol)
         return None if text is None else re.search(pattern, text) is not None
+
+    def clamps_backlog(self) -> bool | None:
+        """Whether __sys_listen clamps a backlog above net.core.somaxconn; None when unreadable."""
+        return self.contains("__sys_listen", BACKLOG_CLAMP)
+
+
+def code_refs(code: KernelCode | None, *names: str) -> tuple[CodeRef, ...]:
+    """The definitions of `names` in the vendored tree, or the bare names without an index."""
+    return tuple(code.ref(name) if code else CodeRef(name) for name in names)
+
+
+def vendored_kernel(code: KernelCode | None) -> VendoredKernel | None:
+    return code.describe() if code else None
 
 
 def _locked_version(project: Project, name: str) -> str | None:

@@ -79,7 +79,7 @@ def run(argv: list[str], *, stdin: str | None = None) -> str:
 
 def remove_stale() -> list[str]:
     """Delete namespaces this program made in runs whose process no longer exists."""
-    removed = []
+    removed: list[str] = []
     if not NETNS_DIR.is_dir():
         return removed
     for entry in NETNS_DIR.iterdir():

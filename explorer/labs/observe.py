@@ -11,7 +11,12 @@ import errno
 import os
 import socket
 import struct
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 # include/net/tcp_states.h
 TCP_STATES = {
@@ -51,10 +56,10 @@ def read_netstat(path: str = "/proc/thread-self/net/netstat") -> dict[str, int]:
     with open(path, encoding="ascii") as f:
         lines = f.read().splitlines()
     # The file alternates a header line and a value line for each group.
-    for header, values in zip(lines[0::2], lines[1::2]):
+    for header, values in zip(lines[0::2], lines[1::2], strict=False):
         group, _, names = header.partition(":")
         _, _, numbers = values.partition(":")
-        for name, number in zip(names.split(), numbers.split()):
+        for name, number in zip(names.split(), numbers.split(), strict=False):
             counters[f"{group}.{name}"] = int(number)
     return counters
 
@@ -81,6 +86,28 @@ def write_sysctl(name: str, value: int) -> None:
 
 def kernel_release() -> str:
     return os.uname().release
+
+
+def wait_until_stable(read: Callable[[], T], timeout: float, interval: float = 0.03, settle: float = 0.15) -> T:
+    """Call `read()` every `interval` seconds until its value stays the same for `settle` seconds; return it.
+
+    Bounded: after `timeout` seconds it returns the last value read, settled or not (a
+    kernel that keeps retransmitting must not hold a lab forever).  `read` is called at most
+    about timeout / interval + 1 times.
+    """
+    if interval <= 0 or timeout < 0 or settle < 0:
+        raise ValueError("wait_until_stable: interval must be positive, timeout and settle not negative")
+    value = read()
+    stable_since = time.monotonic()
+    deadline = stable_since + timeout
+    while time.monotonic() < deadline:
+        time.sleep(interval)
+        again = read()
+        if again != value:
+            value, stable_since = again, time.monotonic()
+        elif time.monotonic() - stable_since >= settle:
+            break
+    return value
 
 
 # ---------------------------------------------------------------- sock_diag (inet_diag over netlink)

@@ -5,31 +5,40 @@ in the site's lab pages.  Each holds:
 
     {"lab": NAME, "recorded_at": ISO-8601 UTC, "kernel": running release, "root": bool,
      "skipped": null or why, "runs": [{"title", "command", "result": <the lab's --json>}]}
+
+In Python that is `explorer.labs.results.LabRecord`; `load_results` reads a file back into
+one, and says in one line (`ResultsDamaged`) what is wrong with a file it cannot read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import PACKAGE_ROOT, Project
-from . import LABS, LabError
+from . import LABS, LabError, lab_info
 from .code import KernelCode
 from .observe import kernel_release, read_sysctl
+from .results import AcceptQueueSettings, LabRecord, LabSettings, RecordedRun, ResultsDamaged, SynQueueSettings, load_record
 
 DEFAULT_OUT = PACKAGE_ROOT / "build" / "labs"
+MAX_RESULTS_BYTES = 16 * 1024 * 1024  # a recorded file is a few kB; anything this large is not one
 
 
 @dataclass(frozen=True)
 class Recording:
-    """One run the site shows: its title, the lab's keyword arguments, the CLI command that repeats it."""
+    """One run the site shows: its title and the lab's settings (which also give the CLI command)."""
 
     title: str
-    kwargs: dict[str, object] = field(default_factory=dict)
-    flags: str = ""
+    settings: LabSettings
+
+    def command(self, lab: str) -> str:
+        prefix = "sudo " if self.settings.needs_root else ""
+        return f"{prefix}kexplore lab {lab} {self.settings.flags()}".strip()
 
 
 def recordings(lab: str, root: bool) -> list[Recording]:
@@ -37,78 +46,54 @@ def recordings(lab: str, root: bool) -> list[Recording]:
     if lab == "accept-queue":
         if root:
             return [
-                Recording("backlog 4, nine clients", {"backlog": 4, "clients": 9, "private_netns": True}, "--netns --backlog 4 --clients 9"),
+                Recording("backlog 4, nine clients", AcceptQueueSettings(backlog=4, clients=9, private_netns=True)),
                 Recording(
                     "backlog 100 with net.core.somaxconn = 8: clamped",
-                    {"backlog": 100, "clients": 12, "private_netns": True, "somaxconn": 8},
-                    "--netns --somaxconn 8 --backlog 100 --clients 12",
+                    AcceptQueueSettings(backlog=100, clients=12, private_netns=True, somaxconn=8),
                 ),
             ]
         above = read_sysctl("net.core.somaxconn") + 100
         return [
-            Recording("backlog 4, nine clients", {"backlog": 4, "clients": 9}, "--backlog 4 --clients 9"),
-            Recording(f"backlog {above}: above net.core.somaxconn, clamped", {"backlog": above, "clients": 8}, f"--backlog {above} --clients 8"),
+            Recording("backlog 4, nine clients", AcceptQueueSettings(backlog=4, clients=9)),
+            Recording(f"backlog {above}: above net.core.somaxconn, clamped", AcceptQueueSettings(backlog=above, clients=8)),
         ]
     if lab == "syn-queue":
         return [
-            Recording("backlog 16, 64 SYNs", {"backlog": 16, "syns": 64}, "--backlog 16 --syns 64"),
+            Recording("backlog 16, 64 SYNs", SynQueueSettings(backlog=16, syns=64)),
             Recording(
                 "backlog 256, 400 SYNs, tcp_max_syn_backlog 128: the last quarter rule",
-                {"backlog": 256, "syns": 400, "max_syn_backlog": 128},
-                "--backlog 256 --syns 400 --max-syn-backlog 128",
+                SynQueueSettings(backlog=256, syns=400, max_syn_backlog=128),
             ),
         ]
     raise KeyError(lab)
 
 
-def _run(lab: str, code: KernelCode, kwargs: dict[str, object]) -> dict[str, object]:
-    if lab == "accept-queue":
-        from .accept_queue import accept_queue_lab
-
-        return accept_queue_lab(code=code, **kwargs)  # type: ignore[arg-type]
-    from .syn_queue import syn_queue_lab
-
-    return syn_queue_lab(code=code, **kwargs)  # type: ignore[arg-type]
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def record_lab(project: Project, lab: str, *, kernel: str | None = None) -> dict[str, object]:
+def record_lab(project: Project, lab: str, *, kernel: str | None = None) -> LabRecord:
     """Run `lab`'s recordings; a lab that needs root is recorded as skipped without it."""
-    info = next(item for item in LABS if item.name == lab)
+    info = lab_info(lab)
     root = os.geteuid() == 0
-    data: dict[str, object] = {
-        "lab": lab,
-        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "kernel": kernel_release(),
-        "root": root,
-        "skipped": None,
-        "runs": [],
-    }
+    data = LabRecord(lab=lab, recorded_at=_now(), kernel=kernel_release(), root=root)
     if info.needs_root and not root:
-        data["skipped"] = "recorded without root: this lab needs root (a network namespace, sysctls, nftables, raw SYNs)"
-        return data
+        return dataclasses.replace(
+            data, skipped="recorded without root: this lab needs root (a network namespace, sysctls, nftables, raw SYNs)"
+        )
     with KernelCode(project, kernel) as code:
         try:
-            data["runs"] = _record_runs(lab, code, root, info.needs_root)
+            runs = _record_runs(lab, code, root)
         except LabError:
             if not root or info.needs_root:
                 raise
             # root, but no namespaces here (a container): record in this namespace instead
-            data["runs"] = _record_runs(lab, code, False, info.needs_root)
-    return data
+            runs = _record_runs(lab, code, False)
+    return dataclasses.replace(data, runs=runs)
 
 
-def _record_runs(lab: str, code: KernelCode, root: bool, needs_root: bool) -> list[dict[str, object]]:
-    runs = []
-    for rec in recordings(lab, root):
-        prefix = "sudo " if needs_root or rec.kwargs.get("private_netns") else ""
-        runs.append(
-            {
-                "title": rec.title,
-                "command": f"{prefix}kexplore lab {lab} {rec.flags}".strip(),
-                "result": _run(lab, code, rec.kwargs),
-            }
-        )
-    return runs
+def _record_runs(lab: str, code: KernelCode, root: bool) -> tuple[RecordedRun, ...]:
+    return tuple(RecordedRun(rec.title, rec.command(lab), rec.settings.run(code)) for rec in recordings(lab, root))
 
 
 def record_labs(project: Project, out: Path | None = None, *, kernel: str | None = None) -> dict[str, Path]:
@@ -120,20 +105,44 @@ def record_labs(project: Project, out: Path | None = None, *, kernel: str | None
         try:
             data = record_lab(project, info.name, kernel=kernel)
         except (LabError, OSError) as exc:  # a lab that cannot run here is recorded as skipped, with why
-            data = {"lab": info.name, "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    "kernel": kernel_release(), "root": os.geteuid() == 0, "skipped": str(exc), "runs": []}
+            data = LabRecord(lab=info.name, recorded_at=_now(), kernel=kernel_release(), root=os.geteuid() == 0, skipped=str(exc))
         path = out / f"{info.name}.json"
         tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(dataclasses.asdict(data), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         tmp.replace(path)
         written[info.name] = path
     return written
 
 
-def load_results(directory: Path | None, lab: str) -> dict[str, object] | None:
-    """The recorded results of `lab` in DIRECTORY (default build/labs/), or None when none were recorded."""
-    path = (directory or DEFAULT_OUT) / f"{lab}.json"
+def results_path(directory: Path | None, lab: str) -> Path:
+    return (directory or DEFAULT_OUT) / f"{lab}.json"
+
+
+def load_results(directory: Path | None, lab: str) -> LabRecord | None:
+    """The recorded results of `lab` in DIRECTORY (default build/labs/), or None when none were recorded.
+
+    Raises ResultsDamaged, one line naming the file and what is wrong, for a file that is
+    there but is not what `kexplore lab record` writes (damaged, truncated, another lab's,
+    or from a version whose results had another shape).
+    """
+    path = results_path(directory, lab)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        with path.open("rb") as f:
+            raw = f.read(MAX_RESULTS_BYTES + 1)
+    except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise ResultsDamaged(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        if len(raw) > MAX_RESULTS_BYTES:
+            raise ResultsDamaged(f"larger than {MAX_RESULTS_BYTES // (1024 * 1024)} MB")
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise ResultsDamaged(f"not JSON ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        record = load_record(data)
+        if record.lab != lab:
+            raise ResultsDamaged(f"holds the results of {record.lab!r}, not {lab!r}")
+    except ResultsDamaged as exc:
+        raise ResultsDamaged(f"{path}: {exc}; record the labs again with `kexplore lab record`") from None
+    return record

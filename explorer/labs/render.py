@@ -21,6 +21,8 @@ How symbols and code appear, for a site that has its own syntax or none:
 
 from __future__ import annotations
 
+import html
+import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +30,19 @@ from pathlib import Path
 from ..config import Project
 from . import lab_info
 from .code import CodeRef, KernelCode, same_series
+from .results import (
+    AcceptQueueResult,
+    Explanation,
+    LabRecord,
+    LabResult,
+    ResultsDamaged,
+    SynQueueResult,
+    SynQueueRun,
+    disagreements,
+)
+
+# the site plugin's logger: a damaged results file is a warning of the site build
+log = logging.getLogger("mkdocs.plugins.kernel_explorer")
 
 MARKER = re.compile(r"^[ \t]*<!--\s*kexplore-lab:\s*([a-z0-9-]+)\s*-->[ \t]*$", re.MULTILINE)
 Link = Callable[[CodeRef], "str | None"]
@@ -57,8 +72,13 @@ def expand_lab_markers(
             lab_info(name)
         except KeyError:
             return f"*(no lab named `{name}`)*"
+        try:
+            results, unreadable = load_results(results_dir, name), None
+        except ResultsDamaged as exc:
+            log.warning("%s", exc)
+            results, unreadable = None, str(exc)
         return render_lab_markdown(
-            project, name, load_results(results_dir, name), link=link, site_syntax=site_syntax, kernel=kernel
+            project, name, results, link=link, site_syntax=site_syntax, kernel=kernel, unreadable=unreadable
         )
 
     return MARKER.sub(replace, markdown)
@@ -68,35 +88,50 @@ def _cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def _ref_md(ref: dict | CodeRef, link: Link | None) -> str:  # type: ignore[type-arg]
-    ref = ref if isinstance(ref, CodeRef) else CodeRef(**ref)  # type: ignore[arg-type]
+# What Python-Markdown reads as syntax after html.escape: a backslash before each makes it text.
+_MD_SYNTAX = re.compile(r"([\\`*_{}\[\]()#+\-.!])")
+_SYMBOL = re.compile(r"[A-Za-z_]\w*")
+
+
+def md_text(value: object) -> str:
+    """Text read from a results file as Markdown text: no HTML, links, emphasis or site syntax, one line."""
+    return _MD_SYNTAX.sub(r"\\\1", html.escape(str(value), quote=False)).replace("\n", " ").replace("\r", " ")
+
+
+def md_code(value: object) -> str:
+    """Text read from a results file as one Markdown code span, whatever backticks it holds."""
+    text = str(value).replace("\n", " ").replace("\r", " ")
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _ref_md(ref: CodeRef, link: Link | None) -> str:
+    where = f" ({md_code(f'{ref.path}:{ref.line}')})" if ref.path else ""
+    if not _SYMBOL.fullmatch(ref.symbol):  # not a C name (a damaged or hostile file): plain text, no link
+        return md_code(ref.symbol) + where
     if link is _SITE_SYNTAX:
-        return f"[[{ref.symbol}]]" + (f" (`{ref.path}:{ref.line}`)" if ref.path else "")
+        return f"[[{ref.symbol}]]{where}"
     text = f"`{ref.symbol}`"
     url = link(ref) if link else None
     if url:
         text = f"[{text}]({url})"
-    return f"{text} (`{ref.path}:{ref.line}`)" if ref.path else text
+    return text + where
 
 
-def _disagreements(result: dict) -> int:  # type: ignore[type-arg]
-    """How many predictions in one lab result (or its runs) the measurement contradicted."""
-    parts = result.get("runs") or [result]
-    return sum(1 for part in parts for ok in part.get("agrees", {}).values() if not ok)
-
-
-def _kernel_note(result: dict, disagreements: int = 0) -> str:  # type: ignore[type-arg]
-    vendored = result.get("vendored_kernel") or {}
-    running = result.get("kernel", "?")
-    if not vendored:
-        return f"Recorded on Linux `{running}`."
-    version = vendored.get("version") or vendored.get("name")
-    if same_series(running, vendored.get("version")):
-        return f"Recorded on Linux `{running}`; the code below is {vendored.get('title', vendored['name'])} (`{version}`), the same series."
+def _kernel_note(result: LabResult, disagreements: int = 0) -> str:
+    vendored = result.vendored_kernel
+    running = md_code(result.kernel)
+    if vendored is None:
+        return f"Recorded on Linux {running}."
+    version = md_code(vendored.version or vendored.name)
+    title = md_text(vendored.title)
+    if same_series(result.kernel, vendored.version):
+        return f"Recorded on Linux {running}; the code below is {title} ({version}), the same series."
     return (
-        f"Recorded on Linux `{running}`; the code below is {vendored.get('title', vendored['name'])} (`{version}`).\n\n"
-        f"> **The running kernel differs from the vendored one.** The numbers come from `{running}`, the code "
-        f"quoted here from `{version}`. "
+        f"Recorded on Linux {running}; the code below is {title} ({version}).\n\n"
+        f"> **The running kernel differs from the vendored one.** The numbers come from {running}, the code "
+        f"quoted here from {version}. "
         + (
             "Every prediction made from the vendored code held on the running kernel."
             if not disagreements
@@ -106,9 +141,8 @@ def _kernel_note(result: dict, disagreements: int = 0) -> str:  # type: ignore[t
     )
 
 
-def _predicted(result: dict, key: str) -> str:  # type: ignore[type-arg]
-    predicted = result.get("predicted", {})
-    agrees = result.get("agrees", {})
+def _predicted(result: AcceptQueueResult | SynQueueRun, key: str) -> str:
+    predicted, agrees = result.predicted, result.agrees
     if key in predicted:
         value = str(predicted[key])
     elif f"{key}_at_least" in predicted:
@@ -128,83 +162,105 @@ def code_spans(text: str) -> str:
     already inside backticks is left alone.
     """
 
-    def wrap(match: re.Match[str]) -> str:
-        word = match.group(0)
-        return f"`{word}`" if "_" in word or word.startswith("net.") else word
+    def outside(part: str) -> str:
+        """Identifiers in code spans, everything else escaped (no HTML, links or emphasis from the text)."""
+        out, at = [], 0
+        for match in _IDENTIFIER.finditer(part):
+            word = match.group(0)
+            out.append(md_text(part[at : match.start()]))
+            out.append(f"`{word}`" if "_" in word or word.startswith("net.") else md_text(word))
+            at = match.end()
+        out.append(md_text(part[at:]))
+        return "".join(out)
 
     parts = text.split("`")
-    for i in range(0, len(parts), 2):  # even parts are outside code spans
-        parts[i] = _IDENTIFIER.sub(wrap, parts[i])
-    return "`".join(parts)
+    if len(parts) % 2 == 0:  # an unclosed backtick: the last part is text, not code
+        parts[-2:] = [parts[-2] + "`" + parts[-1]]
+    # even parts are outside code spans; odd ones are code, re-fenced so that nothing leaks out
+    return "".join(
+        outside(part) if i % 2 == 0 else (md_code(part) if part.strip() else md_text(f"`{part}`")) for i, part in enumerate(parts)
+    )
 
 
-def _explanations(result: dict, link: Link | None) -> list[str]:  # type: ignore[type-arg]
+def _explanations(explanations: tuple[Explanation, ...], link: Link | None) -> list[str]:
     lines = []
-    for item in result.get("explanations", []):
-        refs = ", ".join(_ref_md(ref, link) for ref in item["code"])
-        lines.append(f"- {code_spans(item['text'])} Code: {refs}.")
+    for item in explanations:
+        refs = ", ".join(_ref_md(ref, link) for ref in item.code)
+        lines.append(f"- {code_spans(item.text)} Code: {refs}.")
     return lines
 
 
-def _accept_queue_run(result: dict, link: Link | None) -> list[str]:  # type: ignore[type-arg]
+def _accept_queue_run(result: AcceptQueueResult, link: Link | None) -> list[str]:
     rows = [
-        ("backlog passed to `listen()`", result["backlog"], "-"),
-        ("`net.core.somaxconn`", result["somaxconn"], "-"),
-        ("clients connecting", result["clients"], "-"),
-        ("effective backlog (`ss -lnt` Send-Q)", result["effective_backlog"], _predicted(result, "effective_backlog")),
-        ("in the accept queue (`ss -lnt` Recv-Q)", result["queued"], _predicted(result, "queued")),
-        ("clients stuck in SYN-SENT", result["syn_sent"], _predicted(result, "syn_sent")),
-        ("TcpExt ListenOverflows", f"+{result['overflows']}", _predicted(result, "overflows")),
-        ("TcpExt ListenDrops", f"+{result['drops']}", "-"),
+        ("backlog passed to `listen()`", result.backlog, "-"),
+        ("`net.core.somaxconn`", result.somaxconn, "-"),
+        ("clients connecting", result.clients, "-"),
+        ("effective backlog (`ss -lnt` Send-Q)", result.effective_backlog, _predicted(result, "effective_backlog")),
+        ("in the accept queue (`ss -lnt` Recv-Q)", result.queued, _predicted(result, "queued")),
+        ("clients stuck in SYN-SENT", result.syn_sent, _predicted(result, "syn_sent")),
+        ("TcpExt ListenOverflows", f"+{result.overflows}", _predicted(result, "overflows")),
+        ("TcpExt ListenDrops", f"+{result.drops}", "-"),
     ]
     lines = ["| observation | measured | the vendored code predicts |", "|---|---:|---:|"]
     lines += [f"| {_cell(a)} | {_cell(b)} | {_cell(c)} |" for a, b, c in rows]
-    return lines + [""] + _explanations(result, link)
+    return [*lines, "", *_explanations(result.explanations, link)]
 
 
-def _syn_queue_run(result: dict, link: Link | None) -> list[str]:  # type: ignore[type-arg]
-    off, on = result["runs"]
+SYN_QUEUE_ROWS = (
+    ("SYN-RECV requests kept", "syn_recv"),
+    ("TcpExt ListenDrops", "drops"),
+    ("TcpExt TCPReqQFullDrop", "reqq_full_drop"),
+    ("TcpExt TCPReqQFullDoCookies", "reqq_full_do_cookies"),
+    ("TcpExt SyncookiesSent", "cookies_sent"),
+)
+
+
+def _syn_queue_run(result: SynQueueResult, link: Link | None) -> list[str]:
+    off, on = result.runs
     lines = [
-        f"Backlog {result['backlog']} (applied: {result['effective_backlog']}), {result['syns']} SYNs, "
-        f"`net.core.somaxconn` = {result['somaxconn']}, `net.ipv4.tcp_max_syn_backlog` = {result['tcp_max_syn_backlog']} "
+        f"Backlog {result.backlog} (applied: {result.effective_backlog}), {result.syns} SYNs, "
+        f"`net.core.somaxconn` = {result.somaxconn}, `net.ipv4.tcp_max_syn_backlog` = {result.tcp_max_syn_backlog} "
         f"(inside the lab's namespace).",
         "",
         "| observation | cookies off | predicted | cookies on | predicted |",
         "|---|---:|---:|---:|---:|",
     ]
-    for label, key in (
-        ("SYN-RECV requests kept", "syn_recv"),
-        ("TcpExt ListenDrops", "drops"),
-        ("TcpExt TCPReqQFullDrop", "reqq_full_drop"),
-        ("TcpExt TCPReqQFullDoCookies", "reqq_full_do_cookies"),
-        ("TcpExt SyncookiesSent", "cookies_sent"),
-    ):
-        lines.append(f"| {label} | {off[key]} | {_predicted(off, key)} | {on[key]} | {_predicted(on, key)} |")
-    return lines + [""] + _explanations(result, link)
+    for label, key in SYN_QUEUE_ROWS:
+        lines.append(f"| {label} | {getattr(off, key)} | {_predicted(off, key)} | {getattr(on, key)} | {_predicted(on, key)} |")
+    return [*lines, "", *_explanations(result.explanations, link)]
 
 
-def _results_section(lab: str, results: dict | None, link: Link | None) -> list[str]:  # type: ignore[type-arg]
+def _run_section(result: LabResult, link: Link | None) -> list[str]:
+    if isinstance(result, SynQueueResult):
+        return _syn_queue_run(result, link)
+    return _accept_queue_run(result, link)
+
+
+def _results_section(lab: str, results: LabRecord | None, link: Link | None, unreadable: str | None = None) -> list[str]:
     info = lab_info(lab)
     lines = ["## Results recorded when this site was built", ""]
-    if not results or (not results.get("runs") and not results.get("skipped")):
-        return lines + [
+    if unreadable:
+        return [*lines, f"The recorded results could not be read: {md_text(unreadable)}. Run the lab yourself: `{info.command}`.", ""]
+    if results is None or (not results.runs and not results.skipped):
+        return [
+            *lines,
             "No results were recorded for this build. Record them with `kexplore lab record` "
             f"(as root for the whole set), or run the lab yourself: `{info.command}`.",
             "",
         ]
-    if results.get("skipped"):
-        return lines + [
-            f"Not recorded on Linux `{results.get('kernel', '?')}` ({results['recorded_at']}): {results['skipped']}. "
+    if results.skipped:
+        return [
+            *lines,
+            f"Not recorded on Linux {md_code(results.kernel)} ({md_text(results.recorded_at)}): {md_text(results.skipped)}. "
             f"Run it yourself: `{info.command}`.",
             "",
         ]
-    runs = results["runs"]
-    disagreements = sum(_disagreements(run["result"]) for run in runs)
-    lines += [_kernel_note(runs[0]["result"], disagreements), "", f"Recorded {results['recorded_at']}.", ""]
+    runs = results.runs
+    wrong = sum(disagreements(run.result) for run in runs)
+    lines += [_kernel_note(runs[0].result, wrong), "", f"Recorded {md_text(results.recorded_at)}.", ""]
     for run in runs:
-        lines += [f"### {run['title']}", "", f"`{run['command']}`", ""]
-        body = _accept_queue_run if lab == "accept-queue" else _syn_queue_run
-        lines += body(run["result"], link)
+        lines += [f"### {md_text(run.title)}", "", md_code(run.command), ""]
+        lines += _run_section(run.result, link)
         lines.append("")
     return lines
 
@@ -233,22 +289,23 @@ def _code_section(code: KernelCode, lab: str, link: Link | None) -> list[str]:
 def render_lab_markdown(
     project: Project,
     lab: str,
-    results: dict | None = None,  # type: ignore[type-arg]
+    results: LabRecord | None = None,
     *,
     link: Link | None = None,
     site_syntax: bool = False,
     kernel: str | None = None,
+    unreadable: str | None = None,
 ) -> str:
     """A lab page's generated part: the command, the recorded results, and the code it exercises.
 
     `results` is a file written by `kexplore lab record` (see `explorer.labs.record.load_results`),
-    or None when nothing was recorded.
+    or None when nothing was recorded; `unreadable` says why a file that is there could not be read.
     """
     info = lab_info(lab)
     if site_syntax:
         link = _SITE_SYNTAX
     lines = [f"Run it yourself: `{info.command}`" + (" (needs root)." if info.needs_root else "."), ""]
-    lines += _results_section(lab, results, link)
+    lines += _results_section(lab, results, link, unreadable)
     with KernelCode(project, kernel) as code:
         lines += _code_section(code, lab, link)
     return "\n".join(lines).rstrip() + "\n"

@@ -20,16 +20,22 @@ What the vendored code predicts (Linux 6.1, tcp_conn_request):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
 import struct
 import time
 from contextlib import ExitStack
+from typing import TYPE_CHECKING
 
-from . import MAX_BACKLOG, MAX_SYNS, LabError
-from .code import CodeRef, KernelCode
-from .observe import counter_deltas, kernel_release, read_netstat, read_sysctl, tcp_sockets, write_sysctl
+from . import MAX_SYNS, LabError, check_backlog, check_range
+from .code import BACKLOG_CLAMP, KernelCode, code_refs, vendored_kernel
+from .observe import counter_deltas, kernel_release, read_netstat, read_sysctl, tcp_sockets, wait_until_stable, write_sysctl
+from .results import Explanation, ListenerObservation, SynQueueResult, SynQueueRun, SynQueueSysctls
+
+if TYPE_CHECKING:
+    from .netns import PrivateNetns
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_BACKLOG = 16
@@ -48,13 +54,11 @@ table inet {NFT_TABLE} {{
 """
 
 
-def check_arguments(backlog: int, syns: int) -> None:
-    if backlog < 0:
-        raise LabError(f"--backlog {backlog}: a backlog cannot be negative", exit_code=2)
-    if backlog > MAX_BACKLOG:
-        raise LabError(f"--backlog {backlog}: listen(2) takes an int; at most {MAX_BACKLOG}", exit_code=2)
-    if not 1 <= syns <= MAX_SYNS:
-        raise LabError(f"--syns {syns}: between 1 and {MAX_SYNS:,} SYNs, please", exit_code=2)
+def check_arguments(backlog: int, syns: int, somaxconn: int | None = None, max_syn_backlog: int | None = None) -> None:
+    check_backlog(backlog)
+    check_range("--syns", syns, 1, MAX_SYNS)
+    check_range("--somaxconn", somaxconn, 0)
+    check_range("--max-syn-backlog", max_syn_backlog, 1)
 
 
 def require_root() -> None:
@@ -106,8 +110,8 @@ def _send_syns(raw: socket.socket, port: int, syns: int) -> int:
 # ---------------------------------------------------------------- one run
 
 
-def _observe(port: int) -> tuple[int, int, int]:
-    """(SYN-RECV requests on the listener, its accept-queue length, the backlog it applied)."""
+def _observe(port: int) -> ListenerObservation:
+    """The listener's SYN-RECV requests, its accept-queue length and the backlog it applied."""
     syn_recv, rqueue, wqueue = 0, -1, -1
     for s in tcp_sockets(("LISTEN", "SYN-RECV")):
         if s.sport != port:
@@ -118,15 +122,15 @@ def _observe(port: int) -> tuple[int, int, int]:
             syn_recv += 1
     if wqueue < 0:
         raise LabError("sock_diag did not report the lab's listener", exit_code=1)
-    return syn_recv, rqueue, wqueue
+    return ListenerObservation(syn_recv=syn_recv, accept_queue=rqueue, effective_backlog=wqueue)
 
 
-def _nft_dropped(ns) -> int | None:  # type: ignore[no-untyped-def]
+def _nft_dropped(ns: PrivateNetns) -> int | None:
     try:
         data = json.loads(ns.exec(["nft", "-j", "list", "table", "inet", NFT_TABLE]))
     except (LabError, json.JSONDecodeError):
         return None
-    for item in data.get("nftables", []):
+    for item in data.get("nftables", []) if isinstance(data, dict) else []:
         for expr in item.get("rule", {}).get("expr", []):
             if "counter" in expr:
                 return int(expr["counter"]["packets"])
@@ -135,7 +139,7 @@ def _nft_dropped(ns) -> int | None:  # type: ignore[no-untyped-def]
 
 def _one_run(
     backlog: int, syns: int, cookies: bool, somaxconn: int | None, max_syn_backlog: int | None, max_wait: float
-) -> dict[str, object]:
+) -> SynQueueRun:
     from .netns import PrivateNetns
 
     with ExitStack() as stack:
@@ -149,12 +153,12 @@ def _one_run(
                     write_sysctl("net.core.somaxconn", somaxconn)
                 if max_syn_backlog is not None:
                     write_sysctl("net.ipv4.tcp_max_syn_backlog", max_syn_backlog)
-                settings = {
-                    "tcp_syncookies": read_sysctl("net.ipv4.tcp_syncookies"),
-                    "somaxconn": read_sysctl("net.core.somaxconn"),
-                    "tcp_max_syn_backlog": read_sysctl("net.ipv4.tcp_max_syn_backlog"),
-                    "tcp_synack_retries": read_sysctl("net.ipv4.tcp_synack_retries"),
-                }
+                sysctls = SynQueueSysctls(
+                    tcp_syncookies=read_sysctl("net.ipv4.tcp_syncookies"),
+                    somaxconn=read_sysctl("net.core.somaxconn"),
+                    tcp_max_syn_backlog=read_sysctl("net.ipv4.tcp_max_syn_backlog"),
+                    tcp_synack_retries=read_sysctl("net.ipv4.tcp_synack_retries"),
+                )
                 listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 sockets.append(listener)
                 listener.bind((LOOPBACK, 0))
@@ -166,40 +170,30 @@ def _one_run(
                 started = time.monotonic()
                 sent = _send_syns(raw, port, syns)
                 # wait until the counters and the queue stop moving (bounded), then look once
-                look = (_observe(port), counter_deltas(before, read_netstat()))
-                stable_since = time.monotonic()
-                deadline = stable_since + max_wait
-                while time.monotonic() < deadline:
-                    time.sleep(0.03)
-                    again = (_observe(port), counter_deltas(before, read_netstat()))
-                    if again != look:
-                        look, stable_since = again, time.monotonic()
-                    elif time.monotonic() - stable_since >= SETTLE_S:
-                        break
+                seen, deltas = wait_until_stable(lambda: (_observe(port), counter_deltas(before, read_netstat())), max_wait, settle=SETTLE_S)
                 elapsed = time.monotonic() - started
             synacks_dropped = _nft_dropped(ns)
         finally:
             for s in reversed(sockets):
                 s.close()
-    (syn_recv, rqueue, wqueue), deltas = look
-    return {
-        "cookies": cookies,
-        "syn_recv": syn_recv,
-        "drops": deltas["ListenDrops"],
-        "cookies_sent": deltas["SyncookiesSent"],
-        "overflows": deltas["ListenOverflows"],
-        "reqq_full_drop": deltas["TCPReqQFullDrop"],
-        "reqq_full_do_cookies": deltas["TCPReqQFullDoCookies"],
-        "accept_queue": rqueue,
-        "effective_backlog": wqueue,
-        "syns_sent": sent,
-        "port": port,
-        "netns": ns.name,
-        "synacks_dropped": synacks_dropped,
-        "sysctls": settings,
-        "counters": deltas,
-        "seconds": round(elapsed, 3),
-    }
+    return SynQueueRun(
+        cookies=cookies,
+        syn_recv=seen.syn_recv,
+        drops=deltas["ListenDrops"],
+        cookies_sent=deltas["SyncookiesSent"],
+        overflows=deltas["ListenOverflows"],
+        reqq_full_drop=deltas["TCPReqQFullDrop"],
+        reqq_full_do_cookies=deltas["TCPReqQFullDoCookies"],
+        accept_queue=seen.accept_queue,
+        effective_backlog=seen.effective_backlog,
+        syns_sent=sent,
+        port=port,
+        netns=ns.name,
+        synacks_dropped=synacks_dropped,
+        sysctls=sysctls,
+        counters=deltas,
+        seconds=round(elapsed, 3),
+    )
 
 
 def syn_queue_lab(
@@ -210,17 +204,13 @@ def syn_queue_lab(
     somaxconn: int | None = None,
     max_syn_backlog: int | None = None,
     max_wait: float = MAX_WAIT_S,
-) -> dict[str, object]:
-    """Run the lab twice (cookies off, then on), each in a fresh namespace; return the JSON-ready result.
+) -> SynQueueResult:
+    """Run the lab twice (cookies off, then on), each in a fresh namespace; return the result.
 
     `somaxconn` and `max_syn_backlog` set net.core.somaxconn and net.ipv4.tcp_max_syn_backlog
     inside the lab's namespaces (never outside).
     """
-    check_arguments(backlog, syns)
-    if somaxconn is not None and not 0 <= somaxconn <= MAX_BACKLOG:
-        raise LabError(f"--somaxconn {somaxconn}: between 0 and {MAX_BACKLOG}", exit_code=2)
-    if max_syn_backlog is not None and not 1 <= max_syn_backlog <= MAX_BACKLOG:
-        raise LabError(f"--max-syn-backlog {max_syn_backlog}: between 1 and {MAX_BACKLOG}", exit_code=2)
+    check_arguments(backlog, syns, somaxconn, max_syn_backlog)
     require_root()
     from .netns import require_tool, signals_raise
 
@@ -228,31 +218,32 @@ def syn_queue_lab(
     require_tool("nft", "nftables")
     started = time.monotonic()
     with signals_raise():
-        runs = [_one_run(backlog, syns, cookies, somaxconn, max_syn_backlog, max_wait) for cookies in (False, True)]
-    result: dict[str, object] = {
-        "lab": "syn-queue",
-        "kernel": kernel_release(),
-        "backlog": backlog,
-        "syns": syns,
-        "somaxconn": runs[0]["sysctls"]["somaxconn"],  # type: ignore[index]
-        "tcp_max_syn_backlog": runs[0]["sysctls"]["tcp_max_syn_backlog"],  # type: ignore[index]
-        "effective_backlog": runs[0]["effective_backlog"],
-        "runs": runs,
-        "seconds": round(time.monotonic() - started, 3),
-    }
+        off, on = (_one_run(backlog, syns, cookies, somaxconn, max_syn_backlog, max_wait) for cookies in (False, True))
+    result = SynQueueResult(
+        kernel=kernel_release(),
+        backlog=backlog,
+        syns=syns,
+        somaxconn=off.sysctls.somaxconn,
+        tcp_max_syn_backlog=off.sysctls.tcp_max_syn_backlog,
+        effective_backlog=off.effective_backlog,
+        runs=(off, on),
+        seconds=round(time.monotonic() - started, 3),
+    )
     return _explain(result, code)
 
 
 # ---------------------------------------------------------------- predictions and explanations
+
+QUARTER_RULE = r"!syncookies\s*&&\s*\(\s*max_syn_backlog\s*-\s*inet_csk_reqsk_queue_len\(sk\)\s*<\s*\(\s*max_syn_backlog\s*>>\s*2\s*\)"
 
 
 def predict(code: KernelCode | None, backlog: int, syns: int, somaxconn: int, max_syn_backlog: int, cookies: bool) -> dict[str, int]:
     """What the vendored tcp_conn_request implies for one run; {} when its source is unavailable."""
     if code is None:
         return {}
-    clamps = code.contains("__sys_listen", r"\(unsigned int\)\s*backlog\s*>\s*somaxconn")
+    clamps = code.contains("__sys_listen", BACKLOG_CLAMP)
     full_op = code.comparison("inet_csk_reqsk_queue_is_full", "inet_csk_reqsk_queue_len(sk)")
-    quarter = code.contains("tcp_conn_request", r"!syncookies\s*&&\s*\(\s*max_syn_backlog\s*-\s*inet_csk_reqsk_queue_len\(sk\)\s*<\s*\(\s*max_syn_backlog\s*>>\s*2\s*\)")
+    quarter = code.contains("tcp_conn_request", QUARTER_RULE)
     if not clamps or full_op not in (">", ">="):
         return {}
     effective = min(backlog, somaxconn)
@@ -266,56 +257,54 @@ def predict(code: KernelCode | None, backlog: int, syns: int, somaxconn: int, ma
     return {"syn_recv": kept, "cookies_sent": 0, "drops": refused, "reqq_full_drop": by_full, "reqq_full_do_cookies": 0}
 
 
-def _explain(result: dict[str, object], code: KernelCode | None) -> dict[str, object]:
-    backlog, syns = int(result["backlog"]), int(result["syns"])  # type: ignore[arg-type]
-    somaxconn, max_syn = int(result["somaxconn"]), int(result["tcp_max_syn_backlog"])  # type: ignore[arg-type]
-    eff = int(result["effective_backlog"])  # type: ignore[arg-type]
-    for run in result["runs"]:  # type: ignore[attr-defined]
-        run["predicted"] = predict(code, backlog, syns, somaxconn, max_syn, bool(run["cookies"]))
-        run["agrees"] = {key: run[key] == value for key, value in run["predicted"].items()}
+def _judged(run: SynQueueRun, predicted: dict[str, int]) -> SynQueueRun:
+    measured = dataclasses.asdict(run)
+    return dataclasses.replace(run, predicted=predicted, agrees={key: measured[key] == value for key, value in predicted.items()})
 
-    def refs(*names: str) -> list[dict[str, object]]:
-        return [(code.ref(n) if code else CodeRef(n)).as_dict() for n in names]
 
-    off, on = result["runs"]  # type: ignore[misc]
+def _explain(result: SynQueueResult, code: KernelCode | None) -> SynQueueResult:
+    r = result
+    off, on = (
+        _judged(run, predict(code, r.backlog, r.syns, r.somaxconn, r.tcp_max_syn_backlog, run.cookies)) for run in r.runs
+    )
+    eff, max_syn, syns = r.effective_backlog, r.tcp_max_syn_backlog, r.syns
     quarter_cap = max_syn - (max_syn >> 2) + 1
     binding = "the backlog" if eff + 1 <= quarter_cap else "tcp_max_syn_backlog"
-    result["explanations"] = [
-        {
-            "observation": "effective_backlog",
-            "text": f"listen() asked for backlog {backlog}; the listener applied {eff} "
-            f"(net.core.somaxconn = {somaxconn} in the lab's namespace; __sys_listen clamps above it).",
-            "code": refs("__sys_listen", "inet_listen"),
-        },
-        {
-            "observation": "syn_recv (cookies off)",
-            "text": f"With SYN cookies off, {off['syn_recv']} of {syns} SYNs were kept as SYN-RECV requests. "
+    explanations = (
+        Explanation(
+            "effective_backlog",
+            f"listen() asked for backlog {r.backlog}; the listener applied {eff} "
+            f"(net.core.somaxconn = {r.somaxconn} in the lab's namespace; __sys_listen clamps above it).",
+            code_refs(code, "__sys_listen", "inet_listen"),
+        ),
+        Explanation(
+            "syn_recv (cookies off)",
+            f"With SYN cookies off, {off.syn_recv} of {syns} SYNs were kept as SYN-RECV requests. "
             f"tcp_conn_request refuses a SYN when inet_csk_reqsk_queue_is_full (qlen > sk_max_ack_backlog, so "
             f"backlog + 1 = {eff + 1} fit) and, with cookies off only, when less than a quarter of "
             f"tcp_max_syn_backlog = {max_syn} is free (at most {quarter_cap} fit): here {binding} is the limit. "
-            f"Refused SYNs are dropped: ListenDrops +{off['drops']}, of which TCPReqQFullDrop +{off['reqq_full_drop']} "
+            f"Refused SYNs are dropped: ListenDrops +{off.drops}, of which TCPReqQFullDrop +{off.reqq_full_drop} "
             f"came from the full queue (tcp_syn_flood_action); the quarter rule's drops have no counter of their own.",
-            "code": refs("tcp_conn_request", "inet_csk_reqsk_queue_is_full", "tcp_syn_flood_action", "tcp_listendrop"),
-        },
-        {
-            "observation": "syn_recv (cookies on)",
-            "text": f"With SYN cookies on, {on['syn_recv']} of {syns} SYNs were kept as requests: once the queue is full "
+            code_refs(code, "tcp_conn_request", "inet_csk_reqsk_queue_is_full", "tcp_syn_flood_action", "tcp_listendrop"),
+        ),
+        Explanation(
+            "syn_recv (cookies on)",
+            f"With SYN cookies on, {on.syn_recv} of {syns} SYNs were kept as requests: once the queue is full "
             f"tcp_syn_flood_action answers with a cookie instead of dropping: TCPReqQFullDoCookies "
-            f"+{on['reqq_full_do_cookies']}, SyncookiesSent +{on['cookies_sent']}, ListenDrops +{on['drops']}. "
+            f"+{on.reqq_full_do_cookies}, SyncookiesSent +{on.cookies_sent}, ListenDrops +{on.drops}. "
             f"A cookie keeps no state: the SYN-ACK's sequence number encodes the connection "
             f"(cookie_init_sequence counts SyncookiesSent, cookie_v4_init_sequence computes it), so the SYN queue "
             f"stays bounded however many SYNs arrive, and tcp_max_syn_backlog no longer matters.",
-            "code": refs("tcp_syn_flood_action", "cookie_init_sequence", "cookie_v4_init_sequence", "tcp_conn_request"),
-        },
-        {
-            "observation": "half-open",
-            "text": "Every SYN-ACK is dropped by the lab's nftables rule, so no request completes or is reset; "
+            code_refs(code, "tcp_syn_flood_action", "cookie_init_sequence", "cookie_v4_init_sequence", "tcp_conn_request"),
+        ),
+        Explanation(
+            "half-open",
+            "Every SYN-ACK is dropped by the lab's nftables rule, so no request completes or is reset; "
             f"each kept request is hashed with a retransmit timer (inet_csk_reqsk_queue_hash_add) and counted in the "
             f"listener's icsk_accept_queue.qlen (inet_csk_reqsk_queue_len; the queue is set up by reqsk_queue_alloc "
-            f"at listen time). Requests would expire after tcp_synack_retries = {off['sysctls']['tcp_synack_retries']} "
+            f"at listen time). Requests would expire after tcp_synack_retries = {off.sysctls.tcp_synack_retries} "
             f"retransmissions, long after the lab has looked.",
-            "code": refs("inet_csk_reqsk_queue_hash_add", "inet_csk_reqsk_queue_len", "reqsk_queue_alloc"),
-        },
-    ]
-    result["vendored_kernel"] = code.describe() if code else None
-    return result
+            code_refs(code, "inet_csk_reqsk_queue_hash_add", "inet_csk_reqsk_queue_len", "reqsk_queue_alloc"),
+        ),
+    )
+    return dataclasses.replace(result, runs=(off, on), explanations=explanations, vendored_kernel=vendored_kernel(code))

@@ -2,6 +2,10 @@
 
 The labs run for real on loopback (and, as root, in namespaces they create and delete), with
 small counts; nothing here asserts how long anything takes.
+
+A test that needs what this machine lacks (the index, root, network namespaces) is skipped
+with the reason, except under CI (CI=true: root, the index and every package installed),
+where a missing piece fails the test instead: there, nothing may pass by being skipped.
 """
 
 from __future__ import annotations
@@ -14,6 +18,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SNIPPETS = REPO / "kernel-snippets"
+
+
+def skip_unless_ci(reason: str) -> None:
+    """Skip with `reason`; under CI, where everything the labs need is installed, fail instead."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{reason} (under CI the labs' tests must run, not skip)")
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -32,14 +43,14 @@ def vendored_index(project):  # type: ignore[no-untyped-def]
     try:
         index = Index(project.index_path(spec.name))
     except IndexMissing:
-        pytest.skip(f"no index for {spec.name}: run `make index`")
+        skip_unless_ci(f"no index for {spec.name}: run `make index`")
     tree = project.tree(spec.name)
     if not tree.is_dir():
         index.close()
-        pytest.skip(f"{spec.name} is not vendored: run `make index`")
+        skip_unless_ci(f"{spec.name} is not vendored: run `make index`")
     if not os.access(tree, os.R_OK | os.X_OK):
         index.close()
-        pytest.skip(f"{tree} is not readable by this user")
+        skip_unless_ci(f"{tree} is not readable by this user")
     yield index
     index.close()
 
@@ -93,15 +104,10 @@ def lab_namespaces():  # type: ignore[no-untyped-def]
     return _lab_namespaces
 
 
-@pytest.fixture(scope="session")
-def netns_capable() -> None:
-    """Skip unless this process can create a network namespace (root, and a kernel/container that allows it).
-
-    Only the environment is probed here: a missing `nft` is not a reason to skip, since the
-    Makefile installs nftables; the lab reports it as an error.
-    """
+def _netns_missing() -> str | None:
+    """Why this process cannot create a network namespace, or None when it can."""
     if os.geteuid() != 0:
-        pytest.skip("needs root: the labs' private network namespaces")
+        return "needs root: the labs' private network namespaces"
     from explorer.labs import LabError
     from explorer.labs.netns import PrivateNetns
 
@@ -109,5 +115,29 @@ def netns_capable() -> None:
         with PrivateNetns() as ns, ns.entered():
             pass
     except (LabError, OSError) as exc:
-        pytest.skip(f"cannot create a network namespace here: {exc}")
+        return f"cannot create a network namespace here: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def netns_missing() -> str | None:
+    """Why the labs' network namespaces cannot be made here (None: they can), for tests of both cases."""
+    return _netns_missing()
+
+
+@pytest.fixture(scope="session")
+def netns_capable(netns_missing: str | None) -> None:
+    """Skip (fail under CI) unless this process can create a network namespace.
+
+    Only the environment is probed here: a missing `nft` is not a reason to skip, since the
+    Makefile installs nftables; the lab reports it as an error.
+    """
+    if netns_missing is not None:
+        skip_unless_ci(netns_missing)
+
+
+@pytest.fixture(scope="session")
+def capacity_extra(vendored_source, operator_after) -> int:  # type: ignore[no-untyped-def]
+    """1 when the vendored sk_acceptq_is_full compares with `>` (the accept queue takes backlog + 1), 0 with `>=`."""
+    return 1 if operator_after(vendored_source("sk_acceptq_is_full"), "sk->sk_ack_backlog)") == ">" else 0
 

@@ -8,6 +8,8 @@ import os
 import pytest
 
 from explorer.cli import main
+from explorer.labs import MAX_CLIENTS, MAX_SYNS
+from explorer.labs.results import AcceptQueueResult, SynQueueResult, from_json
 
 
 def test_lab_list_json(capsys) -> None:  # type: ignore[no-untyped-def]
@@ -31,13 +33,16 @@ def test_lab_alone_prints_help(capsys) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_accept_queue_json_keys(capsys) -> None:  # type: ignore[no-untyped-def]
-    assert main(["lab", "accept-queue", "--backlog", "2", "--clients", "5", "--json"]) == 0
+    backlog, clients = 2, 5
+    assert main(["lab", "accept-queue", "--backlog", str(backlog), "--clients", str(clients), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    for key in ("backlog", "effective_backlog", "queued", "syn_sent", "overflows", "drops", "kernel"):
+    for key in ("backlog", "effective_backlog", "queued", "syn_sent", "overflows", "drops", "kernel", "explanations"):
         assert key in data, key
     assert data["kernel"] == os.uname().release
-    assert data["backlog"] == 2 and data["clients"] == 5
-    assert data["queued"] + data["syn_sent"] == 5
+    assert data["backlog"] == backlog and data["clients"] == clients
+    assert data["queued"] + data["syn_sent"] == clients
+    # the --json is the result's dataclass, field for field: it reads back as one
+    assert from_json(AcceptQueueResult, data).queued == data["queued"]
 
 
 def test_accept_queue_text_names_the_code(capsys) -> None:  # type: ignore[no-untyped-def]
@@ -51,15 +56,16 @@ def test_accept_queue_text_names_the_code(capsys) -> None:  # type: ignore[no-un
     ("argv", "needle"),
     [
         (["lab", "accept-queue", "--backlog", "-1"], "negative"),
-        (["lab", "accept-queue", "--clients", "10001"], "10,000"),
-        (["lab", "syn-queue", "--syns", "10001"], "10,000"),
+        (["lab", "accept-queue", "--clients", str(MAX_CLIENTS + 1)], f"{MAX_CLIENTS:,}"),
+        (["lab", "syn-queue", "--syns", str(MAX_SYNS + 1)], f"{MAX_SYNS:,}"),
         (["lab", "syn-queue", "--backlog", "-5"], "negative"),
         (["lab", "accept-queue", "--somaxconn", "8"], "--netns"),
     ],
 )
 def test_refusals_exit_2_with_a_message(argv, needle, capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(argv) == 2
-    assert needle in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert needle in err and err.startswith("kexplore lab: ") and err.count("\n") == 1
 
 
 def test_not_a_number_is_a_usage_error(capsys) -> None:  # type: ignore[no-untyped-def]
@@ -82,18 +88,20 @@ def test_accept_queue_netns_without_root_exits_2(monkeypatch, capsys) -> None:  
 
 @pytest.mark.usefixtures("netns_capable")
 def test_syn_queue_json_keys(capsys) -> None:  # type: ignore[no-untyped-def]
-    assert main(["lab", "syn-queue", "--backlog", "4", "--syns", "12", "--json"]) == 0
+    syns = 12
+    assert main(["lab", "syn-queue", "--backlog", "4", "--syns", str(syns), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     for key in ("backlog", "syns", "kernel", "runs"):
         assert key in data, key
-    assert data["syns"] == 12 and data["kernel"] == os.uname().release
+    assert data["syns"] == syns and data["kernel"] == os.uname().release
+    assert from_json(SynQueueResult, data).runs[1].cookies is True
     assert [run["cookies"] for run in data["runs"]] == [False, True]
     for run in data["runs"]:
         for key in ("cookies", "syn_recv", "drops", "cookies_sent"):
             assert key in run, key
 
 
-def test_record_writes_one_file_per_lab(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_record_writes_one_file_per_lab(tmp_path, capsys, netns_missing) -> None:  # type: ignore[no-untyped-def]
     assert main(["lab", "record", "--out", str(tmp_path), "--json"]) == 0
     written = json.loads(capsys.readouterr().out)
     assert set(written) == {"accept-queue", "syn-queue"}
@@ -103,9 +111,11 @@ def test_record_writes_one_file_per_lab(tmp_path, capsys) -> None:  # type: igno
     clamp = accept["runs"][1]["result"]
     assert clamp["effective_backlog"] == clamp["somaxconn"] < clamp["backlog"]
     syn = json.loads((tmp_path / "syn-queue.json").read_text())
-    if os.geteuid() != 0:
-        assert "root" in syn["skipped"] and syn["runs"] == []
-    elif syn["skipped"] is None:
+    if netns_missing is None:  # root with network namespaces (CI): recorded, cookies off and on
+        assert syn["skipped"] is None
         assert len(syn["runs"]) == 2 and all(len(run["result"]["runs"]) == 2 for run in syn["runs"])
+        assert all(run["command"].startswith("sudo kexplore lab syn-queue ") for run in syn["runs"])
+    elif os.geteuid() != 0:
+        assert "root" in syn["skipped"] and syn["runs"] == []
     else:  # root in a place without network namespaces: skipped, with the reason
         assert syn["runs"] == [] and syn["skipped"]

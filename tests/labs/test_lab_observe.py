@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 import subprocess
 import sys
 
-from explorer.labs.observe import counter_deltas, read_netstat, tcp_sockets
+import pytest
+
+from explorer.labs.observe import counter_deltas, read_netstat, tcp_sockets, wait_until_stable
 
 NETSTAT = """TcpExt: SyncookiesSent SyncookiesRecv ListenOverflows ListenDrops
 TcpExt: 3 0 7 9
@@ -51,3 +54,40 @@ def test_cli_import_does_not_load_the_labs() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_wait_until_stable_returns_the_value_once_it_stops_moving() -> None:
+    changes = 4
+    values = itertools.chain(range(changes), itertools.repeat(changes))
+    reads: list[int] = []
+
+    def read() -> int:
+        reads.append(next(values))
+        return reads[-1]
+
+    interval, settle = 0.005, 0.03
+    assert wait_until_stable(read, timeout=5.0, interval=interval, settle=settle) == changes
+    assert reads[-1] == changes
+    # it looked again after the last change until the value had held for `settle`
+    assert reads.count(changes) >= 2
+
+
+def test_wait_until_stable_is_bounded_when_nothing_settles() -> None:
+    counter = itertools.count()
+    reads: list[int] = []
+
+    def read() -> int:  # a new value on every read: never stable
+        reads.append(next(counter))
+        return reads[-1]
+
+    timeout, interval = 0.1, 0.01
+    value = wait_until_stable(read, timeout=timeout, interval=interval, settle=1.0)
+    assert value == reads[-1]
+    # each read after the first waits `interval` first, so the deadline bounds the count
+    assert len(reads) <= timeout / interval + 2
+
+
+@pytest.mark.parametrize(("timeout", "interval", "settle"), [(1.0, 0.0, 0.1), (-1.0, 0.01, 0.1), (1.0, 0.01, -0.1)])
+def test_wait_until_stable_refuses_nonsense_bounds(timeout: float, interval: float, settle: float) -> None:
+    with pytest.raises(ValueError):
+        wait_until_stable(lambda: 0, timeout=timeout, interval=interval, settle=settle)

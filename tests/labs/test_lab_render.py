@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -12,51 +13,58 @@ import pytest
 
 from explorer.labs import LABS
 from explorer.labs.accept_queue import accept_queue_lab
+from explorer.labs.record import load_results
 from explorer.labs.render import MARKER, expand_lab_markers, render_lab_markdown
+from explorer.labs.results import LabRecord, RecordedRun, ResultsDamaged, load_record
 
 REPO = Path(__file__).resolve().parents[2]
 
 DOCS_LABS = REPO / "docs" / "labs"
 
 
+BACKLOG, CLIENTS = 2, 5
+
+
 @pytest.fixture
-def recorded(code) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    return {
-        "lab": "accept-queue",
-        "recorded_at": "2025-01-01T00:00:00Z",
-        "kernel": "6.1.0-test",
-        "root": False,
-        "skipped": None,
-        "runs": [{"title": "backlog 2", "command": "kexplore lab accept-queue --backlog 2 --clients 5", "result": accept_queue_lab(2, 5, code=code)}],
-    }
+def recorded(code) -> LabRecord:  # type: ignore[no-untyped-def]
+    command = f"kexplore lab accept-queue --backlog {BACKLOG} --clients {CLIENTS}"
+    run = RecordedRun(f"backlog {BACKLOG}", command, accept_queue_lab(BACKLOG, CLIENTS, code=code))
+    return LabRecord(lab="accept-queue", recorded_at="2025-01-01T00:00:00Z", kernel="6.1.0-test", root=False, runs=(run,))
 
 
-def test_render_shows_results_command_and_live_code(project, recorded, vendored_index) -> None:  # type: ignore[no-untyped-def]
+def _write(folder: Path, record: LabRecord) -> None:
+    (folder / f"{record.lab}.json").write_text(json.dumps(dataclasses.asdict(record)))
+
+
+def test_render_shows_results_command_and_live_code(project, recorded, vendored_index, capacity_extra) -> None:  # type: ignore[no-untyped-def]
     text = render_lab_markdown(project, "accept-queue", recorded)
-    assert "kexplore lab accept-queue --backlog 2 --clients 5" in text
-    assert recorded["runs"][0]["result"]["kernel"] in text
-    assert "| in the accept queue (`ss -lnt` Recv-Q) | 3 | 3 |" in text
+    assert f"kexplore lab accept-queue --backlog {BACKLOG} --clients {CLIENTS}" in text
+    assert recorded.runs[0].result.kernel in text
+    held = min(CLIENTS, BACKLOG + capacity_extra)  # measured, and predicted from the vendored code
+    assert f"| in the accept queue (`ss -lnt` Recv-Q) | {held} | {held} |" in text
+    assert f"| clients stuck in SYN-SENT | {CLIENTS - held} | {CLIENTS - held} |" in text
     # the excerpt is the vendored definition, at the path the index gives
     sym = vendored_index.lookup("sk_acceptq_is_full")[0]
     assert f"`{sym.path}:{sym.line}`" in text
     assert "```c\nstatic inline bool sk_acceptq_is_full(const struct sock *sk)" in text
 
 
-def test_render_says_when_the_kernels_differ(project, recorded) -> None:  # type: ignore[no-untyped-def]
+def test_render_says_when_the_kernels_differ(project, recorded, vendored_index) -> None:  # type: ignore[no-untyped-def]
     from explorer.labs.code import same_series
 
-    text = render_lab_markdown(project, "accept-queue", recorded)
-    running = recorded["runs"][0]["result"]["kernel"]
-    vendored = recorded["runs"][0]["result"]["vendored_kernel"]
-    if vendored and not same_series(running, vendored.get("version")):
-        assert "differs from the vendored one" in text
-    else:
-        assert "same series" in text or vendored is None
+    result = recorded.runs[0].result
+    assert result.vendored_kernel is not None
+    for running in (result.kernel, "2.6.32-ancient"):
+        text = render_lab_markdown(project, "accept-queue", dataclasses.replace(recorded, runs=(dataclasses.replace(recorded.runs[0], result=dataclasses.replace(result, kernel=running)),)))
+        if same_series(running, result.vendored_kernel.version):
+            assert "same series" in text and "differs from the vendored one" not in text
+        else:
+            assert "differs from the vendored one" in text and "same series" not in text
 
 
 def test_render_without_results_or_skipped(project) -> None:  # type: ignore[no-untyped-def]
     assert "No results were recorded" in render_lab_markdown(project, "syn-queue", None)
-    skipped = {"lab": "syn-queue", "recorded_at": "2025-01-01T00:00:00Z", "kernel": "6.1.0-x", "skipped": "recorded without root", "runs": []}
+    skipped = LabRecord(lab="syn-queue", recorded_at="2025-01-01T00:00:00Z", kernel="6.1.0-x", root=False, skipped="recorded without root")
     text = render_lab_markdown(project, "syn-queue", skipped)
     assert "recorded without root" in text and "sudo kexplore lab syn-queue" in text
 
@@ -73,12 +81,62 @@ def test_site_syntax_emits_the_sites_links_and_embeds(project, recorded) -> None
 
 
 def test_markers_expand_from_a_results_folder(project, recorded, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    (tmp_path / "accept-queue.json").write_text(json.dumps(recorded))
+    _write(tmp_path, recorded)
     page = "# Title\n\n<!-- kexplore-lab: accept-queue -->\n\nafter\n<!-- kexplore-lab: no-such-lab -->\n"
     out = expand_lab_markers(page, project, tmp_path)
     assert "## Results recorded when this site was built" in out and "after" in out
     assert "no lab named `no-such-lab`" in out
     assert expand_lab_markers("plain", project, tmp_path) == "plain"
+
+
+def test_a_recorded_file_reads_back_as_it_was_written(recorded, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _write(tmp_path, recorded)
+    assert load_results(tmp_path, "accept-queue") == recorded
+    assert load_results(tmp_path, "syn-queue") is None  # nothing recorded: not an error
+
+
+def test_an_older_file_without_predictions_still_reads(recorded, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    data = json.loads(json.dumps(dataclasses.asdict(recorded)))
+    for key in ("predicted", "agrees", "vendored_kernel", "explanations", "netns"):
+        del data["runs"][0]["result"][key]
+    record = load_record(data)
+    result = record.runs[0].result
+    assert result.predicted == {} and result.vendored_kernel is None and result.queued == recorded.runs[0].result.queued
+
+
+def _damage(recorded: LabRecord) -> dict[str, bytes]:
+    whole = json.dumps(dataclasses.asdict(recorded)).encode()
+    wrong_type = dataclasses.asdict(recorded)
+    wrong_type["runs"][0]["result"]["queued"] = "3"
+    missing = dataclasses.asdict(recorded)
+    del missing["runs"][0]["result"]["effective_backlog"]
+    return {
+        "empty": b"",
+        "truncated": whole[: len(whole) // 2],
+        "garbage": bytes(range(256)) * 4,
+        "deep": b"[" * 200_000,
+        "a list": b"[1, 2, 3]",
+        "wrong type": json.dumps(wrong_type).encode(),
+        "missing key": json.dumps(missing).encode(),
+        "another lab": whole.replace(b'"lab": "accept-queue"', b'"lab": "syn-queue"', 1),
+        "runs not a list": json.dumps({**dataclasses.asdict(recorded), "runs": {"0": 1}}).encode(),
+    }
+
+
+@pytest.mark.parametrize(
+    "kind", ["empty", "truncated", "garbage", "deep", "a list", "wrong type", "missing key", "another lab", "runs not a list"]
+)
+def test_a_damaged_file_is_one_line_not_a_traceback(project, recorded, tmp_path, caplog, kind) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "accept-queue.json"
+    path.write_bytes(_damage(recorded)[kind])
+    with pytest.raises(ResultsDamaged) as info:
+        load_results(tmp_path, "accept-queue")
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message and "kexplore lab record" in message
+    page = expand_lab_markers("<!-- kexplore-lab: accept-queue -->\n", project, tmp_path)
+    assert "The recorded results could not be read" in page
+    assert any(message in rec.getMessage() for rec in caplog.records), "the site build warns about it"
+    assert path.read_bytes() == _damage(recorded)[kind], "the damaged file is left as it was"
 
 
 def test_docs_pages_exist_and_link_only_to_pages_that_exist() -> None:
@@ -138,3 +196,61 @@ def test_mkdocs_builds_the_lab_pages(project, tmp_path) -> None:  # type: ignore
     assert "Results recorded when this site was built" in html
     assert "sk_acceptq_is_full" in html and "<table>" in html
     assert (tmp_path / "site" / "labs" / "syn-queue" / "index.html").is_file()
+
+
+HOSTILE = 'x"><img src=x onerror=alert(4)> [click](javascript:alert(5)) `` ` [[source:x]] **bold**\n# heading'
+
+
+def _hostile(recorded: LabRecord) -> LabRecord:
+    """The recorded file with every text field a file could carry set to markup."""
+    result = recorded.runs[0].result
+    assert result.vendored_kernel is not None
+    ref = dataclasses.replace(result.explanations[0].code[0], symbol=HOSTILE, path=HOSTILE)
+    explanation = dataclasses.replace(result.explanations[0], text=HOSTILE, code=(ref,))
+    result = dataclasses.replace(
+        result, kernel=HOSTILE, explanations=(explanation,), vendored_kernel=dataclasses.replace(result.vendored_kernel, title=HOSTILE)
+    )
+    run = RecordedRun(title=HOSTILE, command=HOSTILE, result=result)
+    return dataclasses.replace(recorded, recorded_at=HOSTILE, runs=(run,))
+
+
+@pytest.mark.parametrize("site_syntax", [False, True])
+def test_text_from_a_results_file_is_text_on_the_page(project, recorded, vendored_index, site_syntax) -> None:  # type: ignore[no-untyped-def]
+    """Rendered through real Python-Markdown with the site's own [[...]] extension: markup in the file stays text."""
+    markdown = pytest.importorskip("markdown")
+    from explorer.site.markdown import Resolver, SymbolLinkExtension
+
+    class Asked(Resolver):
+        def __init__(self) -> None:
+            self.targets: list[str] = []
+
+        def link(self, target: str) -> None:
+            self.targets.append(target)
+
+        def embed(self, target: str) -> None:
+            self.targets.append(target)
+
+        def missing(self, target: str) -> None:
+            pass
+
+    hostile = _hostile(recorded)
+    skipped = dataclasses.replace(hostile, runs=(), skipped=HOSTILE, kernel=HOSTILE)
+    for record in (hostile, skipped):
+        asked = Asked()
+        text = render_lab_markdown(project, "accept-queue", record, site_syntax=site_syntax)
+        page = markdown.markdown(text, extensions=["tables", "fenced_code", SymbolLinkExtension(lambda asked=asked: asked)])
+        assert "<img" not in page, page
+        assert 'href="javascript' not in page, page
+        assert "<strong>bold</strong>" not in page and "<h1>heading" not in page
+        assert "&lt;img src=x onerror=alert(4)&gt;" in page  # shown as text, not dropped
+        # the site's extension was asked only for C names, never for text from the file
+        assert all(re.fullmatch(r"[A-Za-z_]\w*", target) for target in asked.targets), asked.targets
+
+
+def test_a_damaged_file_with_markup_in_its_keys_is_text_on_the_page(project, recorded, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    markdown = pytest.importorskip("markdown")
+    data = json.loads(json.dumps(dataclasses.asdict(recorded)))
+    data["runs"][0]["result"]["counters"] = {HOSTILE: "not a number"}
+    (tmp_path / "accept-queue.json").write_text(json.dumps(data))
+    page = markdown.markdown(expand_lab_markers("<!-- kexplore-lab: accept-queue -->\n", project, tmp_path), extensions=["tables"])
+    assert "could not be read" in page and "<img" not in page and 'href="javascript' not in page

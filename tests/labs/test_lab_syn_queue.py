@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
-from explorer.labs import LabError
-from explorer.labs.syn_queue import _checksum, build_syn, syn_queue_lab
+from explorer.labs import MAX_SYNS, LabError
+from explorer.labs.syn_queue import QUARTER_RULE, _checksum, build_syn, syn_queue_lab
+
+IP_HEADER, TCP_HEADER, MSS_OPTION = 20, 20, 4  # bytes: no IP options, one TCP option
 
 
 def _queue_extra(vendored_source, operator_after) -> int:  # type: ignore[no-untyped-def]
@@ -21,15 +24,15 @@ def _queue_extra(vendored_source, operator_after) -> int:  # type: ignore[no-unt
 
 
 def _quarter_rule(vendored_source) -> bool:  # type: ignore[no-untyped-def]
-    body = vendored_source("tcp_conn_request")
-    return re.search(r"!syncookies\s*&&\s*\(\s*max_syn_backlog\s*-\s*inet_csk_reqsk_queue_len\(sk\)\s*<\s*\(\s*max_syn_backlog\s*>>\s*2\s*\)", body) is not None
+    return re.search(QUARTER_RULE, vendored_source("tcp_conn_request")) is not None
 
 
 def test_syn_packet_checksums() -> None:
     packet = build_syn("127.0.0.1", 20001, "127.0.0.1", 40000, seq=12345)
-    assert len(packet) == 44 and packet[9] == 6 and packet[33] == 0x02  # TCP, SYN only
-    assert _checksum(packet[:20]) == 0  # a header with its checksum sums to zero
-    tcp = packet[20:]
+    assert len(packet) == IP_HEADER + TCP_HEADER + MSS_OPTION
+    assert packet[9] == socket.IPPROTO_TCP and packet[IP_HEADER + 13] == 0x02  # TCP, flags: SYN only
+    assert _checksum(packet[:IP_HEADER]) == 0  # a header with its checksum sums to zero
+    tcp = packet[IP_HEADER:]
     pseudo = packet[12:20] + bytes([0, 6]) + len(tcp).to_bytes(2, "big")
     assert _checksum(pseudo + tcp) == 0
 
@@ -44,7 +47,7 @@ def test_without_root_it_says_so_and_exits_2(monkeypatch) -> None:  # type: igno
 
 @pytest.mark.parametrize(
     ("kwargs", "needle"),
-    [({"backlog": -1}, "negative"), ({"syns": 10_001}, "10,000"), ({"syns": 0}, "10,000"), ({"max_syn_backlog": 0}, "between")],
+    [({"backlog": -1}, "negative"), ({"syns": MAX_SYNS + 1}, f"{MAX_SYNS:,}"), ({"syns": 0}, f"{MAX_SYNS:,}"), ({"max_syn_backlog": 0}, "between")],
 )
 def test_nonsense_is_refused_before_anything_runs(kwargs, needle) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(LabError) as info:
@@ -58,26 +61,26 @@ def test_cookies_off_then_on(vendored_source, operator_after, code, lab_namespac
     assert extra == 1, "Linux 6.1's inet_csk_reqsk_queue_is_full uses `>`: backlog + 1 requests fit"
     backlog, syns = 8, 40
     result = syn_queue_lab(backlog, syns, code=code)
-    off, on = result["runs"]
-    assert (off["cookies"], on["cookies"]) == (False, True)
-    assert off["sysctls"]["tcp_syncookies"] == 0 and on["sysctls"]["tcp_syncookies"] == 1
-    max_syn = int(result["tcp_max_syn_backlog"])
+    off, on = result.runs
+    assert (off.cookies, on.cookies) == (False, True)
+    assert off.sysctls.tcp_syncookies == 0 and on.sysctls.tcp_syncookies == 1
+    max_syn = result.tcp_max_syn_backlog
     assert backlog + extra <= max_syn - (max_syn >> 2) + 1, "the quarter rule must not bind in this test"
     kept = backlog + extra
 
     # cookies off: the queue stops at backlog + 1; the rest are dropped and counted as such
-    assert off["syn_recv"] == kept
-    assert off["drops"] == syns - kept
-    assert off["reqq_full_drop"] == syns - kept
-    assert off["cookies_sent"] == 0 and off["reqq_full_do_cookies"] == 0
+    assert off.syn_recv == kept
+    assert off.drops == syns - kept
+    assert off.reqq_full_drop == syns - kept
+    assert off.cookies_sent == 0 and off.reqq_full_do_cookies == 0
     # cookies on: the queue is just as bounded, and cookies answer the rest instead of drops
-    assert on["syn_recv"] == kept
-    assert on["cookies_sent"] == syns - kept
-    assert on["reqq_full_do_cookies"] == syns - kept
-    assert on["drops"] == 0
+    assert on.syn_recv == kept
+    assert on.cookies_sent == syns - kept
+    assert on.reqq_full_do_cookies == syns - kept
+    assert on.drops == 0
     for run in (off, on):
-        assert run["syns_sent"] == syns
-        assert all(run["agrees"].values()), run["agrees"]
+        assert run.syns_sent == syns
+        assert run.agrees and all(run.agrees.values()), run.agrees
     assert lab_namespaces(os.getpid()) == []
 
 
@@ -86,22 +89,24 @@ def test_tcp_max_syn_backlog_matters_only_without_cookies(vendored_source, code)
     assert _quarter_rule(vendored_source), "tcp_conn_request keeps the last quarter of tcp_max_syn_backlog free"
     max_syn, backlog, syns = 64, 200, 150
     result = syn_queue_lab(backlog, syns, code=code, max_syn_backlog=max_syn)
-    off, on = result["runs"]
-    assert result["tcp_max_syn_backlog"] == max_syn
+    off, on = result.runs
+    assert result.tcp_max_syn_backlog == max_syn
     quarter_cap = max_syn - (max_syn >> 2) + 1
-    assert off["syn_recv"] == quarter_cap
-    assert off["drops"] == syns - quarter_cap
-    assert off["reqq_full_drop"] == 0  # the quarter rule has no counter of its own
-    assert on["syn_recv"] == syns  # with cookies the quarter rule is skipped: backlog + 1 > syns
-    assert on["cookies_sent"] == 0 and on["drops"] == 0
+    assert off.syn_recv == quarter_cap
+    assert off.drops == syns - quarter_cap
+    assert off.reqq_full_drop == 0  # the quarter rule has no counter of its own
+    assert backlog + 1 > syns, "with cookies the quarter rule is skipped, and the backlog must not bind either"
+    assert on.syn_recv == syns
+    assert on.cookies_sent == 0 and on.drops == 0
 
 
 @pytest.mark.usefixtures("netns_capable")
-def test_backlog_clamped_in_the_namespace(code) -> None:  # type: ignore[no-untyped-def]
-    result = syn_queue_lab(100, 20, code=code, somaxconn=4)
-    assert result["somaxconn"] == 4 and result["effective_backlog"] == 4
-    off, on = result["runs"]
-    assert off["syn_recv"] == on["syn_recv"] == 5
+def test_backlog_clamped_in_the_namespace(vendored_source, operator_after, code) -> None:  # type: ignore[no-untyped-def]
+    somaxconn, backlog, syns = 4, 100, 20
+    result = syn_queue_lab(backlog, syns, code=code, somaxconn=somaxconn)
+    assert result.somaxconn == somaxconn and result.effective_backlog == somaxconn
+    off, on = result.runs
+    assert off.syn_recv == on.syn_recv == somaxconn + _queue_extra(vendored_source, operator_after)
 
 
 @pytest.mark.usefixtures("netns_capable")

@@ -1,0 +1,350 @@
+"""What the labs are asked (settings) and what they answer (results), as frozen dataclasses.
+
+One dataclass per result kind: a code reference, an explanation, an observation of the
+sockets, a lab's whole result, a recorded run and a recorded file.  `asdict()` of a result
+is its `--json` and the `result` of a recorded run; `from_json(cls, data)` reads such JSON
+back, checking every field's type, so an old or damaged file becomes one `ResultsDamaged`
+line rather than a `KeyError` deep inside the site's rendering.
+
+Light on purpose: no sockets, no index; the CLI imports it only to type its table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
+
+from . import LabError
+
+if TYPE_CHECKING:
+    from .code import KernelCode
+
+D = TypeVar("D")
+
+
+class ResultsDamaged(LabError):
+    """A results file (or JSON given as one) that is not what `kexplore lab record` writes."""
+
+
+# ---------------------------------------------------------------- parts of a result
+
+
+@dataclass(frozen=True)
+class CodeRef:
+    """A symbol and, when the index knows it, its definition's place in the vendored tree."""
+
+    symbol: str
+    path: str | None = None
+    line: int | None = None
+    end_line: int | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}" if self.path else "not in the index"
+
+
+@dataclass(frozen=True)
+class VendoredKernel:
+    """The vendored kernel whose code explains a result."""
+
+    name: str
+    title: str
+    version: str | None
+    indexed: bool
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why one observation came out as it did, and the code that decides it."""
+
+    observation: str
+    text: str
+    code: tuple[CodeRef, ...]
+
+
+def _flags(*options: tuple[str, int | bool | None]) -> str:
+    """Command-line options in order: a switch when True, `--flag N` for a number, nothing when None or False."""
+    parts = []
+    for flag, value in options:
+        if value is True:
+            parts.append(flag)
+        elif value is not None and value is not False:
+            parts.append(f"{flag} {value}")
+    return " ".join(parts)
+
+
+# ---------------------------------------------------------------- the accept-queue lab
+
+
+@dataclass(frozen=True)
+class AcceptQueueObservation:
+    """The lab's listener, its children and its clients, as sock_diag sees them at one moment."""
+
+    queued: int  # the listener's accept queue (ss -lnt Recv-Q)
+    effective_backlog: int  # the backlog the kernel applied (ss -lnt Send-Q)
+    client_established: int = 0
+    client_syn_sent: int = 0
+    server_established: int = 0
+    server_syn_recv: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class AcceptQueueResult:
+    """One run of the accept-queue lab: what was asked, what was measured, predicted, and why."""
+
+    lab: str = "accept-queue"
+    kernel: str
+    port: int
+    backlog: int
+    somaxconn: int
+    clients: int
+    effective_backlog: int
+    queued: int
+    syn_sent: int
+    established_clients: int
+    server_syn_recv: int
+    connect_errors: int
+    overflows: int
+    drops: int
+    counters: dict[str, int]
+    seconds: float
+    netns: str = "current"
+    explanations: tuple[Explanation, ...] = ()
+    predicted: dict[str, int] = field(default_factory=dict)
+    agrees: dict[str, bool] = field(default_factory=dict)
+    vendored_kernel: VendoredKernel | None = None
+
+
+@dataclass(frozen=True)
+class AcceptQueueSettings:
+    """What the accept-queue lab is asked: `kexplore lab accept-queue`'s options."""
+
+    backlog: int = 4
+    clients: int | None = None
+    private_netns: bool = False
+    somaxconn: int | None = None
+
+    @property
+    def needs_root(self) -> bool:
+        return self.private_netns
+
+    def flags(self) -> str:
+        """The command-line options that repeat this run."""
+        return _flags(("--netns", self.private_netns), ("--somaxconn", self.somaxconn), ("--backlog", self.backlog), ("--clients", self.clients))
+
+    def run(self, code: KernelCode | None) -> AcceptQueueResult:
+        from .accept_queue import accept_queue_lab
+
+        return accept_queue_lab(self.backlog, self.clients, code=code, private_netns=self.private_netns, somaxconn=self.somaxconn)
+
+
+# ---------------------------------------------------------------- the SYN-queue lab
+
+
+@dataclass(frozen=True)
+class ListenerObservation:
+    """The SYN-queue lab's listener at one moment."""
+
+    syn_recv: int  # request sockets (SYN-RECV) of the listener
+    accept_queue: int  # its accept-queue length
+    effective_backlog: int  # the backlog listen() applied
+
+
+@dataclass(frozen=True)
+class SynQueueSysctls:
+    """The sysctls of one run's namespace, as read back after setting them."""
+
+    tcp_syncookies: int
+    somaxconn: int
+    tcp_max_syn_backlog: int
+    tcp_synack_retries: int
+
+
+@dataclass(frozen=True)
+class SynQueueRun:
+    """One SYN-queue run (cookies off or on), in a namespace of its own."""
+
+    cookies: bool
+    syn_recv: int
+    drops: int
+    cookies_sent: int
+    overflows: int
+    reqq_full_drop: int
+    reqq_full_do_cookies: int
+    accept_queue: int
+    effective_backlog: int
+    syns_sent: int
+    port: int
+    netns: str
+    synacks_dropped: int | None
+    sysctls: SynQueueSysctls
+    counters: dict[str, int]
+    seconds: float
+    predicted: dict[str, int] = field(default_factory=dict)
+    agrees: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SynQueueResult:
+    """The SYN-queue lab: the same SYNs with cookies off, then on."""
+
+    lab: str = "syn-queue"
+    kernel: str
+    backlog: int
+    syns: int
+    somaxconn: int
+    tcp_max_syn_backlog: int
+    effective_backlog: int
+    runs: tuple[SynQueueRun, SynQueueRun]
+    seconds: float
+    explanations: tuple[Explanation, ...] = ()
+    vendored_kernel: VendoredKernel | None = None
+
+
+@dataclass(frozen=True)
+class SynQueueSettings:
+    """What the SYN-queue lab is asked: `kexplore lab syn-queue`'s options."""
+
+    backlog: int = 16
+    syns: int = 64
+    somaxconn: int | None = None
+    max_syn_backlog: int | None = None
+
+    @property
+    def needs_root(self) -> bool:
+        return True
+
+    def flags(self) -> str:
+        """The command-line options that repeat this run."""
+        return _flags(("--backlog", self.backlog), ("--syns", self.syns), ("--somaxconn", self.somaxconn), ("--max-syn-backlog", self.max_syn_backlog))
+
+    def run(self, code: KernelCode | None) -> SynQueueResult:
+        from .syn_queue import syn_queue_lab
+
+        return syn_queue_lab(self.backlog, self.syns, code=code, somaxconn=self.somaxconn, max_syn_backlog=self.max_syn_backlog)
+
+
+LabResult = AcceptQueueResult | SynQueueResult
+LabSettings = AcceptQueueSettings | SynQueueSettings
+RESULT_TYPES: dict[str, type[AcceptQueueResult] | type[SynQueueResult]] = {
+    "accept-queue": AcceptQueueResult,
+    "syn-queue": SynQueueResult,
+}
+
+
+def disagreements(result: LabResult) -> int:
+    """How many predictions in one result (or its runs) the measurement contradicted."""
+    parts: tuple[AcceptQueueResult | SynQueueRun, ...] = result.runs if isinstance(result, SynQueueResult) else (result,)
+    return sum(1 for part in parts for ok in part.agrees.values() if not ok)
+
+
+# ---------------------------------------------------------------- recordings
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """One run a lab page shows: its title, the command that repeats it, the lab's result."""
+
+    title: str
+    command: str
+    result: LabResult
+
+
+@dataclass(frozen=True)
+class LabRecord:
+    """A file written by `kexplore lab record`: one lab's recorded runs, or why it was skipped."""
+
+    lab: str
+    recorded_at: str
+    kernel: str
+    root: bool
+    skipped: str | None = None
+    runs: tuple[RecordedRun, ...] = ()
+
+
+# ---------------------------------------------------------------- reading JSON back
+
+
+def from_json(cls: type[D], data: object, where: str = "") -> D:
+    """`data` (parsed JSON) as an instance of the dataclass `cls`, every field's type checked.
+
+    Keys the dataclass does not know are ignored; a missing key takes the field's default or
+    is an error.  Raises ResultsDamaged naming the first bad field.  The descent follows the
+    dataclasses' declared types (a handful of levels), never the input's nesting.
+    """
+    value = _convert(cls, data, where or cls.__name__)
+    assert isinstance(value, cls)
+    return value
+
+
+def load_record(data: object) -> LabRecord:
+    """A parsed results file as a LabRecord; each run's result typed by the record's lab."""
+    if not isinstance(data, dict):
+        raise ResultsDamaged(f"expected a JSON object, found {_kind(data)}")
+    runs = data.get("runs", [])
+    head = from_json(LabRecord, {**data, "runs": []})
+    result_type = RESULT_TYPES.get(head.lab)
+    if result_type is None:
+        raise ResultsDamaged(f"lab: no lab named {head.lab!r}")
+    if not isinstance(runs, list):
+        raise ResultsDamaged(f"runs: expected a list, found {_kind(runs)}")
+    typed = []
+    for i, run in enumerate(runs):
+        if not isinstance(run, dict):
+            raise ResultsDamaged(f"runs[{i}]: expected a JSON object, found {_kind(run)}")
+        result = from_json(result_type, run.get("result"), f"runs[{i}].result")
+        typed.append(RecordedRun(from_json(str, run.get("title"), f"runs[{i}].title"), from_json(str, run.get("command"), f"runs[{i}].command"), result))
+    return dataclasses.replace(head, runs=tuple(typed))
+
+
+def _kind(value: object) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
+
+
+def _convert(tp: object, data: object, where: str) -> object:
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        options = typing.get_args(tp)
+        if data is None and type(None) in options:
+            return None
+        others = [option for option in options if option is not type(None)]
+        if len(others) != 1:
+            raise TypeError(f"{where}: from_json reads unions of one type and None only")
+        return _convert(others[0], data, where)
+    if origin is dict:
+        _key_type, value_type = typing.get_args(tp)
+        if not isinstance(data, dict):
+            raise ResultsDamaged(f"{where}: expected an object, found {_kind(data)}")
+        return {str(key): _convert(value_type, value, f"{where}.{key}") for key, value in data.items()}
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(data, list):
+            raise ResultsDamaged(f"{where}: expected a list, found {_kind(data)}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], item, f"{where}[{i}]") for i, item in enumerate(data))
+        if len(data) != len(args):
+            raise ResultsDamaged(f"{where}: expected {len(args)} items, found {len(data)}")
+        return tuple(_convert(arg, item, f"{where}[{i}]") for i, (arg, item) in enumerate(zip(args, data, strict=True)))
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if not isinstance(data, dict):
+            raise ResultsDamaged(f"{where}: expected an object, found {_kind(data)}")
+        hints = typing.get_type_hints(tp)
+        kwargs: dict[str, object] = {}
+        for f in dataclasses.fields(tp):
+            if f.name in data:
+                kwargs[f.name] = _convert(hints[f.name], data[f.name], f"{where}.{f.name}")
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ResultsDamaged(f"{where}: no {f.name!r}")
+        return tp(**kwargs)
+    if tp is float and isinstance(data, int | float) and not isinstance(data, bool):
+        return float(data)
+    if tp is int and isinstance(data, int) and not isinstance(data, bool):
+        return data
+    if (tp is str and isinstance(data, str)) or (tp is bool and isinstance(data, bool)):
+        return data
+    if tp not in (float, int, str, bool):
+        raise TypeError(f"{where}: from_json cannot read {tp!r}")
+    raise ResultsDamaged(f"{where}: expected {getattr(tp, '__name__', tp)}, found {_kind(data)}")
