@@ -16,18 +16,8 @@ from pathlib import Path
 
 from . import __version__
 from .config import ConfigError, Project
+from .console import EXIT_FAIL, EXIT_OK, EXIT_USAGE, emit_json, err
 from .store import KINDS, ROLES, CallEdge, Index, IndexMissing, Symbol
-
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-
-
-def _err(message: str) -> None:
-    print(f"kexplore: {message}", file=sys.stderr)
-
-
-def _emit_json(data: object) -> None:
-    json.dump(data, sys.stdout, ensure_ascii=False, indent=1)
-    sys.stdout.write("\n")
 
 
 def _common(json_help: str = "print JSON instead of text") -> argparse.ArgumentParser:
@@ -181,16 +171,16 @@ def main(argv: list[str] | None = None) -> int:
         project = Project.load(args.snippets)
         return int(args.func(project, args))
     except ConfigError as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_USAGE
     except _NoIndex as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_FAIL
     except BrokenPipeError:
         sys.stderr.close()  # `kexplore dump | head`: not an error
         return EXIT_OK
     except KeyboardInterrupt:
-        _err("interrupted")
+        err("interrupted")
         return 130
 
 
@@ -219,7 +209,7 @@ def _symbol_line(sym: Symbol) -> str:
 
 
 def _not_found(index: Index, name: str, kernel: str) -> int:
-    _err(f"no definition named {name!r} in {kernel}")
+    err(f"no definition named {name!r} in {kernel}")
     suggestions = index.suggest(name)
     if suggestions:
         print(f"did you mean: {', '.join(suggestions)}", file=sys.stderr)
@@ -244,7 +234,7 @@ def cmd_lookup(project: Project, args: argparse.Namespace) -> int:
             from .urls import definition_url
 
             kernel = project.kernel(args.kernel).name
-            _emit_json([
+            emit_json([
                 {**s.as_dict(), "url": definition_url(kernel, s.path, s.line), "annotation": _note_text(notes, s.name)}
                 for s in found
             ])
@@ -272,13 +262,13 @@ def cmd_search(project: Project, args: argparse.Namespace) -> int:
     with _open_index(project, args) as index:
         found = index.search(args.query, args.kind, args.limit)
         if args.json:
-            _emit_json([s.as_dict() for s in found])
+            emit_json([s.as_dict() for s in found])
         elif found:
             width = max(len(s.name) for s in found)
             for s in found:
                 print(f"{s.name:<{width}}  {s.kind:<10} {s.path}:{s.line}")
         if not found:
-            _err(f"nothing matches {args.query!r}")
+            err(f"nothing matches {args.query!r}")
             return EXIT_FAIL
     return EXIT_OK
 
@@ -298,11 +288,11 @@ def cmd_show(project: Project, args: argparse.Namespace) -> int:
         try:
             lines = path.read_bytes().decode("utf-8", "replace").splitlines()
         except FileNotFoundError:
-            _err(f"{path} is missing: the tree changed since indexing; run `kexplore vendor` and `kexplore index`")
+            err(f"{path} is missing: the tree changed since indexing; run `kexplore vendor` and `kexplore index`")
             return EXIT_FAIL
         excerpts.append((sym, "\n".join(lines[sym.line - 1 - _leading(lines, sym) : sym.end_line])))
     if args.json:
-        _emit_json([{**sym.as_dict(), "source": text} for sym, text in excerpts])
+        emit_json([{**sym.as_dict(), "source": text} for sym, text in excerpts])
         return EXIT_OK
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
     for sym, text in excerpts:
@@ -378,7 +368,7 @@ def cmd_versions(project: Project, args: argparse.Namespace) -> int:
                 row["indexed_at"] = index.meta().get("indexed_at")
         rows.append(row)
     if args.json:
-        _emit_json(rows)
+        emit_json(rows)
         return EXIT_OK
     for row in rows:
         src = row["locked_source"] or {}
@@ -403,7 +393,7 @@ def cmd_refs(project: Project, args: argparse.Namespace) -> int:
             (r for name in names for r in index.refs(name, args.role)), key=lambda r: (r.path, r.line, r.col)
         )
     if args.json:
-        _emit_json([r.as_dict() for r in found])
+        emit_json([r.as_dict() for r in found])
         return EXIT_OK
     if not found:
         print(f"no uses of {args.name}" + (f" in role {args.role}" if args.role else ""), file=sys.stderr)
@@ -443,7 +433,7 @@ def cmd_calls(project: Project, args: argparse.Namespace) -> int:
             return _not_found(index, args.name, project.kernel(args.kernel).name)
         tree = _call_tree(index, args.name, args.direction, args.depth, {args.name})
     if args.json:
-        _emit_json(tree)
+        emit_json(tree)
         return EXIT_OK
     print(args.name)
     _print_tree(tree)
@@ -466,7 +456,7 @@ def cmd_struct(project: Project, args: argparse.Namespace) -> int:
     annotate(info["fields"])  # type: ignore[arg-type]
     info["annotation"] = _note_text(notes, str(info["name"]))
     if args.json:
-        _emit_json(info)
+        emit_json(info)
         return EXIT_OK
     print(f"{info['kind']} {info['name']}  {info['path']}:{info['line']}-{info['end_line']}")
     if len(info["embedding"]) > 1:  # type: ignore[arg-type]
@@ -493,12 +483,12 @@ def cmd_path(project: Project, args: argparse.Namespace) -> int:
                 return _not_found(index, name, project.kernel(args.kernel).name)
         chain = index.call_path(args.start, args.goal, args.max_depth)
     if chain is None:
-        _err(f"no call chain from {args.start} to {args.goal} within {args.max_depth} calls")
+        err(f"no call chain from {args.start} to {args.goal} within {args.max_depth} calls")
         if args.json:
-            _emit_json([])
+            emit_json([])
         return EXIT_FAIL
     if args.json:
-        _emit_json([{**e.as_dict(), "caller": e.caller} for e in chain])
+        emit_json([{**e.as_dict(), "caller": e.caller} for e in chain])
         return EXIT_OK
     print(args.start)
     for e in chain:
@@ -519,7 +509,7 @@ def cmd_check(project: Project, args: argparse.Namespace) -> int:
             kernels[spec.name] = (Index(project.index_path(spec.name)), project.tree(spec.name))
         except IndexMissing:
             if args.kernel or name == project.default:
-                _err(f"no index for {spec.name} yet: run `kexplore index --kernel {spec.name}` (or `make index`)")
+                err(f"no index for {spec.name} yet: run `kexplore index --kernel {spec.name}` (or `make index`)")
                 return EXIT_FAIL
             print(f"kexplore: {spec.name} is not indexed: not checked", file=sys.stderr)
     try:
@@ -532,7 +522,7 @@ def cmd_check(project: Project, args: argparse.Namespace) -> int:
         for index, _ in kernels.values():
             index.close()
     if args.json:
-        _emit_json({"annotations": len(annotations), "kernels": sorted(kernels), "findings": [f.as_dict() for f in findings]})
+        emit_json({"annotations": len(annotations), "kernels": sorted(kernels), "findings": [f.as_dict() for f in findings]})
     else:
         for f in findings:
             print(f)
@@ -550,10 +540,10 @@ def cmd_vendor(project: Project, args: argparse.Namespace) -> int:
     try:
         result = vendor(project, args.kernel, from_path=args.from_path, update=args.update, force=args.force)
     except VendorError as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_FAIL
     if args.json:
-        _emit_json(result.as_dict())
+        emit_json(result.as_dict())
     else:
         version = result.source.get("version") or result.source.get("name", "")
         verb = {"verified": "verified, nothing to do", "extracted": "extracted", "updated": "extracted and re-pinned"}[result.action]
@@ -567,10 +557,10 @@ def cmd_index(project: Project, args: argparse.Namespace) -> int:
     try:
         result = build_index(project, args.kernel, force=args.force, jobs=args.jobs)
     except IndexError_ as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_FAIL
     if args.json:
-        _emit_json(result.as_dict())
+        emit_json(result.as_dict())
     elif result.parsed == 0 and result.removed == 0:
         print(f"{result.kernel}: index up to date ({result.files} files, {result.symbols} definitions)")
     else:
