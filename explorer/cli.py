@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
 from . import __version__
 from .config import ConfigError, Project
 from .console import EXIT_FAIL, EXIT_OK, EXIT_USAGE, emit_json, err
-from .store import KINDS, ROLES, CallEdge, Index, IndexMissing, Symbol
+from .store import KINDS, ROLES, CallEdge, Index, IndexDamaged, IndexMissing, Symbol, is_damage
 
 
 def _common(json_help: str = "print JSON instead of text") -> argparse.ArgumentParser:
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         err(str(exc))
         return EXIT_USAGE
-    except _NoIndex as exc:
+    except (_NoIndex, IndexDamaged) as exc:
         err(str(exc))
         return EXIT_FAIL
     except BrokenPipeError:
@@ -501,23 +502,29 @@ def cmd_check(project: Project, args: argparse.Namespace) -> int:
     from .annotations import accept, check, load
 
     annotations, findings = load(project.docs)
-    kernels = {}
+    kernels: dict[str, tuple[Index, Path]] = {}
     names = [args.kernel] if args.kernel else list(project.kernels)
-    for name in names:
-        spec = project.kernel(name)
-        try:
-            kernels[spec.name] = (Index(project.index_path(spec.name)), project.tree(spec.name))
-        except IndexMissing:
-            if args.kernel or name == project.default:
-                err(f"no index for {spec.name} yet: run `kexplore index --kernel {spec.name}` (or `make index`)")
-                return EXIT_FAIL
-            print(f"kexplore: {spec.name} is not indexed: not checked", file=sys.stderr)
     try:
+        for name in names:
+            spec = project.kernel(name)
+            try:
+                kernels[spec.name] = (Index(project.index_path(spec.name)), project.tree(spec.name))
+            except IndexMissing:
+                if args.kernel or name == project.default:
+                    err(f"no index for {spec.name} yet: run `kexplore index --kernel {spec.name}` (or `make index`)")
+                    return EXIT_FAIL
+                print(f"kexplore: {spec.name} is not indexed: not checked", file=sys.stderr)
         if args.accept:
             changed = accept(annotations, kernels)
             print(f"recorded review hashes in {changed} file(s)", file=sys.stderr)
             annotations, findings = load(project.docs)
         findings += check(annotations, kernels, project.docs.parent)
+    except sqlite3.DatabaseError as exc:
+        if not is_damage(exc) or not kernels:
+            raise
+        for index, _ in kernels.values():
+            index.verify()  # names the damaged one
+        raise IndexDamaged(next(iter(kernels.values()))[0].path, str(exc)) from None
     finally:
         for index, _ in kernels.values():
             index.close()

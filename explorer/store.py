@@ -104,6 +104,14 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """Whether a query failed because the file is not a sound index (rather than, say, a query too complex)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_IOERR")):
+        return True
+    return type(exc) is sqlite3.DatabaseError or str(exc).startswith(("no such table", "no such column"))
+
+
 class IndexMissing(Exception):
     """No index exists yet for the kernel."""
 
@@ -112,6 +120,7 @@ class IndexDamaged(Exception):
     """The index file exists but is not a readable kernel-explorer index; the message says how to rebuild it."""
 
     def __init__(self, path: Path, why: str) -> None:
+        why = " ".join(why.replace("*", " ").split())  # one line, whatever SQLite said
         super().__init__(f"the index {path} is damaged ({why}): rebuild it with `kexplore index --force`")
         self.path = path
 
@@ -159,8 +168,20 @@ class Index:
     def __enter__(self) -> Index:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        """Closes the index; a query that found the file damaged becomes `IndexDamaged`."""
         self.close()
+        if isinstance(exc, sqlite3.DatabaseError) and is_damage(exc):
+            raise IndexDamaged(self.path, str(exc)) from None
+
+    def verify(self) -> None:
+        """Raise `IndexDamaged` unless SQLite's quick check finds the whole file sound (reads all of it)."""
+        try:
+            problems = [row[0] for row in self.db.execute("PRAGMA quick_check(1)")]
+        except sqlite3.DatabaseError as exc:
+            raise IndexDamaged(self.path, str(exc)) from None
+        if problems != ["ok"]:
+            raise IndexDamaged(self.path, "; ".join(problems))
 
     def meta(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT key, value FROM meta"))
