@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sqlite3
 import sys
 from pathlib import Path
@@ -42,6 +43,39 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
     return value
+
+
+# A kernel identifier, or STRUCT.FIELD (nested: STRUCT.FIELD.FIELD); a search query is a piece of one.
+_NAME_RX = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+_QUERY_RX = re.compile(r"[A-Za-z0-9_.]+")
+MAX_NAME = 256  # the longest name in the core tree is under 80 characters
+
+
+def _quoted(text: str, limit: int = 40) -> str:
+    """`text` for an error line: ASCII only, control characters and undecodable bytes escaped, cut short."""
+    return ascii(text[:limit]) + ("..." if len(text) > limit else "")
+
+
+def _checked(text: str, rx: re.Pattern[str], what: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError(f"an empty {what}")
+    if len(text) > MAX_NAME:
+        raise argparse.ArgumentTypeError(f"a {what} of {len(text)} characters (at most {MAX_NAME}): {_quoted(text)}")
+    if not rx.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{_quoted(text)} is not a {what} (ASCII letters, digits and _, as in inet_listen or sock.sk_state)"
+        )
+    return text
+
+
+def symbol_name(text: str) -> str:
+    """argparse type: a kernel identifier, optionally STRUCT.FIELD."""
+    return _checked(text, _NAME_RX, "kernel name")
+
+
+def search_query(text: str) -> str:
+    """argparse type: a piece of a kernel name."""
+    return _checked(text, _QUERY_RX, "search query")
 
 
 COMMANDS = ("vendor", "index", "lookup", "search", "show", "dump", "refs", "callers", "callees", "struct", "path",
@@ -95,19 +129,19 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("lookup", parents=[common], help="where a symbol is defined",
                        description="Definitions named NAME: functions, prototypes, structs, members (STRUCT.FIELD), macros, ...")
-    p.add_argument("name", help="a symbol, e.g. inet_listen or inet_connection_sock.icsk_accept_queue")
+    p.add_argument("name", type=symbol_name, help="a symbol, e.g. inet_listen or inet_connection_sock.icsk_accept_queue")
     p.add_argument("--kind", choices=KINDS, help="only definitions of this kind")
     p.set_defaults(func=cmd_lookup)
 
     p = sub.add_parser("search", parents=[common], help="find symbols by prefix or substring, ranked",
                        description="Exact matches first, then prefixes, then substrings; shorter names first.")
-    p.add_argument("query")
+    p.add_argument("query", type=search_query, help="a name or a piece of one")
     p.add_argument("--kind", choices=KINDS, help="only symbols of this kind")
     p.add_argument("--limit", type=_positive, default=30, metavar="N", help="at most N results (default 30)")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("show", parents=[common], help="print a definition's source (highlighted on a terminal)")
-    p.add_argument("name")
+    p.add_argument("name", type=symbol_name)
     p.add_argument("--kind", choices=KINDS, help="only definitions of this kind")
     p.add_argument("--all", action="store_true", help="every definition of NAME, not just the first")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="highlighting (default: auto, on a terminal)")
@@ -120,7 +154,7 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("refs", parents=[common], help="where a symbol is used: calls, reads, writes, address taken, type and macro uses",
                        description="Uses of a function, macro, type, global, or STRUCT.FIELD (resolved by type, not by name). "
                        "Uses of locals and parameters are not listed.")
-    p.add_argument("name", help="e.g. inet_csk_listen_start, sk_acceptq_is_full, sock_common.skc_state, sk_state")
+    p.add_argument("name", type=symbol_name, help="e.g. inet_csk_listen_start, sk_acceptq_is_full, sock_common.skc_state, sk_state")
     p.add_argument("--role", choices=ROLES, help="only uses in this role")
     p.set_defaults(func=cmd_refs)
 
@@ -128,17 +162,17 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
                         ("callees", "what a function calls (direct calls and calls through ops tables)")):
         p = sub.add_parser(which, parents=[common], help=text, description=text[0].upper() + text[1:] + ". "
                            "An indirect call names the ops member it goes through (via).")
-        p.add_argument("name")
+        p.add_argument("name", type=symbol_name)
         p.add_argument("--depth", type=_positive, default=1, metavar="N", help="follow N levels (default 1); a tree on a terminal")
         p.set_defaults(func=cmd_calls, direction=which)
 
     p = sub.add_parser("struct", parents=[common], help="a struct's members in order, and its first-member embedding chain")
-    p.add_argument("name", help="e.g. inet_connection_sock")
+    p.add_argument("name", type=symbol_name, help="e.g. inet_connection_sock")
     p.set_defaults(func=cmd_struct)
 
     p = sub.add_parser("path", parents=[common], help="a call chain from one function to another")
-    p.add_argument("start", metavar="FROM")
-    p.add_argument("goal", metavar="TO")
+    p.add_argument("start", metavar="FROM", type=symbol_name)
+    p.add_argument("goal", metavar="TO", type=symbol_name)
     p.add_argument("--max-depth", type=_positive, default=12, metavar="N", help="give up beyond N calls (default 12)")
     p.set_defaults(func=cmd_path)
 
@@ -164,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     command = words[0] if words and words[0] in COMMANDS else None
     parser = get_parser(command)
+    _tolerant_stdout()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
@@ -183,6 +218,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err("interrupted")
         return 130
+
+
+def _tolerant_stdout() -> None:
+    """Kernel text that the terminal's encoding cannot show is escaped, not a UnicodeEncodeError."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="backslashreplace")
 
 
 # ---------------------------------------------------------------- index readers
