@@ -19,7 +19,7 @@ from pathlib import Path
 from . import __version__
 from .config import ConfigError, Project
 from .console import EXIT_FAIL, EXIT_OK, EXIT_USAGE, emit_json, err
-from .store import KINDS, ROLES, CallEdge, Index, IndexDamaged, IndexMissing, Symbol, is_damage
+from .store import CALL_TREE_LIMIT, KINDS, ROLES, CallNode, CallTree, Index, IndexDamaged, IndexMissing, Symbol, is_damage
 
 
 def _common(json_help: str = "print JSON instead of text") -> argparse.ArgumentParser:
@@ -164,6 +164,8 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
                            "An indirect call names the ops member it goes through (via).")
         p.add_argument("name", type=symbol_name)
         p.add_argument("--depth", type=_positive, default=1, metavar="N", help="follow N levels (default 1); a tree on a terminal")
+        p.add_argument("--limit", type=_positive, default=CALL_TREE_LIMIT, metavar="N",
+                       help=f"list at most N calls (default {CALL_TREE_LIMIT}); each function is expanded once")
         p.set_defaults(func=cmd_calls, direction=which)
 
     p = sub.add_parser("struct", parents=[common], help="a struct's members in order, and its first-member embedding chain")
@@ -449,37 +451,65 @@ def cmd_refs(project: Project, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _call_tree(index: Index, name: str, direction: str, depth: int, seen: set[str]) -> list[dict[str, object]]:
-    edges: list[CallEdge] = index.callers(name) if direction == "callers" else index.callees(name)
-    out = []
-    for edge in edges:
-        node: dict[str, object] = edge.as_dict()
-        if depth > 1 and edge.name not in seen:
-            node["children"] = _call_tree(index, edge.name, direction, depth - 1, seen | {edge.name})
-        out.append(node)
-    return out
+def _tree_json(tree: CallTree) -> dict[str, object]:
+    """The tree as nested JSON objects, built with an explicit stack (a tree may be thousands of levels deep)."""
+    top: list[dict[str, object]] = []
+    stack: list[tuple[list[CallNode], list[dict[str, object]]]] = [(tree.children, top)]
+    while stack:
+        nodes, out = stack.pop()
+        for node in nodes:
+            item: dict[str, object] = node.edge.as_dict()
+            if node.seen:
+                item["seen"] = True
+            if node.children is not None:
+                below: list[dict[str, object]] = []
+                item["children"] = below
+                stack.append((node.children, below))
+            if node.cut:
+                item["cut"] = True
+            out.append(item)
+    return {"name": tree.name, "direction": tree.direction, "depth": tree.depth, "limit": tree.limit,
+            "nodes": tree.nodes, "cut": tree.cut, "children": top}
 
 
-def _print_tree(nodes: list[dict[str, object]], indent: str = "") -> None:
-    for i, node in enumerate(nodes):
-        last = i == len(nodes) - 1
-        via = f"  via {node['via']}" if node["via"] else ""
-        print(f"{indent}{'└─' if last else '├─'} {node['name']}  {node['path']}:{node['line']}{via}")
-        children = node.get("children")
-        if children:
-            _print_tree(children, indent + ("   " if last else "│  "))  # type: ignore[arg-type]
+def _print_tree(tree: CallTree) -> None:
+    """A tree drawn with box characters; a repeat points to where its function is expanded."""
+    lines: list[tuple[str, CallNode]] = []  # in print order
+    stack: list[tuple[list[CallNode], int, str]] = [(tree.children, 0, "")]
+    while stack:
+        nodes, i, indent = stack.pop()
+        if i >= len(nodes):
+            continue
+        stack.append((nodes, i + 1, indent))
+        node, last = nodes[i], i == len(nodes) - 1
+        lines.append((f"{indent}{'└─' if last else '├─'} ", node))
+        if node.children:
+            stack.append((node.children, 0, indent + ("   " if last else "│  ")))
+    where = {tree.name: -1}  # each function's one occurrence that is not a repeat: where it is expanded
+    for n, (_, node) in enumerate(lines):
+        if not node.seen:
+            where.setdefault(node.edge.name, n)
+    out = [tree.name]
+    for n, (lead, node) in enumerate(lines):
+        edge = node.edge
+        via = f"  via {edge.via}" if edge.via else ""
+        note = ("  (see above)" if where.get(edge.name, -1) < n else "  (see below)") if node.seen else ""
+        more = "  …" if node.cut else ""
+        out.append(f"{lead}{edge.name}  {edge.path}:{edge.line}{via}{note}{more}")
+    if tree.cut:
+        out.append(f"… cut at {tree.limit} nodes (--limit N to list more; … marks what is left out)")
+    print("\n".join(out))
 
 
 def cmd_calls(project: Project, args: argparse.Namespace) -> int:
     with _open_index(project, args) as index:
         if not index.lookup(args.name):
             return _not_found(index, args.name, project.kernel(args.kernel).name)
-        tree = _call_tree(index, args.name, args.direction, args.depth, {args.name})
+        tree = index.call_tree(args.name, args.direction, args.depth, args.limit)
     if args.json:
-        emit_json(tree)
-        return EXIT_OK
-    print(args.name)
-    _print_tree(tree)
+        emit_json(_tree_json(tree))
+    else:
+        _print_tree(tree)
     return EXIT_OK
 
 

@@ -7,8 +7,10 @@ old one and renames it into place, so a reader never sees half an index.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from dataclasses import asdict, dataclass
+from collections.abc import Collection
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 SCHEMA_VERSION = 2
@@ -77,6 +79,8 @@ INDEXES = """
 CREATE INDEX IF NOT EXISTS symbols_name ON symbols(name);
 CREATE INDEX IF NOT EXISTS symbols_file ON symbols(file_id);
 """
+
+CALL_TREE_LIMIT = 2000  # nodes a call tree lists by default
 
 KINDS = (
     "function",
@@ -286,36 +290,94 @@ class Index:
         out.sort(key=lambda r: (r.path, r.line, r.col))
         return out
 
-    def _edges(self, caller: str | None = None, callee: str | None = None) -> list[CallEdge]:
-        """Call edges from `caller` and/or to `callee` (all of them with neither): direct ones
-        first, then those through ops members, each by call site."""
+    def _edges(self, callers: Collection[str] | None = None, callees: Collection[str] | None = None) -> list[CallEdge]:
+        """Call edges from any of `callers` and/or to any of `callees` (all of them with neither): direct
+        ones first, then those through ops members, each by call site.  One query for a whole set."""
         direct, through, args = "", "", []
-        for value, direct_col, through_col in ((caller, "r.func", "r.func"), (callee, "r.name", "fa.function")):
-            if value is not None:
-                direct += f" AND {direct_col} = ?"
-                through += f" AND {through_col} = ?"
-                args.append(value)
+        for names, direct_col, through_col in ((callers, "r.func", "r.func"), (callees, "r.name", "fa.function")):
+            if names is not None:
+                direct += f" AND {direct_col} IN (SELECT value FROM json_each(?))"
+                through += f" AND {through_col} IN (SELECT value FROM json_each(?))"
+                args.append(json.dumps(sorted(names)))
         rows = self.db.execute(
             f"{_DIRECT_CALLS.format(direct)} UNION ALL {_OPS_CALLS.format(through)}", args + args
         ).fetchall()
         rows.sort(key=lambda r: (r[4] is not None, r[2], r[3], r[5], r[1]))
         return [CallEdge(callee_, path, line, via, caller_) for caller_, callee_, path, line, via, _ in rows]
 
-    def callees(self, name: str) -> list[CallEdge]:
-        """What `name` calls; names known only as macros are left out (unknown names stay: kmalloc)."""
+    def callees_of(self, names: Collection[str]) -> dict[str, list[CallEdge]]:
+        """What each of `names` calls, in one query; names known only as macros are left out (unknown
+        names stay: kmalloc)."""
         macros_only = {
             row[0]
             for row in self.db.execute(
-                "SELECT name FROM symbols WHERE kind = 'macro' AND name IN"
-                " (SELECT name FROM refs WHERE func = ? AND role = 'call' AND access_id IS NULL)"
-                " EXCEPT SELECT name FROM symbols WHERE kind IN ('function', 'prototype')",
-                (name,),
+                "SELECT DISTINCT r.name FROM refs r WHERE r.func IN (SELECT value FROM json_each(?))"
+                " AND r.role = 'call' AND +r.access_id IS NULL"
+                " AND EXISTS (SELECT 1 FROM symbols s WHERE s.name = r.name AND s.kind = 'macro')"
+                " AND NOT EXISTS (SELECT 1 FROM symbols s WHERE s.name = r.name AND s.kind IN ('function', 'prototype'))",
+                (json.dumps(sorted(names)),),
             )
         }
-        return [e for e in self._edges(caller=name) if e.name not in macros_only]
+        out: dict[str, list[CallEdge]] = {name: [] for name in names}
+        for e in self._edges(callers=names):
+            if e.name not in macros_only and e.caller is not None:
+                out[e.caller].append(e)
+        return out
+
+    def callers_of(self, names: Collection[str]) -> dict[str, list[CallEdge]]:
+        """Who calls each of `names`, in one query (each edge names the caller)."""
+        out: dict[str, list[CallEdge]] = {name: [] for name in names}
+        for e in self._edges(callees=names):
+            out[e.name].append(CallEdge(e.caller or "", e.path, e.line, e.via, e.caller))
+        return out
+
+    def callees(self, name: str) -> list[CallEdge]:
+        """What `name` calls; names known only as macros are left out (unknown names stay: kmalloc)."""
+        return self.callees_of([name])[name]
 
     def callers(self, name: str) -> list[CallEdge]:
-        return [CallEdge(e.caller or "", e.path, e.line, e.via, e.caller) for e in self._edges(callee=name)]
+        return self.callers_of([name])[name]
+
+    def call_tree(self, name: str, direction: str, depth: int, limit: int = CALL_TREE_LIMIT) -> CallTree:
+        """`name`'s callers or callees, `depth` levels deep, breadth first with one query per level.
+
+        Each function is expanded once, at the shallowest level it appears on (a repeat is marked
+        `seen`); at most `limit` nodes are listed, and the nodes the limit left unlisted are marked
+        `cut`.  No recursion: any depth is bounded by the number of functions and by `limit`.
+        """
+        fetch = self.callers_of if direction == "callers" else self.callees_of
+        tree = CallTree(name, direction, depth, limit, [])
+        expanded = {name}
+        frontier: list[tuple[str, list[CallNode], CallNode | None]] = [(name, tree.children, None)]
+        level = 1
+        while frontier and level <= depth:
+            edges = fetch(dict.fromkeys(n for n, _, _ in frontier))
+            following: list[tuple[str, list[CallNode], CallNode | None]] = []
+            for i, (caller, children, parent) in enumerate(frontier):
+                for edge in edges[caller]:
+                    if tree.nodes >= limit:
+                        tree.cut = True
+                        if parent is not None:
+                            parent.cut = True
+                        for later_name, _, later in frontier[i + 1 :]:
+                            if later is not None and edges[later_name]:
+                                later.children, later.cut = None, True
+                        for _, _, later in following:  # expanded, but their level was never fetched
+                            if later is not None:
+                                later.children, later.cut = None, True
+                        return tree
+                    node = CallNode(edge)
+                    tree.nodes += 1
+                    children.append(node)
+                    if edge.name in expanded:
+                        node.seen = True
+                    elif level < depth:
+                        expanded.add(edge.name)
+                        node.children = []
+                        following.append((edge.name, node.children, node))
+            frontier = following
+            level += 1
+        return tree
 
     def call_graph(self) -> dict[str, list[CallEdge]]:
         """caller → callees over the whole index (functions only), for path searches."""
@@ -477,14 +539,38 @@ class CallEdge:
     def as_dict(self) -> dict[str, object]:
         return {"name": self.name, "path": self.path, "line": self.line, "via": self.via}
 
+@dataclass
+class CallNode:
+    """One call in a call tree: the edge, and below it the next level (None: not expanded)."""
+
+    edge: CallEdge
+    children: list[CallNode] | None = None
+    seen: bool = False  # the function is expanded elsewhere in the tree (or is its root)
+    cut: bool = False  # the node limit was reached before (all of) its children were listed
+
+
+@dataclass
+class CallTree:
+    """`kexplore callers/callees NAME --depth N --limit M`: the levels below NAME, each function expanded once."""
+
+    name: str
+    direction: str  # callers or callees
+    depth: int
+    limit: int
+    children: list[CallNode] = field(default_factory=list)
+    nodes: int = 0  # how many nodes are listed
+    cut: bool = False  # the limit was reached: some nodes were left out
+
+
 ROLES = ("call", "read", "write", "addr", "type", "macro")
 
 # Call edges: direct calls by name, and calls through a member (`sock->ops->listen(...)`) to
 # every function stored in that member by an ops table or an assignment.  `{0}` takes the
-# conditions of each arm, so that SQLite uses the indexes on refs.func and refs.name.
+# conditions of each arm, so that SQLite uses the indexes on refs.func and refs.name; the unary `+`
+# keeps it off refs_access, which would scan every access-free reference (seconds on the core tree).
 _DIRECT_CALLS = (
     "SELECT r.func, r.name, f.path, r.line, NULL, r.col FROM refs r JOIN files f ON f.id = r.file_id"
-    " WHERE r.role = 'call' AND r.access_id IS NULL AND r.func IS NOT NULL{0}"
+    " WHERE r.role = 'call' AND +r.access_id IS NULL AND r.func IS NOT NULL{0}"
 )
 _OPS_CALLS = (
     "SELECT DISTINCT r.func, fa.function, f.path, r.line, a.target, r.col"
