@@ -389,29 +389,72 @@ class Index:
         return graph
 
     def call_path(self, start: str, goal: str, max_depth: int = 12) -> list[CallEdge] | None:
-        """The shortest call chain from start to goal (breadth first), or None."""
-        graph = self.call_graph()
-        previous: dict[str, CallEdge | None] = {start: None}
-        frontier = [start]
+        """The shortest call chain from start to goal through functions, or None.
+
+        Breadth first from both ends at once (callees of the start side, callers of the goal side,
+        whichever frontier is smaller), one query per level: the graph is never loaded whole.
+        """
+        if start == goal or not self._functions([goal]):
+            return None
+        ahead: dict[str, tuple[int, CallEdge | None]] = {start: (0, None)}  # reached from start: distance, edge in
+        behind: dict[str, tuple[int, CallEdge | None]] = {goal: (0, None)}  # reaches goal: distance, edge out
+        forward, backward = [start], [goal]
         for _ in range(max_depth):
-            nxt: list[str] = []
-            for node in frontier:
-                for edge in graph.get(node, ()):
-                    if edge.name in previous:
-                        continue
-                    previous[edge.name] = edge
-                    if edge.name == goal:
-                        chain: list[CallEdge] = []
-                        cur: CallEdge | None = edge
-                        while cur is not None:
-                            chain.append(cur)
-                            cur = previous[cur.caller] if cur.caller else None
-                        return chain[::-1]
-                    nxt.append(edge.name)
-            frontier = nxt
-            if not frontier:
-                break
+            if not forward or not backward:
+                return None
+            meets: list[str] = []
+            if len(forward) <= len(backward):
+                edges = self._edges(callers=forward)
+                functions = self._functions({e.name for e in edges})
+                nxt: list[str] = []
+                for e in edges:
+                    if e.name in functions and e.name not in ahead and e.caller is not None:
+                        ahead[e.name] = (ahead[e.caller][0] + 1, e)
+                        nxt.append(e.name)
+                        if e.name in behind:
+                            meets.append(e.name)
+                forward = nxt
+            else:
+                nxt = []
+                for e in self._edges(callees=backward):
+                    if e.caller is not None and e.caller not in behind:
+                        behind[e.caller] = (behind[e.name][0] + 1, e)
+                        nxt.append(e.caller)
+                        if e.caller in ahead:
+                            meets.append(e.caller)
+                backward = nxt
+            if meets:
+                best = min(meets, key=lambda m: ahead[m][0] + behind[m][0])
+                if ahead[best][0] + behind[best][0] > max_depth:
+                    return None
+                return self._chain(ahead, behind, best)
         return None
+
+    @staticmethod
+    def _chain(ahead: dict[str, tuple[int, CallEdge | None]], behind: dict[str, tuple[int, CallEdge | None]],
+               meet: str) -> list[CallEdge]:
+        chain: list[CallEdge] = []
+        edge = ahead[meet][1]
+        while edge is not None:
+            chain.append(edge)
+            edge = ahead[edge.caller][1] if edge.caller is not None else None
+        chain.reverse()
+        edge = behind[meet][1]
+        while edge is not None:
+            chain.append(edge)
+            edge = behind[edge.name][1]
+        return chain
+
+    def _functions(self, names: Collection[str]) -> set[str]:
+        """Which of `names` are functions (defined or declared)."""
+        return {
+            row[0]
+            for row in self.db.execute(
+                "SELECT DISTINCT name FROM symbols WHERE name IN (SELECT value FROM json_each(?))"
+                " AND kind IN ('function', 'prototype')",
+                (json.dumps(sorted(names)),),
+            )
+        }
 
     def struct(self, name: str) -> dict[str, object] | None:
         """Members in order (nested members under their parent) and the first-member embedding chain."""

@@ -179,3 +179,40 @@ def test_a_depth_of_a_million_on_a_chain_deeper_than_the_recursion_limit(capsys,
     code, out = calls(capsys, snippets, "callers", f"link_{CHAIN - 1}", "--depth", "1000000", "--json")
     assert code == 0
     assert out.count('"children"') == CHAIN and '"name": "link_0"' in out and '"cut": true' not in out
+
+
+def _shortest(graph: dict[str, list[str]], start: str, goal: str) -> int | None:
+    """Breadth first over a graph held in memory: the length of the shortest chain."""
+    seen, frontier, length = {start}, [start], 0
+    while frontier:
+        length += 1
+        nxt = []
+        for name in frontier:
+            for callee in graph.get(name, []):
+                if callee == goal:
+                    return length
+                if callee not in seen:
+                    seen.add(callee)
+                    nxt.append(callee)
+        frontier = nxt
+    return None
+
+
+def test_call_path_is_a_shortest_chain_for_every_pair(snippets: Path) -> None:
+    """`path` searches from both ends, a level at a time; the answer must be as short as a plain search over the whole graph."""
+    from explorer.config import Project
+    from explorer.store import Index
+
+    with Index(Project.load(snippets).index_path("linux-test")) as index:
+        graph = {caller: [e.name for e in edges] for caller, edges in index.call_graph().items()}
+        names = sorted({"top", "near", "far", "mid", "shared", "leaf", "lay_0_0", "lay_5_1", "lay_11_0", "link_0", "link_7"})
+        for start in names:
+            for goal in names:
+                want = None if start == goal else _shortest(graph, start, goal)
+                chain = index.call_path(start, goal, max_depth=20)
+                assert (None if chain is None else len(chain)) == want, (start, goal)
+                if chain:
+                    assert chain[0].caller == start and chain[-1].name == goal
+                    assert all(a.name == b.caller for a, b in zip(chain, chain[1:], strict=False))
+                    if len(chain) > 1:
+                        assert index.call_path(start, goal, max_depth=len(chain) - 1) is None
