@@ -14,12 +14,29 @@ import json
 import re
 import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .config import ConfigError, Project
 from .console import EXIT_FAIL, EXIT_OK, EXIT_USAGE, emit_json, err
-from .store import CALL_TREE_LIMIT, KINDS, ROLES, CallNode, CallTree, Index, IndexDamaged, IndexMissing, Symbol, is_damage
+from .store import (
+    CALL_TREE_LIMIT,
+    KINDS,
+    ROLES,
+    CallNode,
+    CallTree,
+    Index,
+    IndexDamaged,
+    IndexMissing,
+    StructField,
+    Symbol,
+    is_damage,
+)
+
+if TYPE_CHECKING:
+    from .annotations import Annotation
 
 
 def _common(json_help: str = "print JSON instead of text") -> argparse.ArgumentParser:
@@ -85,18 +102,18 @@ COMMANDS = ("vendor", "index", "lookup", "search", "show", "dump", "refs", "call
 class _Skipped:
     """Stands in for the subparsers of commands not being run: argparse is slow to build them all."""
 
-    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+    def __getattr__(self, name: str) -> Callable[..., _Skipped]:
         return lambda *args, **kwargs: self
 
 
 class _OnlyOne:
-    def __init__(self, sub, only: str | None) -> None:  # type: ignore[no-untyped-def]
-        self._sub = sub
+    def __init__(self, sub: argparse._SubParsersAction[argparse.ArgumentParser], only: str | None) -> None:
+        self.sub = sub
         self._only = only
 
-    def add_parser(self, name: str, **kwargs):  # type: ignore[no-untyped-def]
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser | _Skipped:
         if self._only is None or name == self._only:
-            return self._sub.add_parser(name, **kwargs)
+            return self.sub.add_parser(name, **kwargs)
         return _Skipped()
 
 
@@ -192,7 +209,7 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
     if only in (None, "lab"):
         from .labs.cli import add_lab_parser
 
-        add_lab_parser(sub, common)
+        add_lab_parser(sub.sub, common)
     return parser
 
 
@@ -292,13 +309,13 @@ def cmd_lookup(project: Project, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _annotations(project: Project, names: set[str] | None = None) -> dict:  # type: ignore[type-arg]
+def _annotations(project: Project, names: set[str] | None = None) -> dict[str, Annotation]:
     from .annotations import by_symbol
 
     return by_symbol(project.docs, names)
 
 
-def _note_text(notes: dict, name: str) -> str | None:  # type: ignore[type-arg]
+def _note_text(notes: dict[str, Annotation], name: str) -> str | None:
     note = notes.get(name)
     return note.text if note is not None else None
 
@@ -519,33 +536,31 @@ def cmd_struct(project: Project, args: argparse.Namespace) -> int:
         if info is None:
             return _not_found(index, args.name, project.kernel(args.kernel).name)
     notes = _annotations(project)
-
-    def annotate(fields: list[dict[str, object]]) -> None:
-        for f in fields:
-            f["annotation"] = _note_text(notes, str(f["member"]))
-            if f.get("fields"):
-                annotate(f["fields"])  # type: ignore[arg-type]
-
-    annotate(info["fields"])  # type: ignore[arg-type]
-    info["annotation"] = _note_text(notes, str(info["name"]))
+    info["annotation"] = _note_text(notes, info["name"])
+    rows: list[tuple[str, StructField]] = []  # in print order, with their indent: a stack, not recursion
+    stack = [("", info["fields"][::-1])]
+    while stack:
+        indent, pending = stack[-1]
+        if not pending:
+            stack.pop()
+            continue
+        f = pending.pop()
+        f["annotation"] = _note_text(notes, f["member"])
+        rows.append((indent, f))
+        if f.get("fields"):
+            stack.append((indent + "    ", f.get("fields", [])[::-1]))
     if args.json:
         emit_json(info)
         return EXIT_OK
     print(f"{info['kind']} {info['name']}  {info['path']}:{info['line']}-{info['end_line']}")
-    if len(info["embedding"]) > 1:  # type: ignore[arg-type]
-        print("embeds (first member): " + " → ".join(info["embedding"]))  # type: ignore[arg-type]
-
-    def show(fields: list[dict[str, object]], indent: str) -> None:
-        for f in fields:
-            cond = f"  [#if {f['cond']}]" if f.get("cond") else ""
-            print(f"{indent}{f['line']:>6}  {f['type']} {f['name']}{cond}")
-            note = notes.get(str(f["member"]))
-            if note is not None:
-                print(f"{indent}        {note.summary(160)}")
-            if f.get("fields"):
-                show(f["fields"], indent + "    ")  # type: ignore[arg-type]
-
-    show(info["fields"], "")  # type: ignore[arg-type]
+    if len(info["embedding"]) > 1:
+        print("embeds (first member): " + " → ".join(info["embedding"]))
+    for indent, f in rows:
+        cond = f"  [#if {f['cond']}]" if f.get("cond") else ""
+        print(f"{indent}{f['line']:>6}  {f['type']} {f['name']}{cond}")
+        note = notes.get(f["member"])
+        if note is not None:
+            print(f"{indent}        {note.summary(160)}")
     return EXIT_OK
 
 

@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 SCHEMA_VERSION = 2
 
@@ -127,6 +128,31 @@ class IndexDamaged(Exception):
         why = " ".join(why.replace("*", " ").split())  # one line, whatever SQLite said
         super().__init__(f"the index {path} is damaged ({why}): rebuild it with `kexplore index --force`")
         self.path = path
+
+
+class StructField(TypedDict):
+    """A member of `kexplore struct`, with the members of its anonymous struct or union type nested."""
+
+    name: str  # the field's own name
+    member: str  # STRUCT.FIELD, as looked up
+    type: str  # as declared
+    line: int
+    cond: NotRequired[str]  # the #if it sits under
+    fields: NotRequired[list[StructField]]
+    annotation: NotRequired[str | None]  # the CLI adds the commentary
+
+
+class StructInfo(TypedDict):
+    """`kexplore struct NAME`: members in order and the first-member embedding chain."""
+
+    name: str
+    kind: str
+    path: str
+    line: int
+    end_line: int
+    fields: list[StructField]
+    embedding: list[str]
+    annotation: NotRequired[str | None]
 
 
 @dataclass(frozen=True)
@@ -456,7 +482,7 @@ class Index:
             )
         }
 
-    def struct(self, name: str) -> dict[str, object] | None:
+    def struct(self, name: str) -> StructInfo | None:
         """Members in order (nested members under their parent) and the first-member embedding chain."""
         found = [s for s in self.lookup(name) if s.kind in ("struct", "union")] or [
             s for s in self.lookup(name) if s.kind == "typedef"
@@ -470,23 +496,23 @@ class Index:
             " ORDER BY s.line, s.col",
             (head.name, head.path, head.line, head.end_line),
         ).fetchall()
-        entries: list[tuple[str, dict[str, object]]] = []
+        entries: list[tuple[str, StructField]] = []
         prefix = head.name + "."
-        for full, signature, type_, line, cond in rows:
+        for full, signature, _type, line, cond in rows:
             rel = full[len(prefix):]
             short = rel.rsplit(".", 1)[-1]
             decl_type = signature[: -len(short)].rstrip() if signature.endswith(short) else signature
-            entry: dict[str, object] = {"name": short, "member": full, "type": decl_type, "line": line}
+            entry: StructField = {"name": short, "member": full, "type": decl_type, "line": line}
             if cond:
                 entry["cond"] = cond
             entries.append((rel, entry))
         # a member of an anonymous struct type is declared before its parent's name: nest afterwards
         by_name = dict(entries)
-        fields: list[dict[str, object]] = []
+        fields: list[StructField] = []
         for rel, entry in sorted(entries, key=lambda e: (by_name[e[0].split(".")[0]]["line"], e[0].count("."), e[1]["line"])):
             parent = rel.rsplit(".", 1)[0] if "." in rel else None
             if parent and parent in by_name:
-                by_name[parent].setdefault("fields", []).append(entry)  # type: ignore[union-attr]
+                by_name[parent].setdefault("fields", []).append(entry)
             else:
                 fields.append(entry)
         return {
