@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -213,6 +214,6 @@ def test_call_path_is_a_shortest_chain_for_every_pair(snippets: Path) -> None:
                 assert (None if chain is None else len(chain)) == want, (start, goal)
                 if chain:
                     assert chain[0].caller == start and chain[-1].name == goal
-                    assert all(a.name == b.caller for a, b in zip(chain, chain[1:], strict=False))
+                    assert all(a.name == b.caller for a, b in itertools.pairwise(chain))
                     if len(chain) > 1:
                         assert index.call_path(start, goal, max_depth=len(chain) - 1) is None
