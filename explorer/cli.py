@@ -11,23 +11,32 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .config import ConfigError, Project
-from .store import KINDS, ROLES, CallEdge, Index, IndexMissing, Symbol
+from .console import EXIT_FAIL, EXIT_OK, EXIT_USAGE, emit_json, err
+from .store import (
+    CALL_TREE_LIMIT,
+    KINDS,
+    ROLES,
+    CallNode,
+    CallTree,
+    Index,
+    IndexDamaged,
+    IndexMissing,
+    StructField,
+    Symbol,
+    is_damage,
+)
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-
-
-def _err(message: str) -> None:
-    print(f"kexplore: {message}", file=sys.stderr)
-
-
-def _emit_json(data: object) -> None:
-    json.dump(data, sys.stdout, ensure_ascii=False, indent=1)
-    sys.stdout.write("\n")
+if TYPE_CHECKING:
+    from .annotations import Annotation
 
 
 def _common(json_help: str = "print JSON instead of text") -> argparse.ArgumentParser:
@@ -53,6 +62,39 @@ def _positive(text: str) -> int:
     return value
 
 
+# A kernel identifier, or STRUCT.FIELD (nested: STRUCT.FIELD.FIELD); a search query is a piece of one.
+_NAME_RX = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+_QUERY_RX = re.compile(r"[A-Za-z0-9_.]+")
+MAX_NAME = 256  # the longest name in the core tree of 6.1 has 104 characters (a nested member)
+
+
+def _quoted(text: str, limit: int = 40) -> str:
+    """`text` for an error line: ASCII only, control characters and undecodable bytes escaped, cut short."""
+    return ascii(text[:limit]) + ("..." if len(text) > limit else "")
+
+
+def _checked(text: str, rx: re.Pattern[str], what: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError(f"an empty {what}")
+    if len(text) > MAX_NAME:
+        raise argparse.ArgumentTypeError(f"a {what} of {len(text)} characters (at most {MAX_NAME}): {_quoted(text)}")
+    if not rx.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{_quoted(text)} is not a {what} (ASCII letters, digits and _, as in inet_listen or sock.sk_state)"
+        )
+    return text
+
+
+def symbol_name(text: str) -> str:
+    """argparse type: a kernel identifier, optionally STRUCT.FIELD."""
+    return _checked(text, _NAME_RX, "kernel name")
+
+
+def search_query(text: str) -> str:
+    """argparse type: a piece of a kernel name."""
+    return _checked(text, _QUERY_RX, "search query")
+
+
 COMMANDS = ("vendor", "index", "lookup", "search", "show", "dump", "refs", "callers", "callees", "struct", "path",
             "check", "versions", "lab")
 
@@ -60,18 +102,18 @@ COMMANDS = ("vendor", "index", "lookup", "search", "show", "dump", "refs", "call
 class _Skipped:
     """Stands in for the subparsers of commands not being run: argparse is slow to build them all."""
 
-    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+    def __getattr__(self, name: str) -> Callable[..., _Skipped]:
         return lambda *args, **kwargs: self
 
 
 class _OnlyOne:
-    def __init__(self, sub, only: str | None) -> None:  # type: ignore[no-untyped-def]
-        self._sub = sub
+    def __init__(self, sub: argparse._SubParsersAction[argparse.ArgumentParser], only: str | None) -> None:
+        self.sub = sub
         self._only = only
 
-    def add_parser(self, name: str, **kwargs):  # type: ignore[no-untyped-def]
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser | _Skipped:
         if self._only is None or name == self._only:
-            return self._sub.add_parser(name, **kwargs)
+            return self.sub.add_parser(name, **kwargs)
         return _Skipped()
 
 
@@ -104,19 +146,19 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("lookup", parents=[common], help="where a symbol is defined",
                        description="Definitions named NAME: functions, prototypes, structs, members (STRUCT.FIELD), macros, ...")
-    p.add_argument("name", help="a symbol, e.g. inet_listen or inet_connection_sock.icsk_accept_queue")
+    p.add_argument("name", type=symbol_name, help="a symbol, e.g. inet_listen or inet_connection_sock.icsk_accept_queue")
     p.add_argument("--kind", choices=KINDS, help="only definitions of this kind")
     p.set_defaults(func=cmd_lookup)
 
     p = sub.add_parser("search", parents=[common], help="find symbols by prefix or substring, ranked",
                        description="Exact matches first, then prefixes, then substrings; shorter names first.")
-    p.add_argument("query")
+    p.add_argument("query", type=search_query, help="a name or a piece of one")
     p.add_argument("--kind", choices=KINDS, help="only symbols of this kind")
     p.add_argument("--limit", type=_positive, default=30, metavar="N", help="at most N results (default 30)")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("show", parents=[common], help="print a definition's source (highlighted on a terminal)")
-    p.add_argument("name")
+    p.add_argument("name", type=symbol_name)
     p.add_argument("--kind", choices=KINDS, help="only definitions of this kind")
     p.add_argument("--all", action="store_true", help="every definition of NAME, not just the first")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="highlighting (default: auto, on a terminal)")
@@ -129,7 +171,7 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("refs", parents=[common], help="where a symbol is used: calls, reads, writes, address taken, type and macro uses",
                        description="Uses of a function, macro, type, global, or STRUCT.FIELD (resolved by type, not by name). "
                        "Uses of locals and parameters are not listed.")
-    p.add_argument("name", help="e.g. inet_csk_listen_start, sk_acceptq_is_full, sock_common.skc_state, sk_state")
+    p.add_argument("name", type=symbol_name, help="e.g. inet_csk_listen_start, sk_acceptq_is_full, sock_common.skc_state, sk_state")
     p.add_argument("--role", choices=ROLES, help="only uses in this role")
     p.set_defaults(func=cmd_refs)
 
@@ -137,17 +179,19 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
                         ("callees", "what a function calls (direct calls and calls through ops tables)")):
         p = sub.add_parser(which, parents=[common], help=text, description=text[0].upper() + text[1:] + ". "
                            "An indirect call names the ops member it goes through (via).")
-        p.add_argument("name")
+        p.add_argument("name", type=symbol_name)
         p.add_argument("--depth", type=_positive, default=1, metavar="N", help="follow N levels (default 1); a tree on a terminal")
+        p.add_argument("--limit", type=_positive, default=CALL_TREE_LIMIT, metavar="N",
+                       help=f"list at most N calls (default {CALL_TREE_LIMIT}); each function is expanded once")
         p.set_defaults(func=cmd_calls, direction=which)
 
     p = sub.add_parser("struct", parents=[common], help="a struct's members in order, and its first-member embedding chain")
-    p.add_argument("name", help="e.g. inet_connection_sock")
+    p.add_argument("name", type=symbol_name, help="e.g. inet_connection_sock")
     p.set_defaults(func=cmd_struct)
 
     p = sub.add_parser("path", parents=[common], help="a call chain from one function to another")
-    p.add_argument("start", metavar="FROM")
-    p.add_argument("goal", metavar="TO")
+    p.add_argument("start", metavar="FROM", type=symbol_name)
+    p.add_argument("goal", metavar="TO", type=symbol_name)
     p.add_argument("--max-depth", type=_positive, default=12, metavar="N", help="give up beyond N calls (default 12)")
     p.set_defaults(func=cmd_path)
 
@@ -165,7 +209,7 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
     if only in (None, "lab"):
         from .labs.cli import add_lab_parser
 
-        add_lab_parser(sub, common)
+        add_lab_parser(sub.sub, common)
     return parser
 
 
@@ -173,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     command = words[0] if words and words[0] in COMMANDS else None
     parser = get_parser(command)
+    _tolerant_stdout()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
@@ -181,17 +226,24 @@ def main(argv: list[str] | None = None) -> int:
         project = Project.load(args.snippets)
         return int(args.func(project, args))
     except ConfigError as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_USAGE
-    except _NoIndex as exc:
-        _err(str(exc))
+    except (_NoIndex, IndexDamaged) as exc:
+        err(str(exc))
         return EXIT_FAIL
     except BrokenPipeError:
         sys.stderr.close()  # `kexplore dump | head`: not an error
         return EXIT_OK
     except KeyboardInterrupt:
-        _err("interrupted")
+        err("interrupted")
         return 130
+
+
+def _tolerant_stdout() -> None:
+    """Kernel text that the terminal's encoding cannot show is escaped, not a UnicodeEncodeError."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="backslashreplace")
 
 
 # ---------------------------------------------------------------- index readers
@@ -219,7 +271,7 @@ def _symbol_line(sym: Symbol) -> str:
 
 
 def _not_found(index: Index, name: str, kernel: str) -> int:
-    _err(f"no definition named {name!r} in {kernel}")
+    err(f"no definition named {name!r} in {kernel}")
     suggestions = index.suggest(name)
     if suggestions:
         print(f"did you mean: {', '.join(suggestions)}", file=sys.stderr)
@@ -244,7 +296,7 @@ def cmd_lookup(project: Project, args: argparse.Namespace) -> int:
             from .urls import definition_url
 
             kernel = project.kernel(args.kernel).name
-            _emit_json([
+            emit_json([
                 {**s.as_dict(), "url": definition_url(kernel, s.path, s.line), "annotation": _note_text(notes, s.name)}
                 for s in found
             ])
@@ -257,13 +309,13 @@ def cmd_lookup(project: Project, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _annotations(project: Project, names: set[str] | None = None) -> dict:  # type: ignore[type-arg]
+def _annotations(project: Project, names: set[str] | None = None) -> dict[str, Annotation]:
     from .annotations import by_symbol
 
     return by_symbol(project.docs, names)
 
 
-def _note_text(notes: dict, name: str) -> str | None:  # type: ignore[type-arg]
+def _note_text(notes: dict[str, Annotation], name: str) -> str | None:
     note = notes.get(name)
     return note.text if note is not None else None
 
@@ -272,13 +324,13 @@ def cmd_search(project: Project, args: argparse.Namespace) -> int:
     with _open_index(project, args) as index:
         found = index.search(args.query, args.kind, args.limit)
         if args.json:
-            _emit_json([s.as_dict() for s in found])
+            emit_json([s.as_dict() for s in found])
         elif found:
             width = max(len(s.name) for s in found)
             for s in found:
                 print(f"{s.name:<{width}}  {s.kind:<10} {s.path}:{s.line}")
         if not found:
-            _err(f"nothing matches {args.query!r}")
+            err(f"nothing matches {args.query!r}")
             return EXIT_FAIL
     return EXIT_OK
 
@@ -298,11 +350,11 @@ def cmd_show(project: Project, args: argparse.Namespace) -> int:
         try:
             lines = path.read_bytes().decode("utf-8", "replace").splitlines()
         except FileNotFoundError:
-            _err(f"{path} is missing: the tree changed since indexing; run `kexplore vendor` and `kexplore index`")
+            err(f"{path} is missing: the tree changed since indexing; run `kexplore vendor` and `kexplore index`")
             return EXIT_FAIL
         excerpts.append((sym, "\n".join(lines[sym.line - 1 - _leading(lines, sym) : sym.end_line])))
     if args.json:
-        _emit_json([{**sym.as_dict(), "source": text} for sym, text in excerpts])
+        emit_json([{**sym.as_dict(), "source": text} for sym, text in excerpts])
         return EXIT_OK
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
     for sym, text in excerpts:
@@ -378,7 +430,7 @@ def cmd_versions(project: Project, args: argparse.Namespace) -> int:
                 row["indexed_at"] = index.meta().get("indexed_at")
         rows.append(row)
     if args.json:
-        _emit_json(rows)
+        emit_json(rows)
         return EXIT_OK
     for row in rows:
         src = row["locked_source"] or {}
@@ -403,7 +455,7 @@ def cmd_refs(project: Project, args: argparse.Namespace) -> int:
             (r for name in names for r in index.refs(name, args.role)), key=lambda r: (r.path, r.line, r.col)
         )
     if args.json:
-        _emit_json([r.as_dict() for r in found])
+        emit_json([r.as_dict() for r in found])
         return EXIT_OK
     if not found:
         print(f"no uses of {args.name}" + (f" in role {args.role}" if args.role else ""), file=sys.stderr)
@@ -416,37 +468,65 @@ def cmd_refs(project: Project, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _call_tree(index: Index, name: str, direction: str, depth: int, seen: set[str]) -> list[dict[str, object]]:
-    edges: list[CallEdge] = index.callers(name) if direction == "callers" else index.callees(name)
-    out = []
-    for edge in edges:
-        node: dict[str, object] = edge.as_dict()
-        if depth > 1 and edge.name not in seen:
-            node["children"] = _call_tree(index, edge.name, direction, depth - 1, seen | {edge.name})
-        out.append(node)
-    return out
+def _tree_json(tree: CallTree) -> dict[str, object]:
+    """The tree as nested JSON objects, built with an explicit stack (a tree may be thousands of levels deep)."""
+    top: list[dict[str, object]] = []
+    stack: list[tuple[list[CallNode], list[dict[str, object]]]] = [(tree.children, top)]
+    while stack:
+        nodes, out = stack.pop()
+        for node in nodes:
+            item: dict[str, object] = node.edge.as_dict()
+            if node.seen:
+                item["seen"] = True
+            if node.children is not None:
+                below: list[dict[str, object]] = []
+                item["children"] = below
+                stack.append((node.children, below))
+            if node.cut:
+                item["cut"] = True
+            out.append(item)
+    return {"name": tree.name, "direction": tree.direction, "depth": tree.depth, "limit": tree.limit,
+            "nodes": tree.nodes, "cut": tree.cut, "children": top}
 
 
-def _print_tree(nodes: list[dict[str, object]], indent: str = "") -> None:
-    for i, node in enumerate(nodes):
-        last = i == len(nodes) - 1
-        via = f"  via {node['via']}" if node["via"] else ""
-        print(f"{indent}{'└─' if last else '├─'} {node['name']}  {node['path']}:{node['line']}{via}")
-        children = node.get("children")
-        if children:
-            _print_tree(children, indent + ("   " if last else "│  "))  # type: ignore[arg-type]
+def _print_tree(tree: CallTree) -> None:
+    """A tree drawn with box characters; a repeat points to where its function is expanded."""
+    lines: list[tuple[str, CallNode]] = []  # in print order
+    stack: list[tuple[list[CallNode], int, str]] = [(tree.children, 0, "")]
+    while stack:
+        nodes, i, indent = stack.pop()
+        if i >= len(nodes):
+            continue
+        stack.append((nodes, i + 1, indent))
+        node, last = nodes[i], i == len(nodes) - 1
+        lines.append((f"{indent}{'└─' if last else '├─'} ", node))
+        if node.children:
+            stack.append((node.children, 0, indent + ("   " if last else "│  ")))
+    where = {tree.name: -1}  # each function's one occurrence that is not a repeat: where it is expanded
+    for n, (_, node) in enumerate(lines):
+        if not node.seen:
+            where.setdefault(node.edge.name, n)
+    out = [tree.name]
+    for n, (lead, node) in enumerate(lines):
+        edge = node.edge
+        via = f"  via {edge.via}" if edge.via else ""
+        note = ("  (see above)" if where.get(edge.name, -1) < n else "  (see below)") if node.seen else ""
+        more = "  …" if node.cut else ""
+        out.append(f"{lead}{edge.name}  {edge.path}:{edge.line}{via}{note}{more}")
+    if tree.cut:
+        out.append(f"… cut at {tree.limit} nodes (--limit N to list more; … marks what is left out)")
+    print("\n".join(out))
 
 
 def cmd_calls(project: Project, args: argparse.Namespace) -> int:
     with _open_index(project, args) as index:
         if not index.lookup(args.name):
             return _not_found(index, args.name, project.kernel(args.kernel).name)
-        tree = _call_tree(index, args.name, args.direction, args.depth, {args.name})
+        tree = index.call_tree(args.name, args.direction, args.depth, args.limit)
     if args.json:
-        _emit_json(tree)
-        return EXIT_OK
-    print(args.name)
-    _print_tree(tree)
+        emit_json(_tree_json(tree))
+    else:
+        _print_tree(tree)
     return EXIT_OK
 
 
@@ -456,33 +536,31 @@ def cmd_struct(project: Project, args: argparse.Namespace) -> int:
         if info is None:
             return _not_found(index, args.name, project.kernel(args.kernel).name)
     notes = _annotations(project)
-
-    def annotate(fields: list[dict[str, object]]) -> None:
-        for f in fields:
-            f["annotation"] = _note_text(notes, str(f["member"]))
-            if f.get("fields"):
-                annotate(f["fields"])  # type: ignore[arg-type]
-
-    annotate(info["fields"])  # type: ignore[arg-type]
-    info["annotation"] = _note_text(notes, str(info["name"]))
+    info["annotation"] = _note_text(notes, info["name"])
+    rows: list[tuple[str, StructField]] = []  # in print order, with their indent: a stack, not recursion
+    stack = [("", info["fields"][::-1])]
+    while stack:
+        indent, pending = stack[-1]
+        if not pending:
+            stack.pop()
+            continue
+        f = pending.pop()
+        f["annotation"] = _note_text(notes, f["member"])
+        rows.append((indent, f))
+        if f.get("fields"):
+            stack.append((indent + "    ", f.get("fields", [])[::-1]))
     if args.json:
-        _emit_json(info)
+        emit_json(info)
         return EXIT_OK
     print(f"{info['kind']} {info['name']}  {info['path']}:{info['line']}-{info['end_line']}")
-    if len(info["embedding"]) > 1:  # type: ignore[arg-type]
-        print("embeds (first member): " + " → ".join(info["embedding"]))  # type: ignore[arg-type]
-
-    def show(fields: list[dict[str, object]], indent: str) -> None:
-        for f in fields:
-            cond = f"  [#if {f['cond']}]" if f.get("cond") else ""
-            print(f"{indent}{f['line']:>6}  {f['type']} {f['name']}{cond}")
-            note = notes.get(str(f["member"]))
-            if note is not None:
-                print(f"{indent}        {note.summary(160)}")
-            if f.get("fields"):
-                show(f["fields"], indent + "    ")  # type: ignore[arg-type]
-
-    show(info["fields"], "")  # type: ignore[arg-type]
+    if len(info["embedding"]) > 1:
+        print("embeds (first member): " + " → ".join(info["embedding"]))
+    for indent, f in rows:
+        cond = f"  [#if {f['cond']}]" if f.get("cond") else ""
+        print(f"{indent}{f['line']:>6}  {f['type']} {f['name']}{cond}")
+        note = notes.get(f["member"])
+        if note is not None:
+            print(f"{indent}        {note.summary(160)}")
     return EXIT_OK
 
 
@@ -493,12 +571,12 @@ def cmd_path(project: Project, args: argparse.Namespace) -> int:
                 return _not_found(index, name, project.kernel(args.kernel).name)
         chain = index.call_path(args.start, args.goal, args.max_depth)
     if chain is None:
-        _err(f"no call chain from {args.start} to {args.goal} within {args.max_depth} calls")
+        err(f"no call chain from {args.start} to {args.goal} within {args.max_depth} calls")
         if args.json:
-            _emit_json([])
+            emit_json([])
         return EXIT_FAIL
     if args.json:
-        _emit_json([{**e.as_dict(), "caller": e.caller} for e in chain])
+        emit_json([{**e.as_dict(), "caller": e.caller} for e in chain])
         return EXIT_OK
     print(args.start)
     for e in chain:
@@ -511,28 +589,34 @@ def cmd_check(project: Project, args: argparse.Namespace) -> int:
     from .annotations import accept, check, load
 
     annotations, findings = load(project.docs)
-    kernels = {}
+    kernels: dict[str, tuple[Index, Path]] = {}
     names = [args.kernel] if args.kernel else list(project.kernels)
-    for name in names:
-        spec = project.kernel(name)
-        try:
-            kernels[spec.name] = (Index(project.index_path(spec.name)), project.tree(spec.name))
-        except IndexMissing:
-            if args.kernel or name == project.default:
-                _err(f"no index for {spec.name} yet: run `kexplore index --kernel {spec.name}` (or `make index`)")
-                return EXIT_FAIL
-            print(f"kexplore: {spec.name} is not indexed: not checked", file=sys.stderr)
     try:
+        for name in names:
+            spec = project.kernel(name)
+            try:
+                kernels[spec.name] = (Index(project.index_path(spec.name)), project.tree(spec.name))
+            except IndexMissing:
+                if args.kernel or name == project.default:
+                    err(f"no index for {spec.name} yet: run `kexplore index --kernel {spec.name}` (or `make index`)")
+                    return EXIT_FAIL
+                print(f"kexplore: {spec.name} is not indexed: not checked", file=sys.stderr)
         if args.accept:
             changed = accept(annotations, kernels)
             print(f"recorded review hashes in {changed} file(s)", file=sys.stderr)
             annotations, findings = load(project.docs)
         findings += check(annotations, kernels, project.docs.parent)
+    except sqlite3.DatabaseError as exc:
+        if not is_damage(exc) or not kernels:
+            raise
+        for index, _ in kernels.values():
+            index.verify()  # names the damaged one
+        raise IndexDamaged(next(iter(kernels.values()))[0].path, str(exc)) from None
     finally:
         for index, _ in kernels.values():
             index.close()
     if args.json:
-        _emit_json({"annotations": len(annotations), "kernels": sorted(kernels), "findings": [f.as_dict() for f in findings]})
+        emit_json({"annotations": len(annotations), "kernels": sorted(kernels), "findings": [f.as_dict() for f in findings]})
     else:
         for f in findings:
             print(f)
@@ -550,10 +634,10 @@ def cmd_vendor(project: Project, args: argparse.Namespace) -> int:
     try:
         result = vendor(project, args.kernel, from_path=args.from_path, update=args.update, force=args.force)
     except VendorError as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_FAIL
     if args.json:
-        _emit_json(result.as_dict())
+        emit_json(result.as_dict())
     else:
         version = result.source.get("version") or result.source.get("name", "")
         verb = {"verified": "verified, nothing to do", "extracted": "extracted", "updated": "extracted and re-pinned"}[result.action]
@@ -567,10 +651,10 @@ def cmd_index(project: Project, args: argparse.Namespace) -> int:
     try:
         result = build_index(project, args.kernel, force=args.force, jobs=args.jobs)
     except IndexError_ as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_FAIL
     if args.json:
-        _emit_json(result.as_dict())
+        emit_json(result.as_dict())
     elif result.parsed == 0 and result.removed == 0:
         print(f"{result.kernel}: index up to date ({result.files} files, {result.symbols} definitions)")
     else:

@@ -19,5 +19,40 @@ def err(message: str, prog: str = "kexplore") -> None:
 
 def emit_json(data: object) -> None:
     """`data` as indented JSON on stdout (non-ASCII kept as it is)."""
-    json.dump(data, sys.stdout, ensure_ascii=False, indent=1)
+    sys.stdout.write(dumps(data))
     sys.stdout.write("\n")
+
+
+def dumps(data: object, indent: int = 1) -> str:
+    """The text of `json.dumps(data, ensure_ascii=False, indent=indent)`, written with an explicit stack:
+    the standard encoder recurses, and a call tree may nest thousands of levels."""
+    parts: list[str] = []
+    stack: list[tuple[object, int] | str] = [(data, 0)]  # a value to encode at a level, or text to write
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            parts.append(item)
+            continue
+        value, level = item
+        pairs: list[tuple[str | None, object]]
+        if isinstance(value, dict):
+            pairs = [(k if isinstance(k, str) else json.dumps(k), v) for k, v in value.items()]
+            opening, closing = "{", "}"
+        elif isinstance(value, (list, tuple)):
+            pairs = [(None, v) for v in value]
+            opening, closing = "[", "]"
+        else:
+            parts.append(json.dumps(value, ensure_ascii=False))
+            continue
+        if not pairs:
+            parts.append(opening + closing)
+            continue
+        parts.append(opening)
+        pad = "\n" + " " * (indent * (level + 1))
+        stack.append("\n" + " " * (indent * level) + closing)
+        for n in range(len(pairs) - 1, -1, -1):
+            key, child = pairs[n]
+            stack.append((child, level + 1))
+            lead = ("," if n else "") + pad
+            stack.append(lead if key is None else f"{lead}{json.dumps(key, ensure_ascii=False)}: ")
+    return "".join(parts)

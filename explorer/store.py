@@ -7,9 +7,12 @@ old one and renames it into place, so a reader never sees half an index.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from dataclasses import asdict, dataclass
+from collections.abc import Collection
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 SCHEMA_VERSION = 2
 
@@ -78,6 +81,8 @@ CREATE INDEX IF NOT EXISTS symbols_name ON symbols(name);
 CREATE INDEX IF NOT EXISTS symbols_file ON symbols(file_id);
 """
 
+CALL_TREE_LIMIT = 2000  # nodes a call tree lists by default
+
 KINDS = (
     "function",
     "prototype",
@@ -104,6 +109,14 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """Whether a query failed because the file is not a sound index (rather than, say, a query too complex)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_IOERR")):
+        return True
+    return type(exc) is sqlite3.DatabaseError or str(exc).startswith(("no such table", "no such column"))
+
+
 class IndexMissing(Exception):
     """No index exists yet for the kernel."""
 
@@ -112,8 +125,34 @@ class IndexDamaged(Exception):
     """The index file exists but is not a readable kernel-explorer index; the message says how to rebuild it."""
 
     def __init__(self, path: Path, why: str) -> None:
+        why = " ".join(why.replace("*", " ").split())  # one line, whatever SQLite said
         super().__init__(f"the index {path} is damaged ({why}): rebuild it with `kexplore index --force`")
         self.path = path
+
+
+class StructField(TypedDict):
+    """A member of `kexplore struct`, with the members of its anonymous struct or union type nested."""
+
+    name: str  # the field's own name
+    member: str  # STRUCT.FIELD, as looked up
+    type: str  # as declared
+    line: int
+    cond: NotRequired[str]  # the #if it sits under
+    fields: NotRequired[list[StructField]]
+    annotation: NotRequired[str | None]  # the CLI adds the commentary
+
+
+class StructInfo(TypedDict):
+    """`kexplore struct NAME`: members in order and the first-member embedding chain."""
+
+    name: str
+    kind: str
+    path: str
+    line: int
+    end_line: int
+    fields: list[StructField]
+    embedding: list[str]
+    annotation: NotRequired[str | None]
 
 
 @dataclass(frozen=True)
@@ -159,8 +198,20 @@ class Index:
     def __enter__(self) -> Index:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        """Closes the index; a query that found the file damaged becomes `IndexDamaged`."""
         self.close()
+        if isinstance(exc, sqlite3.DatabaseError) and is_damage(exc):
+            raise IndexDamaged(self.path, str(exc)) from None
+
+    def verify(self) -> None:
+        """Raise `IndexDamaged` unless SQLite's quick check finds the whole file sound (reads all of it)."""
+        try:
+            problems = [row[0] for row in self.db.execute("PRAGMA quick_check(1)")]
+        except sqlite3.DatabaseError as exc:
+            raise IndexDamaged(self.path, str(exc)) from None
+        if problems != ["ok"]:
+            raise IndexDamaged(self.path, "; ".join(problems))
 
     def meta(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT key, value FROM meta"))
@@ -179,7 +230,8 @@ class Index:
         q = query.lower()
         escaped = _like_escape(q)
         sql = (
-            f"{_SELECT} WHERE lower(s.name) LIKE ? ESCAPE '\\'"
+            # LIKE ignores ASCII case already: lower() on every name would triple the scan's cost
+            f"{_SELECT} WHERE s.name LIKE ? ESCAPE '\\'"
             + (" AND s.kind = ?" if kind else "")
             + " ORDER BY CASE WHEN lower(s.name) = ? THEN 0 WHEN lower(s.name) LIKE ? ESCAPE '\\' THEN 1 ELSE 2 END,"
             + f" length(s.name), s.name, {_KIND_RANK}, f.path, s.line LIMIT ?"
@@ -209,7 +261,7 @@ class Index:
         candidates = {
             row[0]
             for row in self.db.execute(
-                "SELECT DISTINCT name FROM symbols WHERE lower(name) LIKE ? OR lower(name) LIKE ? LIMIT 2000",
+                "SELECT DISTINCT name FROM symbols WHERE name LIKE ? OR name LIKE ? LIMIT 2000",
                 (f"%{q[:4]}%", f"%{q[-4:]}%"),
             )
         }
@@ -265,36 +317,94 @@ class Index:
         out.sort(key=lambda r: (r.path, r.line, r.col))
         return out
 
-    def _edges(self, caller: str | None = None, callee: str | None = None) -> list[CallEdge]:
-        """Call edges from `caller` and/or to `callee` (all of them with neither): direct ones
-        first, then those through ops members, each by call site."""
+    def _edges(self, callers: Collection[str] | None = None, callees: Collection[str] | None = None) -> list[CallEdge]:
+        """Call edges from any of `callers` and/or to any of `callees` (all of them with neither): direct
+        ones first, then those through ops members, each by call site.  One query for a whole set."""
         direct, through, args = "", "", []
-        for value, direct_col, through_col in ((caller, "r.func", "r.func"), (callee, "r.name", "fa.function")):
-            if value is not None:
-                direct += f" AND {direct_col} = ?"
-                through += f" AND {through_col} = ?"
-                args.append(value)
+        for names, direct_col, through_col in ((callers, "r.func", "r.func"), (callees, "r.name", "fa.function")):
+            if names is not None:
+                direct += f" AND {direct_col} IN (SELECT value FROM json_each(?))"
+                through += f" AND {through_col} IN (SELECT value FROM json_each(?))"
+                args.append(json.dumps(sorted(names)))
         rows = self.db.execute(
             f"{_DIRECT_CALLS.format(direct)} UNION ALL {_OPS_CALLS.format(through)}", args + args
         ).fetchall()
         rows.sort(key=lambda r: (r[4] is not None, r[2], r[3], r[5], r[1]))
         return [CallEdge(callee_, path, line, via, caller_) for caller_, callee_, path, line, via, _ in rows]
 
-    def callees(self, name: str) -> list[CallEdge]:
-        """What `name` calls; names known only as macros are left out (unknown names stay: kmalloc)."""
+    def callees_of(self, names: Collection[str]) -> dict[str, list[CallEdge]]:
+        """What each of `names` calls, in one query; names known only as macros are left out (unknown
+        names stay: kmalloc)."""
         macros_only = {
             row[0]
             for row in self.db.execute(
-                "SELECT name FROM symbols WHERE kind = 'macro' AND name IN"
-                " (SELECT name FROM refs WHERE func = ? AND role = 'call' AND access_id IS NULL)"
-                " EXCEPT SELECT name FROM symbols WHERE kind IN ('function', 'prototype')",
-                (name,),
+                "SELECT DISTINCT r.name FROM refs r WHERE r.func IN (SELECT value FROM json_each(?))"
+                " AND r.role = 'call' AND +r.access_id IS NULL"
+                " AND EXISTS (SELECT 1 FROM symbols s WHERE s.name = r.name AND s.kind = 'macro')"
+                " AND NOT EXISTS (SELECT 1 FROM symbols s WHERE s.name = r.name AND s.kind IN ('function', 'prototype'))",
+                (json.dumps(sorted(names)),),
             )
         }
-        return [e for e in self._edges(caller=name) if e.name not in macros_only]
+        out: dict[str, list[CallEdge]] = {name: [] for name in names}
+        for e in self._edges(callers=names):
+            if e.name not in macros_only and e.caller is not None:
+                out[e.caller].append(e)
+        return out
+
+    def callers_of(self, names: Collection[str]) -> dict[str, list[CallEdge]]:
+        """Who calls each of `names`, in one query (each edge names the caller)."""
+        out: dict[str, list[CallEdge]] = {name: [] for name in names}
+        for e in self._edges(callees=names):
+            out[e.name].append(CallEdge(e.caller or "", e.path, e.line, e.via, e.caller))
+        return out
+
+    def callees(self, name: str) -> list[CallEdge]:
+        """What `name` calls; names known only as macros are left out (unknown names stay: kmalloc)."""
+        return self.callees_of([name])[name]
 
     def callers(self, name: str) -> list[CallEdge]:
-        return [CallEdge(e.caller or "", e.path, e.line, e.via, e.caller) for e in self._edges(callee=name)]
+        return self.callers_of([name])[name]
+
+    def call_tree(self, name: str, direction: str, depth: int, limit: int = CALL_TREE_LIMIT) -> CallTree:
+        """`name`'s callers or callees, `depth` levels deep, breadth first with one query per level.
+
+        Each function is expanded once, at the shallowest level it appears on (a repeat is marked
+        `seen`); at most `limit` nodes are listed, and the nodes the limit left unlisted are marked
+        `cut`.  No recursion: any depth is bounded by the number of functions and by `limit`.
+        """
+        fetch = self.callers_of if direction == "callers" else self.callees_of
+        tree = CallTree(name, direction, depth, limit, [])
+        expanded = {name}
+        frontier: list[tuple[str, list[CallNode], CallNode | None]] = [(name, tree.children, None)]
+        level = 1
+        while frontier and level <= depth:
+            edges = fetch(dict.fromkeys(n for n, _, _ in frontier))
+            following: list[tuple[str, list[CallNode], CallNode | None]] = []
+            for i, (caller, children, parent) in enumerate(frontier):
+                for edge in edges[caller]:
+                    if tree.nodes >= limit:
+                        tree.cut = True
+                        if parent is not None:
+                            parent.cut = True
+                        for later_name, _, later in frontier[i + 1 :]:
+                            if later is not None and edges[later_name]:
+                                later.children, later.cut = None, True
+                        for _, _, later in following:  # expanded, but their level was never fetched
+                            if later is not None:
+                                later.children, later.cut = None, True
+                        return tree
+                    node = CallNode(edge)
+                    tree.nodes += 1
+                    children.append(node)
+                    if edge.name in expanded:
+                        node.seen = True
+                    elif level < depth:
+                        expanded.add(edge.name)
+                        node.children = []
+                        following.append((edge.name, node.children, node))
+            frontier = following
+            level += 1
+        return tree
 
     def call_graph(self) -> dict[str, list[CallEdge]]:
         """caller → callees over the whole index (functions only), for path searches."""
@@ -306,31 +416,74 @@ class Index:
         return graph
 
     def call_path(self, start: str, goal: str, max_depth: int = 12) -> list[CallEdge] | None:
-        """The shortest call chain from start to goal (breadth first), or None."""
-        graph = self.call_graph()
-        previous: dict[str, CallEdge | None] = {start: None}
-        frontier = [start]
+        """The shortest call chain from start to goal through functions, or None.
+
+        Breadth first from both ends at once (callees of the start side, callers of the goal side,
+        whichever frontier is smaller), one query per level: the graph is never loaded whole.
+        """
+        if start == goal or not self._functions([goal]):
+            return None
+        ahead: dict[str, tuple[int, CallEdge | None]] = {start: (0, None)}  # reached from start: distance, edge in
+        behind: dict[str, tuple[int, CallEdge | None]] = {goal: (0, None)}  # reaches goal: distance, edge out
+        forward, backward = [start], [goal]
         for _ in range(max_depth):
-            nxt: list[str] = []
-            for node in frontier:
-                for edge in graph.get(node, ()):
-                    if edge.name in previous:
-                        continue
-                    previous[edge.name] = edge
-                    if edge.name == goal:
-                        chain: list[CallEdge] = []
-                        cur: CallEdge | None = edge
-                        while cur is not None:
-                            chain.append(cur)
-                            cur = previous[cur.caller] if cur.caller else None
-                        return chain[::-1]
-                    nxt.append(edge.name)
-            frontier = nxt
-            if not frontier:
-                break
+            if not forward or not backward:
+                return None
+            meets: list[str] = []
+            if len(forward) <= len(backward):
+                edges = self._edges(callers=forward)
+                functions = self._functions({e.name for e in edges})
+                nxt: list[str] = []
+                for e in edges:
+                    if e.name in functions and e.name not in ahead and e.caller is not None:
+                        ahead[e.name] = (ahead[e.caller][0] + 1, e)
+                        nxt.append(e.name)
+                        if e.name in behind:
+                            meets.append(e.name)
+                forward = nxt
+            else:
+                nxt = []
+                for e in self._edges(callees=backward):
+                    if e.caller is not None and e.caller not in behind:
+                        behind[e.caller] = (behind[e.name][0] + 1, e)
+                        nxt.append(e.caller)
+                        if e.caller in ahead:
+                            meets.append(e.caller)
+                backward = nxt
+            if meets:
+                best = min(meets, key=lambda m: ahead[m][0] + behind[m][0])
+                if ahead[best][0] + behind[best][0] > max_depth:
+                    return None
+                return self._chain(ahead, behind, best)
         return None
 
-    def struct(self, name: str) -> dict[str, object] | None:
+    @staticmethod
+    def _chain(ahead: dict[str, tuple[int, CallEdge | None]], behind: dict[str, tuple[int, CallEdge | None]],
+               meet: str) -> list[CallEdge]:
+        chain: list[CallEdge] = []
+        edge = ahead[meet][1]
+        while edge is not None:
+            chain.append(edge)
+            edge = ahead[edge.caller][1] if edge.caller is not None else None
+        chain.reverse()
+        edge = behind[meet][1]
+        while edge is not None:
+            chain.append(edge)
+            edge = behind[edge.name][1]
+        return chain
+
+    def _functions(self, names: Collection[str]) -> set[str]:
+        """Which of `names` are functions (defined or declared)."""
+        return {
+            row[0]
+            for row in self.db.execute(
+                "SELECT DISTINCT name FROM symbols WHERE name IN (SELECT value FROM json_each(?))"
+                " AND kind IN ('function', 'prototype')",
+                (json.dumps(sorted(names)),),
+            )
+        }
+
+    def struct(self, name: str) -> StructInfo | None:
         """Members in order (nested members under their parent) and the first-member embedding chain."""
         found = [s for s in self.lookup(name) if s.kind in ("struct", "union")] or [
             s for s in self.lookup(name) if s.kind == "typedef"
@@ -344,23 +497,23 @@ class Index:
             " ORDER BY s.line, s.col",
             (head.name, head.path, head.line, head.end_line),
         ).fetchall()
-        entries: list[tuple[str, dict[str, object]]] = []
+        entries: list[tuple[str, StructField]] = []
         prefix = head.name + "."
-        for full, signature, type_, line, cond in rows:
+        for full, signature, _type, line, cond in rows:
             rel = full[len(prefix):]
             short = rel.rsplit(".", 1)[-1]
             decl_type = signature[: -len(short)].rstrip() if signature.endswith(short) else signature
-            entry: dict[str, object] = {"name": short, "member": full, "type": decl_type, "line": line}
+            entry: StructField = {"name": short, "member": full, "type": decl_type, "line": line}
             if cond:
                 entry["cond"] = cond
             entries.append((rel, entry))
         # a member of an anonymous struct type is declared before its parent's name: nest afterwards
         by_name = dict(entries)
-        fields: list[dict[str, object]] = []
+        fields: list[StructField] = []
         for rel, entry in sorted(entries, key=lambda e: (by_name[e[0].split(".")[0]]["line"], e[0].count("."), e[1]["line"])):
             parent = rel.rsplit(".", 1)[0] if "." in rel else None
             if parent and parent in by_name:
-                by_name[parent].setdefault("fields", []).append(entry)  # type: ignore[union-attr]
+                by_name[parent].setdefault("fields", []).append(entry)
             else:
                 fields.append(entry)
         return {
@@ -456,14 +609,38 @@ class CallEdge:
     def as_dict(self) -> dict[str, object]:
         return {"name": self.name, "path": self.path, "line": self.line, "via": self.via}
 
+@dataclass
+class CallNode:
+    """One call in a call tree: the edge, and below it the next level (None: not expanded)."""
+
+    edge: CallEdge
+    children: list[CallNode] | None = None
+    seen: bool = False  # the function is expanded elsewhere in the tree (or is its root)
+    cut: bool = False  # the node limit was reached before (all of) its children were listed
+
+
+@dataclass
+class CallTree:
+    """`kexplore callers/callees NAME --depth N --limit M`: the levels below NAME, each function expanded once."""
+
+    name: str
+    direction: str  # callers or callees
+    depth: int
+    limit: int
+    children: list[CallNode] = field(default_factory=list)
+    nodes: int = 0  # how many nodes are listed
+    cut: bool = False  # the limit was reached: some nodes were left out
+
+
 ROLES = ("call", "read", "write", "addr", "type", "macro")
 
 # Call edges: direct calls by name, and calls through a member (`sock->ops->listen(...)`) to
 # every function stored in that member by an ops table or an assignment.  `{0}` takes the
-# conditions of each arm, so that SQLite uses the indexes on refs.func and refs.name.
+# conditions of each arm, so that SQLite uses the indexes on refs.func and refs.name; the unary `+`
+# keeps it off refs_access, which would scan every access-free reference (seconds on the core tree).
 _DIRECT_CALLS = (
     "SELECT r.func, r.name, f.path, r.line, NULL, r.col FROM refs r JOIN files f ON f.id = r.file_id"
-    " WHERE r.role = 'call' AND r.access_id IS NULL AND r.func IS NOT NULL{0}"
+    " WHERE r.role = 'call' AND +r.access_id IS NULL AND r.func IS NOT NULL{0}"
 )
 _OPS_CALLS = (
     "SELECT DISTINCT r.func, fa.function, f.path, r.line, a.target, r.col"

@@ -148,10 +148,10 @@ def test_cli_json_shapes(gadget, capsys) -> None:  # type: ignore[no-untyped-def
     assert main(["callers", "gadget_listen", *base]) == 0
     callers = json.loads(capsys.readouterr().out)
     assert {"name": "__sys_gadget_listen", "path": C_FILE, "line": line_of(tree, C_FILE, "gs->ops->listen(gs, backlog)"),
-            "via": "gadget_ops.listen"} in callers
+            "via": "gadget_ops.listen"} in callers["children"]
     assert main(["callees", "gadget_listen", "--depth", "2", *base]) == 0
     tree_json = json.loads(capsys.readouterr().out)
-    start = next(n for n in tree_json if n["name"] == "gadget_listen_start")
+    start = next(n for n in tree_json["children"] if n["name"] == "gadget_listen_start")
     assert {c["name"] for c in start["children"]} >= {"fancy_gd"}
     assert main(["struct", "gadget", *base]) == 0
     info = json.loads(capsys.readouterr().out)
