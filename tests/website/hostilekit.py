@@ -19,6 +19,8 @@ KERNEL = "evil-1.0"
 QUOTE_FILE = 'net/evil/x"><img src=x onerror=alert(4)>.c'
 # a single quote closes a single-quoted attribute (as explorer.js used to write hrefs)
 APOS_FILE = "net/evil/a'b.c"
+# a single-quoted attribute broken out of, with a handler: what explorer.js's hrefs allowed
+HANDLER_FILE = "net/evil/'onmouseover='alert(13)'.c"
 # a folder whose name is markup; holds a file whose name starts like a URL scheme
 TAG_FOLDER = "net/evil/<svg onload=alert(5)>"
 SCHEME_FILE = f"{TAG_FOLDER}/javascript:alert(6).c"
@@ -117,6 +119,20 @@ int script_entry(int flags)
 }
 """
 
+HANDLER_C = """\
+// SPDX-License-Identifier: GPL-2.0
+#include <net/evil.h>
+
+int handler_open(struct evil_sock *es)
+{
+	return quote_helper(es->es_state);
+}
+
+const struct evil_ops handler_ops = {
+	.open = handler_open,
+};
+"""
+
 FILES = {
     HEADER: EVIL_H,
     QUOTE_FILE: QUOTE_C,
@@ -124,6 +140,7 @@ FILES = {
     SCHEME_FILE: SCHEME_C,
     URL_FILE: URL_C,
     SCRIPT_FILE: SCRIPT_C,
+    HANDLER_FILE: HANDLER_C,
 }
 
 # symbols that get pages: each defined in (or calling into) a hostile file

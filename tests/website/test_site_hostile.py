@@ -17,6 +17,7 @@ import pytest
 from .hostilekit import (
     APOS_FILE,
     FILES,
+    HANDLER_FILE,
     KERNEL,
     QUOTE_FILE,
     SCHEME_FILE,
@@ -31,7 +32,7 @@ from .hostilekit import (
 from .site_linkcheck import check_site
 from .sitekit import build_site
 
-HOSTILE_FILES = [QUOTE_FILE, APOS_FILE, SCHEME_FILE, URL_FILE, SCRIPT_FILE]
+HOSTILE_FILES = [QUOTE_FILE, APOS_FILE, SCHEME_FILE, URL_FILE, SCRIPT_FILE, HANDLER_FILE]
 
 
 class _Warnings(logging.Handler):
@@ -224,7 +225,7 @@ def test_call_lists_and_references_lead_to_the_calls(site: Path) -> None:
     parsed = parse(page_of(site, url))
     targets = {lands_on(site, url, href) for href, _ in parsed.links()}
     for caller, path in (("evil_open", QUOTE_FILE), ("scheme_entry", SCHEME_FILE),
-                         ("url_entry", URL_FILE), ("script_entry", SCRIPT_FILE)):
+                         ("url_entry", URL_FILE), ("script_entry", SCRIPT_FILE), ("handler_open", HANDLER_FILE)):
         call = line_in(path, "quote_helper(")
         assert (source_url(path), f"L{call}") in targets, (caller, path)
         assert f"{path}:{call}" in parsed.text  # the call list's "at path:line"
