@@ -27,7 +27,6 @@ from explorer.site.pages import (
     render_source_page,
     symbol_page,
 )
-from explorer.site.plugin import _config_js, _front_matter
 from explorer.site.render import LinkSpan, render
 from explorer.urls import definition_url, relative_href, source_url, symbol_url
 
@@ -301,15 +300,6 @@ def test_mermaid_labels_from_names() -> None:
     assert len(re.findall(r'\|"([^"]*)"\|', tree.text)) == 2  # the two calls through a member
     chain = _safe(_embedding_mermaid(["a", 'b"]']))
     assert re.findall(r'\["([^"]*)"\]', chain.text) == ["struct a", "struct b#34;#93;"]
-
-
-def test_titles_and_config_script() -> None:
-    front = _front_matter("</title><script>alert(1)</script>")
-    title = json.loads(front.split("title: ", 1)[1].split("\n", 1)[0])
-    assert "<" not in title and html.unescape(title) == "</title><script>alert(1)</script>"
-    js = _config_js("k</script><script>alert(1)</script>", ["de"], False)
-    assert "<" not in js
-    assert json.loads(js.split("=", 1)[1].rstrip().rstrip(";"))["kernel"] == "k</script><script>alert(1)</script>"
 
 
 def test_tree_paths_in_the_fixture_are_hostile() -> None:

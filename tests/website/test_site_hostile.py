@@ -211,6 +211,7 @@ def _definition_link(parsed: Parsed, page_url: str, site: Path, path: str) -> tu
 def test_symbol_page_links_its_definition_in_a_hostile_file(site: Path, name: str, path: str) -> None:
     url = f"{KERNEL}/symbol/{name}/"
     parsed = parse(page_of(site, url))
+    assert parsed.title == f"{name} - hostile explorer"
     line = line_in(path, f" {name}(")
     assert f"{path}#L{line}" in parsed.text  # "Defined in …"
     target = next(lands_on(site, url, href) for href, title in parsed.links() if title == f"{KERNEL}: {path}#L{line}")
