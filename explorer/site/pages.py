@@ -4,8 +4,10 @@ Everything here is plain functions over a `SiteIndex`; the plugin decides when t
 them.  Names, paths and code come from the kernel tree and are untrusted: every piece of
 HTML here escapes by context with `explorer.escaping` (`html_text` for element text,
 `html_attr` for attributes, URLs from `urls.relative_href`), and text from the index never
-reaches Markdown except as a code span (`markdown_code`) or inside an HTML block.  Source files are rendered in worker processes (`render_source_page`), forked
-after the index is loaded, so the workers share it without pickling.
+reaches Markdown except as a code span (`markdown_code`) or inside an HTML block.
+
+Source files are rendered in worker processes (`render_source_page`), forked after the
+index is loaded, so the workers share it without pickling.
 """
 
 from __future__ import annotations
