@@ -54,7 +54,7 @@ def tokens(text: str) -> list[tuple[_TokenType, str]]:
     return lex(text)
 
 
-class SourceFormatter(HtmlFormatter):  # type: ignore[type-arg]
+class SourceFormatter(HtmlFormatter):
     """An HtmlFormatter that writes one anchored span per line and links at `spans`.
 
     `_format_lines` is the hook Pygments documents for this; it is private API, so
