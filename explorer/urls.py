@@ -7,13 +7,18 @@ Every URL names the kernel, so a second kernel gets pages of its own:
 - ``linux-6.1/_kx/...``: the JSON that the pages load on demand.
 
 Helpers come in pairs: ``*_uri`` is the generated file's ``src_uri`` (what MkDocs and
-Markdown links use), ``*_url`` the directory URL it is served at.
+Markdown links use), ``*_url`` the directory URL it is served at.  Both are plain paths, as
+the files are named on disk (a kernel's file names are untrusted: quotes, ``#``, ``?``,
+spaces); `relative_href` and `definition_url` give URLs, percent-encoded with
+`explorer.escaping.url_path`, to be put in an attribute with `html_attr`.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
+
+from .escaping import url_path
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 
@@ -28,7 +33,7 @@ def source_url(kernel: str, path: str) -> str:
 
 def definition_url(kernel: str, path: str, line: int) -> str:
     """The site URL of a definition's line, from the site root: /linux-6.1/source/net/ipv4/af_inet.c/#L193."""
-    return f"/{source_url(kernel, path)}#L{line}"
+    return f"/{url_path(source_url(kernel, path))}#L{line}"
 
 
 def symbol_slug(name: str) -> str:
@@ -49,19 +54,29 @@ def data_url(kernel: str, name: str) -> str:
 
 
 def relative(from_url: str, to_url: str) -> str:
-    """The relative href from the page served at directory URL `from_url` to `to_url`.
+    """The relative path from the page served at directory URL `from_url` to `to_url`.
 
-    Both are site-relative (no leading slash); `to_url` may carry a ``#fragment``.
+    Both are plain site paths (no leading slash, not encoded); a ``#`` in them is part of a
+    name, not a fragment.  The result is a path too: `relative_href` makes it a URL.
     """
-    target, _, fragment = to_url.partition("#")
     if not from_url or from_url.endswith("/"):
         base = from_url
     else:
         base = posixpath.dirname(from_url)
         base = base + "/" if base else ""
-    rel = posixpath.relpath(target or base or ".", base or ".")
-    if target.endswith("/") and not rel.endswith("/"):
+    rel = posixpath.relpath(to_url or base or ".", base or ".")
+    if to_url.endswith("/") and not rel.endswith("/"):
         rel += "/"
-    if rel == "./":
-        rel = "./" if not fragment else ""
-    return rel + ("#" + fragment if fragment else "")
+    return rel
+
+
+def relative_href(from_url: str, to_url: str, fragment: str = "") -> str:
+    """The URL of `to_url`, relative to the page at `from_url`, with an optional ``#fragment``.
+
+    The path is percent-encoded segment by segment, and so is the fragment, so neither can end
+    an attribute, start a query or be read as a scheme; put the result in an attribute with
+    `html_attr`.  A link to an anchor of the same page is just ``#fragment``."""
+    rel = relative(from_url, to_url)
+    if not fragment:
+        return url_path(rel)
+    return ("" if rel == "./" else url_path(rel)) + "#" + url_path(fragment)

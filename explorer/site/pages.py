@@ -1,8 +1,13 @@
 """The generated pages' content: source files, folders, symbols, embeds, and the JSON data.
 
 Everything here is plain functions over a `SiteIndex`; the plugin decides when to call
-them.  Source files are rendered in worker processes (`render_source_page`), forked
-after the index is loaded, so the workers share it without pickling.
+them.  Names, paths and code come from the kernel tree and are untrusted: every piece of
+HTML here escapes by context with `explorer.escaping` (`html_text` for element text,
+`html_attr` for attributes, URLs from `urls.relative_href`), and text from the index never
+reaches Markdown except as a code span (`markdown_code`) or inside an HTML block.
+
+Source files are rendered in worker processes (`render_source_page`), forked after the
+index is loaded, so the workers share it without pickling.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..annotations import Annotation
-from ..urls import relative, source_url, symbol_uri, symbol_url
+from ..escaping import html_attr, html_text, markdown_code, mermaid_label, url_path
+from ..urls import relative_href, source_url, symbol_uri, symbol_url
 from .links import Definition, Link, SiteIndex, callees, callers, row_field
-from .render import LinkSpan, decode, escape, render, tokens
+from .render import LinkSpan, decode, render, tokens
 
 REF_SHARDS = 64
 SIGNATURE_MAX = 100
@@ -33,28 +39,31 @@ class LinkContext:
     kernel: str
     symbol_pages: frozenset[str] = frozenset()
 
-    def target_url(self, link: Link) -> str:
+    def target(self, link: Link) -> tuple[str, str]:
+        """(page URL, fragment) a link goes to: a symbol page, or a line of a source page."""
         if link.definition and link.target in self.symbol_pages:
-            return symbol_url(self.kernel, link.target)
-        return f"{source_url(self.kernel, link.path)}#L{link.target_line}"
+            return symbol_url(self.kernel, link.target), ""
+        return source_url(self.kernel, link.path), f"L{link.target_line}"
 
 
 def _spans(links: Iterable[Link], page_url: str, ctx: LinkContext, path: str | None) -> list[LinkSpan]:
     spans = []
-    cache: dict[str, str] = {}
+    cache: dict[str, str] = {}  # page URL → its relative href (encoded once per page linked)
     for lk in links:
         if lk.definition and lk.target not in ctx.symbol_pages:
-            href = f"#L{lk.line}" if path == lk.path else relative(page_url, f"{source_url(ctx.kernel, lk.path)}#L{lk.line}")
+            if path == lk.path:
+                spans.append(LinkSpan(lk.line, lk.start, lk.end, f"#L{lk.line}", True))
+                continue
+            base, frag = source_url(ctx.kernel, lk.path), f"L{lk.line}"
         elif lk.path == path and not lk.definition:
-            href = f"#L{lk.target_line}"
+            spans.append(LinkSpan(lk.line, lk.start, lk.end, f"#L{lk.target_line}", False))
+            continue
         else:
-            target = ctx.target_url(lk)
-            base, _, frag = target.partition("#")
-            rel = cache.get(base)
-            if rel is None:
-                rel = cache[base] = relative(page_url, base)
-            href = rel + ("#" + frag if frag else "")
-        spans.append(LinkSpan(lk.line, lk.start, lk.end, href, lk.definition))
+            base, frag = ctx.target(lk)
+        rel = cache.get(base)
+        if rel is None:
+            rel = cache[base] = relative_href(page_url, base)
+        spans.append(LinkSpan(lk.line, lk.start, lk.end, rel + "#" + frag if frag else rel, lk.definition))
     return spans
 
 
@@ -78,8 +87,8 @@ def render_source_page(site: SiteIndex, ctx: LinkContext, path: str) -> Rendered
     lines = site.files.get(path, text.count("\n"))
     crumbs = _breadcrumbs(site.kernel, path, page_url)
     header = (
-        f'<div class="kx-file-head" data-kx-path="{escape(path)}"><h1>{crumbs}</h1>'
-        f'<span class="kx-meta">{lines} lines · {escape(site.kernel)}</span></div>'
+        f'<div class="kx-file-head" data-kx-path="{html_attr(path)}"><h1>{crumbs}</h1>'
+        f'<span class="kx-meta">{lines} lines · {html_text(site.kernel)}</span></div>'
     )
     refs = [(lk.target, lk.line) for lk in links if not lk.definition]
     return RenderedSource(path, f'<div class="kx-source">{header}{code}</div>', refs)
@@ -87,29 +96,39 @@ def render_source_page(site: SiteIndex, ctx: LinkContext, path: str) -> Rendered
 
 def _breadcrumbs(kernel: str, path: str, page_url: str) -> str:
     parts = path.split("/")
-    out = [f'<a href="{relative(page_url, f"{kernel}/source/")}">{escape(kernel)}</a>']
+    out = [f'<a href="{html_attr(relative_href(page_url, f"{kernel}/source/"))}">{html_text(kernel)}</a>']
     for i in range(len(parts) - 1):
         folder = "/".join(parts[: i + 1])
-        out.append(f'<a href="{relative(page_url, f"{kernel}/source/{folder}/")}">{escape(parts[i])}</a>')
-    out.append(f"<strong>{escape(parts[-1])}</strong>")
+        href = relative_href(page_url, f"{kernel}/source/{folder}/")
+        out.append(f'<a href="{html_attr(href)}">{html_text(parts[i])}</a>')
+    out.append(f"<strong>{html_text(parts[-1])}</strong>")
     return '<span class="kx-crumbs">' + " / ".join(out) + "</span>"
 
 
+def _block_text(text: str) -> str:
+    """`html_text` for HTML inside Markdown: a line break in a name cannot end the HTML block."""
+    return html_text(text).replace("\r", "&#13;").replace("\n", "&#10;")
+
+
 def folder_page(site: SiteIndex, folder: str, entries: list[str], subfolders: list[str]) -> str:
-    """Markdown of a folder listing (`folder` is '' for the kernel's root)."""
+    """Markdown of a folder listing (`folder` is '' for the kernel's root).
+
+    Everything below the front matter is HTML (names are not Markdown); the title is HTML too,
+    as mkdocs-material writes `page.meta.title` into the page unescaped."""
     title = f"{site.kernel}/{folder}" if folder else site.kernel
-    lines = ["---", f"title: {json.dumps(title)}", "search:", "  exclude: true", "---", "", f"# {title}", ""]
+    lines = ["---", f"title: {json.dumps(html_text(title))}", "search:", "  exclude: true", "---", "",
+             f"<h1>{_block_text(title)}</h1>", ""]
     if folder:
         parent = posixpath.dirname(folder)
-        lines.append(f"[← {site.kernel}/{parent}](../index.md)" if parent else "[← up](../index.md)")
-        lines.append("")
+        up = f"{site.kernel}/{parent}" if parent else "up"
+        lines += [f'<p><a href="../">← {_block_text(up)}</a></p>', ""]
     lines.append('<ul class="kx-listing">')
     for sub in subfolders:
-        lines.append(f'<li class="kx-dir"><a href="{escape(sub)}/">{escape(sub)}/</a></li>')
+        lines.append(f'<li class="kx-dir"><a href="{html_attr(url_path(sub))}/">{_block_text(sub)}/</a></li>')
     for name in entries:
         full = f"{folder}/{name}" if folder else name
         n = site.files.get(full, 0)
-        lines.append(f'<li><a href="{escape(name)}/">{escape(name)}</a> <span class="kx-meta">{n} lines</span></li>')
+        lines.append(f'<li><a href="{html_attr(url_path(name))}/">{_block_text(name)}</a> <span class="kx-meta">{n} lines</span></li>')
     lines.append("</ul>")
     return "\n".join(lines) + "\n"
 
@@ -127,7 +146,7 @@ def folders(paths: Iterable[str]) -> dict[str, tuple[list[str], list[str]]]:
                 break
             subs.append(sub)
             folder = parent
-    for files, subs in tree.values():
+    for _files, subs in tree.values():
         subs.sort()
     return dict(tree)
 
@@ -163,11 +182,11 @@ def embed_html(site: SiteIndex, ctx: LinkContext, d: Definition, page_url: str) 
     links = site.file_links(d.path, data, toks, first, last)
     spans = _spans(links, page_url, ctx, None)
     code = render(excerpt, spans, first_line=first, line_ids=False, toks=toks)
-    src = relative(page_url, f"{source_url(site.kernel, d.path)}#L{first}")
+    src = html_attr(relative_href(page_url, source_url(site.kernel, d.path), f"L{first}"))
     where = f"{d.path}:{d.line}" if first == last else f"{d.path}:{first}-{last}"
     head = (
-        f'<div class="kx-embed-head"><a href="{src}">{escape(where)}</a>'
-        f'<span class="kx-meta">{escape(d.kind)} · {escape(site.kernel)}</span></div>'
+        f'<div class="kx-embed-head"><a href="{src}">{html_text(where)}</a>'
+        f'<span class="kx-meta">{html_text(d.kind)} · {html_text(site.kernel)}</span></div>'
     )
     # a <figure>: material's search indexer drops a data-search-exclude element only if no
     # element of the same tag sits inside it
@@ -180,18 +199,24 @@ def symbol_page(site: SiteIndex, ctx: LinkContext, name: str, mentions: list[tup
     """Markdown of a symbol page: definitions, members, commentary that mentions it, calls.
 
     Generated HTML goes into `blocks` and the Markdown holds ``[[source:@KEY]]`` in its
-    place, so that Markdown never parses it (the resolver hands it back as is)."""
+    place, so that Markdown never parses it (the resolver hands it back as is).  What comes
+    from the kernel tree (paths, ``#if`` conditions, code) is only in those blocks."""
     defs = [d for d in site.lookup(name) if d.kind != "prototype"] or site.lookup(name)
     d0 = defs[0]
+    page_url = symbol_url(site.kernel, name)
     out = [
-        f'# `{name}` <span class="kx-kind">{d0.kind}</span>',
+        f'# {markdown_code(name)} <span class="kx-kind">{html_text(d0.kind)}</span>',
         "",
     ]
-    for d in defs[:4]:
-        cond = f" (under `{d.cond}`)" if d.cond else ""
-        out += [f"Defined in [[{d.path}#L{d.line}]]{cond}.", "", f"[[source:{d.path}:{d.line}:{d.name}]]", ""]
+    for i, d in enumerate(defs[:4]):
+        cond = f" (under <code>{html_text(d.cond)}</code>)" if d.cond else ""
+        blocks[f"definition-{i}"] = (f"<p>Defined in {_file_link(site, d, page_url)}{cond}.</p>\n"
+                                     + embed_html(site, ctx, d, page_url))
+        out += [f"[[source:@definition-{i}]]", ""]
     if len(defs) > 4:
-        out += [f"And {len(defs) - 4} more definitions: " + ", ".join(f"[[{d.path}#L{d.line}]]" for d in defs[4:]), ""]
+        more = ", ".join(_file_link(site, d, page_url) for d in defs[4:])
+        blocks["more-definitions"] = f"<p>And {len(defs) - 4} more definitions: {more}</p>"
+        out += ["[[source:@more-definitions]]", ""]
     notes = notes or {}
     note = notes.get(name)
     if note is not None:
@@ -204,7 +229,7 @@ def symbol_page(site: SiteIndex, ctx: LinkContext, name: str, mentions: list[tup
         # the annotation, anchored to this symbol: Markdown with [[links]], rendered with the page
         text = _rebase_links(_demote_headings(note.text), note_src_uri, symbol_uri(site.kernel, name))
         out += ["## Annotation", "", text, "",
-                f'<p class="kx-meta">From {escape(note.path.name)}, reviewed against the code it annotates.</p>', ""]
+                f'<p class="kx-meta">From {_block_text(note.path.name)}, reviewed against the code it annotates.</p>', ""]
     if embedding and len(embedding) > 1:
         blocks["embedding"] = _embedding_mermaid(embedding)
         out += ["## Embedding", "", "Each struct begins with the next one, so a pointer to one is a pointer to all:", "",
@@ -216,20 +241,27 @@ def symbol_page(site: SiteIndex, ctx: LinkContext, name: str, mentions: list[tup
             out += ["## Members", "", "[[source:@members]]", ""]
     if mentions:
         out += ["## Commentary", ""]
-        out += [f"- [{escape(title)}]({href})" for title, href in mentions]
+        out += [f"- [{html_text(title)}]({url_path(href)})" for title, href in mentions]
         out.append("")
     calls_in = callers(site, name)
     calls_out = callees(site, name)
     if calls_in or calls_out:
         blocks["graph"] = _mermaid(name, calls_in, calls_out)
         out += ["## Call graph", "", "[[source:@graph]]", ""]
-        page_url = symbol_url(site.kernel, name)
         for title, rows in (("Callers", calls_in), ("Callees", calls_out)):
             if rows:
                 key = title.lower()
                 blocks[key] = call_list(site, ctx, rows, page_url)
                 out += [f"### {title}", "", f"[[source:@{key}]]", ""]
     return "\n".join(out) + "\n"
+
+
+def _file_link(site: SiteIndex, d: Definition, page_url: str) -> str:
+    """A link to a definition's line in its source page, written as its path and line."""
+    target = f"{d.path}#L{d.line}"
+    href = relative_href(page_url, source_url(site.kernel, d.path), f"L{d.line}")
+    return (f'<a class="kx-file" href="{html_attr(href)}" title="{html_attr(f"{site.kernel}: {target}")}">'
+            f"<code>{html_text(target)}</code></a>")
 
 
 def call_list(site: SiteIndex, ctx: LinkContext, rows: list[object], page_url: str, limit: int = 300) -> str:
@@ -242,13 +274,16 @@ def call_list(site: SiteIndex, ctx: LinkContext, rows: list[object], page_url: s
         via = row_field(row, "via", 3)
         d = site.best(other)
         if other in ctx.symbol_pages:
-            who = f'<a href="{relative(page_url, symbol_url(site.kernel, other))}"><code>{escape(other)}</code></a>'
+            href = relative_href(page_url, symbol_url(site.kernel, other))
+            who = f'<a href="{html_attr(href)}"><code>{html_text(other)}</code></a>'
         elif d is not None:
-            who = f'<a href="{relative(page_url, source_url(site.kernel, d.path))}#L{d.line}"><code>{escape(other)}</code></a>'
+            href = relative_href(page_url, source_url(site.kernel, d.path), f"L{d.line}")
+            who = f'<a href="{html_attr(href)}"><code>{html_text(other)}</code></a>'
         else:
-            who = f"<code>{escape(other)}</code>"
-        site_link = f'<a href="{relative(page_url, source_url(site.kernel, path))}#L{line}">{escape(path)}:{line}</a>'
-        through = f' through <code>.{escape(str(via))}</code>' if via else ""
+            who = f"<code>{html_text(other)}</code>"
+        href = relative_href(page_url, source_url(site.kernel, path), f"L{line}")
+        site_link = f'<a href="{html_attr(href)}">{html_text(f"{path}:{line}")}</a>'
+        through = f" through <code>.{html_text(str(via))}</code>" if via else ""
         items.append(f"<li>{who} at {site_link}{through}</li>")
     more = f'<p class="kx-meta">… and {len(rows) - limit} more.</p>' if len(rows) > limit else ""
     return '<nav class="kx-calls" data-search-exclude><ul>' + "".join(items) + "</ul>" + more + "</nav>"
@@ -279,20 +314,20 @@ def _demote_headings(markdown: str) -> str:
 
 def _embedding_mermaid(chain: list[str]) -> str:
     lines = ["flowchart LR"]
-    lines += [f'  s{i}["struct {name}"]' for i, name in enumerate(chain)]
+    lines += [f'  s{i}["struct {mermaid_label(name)}"]' for i, name in enumerate(chain)]
     lines += [f"  s{i} -->|first member| s{i + 1}" for i in range(len(chain) - 1)]
     return _mermaid_block(lines)
 
 
 def _mermaid_block(lines: list[str]) -> str:
     """A mermaid diagram as the pages' script expects it (drawn in the browser, not searched)."""
-    return '<pre class="kx-mermaid" data-search-exclude><code>' + escape("\n".join(lines)) + "</code></pre>"
+    return '<pre class="kx-mermaid" data-search-exclude><code>' + html_text("\n".join(lines)) + "</code></pre>"
 
 
 def member_table(site: SiteIndex, struct: Definition, notes: dict[str, Annotation] | None = None) -> str:
     """An HTML table of a struct's members (nested ones included), linked to their lines."""
     page_url = symbol_url(site.kernel, struct.name)
-    base = relative(page_url, source_url(site.kernel, struct.path))
+    base = html_attr(relative_href(page_url, source_url(site.kernel, struct.path)))
     members = [m for m in site.by_file.get(struct.path, ()) if m.kind == "member"
                and m.name.startswith(struct.name + ".") and struct.line <= m.line <= struct.end_line]
     if not members:
@@ -300,12 +335,12 @@ def member_table(site: SiteIndex, struct: Definition, notes: dict[str, Annotatio
     rows = []
     for m in members:
         field_name = m.name.split(".", 1)[1]
-        cond = f'<br><span class="kx-meta">{escape(m.cond)}</span>' if m.cond else ""
+        cond = f'<br><span class="kx-meta">{html_text(m.cond)}</span>' if m.cond else ""
         note = (notes or {}).get(m.name)
-        comment = escape(note.summary(200)) if note is not None else ""
+        comment = html_text(note.summary(200)) if note is not None else ""
         rows.append(
-            f'<tr id="{escape(m.name)}"><td><a href="{base}#L{m.line}"><code>{escape(field_name)}</code></a></td>'
-            f"<td><code>{escape(m.signature)}</code>{cond}</td><td>{m.line}</td><td>{comment}</td></tr>"
+            f'<tr id="{html_attr(m.name)}"><td><a href="{base}#L{m.line}"><code>{html_text(field_name)}</code></a></td>'
+            f"<td><code>{html_text(m.signature)}</code>{cond}</td><td>{m.line}</td><td>{comment}</td></tr>"
         )
     return (
         '<table class="kx-members"><thead><tr><th>member</th><th>declaration</th>'
@@ -318,7 +353,7 @@ def _mermaid(name: str, calls_in: list[object], calls_out: list[object], limit: 
         return "n" + format(zlib.crc32(n.encode()), "x")
 
     lines = ["flowchart LR"]
-    lines.append(f'  {node(name)}["{name}"]:::kxSelf')
+    lines.append(f'  {node(name)}["{mermaid_label(name)}"]:::kxSelf')
     seen = set()
     for row in calls_in[:limit]:
         other = str(row_field(row, "name", 0))
@@ -326,16 +361,16 @@ def _mermaid(name: str, calls_in: list[object], calls_out: list[object], limit: 
             continue
         seen.add(("in", other))
         via = row_field(row, "via", 3)
-        arrow = f'-.->|"{via}"|' if via else "-->"
-        lines.append(f'  {node(other)}["{other}"] {arrow} {node(name)}')
+        arrow = f'-.->|"{mermaid_label(str(via))}"|' if via else "-->"
+        lines.append(f'  {node(other)}["{mermaid_label(other)}"] {arrow} {node(name)}')
     for row in calls_out[:limit]:
         other = str(row_field(row, "name", 0))
         if ("out", other) in seen:
             continue
         seen.add(("out", other))
         via = row_field(row, "via", 3)
-        arrow = f'-.->|"{via}"|' if via else "-->"
-        lines.append(f'  {node(name)} {arrow} {node(other)}["{other}"]')
+        arrow = f'-.->|"{mermaid_label(str(via))}"|' if via else "-->"
+        lines.append(f'  {node(name)} {arrow} {node(other)}["{mermaid_label(other)}"]')
     lines.append("  classDef kxSelf stroke-width:3px")
     return _mermaid_block(lines)
 
@@ -352,19 +387,19 @@ def refs_html(site: SiteIndex, refs: list[tuple[str, int, str]], page_url: str, 
     if roles:
         counts = {r: sum(1 for x in refs if x[2] == r) for r in roles}
         summary += " (" + ", ".join(f"{counts[r]} {r}" for r in roles) + ")"
-    out = [f'<p class="kx-meta">{escape(summary)}.</p>', '<nav class="kx-refs" data-search-exclude>']
+    out = [f'<p class="kx-meta">{html_text(summary)}.</p>', '<nav class="kx-refs" data-search-exclude>']
     for shown, path in enumerate(sorted(by_file, key=lambda p: (not p.endswith(".c"), p))):
         if shown >= limit:
             out.append(f'<p class="kx-meta">… and {len(by_file) - shown} more files.</p>')
             break
-        base = relative(page_url, source_url(site.kernel, path))
+        base = html_attr(relative_href(page_url, source_url(site.kernel, path)))
         lines = sorted(by_file[path])
         items = " ".join(
-            f'<a href="{base}#L{ln}" title="{escape(" ".join(sorted(r for r in by_file[path][ln] if r)))}">{ln}</a>'
+            f'<a href="{base}#L{ln}" title="{html_attr(" ".join(sorted(r for r in by_file[path][ln] if r)))}">{ln}</a>'
             for ln in lines[:60]
         )
         more = f" … {len(lines) - 60} more" if len(lines) > 60 else ""
-        out.append(f'<div class="kx-ref-file"><code>{escape(path)}</code> {items}{more}</div>')
+        out.append(f'<div class="kx-ref-file"><code>{html_text(path)}</code> {items}{more}</div>')
     out.append("</nav>")
     return "\n".join(out)
 
@@ -372,7 +407,7 @@ def refs_html(site: SiteIndex, refs: list[tuple[str, int, str]], page_url: str, 
 # ------------------------------------------------------------------ JSON for the pages' scripts
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def shard_of_name(name: str) -> str:
     """Names shards are keyed by the first two letters of the last component, lower case."""
     last = name.rsplit(".", 1)[-1].lstrip("_").lower()

@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import jinja2
 from mkdocs.config import base
@@ -33,7 +34,9 @@ from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import get_toc
 
 from ..config import ConfigError, Project
+from ..escaping import html_text, script_json
 from ..store import Index, IndexMissing
+from ..urls import relative, relative_href, source_uri, source_url, symbol_uri, symbol_url
 from .links import Definition, SiteIndex, row_field
 from .markdown import Resolved, Resolver, SymbolLinkExtension, linked_names
 from .pages import (
@@ -50,7 +53,6 @@ from .pages import (
     shard_of_name,
     symbol_page,
 )
-from ..urls import relative, source_uri, source_url, symbol_uri, symbol_url
 
 log = logging.getLogger("mkdocs.plugins.kernel_explorer")
 
@@ -117,7 +119,7 @@ class SourcePage(Page):
     def read_source(self, config: MkDocsConfig) -> None:
         self.markdown = ""
         self.meta = {
-            "title": self.kx_path,
+            "title": html_text(self.kx_path),  # material writes page.meta.title into the page as HTML
             "template": "kernel-explorer/source.html",
             "search": {"exclude": True},
             "hide": ["navigation", "toc"],
@@ -141,7 +143,7 @@ class _PageResolver(Resolver):
         target_url = target_uri[: -len(".md")] + "/" if target_uri.endswith(".md") else target_uri
         if target_url.endswith("/index/"):
             target_url = target_url[: -len("index/")]
-        return relative(self.page.url, target_url) + (f"#{fragment}" if fragment else "")
+        return relative_href(unquote(self.page.url), target_url, fragment)
 
     def link(self, target: str) -> Resolved | None:
         plugin = self.plugin
@@ -180,7 +182,7 @@ class _PageResolver(Resolver):
         key = (d.path, d.line, d.name, self.page.url, plugin.link_context.symbol_pages, site.stamp)
         html = plugin._embeds.get(key)
         if html is None:  # kept across `mkdocs serve` rebuilds: the code does not change with the prose
-            html = plugin._embeds[key] = embed_html(site, plugin.link_context, d, self.page.url)
+            html = plugin._embeds[key] = embed_html(site, plugin.link_context, d, unquote(self.page.url))
         return html
 
     def missing(self, target: str) -> None:
@@ -702,7 +704,8 @@ def _dest_of(src_uri: str) -> str:
 
 
 def _front_matter(title: str) -> str:
-    return f"---\ntitle: {json.dumps(title)}\n---\n"
+    # material writes page.meta.title into the page as HTML
+    return f"---\ntitle: {json.dumps(html_text(title))}\n---\n"
 
 
 def _first_heading(markdown: str) -> str | None:
@@ -716,7 +719,7 @@ def _config_js(kernel: str, shards: list[str], mermaid: bool) -> str:
         "kernel": kernel, "data": f"{kernel}/_kx/", "source": f"{kernel}/source/", "symbol": f"{kernel}/symbol/",
         "shards": shards, "refShards": REF_SHARDS,
     }
-    return "window.kernelExplorer = " + json.dumps(data) + ";\n"
+    return "window.kernelExplorer = " + script_json(data) + ";\n"
 
 
 __all__ = ["KernelExplorerPlugin", "PluginConfig", "relative", "source_url", "symbol_url"]

@@ -21,18 +21,15 @@ from typing import NamedTuple
 from pygments.formatters.html import HtmlFormatter
 from pygments.token import Comment, Name, Token, _TokenType
 
+from ..escaping import HTML_TEXT, html_attr
 from .lexer import KernelCLexer, lex
 
-_ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_ESCAPE = HTML_TEXT  # the code is element text: html_text's table, for str.translate in the loop below
 
 # Token types shown without colour: no <span> is written for them.
 _BARE = (Token.Text, Name, Token.Punctuation, Token.Operator, Token.Error)
 # Name subtypes that are coloured anyway.
 _COLOURED_NAMES = (Name.Function, Name.Class, Name.Builtin, Name.Label, Name.Constant)
-
-
-def escape(text: str) -> str:
-    return text.translate(_ESCAPE)
 
 
 class LinkSpan(NamedTuple):
@@ -41,7 +38,7 @@ class LinkSpan(NamedTuple):
     line: int
     start: int
     end: int
-    href: str
+    href: str  # a URL (percent-encoded, as `urls.relative_href` gives it); attribute-escaped when written
     definition: bool = False  # the name at its own definition
 
 
@@ -57,7 +54,7 @@ def tokens(text: str) -> list[tuple[_TokenType, str]]:
     return lex(text)
 
 
-class SourceFormatter(HtmlFormatter):  # type: ignore[type-arg]
+class SourceFormatter(HtmlFormatter):
     """An HtmlFormatter that writes one anchored span per line and links at `spans`.
 
     `_format_lines` is the hook Pygments documents for this; it is private API, so
@@ -72,7 +69,8 @@ class SourceFormatter(HtmlFormatter):  # type: ignore[type-arg]
         self.line_ids = line_ids
         by_line: dict[int, list[tuple[int, int, str]]] = {}
         for span in spans:
-            tag = f'<a class="d" href="{span.href}">' if span.definition else f'<a href="{span.href}">'
+            href = html_attr(span.href)
+            tag = f'<a class="d" href="{href}">' if span.definition else f'<a href="{href}">'
             by_line.setdefault(span.line, []).append((span.start, span.end, tag))
         for items in by_line.values():
             items.sort()
@@ -84,9 +82,9 @@ class SourceFormatter(HtmlFormatter):  # type: ignore[type-arg]
             return self._openers[ttype]
         except KeyError:
             pass
-        if ttype in Name and ttype not in _COLOURED_NAMES and ttype is not Name.Function:
-            opener = ""
-        elif any(ttype in bare for bare in _BARE) and ttype not in Name:
+        plain_name = ttype in Name and ttype not in _COLOURED_NAMES and ttype is not Name.Function
+        plain_other = ttype not in Name and any(ttype in bare for bare in _BARE)
+        if plain_name or plain_other:
             opener = ""
         else:
             css = self._get_css_classes(ttype)
@@ -203,4 +201,4 @@ def decode(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-__all__ = ["LinkSpan", "SourceFormatter", "render", "tokens", "escape", "char_column", "decode"]
+__all__ = ["LinkSpan", "SourceFormatter", "char_column", "decode", "render", "tokens"]

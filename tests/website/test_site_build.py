@@ -111,7 +111,7 @@ def test_data_for_hover_and_references(built: Path) -> None:
     assert "de" in shards
     names = json.loads((data / "names/de.json").read_text())
     entry = next(e for e in names if e[0] == "demo_listen_start" and e[1] == "function")
-    assert files[entry[2]] == "net/demo/demo_core.c" and entry[3] == 13
+    assert files[entry[2]] == "net/demo/demo_core.c" and entry[3] == START
 
 
 def test_missing_symbol_fails_strict_build_naming_page_and_symbol(

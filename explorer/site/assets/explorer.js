@@ -1,6 +1,9 @@
 /* kernel-explorer: line ranges, the hover card, the references panel and symbol search.
  * Data comes from the site itself (window.kernelExplorer, set by config.js, and the JSON
- * under <kernel>/_kx/), loaded on demand; nothing is fetched from another host. */
+ * under <kernel>/_kx/), loaded on demand; nothing is fetched from another host.
+ * Names and paths in that data come from the kernel tree and are untrusted: everything shown
+ * is built as DOM nodes (el(), textContent, setAttribute), never as HTML strings, and every
+ * path put in a URL is encoded segment by segment (urlPath). */
 (function () {
   "use strict";
   var KX = window.kernelExplorer;
@@ -12,7 +15,9 @@
     try { base = JSON.parse(el.textContent).base || "."; } catch (e) { /* keep "." */ }
     return new URL(base.replace(/\/?$/, "/"), document.baseURI);
   })();
-  function siteURL(path) { return new URL(path, siteBase).href; }
+  /* a plain site path ("linux-6.1/source/net/a#b.c/") as a URL path: each segment encoded */
+  function urlPath(path) { return String(path).split("/").map(encodeURIComponent).join("/"); }
+  function siteURL(path) { return new URL(urlPath(path), siteBase).href; }
 
   var cache = new Map();
   function getJSON(path) {
@@ -54,23 +59,31 @@
   }
   function refs(name) { return getJSON(KX.data + "refs/" + (crc32(name) % KX.refShards) + ".json"); }
 
-  function esc(s) {
-    return String(s).replace(/[&<>"]/g, function (ch) {
-      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[ch];
-    });
+  /* an element: el("a", {href: url, class: "d"}, child, ...); children are nodes or text */
+  function el(tag, attrs) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    for (var i = 2; i < arguments.length; i++) {
+      var child = arguments[i];
+      if (child === null || child === undefined) continue;
+      node.appendChild(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
   }
-  function sourceHref(path, line) { return siteURL(KX.source + path + "/" + (line ? "#L" + line : "")); }
-  function symbolHref(name) { return siteURL(KX.symbol + name.replace(/[^A-Za-z0-9_.\-]/g, "_") + "/"); }
+  function sourceHref(path, line) { return siteURL(KX.source + path + "/") + (line ? "#L" + (+line) : ""); }
+  function symbolHref(name) { return siteURL(KX.symbol + String(name).replace(/[^A-Za-z0-9_.\-]/g, "_") + "/"); }
 
   /* where a link in the code goes: {path, line} of a source page, or null */
   function targetOf(a) {
     var url = new URL(a.href, document.baseURI);
+    var pathname;
+    try { pathname = decodeURIComponent(url.pathname); } catch (e) { return null; }
     var marker = "/" + KX.source;
-    var i = url.pathname.indexOf(marker);
+    var i = pathname.indexOf(marker);
     if (i < 0) return null;
-    var path = url.pathname.slice(i + marker.length).replace(/\/(index\.html)?$/, "");
+    var path = pathname.slice(i + marker.length).replace(/\/(index\.html)?$/, "");
     var m = /^#L(\d+)/.exec(url.hash);
-    return { path: decodeURIComponent(path), line: m ? +m[1] : 0 };
+    return { path: path, line: m ? +m[1] : 0 };
   }
   function currentPath() {
     var head = document.querySelector(".kx-file-head");
@@ -153,20 +166,27 @@
     clearTimeout(hoverTimer);
     if (card) { card.remove(); card = null; }
   }
+  /* the nodes that describe an index entry (hover card, references panel) */
   function describe(e, paths) {
-    var where = paths[e[2]] + ":" + e[3];
-    var html = "<div><strong>" + esc(e[0]) + "</strong> <span class='kx-kind'>" + esc(e[1]) + "</span></div>";
-    if (e[4]) html += "<div><code>" + esc(e[4]) + "</code></div>";
-    if (e[5]) html += "<div class='kx-meta'>under " + esc(e[5]) + "</div>";
-    if (e[7]) html += "<div class='kx-note'>" + esc(e[7]) + "</div>";
+    var out = [el("div", null, el("strong", null, e[0]), " ", el("span", { "class": "kx-kind" }, e[1]))];
+    if (e[4]) out.push(el("div", null, el("code", null, e[4])));
+    if (e[5]) out.push(el("div", { "class": "kx-meta" }, "under " + e[5]));
+    if (e[7]) out.push(el("div", { "class": "kx-note" }, e[7]));
     if (e[8] && e[8].length) {
       // a call through this member may reach any function stored in it: offer the choice
-      html += "<div class='kx-targets'>calls through it may reach: " + e[8].map(function (t) {
-        return "<a href='" + esc(sourceHref(paths[t[1]], t[2])) + "'><code>" + esc(t[0]) + "</code></a>";
-      }).join(", ") + "</div>";
+      var targets = el("div", { "class": "kx-targets" }, "calls through it may reach: ");
+      e[8].forEach(function (t, i) {
+        if (i) targets.appendChild(document.createTextNode(", "));
+        targets.appendChild(el("a", { href: sourceHref(paths[t[1]], t[2]) }, el("code", null, t[0])));
+      });
+      out.push(targets);
     }
-    html += "<div class='kx-meta'>" + esc(where) + "</div>";
-    return html;
+    out.push(el("div", { "class": "kx-meta" }, paths[e[2]] + ":" + e[3]));
+    return out;
+  }
+  function fill(parent, nodes) {
+    parent.replaceChildren.apply(parent, nodes);
+    return parent;
   }
   document.addEventListener("mouseover", function (ev) {
     var a = ev.target instanceof Element ? ev.target.closest(".kx-code a") : null;
@@ -177,9 +197,8 @@
         var e = res[0];
         if (!e || !a.matches(":hover")) return;
         hideCard();
-        card = document.createElement("div");
-        card.className = "kx-card";
-        card.innerHTML = describe(e, res[1]) + "<div class='kx-meta'>click a name at its definition for its references</div>";
+        card = fill(el("div", { "class": "kx-card" }), describe(e, res[1]).concat(
+          el("div", { "class": "kx-meta" }, "click a name at its definition for its references")));
         document.body.appendChild(card);
         var r = a.getBoundingClientRect();
         card.style.left = Math.max(4, window.scrollX + r.left) + "px";
@@ -203,25 +222,30 @@
       });
     }
     panel.hidden = false;
-    panel.innerHTML = "<button class='kx-close' title='close'>×</button><p>Loading references of <code>" + esc(e[0]) + "</code>…</p>";
+    function close() { return el("button", { "class": "kx-close", title: "close" }, "×"); }
+    fill(panel, [close(), el("p", null, "Loading references of ", el("code", null, e[0]), "…")]);
     Promise.all([refs(e[0]), files()]).then(function (res) {
-      var byFile = res[0][e[0]] || {}, paths = res[1];
+      var byFile = Object.prototype.hasOwnProperty.call(res[0], e[0]) ? res[0][e[0]] : {}, paths = res[1];
       var ids = Object.keys(byFile).sort(function (x, y) { return paths[x] < paths[y] ? -1 : 1; });
       var total = 0;
-      var html = "<button class='kx-close' title='close'>×</button>" + describe(e, paths);
-      if (e[6]) html += "<p><a href='" + esc(symbolHref(e[0])) + "'>symbol page</a></p>";
-      var list = "";
+      var nodes = [close()].concat(describe(e, paths));
+      if (e[6]) nodes.push(el("p", null, el("a", { href: symbolHref(e[0]) }, "symbol page")));
+      var list = el("ul");
       ids.forEach(function (id) {
         var lines = byFile[id];
         total += lines.length;
-        list += "<li><code>" + esc(paths[id]) + "</code> " + lines.slice(0, 60).map(function (n) {
-          return "<a href='" + esc(sourceHref(paths[id], n)) + "'>" + n + "</a>";
-        }).join(" ") + (lines.length > 60 ? " …" : "") + "</li>";
+        var item = el("li", null, el("code", null, paths[id]));
+        lines.slice(0, 60).forEach(function (n) {
+          item.appendChild(document.createTextNode(" "));
+          item.appendChild(el("a", { href: sourceHref(paths[id], n) }, n));
+        });
+        if (lines.length > 60) item.appendChild(document.createTextNode(" …"));
+        list.appendChild(item);
       });
-      html += "<h3>" + total + " references in " + ids.length + " files</h3><ul>" + list + "</ul>";
-      panel.innerHTML = html;
+      nodes.push(el("h3", null, total + " references in " + ids.length + " files"), list);
+      fill(panel, nodes);
     }).catch(function () {
-      panel.innerHTML = "<button class='kx-close' title='close'>×</button><p>No references available.</p>";
+      fill(panel, [close(), el("p", null, "No references available.")]);
     });
   }
   document.addEventListener("click", function (ev) {
@@ -282,11 +306,13 @@
         });
         if (!hits.length) { box.hidden = true; return; }
         var paths = res[1];
-        box.innerHTML = "<div class='kx-meta'>Definitions</div><ol>" + hits.slice(0, 12).map(function (e) {
+        var list = el("ol");
+        hits.slice(0, 12).forEach(function (e) {
           var href = e[6] ? symbolHref(e[0]) : sourceHref(paths[e[2]], e[3]);
-          return "<li><a href='" + esc(href) + "'><code>" + esc(e[0]) + "</code><span class='kx-meta'>" + esc(e[1]) + " · " +
-            esc(paths[e[2]]) + ":" + e[3] + "</span></a></li>";
-        }).join("") + "</ol>";
+          list.appendChild(el("li", null, el("a", { href: href }, el("code", null, e[0]),
+            el("span", { "class": "kx-meta" }, e[1] + " · " + paths[e[2]] + ":" + e[3]))));
+        });
+        fill(box, [el("div", { "class": "kx-meta" }, "Definitions"), list]);
         box.hidden = false;
       }).catch(function () { box.hidden = true; });
     };
