@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..annotations import Annotation
+from ..store import CallEdge
 from ..urls import relative, source_url, symbol_uri, symbol_url
-from .links import Definition, Link, SiteIndex, callees, callers, row_field
+from .links import Link, SiteDefinition, SiteIndex, callees, callers, row_field
 from .render import LinkSpan, decode, escape, render, tokens
 
 REF_SHARDS = 64
@@ -72,7 +73,7 @@ def render_source_page(site: SiteIndex, ctx: LinkContext, path: str) -> Rendered
     data = (site.tree / path).read_bytes()
     text = decode(data)
     toks = tokens(text)
-    links = site.file_links(path, data, toks)
+    links = site.file_links(path, data)
     page_url = source_url(site.kernel, path)
     code = render(text, _spans(links, page_url, ctx, path), toks=toks)
     lines = site.files.get(path, text.count("\n"))
@@ -135,7 +136,7 @@ def folders(paths: Iterable[str]) -> dict[str, tuple[list[str], list[str]]]:
 # ------------------------------------------------------------------ embeds and symbol pages
 
 
-def definition_range(site: SiteIndex, d: Definition, lines: list[str]) -> tuple[int, int]:
+def definition_range(site: SiteIndex, d: SiteDefinition, lines: list[str]) -> tuple[int, int]:
     """First and last line of a definition's text, with a return type on the line above."""
     first = d.line
     if d.kind in ("function", "prototype", "variable"):
@@ -152,7 +153,7 @@ def definition_range(site: SiteIndex, d: Definition, lines: list[str]) -> tuple[
     return first, min(last, len(lines))
 
 
-def embed_html(site: SiteIndex, ctx: LinkContext, d: Definition, page_url: str) -> str:
+def embed_html(site: SiteIndex, ctx: LinkContext, d: SiteDefinition, page_url: str) -> str:
     """The live source of a definition, linked, for a page served at `page_url`."""
     data = (site.tree / d.path).read_bytes()
     text = decode(data)
@@ -160,7 +161,7 @@ def embed_html(site: SiteIndex, ctx: LinkContext, d: Definition, page_url: str) 
     first, last = definition_range(site, d, all_lines)
     excerpt = "\n".join(all_lines[first - 1:last]) + "\n"
     toks = tokens(excerpt)
-    links = site.file_links(d.path, data, toks, first, last)
+    links = site.file_links(d.path, data, first, last)
     spans = _spans(links, page_url, ctx, None)
     code = render(excerpt, spans, first_line=first, line_ids=False, toks=toks)
     src = relative(page_url, f"{source_url(site.kernel, d.path)}#L{first}")
@@ -232,7 +233,7 @@ def symbol_page(site: SiteIndex, ctx: LinkContext, name: str, mentions: list[tup
     return "\n".join(out) + "\n"
 
 
-def call_list(site: SiteIndex, ctx: LinkContext, rows: list[object], page_url: str, limit: int = 300) -> str:
+def call_list(site: SiteIndex, ctx: LinkContext, rows: list[CallEdge], page_url: str, limit: int = 300) -> str:
     """Call edges (name, path, line, via) as an HTML list for a page at `page_url`."""
     items = []
     for row in rows[:limit]:
@@ -289,7 +290,7 @@ def _mermaid_block(lines: list[str]) -> str:
     return '<pre class="kx-mermaid" data-search-exclude><code>' + escape("\n".join(lines)) + "</code></pre>"
 
 
-def member_table(site: SiteIndex, struct: Definition, notes: dict[str, Annotation] | None = None) -> str:
+def member_table(site: SiteIndex, struct: SiteDefinition, notes: dict[str, Annotation] | None = None) -> str:
     """An HTML table of a struct's members (nested ones included), linked to their lines."""
     page_url = symbol_url(site.kernel, struct.name)
     base = relative(page_url, source_url(site.kernel, struct.path))
@@ -313,7 +314,7 @@ def member_table(site: SiteIndex, struct: Definition, notes: dict[str, Annotatio
     )
 
 
-def _mermaid(name: str, calls_in: list[object], calls_out: list[object], limit: int = 12) -> str:
+def _mermaid(name: str, calls_in: list[CallEdge], calls_out: list[CallEdge], limit: int = 12) -> str:
     def node(n: str) -> str:
         return "n" + format(zlib.crc32(n.encode()), "x")
 

@@ -34,7 +34,7 @@ from mkdocs.structure.toc import get_toc
 
 from ..config import ConfigError, Project
 from ..store import Index, IndexMissing
-from .links import Definition, SiteIndex, row_field
+from .links import SiteDefinition, SiteIndex
 from .markdown import Resolved, Resolver, SymbolLinkExtension, linked_names
 from .pages import (
     REF_SHARDS,
@@ -544,7 +544,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         with Index(self.site.index_path) as index:
             return index.embedding_chain(name)
 
-    def definition(self, name: str) -> Definition | None:
+    def definition(self, name: str) -> SiteDefinition | None:
         assert self.site is not None
         found = self.site.lookup(name)
         real = [d for d in found if d.kind != "prototype"]
@@ -628,13 +628,10 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         return self._refs
 
     def _symbol_refs(self, name: str) -> list[tuple[str, int, str]]:
-        """(path, line, role) of the uses of `name`: from the index's refs, else from the rendered links."""
+        """(path, line, role) of the uses of `name`, from the index's refs."""
         assert self.site is not None
-        if self.site.has_refs and hasattr(Index, "refs"):
-            with self.site.open() as index:
-                return [(str(row_field(r, "path", 0)), int(row_field(r, "line", 1)), str(row_field(r, "role", 4)))  # type: ignore[arg-type]
-                        for r in index.refs(name)]
-        return [(path, line, "") for path, lines in self._all_refs().get(name, {}).items() for line in lines]
+        with self.site.open() as index:
+            return [(r.path, r.line, r.role) for r in index.refs(name)]
 
     def _close_pool(self) -> None:
         if self._pool is not None:
