@@ -39,7 +39,7 @@ class Resolved:
     css: str = "kx-sym"
 
 
-class Resolver:
+class CommentaryLinkResolver:
     """What the extension asks of the plugin; the plugin sets `page` before each page."""
 
     def link(self, target: str) -> Resolved | None:  # pragma: no cover - interface
@@ -53,7 +53,7 @@ class Resolver:
 
 
 class _SymbolLinkProcessor(InlineProcessor):
-    def __init__(self, pattern: str, md: Markdown, resolver: Callable[[], Resolver]) -> None:
+    def __init__(self, pattern: str, md: Markdown, resolver: Callable[[], CommentaryLinkResolver]) -> None:
         super().__init__(pattern, md)
         self.resolver = resolver
 
@@ -84,7 +84,7 @@ class _SymbolLinkProcessor(InlineProcessor):
 
 
 class _EmbedProcessor(BlockProcessor):
-    def __init__(self, parser, resolver: Callable[[], Resolver]) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, parser, resolver: Callable[[], CommentaryLinkResolver]) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parser)
         self.resolver = resolver
 
@@ -113,7 +113,7 @@ class _EmbedProcessor(BlockProcessor):
 class SymbolLinkExtension(Extension):
     """Registers `[[...]]` links and `[[source:...]]` embeds; `resolver()` gives the current page's resolver."""
 
-    def __init__(self, resolver: Callable[[], Resolver], **kwargs: object) -> None:
+    def __init__(self, resolver: Callable[[], CommentaryLinkResolver], **kwargs: object) -> None:
         self.resolver = resolver
         super().__init__(**kwargs)
 

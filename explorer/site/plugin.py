@@ -35,7 +35,7 @@ from mkdocs.structure.toc import get_toc
 from ..config import ConfigError, Project
 from ..store import Index, IndexMissing
 from .links import SiteDefinition, SiteIndex
-from .markdown import Resolved, Resolver, SymbolLinkExtension, linked_names
+from .markdown import Resolved, CommentaryLinkResolver, SymbolLinkExtension, linked_names
 from .pages import (
     REF_SHARDS,
     LinkContext,
@@ -130,7 +130,7 @@ class SourcePage(Page):
         self.links_to_anchors = {}
 
 
-class _PageResolver(Resolver):
+class _PageResolver(CommentaryLinkResolver):
     def __init__(self, plugin: KernelExplorerPlugin, page: Page) -> None:
         self.plugin = plugin
         self.page = page
@@ -198,7 +198,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         self.site: SiteIndex | None = None
         self.symbol_names: frozenset[str] = frozenset()
         self.link_context = LinkContext("")
-        self._resolver: Resolver | None = None
+        self._resolver: CommentaryLinkResolver | None = None
         self._source_pages: dict[str, str] = {}  # src_uri → path
         self._symbol_pages: dict[str, str] = {}  # src_uri → name
         self._mentions: dict[str, list[tuple[str, str]]] = {}
@@ -485,7 +485,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
 
     # ------------------------------------------------------------------ services for the resolver
 
-    def _current_resolver(self) -> Resolver:
+    def _current_resolver(self) -> CommentaryLinkResolver:
         if self._resolver is None:  # Markdown converted outside a page (another plugin): no page to name
             raise PluginError("kernel-explorer: [[...]] used outside a page")
         return self._resolver
