@@ -75,9 +75,9 @@ class SiteIndex:
     def load(cls, kernel: str, index_path: Path, tree: Path) -> SiteIndex:
         """Read the files and definitions of an index; raises the store's IndexMissing or IndexDamaged
         (and sqlite3.DatabaseError for a file that breaks after it opened)."""
+        st = index_path.stat()
+        site = cls(kernel, index_path, tree, stamp=(st.st_mtime_ns, st.st_size))
         with Index(index_path) as index:
-            st = index_path.stat()
-            site = cls(kernel, index_path, tree, stamp=(st.st_mtime_ns, st.st_size))
             site.files = index.file_lines()
             for symbol in index.dump():
                 d = SiteDefinition.of(symbol)
@@ -104,6 +104,12 @@ class SiteIndex:
     def lookup(self, name: str) -> list[SiteDefinition]:
         return self.defs.get(name, [])
 
+    def definition(self, name: str) -> SiteDefinition | None:
+        """The definition a page about `name` shows first: a real one before prototypes."""
+        found = self.lookup(name)
+        real = [d for d in found if d.kind != "prototype"]
+        return real[0] if real else found[0] if found else None
+
     def best(self, name: str, from_path: str | None = None) -> SiteDefinition | None:
         """The definition a use of `name` goes to: one in the same file first, then by rank."""
         found = self.defs.get(name)
@@ -114,6 +120,18 @@ class SiteIndex:
                 if d.path == from_path and d.kind != "prototype":
                     return d
         return found[0]
+
+    def embedding(self, name: str) -> list[str]:
+        """The first-member embedding chain of a struct (just [name] for anything else)."""
+        if not any(d.kind in ("struct", "union") for d in self.lookup(name)):
+            return [name]
+        with self.open() as index:
+            return index.embedding_chain(name)
+
+    def uses(self, name: str) -> list[tuple[str, int, str]]:
+        """(path, line, role) of the uses of `name`, from the index's refs."""
+        with self.open() as index:
+            return [(r.path, r.line, r.role) for r in index.refs(name)]
 
     # ------------------------------------------------------------ links of one file
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -137,3 +138,40 @@ def test_commentary_is_escaped(demo_project: DemoProject) -> None:
     page = (site / "esc/index.html").read_text(encoding="utf-8")
     assert "<code>&lt;script&gt;alert(1)&lt;/script&gt;</code>" in page
     assert "<script>alert(1)" not in page
+
+
+def _generated_pages(site: Path) -> dict[str, bytes]:
+    """Every generated page's HTML by path (the folders reused under serve are symbolic links)."""
+    pages = {}
+    for folder, _dirs, names in os.walk(site / "demo-1.0", followlinks=True):
+        for name in names:
+            if name.endswith(".html"):
+                path = Path(folder) / name
+                pages[path.relative_to(site).as_posix()] = path.read_bytes()
+    return pages
+
+
+def test_a_rebuild_under_serve_reuses_the_generated_pages(demo_project: DemoProject, caplog: pytest.LogCaptureFixture) -> None:
+    """Under `mkdocs serve` an edit to the prose rebuilds no generated page, and the site is whole."""
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    config_file = str(demo_project.root / "mkdocs.yml")
+    config = load_config(config_file)
+    config.plugins.on_startup(command="serve", dirty=False)
+    try:
+        build(config)
+        site = Path(config.site_dir)
+        first = _generated_pages(site)
+        demo_project.write_doc("index.md", (demo_project.docs / "index.md").read_text(encoding="utf-8") + "\nAn edit.\n")
+        config = load_config(config_file)
+        with caplog.at_level(logging.INFO, logger="mkdocs.plugins.kernel_explorer"):
+            build(config)
+        messages = [r.getMessage() for r in caplog.records]
+        assert any(m.startswith("kernel-explorer: rebuilt 0 generated pages, reused") for m in messages), messages
+        assert _generated_pages(site) == first  # (the reused folders link into the cache, gone after shutdown)
+        assert "An edit." in (site / "index.html").read_text(encoding="utf-8")
+        broken, _ = check_site(site)
+        assert broken == []
+    finally:
+        config.plugins.on_shutdown()
