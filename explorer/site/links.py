@@ -75,9 +75,9 @@ class SiteIndex:
     def load(cls, kernel: str, index_path: Path, tree: Path) -> SiteIndex:
         """Read the files and definitions of an index; raises the store's IndexMissing or IndexDamaged
         (and sqlite3.DatabaseError for a file that breaks after it opened)."""
-        st = index_path.stat()
-        site = cls(kernel, index_path, tree, stamp=(st.st_mtime_ns, st.st_size))
         with Index(index_path) as index:
+            st = index_path.stat()
+            site = cls(kernel, index_path, tree, stamp=(st.st_mtime_ns, st.st_size))
             site.files = index.file_lines()
             for symbol in index.dump():
                 d = SiteDefinition.of(symbol)

@@ -16,6 +16,7 @@ import json
 import logging
 import posixpath
 import re
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -126,13 +127,19 @@ class BuildState:
 @contextmanager
 def index_errors(index_path: Path) -> Iterator[None]:
     """A damaged index, met at any hook, as one line naming the rebuild command."""
-    from ..store import IndexMissing
+    from ..store import IndexDamaged, IndexMissing
 
     try:
         yield
     except IndexMissing:
         raise PluginError(
             f"kernel-explorer: no index at {index_path}: run `kexplore vendor` and `kexplore index` (or `make index`)"
+        ) from None
+    except IndexDamaged as exc:
+        raise PluginError(f"kernel-explorer: {exc}") from None
+    except sqlite3.DatabaseError as exc:  # a file that opened but breaks in a later query (truncated)
+        raise PluginError(
+            f"kernel-explorer: the index {index_path} is damaged ({exc}): rebuild it with `kexplore index --force`"
         ) from None
 
 

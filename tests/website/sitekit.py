@@ -177,6 +177,7 @@ def build_site(config_file: Path, *, strict: bool = True, site_dir: Path | None 
     return Path(config.site_dir)
 
 
+REPO = Path(__file__).resolve().parent.parent.parent  # the checkout (put on PYTHONPATH for subprocesses)
 REAL_INDEX = PACKAGE_ROOT / "kernel-snippets" / "index" / "linux-6.1.sqlite"
 REAL_TREE = PACKAGE_ROOT / "kernel-snippets" / "linux-6.1"
 

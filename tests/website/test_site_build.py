@@ -6,13 +6,17 @@ import json
 import logging
 import os
 import re
+import shutil
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from mkdocs.exceptions import Abort
 
 from .site_linkcheck import check_site
-from .sitekit import DEMO_CORE, DemoProject, build_site, line_of
+from .sitekit import DEMO_CORE, INDEX_MD, MKDOCS_YML, REPO, DemoProject, build_site, line_of
 
 START = line_of(DEMO_CORE, "int demo_listen_start(")
 ALLOC = line_of(DEMO_CORE, "static int demo_alloc_queue(")
@@ -175,3 +179,67 @@ def test_a_rebuild_under_serve_reuses_the_generated_pages(demo_project: DemoProj
         assert broken == []
     finally:
         config.plugins.on_shutdown()
+
+
+def _damage(kind: str, index: Path, good: bytes) -> None:
+    index.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "empty":
+        index.write_bytes(b"")
+    elif kind == "garbage":
+        index.write_bytes(b"not an index\n" * 512)
+    elif kind == "truncated":
+        index.write_bytes(good[: len(good) // 2])
+    elif kind == "garbled pages":  # opens (its meta page is intact) but a later query fails
+        index.write_bytes(_garbled_after_meta(good, index.with_name("probe.sqlite")))
+    elif kind == "other schema":
+        db = sqlite3.connect(index)
+        db.execute("CREATE TABLE notes (text TEXT)")
+        db.commit()
+        db.close()
+
+
+def _garbled_after_meta(good: bytes, probe: Path, page: int = 4096) -> bytes:
+    """`good` with every page from some page on overwritten: the first cut where the index still
+    opens (schema version readable) and reading its symbols fails."""
+    for first in range(1, len(good) // page):
+        bad = good[: first * page] + b"\xa5" * (len(good) - first * page)
+        probe.write_bytes(bad)
+        db = sqlite3.connect(f"file:{probe}?mode=ro", uri=True)
+        try:
+            db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.DatabaseError:
+            continue
+        else:
+            try:
+                db.execute("SELECT count(*), max(signature) FROM symbols").fetchone()
+            except sqlite3.DatabaseError:
+                return bad
+        finally:
+            db.close()
+            probe.unlink()
+    raise AssertionError("no cut of the index opens and then fails")
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty", "garbage", "truncated", "garbled pages", "other schema"])
+def test_a_damaged_index_fails_the_build_in_one_line(kind: str, tmp_path: Path, demo_snippets: Path) -> None:
+    """A real `mkdocs build` over a missing or damaged index: one line naming `kexplore index` and the path."""
+    snippets = tmp_path / "kernel-snippets"
+    snippets.mkdir()
+    shutil.copy(demo_snippets / "kernels.toml", snippets / "kernels.toml")
+    (snippets / "demo-1.0").symlink_to(demo_snippets / "demo-1.0")
+    index = snippets / "index" / "demo-1.0.sqlite"
+    if kind != "missing":
+        _damage(kind, index, (demo_snippets / "index" / "demo-1.0.sqlite").read_bytes())
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.md").write_text(INDEX_MD, encoding="utf-8")
+    (tmp_path / "mkdocs.yml").write_text(MKDOCS_YML.format(site_dir="site"), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_MKDOCS_2_WARNING": "1"}
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "-q"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Traceback" not in output, output
+    errors = [line for line in output.splitlines() if str(index) in line]
+    assert len(errors) == 1, output
+    assert "kexplore index" in errors[0], output
+    assert not (tmp_path / "site" / "index.html").exists()
