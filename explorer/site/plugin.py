@@ -55,8 +55,10 @@ ASSETS = "assets/kernel-explorer"
 class PluginConfig(base.Config):
     enabled = c.Type(bool, default=True)
     """Turn the plugin off (for example to preview prose quickly)."""
-    snippets = c.Optional(c.Type(str))
-    """The folder holding kernels.toml and the indexes; relative to mkdocs.yml. Default: the project's."""
+    snippets = c.Optional(c.Dir(exists=True))
+    """The folder holding kernels.toml, the kernel trees and their indexes; default: kernel-snippets/ beside mkdocs.yml."""
+    lab_results = c.Optional(c.Dir(exists=True))
+    """The folder of results recorded by `kexplore lab record`; default: build/labs/ beside mkdocs.yml."""
     kernel = c.Optional(c.Type(str))
     """Which kernel of kernels.toml; default: its `default`."""
     source_pages = c.Type(bool, default=True)
@@ -156,6 +158,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         self.serve_cache: ServeCache | None = None
         self.bytecode_cache: MemoryBytecodeCache | None = None
         self.resolver: CommentaryLinkResolver | None = None  # the current page's
+        self.lab_results: Path | None = None
         self.timings: dict[str, float] = {}  # this build's own figures (under serve, the plugin outlives builds)
         self._t0 = 0.0
 
@@ -171,10 +174,13 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             return None
         started = time.perf_counter()
         self.timings = {}
+        # both folders belong to the site (relative to its mkdocs.yml), never to this package's checkout
         base_dir = Path(config.config_file_path or ".").resolve().parent
-        snippets = Path(self.config.snippets) if self.config.snippets else None
-        if snippets is not None and not snippets.is_absolute():
-            snippets = base_dir / snippets
+        snippets = Path(self.config.snippets) if self.config.snippets else base_dir / "kernel-snippets"
+        self.lab_results = Path(self.config.lab_results) if self.config.lab_results else base_dir / "build" / "labs"
+        if not (snippets / "kernels.toml").is_file():
+            raise PluginError(f"kernel-explorer: no kernels.toml in {snippets}: set the plugin's `snippets` option "
+                              "to the folder holding kernels.toml and the indexes")
         try:
             project = Project.load(snippets)
             spec = project.kernel(self.config.kernel)
@@ -364,7 +370,8 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             from ..labs.render import expand_lab_markers
 
             assert self.project is not None
-            return expand_lab_markers(markdown, self.project, results_dir=None, site_syntax=True, kernel=self.site.kernel)
+            return expand_lab_markers(markdown, self.project, results_dir=self.lab_results, site_syntax=True,
+                                      kernel=self.site.kernel)
         return None
 
     def _write_back_and_data(self, site_dir: Path) -> None:

@@ -243,3 +243,18 @@ def test_a_damaged_index_fails_the_build_in_one_line(kind: str, tmp_path: Path, 
     assert len(errors) == 1, output
     assert "kexplore index" in errors[0], output
     assert not (tmp_path / "site" / "index.html").exists()
+
+
+def test_lab_pages_read_results_beside_mkdocs_yml(demo_project: DemoProject) -> None:
+    """Recorded lab results come from build/labs/ beside the site's mkdocs.yml (the plugin's
+    `lab_results` default), not from the package's checkout."""
+    results = demo_project.root / "build" / "labs"
+    results.mkdir(parents=True)
+    reason = "skipped for a reason only this test writes"
+    (results / "syn-queue.json").write_text(json.dumps({
+        "lab": "syn-queue", "recorded_at": "2026-01-01T00:00:00Z", "kernel": "6.1-demo", "root": False,
+        "skipped": reason, "runs": [],
+    }), encoding="utf-8")
+    demo_project.write_doc("lab.md", "# A lab\n\n<!-- kexplore-lab: syn-queue -->\n")
+    site = build_site(demo_project.root / "mkdocs.yml", strict=False)
+    assert reason in (site / "lab/index.html").read_text(encoding="utf-8")
