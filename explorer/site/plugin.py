@@ -193,10 +193,10 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             with index_errors(index_path):
                 self.site = SiteIndex.load(spec.name, index_path, project.tree(spec.name))
             self.pool.forget()
-        config.markdown_extensions.append(SymbolLinkExtension(self._current_resolver))  # type: ignore[arg-type]
+        config.markdown_extensions.append(SymbolLinkExtension(self._current_resolver))
         config.extra_css.append(f"{ASSETS}/explorer.css")
         for script in ("config.js", "explorer.js"):
-            config.extra_javascript.append(f"{ASSETS}/{script}")  # type: ignore[arg-type]
+            config.extra_javascript.append(f"{ASSETS}/{script}")
         self.timings["config"] = time.perf_counter() - started
         return config
 
