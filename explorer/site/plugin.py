@@ -32,7 +32,6 @@ from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files, InclusionLevel
 from mkdocs.structure.nav import Navigation
 from mkdocs.structure.pages import Page
-from mkdocs.structure.toc import get_toc
 from mkdocs.utils.templates import TemplateContext
 
 from ..annotations import Annotation
@@ -44,8 +43,9 @@ from .pagelinks import EmbedKey, LinkTargets, PageLinkResolver
 from .pages import REF_SHARDS, LinkContext, refs_html, symbol_page
 from .renderpool import RenderJob, RenderPool
 from .selection import CommentaryPage, SymbolSelection, planned_pages, select_symbols
-from .servecache import MemoryBytecodeCache, ServeCache, dest_of
+from .servecache import MemoryBytecodeCache, ServeCache
 from .sitedata import DataWriter, SiteData, name_shards
+from .sourcepage import SourcePage
 
 log = logging.getLogger("mkdocs.plugins.kernel_explorer")
 
@@ -71,48 +71,6 @@ class PluginConfig(base.Config):
     """Bundle mermaid (from the npm registry, cached) for diagrams."""
     mermaid_version = c.Type(str, default="11.17.2")
     """The exact mermaid version bundled."""
-
-
-class _LineAnchors:
-    """The anchors #L1 … #Ln of a source page, for MkDocs' anchor validation, without a set of n strings."""
-
-    def __init__(self, lines: int, extra: set[str] | None = None) -> None:
-        self.lines = lines
-        self.extra = extra or set()
-
-    def __contains__(self, anchor: object) -> bool:
-        if isinstance(anchor, str) and anchor[:1] == "L" and anchor[1:].isdigit():
-            return 1 <= int(anchor[1:]) <= self.lines
-        return anchor in self.extra
-
-    def __or__(self, other: set[str]) -> _LineAnchors:
-        return _LineAnchors(self.lines, self.extra | other)
-
-
-class SourcePage(Page):
-    """A generated source page: there is no Markdown to read or convert (MkDocs would build a
-    Markdown converter for each of the 1,569 pages for nothing); the highlighted code is
-    put in as the page's content in `on_page_context`, while the pages are written."""
-
-    def __init__(self, file: File, config: MkDocsConfig, path: str, lines: int) -> None:
-        super().__init__(None, file, config)
-        self.kx_path = path
-        self.kx_lines = lines
-
-    def read_source(self, config: MkDocsConfig) -> None:
-        self.markdown = ""
-        self.meta = {
-            "title": self.kx_path,
-            "template": "kernel-explorer/source.html",
-            "search": {"exclude": True},
-            "hide": ["navigation", "toc"],
-        }
-
-    def render(self, config: MkDocsConfig, files: Files) -> None:
-        self.content = ""
-        self.toc = get_toc([])
-        self.present_anchor_ids = _LineAnchors(self.kx_lines)  # type: ignore[assignment]
-        self.links_to_anchors = {}
 
 
 @dataclass
@@ -312,16 +270,8 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
                                         inclusion=InclusionLevel.NOT_IN_NAV if page else InclusionLevel.UNDEFINED))
 
         for planned in planned_pages(site, selection, self.config.source_pages):
-            if cache is not None:
-                dest = dest_of(planned.src_uri)
-                if planned.kind == "source" and cache.reuse(dest):
-                    continue
-                # the top folder page is always built: hand-written pages may link it
-                if planned.kind == "folder" and planned.subject and cache.reuse(dest):
-                    continue
-                if planned.kind == "symbol" and cache.reuse_symbol_page(
-                        planned.subject, selection.inputs_of(planned.subject, notes), dest):
-                    continue
+            if cache is not None and cache.reuse_page(planned, selection.inputs_of(planned.subject, notes)):
+                continue
             if planned.kind == "source":
                 build.source_pages[planned.src_uri] = planned.subject
             elif planned.kind == "symbol":

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import jinja2
 
+from .selection import PlannedPage
+
 
 class ServeCache:
     """The pages of the last build, in a temporary folder removed by `remove()`."""
@@ -40,11 +42,17 @@ class ServeCache:
             return True
         return False
 
-    def reuse_symbol_page(self, name: str, inputs: tuple[object, ...], dest: str) -> bool:
-        """Reuse a symbol page made from the same `inputs` last time; else remember them for next time."""
-        if self._symbol_inputs.get(name) == inputs and self.reuse(dest):
-            return True
-        self._symbol_inputs[name] = inputs
+    def reuse_page(self, page: PlannedPage, inputs: tuple[object, ...]) -> bool:
+        """Whether a generated page is taken from the last build: source pages and folders (but the
+        top one, which hand-written pages may link) always, a symbol page if it was made from the
+        same `inputs` (else they are remembered for next time), the list of symbols never."""
+        dest = dest_of(page.src_uri)
+        if page.kind == "source" or (page.kind == "folder" and page.subject):
+            return self.reuse(dest)
+        if page.kind == "symbol":
+            if self._symbol_inputs.get(page.subject) == inputs and self.reuse(dest):
+                return True
+            self._symbol_inputs[page.subject] = inputs
         return False
 
     def page_built(self, dest: str) -> None:
