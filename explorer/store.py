@@ -571,6 +571,13 @@ class Index:
         ]
 
 
+    # ------------------------------------------------------------ for the site (explorer/site/)
+
+    def file_lines(self) -> dict[str, int]:
+        """path → number of lines, of every indexed file, by path."""
+        return {path: int(lines) for path, lines in self.db.execute("SELECT path, lines FROM files ORDER BY path")}
+
+
 def create_schema(db: sqlite3.Connection, indexes: bool = True) -> None:
     """Tables, and their indexes unless a bulk load will create them afterwards."""
     db.executescript(SCHEMA)

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from markdown import Markdown
+from markdown.blockparser import BlockParser
 from markdown.blockprocessors import BlockProcessor
 from markdown.extensions import Extension
 from markdown.inlinepatterns import InlineProcessor
@@ -39,7 +40,7 @@ class Resolved:
     css: str = "kx-sym"
 
 
-class Resolver:
+class CommentaryLinkResolver:
     """What the extension asks of the plugin; the plugin sets `page` before each page."""
 
     def link(self, target: str) -> Resolved | None:  # pragma: no cover - interface
@@ -53,11 +54,11 @@ class Resolver:
 
 
 class _SymbolLinkProcessor(InlineProcessor):
-    def __init__(self, pattern: str, md: Markdown, resolver: Callable[[], Resolver]) -> None:
+    def __init__(self, pattern: str, md: Markdown, resolver: Callable[[], CommentaryLinkResolver]) -> None:
         super().__init__(pattern, md)
         self.resolver = resolver
 
-    def handleMatch(self, m: re.Match[str], data: str):  # type: ignore[no-untyped-def, override]
+    def handleMatch(self, m: re.Match[str], data: str) -> tuple[etree.Element, int, int]:
         target = m.group("target").strip()
         resolver = self.resolver()
         if target.startswith("source:"):
@@ -84,7 +85,7 @@ class _SymbolLinkProcessor(InlineProcessor):
 
 
 class _EmbedProcessor(BlockProcessor):
-    def __init__(self, parser, resolver: Callable[[], Resolver]) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, parser: BlockParser, resolver: Callable[[], CommentaryLinkResolver]) -> None:
         super().__init__(parser)
         self.resolver = resolver
 
@@ -113,11 +114,11 @@ class _EmbedProcessor(BlockProcessor):
 class SymbolLinkExtension(Extension):
     """Registers `[[...]]` links and `[[source:...]]` embeds; `resolver()` gives the current page's resolver."""
 
-    def __init__(self, resolver: Callable[[], Resolver], **kwargs: object) -> None:
+    def __init__(self, resolver: Callable[[], CommentaryLinkResolver], **kwargs: object) -> None:
         self.resolver = resolver
         super().__init__(**kwargs)
 
-    def extendMarkdown(self, md: Markdown) -> None:  # noqa: N802 (Markdown's name)
+    def extendMarkdown(self, md: Markdown) -> None:
         # before links (160) and after backticks (190), so code spans stay literal
         md.inlinePatterns.register(_SymbolLinkProcessor(LINK_RE, md, self.resolver), "kx-symbol-link", 175)
         # before paragraphs (10), after code blocks (80)

@@ -24,8 +24,9 @@ from pathlib import Path
 
 from ..annotations import Annotation
 from ..escaping import html_attr, html_text, markdown_code, mermaid_label, url_path
+from ..store import CallEdge
 from ..urls import relative_href, source_url, symbol_uri, symbol_url
-from .links import Definition, Link, SiteIndex, callees, callers, row_field
+from .links import Link, SiteDefinition, SiteIndex, callees, callers, row_field
 from .render import LinkSpan, decode, render, tokens
 
 REF_SHARDS = 64
@@ -81,7 +82,7 @@ def render_source_page(site: SiteIndex, ctx: LinkContext, path: str) -> Rendered
     data = (site.tree / path).read_bytes()
     text = decode(data)
     toks = tokens(text)
-    links = site.file_links(path, data, toks)
+    links = site.file_links(path, data)
     page_url = source_url(site.kernel, path)
     code = render(text, _spans(links, page_url, ctx, path), toks=toks)
     lines = site.files.get(path, text.count("\n"))
@@ -154,7 +155,7 @@ def folders(paths: Iterable[str]) -> dict[str, tuple[list[str], list[str]]]:
 # ------------------------------------------------------------------ embeds and symbol pages
 
 
-def definition_range(site: SiteIndex, d: Definition, lines: list[str]) -> tuple[int, int]:
+def definition_range(site: SiteIndex, d: SiteDefinition, lines: list[str]) -> tuple[int, int]:
     """First and last line of a definition's text, with a return type on the line above."""
     first = d.line
     if d.kind in ("function", "prototype", "variable"):
@@ -171,7 +172,7 @@ def definition_range(site: SiteIndex, d: Definition, lines: list[str]) -> tuple[
     return first, min(last, len(lines))
 
 
-def embed_html(site: SiteIndex, ctx: LinkContext, d: Definition, page_url: str) -> str:
+def embed_html(site: SiteIndex, ctx: LinkContext, d: SiteDefinition, page_url: str) -> str:
     """The live source of a definition, linked, for a page served at `page_url`."""
     data = (site.tree / d.path).read_bytes()
     text = decode(data)
@@ -179,7 +180,7 @@ def embed_html(site: SiteIndex, ctx: LinkContext, d: Definition, page_url: str) 
     first, last = definition_range(site, d, all_lines)
     excerpt = "\n".join(all_lines[first - 1:last]) + "\n"
     toks = tokens(excerpt)
-    links = site.file_links(d.path, data, toks, first, last)
+    links = site.file_links(d.path, data, first, last)
     spans = _spans(links, page_url, ctx, None)
     code = render(excerpt, spans, first_line=first, line_ids=False, toks=toks)
     src = html_attr(relative_href(page_url, source_url(site.kernel, d.path), f"L{first}"))
@@ -256,7 +257,7 @@ def symbol_page(site: SiteIndex, ctx: LinkContext, name: str, mentions: list[tup
     return "\n".join(out) + "\n"
 
 
-def _file_link(site: SiteIndex, d: Definition, page_url: str) -> str:
+def _file_link(site: SiteIndex, d: SiteDefinition, page_url: str) -> str:
     """A link to a definition's line in its source page, written as its path and line."""
     target = f"{d.path}#L{d.line}"
     href = relative_href(page_url, source_url(site.kernel, d.path), f"L{d.line}")
@@ -264,7 +265,7 @@ def _file_link(site: SiteIndex, d: Definition, page_url: str) -> str:
             f"<code>{html_text(target)}</code></a>")
 
 
-def call_list(site: SiteIndex, ctx: LinkContext, rows: list[object], page_url: str, limit: int = 300) -> str:
+def call_list(site: SiteIndex, ctx: LinkContext, rows: list[CallEdge], page_url: str, limit: int = 300) -> str:
     """Call edges (name, path, line, via) as an HTML list for a page at `page_url`."""
     items = []
     for row in rows[:limit]:
@@ -324,7 +325,7 @@ def _mermaid_block(lines: list[str]) -> str:
     return '<pre class="kx-mermaid" data-search-exclude><code>' + html_text("\n".join(lines)) + "</code></pre>"
 
 
-def member_table(site: SiteIndex, struct: Definition, notes: dict[str, Annotation] | None = None) -> str:
+def member_table(site: SiteIndex, struct: SiteDefinition, notes: dict[str, Annotation] | None = None) -> str:
     """An HTML table of a struct's members (nested ones included), linked to their lines."""
     page_url = symbol_url(site.kernel, struct.name)
     base = html_attr(relative_href(page_url, source_url(site.kernel, struct.path)))
@@ -348,7 +349,7 @@ def member_table(site: SiteIndex, struct: Definition, notes: dict[str, Annotatio
     )
 
 
-def _mermaid(name: str, calls_in: list[object], calls_out: list[object], limit: int = 12) -> str:
+def _mermaid(name: str, calls_in: list[CallEdge], calls_out: list[CallEdge], limit: int = 12) -> str:
     def node(n: str) -> str:
         return "n" + format(zlib.crc32(n.encode()), "x")
 

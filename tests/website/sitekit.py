@@ -140,6 +140,13 @@ class DemoProject:
 
 
 def make_demo_kernel(snippets: Path) -> None:
+    """The demo kernel's tree and kernels.toml, and its index."""
+    write_demo_kernel(snippets)
+    build_index(Project.load(snippets), "demo-1.0", jobs=1)
+
+
+def write_demo_kernel(snippets: Path) -> None:
+    """The demo kernel's tree and kernels.toml, not indexed."""
     tree = snippets / "demo-1.0"
     files = {
         "include/net/demo_sock.h": DEMO_HEADER,
@@ -154,7 +161,6 @@ def make_demo_kernel(snippets: Path) -> None:
         'default = "demo-1.0"\n\n[kernels."demo-1.0"]\ntitle = "Demo"\npaths = ["net/demo", "include/net"]\n',
         encoding="utf-8",
     )
-    build_index(Project.load(snippets), "demo-1.0", jobs=1)
 
 
 def build_site(config_file: Path, *, strict: bool = True, site_dir: Path | None = None) -> Path:
@@ -177,6 +183,7 @@ def build_site(config_file: Path, *, strict: bool = True, site_dir: Path | None 
     return Path(config.site_dir)
 
 
+REPO = Path(__file__).resolve().parent.parent.parent  # the checkout (put on PYTHONPATH for subprocesses)
 REAL_INDEX = PACKAGE_ROOT / "kernel-snippets" / "index" / "linux-6.1.sqlite"
 REAL_TREE = PACKAGE_ROOT / "kernel-snippets" / "linux-6.1"
 

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import shutil
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from mkdocs.exceptions import Abort
 
 from .site_linkcheck import check_site
-from .sitekit import DEMO_CORE, DemoProject, build_site, line_of
+from .sitekit import DEMO_CORE, INDEX_MD, MKDOCS_YML, REPO, DemoProject, build_site, line_of
 
 START = line_of(DEMO_CORE, "int demo_listen_start(")
 ALLOC = line_of(DEMO_CORE, "static int demo_alloc_queue(")
@@ -137,3 +142,119 @@ def test_commentary_is_escaped(demo_project: DemoProject) -> None:
     page = (site / "esc/index.html").read_text(encoding="utf-8")
     assert "<code>&lt;script&gt;alert(1)&lt;/script&gt;</code>" in page
     assert "<script>alert(1)" not in page
+
+
+def _generated_pages(site: Path) -> dict[str, bytes]:
+    """Every generated page's HTML by path (the folders reused under serve are symbolic links)."""
+    pages = {}
+    for folder, _dirs, names in os.walk(site / "demo-1.0", followlinks=True):
+        for name in names:
+            if name.endswith(".html"):
+                path = Path(folder) / name
+                pages[path.relative_to(site).as_posix()] = path.read_bytes()
+    return pages
+
+
+def test_a_rebuild_under_serve_reuses_the_generated_pages(demo_project: DemoProject, caplog: pytest.LogCaptureFixture) -> None:
+    """Under `mkdocs serve` an edit to the prose rebuilds no generated page, and the site is whole."""
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    config_file = str(demo_project.root / "mkdocs.yml")
+    config = load_config(config_file)
+    config.plugins.on_startup(command="serve", dirty=False)
+    try:
+        build(config)
+        site = Path(config.site_dir)
+        first = _generated_pages(site)
+        demo_project.write_doc("index.md", (demo_project.docs / "index.md").read_text(encoding="utf-8") + "\nAn edit.\n")
+        config = load_config(config_file)
+        with caplog.at_level(logging.INFO, logger="mkdocs.plugins.kernel_explorer"):
+            build(config)
+        messages = [r.getMessage() for r in caplog.records]
+        assert any(m.startswith("kernel-explorer: rebuilt 0 generated pages, reused") for m in messages), messages
+        assert _generated_pages(site) == first  # (the reused folders link into the cache, gone after shutdown)
+        assert "An edit." in (site / "index.html").read_text(encoding="utf-8")
+        broken, _ = check_site(site)
+        assert broken == []
+    finally:
+        config.plugins.on_shutdown()
+
+
+def _damage(kind: str, index: Path, good: bytes) -> None:
+    index.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "empty":
+        index.write_bytes(b"")
+    elif kind == "garbage":
+        index.write_bytes(b"not an index\n" * 512)
+    elif kind == "truncated":
+        index.write_bytes(good[: len(good) // 2])
+    elif kind == "garbled pages":  # opens (its meta page is intact) but a later query fails
+        index.write_bytes(_garbled_after_meta(good, index.with_name("probe.sqlite")))
+    elif kind == "other schema":
+        db = sqlite3.connect(index)
+        db.execute("CREATE TABLE notes (text TEXT)")
+        db.commit()
+        db.close()
+
+
+def _garbled_after_meta(good: bytes, probe: Path, page: int = 4096) -> bytes:
+    """`good` with every page from some page on overwritten: the first cut where the index still
+    opens (schema version readable) and reading its symbols fails."""
+    for first in range(1, len(good) // page):
+        bad = good[: first * page] + b"\xa5" * (len(good) - first * page)
+        probe.write_bytes(bad)
+        db = sqlite3.connect(f"file:{probe}?mode=ro", uri=True)
+        try:
+            db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.DatabaseError:
+            continue
+        else:
+            try:
+                db.execute("SELECT count(*), max(signature) FROM symbols").fetchone()
+            except sqlite3.DatabaseError:
+                return bad
+        finally:
+            db.close()
+            probe.unlink()
+    raise AssertionError("no cut of the index opens and then fails")
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty", "garbage", "truncated", "garbled pages", "other schema"])
+def test_a_damaged_index_fails_the_build_in_one_line(kind: str, tmp_path: Path, demo_snippets: Path) -> None:
+    """A real `mkdocs build` over a missing or damaged index: one line naming `kexplore index` and the path."""
+    snippets = tmp_path / "kernel-snippets"
+    snippets.mkdir()
+    shutil.copy(demo_snippets / "kernels.toml", snippets / "kernels.toml")
+    (snippets / "demo-1.0").symlink_to(demo_snippets / "demo-1.0")
+    index = snippets / "index" / "demo-1.0.sqlite"
+    if kind != "missing":
+        _damage(kind, index, (demo_snippets / "index" / "demo-1.0.sqlite").read_bytes())
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.md").write_text(INDEX_MD, encoding="utf-8")
+    (tmp_path / "mkdocs.yml").write_text(MKDOCS_YML.format(site_dir="site"), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_MKDOCS_2_WARNING": "1"}
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "-q"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Traceback" not in output, output
+    errors = [line for line in output.splitlines() if str(index) in line]
+    assert len(errors) == 1, output
+    assert "kexplore index" in errors[0], output
+    assert not (tmp_path / "site" / "index.html").exists()
+
+
+def test_lab_pages_read_results_beside_mkdocs_yml(demo_project: DemoProject) -> None:
+    """Recorded lab results come from build/labs/ beside the site's mkdocs.yml (the plugin's
+    `lab_results` default), not from the package's checkout."""
+    results = demo_project.root / "build" / "labs"
+    results.mkdir(parents=True)
+    reason = "skipped for a reason only this test writes"
+    (results / "syn-queue.json").write_text(json.dumps({
+        "lab": "syn-queue", "recorded_at": "2026-01-01T00:00:00Z", "kernel": "6.1-demo", "root": False,
+        "skipped": reason, "runs": [],
+    }), encoding="utf-8")
+    demo_project.write_doc("lab.md", "# A lab\n\n<!-- kexplore-lab: syn-queue -->\n")
+    site = build_site(demo_project.root / "mkdocs.yml", strict=False)
+    assert reason in (site / "lab/index.html").read_text(encoding="utf-8")

@@ -14,6 +14,7 @@ import pytest
 from explorer.config import Project
 from explorer.escaping import html_attr, html_text, markdown_code, mermaid_label, script_json, url_path
 from explorer.site.links import SiteIndex
+from explorer.store import CallEdge
 from explorer.site.pages import (
     LinkContext,
     _embedding_mermaid,
@@ -291,7 +292,7 @@ def test_member_table_and_embed(site: SiteIndex) -> None:
 
 
 def test_mermaid_labels_from_names() -> None:
-    rows = [('a"] --> evil["x', "p.c", 1, 'op"|<b>'), ("b<i>", "q.c", 2, None)]
+    rows = [CallEdge('a"] --> evil["x', "p.c", 1, 'op"|<b>'), CallEdge("b<i>", "q.c", 2, None)]
     block = _mermaid('self"<s>', rows, rows)
     tree = _safe(block)
     assert [t for t, _ in tree.tags] == ["pre", "code"]

@@ -10,8 +10,6 @@ from explorer.site.links import SiteIndex
 from explorer.site.pages import LinkContext, render_source_page
 from explorer.site.render import LinkSpan, char_column, render, tokens
 
-from .sitekit import DEMO_CORE, line_of
-
 GOLDEN = Path(__file__).parent / "golden"
 
 
@@ -43,18 +41,6 @@ def test_char_column_counts_characters_not_bytes() -> None:
     line = "/* naïve */ x".encode()
     assert char_column(line, line.index(b"x")) == "/* naïve */ x".index("x")
     assert char_column(b"\xe9\xe2\x82 y", 4) == len(b"\xe9\xe2\x82 ".decode("utf-8", "replace"))
-
-
-def test_name_fallback_when_the_index_has_no_refs(demo_snippets: Path) -> None:
-    project = Project.load(demo_snippets)
-    site = SiteIndex.load("demo-1.0", project.index_path("demo-1.0"), project.tree("demo-1.0"))
-    site.has_refs = False
-    data = (site.tree / "net/demo/demo_core.c").read_bytes()
-    links = site.file_links("net/demo/demo_core.c", data, tokens(data.decode()))
-    call = line_of(DEMO_CORE, "return demo_listen_start(ds);")
-    assert any(lk.line == call and lk.target == "demo_listen_start" for lk in links)
-    # members are never linked by name
-    assert not any(lk.target.startswith("demo_sock.") for lk in links if not lk.definition)
 
 
 def test_golden_source_page(demo_snippets: Path) -> None:
