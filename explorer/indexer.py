@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .config import KernelSpec, Project
+from .lockfile import Lock, LockError, read_lock
 from .progress import progress
 from .resolve import resolve_accesses
 from .store import SCHEMA_VERSION, create_schema
@@ -186,6 +187,10 @@ def build_index(project: Project, kernel: str | None = None, force: bool = False
     tree = project.tree(spec.name)
     if not tree.is_dir():
         raise IndexError_(f"no vendored tree at {tree}: run `kexplore vendor` first")
+    try:
+        lock = read_lock(project.lock_path(spec.name))  # recorded in the index's meta
+    except LockError as exc:
+        raise IndexError_(str(exc)) from None
     db_path = project.index_path(spec.name)
     db_path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -229,7 +234,7 @@ def build_index(project: Project, kernel: str | None = None, force: bool = False
             _write(db, tree, spec, to_parse, touched, removed, current, jobs, Path(workdir))
         create_schema(db)  # indexes after a bulk load are cheaper than during it
         resolve_accesses(db)
-        _write_meta(db, project, spec.name)
+        _write_meta(db, lock, spec.name)
         db.commit()
         symbols, errors = _counts_in(db)
         db.close()
@@ -291,20 +296,13 @@ def _run_chunks(chunks: list[tuple[str, list[Job]]], jobs: int | None):  # type:
         yield from pool.imap_unordered(_parse_chunk, chunks)
 
 
-def _write_meta(db: sqlite3.Connection, project: Project, kernel: str) -> None:
+def _write_meta(db: sqlite3.Connection, lock: Lock | None, kernel: str) -> None:
     from importlib.metadata import version
 
-    lock_source = {}
-    lock_path = project.lock_path(kernel)
-    if lock_path.is_file():
-        try:
-            lock_source = json.loads(lock_path.read_text(encoding="utf-8")).get("source", {})
-        except json.JSONDecodeError:
-            lock_source = {}
     meta = {
         "kernel": kernel,
         "indexer_version": indexer_version(),
-        "source": json.dumps(lock_source, sort_keys=True),
+        "source": json.dumps(lock.source if lock else {}, sort_keys=True),
         "indexed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "tree_sitter": version("tree-sitter"),
         "tree_sitter_c": version("tree-sitter-c"),

@@ -21,7 +21,6 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
-import json
 import lzma
 import os
 import re
@@ -37,9 +36,9 @@ from pathlib import Path
 from typing import IO
 
 from .config import KernelSpec, Project, cache_dir
+from .lockfile import Lock, LockError, read_lock, write_lock
 from .progress import note, progress
 
-LOCK_FORMAT = 1
 _INCLUDE_LINUX = re.compile(rb'^\s*#\s*include\s*<(linux/[^>]+)>', re.MULTILINE)
 
 
@@ -93,18 +92,6 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_lock(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except json.JSONDecodeError as exc:
-        raise VendorError(f"{path} is not valid JSON ({exc}); restore it from git or rerun with --update") from None
-    if data.get("format") != LOCK_FORMAT or not isinstance(data.get("files"), dict):
-        raise VendorError(f"{path} is not a kernel-explorer lock file (format {LOCK_FORMAT}); restore it from git")
-    return data
-
-
 def hash_tree(root: Path) -> dict[str, str]:
     """sha256 of every regular file below root, keyed by its POSIX path relative to root."""
     out: dict[str, str] = {}
@@ -134,7 +121,7 @@ def diff_hashes(expected: dict[str, str], actual: dict[str, str]) -> list[str]:
 # --------------------------------------------------------------------------- sources
 
 
-def locate_source(spec: KernelSpec, lock: dict | None, from_path: Path | None, update: bool) -> Source:
+def locate_source(spec: KernelSpec, lock: Lock | None, from_path: Path | None, update: bool) -> Source:
     if from_path is not None:
         from_path = from_path.expanduser().resolve()
         if from_path.is_dir():
@@ -150,8 +137,8 @@ def locate_source(spec: KernelSpec, lock: dict | None, from_path: Path | None, u
             "vendor it with --from PATH (a kernel tarball or an unpacked tree)"
         )
     pinned = None
-    if lock and not update and lock.get("source", {}).get("kind") == "debian":
-        pinned = lock["source"].get("version") or None
+    if lock and not update and lock.source.get("kind") == "debian":
+        pinned = lock.source.get("version") or None
     deb = fetch_debian_package(spec.debian_package, pinned)
     return Source("debian", deb, package=spec.debian_package, version=_deb_version(deb))
 
@@ -426,13 +413,16 @@ def vendor(
     spec = project.kernel(kernel)
     tree = project.tree(spec.name)
     lock_path = project.lock_path(spec.name)
-    lock = read_lock(lock_path)
+    try:
+        lock = read_lock(lock_path)
+    except LockError as exc:
+        raise VendorError(str(exc)) from None
     _remove_leftovers(project.snippets, spec.name)
 
     if lock and tree.is_dir() and not (update or force or from_path):
-        problems = diff_hashes(lock["files"], hash_tree(tree))
+        problems = diff_hashes(lock.files, hash_tree(tree))
         if not problems:
-            return VendorResult(spec.name, "verified", len(lock["files"]), lock.get("source", {}), str(tree))
+            return VendorResult(spec.name, "verified", len(lock.files), dict(lock.source), str(tree))
         note(f"{tree} differs from {lock_path.name} ({problems[0]}, ...); extracting it again")
 
     source = locate_source(spec, lock, from_path, update)
@@ -443,7 +433,7 @@ def vendor(
         _extract(source, spec, tmp)
         hashes = hash_tree(tmp)
         if lock and not update:
-            problems = diff_hashes(lock["files"], hashes)
+            problems = diff_hashes(lock.files, hashes)
             if problems:
                 shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
                 raise VendorError(
@@ -457,11 +447,11 @@ def vendor(
     described = source.describe()
     if source.kind == "tree":
         described["name"] = source.path.name
-    new_lock = {"format": LOCK_FORMAT, "kernel": spec.name, "source": described, "files": hashes}
+    new_lock = Lock(kernel=spec.name, source=described, files=hashes)
     action = "extracted"
-    if lock is None or lock.get("files") != hashes or lock.get("source") != described:
+    if lock is None or lock.files != hashes or lock.source != described:
         action = "updated" if lock else "extracted"
-        _write_atomic(lock_path, json.dumps(new_lock, indent=1, sort_keys=True) + "\n")
+        write_lock(lock_path, new_lock)
     return VendorResult(spec.name, action, len(hashes), described, str(tree))
 
 
@@ -491,10 +481,3 @@ def _remove_leftovers(snippets: Path, name: str) -> None:
             os.replace(old, tree)
         else:
             shutil.rmtree(old, ignore_errors=True)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)

@@ -501,3 +501,69 @@ def test_a_missing_debian_package_is_named_with_a_hint(snippets: Path, offline_a
     assert "--from" in err
     assert not (snippets / NAME).exists()
     assert leftovers(snippets) == []
+
+
+# ---------------------------------------------------------------- the lock file, read in one place
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"{ not json", b'{"format": 999}', b"[1, 2]", b'{"format": 1, "kernel": "k", "files": {"a": 3}}', b"\xff\xfe{}", b"[" * 100_000],
+    ids=["not-json", "other-format", "not-an-object", "hash-not-a-string", "not-utf8", "nested-deep"],
+)
+def test_read_lock_gives_one_clear_error_for_a_damaged_file(tmp_path: Path, data: bytes) -> None:
+    from explorer.lockfile import LockError, read_lock
+
+    path = tmp_path / "k.lock.json"
+    path.write_bytes(data)
+    with pytest.raises(LockError) as info:
+        read_lock(path)
+    message = str(info.value)
+    assert str(path) in message and "\n" not in message
+
+
+def test_read_lock_round_trips_what_write_lock_wrote(tmp_path: Path) -> None:
+    from explorer.lockfile import Lock, read_lock, write_lock
+
+    lock = Lock(kernel="k", source={"kind": "tarball", "name": "k.tar.gz"}, files={"net/a.c": "0" * 64})
+    path = tmp_path / "k.lock.json"
+    write_lock(path, lock)
+    assert read_lock(path) == lock
+    assert read_lock(path).version == "k.tar.gz"  # type: ignore[union-attr]
+    assert read_lock(tmp_path / "absent.lock.json") is None
+
+
+def test_a_damaged_lock_in_versions_is_one_line_and_the_others_are_listed(snippets: Path, tarball: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from explorer.cli import main
+
+    with (snippets / "kernels.toml").open("a") as fh:
+        fh.write('\n[kernels."linux-y"]\ntitle = "another"\npaths = ["net"]\n')
+    vendor(Project.load(snippets), NAME, from_path=tarball)
+    (snippets / f"{NAME}.lock.json").write_text("{ not json")
+    assert main(["versions", "--snippets", str(snippets), "--json"]) == 1
+    captured = capsys.readouterr()
+    assert [row["kernel"] for row in json.loads(captured.out)] == [NAME, "linux-y"]
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and f"{NAME}.lock.json is not valid JSON" in lines[0]
+
+
+def test_a_damaged_lock_stops_the_index_with_one_line(project: Project, tarball: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from explorer.cli import main
+
+    vendor(project, from_path=tarball)
+    project.lock_path(NAME).write_text('{"format": 1, "files": []}')
+    assert main(["index", "--snippets", str(project.snippets)]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "not a kernel-explorer lock file" in lines[0]
+    assert not project.index_path(NAME).exists()
+
+
+def test_the_labs_read_the_pinned_version_through_the_lock_reader(project: Project, tarball: Path) -> None:
+    from explorer.labs.code import KernelCode
+
+    vendor(project, from_path=tarball)
+    with KernelCode(project) as code:
+        assert code.version == tarball.name
+    project.lock_path(NAME).write_text("{ not json")
+    with KernelCode(project) as code:
+        assert code.version is None

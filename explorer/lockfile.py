@@ -1,0 +1,84 @@
+"""The lock file of a kernel (``<name>.lock.json``): what was vendored, from where, and each file's sha256.
+
+The one reader and writer of lock files: vendoring writes them, the indexer, ``kexplore
+versions`` and the labs read them.  Kept free of heavy imports: the CLI's lookups import
+this module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LOCK_FORMAT = 1
+
+
+class LockError(Exception):
+    """A lock file is damaged or is not a kernel-explorer lock file; the message names it and says what to do."""
+
+
+@dataclass(frozen=True)
+class Lock:
+    """What one vendoring run pinned: the source it extracted and the sha256 of every file."""
+
+    kernel: str
+    source: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    format: int = LOCK_FORMAT
+
+    @property
+    def version(self) -> str | None:
+        """The pinned version: the Debian package's version, else the tarball's or tree's name."""
+        return self.source.get("version") or self.source.get("name") or None
+
+    def to_json(self) -> str:
+        data = {"format": self.format, "kernel": self.kernel, "source": self.source, "files": self.files}
+        return json.dumps(data, indent=1, sort_keys=True) + "\n"
+
+
+def _string_map(value: object) -> dict[str, str] | None:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return None
+    return dict(value)
+
+
+def read_lock(path: Path) -> Lock | None:
+    """The lock at `path`, None if there is none; LockError (one line) if it is damaged."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
+        raise LockError(f"{path} is not valid JSON (not UTF-8); restore it from git or rerun vendor with --update") from None
+    except OSError as exc:
+        raise LockError(f"{path} cannot be read ({exc.strerror or exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LockError(f"{path} is not valid JSON ({exc}); restore it from git or rerun vendor with --update") from None
+    except RecursionError:
+        raise LockError(f"{path} is not valid JSON (nested too deeply); restore it from git or rerun vendor with --update") from None
+    wrong = f"{path} is not a kernel-explorer lock file (format {LOCK_FORMAT}); restore it from git"
+    if not isinstance(data, dict) or data.get("format") != LOCK_FORMAT:
+        raise LockError(wrong)
+    files = _string_map(data.get("files"))
+    source = _string_map(data.get("source", {}))
+    kernel = data.get("kernel", "")
+    if files is None or source is None or not isinstance(kernel, str):
+        raise LockError(wrong)
+    return Lock(kernel=kernel, source=source, files=files)
+
+
+def write_lock(path: Path, lock: Lock) -> None:
+    """Write the lock atomically: readers see the old lock or the new one."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(lock.to_json())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
