@@ -564,11 +564,11 @@ def cmd_vendor(project: Project, args: argparse.Namespace) -> int:
 
 
 def cmd_index(project: Project, args: argparse.Namespace) -> int:
-    from .indexer import IndexError_, build_index
+    from .indexer import IndexBuildError, build_index
 
     try:
         result = build_index(project, args.kernel, force=args.force, jobs=args.jobs)
-    except IndexError_ as exc:
+    except IndexBuildError as exc:
         _err(str(exc))
         return EXIT_FAIL
     if args.json:

@@ -32,7 +32,7 @@ SOURCE_SUFFIXES = (".c", ".h")
 _SERIAL_BELOW = 40  # fewer changed files than this are parsed in-process
 
 
-class IndexError_(Exception):
+class IndexBuildError(Exception):
     """The index could not be built; the message says why and what to do."""
 
 
@@ -186,11 +186,11 @@ def build_index(project: Project, kernel: str | None = None, force: bool = False
     spec = project.kernel(kernel)
     tree = project.tree(spec.name)
     if not tree.is_dir():
-        raise IndexError_(f"no vendored tree at {tree}: run `kexplore vendor` first")
+        raise IndexBuildError(f"no vendored tree at {tree}: run `kexplore vendor` first")
     try:
         lock = read_lock(project.lock_path(spec.name))  # recorded in the index's meta
     except LockError as exc:
-        raise IndexError_(str(exc)) from None
+        raise IndexBuildError(str(exc)) from None
     db_path = project.index_path(spec.name)
     db_path.parent.mkdir(parents=True, exist_ok=True)
 

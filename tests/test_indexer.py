@@ -11,7 +11,7 @@ import pytest
 from conftest import KERNEL, fixture_bytes, leftovers, make_project, symbols_of
 
 from explorer import indexer
-from explorer.indexer import IndexError_, build_index
+from explorer.indexer import IndexBuildError, build_index
 
 GIZMO_C = "int gizmo_one(void)\n{\n\treturn 1;\n}\n"
 
@@ -248,7 +248,7 @@ def test_no_tree_says_to_vendor(tmp_path: Path) -> None:
     from explorer.config import Project
 
     write_kernels_toml(tmp_path)
-    with pytest.raises(IndexError_, match="kexplore vendor"):
+    with pytest.raises(IndexBuildError, match="kexplore vendor"):
         build_index(Project.load(tmp_path))
     assert not (tmp_path / "index" / f"{KERNEL}.sqlite").exists()
 
