@@ -25,6 +25,7 @@ import lzma
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tarfile
 import tempfile
@@ -217,27 +218,83 @@ def _wanted(rel: str, spec: KernelSpec) -> bool:
     return any(rel == p or rel.startswith(p + "/") for p in spec.paths)
 
 
-def _strip_top(name: str) -> str | None:
-    parts = name.lstrip("./").split("/", 1)
-    return parts[1] if len(parts) == 2 else None
+_TOP_LEVEL = {"net", "include", "COPYING", "LICENSES"}
 
 
-def _extract_stream(tar: tarfile.TarFile, dest: Path, spec: KernelSpec) -> int:
+def clean_parts(name: str) -> list[str] | None:
+    """The components of a member's path, or None when it is not a plain relative name.
+
+    Absolute names, ``..`` anywhere, control characters and names that are not UTF-8
+    (tarfile decodes those with surrogates) are refused; ``.`` and empty components
+    (``./linux/net//x.c``) are dropped.
+    """
+    if name.startswith("/") or any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in name):
+        return None
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        return None
+    return parts
+
+
+class _Skipped:
+    """Members left out because they are not regular files safely inside the tree; named once, at the end."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def add(self, name: str, why: str) -> None:
+        self.names.append(f"{name!r} ({why})")
+
+    def report(self, source: str) -> None:
+        if self.names:
+            more = f" and {len(self.names) - 3} more" if len(self.names) > 3 else ""
+            note(f"{source}: skipped {len(self.names)} unsafe member(s): {', '.join(self.names[:3])}{more}")
+
+
+def _inside(folder: Path, root: Path) -> bool:
+    """Whether folder, symlinks resolved, is root or below it."""
+    real_root, real = os.path.realpath(root), os.path.realpath(folder)
+    return real == real_root or real.startswith(real_root + os.sep)
+
+
+def _extract_stream(tar: tarfile.TarFile, dest: Path, spec: KernelSpec, skipped: _Skipped) -> int:
+    """Write the wanted regular files of a streamed tarball below dest; everything else is skipped."""
     count = 0
     strip: bool | None = None
     for member in tar:
-        name = member.name.lstrip("./")
-        if strip is None:
-            strip = name.split("/", 1)[0] not in {"net", "include", "COPYING", "LICENSES"}
-        rel = _strip_top(name) if strip else name
-        if not rel or not member.isfile() or not _wanted(rel, spec):
+        parts = clean_parts(member.name)
+        if parts is None:
+            skipped.add(member.name, "absolute, outside the tree or not a plain name")
             continue
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if not parts:
+            continue
+        if strip is None:
+            strip = parts[0] not in _TOP_LEVEL
+        rel = "/".join(parts[1:] if strip else parts)
+        if not rel or not _wanted(rel, spec) or member.isdir():
+            continue
+        if not member.isreg():
+            skipped.add(member.name, "a link or special file")
+            continue
+        try:  # the standard library's own check, on top of ours
+            tarfile.data_filter(member.replace(name=rel, deep=False), str(dest))
+        except tarfile.FilterError as exc:
+            skipped.add(member.name, str(exc))
+            continue
+        target = dest.joinpath(*rel.split("/"))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            skipped.add(member.name, "a file of the tarball stands where its folder must go")
+            continue
+        if not _inside(target.parent, dest) or target.is_dir() or target.is_symlink():
+            skipped.add(member.name, "its place in the tree is taken")
+            continue
         source = tar.extractfile(member)
         if source is None:
             continue
-        with open(target, "wb") as out:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as out:
             shutil.copyfileobj(source, out)
         count += 1
     return count
@@ -320,7 +377,7 @@ def _iter_deb(deb: Path, spec: KernelSpec) -> Iterator[tarfile.TarFile]:
     try:
         with tarfile.open(fileobj=proc.stdout, mode="r|") as outer:
             for member in outer:
-                if member.name.lstrip("./") != (spec.tarball or "").lstrip("./"):
+                if clean_parts(member.name) != clean_parts(spec.tarball or "") or not member.isreg():
                     continue
                 found = True
                 inner_raw = outer.extractfile(member)
@@ -338,20 +395,36 @@ def _iter_deb(deb: Path, spec: KernelSpec) -> Iterator[tarfile.TarFile]:
         raise VendorError(f"{deb.name} holds no {spec.tarball}; check `tarball` for {spec.name} in kernels.toml")
 
 
-def _copy_tree(src: Path, dest: Path, spec: KernelSpec) -> int:
-    count = 0
-    files = [p for p in sorted(src.rglob("*")) if p.is_file() and not p.is_symlink()]
-    with progress(f"copying {src.name}", len(files)) as bar:
-        for path in files:
-            bar.advance()
-            rel = path.relative_to(src).as_posix()
-            if not _wanted(rel, spec):
+def _tree_files(src: Path, spec: KernelSpec, skipped: _Skipped) -> list[str]:
+    """The wanted regular files below src as relative POSIX paths; symlinks (to files or folders) are not followed."""
+    out: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(src):  # os.walk does not descend into symlinked folders
+        dirnames.sort()
+        rel_dir = Path(dirpath).relative_to(src).as_posix()
+        for name in sorted(dirnames + filenames):
+            full = os.path.join(dirpath, name)
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            st = os.lstat(full)
+            if stat.S_ISDIR(st.st_mode) or not _wanted(rel, spec):
                 continue
+            if not stat.S_ISREG(st.st_mode):
+                skipped.add(rel, "a link or special file")
+            elif clean_parts(rel) is None:
+                skipped.add(rel, "not a plain name")
+            else:
+                out.append(rel)
+    return out
+
+
+def _copy_tree(src: Path, dest: Path, spec: KernelSpec, skipped: _Skipped) -> int:
+    files = _tree_files(src, spec, skipped)
+    with progress(f"copying {src.name}", len(files)) as bar:
+        for rel in files:
+            bar.advance()
             target = dest / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
-            count += 1
-    return count
+            shutil.copyfile(src / rel, target, follow_symlinks=False)
+    return len(files)
 
 
 def prune_include_linux(tree: Path, spec: KernelSpec) -> None:
@@ -378,8 +451,9 @@ def prune_include_linux(tree: Path, spec: KernelSpec) -> None:
 
 
 def _extract(source: Source, spec: KernelSpec, dest: Path) -> None:
+    skipped = _Skipped()
     if source.kind == "tree":
-        count = _copy_tree(source.path, dest, spec)
+        count = _copy_tree(source.path, dest, spec, skipped)
     else:
         try:
             streams = (
@@ -389,12 +463,13 @@ def _extract(source: Source, spec: KernelSpec, dest: Path) -> None:
             )
             count = 0
             for tar in streams:
-                count = _extract_stream(tar, dest, spec)
+                count = _extract_stream(tar, dest, spec, skipped)
         except (tarfile.TarError, EOFError, OSError, lzma.LZMAError, zlib.error) as exc:
             raise VendorError(
                 f"{source.path} could not be read as a kernel tarball ({exc}); "
                 "delete it from the cache if it is a broken download, or pass another --from"
             ) from None
+    skipped.report(source.path.name)
     if count == 0:
         raise VendorError(f"{source.path} holds none of {', '.join(spec.paths)}; is it a Linux source tarball?")
     prune_include_linux(dest, spec)

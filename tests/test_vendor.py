@@ -540,6 +540,7 @@ def test_a_damaged_lock_in_versions_is_one_line_and_the_others_are_listed(snippe
         fh.write('\n[kernels."linux-y"]\ntitle = "another"\npaths = ["net"]\n')
     vendor(Project.load(snippets), NAME, from_path=tarball)
     (snippets / f"{NAME}.lock.json").write_text("{ not json")
+    capsys.readouterr()
     assert main(["versions", "--snippets", str(snippets), "--json"]) == 1
     captured = capsys.readouterr()
     assert [row["kernel"] for row in json.loads(captured.out)] == [NAME, "linux-y"]
@@ -552,6 +553,7 @@ def test_a_damaged_lock_stops_the_index_with_one_line(project: Project, tarball:
 
     vendor(project, from_path=tarball)
     project.lock_path(NAME).write_text('{"format": 1, "files": []}')
+    capsys.readouterr()
     assert main(["index", "--snippets", str(project.snippets)]) == 1
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "not a kernel-explorer lock file" in lines[0]
@@ -567,3 +569,121 @@ def test_the_labs_read_the_pinned_version_through_the_lock_reader(project: Proje
     project.lock_path(NAME).write_text("{ not json")
     with KernelCode(project) as code:
         assert code.version is None
+
+
+# ---------------------------------------------------------------- hostile tarballs and trees
+
+XSS_NAME = 'net/ipv4/x"><img src=x onerror=alert(4)>.c'
+
+
+def hostile_tarball(path: Path, members: list[tarfile.TarInfo], data: dict[str, bytes] | None = None) -> Path:
+    """The normal kernel tarball, then `members` (regular ones get their bytes from `data`)."""
+    data = data or {}
+    with tarfile.open(path, "w:gz") as tar:
+        for rel, text in KERNEL_FILES.items():
+            info = tarfile.TarInfo(f"linux-9.9/{rel}")
+            info.size = len(text.encode())
+            tar.addfile(info, io.BytesIO(text.encode()))
+        for member in members:
+            body = data.get(member.name, b"")
+            if member.isreg():
+                member.size = len(body)
+            tar.addfile(member, io.BytesIO(body) if member.isreg() else None)
+    return path
+
+
+def member(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = linkname
+    info.mode = 0o644
+    return info
+
+
+def test_a_member_climbing_out_of_the_tree_is_not_written(project: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # from the temporary folder kernel-snippets/.tmp-*/ four levels up is tmp_path
+    climb = "linux-9.9/net/ipv4/../../../../escaped.c"
+    deep = "linux-9.9/net/ipv4/" + "../" * 40 + str(tmp_path).lstrip("/") + "/escaped-past-the-root.c"
+    tarball = hostile_tarball(tmp_path / "climb.tar.gz", [member(climb), member(deep)], {climb: b"int escaped;\n", deep: b"int escaped;\n"})
+    result = vendor(project, from_path=tarball)
+    assert not (tmp_path / "escaped.c").exists()
+    assert not (tmp_path / "escaped-past-the-root.c").exists()
+    assert result.files == len(EXPECTED)
+    assert set(tree_state(project.tree(NAME))) == EXPECTED
+    err = capsys.readouterr().err
+    assert "skipped 2 unsafe member(s)" in err and "escaped.c" in err
+
+
+def test_absolute_members_are_skipped(project: Project, tmp_path: Path) -> None:
+    absolute = "/linux-9.9/net/ipv4/absolute.c"
+    outside = f"{tmp_path}/abs-outside.c"
+    tarball = hostile_tarball(tmp_path / "abs.tar.gz", [member(absolute), member(outside)], {absolute: b"int a;\n", outside: b"int b;\n"})
+    vendor(project, from_path=tarball)
+    assert set(tree_state(project.tree(NAME))) == EXPECTED  # not net/ipv4/absolute.c, whatever a leading / meant
+    assert not Path(outside).exists()
+
+
+def test_links_devices_and_fifos_are_skipped(project: Project, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.c"
+    secret.write_text("int secret;\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    members = [
+        member("linux-9.9/net/ipv4/sym.c", tarfile.SYMTYPE, str(secret)),
+        member("linux-9.9/net/ipv4/hard.c", tarfile.LNKTYPE, str(secret)),
+        member("linux-9.9/net/ipv4/hard_inside.c", tarfile.LNKTYPE, "linux-9.9/net/ipv4/widget.c"),
+        member("linux-9.9/net/ipv4/linkdir", tarfile.SYMTYPE, str(outside)),
+        member("linux-9.9/net/ipv4/linkdir/through.c"),
+        member("linux-9.9/net/ipv4/null.c", tarfile.CHRTYPE),
+        member("linux-9.9/net/ipv4/disk.c", tarfile.BLKTYPE),
+        member("linux-9.9/net/ipv4/pipe.c", tarfile.FIFOTYPE),
+    ]
+    tarball = hostile_tarball(tmp_path / "links.tar.gz", members, {"linux-9.9/net/ipv4/linkdir/through.c": b"int through;\n"})
+    vendor(project, from_path=tarball)
+    tree = project.tree(NAME)
+    assert not [p for p in tree.rglob("*") if p.is_symlink() or not (p.is_file() or p.is_dir())]
+    for name in ("sym.c", "hard.c", "hard_inside.c", "null.c", "disk.c", "pipe.c"):
+        assert not (tree / "net/ipv4" / name).exists()
+    assert list(outside.iterdir()) == []  # nothing written through the link
+    assert (tree / "net/ipv4/linkdir/through.c").read_text() == "int through;\n"  # a real folder of the tree
+    assert secret.read_text() == "int secret;\n"
+
+
+def test_a_member_named_like_html_extracts_as_a_plain_file(project: Project, tmp_path: Path) -> None:
+    name = f"linux-9.9/{XSS_NAME}"
+    tarball = hostile_tarball(tmp_path / "xss.tar.gz", [member(name)], {name: b"int xss_named;\n"})
+    result = vendor(project, from_path=tarball)
+    tree = project.tree(NAME)
+    assert (tree / XSS_NAME).read_text() == "int xss_named;\n"
+    assert (tree / XSS_NAME).parent == tree / "net/ipv4"
+    assert result.files == len(EXPECTED) + 1
+    assert XSS_NAME in json.loads(project.lock_path(NAME).read_text())["files"]
+
+
+def test_names_with_control_characters_or_not_utf8_are_skipped(project: Project, tmp_path: Path) -> None:
+    newline = "linux-9.9/net/ipv4/two\nlines.c"
+    latin1 = b"linux-9.9/net/ipv4/caf\xe9.c".decode("utf-8", "surrogateescape")
+    tarball = hostile_tarball(tmp_path / "names.tar.gz", [member(newline), member(latin1)], {newline: b"int a;\n", latin1: b"int b;\n"})
+    vendor(project, from_path=tarball)
+    assert set(tree_state(project.tree(NAME))) == EXPECTED
+
+
+def test_a_file_where_a_folder_must_go_is_skipped_not_fatal(project: Project, tmp_path: Path) -> None:
+    name = "linux-9.9/net/ipv4/widget.c/inside.c"
+    tarball = hostile_tarball(tmp_path / "clash.tar.gz", [member(name)], {name: b"int clash;\n"})
+    vendor(project, from_path=tarball)
+    assert set(tree_state(project.tree(NAME))) == EXPECTED
+
+
+def test_a_tree_with_links_pointing_outside_copies_only_its_own_files(project: Project, tmp_path: Path) -> None:
+    source = make_tree(tmp_path / "linux-src")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "leak.c").write_text("int leak;\n")
+    (source / "net/ipv4/leak.c").symlink_to(elsewhere / "leak.c")
+    (source / "net/ipv4/leakdir").symlink_to(elsewhere)
+    (source / "include/linux/sprocket_alias.h").symlink_to("sprocket.h")
+    os.mkfifo(source / "net/ipv4/pipe.c")
+    vendor(project, from_path=source)
+    assert set(tree_state(project.tree(NAME))) == EXPECTED
+    assert not [p for p in project.tree(NAME).rglob("*") if p.is_symlink()]
