@@ -11,6 +11,7 @@ never half of either.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -26,6 +27,7 @@ from .config import KernelSpec, Project
 from .lockfile import Lock, LockError, read_lock
 from .progress import progress
 from .resolve import resolve_accesses
+from .runlock import RunLockBusy, kernel_run_lock, owner_gone, pid_tag
 from .store import SCHEMA_VERSION, create_schema
 
 SOURCE_SUFFIXES = (".c", ".h")
@@ -182,8 +184,16 @@ def _existing(db_path: Path) -> dict[str, tuple[str, int, int]]:
 
 
 def build_index(project: Project, kernel: str | None = None, force: bool = False, jobs: int | None = None) -> IndexResult:
-    started = time.perf_counter()
     spec = project.kernel(kernel)
+    try:
+        with kernel_run_lock(project.snippets, spec.name, "index"):
+            return _build_locked(project, spec, force, jobs)
+    except RunLockBusy as exc:
+        raise IndexBuildError(str(exc)) from None
+
+
+def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | None) -> IndexResult:
+    started = time.perf_counter()
     tree = project.tree(spec.name)
     if not tree.is_dir():
         raise IndexBuildError(f"no vendored tree at {tree}: run `kexplore vendor` first")
@@ -193,6 +203,7 @@ def build_index(project: Project, kernel: str | None = None, force: bool = False
         raise IndexBuildError(str(exc)) from None
     db_path = project.index_path(spec.name)
     db_path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(db_path, spec.name)
 
     files = source_files(tree)
     old = {} if force else _existing(db_path)
@@ -219,8 +230,7 @@ def build_index(project: Project, kernel: str | None = None, force: bool = False
         symbols, error_files = _counts(db_path)
         return IndexResult(spec.name, str(db_path), len(files), 0, 0, symbols, error_files, time.perf_counter() - started)
 
-    _remove_stale_temporaries(db_path)
-    tmp = db_path.with_name(f".{db_path.name}.tmp-{os.getpid()}")
+    tmp = db_path.with_name(f".{db_path.name}.tmp-{pid_tag()}")
     try:
         if old:
             shutil.copyfile(db_path, tmp)
@@ -230,7 +240,8 @@ def build_index(project: Project, kernel: str | None = None, force: bool = False
         db.execute("PRAGMA journal_mode=OFF")
         db.execute("PRAGMA synchronous=OFF")
         create_schema(db, indexes=bool(old))
-        with tempfile.TemporaryDirectory(prefix=".chunks-", dir=db_path.parent) as workdir:
+        chunks = f".chunks-{spec.name}-{pid_tag()}-"
+        with tempfile.TemporaryDirectory(prefix=chunks, dir=db_path.parent) as workdir:
             _write(db, tree, spec, to_parse, touched, removed, current, jobs, Path(workdir))
         create_schema(db)  # indexes after a bulk load are cheaper than during it
         resolve_accesses(db)
@@ -310,12 +321,18 @@ def _write_meta(db: sqlite3.Connection, lock: Lock | None, kernel: str) -> None:
     db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
 
 
-def _remove_stale_temporaries(db_path: Path) -> None:
-    """Temporary indexes of crashed runs (their process is gone) are removed."""
-    for stale in db_path.parent.glob(f".{db_path.name}.tmp-*"):
-        pid = stale.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+def _remove_stale_temporaries(db_path: Path, kernel: str) -> None:
+    """Temporary indexes and chunk folders of runs whose process is gone (killed, crashed) are removed."""
+    folder = db_path.parent
+    tmp_prefix = f".{db_path.name}.tmp-"
+    for stale in folder.glob(f"{glob.escape(tmp_prefix)}*"):
+        if owner_gone(stale.name, tmp_prefix):
             stale.unlink(missing_ok=True)
+    chunk_prefix = f".chunks-{kernel}-"
+    for stale in folder.glob(".chunks-*"):
+        # .chunks-KERNEL-pidN-random, or .chunks-random from before chunk folders carried a pid
+        if owner_gone(stale.name, chunk_prefix) or owner_gone(stale.name, ".chunks-"):
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _counts(db_path: Path) -> tuple[int, int]:

@@ -19,6 +19,7 @@ tree a reader sees is always whole.
 from __future__ import annotations
 
 import bz2
+import glob
 import gzip
 import hashlib
 import lzma
@@ -39,6 +40,7 @@ from typing import IO
 from .config import KernelSpec, Project, cache_dir
 from .lockfile import Lock, LockError, read_lock, write_lock
 from .progress import note, progress
+from .runlock import RunLockBusy, kernel_run_lock, owner_gone, pid_tag
 
 _INCLUDE_LINUX = re.compile(rb'^\s*#\s*include\s*<(linux/[^>]+)>', re.MULTILINE)
 
@@ -486,6 +488,14 @@ def vendor(
     force: bool = False,
 ) -> VendorResult:
     spec = project.kernel(kernel)
+    try:
+        with kernel_run_lock(project.snippets, spec.name, "vendor"):
+            return _vendor_locked(project, spec, from_path, update, force)
+    except RunLockBusy as exc:
+        raise VendorError(str(exc)) from None
+
+
+def _vendor_locked(project: Project, spec: KernelSpec, from_path: Path | None, update: bool, force: bool) -> VendorResult:
     tree = project.tree(spec.name)
     lock_path = project.lock_path(spec.name)
     try:
@@ -502,7 +512,7 @@ def vendor(
 
     source = locate_source(spec, lock, from_path, update)
     project.snippets.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{spec.name}-", dir=project.snippets))
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{spec.name}-{pid_tag()}-", dir=project.snippets))
     tmp.chmod(0o755)  # mkdtemp makes it private; the tree is for every user to read
     try:
         _extract(source, spec, tmp)
@@ -533,7 +543,7 @@ def vendor(
 def _swap_into_place(tmp: Path, tree: Path, name: str) -> None:
     old = None
     if tree.exists():
-        old = tree.with_name(f".old-{name}-{os.getpid()}")
+        old = tree.with_name(f".old-{name}-{pid_tag()}")
         os.replace(tree, old)
     os.replace(tmp, tree)
     if old is not None:
@@ -541,17 +551,22 @@ def _swap_into_place(tmp: Path, tree: Path, name: str) -> None:
 
 
 def _remove_leftovers(snippets: Path, name: str) -> None:
-    """Clean up after an interrupted run: partial extractions are never used.
+    """Clean up after interrupted runs (their process is gone): partial extractions are never used.
 
     A run interrupted between the two renames of the swap leaves the previous tree
     as ``.old-*`` and no tree: put the previous tree back rather than lose it.
+    Called with the kernel's run lock held.
     """
     if not snippets.is_dir():
         return
-    for leftover in snippets.glob(f".tmp-{name}-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+    tmp_prefix, old_prefix = f".tmp-{name}-", f".old-{name}-"
+    for leftover in snippets.glob(f"{glob.escape(tmp_prefix)}*"):
+        if owner_gone(leftover.name, tmp_prefix):
+            shutil.rmtree(leftover, ignore_errors=True)
     tree = snippets / name
-    for old in sorted(snippets.glob(f".old-{name}-*")):
+    for old in sorted(snippets.glob(f"{glob.escape(old_prefix)}*")):
+        if not owner_gone(old.name, old_prefix):
+            continue
         if not tree.exists():
             os.replace(old, tree)
         else:

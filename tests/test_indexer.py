@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -286,3 +290,45 @@ def test_empty_and_non_utf8_files_are_indexed(tmp_path: Path) -> None:
     db = sqlite3.connect(project.index_path(KERNEL))
     assert db.execute("SELECT lines FROM files WHERE path = 'net/ipv4/empty.c'").fetchone() == (0,)
     db.close()
+
+
+def _generated_files(count: int, functions: int) -> dict[str, bytes | str]:
+    body = "".join(f"static int gen_fn_{{i}}_{j}(int v)\n{{{{\n\treturn v + {j};\n}}}}\n\n" for j in range(functions))
+    return {f"net/ipv4/gen_{i:03d}.c": body.format(i=i) for i in range(count)}
+
+
+def test_a_killed_index_run_leaves_no_chunks_after_the_next_run(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "snippets", _generated_files(400, 250))
+    index_dir = project.index_path(KERNEL).parent
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    run = subprocess.Popen(
+        [sys.executable, "-m", "explorer", "index", "--snippets", str(project.snippets), "--jobs", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )
+    deadline = time.monotonic() + 120
+    while not list(index_dir.glob(".chunks-*/chunk-*")) and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    run.send_signal(signal.SIGKILL)
+    assert run.wait() == -signal.SIGKILL  # killed mid-run, not finished
+    assert list(index_dir.glob(".chunks-*")), "the killed run left its chunk folder (as a killed run does)"
+    assert not project.index_path(KERNEL).exists()
+    result = build_index(project, jobs=2)
+    assert result.parsed == 400
+    assert [p.name for p in index_dir.iterdir()] == [project.index_path(KERNEL).name]
+
+
+def test_chunk_folders_of_a_live_run_are_kept(project) -> None:  # type: ignore[no-untyped-def]
+    index_dir = db_of(project).parent
+    index_dir.mkdir(parents=True)
+    alive = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        live = index_dir / f".chunks-{KERNEL}-pid{alive.pid}-abcdefgh"
+        other_kernel = index_dir / ".chunks-linux-other-pid1-abcdefgh"
+        older = index_dir / ".chunks-k2j4h5g6"  # from before chunk folders carried a pid
+        for folder in (live, other_kernel, older):
+            folder.mkdir()
+        build_index(project, jobs=1)
+        assert live.is_dir() and other_kernel.is_dir()
+        assert not older.exists()
+    finally:
+        alive.communicate(b"")

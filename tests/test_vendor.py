@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -687,3 +688,103 @@ def test_a_tree_with_links_pointing_outside_copies_only_its_own_files(project: P
     vendor(project, from_path=source)
     assert set(tree_state(project.tree(NAME))) == EXPECTED
     assert not [p for p in project.tree(NAME).rglob("*") if p.is_symlink()]
+
+
+# ---------------------------------------------------------------- one run per kernel at a time (real processes)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from explorer.runlock import kernel_run_lock, pid_tag
+
+snippets, name, command, hold = Path(sys.argv[1]), sys.argv[2], sys.argv[3], float(sys.argv[4])
+with kernel_run_lock(snippets, name, command):
+    live = snippets / f".tmp-{name}-{pid_tag()}-live"  # a run's temporary, still being written
+    live.mkdir()
+    (live / "half.c").write_text("int half;\\n")
+    print("locked", flush=True)
+    time.sleep(hold)
+print("released", flush=True)
+sys.stdin.read()  # stays alive, temporary and all, until the test closes stdin
+"""
+
+
+def run_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def holder(project: Project):  # type: ignore[no-untyped-def]
+    """start(command, hold_seconds) -> a real process holding the kernel's run lock (after it printed "locked")."""
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(command: str, hold: float) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, str(project.snippets), NAME, command, str(hold)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=run_env(),
+        )
+        procs.append(proc)
+        assert proc.stdout is not None and proc.stdout.readline() == "locked\n"
+        return proc
+
+    yield start
+    for proc in procs:
+        proc.kill()
+        proc.communicate()  # waits, and closes its pipes
+
+
+def dead_pid() -> int:
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    return int(proc.stdout)
+
+
+def test_a_second_run_fails_after_the_timeout_naming_the_holder(project: Project, tarball: Path, holder, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    proc = holder("index", 60)
+    monkeypatch.setenv("KEXPLORE_LOCK_TIMEOUT", "0.5")
+    with pytest.raises(VendorError) as info:
+        vendor(project, from_path=tarball)
+    assert f"pid {proc.pid} (kexplore index)" in str(info.value)
+    assert not project.tree(NAME).exists() and not project.lock_path(NAME).exists()
+    assert (project.snippets / f".tmp-{NAME}-pid{proc.pid}-live/half.c").is_file()  # the holder's work is untouched
+
+
+def test_a_second_run_waits_and_keeps_the_live_temporary_of_the_first(project: Project, tarball: Path, holder) -> None:  # type: ignore[no-untyped-def]
+    gone = project.snippets / f".tmp-{NAME}-pid{dead_pid()}-dead"
+    (gone / "net").mkdir(parents=True)
+    older = project.snippets / f".tmp-{NAME}-abcd1234"  # named before temporaries carried a pid
+    older.mkdir()
+    proc = holder("vendor", 1.5)
+    second = subprocess.run(
+        [sys.executable, "-m", "explorer", "vendor", "--snippets", str(project.snippets), "--from", str(tarball), "--json"],
+        capture_output=True, text=True, env=run_env(KEXPLORE_LOCK_TIMEOUT="60"), timeout=120,
+    )
+    assert second.returncode == 0, second.stderr
+    assert f"waiting up to 60 s for pid {proc.pid} (kexplore vendor)" in second.stderr
+    assert json.loads(second.stdout)["files"] == len(EXPECTED)
+    assert proc.poll() is None  # the first run still lives: its temporary stays
+    live = project.snippets / f".tmp-{NAME}-pid{proc.pid}-live"
+    assert (live / "half.c").read_text() == "int half;\n"
+    assert not gone.exists() and not older.exists()
+    assert json.loads(project.lock_path(NAME).read_text())["files"] == hash_tree(project.tree(NAME))
+
+
+def test_two_vendor_runs_at_once_both_succeed_one_after_the_other(project: Project, tarball: Path, tmp_path: Path) -> None:
+    changed = make_tarball(tmp_path / "changed.tar.gz", changed_files())
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "explorer", "vendor", "--snippets", str(project.snippets), "--from", str(src), "--update"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=run_env(KEXPLORE_LOCK_TIMEOUT="120"),
+        )
+        for src in (tarball, changed)
+    ]
+    for run in runs:
+        out, err = run.communicate(timeout=180)
+        assert run.returncode == 0, err
+    lock = json.loads(project.lock_path(NAME).read_text())
+    assert lock["files"] == hash_tree(project.tree(NAME))  # the lock pins the tree that is there, whole
+    assert lock["source"]["name"] in {tarball.name, changed.name}
+    assert leftovers(project.snippets) == []
