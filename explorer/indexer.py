@@ -15,6 +15,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -157,12 +158,67 @@ _MERGE = (
 # ---------------------------------------------------------------- main side
 
 
+# The modules that turn C into rows, and (found by following their relative imports)
+# every module of the package they use; the indexer's own file holds the chunk schema.
+_ROW_CODE_ROOTS = ("cparse", "xref", "resolve")
+_RELATIVE_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.+)([\w.]*)[ \t]+import[ \t]+\(?([\w, \t]+)", re.MULTILINE)
+
+
+def _module_files(package: Path, folder: Path, dotted: str) -> list[Path]:
+    """The .py files of module `dotted` below `folder` (one file, or every file of a subpackage)."""
+    target = folder.joinpath(*dotted.split(".")) if dotted else folder
+    if target.with_suffix(".py").is_file():
+        found = [target.with_suffix(".py")]
+    elif target.is_dir() and target != package:
+        found = sorted(target.rglob("*.py"))
+    else:
+        return []
+    return [f for f in found if package in f.resolve().parents]
+
+
+def row_code_files() -> list[Path]:
+    """The source files whose change changes what the index holds, sorted; the walk is iterative."""
+    package = Path(__file__).resolve().parent
+    seen: set[Path] = {package / "indexer.py"}
+    todo = [f for root in _ROW_CODE_ROOTS for f in _module_files(package, package, root)]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for dots, dotted, names in _RELATIVE_IMPORT.findall(path.read_text(encoding="utf-8")):
+            folder = path.parent
+            for _ in range(len(dots) - 1):
+                folder = folder.parent
+            if dotted:
+                todo.extend(_module_files(package, folder, dotted))
+            else:  # from . import a, b
+                for name in re.findall(r"\w+", names):
+                    todo.extend(_module_files(package, folder, name))
+    queries = package / "queries"
+    if queries.is_dir():
+        seen.update(queries.rglob("*.scm"))
+    return sorted(seen)
+
+
 def indexer_version() -> str:
-    """Changes whenever the code that turns C into rows changes: then every file is parsed again."""
-    digest = hashlib.sha256(str(SCHEMA_VERSION).encode())
-    here = Path(__file__).parent
-    for name in ("cparse.py", "xref.py", "indexer.py"):
-        digest.update((here / name).read_bytes())
+    """Changes whenever what turns C into rows changes (code, schema, tree-sitter): then every file is parsed again.
+
+    A change to the resolver is such a change too: the new index then resolves every
+    member access again instead of trusting the keys marked done.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    digest = hashlib.sha256(f"schema {SCHEMA_VERSION}\n".encode())
+    for dist in ("tree-sitter", "tree-sitter-c"):
+        try:
+            digest.update(f"{dist} {version(dist)}\n".encode())
+        except PackageNotFoundError:
+            digest.update(f"{dist} none\n".encode())
+    package = Path(__file__).resolve().parent
+    for path in row_code_files():
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 

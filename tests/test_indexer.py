@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -332,3 +334,55 @@ def test_chunk_folders_of_a_live_run_are_kept(project) -> None:  # type: ignore[
         assert not older.exists()
     finally:
         alive.communicate(b"")
+
+
+def _index_with(package_root: Path, snippets: Path) -> dict[str, object]:
+    """`kexplore index --json` run by the explorer package found in package_root (a real process)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "explorer", "index", "--snippets", str(snippets), "--jobs", "1", "--json"],
+        capture_output=True, text=True, cwd=package_root, env=dict(os.environ, PYTHONPATH=str(package_root)), timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+
+def test_a_change_to_the_resolver_rebuilds_and_re_resolves(project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    copy = tmp_path / "pkg"
+    shutil.copytree(Path(indexer.__file__).parent, copy / "explorer", ignore=shutil.ignore_patterns("__pycache__"))
+    assert _index_with(copy, project.snippets)["parsed"] == 5
+    assert _index_with(copy, project.snippets)["parsed"] == 0
+    db = sqlite3.connect(db_of(project))
+    db.execute("UPDATE access SET reason = 'from the old resolver'")  # what the old resolver decided, marked done
+    db.commit()
+    db.close()
+    with (copy / "explorer/resolve.py").open("a") as fh:
+        fh.write("\n# the resolver changed\n")
+    assert _index_with(copy, project.snippets)["parsed"] == 5
+    db = sqlite3.connect(db_of(project))
+    assert db.execute("SELECT count(*) FROM access WHERE reason = 'from the old resolver'").fetchone() == (0,)
+    assert db.execute("SELECT count(*) FROM access").fetchone()[0] > 0
+    db.close()
+
+
+def test_the_indexer_version_follows_the_code_that_makes_rows_and_only_it(tmp_path: Path) -> None:
+    copy = tmp_path / "pkg"
+    shutil.copytree(Path(indexer.__file__).parent, copy / "explorer", ignore=shutil.ignore_patterns("__pycache__"))
+    script = "from explorer.indexer import indexer_version, row_code_files; print(indexer_version(), [p.name for p in row_code_files()])"
+
+    def version() -> tuple[str, str]:
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=copy, check=True,
+                             env=dict(os.environ, PYTHONPATH=str(copy))).stdout.split(" ", 1)
+        return out[0], out[1]
+
+    first, files = version()
+    for name in ("resolve.py", "cparse.py", "xref.py", "indexer.py"):
+        assert name in files
+    (copy / "explorer/cli.py").write_text((copy / "explorer/cli.py").read_text() + "\n# a reader changed\n")
+    assert version()[0] == first  # readers do not force a rebuild
+    # a helper module that the parser starts to use is followed through its import
+    (copy / "explorer/cparse_helper.py").write_text("HELPER = 1\n")
+    (copy / "explorer/xref.py").write_text((copy / "explorer/xref.py").read_text() + "\nfrom .cparse_helper import HELPER  # noqa\n")
+    second, files = version()
+    assert second != first and "cparse_helper.py" in files
+    (copy / "explorer/cparse_helper.py").write_text("HELPER = 2\n")
+    assert version()[0] != second
