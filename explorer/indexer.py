@@ -20,6 +20,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -28,7 +29,7 @@ from .config import KernelSpec, Project
 from .lockfile import Lock, LockError, read_lock
 from .progress import progress
 from .resolve import resolve_accesses
-from .runlock import RunLockBusy, kernel_run_lock, owner_gone, pid_tag
+from .runlock import RunLockBusy, disk_error, kernel_run_lock, owner_gone, pid_tag
 from .store import SCHEMA_VERSION, create_schema
 
 SOURCE_SUFFIXES = (".c", ".h")
@@ -246,6 +247,12 @@ def build_index(project: Project, kernel: str | None = None, force: bool = False
             return _build_locked(project, spec, force, jobs)
     except RunLockBusy as exc:
         raise IndexBuildError(str(exc)) from None
+    except OSError as exc:  # a read-only or full disk, a file where the index folder must go
+        raise IndexBuildError(f"indexing {spec.name} failed: {disk_error(exc)}; the previous index is kept") from None
+    except sqlite3.OperationalError as exc:  # "database or disk is full", "attempt to write a readonly database"
+        name = getattr(exc, "sqlite_errorname", None)
+        detail = f"{exc} ({name})" if name else str(exc)  # SQLite names a write error, not its cause
+        raise IndexBuildError(f"indexing {spec.name} failed: {detail}; the previous index is kept") from None
 
 
 def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | None) -> IndexResult:
@@ -287,6 +294,7 @@ def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | N
         return IndexResult(spec.name, str(db_path), len(files), 0, 0, symbols, error_files, time.perf_counter() - started)
 
     tmp = db_path.with_name(f".{db_path.name}.tmp-{pid_tag()}")
+    db: sqlite3.Connection | None = None
     try:
         if old:
             shutil.copyfile(db_path, tmp)
@@ -297,7 +305,7 @@ def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | N
         db.execute("PRAGMA synchronous=OFF")
         create_schema(db, indexes=bool(old))
         chunks = f".chunks-{spec.name}-{pid_tag()}-"
-        with tempfile.TemporaryDirectory(prefix=chunks, dir=db_path.parent) as workdir:
+        with tempfile.TemporaryDirectory(prefix=chunks, dir=db_path.parent, ignore_cleanup_errors=True) as workdir:
             _write(db, tree, spec, to_parse, touched, removed, current, jobs, Path(workdir))
         create_schema(db)  # indexes after a bulk load are cheaper than during it
         resolve_accesses(db)
@@ -305,9 +313,14 @@ def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | N
         db.commit()
         symbols, errors = _counts_in(db)
         db.close()
+        db = None
         os.replace(tmp, db_path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if db is not None:
+            with suppress(sqlite3.Error):
+                db.close()
+        with suppress(OSError):  # a failing cleanup must not hide the error that stopped the run
+            tmp.unlink(missing_ok=True)
         raise
     return IndexResult(
         spec.name, str(db_path), len(files), len(to_parse), len(removed), symbols, errors,

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 LOCK_FORMAT = 1
+_DEFAULT_MODE = 0o644
 
 
 class LockError(Exception):
@@ -74,11 +78,38 @@ def read_lock(path: Path) -> Lock | None:
 
 def write_lock(path: Path, lock: Lock) -> None:
     """Write the lock atomically: readers see the old lock or the new one."""
+    with staged_lock(path, lock):
+        pass
+
+
+@contextmanager
+def staged_lock(path: Path, lock: Lock) -> Iterator[None]:
+    """Write the new lock beside the old one, run the block, then rename it into place.
+
+    What can fail for want of space happens before the block (vendoring swaps the new
+    tree in there); if the block fails the old lock stays and the new one is removed.
+    The file keeps the previous lock's mode (0644 for a new one), not mkstemp's 0600.
+    """
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = _DEFAULT_MODE
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(lock.to_json())
+            fh.flush()
+            os.fchmod(fh.fileno(), mode)
+    except BaseException as exc:
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = str(path)
+        with suppress(OSError):
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    try:
+        yield
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with suppress(OSError):  # a failing cleanup must not hide the error that stopped the write
+            Path(tmp).unlink(missing_ok=True)
         raise

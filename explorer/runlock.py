@@ -120,3 +120,10 @@ def owner_gone(name: str, prefix: str) -> bool:
         pid = int(tagged.group(1))
         return pid != os.getpid() and not pid_alive(pid)
     return _UNTAGGED.fullmatch(rest) is not None
+
+
+def disk_error(exc: OSError) -> str:
+    """An OSError as one line: what the system said, and about which file ("No space left on device: /x")."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    where = exc.filename2 if exc.filename2 is not None else exc.filename
+    return f"{reason}: {where}" if where is not None else reason

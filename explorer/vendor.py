@@ -32,15 +32,15 @@ import tarfile
 import tempfile
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from .config import KernelSpec, Project, cache_dir
-from .lockfile import Lock, LockError, read_lock, write_lock
+from .lockfile import Lock, LockError, read_lock, staged_lock
 from .progress import note, progress
-from .runlock import RunLockBusy, kernel_run_lock, owner_gone, pid_tag
+from .runlock import RunLockBusy, disk_error, kernel_run_lock, owner_gone, pid_tag
 
 _INCLUDE_LINUX = re.compile(rb'^\s*#\s*include\s*<(linux/[^>]+)>', re.MULTILINE)
 
@@ -259,6 +259,38 @@ def _inside(folder: Path, root: Path) -> bool:
     return real == real_root or real.startswith(real_root + os.sep)
 
 
+class _WriteFailed(Exception):
+    """Writing the new tree failed (disk full, read-only, no permission): not the source's fault."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(disk_error(error))
+
+
+def _write_file(source: IO[bytes], target: Path) -> None:
+    """Copy source into a new file target; errors of the destination are raised as _WriteFailed.
+
+    Errors reading source (a corrupt archive) pass as they are.  The file is written
+    unbuffered, so that closing it never fails again over data a full disk refused.
+    """
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise _WriteFailed(exc) from None
+    try:
+        while block := source.read(1 << 20):
+            view = memoryview(block)
+            while view:
+                try:
+                    written = os.write(fd, view)
+                except OSError as exc:
+                    exc.filename = str(target)
+                    raise _WriteFailed(exc) from None
+                view = view[written:]
+    finally:
+        with suppress(OSError):
+            os.close(fd)
+
+
 def _extract_stream(tar: tarfile.TarFile, dest: Path, spec: KernelSpec, skipped: _Skipped) -> int:
     """Write the wanted regular files of a streamed tarball below dest; everything else is skipped."""
     count = 0
@@ -289,15 +321,15 @@ def _extract_stream(tar: tarfile.TarFile, dest: Path, spec: KernelSpec, skipped:
         except (FileExistsError, NotADirectoryError):
             skipped.add(member.name, "a file of the tarball stands where its folder must go")
             continue
+        except OSError as exc:
+            raise _WriteFailed(exc) from None
         if not _inside(target.parent, dest) or target.is_dir() or target.is_symlink():
             skipped.add(member.name, "its place in the tree is taken")
             continue
         source = tar.extractfile(member)
         if source is None:
             continue
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-        with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(source, out)
+        _write_file(source, target)
         count += 1
     return count
 
@@ -418,14 +450,22 @@ def _tree_files(src: Path, spec: KernelSpec, skipped: _Skipped) -> list[str]:
     return out
 
 
+def _no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW)
+
+
 def _copy_tree(src: Path, dest: Path, spec: KernelSpec, skipped: _Skipped) -> int:
     files = _tree_files(src, spec, skipped)
     with progress(f"copying {src.name}", len(files)) as bar:
         for rel in files:
             bar.advance()
             target = dest / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src / rel, target, follow_symlinks=False)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise _WriteFailed(exc) from None
+            with open(src / rel, "rb", opener=_no_follow) as source:
+                _write_file(source, target)
     return len(files)
 
 
@@ -453,6 +493,13 @@ def prune_include_linux(tree: Path, spec: KernelSpec) -> None:
 
 
 def _extract(source: Source, spec: KernelSpec, dest: Path) -> None:
+    try:
+        _extract_into(source, spec, dest)
+    except _WriteFailed as exc:
+        raise VendorError(f"could not write the new tree ({exc}); the previous tree is kept") from None
+
+
+def _extract_into(source: Source, spec: KernelSpec, dest: Path) -> None:
     skipped = _Skipped()
     if source.kind == "tree":
         count = _copy_tree(source.path, dest, spec, skipped)
@@ -466,6 +513,8 @@ def _extract(source: Source, spec: KernelSpec, dest: Path) -> None:
             count = 0
             for tar in streams:
                 count = _extract_stream(tar, dest, spec, skipped)
+        except _WriteFailed:
+            raise
         except (tarfile.TarError, EOFError, OSError, lzma.LZMAError, zlib.error) as exc:
             raise VendorError(
                 f"{source.path} could not be read as a kernel tarball ({exc}); "
@@ -493,6 +542,8 @@ def vendor(
             return _vendor_locked(project, spec, from_path, update, force)
     except RunLockBusy as exc:
         raise VendorError(str(exc)) from None
+    except OSError as exc:  # the snippets folder is read-only or full, or the source unreadable
+        raise VendorError(f"vendoring {spec.name} failed: {disk_error(exc)}; the previous tree is kept") from None
 
 
 def _vendor_locked(project: Project, spec: KernelSpec, from_path: Path | None, update: bool, force: bool) -> VendorResult:
@@ -525,18 +576,18 @@ def _vendor_locked(project: Project, spec: KernelSpec, from_path: Path | None, u
                     f"{source.path.name} does not match {lock_path.name}: {shown}. "
                     f"The previous tree is kept. To re-pin to this source, rerun with --update"
                 )
-        _swap_into_place(tmp, tree, spec.name)
+        described = source.describe()
+        if source.kind == "tree":
+            described["name"] = source.path.name
+        new_lock = Lock(kernel=spec.name, source=described, files=hashes)
+        changed = lock is None or lock.files != hashes or lock.source != described
+        # the new lock is written before the swap (a full disk stops the run there), renamed after it
+        with staged_lock(lock_path, new_lock) if changed else nullcontext():
+            _swap_into_place(tmp, tree, spec.name)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    described = source.describe()
-    if source.kind == "tree":
-        described["name"] = source.path.name
-    new_lock = Lock(kernel=spec.name, source=described, files=hashes)
-    action = "extracted"
-    if lock is None or lock.files != hashes or lock.source != described:
-        action = "updated" if lock else "extracted"
-        write_lock(lock_path, new_lock)
+    action = "updated" if changed and lock else "extracted"
     return VendorResult(spec.name, action, len(hashes), described, str(tree))
 
 

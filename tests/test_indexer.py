@@ -386,3 +386,43 @@ def test_the_indexer_version_follows_the_code_that_makes_rows_and_only_it(tmp_pa
     assert second != first and "cparse_helper.py" in files
     (copy / "explorer/cparse_helper.py").write_text("HELPER = 2\n")
     assert version()[0] != second
+
+
+LIMITED_KEXPLORE = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+limit = int(sys.argv.pop(1))
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+from explorer.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_full_disk_while_indexing_is_one_line_and_keeps_the_index(project) -> None:  # type: ignore[no-untyped-def]
+    """Files may not grow past a limit (EFBIG, like ENOSPC on a full disk; root ignores permission bits, not this)."""
+    build_index(project, jobs=1)
+    old_bytes = db_of(project).read_bytes()
+    big = project.tree(KERNEL) / "net/ipv4/big.c"
+    big.write_text("".join(f"int big_fn_{i}(int v)\n{{\n\treturn v + {i};\n}}\n" for i in range(20_000)))
+    proc = subprocess.run(
+        [sys.executable, "-c", LIMITED_KEXPLORE, str(len(old_bytes) + 64 * 1024), "index", "--snippets", str(project.snippets), "--jobs", "1"],
+        capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent), PYTHONDONTWRITEBYTECODE="1"),
+    )
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"kexplore: indexing {KERNEL} failed: ")
+    assert any(what in lines[0] for what in ("SQLITE_IOERR_WRITE", "SQLITE_FULL", "File too large")), lines[0]
+    assert db_of(project).read_bytes() == old_bytes
+    assert [p.name for p in db_of(project).parent.iterdir()] == [db_of(project).name]
+
+
+def test_a_file_where_the_index_folder_must_go_is_one_line(project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    from explorer.cli import main
+
+    db_of(project).parent.write_text("not a folder")
+    assert main(["index", "--snippets", str(project.snippets), "--jobs", "1"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "File exists" in lines[0] and str(db_of(project).parent) in lines[0]
+    assert db_of(project).parent.read_text() == "not a folder"

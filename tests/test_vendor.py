@@ -788,3 +788,67 @@ def test_two_vendor_runs_at_once_both_succeed_one_after_the_other(project: Proje
     assert lock["files"] == hash_tree(project.tree(NAME))  # the lock pins the tree that is there, whole
     assert lock["source"]["name"] in {tarball.name, changed.name}
     assert leftovers(project.snippets) == []
+
+
+# ---------------------------------------------------------------- a full or read-only disk, the lock file's mode
+
+# A process whose files may not grow past LIMIT bytes: writes then fail with EFBIG, as they
+# would with ENOSPC on a full disk (root ignores permission bits, not this limit).
+LIMITED_KEXPLORE = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+limit = int(sys.argv.pop(1))
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+from explorer.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def kexplore_limited(limit: int, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", LIMITED_KEXPLORE, str(limit), *args],
+        capture_output=True, text=True, env=run_env(PYTHONDONTWRITEBYTECODE="1"), timeout=120,
+    )
+
+
+def test_a_full_disk_during_extraction_is_reported_as_such_not_as_a_bad_tarball(project: Project, tarball: Path, tmp_path: Path) -> None:
+    vendor(project, from_path=tarball)
+    before = tree_state(project.tree(NAME))
+    lock_before = project.lock_path(NAME).read_bytes()
+    files = changed_files()
+    files["net/ipv4/large.c"] = "int large_table[] = {\n" + "\t1, 2, 3, 4, 5, 6, 7, 8,\n" * 20_000 + "};\n"
+    large = make_tarball(tmp_path / "large.tar.gz", files)
+    proc = kexplore_limited(64 * 1024, "vendor", "--snippets", str(project.snippets), "--from", str(large), "--update")
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "File too large" in lines[0] and "could not write" in lines[0]
+    assert "could not be read" not in lines[0] and "broken download" not in lines[0]
+    assert tree_state(project.tree(NAME)) == before
+    assert project.lock_path(NAME).read_bytes() == lock_before
+    assert leftovers(project.snippets) == []
+
+
+def test_a_full_disk_when_writing_the_lock_keeps_the_previous_tree_and_lock(project: Project, tarball: Path, tmp_path: Path) -> None:
+    vendor(project, from_path=tarball)
+    before = tree_state(project.tree(NAME))
+    lock_before = project.lock_path(NAME).read_bytes()
+    limit = max(len(t.encode()) for t in changed_files().values()) + 1  # every file of the tree fits, the lock does not
+    assert len(lock_before) > limit
+    changed = make_tarball(tmp_path / "changed.tar.gz", changed_files())
+    proc = kexplore_limited(limit, "vendor", "--snippets", str(project.snippets), "--from", str(changed), "--update")
+    assert proc.returncode == 1
+    lines = [line for line in proc.stderr.splitlines() if not line.endswith("(a link or special file)")]  # the fixture's symlink
+    assert len(lines) == 1 and "File too large" in lines[0] and f"{NAME}.lock.json" in lines[0], proc.stderr
+    assert tree_state(project.tree(NAME)) == before  # not the new tree under the old lock
+    assert project.lock_path(NAME).read_bytes() == lock_before
+    assert leftovers(project.snippets) == [] and not list(project.snippets.glob(f".{NAME}.lock.json.*"))
+
+
+def test_the_lock_file_keeps_its_mode(project: Project, tarball: Path, tmp_path: Path) -> None:
+    vendor(project, from_path=tarball)
+    lock = project.lock_path(NAME)
+    assert lock.stat().st_mode & 0o777 == 0o644  # readable by all, like the tree (not mkstemp's 0600)
+    lock.chmod(0o664)
+    vendor(project, from_path=make_tarball(tmp_path / "changed.tar.gz", changed_files()), update=True)
+    assert lock.stat().st_mode & 0o777 == 0o664
