@@ -337,7 +337,7 @@ def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[
             db.execute(f"DELETE FROM {table} WHERE file_id = ?", row)
         db.execute("DELETE FROM files WHERE id = ?", row)
     for rel in touched:
-        sha, size, mtime = current[rel]
+        _, size, mtime = current[rel]
         db.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime, rel))
 
     first_id = int(db.execute("SELECT coalesce(max(id), 0) FROM files").fetchone()[0]) + 1

@@ -22,6 +22,7 @@ import bz2
 import glob
 import gzip
 import hashlib
+import io
 import lzma
 import os
 import re
@@ -35,7 +36,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, BinaryIO, Protocol
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 from .config import KernelSpec, Project, cache_dir
 from .lockfile import Lock, LockError, read_lock, staged_lock
@@ -201,14 +205,38 @@ def _apt_download(want: str, cache: Path) -> Path | None:
 # --------------------------------------------------------------------------- extraction
 
 
-class _CountingReader:
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class _RawReader(io.RawIOBase):
+    """A read-only raw stream made of a `_read(size)` method; `buffered()` makes it a BinaryIO for the decompressors and tarfile."""
+
+    def _read(self, size: int) -> bytes:
+        raise NotImplementedError
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def buffered(self) -> BinaryIO:
+        return io.BufferedReader(self, 1 << 16)
+
+
+class _CountingReader(_RawReader):
     """A read-only stream wrapper that reports how many bytes went through it."""
 
-    def __init__(self, raw: IO[bytes], on_read: Callable[[int], None]) -> None:
+    def __init__(self, raw: _Readable, on_read: Callable[[int], None]) -> None:
+        super().__init__()
         self._raw = raw
         self._on_read = on_read
 
-    def read(self, size: int = -1) -> bytes:
+    def _read(self, size: int) -> bytes:
         data = self._raw.read(size)
         self._on_read(len(data))
         return data
@@ -334,7 +362,18 @@ def _extract_stream(tar: tarfile.TarFile, dest: Path, spec: KernelSpec, skipped:
     return count
 
 
-class _TarStream:
+def _decompressed(head: bytes, raw: BinaryIO) -> _Readable:
+    """raw, decompressed according to its first bytes (gzip, xz, bzip2), or as it is."""
+    if head.startswith(b"\x1f\x8b"):
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return lzma.LZMAFile(raw)
+    if head.startswith(b"BZh"):
+        return bz2.BZ2File(raw)
+    return raw
+
+
+class _TarStream(_RawReader):
     """The uncompressed bytes of a tarball, remembering the last two blocks read.
 
     The decompressors of the standard library check their checksums and end-of-stream
@@ -342,56 +381,44 @@ class _TarStream:
     a member boundary for a complete one).
     """
 
-    _MAGIC: tuple[tuple[bytes, Callable[[_Replay], IO[bytes]]], ...] = (
-        (b"\x1f\x8b", lambda raw: gzip.GzipFile(fileobj=raw, mode="rb")),  # type: ignore[arg-type]
-        (b"\xfd7zXZ\x00", lambda raw: lzma.LZMAFile(raw)),  # type: ignore[arg-type]
-        (b"BZh", lambda raw: bz2.BZ2File(raw)),  # type: ignore[arg-type]
-    )
-
-    def __init__(self, raw: IO[bytes] | _CountingReader) -> None:
+    def __init__(self, raw: _Readable) -> None:
+        super().__init__()
         head = raw.read(6)
-        replay = _Replay(head, raw)
-        self._raw: IO[bytes] | _Replay = replay
-        for magic, opener in self._MAGIC:
-            if head.startswith(magic):
-                self._raw = opener(replay)
-                break
+        self._raw = _decompressed(head, _Replay(head, raw).buffered())
         self.tail = b""
 
-    def read(self, size: int = -1) -> bytes:
+    def _read(self, size: int) -> bytes:
         data = self._raw.read(size)
         self.tail = data[-1024:] if len(data) >= 1024 else (self.tail + data)[-1024:]
         return data
 
     def check_complete(self) -> None:
         """Read to the end (so the decompressor checks it); a tarball ends with two zero blocks."""
-        while self.read(1 << 20):
+        while self._read(1 << 20):
             pass
         if self.tail != bytes(1024):
             raise tarfile.ReadError("the archive ends early: no end-of-archive marker")
 
 
-class _Replay:
+class _Replay(_RawReader):
     """A stream with its first bytes, already read to sniff the compression, put back."""
 
-    def __init__(self, head: bytes, raw: IO[bytes] | _CountingReader) -> None:
+    def __init__(self, head: bytes, raw: _Readable) -> None:
+        super().__init__()
         self._head = head
         self._raw = raw
 
-    def read(self, size: int = -1) -> bytes:
+    def _read(self, size: int) -> bytes:
         if not self._head:
             return self._raw.read(size)
-        if size < 0:
-            data, self._head = self._head + self._raw.read(), b""
-            return data
         data, self._head = self._head[:size], self._head[size:]
         return data if len(data) == size else data + self._raw.read(size - len(data))
 
 
 @contextmanager
-def _open_tar(raw: IO[bytes] | _CountingReader) -> Iterator[tarfile.TarFile]:
+def _open_tar(raw: _Readable) -> Iterator[tarfile.TarFile]:
     stream = _TarStream(raw)
-    with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
+    with tarfile.open(fileobj=stream.buffered(), mode="r|") as tar:
         yield tar
     stream.check_complete()
 

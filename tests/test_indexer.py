@@ -336,14 +336,15 @@ def test_chunk_folders_of_a_live_run_are_kept(project) -> None:  # type: ignore[
         alive.communicate(b"")
 
 
-def _index_with(package_root: Path, snippets: Path) -> dict[str, object]:
+def _index_with(package_root: Path, snippets: Path) -> dict[str, int]:
     """`kexplore index --json` run by the explorer package found in package_root (a real process)."""
     proc = subprocess.run(
         [sys.executable, "-m", "explorer", "index", "--snippets", str(snippets), "--jobs", "1", "--json"],
         capture_output=True, text=True, cwd=package_root, env=dict(os.environ, PYTHONPATH=str(package_root)), timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+    result: dict[str, int] = json.loads(proc.stdout)
+    return result
 
 
 def test_a_change_to_the_resolver_rebuilds_and_re_resolves(project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
