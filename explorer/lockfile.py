@@ -51,21 +51,22 @@ def _string_map(value: object) -> dict[str, str] | None:
 
 def read_lock(path: Path) -> Lock | None:
     """The lock at `path`, None if there is none; LockError (one line) if it is damaged."""
+    fix = "restore it from git, or delete it to pin the tree afresh with the next `kexplore vendor`"
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
     except UnicodeDecodeError:
-        raise LockError(f"{path} is not valid JSON (not UTF-8); restore it from git or rerun vendor with --update") from None
+        raise LockError(f"{path} is not valid JSON (not UTF-8); {fix}") from None
     except OSError as exc:
         raise LockError(f"{path} cannot be read ({exc.strerror or exc})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise LockError(f"{path} is not valid JSON ({exc}); restore it from git or rerun vendor with --update") from None
+        raise LockError(f"{path} is not valid JSON ({exc}); {fix}") from None
     except RecursionError:
-        raise LockError(f"{path} is not valid JSON (nested too deeply); restore it from git or rerun vendor with --update") from None
-    wrong = f"{path} is not a kernel-explorer lock file (format {LOCK_FORMAT}); restore it from git"
+        raise LockError(f"{path} is not valid JSON (nested too deeply); {fix}") from None
+    wrong = f"{path} is not a kernel-explorer lock file (format {LOCK_FORMAT}); {fix}"
     if not isinstance(data, dict) or data.get("format") != LOCK_FORMAT:
         raise LockError(wrong)
     files = _string_map(data.get("files"))

@@ -6,14 +6,18 @@ The flow for one kernel:
    package named in kernels.toml, downloaded with ``apt-get download`` into the
    cache outside the checkout (the version in the lock file first, if there is one).
 2. Stream the tarball and extract only the declared paths into a temporary folder
-   beside the tree; prune include/linux to the headers the work set includes.
+   beside the tree; prune include/linux to the headers the work set includes.  Every
+   member's path is normalised and must stay inside the folder; links, devices and
+   odd names are skipped (and named in one note).
 3. Hash every extracted file. If a lock file exists, the hashes must match it
    (``--update`` re-pins instead); otherwise the temporary folder is thrown away
    and the previous tree stays.
-4. Rename the temporary folder into place and write the lock.
+4. Write the new lock beside the old one, rename the temporary folder into place,
+   then rename the lock.
 
-An interrupted run leaves only a ``.tmp-*`` folder, which the next run removes; the
-tree a reader sees is always whole.
+The whole run holds the kernel's run lock (explorer.runlock), shared with the
+indexer.  An interrupted run leaves only a ``.tmp-NAME-pidN-*`` folder, which the next
+run removes once process N is gone; the tree a reader sees is always whole.
 """
 
 from __future__ import annotations

@@ -383,14 +383,24 @@ def test_force_extracts_even_when_the_tree_verifies(project: Project, tarball: P
     assert vendor(project).action == "verified"
 
 
-def test_a_broken_lock_file_is_a_clear_error(project: Project, tarball: Path) -> None:
+def test_a_broken_lock_file_is_a_clear_error(project: Project, tarball: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from explorer.cli import main
+
     vendor(project, from_path=tarball)
+    before = tree_state(project.tree(NAME))
     project.lock_path(NAME).write_text("{ not json")
     with pytest.raises(VendorError, match="not valid JSON"):
         vendor(project)
     project.lock_path(NAME).write_text('{"format": 999}')
     with pytest.raises(VendorError, match="not a kernel-explorer lock file"):
         vendor(project)
+    capsys.readouterr()
+    changed = make_tarball(tmp_path / "changed.tar.gz", changed_files())
+    assert main(["vendor", "--snippets", str(project.snippets), "--from", str(changed), "--update"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "not a kernel-explorer lock file" in lines[0]
+    assert tree_state(project.tree(NAME)) == before  # the previous tree is never lost
+    assert project.lock_path(NAME).read_text() == '{"format": 999}'
 
 
 def test_cli_vendor_json(project: Project, tarball: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -857,3 +867,15 @@ def test_the_lock_file_keeps_its_mode(project: Project, tarball: Path, tmp_path:
     lock.chmod(0o664)
     vendor(project, from_path=make_tarball(tmp_path / "changed.tar.gz", changed_files()), update=True)
     assert lock.stat().st_mode & 0o777 == 0o664
+
+
+def test_deleting_a_damaged_lock_as_its_message_says_pins_afresh(project: Project, tarball: Path) -> None:
+    from explorer.lockfile import LockError, read_lock
+
+    vendor(project, from_path=tarball)
+    project.lock_path(NAME).write_text("{ not json")
+    with pytest.raises(LockError, match="delete it to pin the tree afresh"):
+        read_lock(project.lock_path(NAME))
+    project.lock_path(NAME).unlink()
+    assert vendor(project, from_path=tarball).action == "extracted"
+    assert vendor(project).action == "verified"
