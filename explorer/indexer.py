@@ -17,9 +17,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -362,7 +364,23 @@ def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[
             bar.advance(count)
 
 
-def _run_chunks(chunks: list[tuple[str, list[Job]]], jobs: int | None):  # type: ignore[no-untyped-def]
+def _die_with_parent(parent: int) -> None:
+    """In a worker: be killed when the indexing process dies, even by SIGKILL, instead of parsing on for nobody.
+
+    Linux's PR_SET_PDEATHSIG; elsewhere a worker finishes its chunk and exits on its own.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _run_chunks(chunks: list[tuple[str, list[Job]]], jobs: int | None) -> Iterator[tuple[str, int]]:
     workers = jobs or os.cpu_count() or 1
     files = sum(len(c[1]) for c in chunks)
     if workers <= 1 or files < _SERIAL_BELOW:
@@ -372,7 +390,7 @@ def _run_chunks(chunks: list[tuple[str, list[Job]]], jobs: int | None):  # type:
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(workers) as pool:
+    with ctx.Pool(workers, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
         yield from pool.imap_unordered(_parse_chunk, chunks)
 
 

@@ -299,6 +299,28 @@ def _generated_files(count: int, functions: int) -> dict[str, bytes | str]:
     return {f"net/ipv4/gen_{i:03d}.c": body.format(i=i) for i in range(count)}
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is pid, from /proc."""
+    out = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat_file.parent.name))
+    return out
+
+
+def _running(pid: int) -> bool:
+    """Whether pid is a live process (a zombie waiting for whoever reaps orphans is not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 def test_a_killed_index_run_leaves_no_chunks_after_the_next_run(tmp_path: Path) -> None:
     project = make_project(tmp_path / "snippets", _generated_files(400, 250))
     index_dir = project.index_path(KERNEL).parent
@@ -310,8 +332,14 @@ def test_a_killed_index_run_leaves_no_chunks_after_the_next_run(tmp_path: Path) 
     deadline = time.monotonic() + 120
     while not list(index_dir.glob(".chunks-*/chunk-*")) and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
+    workers = _children(run.pid)
     run.send_signal(signal.SIGKILL)
     assert run.wait() == -signal.SIGKILL  # killed mid-run, not finished
+    assert workers, "the run had started its worker processes"
+    gone_by = time.monotonic() + 2  # at once; without PR_SET_PDEATHSIG they parse the queued chunks for seconds
+    while any(_running(pid) for pid in workers) and time.monotonic() < gone_by:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if _running(pid)], "orphaned workers go on parsing"
     assert list(index_dir.glob(".chunks-*")), "the killed run left its chunk folder (as a killed run does)"
     assert not project.index_path(KERNEL).exists()
     result = build_index(project, jobs=2)

@@ -879,3 +879,14 @@ def test_deleting_a_damaged_lock_as_its_message_says_pins_afresh(project: Projec
     project.lock_path(NAME).unlink()
     assert vendor(project, from_path=tarball).action == "extracted"
     assert vendor(project).action == "verified"
+
+
+def test_an_index_run_waits_for_a_vendor_run_of_the_same_kernel(project: Project, tarball: Path, holder: Holder, monkeypatch: pytest.MonkeyPatch) -> None:
+    from explorer.indexer import IndexBuildError, build_index
+
+    vendor(project, from_path=tarball)
+    proc = holder("vendor", 60)
+    monkeypatch.setenv("KEXPLORE_LOCK_TIMEOUT", "0.3")
+    with pytest.raises(IndexBuildError, match=f"pid {proc.pid} \\(kexplore vendor\\) holds"):
+        build_index(project, jobs=1)
+    assert not project.index_path(NAME).exists()
