@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -16,8 +17,11 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .safepath import is_clean
+
 LOCK_FORMAT = 1
 _DEFAULT_MODE = 0o644
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class LockError(Exception):
@@ -74,6 +78,9 @@ def read_lock(path: Path) -> Lock | None:
     kernel = data.get("kernel", "")
     if files is None or source is None or not isinstance(kernel, str):
         raise LockError(wrong)
+    odd = next((p for p, digest in files.items() if not is_clean(p) or not _SHA256.fullmatch(digest)), None)
+    if odd is not None:
+        raise LockError(f"{path} pins {odd!r}, which is not a plain relative path with a sha256; {fix}")
     return Lock(kernel=kernel, source=source, files=files)
 
 

@@ -49,6 +49,7 @@ from .config import KernelSpec, Project, cache_dir
 from .lockfile import Lock, LockError, read_lock, staged_lock
 from .progress import note, progress
 from .runlock import RunLockBusy, disk_error, kernel_run_lock, owner_gone, pid_tag
+from .safepath import clean_parts
 
 _INCLUDE_LINUX = re.compile(rb'^\s*#\s*include\s*<(linux/[^>]+)>', re.MULTILINE)
 
@@ -253,21 +254,6 @@ def _wanted(rel: str, spec: KernelSpec) -> bool:
 
 
 _TOP_LEVEL = {"net", "include", "COPYING", "LICENSES"}
-
-
-def clean_parts(name: str) -> list[str] | None:
-    """The components of a member's path, or None when it is not a plain relative name.
-
-    Absolute names, ``..`` anywhere, control characters and names that are not UTF-8
-    (tarfile decodes those with surrogates) are refused; ``.`` and empty components
-    (``./linux/net//x.c``) are dropped.
-    """
-    if name.startswith("/") or any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in name):
-        return None
-    parts = [p for p in name.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        return None
-    return parts
 
 
 class _Skipped:

@@ -890,3 +890,33 @@ def test_an_index_run_waits_for_a_vendor_run_of_the_same_kernel(project: Project
     with pytest.raises(IndexBuildError, match=f"pid {proc.pid} \\(kexplore vendor\\) holds"):
         build_index(project, jobs=1)
     assert not project.index_path(NAME).exists()
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        '[kernels."../outside"]\npaths = ["net"]\n',
+        '[kernels."linux/x"]\npaths = ["net"]\n',
+        '[kernels."linux-x"]\npaths = ["../../etc"]\n',
+        '[kernels."linux-x"]\npaths = ["/etc"]\n',
+        '[kernels."linux-x"]\npaths = ["net"]\nxref_paths = ["net/../.."]\n',
+    ],
+    ids=["name-climbs", "name-has-a-slash", "path-climbs", "path-absolute", "xref-path-climbs"],
+)
+def test_kernels_toml_names_and_paths_must_stay_inside_the_snippets_folder(tmp_path: Path, table: str) -> None:
+    from explorer.config import ConfigError
+
+    (tmp_path / "kernels.toml").write_text(table)
+    with pytest.raises(ConfigError) as info:
+        Project.load(tmp_path)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("bad_path", ["../../etc/passwd", "/etc/passwd", "net/\x1b[2Jx.c", ""])
+def test_a_lock_pinning_a_path_outside_the_tree_is_refused(tmp_path: Path, bad_path: str) -> None:
+    from explorer.lockfile import LockError, read_lock
+
+    path = tmp_path / "k.lock.json"
+    path.write_text(json.dumps({"format": 1, "kernel": "k", "source": {}, "files": {"net/a.c": "0" * 64, bad_path: "1" * 64}}))
+    with pytest.raises(LockError, match="not a plain relative path"):
+        read_lock(path)
