@@ -399,24 +399,26 @@ def cmd_dump(project: Project, args: argparse.Namespace) -> int:
 
 
 def cmd_versions(project: Project, args: argparse.Namespace) -> int:
+    from .lockfile import LockError, read_lock
+
     rows = []
+    damaged = False  # a damaged lock file is reported, and the other kernels are still listed
     for name, spec in project.kernels.items():
         if args.kernel and name != args.kernel:
             continue
-        lock = None
-        lock_path = project.lock_path(name)
-        if lock_path.is_file():
-            try:
-                lock = json.loads(lock_path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError:
-                lock = None
+        try:
+            lock = read_lock(project.lock_path(name))
+        except LockError as exc:
+            err(str(exc))
+            damaged = True
+            lock = None
         row: dict[str, object] = {
             "kernel": name,
             "title": spec.title,
             "default": name == project.default,
             "debian_package": spec.debian_package,
-            "locked_source": (lock or {}).get("source"),
-            "locked_files": len((lock or {}).get("files", {})),
+            "locked_source": lock.source if lock else None,
+            "locked_files": len(lock.files) if lock else 0,
             "vendored": project.tree(name).is_dir(),
             "indexed": project.index_path(name).is_file(),
             "files": None,
@@ -431,7 +433,7 @@ def cmd_versions(project: Project, args: argparse.Namespace) -> int:
         rows.append(row)
     if args.json:
         emit_json(rows)
-        return EXIT_OK
+        return EXIT_FAIL if damaged else EXIT_OK
     for row in rows:
         src = row["locked_source"] or {}
         version = src.get("version") or src.get("name") or "not pinned"  # type: ignore[union-attr]
@@ -439,7 +441,7 @@ def cmd_versions(project: Project, args: argparse.Namespace) -> int:
         extra = f", {row['files']} files, {row['symbols']} definitions" if row["indexed"] else ""
         mark = " (default)" if row["default"] else ""
         print(f"{row['kernel']}{mark}: {row['title']}, source {version}: {state}{extra}")
-    return EXIT_OK
+    return EXIT_FAIL if damaged else EXIT_OK
 
 
 def cmd_refs(project: Project, args: argparse.Namespace) -> int:
@@ -646,11 +648,11 @@ def cmd_vendor(project: Project, args: argparse.Namespace) -> int:
 
 
 def cmd_index(project: Project, args: argparse.Namespace) -> int:
-    from .indexer import IndexError_, build_index
+    from .indexer import IndexBuildError, build_index
 
     try:
         result = build_index(project, args.kernel, force=args.force, jobs=args.jobs)
-    except IndexError_ as exc:
+    except IndexBuildError as exc:
         err(str(exc))
         return EXIT_FAIL
     if args.json:

@@ -6,11 +6,15 @@ Kept free of heavy imports: the CLI's lookups import this module.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .safepath import is_clean
+
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+_KERNEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 
 
 class ConfigError(Exception):
@@ -54,10 +58,16 @@ class Project:
             raise ConfigError(f"{toml_path}: {exc}") from None
         kernels: dict[str, KernelSpec] = {}
         for name, table in (data.get("kernels") or {}).items():
+            if not _KERNEL_NAME.fullmatch(name):
+                raise ConfigError(f"{toml_path}: kernel name {name!r} must be letters, digits and . _ + - (it names folders)")
             known = {"title", "debian_package", "tarball", "paths", "include_linux", "xref_paths"}
             unknown = set(table) - known
             if unknown:
                 raise ConfigError(f"{toml_path}: kernel {name!r} has unknown keys {sorted(unknown)}")
+            for key in ("paths", "xref_paths"):
+                paths = table.get(key, [])
+                if not isinstance(paths, list) or not all(isinstance(p, str) and is_clean(p) for p in paths):
+                    raise ConfigError(f"{toml_path}: kernel {name!r}: {key} must be plain relative paths inside the tree")
             kernels[name] = KernelSpec(
                 name=name,
                 title=table.get("title", name),

@@ -11,27 +11,34 @@ never half of either.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
+import re
 import shutil
+import signal
 import sqlite3
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 from .config import KernelSpec, Project
+from .lockfile import Lock, LockError, read_lock
 from .progress import progress
 from .resolve import resolve_accesses
+from .runlock import RunLockBusy, disk_error, kernel_run_lock, owner_gone, pid_tag
 from .store import SCHEMA_VERSION, create_schema
 
 SOURCE_SUFFIXES = (".c", ".h")
 _SERIAL_BELOW = 40  # fewer changed files than this are parsed in-process
 
 
-class IndexError_(Exception):
+class IndexBuildError(Exception):
     """The index could not be built; the message says why and what to do."""
 
 
@@ -154,12 +161,67 @@ _MERGE = (
 # ---------------------------------------------------------------- main side
 
 
+# The modules that turn C into rows, and (found by following their relative imports)
+# every module of the package they use; the indexer's own file holds the chunk schema.
+_ROW_CODE_ROOTS = ("cparse", "xref", "resolve")
+_RELATIVE_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.+)([\w.]*)[ \t]+import[ \t]+\(?([\w, \t]+)", re.MULTILINE)
+
+
+def _module_files(package: Path, folder: Path, dotted: str) -> list[Path]:
+    """The .py files of module `dotted` below `folder` (one file, or every file of a subpackage)."""
+    target = folder.joinpath(*dotted.split(".")) if dotted else folder
+    if target.with_suffix(".py").is_file():
+        found = [target.with_suffix(".py")]
+    elif target.is_dir() and target != package:
+        found = sorted(target.rglob("*.py"))
+    else:
+        return []
+    return [f for f in found if package in f.resolve().parents]
+
+
+def row_code_files() -> list[Path]:
+    """The source files whose change changes what the index holds, sorted; the walk is iterative."""
+    package = Path(__file__).resolve().parent
+    seen: set[Path] = {package / "indexer.py"}
+    todo = [f for root in _ROW_CODE_ROOTS for f in _module_files(package, package, root)]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for dots, dotted, names in _RELATIVE_IMPORT.findall(path.read_text(encoding="utf-8")):
+            folder = path.parent
+            for _ in range(len(dots) - 1):
+                folder = folder.parent
+            if dotted:
+                todo.extend(_module_files(package, folder, dotted))
+            else:  # from . import a, b
+                for name in re.findall(r"\w+", names):
+                    todo.extend(_module_files(package, folder, name))
+    queries = package / "queries"
+    if queries.is_dir():
+        seen.update(queries.rglob("*.scm"))
+    return sorted(seen)
+
+
 def indexer_version() -> str:
-    """Changes whenever the code that turns C into rows changes: then every file is parsed again."""
-    digest = hashlib.sha256(str(SCHEMA_VERSION).encode())
-    here = Path(__file__).parent
-    for name in ("cparse.py", "xref.py", "indexer.py"):
-        digest.update((here / name).read_bytes())
+    """Changes whenever what turns C into rows changes (code, schema, tree-sitter): then every file is parsed again.
+
+    A change to the resolver is such a change too: the new index then resolves every
+    member access again instead of trusting the keys marked done.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    digest = hashlib.sha256(f"schema {SCHEMA_VERSION}\n".encode())
+    for dist in ("tree-sitter", "tree-sitter-c"):
+        try:
+            digest.update(f"{dist} {version(dist)}\n".encode())
+        except PackageNotFoundError:
+            digest.update(f"{dist} none\n".encode())
+    package = Path(__file__).resolve().parent
+    for path in row_code_files():
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -181,13 +243,32 @@ def _existing(db_path: Path) -> dict[str, tuple[str, int, int]]:
 
 
 def build_index(project: Project, kernel: str | None = None, force: bool = False, jobs: int | None = None) -> IndexResult:
-    started = time.perf_counter()
     spec = project.kernel(kernel)
+    try:
+        with kernel_run_lock(project.snippets, spec.name, "index"):
+            return _build_locked(project, spec, force, jobs)
+    except RunLockBusy as exc:
+        raise IndexBuildError(str(exc)) from None
+    except OSError as exc:  # a read-only or full disk, a file where the index folder must go
+        raise IndexBuildError(f"indexing {spec.name} failed: {disk_error(exc)}; the previous index is kept") from None
+    except sqlite3.OperationalError as exc:  # "database or disk is full", "attempt to write a readonly database"
+        name = getattr(exc, "sqlite_errorname", None)
+        detail = f"{exc} ({name})" if name else str(exc)  # SQLite names a write error, not its cause
+        raise IndexBuildError(f"indexing {spec.name} failed: {detail}; the previous index is kept") from None
+
+
+def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | None) -> IndexResult:
+    started = time.perf_counter()
     tree = project.tree(spec.name)
     if not tree.is_dir():
-        raise IndexError_(f"no vendored tree at {tree}: run `kexplore vendor` first")
+        raise IndexBuildError(f"no vendored tree at {tree}: run `kexplore vendor` first")
+    try:
+        lock = read_lock(project.lock_path(spec.name))  # recorded in the index's meta
+    except LockError as exc:
+        raise IndexBuildError(str(exc)) from None
     db_path = project.index_path(spec.name)
     db_path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(db_path, spec.name)
 
     files = source_files(tree)
     old = {} if force else _existing(db_path)
@@ -214,8 +295,8 @@ def build_index(project: Project, kernel: str | None = None, force: bool = False
         symbols, error_files = _counts(db_path)
         return IndexResult(spec.name, str(db_path), len(files), 0, 0, symbols, error_files, time.perf_counter() - started)
 
-    _remove_stale_temporaries(db_path)
-    tmp = db_path.with_name(f".{db_path.name}.tmp-{os.getpid()}")
+    tmp = db_path.with_name(f".{db_path.name}.tmp-{pid_tag()}")
+    db: sqlite3.Connection | None = None
     try:
         if old:
             shutil.copyfile(db_path, tmp)
@@ -225,17 +306,23 @@ def build_index(project: Project, kernel: str | None = None, force: bool = False
         db.execute("PRAGMA journal_mode=OFF")
         db.execute("PRAGMA synchronous=OFF")
         create_schema(db, indexes=bool(old))
-        with tempfile.TemporaryDirectory(prefix=".chunks-", dir=db_path.parent) as workdir:
+        chunks = f".chunks-{spec.name}-{pid_tag()}-"
+        with tempfile.TemporaryDirectory(prefix=chunks, dir=db_path.parent, ignore_cleanup_errors=True) as workdir:
             _write(db, tree, spec, to_parse, touched, removed, current, jobs, Path(workdir))
         create_schema(db)  # indexes after a bulk load are cheaper than during it
         resolve_accesses(db)
-        _write_meta(db, project, spec.name)
+        _write_meta(db, lock, spec.name)
         db.commit()
         symbols, errors = _counts_in(db)
         db.close()
+        db = None
         os.replace(tmp, db_path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if db is not None:
+            with suppress(sqlite3.Error):
+                db.close()
+        with suppress(OSError):  # a failing cleanup must not hide the error that stopped the run
+            tmp.unlink(missing_ok=True)
         raise
     return IndexResult(
         spec.name, str(db_path), len(files), len(to_parse), len(removed), symbols, errors,
@@ -252,7 +339,7 @@ def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[
             db.execute(f"DELETE FROM {table} WHERE file_id = ?", row)
         db.execute("DELETE FROM files WHERE id = ?", row)
     for rel in touched:
-        sha, size, mtime = current[rel]
+        _, size, mtime = current[rel]
         db.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime, rel))
 
     first_id = int(db.execute("SELECT coalesce(max(id), 0) FROM files").fetchone()[0]) + 1
@@ -277,7 +364,23 @@ def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[
             bar.advance(count)
 
 
-def _run_chunks(chunks: list[tuple[str, list[Job]]], jobs: int | None):  # type: ignore[no-untyped-def]
+def _die_with_parent(parent: int) -> None:
+    """In a worker: be killed when the indexing process dies, even by SIGKILL, instead of parsing on for nobody.
+
+    Linux's PR_SET_PDEATHSIG; elsewhere a worker finishes its chunk and exits on its own.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _run_chunks(chunks: list[tuple[str, list[Job]]], jobs: int | None) -> Iterator[tuple[str, int]]:
     workers = jobs or os.cpu_count() or 1
     files = sum(len(c[1]) for c in chunks)
     if workers <= 1 or files < _SERIAL_BELOW:
@@ -287,24 +390,17 @@ def _run_chunks(chunks: list[tuple[str, list[Job]]], jobs: int | None):  # type:
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(workers) as pool:
+    with ctx.Pool(workers, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
         yield from pool.imap_unordered(_parse_chunk, chunks)
 
 
-def _write_meta(db: sqlite3.Connection, project: Project, kernel: str) -> None:
+def _write_meta(db: sqlite3.Connection, lock: Lock | None, kernel: str) -> None:
     from importlib.metadata import version
 
-    lock_source = {}
-    lock_path = project.lock_path(kernel)
-    if lock_path.is_file():
-        try:
-            lock_source = json.loads(lock_path.read_text(encoding="utf-8")).get("source", {})
-        except json.JSONDecodeError:
-            lock_source = {}
     meta = {
         "kernel": kernel,
         "indexer_version": indexer_version(),
-        "source": json.dumps(lock_source, sort_keys=True),
+        "source": json.dumps(lock.source if lock else {}, sort_keys=True),
         "indexed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "tree_sitter": version("tree-sitter"),
         "tree_sitter_c": version("tree-sitter-c"),
@@ -312,12 +408,18 @@ def _write_meta(db: sqlite3.Connection, project: Project, kernel: str) -> None:
     db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
 
 
-def _remove_stale_temporaries(db_path: Path) -> None:
-    """Temporary indexes of crashed runs (their process is gone) are removed."""
-    for stale in db_path.parent.glob(f".{db_path.name}.tmp-*"):
-        pid = stale.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+def _remove_stale_temporaries(db_path: Path, kernel: str) -> None:
+    """Temporary indexes and chunk folders of runs whose process is gone (killed, crashed) are removed."""
+    folder = db_path.parent
+    tmp_prefix = f".{db_path.name}.tmp-"
+    for stale in folder.glob(f"{glob.escape(tmp_prefix)}*"):
+        if owner_gone(stale.name, tmp_prefix):
             stale.unlink(missing_ok=True)
+    chunk_prefix = f".chunks-{kernel}-"
+    for stale in folder.glob(".chunks-*"):
+        # .chunks-KERNEL-pidN-random, or .chunks-random from before chunk folders carried a pid
+        if owner_gone(stale.name, chunk_prefix) or owner_gone(stale.name, ".chunks-"):
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _counts(db_path: Path) -> tuple[int, int]:

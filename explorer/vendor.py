@@ -6,40 +6,51 @@ The flow for one kernel:
    package named in kernels.toml, downloaded with ``apt-get download`` into the
    cache outside the checkout (the version in the lock file first, if there is one).
 2. Stream the tarball and extract only the declared paths into a temporary folder
-   beside the tree; prune include/linux to the headers the work set includes.
+   beside the tree; prune include/linux to the headers the work set includes.  Every
+   member's path is normalised and must stay inside the folder; links, devices and
+   odd names are skipped (and named in one note).
 3. Hash every extracted file. If a lock file exists, the hashes must match it
    (``--update`` re-pins instead); otherwise the temporary folder is thrown away
    and the previous tree stays.
-4. Rename the temporary folder into place and write the lock.
+4. Write the new lock beside the old one, rename the temporary folder into place,
+   then rename the lock.
 
-An interrupted run leaves only a ``.tmp-*`` folder, which the next run removes; the
-tree a reader sees is always whole.
+The whole run holds the kernel's run lock (explorer.runlock), shared with the
+indexer.  An interrupted run leaves only a ``.tmp-NAME-pidN-*`` folder, which the next
+run removes once process N is gone; the tree a reader sees is always whole.
 """
 
 from __future__ import annotations
 
 import bz2
+import glob
 import gzip
 import hashlib
-import json
+import io
 import lzma
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tarfile
 import tempfile
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, BinaryIO, Protocol
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 from .config import KernelSpec, Project, cache_dir
+from .lockfile import Lock, LockError, read_lock, staged_lock
 from .progress import note, progress
+from .runlock import RunLockBusy, disk_error, kernel_run_lock, owner_gone, pid_tag
+from .safepath import clean_parts
 
-LOCK_FORMAT = 1
 _INCLUDE_LINUX = re.compile(rb'^\s*#\s*include\s*<(linux/[^>]+)>', re.MULTILINE)
 
 
@@ -93,18 +104,6 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_lock(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except json.JSONDecodeError as exc:
-        raise VendorError(f"{path} is not valid JSON ({exc}); restore it from git or rerun with --update") from None
-    if data.get("format") != LOCK_FORMAT or not isinstance(data.get("files"), dict):
-        raise VendorError(f"{path} is not a kernel-explorer lock file (format {LOCK_FORMAT}); restore it from git")
-    return data
-
-
 def hash_tree(root: Path) -> dict[str, str]:
     """sha256 of every regular file below root, keyed by its POSIX path relative to root."""
     out: dict[str, str] = {}
@@ -134,7 +133,7 @@ def diff_hashes(expected: dict[str, str], actual: dict[str, str]) -> list[str]:
 # --------------------------------------------------------------------------- sources
 
 
-def locate_source(spec: KernelSpec, lock: dict | None, from_path: Path | None, update: bool) -> Source:
+def locate_source(spec: KernelSpec, lock: Lock | None, from_path: Path | None, update: bool) -> Source:
     if from_path is not None:
         from_path = from_path.expanduser().resolve()
         if from_path.is_dir():
@@ -150,8 +149,8 @@ def locate_source(spec: KernelSpec, lock: dict | None, from_path: Path | None, u
             "vendor it with --from PATH (a kernel tarball or an unpacked tree)"
         )
     pinned = None
-    if lock and not update and lock.get("source", {}).get("kind") == "debian":
-        pinned = lock["source"].get("version") or None
+    if lock and not update and lock.source.get("kind") == "debian":
+        pinned = lock.source.get("version") or None
     deb = fetch_debian_package(spec.debian_package, pinned)
     return Source("debian", deb, package=spec.debian_package, version=_deb_version(deb))
 
@@ -211,14 +210,38 @@ def _apt_download(want: str, cache: Path) -> Path | None:
 # --------------------------------------------------------------------------- extraction
 
 
-class _CountingReader:
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class _RawReader(io.RawIOBase):
+    """A read-only raw stream made of a `_read(size)` method; `buffered()` makes it a BinaryIO for the decompressors and tarfile."""
+
+    def _read(self, size: int) -> bytes:
+        raise NotImplementedError
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def buffered(self) -> BinaryIO:
+        return io.BufferedReader(self, 1 << 16)
+
+
+class _CountingReader(_RawReader):
     """A read-only stream wrapper that reports how many bytes went through it."""
 
-    def __init__(self, raw: IO[bytes], on_read: Callable[[int], None]) -> None:
+    def __init__(self, raw: _Readable, on_read: Callable[[int], None]) -> None:
+        super().__init__()
         self._raw = raw
         self._on_read = on_read
 
-    def read(self, size: int = -1) -> bytes:
+    def _read(self, size: int) -> bytes:
         data = self._raw.read(size)
         self._on_read(len(data))
         return data
@@ -230,33 +253,117 @@ def _wanted(rel: str, spec: KernelSpec) -> bool:
     return any(rel == p or rel.startswith(p + "/") for p in spec.paths)
 
 
-def _strip_top(name: str) -> str | None:
-    parts = name.lstrip("./").split("/", 1)
-    return parts[1] if len(parts) == 2 else None
+_TOP_LEVEL = {"net", "include", "COPYING", "LICENSES"}
 
 
-def _extract_stream(tar: tarfile.TarFile, dest: Path, spec: KernelSpec) -> int:
+class _Skipped:
+    """Members left out because they are not regular files safely inside the tree; named once, at the end."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def add(self, name: str, why: str) -> None:
+        self.names.append(f"{name!r} ({why})")
+
+    def report(self, source: str) -> None:
+        if self.names:
+            more = f" and {len(self.names) - 3} more" if len(self.names) > 3 else ""
+            note(f"{source}: skipped {len(self.names)} unsafe member(s): {', '.join(self.names[:3])}{more}")
+
+
+def _inside(folder: Path, root: Path) -> bool:
+    """Whether folder, symlinks resolved, is root or below it."""
+    real_root, real = os.path.realpath(root), os.path.realpath(folder)
+    return real == real_root or real.startswith(real_root + os.sep)
+
+
+class _WriteFailed(Exception):
+    """Writing the new tree failed (disk full, read-only, no permission): not the source's fault."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(disk_error(error))
+
+
+def _write_file(source: IO[bytes], target: Path) -> None:
+    """Copy source into a new file target; errors of the destination are raised as _WriteFailed.
+
+    Errors reading source (a corrupt archive) pass as they are.  The file is written
+    unbuffered, so that closing it never fails again over data a full disk refused.
+    """
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise _WriteFailed(exc) from None
+    try:
+        while block := source.read(1 << 20):
+            view = memoryview(block)
+            while view:
+                try:
+                    written = os.write(fd, view)
+                except OSError as exc:
+                    exc.filename = str(target)
+                    raise _WriteFailed(exc) from None
+                view = view[written:]
+    finally:
+        with suppress(OSError):
+            os.close(fd)
+
+
+def _extract_stream(tar: tarfile.TarFile, dest: Path, spec: KernelSpec, skipped: _Skipped) -> int:
+    """Write the wanted regular files of a streamed tarball below dest; everything else is skipped."""
     count = 0
     strip: bool | None = None
     for member in tar:
-        name = member.name.lstrip("./")
-        if strip is None:
-            strip = name.split("/", 1)[0] not in {"net", "include", "COPYING", "LICENSES"}
-        rel = _strip_top(name) if strip else name
-        if not rel or not member.isfile() or not _wanted(rel, spec):
+        parts = clean_parts(member.name)
+        if parts is None:
+            skipped.add(member.name, "absolute, outside the tree or not a plain name")
             continue
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if not parts:
+            continue
+        if strip is None:
+            strip = parts[0] not in _TOP_LEVEL
+        rel = "/".join(parts[1:] if strip else parts)
+        if not rel or not _wanted(rel, spec) or member.isdir():
+            continue
+        if not member.isreg():
+            skipped.add(member.name, "a link or special file")
+            continue
+        try:  # the standard library's own check, on top of ours
+            tarfile.data_filter(member.replace(name=rel, deep=False), str(dest))
+        except tarfile.FilterError as exc:
+            skipped.add(member.name, str(exc))
+            continue
+        target = dest.joinpath(*rel.split("/"))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            skipped.add(member.name, "a file of the tarball stands where its folder must go")
+            continue
+        except OSError as exc:
+            raise _WriteFailed(exc) from None
+        if not _inside(target.parent, dest) or target.is_dir() or target.is_symlink():
+            skipped.add(member.name, "its place in the tree is taken")
+            continue
         source = tar.extractfile(member)
         if source is None:
             continue
-        with open(target, "wb") as out:
-            shutil.copyfileobj(source, out)
+        _write_file(source, target)
         count += 1
     return count
 
 
-class _TarStream:
+def _decompressed(head: bytes, raw: BinaryIO) -> _Readable:
+    """raw, decompressed according to its first bytes (gzip, xz, bzip2), or as it is."""
+    if head.startswith(b"\x1f\x8b"):
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return lzma.LZMAFile(raw)
+    if head.startswith(b"BZh"):
+        return bz2.BZ2File(raw)
+    return raw
+
+
+class _TarStream(_RawReader):
     """The uncompressed bytes of a tarball, remembering the last two blocks read.
 
     The decompressors of the standard library check their checksums and end-of-stream
@@ -264,56 +371,44 @@ class _TarStream:
     a member boundary for a complete one).
     """
 
-    _MAGIC: tuple[tuple[bytes, Callable[[_Replay], IO[bytes]]], ...] = (
-        (b"\x1f\x8b", lambda raw: gzip.GzipFile(fileobj=raw, mode="rb")),  # type: ignore[arg-type]
-        (b"\xfd7zXZ\x00", lambda raw: lzma.LZMAFile(raw)),  # type: ignore[arg-type]
-        (b"BZh", lambda raw: bz2.BZ2File(raw)),  # type: ignore[arg-type]
-    )
-
-    def __init__(self, raw: IO[bytes] | _CountingReader) -> None:
+    def __init__(self, raw: _Readable) -> None:
+        super().__init__()
         head = raw.read(6)
-        replay = _Replay(head, raw)
-        self._raw: IO[bytes] | _Replay = replay
-        for magic, opener in self._MAGIC:
-            if head.startswith(magic):
-                self._raw = opener(replay)
-                break
+        self._raw = _decompressed(head, _Replay(head, raw).buffered())
         self.tail = b""
 
-    def read(self, size: int = -1) -> bytes:
+    def _read(self, size: int) -> bytes:
         data = self._raw.read(size)
         self.tail = data[-1024:] if len(data) >= 1024 else (self.tail + data)[-1024:]
         return data
 
     def check_complete(self) -> None:
         """Read to the end (so the decompressor checks it); a tarball ends with two zero blocks."""
-        while self.read(1 << 20):
+        while self._read(1 << 20):
             pass
         if self.tail != bytes(1024):
             raise tarfile.ReadError("the archive ends early: no end-of-archive marker")
 
 
-class _Replay:
+class _Replay(_RawReader):
     """A stream with its first bytes, already read to sniff the compression, put back."""
 
-    def __init__(self, head: bytes, raw: IO[bytes] | _CountingReader) -> None:
+    def __init__(self, head: bytes, raw: _Readable) -> None:
+        super().__init__()
         self._head = head
         self._raw = raw
 
-    def read(self, size: int = -1) -> bytes:
+    def _read(self, size: int) -> bytes:
         if not self._head:
             return self._raw.read(size)
-        if size < 0:
-            data, self._head = self._head + self._raw.read(), b""
-            return data
         data, self._head = self._head[:size], self._head[size:]
         return data if len(data) == size else data + self._raw.read(size - len(data))
 
 
 @contextmanager
-def _open_tar(raw: IO[bytes] | _CountingReader) -> Iterator[tarfile.TarFile]:
+def _open_tar(raw: _Readable) -> Iterator[tarfile.TarFile]:
     stream = _TarStream(raw)
-    with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
+    with tarfile.open(fileobj=stream.buffered(), mode="r|") as tar:
         yield tar
     stream.check_complete()
 
@@ -333,7 +428,7 @@ def _iter_deb(deb: Path, spec: KernelSpec) -> Iterator[tarfile.TarFile]:
     try:
         with tarfile.open(fileobj=proc.stdout, mode="r|") as outer:
             for member in outer:
-                if member.name.lstrip("./") != (spec.tarball or "").lstrip("./"):
+                if clean_parts(member.name) != clean_parts(spec.tarball or "") or not member.isreg():
                     continue
                 found = True
                 inner_raw = outer.extractfile(member)
@@ -351,20 +446,44 @@ def _iter_deb(deb: Path, spec: KernelSpec) -> Iterator[tarfile.TarFile]:
         raise VendorError(f"{deb.name} holds no {spec.tarball}; check `tarball` for {spec.name} in kernels.toml")
 
 
-def _copy_tree(src: Path, dest: Path, spec: KernelSpec) -> int:
-    count = 0
-    files = [p for p in sorted(src.rglob("*")) if p.is_file() and not p.is_symlink()]
-    with progress(f"copying {src.name}", len(files)) as bar:
-        for path in files:
-            bar.advance()
-            rel = path.relative_to(src).as_posix()
-            if not _wanted(rel, spec):
+def _tree_files(src: Path, spec: KernelSpec, skipped: _Skipped) -> list[str]:
+    """The wanted regular files below src as relative POSIX paths; symlinks (to files or folders) are not followed."""
+    out: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(src):  # os.walk does not descend into symlinked folders
+        dirnames.sort()
+        rel_dir = Path(dirpath).relative_to(src).as_posix()
+        for name in sorted(dirnames + filenames):
+            full = os.path.join(dirpath, name)
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            st = os.lstat(full)
+            if stat.S_ISDIR(st.st_mode) or not _wanted(rel, spec):
                 continue
+            if not stat.S_ISREG(st.st_mode):
+                skipped.add(rel, "a link or special file")
+            elif clean_parts(rel) is None:
+                skipped.add(rel, "not a plain name")
+            else:
+                out.append(rel)
+    return out
+
+
+def _no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW)
+
+
+def _copy_tree(src: Path, dest: Path, spec: KernelSpec, skipped: _Skipped) -> int:
+    files = _tree_files(src, spec, skipped)
+    with progress(f"copying {src.name}", len(files)) as bar:
+        for rel in files:
+            bar.advance()
             target = dest / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
-            count += 1
-    return count
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise _WriteFailed(exc) from None
+            with open(src / rel, "rb", opener=_no_follow) as source:
+                _write_file(source, target)
+    return len(files)
 
 
 def prune_include_linux(tree: Path, spec: KernelSpec) -> None:
@@ -391,8 +510,16 @@ def prune_include_linux(tree: Path, spec: KernelSpec) -> None:
 
 
 def _extract(source: Source, spec: KernelSpec, dest: Path) -> None:
+    try:
+        _extract_into(source, spec, dest)
+    except _WriteFailed as exc:
+        raise VendorError(f"could not write the new tree ({exc}); the previous tree is kept") from None
+
+
+def _extract_into(source: Source, spec: KernelSpec, dest: Path) -> None:
+    skipped = _Skipped()
     if source.kind == "tree":
-        count = _copy_tree(source.path, dest, spec)
+        count = _copy_tree(source.path, dest, spec, skipped)
     else:
         try:
             streams = (
@@ -402,12 +529,15 @@ def _extract(source: Source, spec: KernelSpec, dest: Path) -> None:
             )
             count = 0
             for tar in streams:
-                count = _extract_stream(tar, dest, spec)
+                count = _extract_stream(tar, dest, spec, skipped)
+        except _WriteFailed:
+            raise
         except (tarfile.TarError, EOFError, OSError, lzma.LZMAError, zlib.error) as exc:
             raise VendorError(
                 f"{source.path} could not be read as a kernel tarball ({exc}); "
                 "delete it from the cache if it is a broken download, or pass another --from"
             ) from None
+    skipped.report(source.path.name)
     if count == 0:
         raise VendorError(f"{source.path} holds none of {', '.join(spec.paths)}; is it a Linux source tarball?")
     prune_include_linux(dest, spec)
@@ -424,51 +554,64 @@ def vendor(
     force: bool = False,
 ) -> VendorResult:
     spec = project.kernel(kernel)
+    try:
+        with kernel_run_lock(project.snippets, spec.name, "vendor"):
+            return _vendor_locked(project, spec, from_path, update, force)
+    except RunLockBusy as exc:
+        raise VendorError(str(exc)) from None
+    except OSError as exc:  # the snippets folder is read-only or full, or the source unreadable
+        raise VendorError(f"vendoring {spec.name} failed: {disk_error(exc)}; the previous tree is kept") from None
+
+
+def _vendor_locked(project: Project, spec: KernelSpec, from_path: Path | None, update: bool, force: bool) -> VendorResult:
     tree = project.tree(spec.name)
     lock_path = project.lock_path(spec.name)
-    lock = read_lock(lock_path)
+    try:
+        lock = read_lock(lock_path)
+    except LockError as exc:
+        raise VendorError(str(exc)) from None
     _remove_leftovers(project.snippets, spec.name)
 
     if lock and tree.is_dir() and not (update or force or from_path):
-        problems = diff_hashes(lock["files"], hash_tree(tree))
+        problems = diff_hashes(lock.files, hash_tree(tree))
         if not problems:
-            return VendorResult(spec.name, "verified", len(lock["files"]), lock.get("source", {}), str(tree))
+            return VendorResult(spec.name, "verified", len(lock.files), dict(lock.source), str(tree))
         note(f"{tree} differs from {lock_path.name} ({problems[0]}, ...); extracting it again")
 
     source = locate_source(spec, lock, from_path, update)
     project.snippets.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{spec.name}-", dir=project.snippets))
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{spec.name}-{pid_tag()}-", dir=project.snippets))
     tmp.chmod(0o755)  # mkdtemp makes it private; the tree is for every user to read
     try:
         _extract(source, spec, tmp)
         hashes = hash_tree(tmp)
         if lock and not update:
-            problems = diff_hashes(lock["files"], hashes)
+            problems = diff_hashes(lock.files, hashes)
             if problems:
                 shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
                 raise VendorError(
                     f"{source.path.name} does not match {lock_path.name}: {shown}. "
                     f"The previous tree is kept. To re-pin to this source, rerun with --update"
                 )
-        _swap_into_place(tmp, tree, spec.name)
+        described = source.describe()
+        if source.kind == "tree":
+            described["name"] = source.path.name
+        new_lock = Lock(kernel=spec.name, source=described, files=hashes)
+        changed = lock is None or lock.files != hashes or lock.source != described
+        # the new lock is written before the swap (a full disk stops the run there), renamed after it
+        with staged_lock(lock_path, new_lock) if changed else nullcontext():
+            _swap_into_place(tmp, tree, spec.name)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    described = source.describe()
-    if source.kind == "tree":
-        described["name"] = source.path.name
-    new_lock = {"format": LOCK_FORMAT, "kernel": spec.name, "source": described, "files": hashes}
-    action = "extracted"
-    if lock is None or lock.get("files") != hashes or lock.get("source") != described:
-        action = "updated" if lock else "extracted"
-        _write_atomic(lock_path, json.dumps(new_lock, indent=1, sort_keys=True) + "\n")
+    action = "updated" if changed and lock else "extracted"
     return VendorResult(spec.name, action, len(hashes), described, str(tree))
 
 
 def _swap_into_place(tmp: Path, tree: Path, name: str) -> None:
     old = None
     if tree.exists():
-        old = tree.with_name(f".old-{name}-{os.getpid()}")
+        old = tree.with_name(f".old-{name}-{pid_tag()}")
         os.replace(tree, old)
     os.replace(tmp, tree)
     if old is not None:
@@ -476,25 +619,23 @@ def _swap_into_place(tmp: Path, tree: Path, name: str) -> None:
 
 
 def _remove_leftovers(snippets: Path, name: str) -> None:
-    """Clean up after an interrupted run: partial extractions are never used.
+    """Clean up after interrupted runs (their process is gone): partial extractions are never used.
 
     A run interrupted between the two renames of the swap leaves the previous tree
     as ``.old-*`` and no tree: put the previous tree back rather than lose it.
+    Called with the kernel's run lock held.
     """
     if not snippets.is_dir():
         return
-    for leftover in snippets.glob(f".tmp-{name}-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+    tmp_prefix, old_prefix = f".tmp-{name}-", f".old-{name}-"
+    for leftover in snippets.glob(f"{glob.escape(tmp_prefix)}*"):
+        if owner_gone(leftover.name, tmp_prefix):
+            shutil.rmtree(leftover, ignore_errors=True)
     tree = snippets / name
-    for old in sorted(snippets.glob(f".old-{name}-*")):
+    for old in sorted(snippets.glob(f"{glob.escape(old_prefix)}*")):
+        if not owner_gone(old.name, old_prefix):
+            continue
         if not tree.exists():
             os.replace(old, tree)
         else:
             shutil.rmtree(old, ignore_errors=True)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)

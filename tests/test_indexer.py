@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from conftest import KERNEL, fixture_bytes, leftovers, make_project, symbols_of
 
 from explorer import indexer
-from explorer.indexer import IndexError_, build_index
+from explorer.indexer import IndexBuildError, build_index
 
 GIZMO_C = "int gizmo_one(void)\n{\n\treturn 1;\n}\n"
 
@@ -248,7 +254,7 @@ def test_no_tree_says_to_vendor(tmp_path: Path) -> None:
     from explorer.config import Project
 
     write_kernels_toml(tmp_path)
-    with pytest.raises(IndexError_, match="kexplore vendor"):
+    with pytest.raises(IndexBuildError, match="kexplore vendor"):
         build_index(Project.load(tmp_path))
     assert not (tmp_path / "index" / f"{KERNEL}.sqlite").exists()
 
@@ -286,3 +292,166 @@ def test_empty_and_non_utf8_files_are_indexed(tmp_path: Path) -> None:
     db = sqlite3.connect(project.index_path(KERNEL))
     assert db.execute("SELECT lines FROM files WHERE path = 'net/ipv4/empty.c'").fetchone() == (0,)
     db.close()
+
+
+def _generated_files(count: int, functions: int) -> dict[str, bytes | str]:
+    body = "".join(f"static int gen_fn_{{i}}_{j}(int v)\n{{{{\n\treturn v + {j};\n}}}}\n\n" for j in range(functions))
+    return {f"net/ipv4/gen_{i:03d}.c": body.format(i=i) for i in range(count)}
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is pid, from /proc."""
+    out = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat_file.parent.name))
+    return out
+
+
+def _running(pid: int) -> bool:
+    """Whether pid is a live process (a zombie waiting for whoever reaps orphans is not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def test_a_killed_index_run_leaves_no_chunks_after_the_next_run(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "snippets", _generated_files(400, 250))
+    index_dir = project.index_path(KERNEL).parent
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    run = subprocess.Popen(
+        [sys.executable, "-m", "explorer", "index", "--snippets", str(project.snippets), "--jobs", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )
+    deadline = time.monotonic() + 120
+    while not list(index_dir.glob(".chunks-*/chunk-*")) and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    workers = _children(run.pid)
+    run.send_signal(signal.SIGKILL)
+    assert run.wait() == -signal.SIGKILL  # killed mid-run, not finished
+    assert workers, "the run had started its worker processes"
+    gone_by = time.monotonic() + 2  # at once; without PR_SET_PDEATHSIG they parse the queued chunks for seconds
+    while any(_running(pid) for pid in workers) and time.monotonic() < gone_by:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if _running(pid)], "orphaned workers go on parsing"
+    assert list(index_dir.glob(".chunks-*")), "the killed run left its chunk folder (as a killed run does)"
+    assert not project.index_path(KERNEL).exists()
+    result = build_index(project, jobs=2)
+    assert result.parsed == 400
+    assert [p.name for p in index_dir.iterdir()] == [project.index_path(KERNEL).name]
+
+
+def test_chunk_folders_of_a_live_run_are_kept(project) -> None:  # type: ignore[no-untyped-def]
+    index_dir = db_of(project).parent
+    index_dir.mkdir(parents=True)
+    alive = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        live = index_dir / f".chunks-{KERNEL}-pid{alive.pid}-abcdefgh"
+        other_kernel = index_dir / ".chunks-linux-other-pid1-abcdefgh"
+        older = index_dir / ".chunks-k2j4h5g6"  # from before chunk folders carried a pid
+        for folder in (live, other_kernel, older):
+            folder.mkdir()
+        build_index(project, jobs=1)
+        assert live.is_dir() and other_kernel.is_dir()
+        assert not older.exists()
+    finally:
+        alive.communicate(b"")
+
+
+def _index_with(package_root: Path, snippets: Path) -> dict[str, int]:
+    """`kexplore index --json` run by the explorer package found in package_root (a real process)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "explorer", "index", "--snippets", str(snippets), "--jobs", "1", "--json"],
+        capture_output=True, text=True, cwd=package_root, env=dict(os.environ, PYTHONPATH=str(package_root)), timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result: dict[str, int] = json.loads(proc.stdout)
+    return result
+
+
+def test_a_change_to_the_resolver_rebuilds_and_re_resolves(project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    copy = tmp_path / "pkg"
+    shutil.copytree(Path(indexer.__file__).parent, copy / "explorer", ignore=shutil.ignore_patterns("__pycache__"))
+    assert _index_with(copy, project.snippets)["parsed"] == 5
+    assert _index_with(copy, project.snippets)["parsed"] == 0
+    db = sqlite3.connect(db_of(project))
+    db.execute("UPDATE access SET reason = 'from the old resolver'")  # what the old resolver decided, marked done
+    db.commit()
+    db.close()
+    with (copy / "explorer/resolve.py").open("a") as fh:
+        fh.write("\n# the resolver changed\n")
+    assert _index_with(copy, project.snippets)["parsed"] == 5
+    db = sqlite3.connect(db_of(project))
+    assert db.execute("SELECT count(*) FROM access WHERE reason = 'from the old resolver'").fetchone() == (0,)
+    assert db.execute("SELECT count(*) FROM access").fetchone()[0] > 0
+    db.close()
+
+
+def test_the_indexer_version_follows_the_code_that_makes_rows_and_only_it(tmp_path: Path) -> None:
+    copy = tmp_path / "pkg"
+    shutil.copytree(Path(indexer.__file__).parent, copy / "explorer", ignore=shutil.ignore_patterns("__pycache__"))
+    script = "from explorer.indexer import indexer_version, row_code_files; print(indexer_version(), [p.name for p in row_code_files()])"
+
+    def version() -> tuple[str, str]:
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=copy, check=True,
+                             env=dict(os.environ, PYTHONPATH=str(copy))).stdout.split(" ", 1)
+        return out[0], out[1]
+
+    first, files = version()
+    for name in ("resolve.py", "cparse.py", "xref.py", "indexer.py"):
+        assert name in files
+    (copy / "explorer/cli.py").write_text((copy / "explorer/cli.py").read_text() + "\n# a reader changed\n")
+    assert version()[0] == first  # readers do not force a rebuild
+    # a helper module that the parser starts to use is followed through its import
+    (copy / "explorer/cparse_helper.py").write_text("HELPER = 1\n")
+    (copy / "explorer/xref.py").write_text((copy / "explorer/xref.py").read_text() + "\nfrom .cparse_helper import HELPER  # noqa\n")
+    second, files = version()
+    assert second != first and "cparse_helper.py" in files
+    (copy / "explorer/cparse_helper.py").write_text("HELPER = 2\n")
+    assert version()[0] != second
+
+
+LIMITED_KEXPLORE = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+limit = int(sys.argv.pop(1))
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+from explorer.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_full_disk_while_indexing_is_one_line_and_keeps_the_index(project) -> None:  # type: ignore[no-untyped-def]
+    """Files may not grow past a limit (EFBIG, like ENOSPC on a full disk; root ignores permission bits, not this)."""
+    build_index(project, jobs=1)
+    old_bytes = db_of(project).read_bytes()
+    big = project.tree(KERNEL) / "net/ipv4/big.c"
+    big.write_text("".join(f"int big_fn_{i}(int v)\n{{\n\treturn v + {i};\n}}\n" for i in range(20_000)))
+    proc = subprocess.run(
+        [sys.executable, "-c", LIMITED_KEXPLORE, str(len(old_bytes) + 64 * 1024), "index", "--snippets", str(project.snippets), "--jobs", "1"],
+        capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent), PYTHONDONTWRITEBYTECODE="1"),
+    )
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"kexplore: indexing {KERNEL} failed: ")
+    assert any(what in lines[0] for what in ("SQLITE_IOERR_WRITE", "SQLITE_FULL", "File too large")), lines[0]
+    assert db_of(project).read_bytes() == old_bytes
+    assert [p.name for p in db_of(project).parent.iterdir()] == [db_of(project).name]
+
+
+def test_a_file_where_the_index_folder_must_go_is_one_line(project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    from explorer.cli import main
+
+    db_of(project).parent.write_text("not a folder")
+    assert main(["index", "--snippets", str(project.snippets), "--jobs", "1"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "File exists" in lines[0] and str(db_of(project).parent) in lines[0]
+    assert db_of(project).parent.read_text() == "not a folder"

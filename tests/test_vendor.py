@@ -11,7 +11,9 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -278,7 +280,7 @@ def test_a_plain_tar_cut_at_a_member_boundary_is_refused(project: Project, tmp_p
     cut = middle.offset_data + -(-middle.size // 512) * 512
     short = tmp_path / "short.tar"
     short.write_bytes(whole.read_bytes()[:cut])
-    with pytest.raises(VendorError, match="short.tar could not be read"):
+    with pytest.raises(VendorError, match=r"short\.tar could not be read"):
         vendor(project, from_path=short)
     assert not project.tree(NAME).exists()
     assert leftovers(project.snippets) == []
@@ -381,14 +383,24 @@ def test_force_extracts_even_when_the_tree_verifies(project: Project, tarball: P
     assert vendor(project).action == "verified"
 
 
-def test_a_broken_lock_file_is_a_clear_error(project: Project, tarball: Path) -> None:
+def test_a_broken_lock_file_is_a_clear_error(project: Project, tarball: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from explorer.cli import main
+
     vendor(project, from_path=tarball)
+    before = tree_state(project.tree(NAME))
     project.lock_path(NAME).write_text("{ not json")
     with pytest.raises(VendorError, match="not valid JSON"):
         vendor(project)
     project.lock_path(NAME).write_text('{"format": 999}')
     with pytest.raises(VendorError, match="not a kernel-explorer lock file"):
         vendor(project)
+    capsys.readouterr()
+    changed = make_tarball(tmp_path / "changed.tar.gz", changed_files())
+    assert main(["vendor", "--snippets", str(project.snippets), "--from", str(changed), "--update"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "not a kernel-explorer lock file" in lines[0]
+    assert tree_state(project.tree(NAME)) == before  # the previous tree is never lost
+    assert project.lock_path(NAME).read_text() == '{"format": 999}'
 
 
 def test_cli_vendor_json(project: Project, tarball: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -462,7 +474,7 @@ def test_a_pinned_deb_in_the_cache_is_used_without_downloading(snippets: Path, t
 def test_a_deb_without_the_declared_tarball(snippets: Path, tmp_path: Path, tarball: Path) -> None:
     write_kernels_toml(snippets, NAME, PATHS, debian_package="linux-source-9.9", tarball="usr/src/linux-source-9.9.tar.xz")
     deb = build_deb(tmp_path, "linux-source-9.9", "9.9.1-1", tarball, "usr/src/elsewhere.tar.gz")
-    with pytest.raises(VendorError, match="holds no usr/src/linux-source-9.9.tar.xz"):
+    with pytest.raises(VendorError, match=r"holds no usr/src/linux-source-9\.9\.tar\.xz"):
         vendor(Project.load(snippets), from_path=deb)
 
 
@@ -501,3 +513,410 @@ def test_a_missing_debian_package_is_named_with_a_hint(snippets: Path, offline_a
     assert "--from" in err
     assert not (snippets / NAME).exists()
     assert leftovers(snippets) == []
+
+
+# ---------------------------------------------------------------- the lock file, read in one place
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"{ not json", b'{"format": 999}', b"[1, 2]", b'{"format": 1, "kernel": "k", "files": {"a": 3}}', b"\xff\xfe{}", b"[" * 100_000],
+    ids=["not-json", "other-format", "not-an-object", "hash-not-a-string", "not-utf8", "nested-deep"],
+)
+def test_read_lock_gives_one_clear_error_for_a_damaged_file(tmp_path: Path, data: bytes) -> None:
+    from explorer.lockfile import LockError, read_lock
+
+    path = tmp_path / "k.lock.json"
+    path.write_bytes(data)
+    with pytest.raises(LockError) as info:
+        read_lock(path)
+    message = str(info.value)
+    assert str(path) in message and "\n" not in message
+
+
+def test_read_lock_round_trips_what_write_lock_wrote(tmp_path: Path) -> None:
+    from explorer.lockfile import Lock, read_lock, write_lock
+
+    lock = Lock(kernel="k", source={"kind": "tarball", "name": "k.tar.gz"}, files={"net/a.c": "0" * 64})
+    path = tmp_path / "k.lock.json"
+    write_lock(path, lock)
+    again = read_lock(path)
+    assert again == lock
+    assert again is not None and again.version == "k.tar.gz"
+    assert read_lock(tmp_path / "absent.lock.json") is None
+
+
+def test_a_damaged_lock_in_versions_is_one_line_and_the_others_are_listed(snippets: Path, tarball: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from explorer.cli import main
+
+    with (snippets / "kernels.toml").open("a") as fh:
+        fh.write('\n[kernels."linux-y"]\ntitle = "another"\npaths = ["net"]\n')
+    vendor(Project.load(snippets), NAME, from_path=tarball)
+    (snippets / f"{NAME}.lock.json").write_text("{ not json")
+    capsys.readouterr()
+    assert main(["versions", "--snippets", str(snippets), "--json"]) == 1
+    captured = capsys.readouterr()
+    assert [row["kernel"] for row in json.loads(captured.out)] == [NAME, "linux-y"]
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and f"{NAME}.lock.json is not valid JSON" in lines[0]
+
+
+def test_a_damaged_lock_stops_the_index_with_one_line(project: Project, tarball: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from explorer.cli import main
+
+    vendor(project, from_path=tarball)
+    project.lock_path(NAME).write_text('{"format": 1, "files": []}')
+    capsys.readouterr()
+    assert main(["index", "--snippets", str(project.snippets)]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "not a kernel-explorer lock file" in lines[0]
+    assert not project.index_path(NAME).exists()
+
+
+def test_the_labs_read_the_pinned_version_through_the_lock_reader(project: Project, tarball: Path) -> None:
+    from explorer.labs.code import KernelCode
+
+    vendor(project, from_path=tarball)
+    with KernelCode(project) as code:
+        assert code.version == tarball.name
+    project.lock_path(NAME).write_text("{ not json")
+    with KernelCode(project) as code:
+        assert code.version is None
+
+
+# ---------------------------------------------------------------- hostile tarballs and trees
+
+XSS_NAME = 'net/ipv4/x"><img src=x onerror=alert(4)>.c'
+
+
+def hostile_tarball(path: Path, members: list[tarfile.TarInfo], data: dict[str, bytes] | None = None) -> Path:
+    """The normal kernel tarball, then `members` (regular ones get their bytes from `data`)."""
+    data = data or {}
+    with tarfile.open(path, "w:gz") as tar:
+        for rel, text in KERNEL_FILES.items():
+            info = tarfile.TarInfo(f"linux-9.9/{rel}")
+            info.size = len(text.encode())
+            tar.addfile(info, io.BytesIO(text.encode()))
+        for member in members:
+            body = data.get(member.name, b"")
+            if member.isreg():
+                member.size = len(body)
+            tar.addfile(member, io.BytesIO(body) if member.isreg() else None)
+    return path
+
+
+def member(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = linkname
+    info.mode = 0o644
+    return info
+
+
+def test_a_member_climbing_out_of_the_tree_is_not_written(project: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # from the temporary folder kernel-snippets/.tmp-*/ four levels up is tmp_path
+    climb = "linux-9.9/net/ipv4/../../../../escaped.c"
+    deep = "linux-9.9/net/ipv4/" + "../" * 40 + str(tmp_path).lstrip("/") + "/escaped-past-the-root.c"
+    tarball = hostile_tarball(tmp_path / "climb.tar.gz", [member(climb), member(deep)], {climb: b"int escaped;\n", deep: b"int escaped;\n"})
+    result = vendor(project, from_path=tarball)
+    assert not (tmp_path / "escaped.c").exists()
+    assert not (tmp_path / "escaped-past-the-root.c").exists()
+    assert result.files == len(EXPECTED)
+    assert set(tree_state(project.tree(NAME))) == EXPECTED
+    err = capsys.readouterr().err
+    assert "skipped 2 unsafe member(s)" in err and "escaped.c" in err
+
+
+def test_absolute_members_are_skipped(project: Project, tmp_path: Path) -> None:
+    absolute = "/linux-9.9/net/ipv4/absolute.c"
+    outside = f"{tmp_path}/abs-outside.c"
+    tarball = hostile_tarball(tmp_path / "abs.tar.gz", [member(absolute), member(outside)], {absolute: b"int a;\n", outside: b"int b;\n"})
+    vendor(project, from_path=tarball)
+    assert set(tree_state(project.tree(NAME))) == EXPECTED  # not net/ipv4/absolute.c, whatever a leading / meant
+    assert not Path(outside).exists()
+
+
+def test_links_devices_and_fifos_are_skipped(project: Project, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.c"
+    secret.write_text("int secret;\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    members = [
+        member("linux-9.9/net/ipv4/sym.c", tarfile.SYMTYPE, str(secret)),
+        member("linux-9.9/net/ipv4/hard.c", tarfile.LNKTYPE, str(secret)),
+        member("linux-9.9/net/ipv4/hard_inside.c", tarfile.LNKTYPE, "linux-9.9/net/ipv4/widget.c"),
+        member("linux-9.9/net/ipv4/linkdir", tarfile.SYMTYPE, str(outside)),
+        member("linux-9.9/net/ipv4/linkdir/through.c"),
+        member("linux-9.9/net/ipv4/null.c", tarfile.CHRTYPE),
+        member("linux-9.9/net/ipv4/disk.c", tarfile.BLKTYPE),
+        member("linux-9.9/net/ipv4/pipe.c", tarfile.FIFOTYPE),
+    ]
+    tarball = hostile_tarball(tmp_path / "links.tar.gz", members, {"linux-9.9/net/ipv4/linkdir/through.c": b"int through;\n"})
+    vendor(project, from_path=tarball)
+    tree = project.tree(NAME)
+    assert not [p for p in tree.rglob("*") if p.is_symlink() or not (p.is_file() or p.is_dir())]
+    for name in ("sym.c", "hard.c", "hard_inside.c", "null.c", "disk.c", "pipe.c"):
+        assert not (tree / "net/ipv4" / name).exists()
+    assert list(outside.iterdir()) == []  # nothing written through the link
+    assert (tree / "net/ipv4/linkdir/through.c").read_text() == "int through;\n"  # a real folder of the tree
+    assert secret.read_text() == "int secret;\n"
+
+
+def test_a_member_named_like_html_extracts_as_a_plain_file(project: Project, tmp_path: Path) -> None:
+    name = f"linux-9.9/{XSS_NAME}"
+    tarball = hostile_tarball(tmp_path / "xss.tar.gz", [member(name)], {name: b"int xss_named;\n"})
+    result = vendor(project, from_path=tarball)
+    tree = project.tree(NAME)
+    assert (tree / XSS_NAME).read_text() == "int xss_named;\n"
+    assert (tree / XSS_NAME).parent == tree / "net/ipv4"
+    assert result.files == len(EXPECTED) + 1
+    assert XSS_NAME in json.loads(project.lock_path(NAME).read_text())["files"]
+
+
+def test_names_with_control_characters_or_not_utf8_are_skipped(project: Project, tmp_path: Path) -> None:
+    newline = "linux-9.9/net/ipv4/two\nlines.c"
+    latin1 = b"linux-9.9/net/ipv4/caf\xe9.c".decode("utf-8", "surrogateescape")
+    tarball = hostile_tarball(tmp_path / "names.tar.gz", [member(newline), member(latin1)], {newline: b"int a;\n", latin1: b"int b;\n"})
+    vendor(project, from_path=tarball)
+    assert set(tree_state(project.tree(NAME))) == EXPECTED
+
+
+def test_a_file_where_a_folder_must_go_is_skipped_not_fatal(project: Project, tmp_path: Path) -> None:
+    name = "linux-9.9/net/ipv4/widget.c/inside.c"
+    tarball = hostile_tarball(tmp_path / "clash.tar.gz", [member(name)], {name: b"int clash;\n"})
+    vendor(project, from_path=tarball)
+    assert set(tree_state(project.tree(NAME))) == EXPECTED
+
+
+def test_a_tree_with_links_pointing_outside_copies_only_its_own_files(project: Project, tmp_path: Path) -> None:
+    source = make_tree(tmp_path / "linux-src")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "leak.c").write_text("int leak;\n")
+    (source / "net/ipv4/leak.c").symlink_to(elsewhere / "leak.c")
+    (source / "net/ipv4/leakdir").symlink_to(elsewhere)
+    (source / "include/linux/sprocket_alias.h").symlink_to("sprocket.h")
+    os.mkfifo(source / "net/ipv4/pipe.c")
+    vendor(project, from_path=source)
+    assert set(tree_state(project.tree(NAME))) == EXPECTED
+    assert not [p for p in project.tree(NAME).rglob("*") if p.is_symlink()]
+
+
+# ---------------------------------------------------------------- one run per kernel at a time (real processes)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from explorer.runlock import kernel_run_lock, pid_tag
+
+snippets, name, command, hold = Path(sys.argv[1]), sys.argv[2], sys.argv[3], float(sys.argv[4])
+with kernel_run_lock(snippets, name, command):
+    live = snippets / f".tmp-{name}-{pid_tag()}-live"  # a run's temporary, still being written
+    live.mkdir()
+    (live / "half.c").write_text("int half;\\n")
+    print("locked", flush=True)
+    time.sleep(hold)
+print("released", flush=True)
+sys.stdin.read()  # stays alive, temporary and all, until the test closes stdin
+"""
+
+
+def run_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    env.update(extra)
+    return env
+
+
+Holder = Callable[[str, float], "subprocess.Popen[str]"]
+
+
+@pytest.fixture
+def holder(project: Project) -> Iterator[Holder]:
+    """start(command, hold_seconds) -> a real process holding the kernel's run lock (after it printed "locked")."""
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(command: str, hold: float) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, str(project.snippets), NAME, command, str(hold)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=run_env(),
+        )
+        procs.append(proc)
+        assert proc.stdout is not None and proc.stdout.readline() == "locked\n"
+        return proc
+
+    yield start
+    for proc in procs:
+        proc.kill()
+        proc.communicate()  # waits, and closes its pipes
+
+
+def dead_pid() -> int:
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    return int(proc.stdout)
+
+
+def test_a_second_run_fails_after_the_timeout_naming_the_holder(project: Project, tarball: Path, holder: Holder, monkeypatch: pytest.MonkeyPatch) -> None:
+    proc = holder("index", 60)
+    monkeypatch.setenv("KEXPLORE_LOCK_TIMEOUT", "0.5")
+    with pytest.raises(VendorError) as info:
+        vendor(project, from_path=tarball)
+    assert f"pid {proc.pid} (kexplore index)" in str(info.value)
+    assert not project.tree(NAME).exists() and not project.lock_path(NAME).exists()
+    assert (project.snippets / f".tmp-{NAME}-pid{proc.pid}-live/half.c").is_file()  # the holder's work is untouched
+
+
+def test_a_second_run_waits_and_keeps_the_live_temporary_of_the_first(project: Project, tarball: Path, holder: Holder) -> None:
+    gone = project.snippets / f".tmp-{NAME}-pid{dead_pid()}-dead"
+    (gone / "net").mkdir(parents=True)
+    older = project.snippets / f".tmp-{NAME}-abcd1234"  # named before temporaries carried a pid
+    older.mkdir()
+    proc = holder("vendor", 1.5)
+    second = subprocess.run(
+        [sys.executable, "-m", "explorer", "vendor", "--snippets", str(project.snippets), "--from", str(tarball), "--json"],
+        capture_output=True, text=True, env=run_env(KEXPLORE_LOCK_TIMEOUT="60"), timeout=120,
+    )
+    assert second.returncode == 0, second.stderr
+    assert f"waiting up to 60 s for pid {proc.pid} (kexplore vendor)" in second.stderr
+    assert json.loads(second.stdout)["files"] == len(EXPECTED)
+    assert proc.poll() is None  # the first run still lives: its temporary stays
+    live = project.snippets / f".tmp-{NAME}-pid{proc.pid}-live"
+    assert (live / "half.c").read_text() == "int half;\n"
+    assert not gone.exists() and not older.exists()
+    assert json.loads(project.lock_path(NAME).read_text())["files"] == hash_tree(project.tree(NAME))
+
+
+def test_two_vendor_runs_at_once_both_succeed_one_after_the_other(project: Project, tarball: Path, tmp_path: Path) -> None:
+    changed = make_tarball(tmp_path / "changed.tar.gz", changed_files())
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "explorer", "vendor", "--snippets", str(project.snippets), "--from", str(src), "--update"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=run_env(KEXPLORE_LOCK_TIMEOUT="120"),
+        )
+        for src in (tarball, changed)
+    ]
+    for run in runs:
+        _, err = run.communicate(timeout=180)
+        assert run.returncode == 0, err
+    lock = json.loads(project.lock_path(NAME).read_text())
+    assert lock["files"] == hash_tree(project.tree(NAME))  # the lock pins the tree that is there, whole
+    assert lock["source"]["name"] in {tarball.name, changed.name}
+    assert leftovers(project.snippets) == []
+
+
+# ---------------------------------------------------------------- a full or read-only disk, the lock file's mode
+
+# A process whose files may not grow past LIMIT bytes: writes then fail with EFBIG, as they
+# would with ENOSPC on a full disk (root ignores permission bits, not this limit).
+LIMITED_KEXPLORE = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+limit = int(sys.argv.pop(1))
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+from explorer.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def kexplore_limited(limit: int, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", LIMITED_KEXPLORE, str(limit), *args],
+        capture_output=True, text=True, env=run_env(PYTHONDONTWRITEBYTECODE="1"), timeout=120,
+    )
+
+
+def test_a_full_disk_during_extraction_is_reported_as_such_not_as_a_bad_tarball(project: Project, tarball: Path, tmp_path: Path) -> None:
+    vendor(project, from_path=tarball)
+    before = tree_state(project.tree(NAME))
+    lock_before = project.lock_path(NAME).read_bytes()
+    files = changed_files()
+    files["net/ipv4/large.c"] = "int large_table[] = {\n" + "\t1, 2, 3, 4, 5, 6, 7, 8,\n" * 20_000 + "};\n"
+    large = make_tarball(tmp_path / "large.tar.gz", files)
+    proc = kexplore_limited(64 * 1024, "vendor", "--snippets", str(project.snippets), "--from", str(large), "--update")
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "File too large" in lines[0] and "could not write" in lines[0]
+    assert "could not be read" not in lines[0] and "broken download" not in lines[0]
+    assert tree_state(project.tree(NAME)) == before
+    assert project.lock_path(NAME).read_bytes() == lock_before
+    assert leftovers(project.snippets) == []
+
+
+def test_a_full_disk_when_writing_the_lock_keeps_the_previous_tree_and_lock(project: Project, tarball: Path, tmp_path: Path) -> None:
+    vendor(project, from_path=tarball)
+    before = tree_state(project.tree(NAME))
+    lock_before = project.lock_path(NAME).read_bytes()
+    limit = max(len(t.encode()) for t in changed_files().values()) + 1  # every file of the tree fits, the lock does not
+    assert len(lock_before) > limit
+    changed = make_tarball(tmp_path / "changed.tar.gz", changed_files())
+    proc = kexplore_limited(limit, "vendor", "--snippets", str(project.snippets), "--from", str(changed), "--update")
+    assert proc.returncode == 1
+    lines = [line for line in proc.stderr.splitlines() if not line.endswith("(a link or special file)")]  # the fixture's symlink
+    assert len(lines) == 1 and "File too large" in lines[0] and f"{NAME}.lock.json" in lines[0], proc.stderr
+    assert tree_state(project.tree(NAME)) == before  # not the new tree under the old lock
+    assert project.lock_path(NAME).read_bytes() == lock_before
+    assert leftovers(project.snippets) == [] and not list(project.snippets.glob(f".{NAME}.lock.json.*"))
+
+
+def test_the_lock_file_keeps_its_mode(project: Project, tarball: Path, tmp_path: Path) -> None:
+    vendor(project, from_path=tarball)
+    lock = project.lock_path(NAME)
+    assert lock.stat().st_mode & 0o777 == 0o644  # readable by all, like the tree (not mkstemp's 0600)
+    lock.chmod(0o664)
+    vendor(project, from_path=make_tarball(tmp_path / "changed.tar.gz", changed_files()), update=True)
+    assert lock.stat().st_mode & 0o777 == 0o664
+
+
+def test_deleting_a_damaged_lock_as_its_message_says_pins_afresh(project: Project, tarball: Path) -> None:
+    from explorer.lockfile import LockError, read_lock
+
+    vendor(project, from_path=tarball)
+    project.lock_path(NAME).write_text("{ not json")
+    with pytest.raises(LockError, match="delete it to pin the tree afresh"):
+        read_lock(project.lock_path(NAME))
+    project.lock_path(NAME).unlink()
+    assert vendor(project, from_path=tarball).action == "extracted"
+    assert vendor(project).action == "verified"
+
+
+def test_an_index_run_waits_for_a_vendor_run_of_the_same_kernel(project: Project, tarball: Path, holder: Holder, monkeypatch: pytest.MonkeyPatch) -> None:
+    from explorer.indexer import IndexBuildError, build_index
+
+    vendor(project, from_path=tarball)
+    proc = holder("vendor", 60)
+    monkeypatch.setenv("KEXPLORE_LOCK_TIMEOUT", "0.3")
+    with pytest.raises(IndexBuildError, match=f"pid {proc.pid} \\(kexplore vendor\\) holds"):
+        build_index(project, jobs=1)
+    assert not project.index_path(NAME).exists()
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        '[kernels."../outside"]\npaths = ["net"]\n',
+        '[kernels."linux/x"]\npaths = ["net"]\n',
+        '[kernels."linux-x"]\npaths = ["../../etc"]\n',
+        '[kernels."linux-x"]\npaths = ["/etc"]\n',
+        '[kernels."linux-x"]\npaths = ["net"]\nxref_paths = ["net/../.."]\n',
+    ],
+    ids=["name-climbs", "name-has-a-slash", "path-climbs", "path-absolute", "xref-path-climbs"],
+)
+def test_kernels_toml_names_and_paths_must_stay_inside_the_snippets_folder(tmp_path: Path, table: str) -> None:
+    from explorer.config import ConfigError
+
+    (tmp_path / "kernels.toml").write_text(table)
+    with pytest.raises(ConfigError) as info:
+        Project.load(tmp_path)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("bad_path", ["../../etc/passwd", "/etc/passwd", "net/\x1b[2Jx.c", ""])
+def test_a_lock_pinning_a_path_outside_the_tree_is_refused(tmp_path: Path, bad_path: str) -> None:
+    from explorer.lockfile import LockError, read_lock
+
+    path = tmp_path / "k.lock.json"
+    path.write_text(json.dumps({"format": 1, "kernel": "k", "source": {}, "files": {"net/a.c": "0" * 64, bad_path: "1" * 64}}))
+    with pytest.raises(LockError, match="not a plain relative path"):
+        read_lock(path)

@@ -6,11 +6,11 @@ still named, just without a path and line, and predictions that need the source 
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 
 from ..config import Project
+from ..lockfile import LockError, read_lock
 from ..store import Index, IndexMissing
 from .results import CodeRef, VendoredKernel
 
@@ -111,12 +111,12 @@ def vendored_kernel(code: KernelCode | None) -> VendoredKernel | None:
 
 
 def _locked_version(project: Project, name: str) -> str | None:
+    """The version the lock pins; None when there is no lock or it is damaged (the labs only show it)."""
     try:
-        lock = json.loads(project.lock_path(name).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        lock = read_lock(project.lock_path(name))
+    except LockError:
         return None
-    source = lock.get("source") or {}
-    return source.get("version") or source.get("name")
+    return lock.version if lock else None
 
 
 def kernel_version_tuple(release: str) -> tuple[int, ...]:

@@ -218,9 +218,9 @@ def _hostile(recorded: LabRecord) -> LabRecord:
 def test_text_from_a_results_file_is_text_on_the_page(project, recorded, vendored_index, site_syntax) -> None:  # type: ignore[no-untyped-def]
     """Rendered through real Python-Markdown with the site's own [[...]] extension: markup in the file stays text."""
     markdown = pytest.importorskip("markdown")
-    from explorer.site.markdown import Resolver, SymbolLinkExtension
+    from explorer.site.markdown import CommentaryLinkResolver, SymbolLinkExtension
 
-    class Asked(Resolver):
+    class Asked(CommentaryLinkResolver):
         def __init__(self) -> None:
             self.targets: list[str] = []
 

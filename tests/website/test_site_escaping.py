@@ -14,7 +14,6 @@ import pytest
 from explorer.config import Project
 from explorer.escaping import html_attr, html_text, markdown_code, mermaid_label, script_json, url_path
 from explorer.site.links import SiteIndex
-from explorer.store import CallEdge
 from explorer.site.pages import (
     LinkContext,
     _embedding_mermaid,
@@ -29,6 +28,7 @@ from explorer.site.pages import (
     symbol_page,
 )
 from explorer.site.render import LinkSpan, render
+from explorer.store import CallEdge
 from explorer.urls import definition_url, relative_href, source_url, symbol_url
 
 from .hostilekit import APOS_FILE, KERNEL, QUOTE_FILE, SCHEME_FILE, TAG_FOLDER, URL_FILE, line_in, make_hostile_kernel
