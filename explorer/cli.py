@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import ConfigError, Project
-from .store import KINDS, ROLES, CallEdge, Index, IndexMissing, Symbol
+from .store import KINDS, ROLES, CallEdge, Index, IndexMissing, SourceChanged, Symbol
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -285,22 +285,18 @@ def cmd_search(project: Project, args: argparse.Namespace) -> int:
 
 def cmd_show(project: Project, args: argparse.Namespace) -> int:
     spec = project.kernel(args.kernel)
+    tree = project.tree(spec.name)
+    excerpts = []
     with _open_index(project, args) as index:
         found = _find(index, args.name, args.kind)
         if not found:
             return _not_found(index, args.name, spec.name)
-    if not args.all:
-        found = found[:1]
-    tree = project.tree(spec.name)
-    excerpts = []
-    for sym in found:
-        path = tree / sym.path
-        try:
-            lines = path.read_bytes().decode("utf-8", "replace").splitlines()
-        except FileNotFoundError:
-            _err(f"{path} is missing: the tree changed since indexing; run `kexplore vendor` and `kexplore index`")
-            return EXIT_FAIL
-        excerpts.append((sym, "\n".join(lines[sym.line - 1 - _leading(lines, sym) : sym.end_line])))
+        for sym in found if args.all else found[:1]:
+            try:
+                excerpts.append((sym, index.definition_text(sym, tree, whole_lines=True)))
+            except SourceChanged as exc:
+                _err(f"{exc}; if the tree itself is damaged, run `kexplore vendor` first")
+                return EXIT_FAIL
     if args.json:
         _emit_json([{**sym.as_dict(), "source": text} for sym, text in excerpts])
         return EXIT_OK
@@ -316,21 +312,6 @@ def cmd_show(project: Project, args: argparse.Namespace) -> int:
         else:
             print(f"{header}\n{text}")
     return EXIT_OK
-
-
-def _leading(lines: list[str], sym: Symbol) -> int:
-    """How many lines above the name the definition starts (a return type on its own line)."""
-    if sym.kind not in ("function", "prototype", "variable"):
-        return 0
-    back = 0
-    i = sym.line - 2
-    while i >= 0 and back < 3:
-        text = lines[i].strip()
-        if not text or text.endswith((";", "}", "*/", "{")) or text.startswith(("#", "//", "*")):
-            break
-        back += 1
-        i -= 1
-    return back
 
 
 def cmd_dump(project: Project, args: argparse.Namespace) -> int:

@@ -123,6 +123,11 @@ class Definition(NamedTuple):
     signature: str
     cond: str | None
     type: str | None = None  # members, variables: their type; functions: the return type; typedefs: the aliased type
+    # Where the whole definition is (see `definition_span`): a return type on its own line,
+    # a macro's continuation lines, a member's whole field declaration.
+    start_line: int = 0  # 1-based line of start_byte
+    start_byte: int = 0
+    end_byte: int = 0  # exclusive, trailing whitespace left out
 
 
 @dataclass
@@ -163,6 +168,20 @@ def _end_line(node: Node) -> int:
     return row + 1
 
 
+def definition_span(src: bytes, start: int, end: int) -> tuple[int, int, int]:
+    """(start_line, start_byte, end_byte) of the definition in src[start:end], trailing whitespace left out.
+
+    The one idea of where a definition starts and ends: the readers (kexplore show, the
+    site's embeds, the labs, annotation review hashes) take this range from the index."""
+    return src.count(b"\n", 0, start) + 1, start, _trim_end(src, start, end)
+
+
+def _trim_end(src: bytes, start: int, end: int) -> int:
+    while end > start and src[end - 1] in b" \t\r\n\\":
+        end -= 1
+    return end
+
+
 class _FileWalker:
     def __init__(self, src: bytes, path: str, refs: bool = True) -> None:
         self.src = src
@@ -185,7 +204,9 @@ class _FileWalker:
             col = name_node.start_point[1]
         if len(sig) > _MAX_SIGNATURE:
             sig = sig[: _MAX_SIGNATURE - 1] + "…"
-        self.out.append(Definition(name, kind, line, col or 0, max(_end_line(whole), line), scope, sig, cond, type_))
+        end = _trim_end(self.src, whole.start_byte, whole.end_byte)
+        self.out.append(Definition(name, kind, line, col or 0, max(_end_line(whole), line), scope, sig, cond, type_,
+                                   whole.start_point[0] + 1, whole.start_byte, end))
 
     def type_scope(self) -> str:
         return "global" if self.is_header else "file"
@@ -338,7 +359,8 @@ class _FileWalker:
             col = offset - (self.src.rfind(b"\n", 0, offset) + 1)
             header = _collapse(self.src[node.start_byte + m.start() : node.start_byte + m.end("params")])
             scope = "file" if header.startswith("static") else "global"
-            self.out.append(Definition(name, "function", line, col, end_line, scope, header[:_MAX_SIGNATURE], cond))
+            span = definition_span(self.src, node.start_byte + m.start(), close + 2 if close >= 0 else node.end_byte)
+            self.out.append(Definition(name, "function", line, col, end_line, scope, header[:_MAX_SIGNATURE], cond, None, *span))
             if self.xref.enabled:
                 self.recovered_body_refs(node, name, node.start_byte + m.start(), close if close >= 0 else node.end_byte,
                                          self.src[node.start_byte + m.start() : node.start_byte + m.end("params")], cond)
@@ -648,7 +670,8 @@ class _FileWalker:
             sig_end = self.src.find(b")", match.start("name"))
             sig = _collapse(self.src[start : sig_end + 1 if sig_end > 0 else match.end()])
             cond = self.condition_at(top)
-            self.out.append(Definition(name, "function", line, col, _end_line(end_node), "global", sig[:_MAX_SIGNATURE], cond))
+            span = definition_span(self.src, start, end_node.end_byte)
+            self.out.append(Definition(name, "function", line, col, _end_line(end_node), "global", sig[:_MAX_SIGNATURE], cond, None, *span))
 
 
 _IDENT_RX = re.compile(r"^!?[A-Za-z_]\w*$")

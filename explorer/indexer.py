@@ -86,7 +86,7 @@ _parser = None
 # the main process's Python, so both cores parse.
 _CHUNK_SCHEMA = """
 CREATE TABLE files (id INTEGER PRIMARY KEY, path TEXT, sha256 TEXT, size INTEGER, mtime_ns INTEGER, lines INTEGER, error_nodes INTEGER);
-CREATE TABLE symbols (name TEXT, kind TEXT, line INTEGER, col INTEGER, end_line INTEGER, scope TEXT, signature TEXT, cond TEXT, type TEXT, file_id INTEGER);
+CREATE TABLE symbols (name TEXT, kind TEXT, line INTEGER, col INTEGER, end_line INTEGER, scope TEXT, signature TEXT, cond TEXT, type TEXT, start_line INTEGER, start_byte INTEGER, end_byte INTEGER, file_id INTEGER);
 CREATE TABLE refs (line INTEGER, col INTEGER, end_col INTEGER, name TEXT, role TEXT, func TEXT, cond TEXT, key TEXT, file_id INTEGER);
 CREATE TABLE fnassign (line INTEGER, key TEXT, function TEXT, file_id INTEGER);
 """
@@ -129,7 +129,7 @@ def _parse_chunk(args: tuple[str, list[Job]]) -> tuple[str, int]:
             "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
             (job.file_id, job.rel, job.sha256, job.size, job.mtime_ns, lines, errors),
         )
-        db.executemany("INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [d + fid for d in defs])
+        db.executemany("INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [d + fid for d in defs])
         db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [r + fid for r in refs])
         db.executemany("INSERT INTO fnassign VALUES (?, ?, ?, ?)", [a + fid for a in assigns])
     db.commit()
@@ -139,7 +139,7 @@ def _parse_chunk(args: tuple[str, list[Job]]) -> tuple[str, int]:
 
 _MERGE = (
     "INSERT INTO files (id, path, sha256, size, mtime_ns, lines, error_nodes) SELECT * FROM chunk.files",
-    "INSERT INTO symbols (name, kind, line, col, end_line, scope, signature, cond, type, file_id)"
+    "INSERT INTO symbols (name, kind, line, col, end_line, scope, signature, cond, type, start_line, start_byte, end_byte, file_id)"
     " SELECT * FROM chunk.symbols",
     "INSERT OR IGNORE INTO access (key) SELECT key FROM chunk.refs WHERE key IS NOT NULL"
     " UNION SELECT key FROM chunk.fnassign",

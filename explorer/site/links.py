@@ -44,6 +44,7 @@ class Definition(NamedTuple):
     end_line: int
     signature: str
     cond: str | None
+    start_line: int  # where the whole definition starts (the index's start_line)
 
 
 class Link(NamedTuple):
@@ -99,7 +100,7 @@ class SiteIndex:
             db = index.db
             site.files = dict(db.execute("SELECT path, lines FROM files ORDER BY path"))
             rows = db.execute(
-                "SELECT s.name, s.kind, f.path, s.line, s.col, s.end_line, s.signature, s.cond"
+                "SELECT s.name, s.kind, f.path, s.line, s.col, s.end_line, s.signature, s.cond, s.start_line"
                 " FROM symbols s JOIN files f ON f.id = s.file_id"
             )
             for row in rows:
