@@ -559,4 +559,8 @@ def cmd_index(project: Project, args: argparse.Namespace) -> int:
             f"{result.kernel}: parsed {result.parsed} of {result.files} files in {result.seconds:.2f} s"
             f" ({result.symbols} definitions; {result.error_files} files had tree-sitter ERROR regions, indexed around)"
         )
+    for path in result.partial:
+        print(f"{path}: partly indexed (nested too deep; the deepest parts are left out)")
+    for failure in result.failed:
+        _err(f"{failure.path}: not indexed ({failure.reason})")
     return EXIT_OK

@@ -15,14 +15,16 @@ parse becomes an ERROR node, and the walk goes into it to take what is around.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar, cast
 
 import tree_sitter_c
 from tree_sitter import Language, Node, Parser
 
-from .xref import RefCollector, type_name
+from .xref import MAX_NESTING, RefCollector, type_name
 
 C_LANGUAGE = Language(tree_sitter_c.language())
 
@@ -137,6 +139,7 @@ class ParseResult:
     lines: int
     refs: list = field(default_factory=list)
     assigns: list = field(default_factory=list)
+    partial: bool = False  # nested deeper than MAX_NESTING somewhere: what lies deeper is left out
 
 
 def make_parser() -> Parser:
@@ -182,12 +185,34 @@ def _trim_end(src: bytes, start: int, end: int) -> int:
     return end
 
 
+_Method = TypeVar("_Method", bound=Callable[..., None])
+
+
+def _bounded(method: _Method) -> _Method:
+    """A walker method that goes one level deeper: past MAX_NESTING it is skipped and the file is partial."""
+
+    @functools.wraps(method)
+    def deeper(self: _FileWalker, *args: Any, **kwargs: Any) -> None:
+        if self.depth >= MAX_NESTING:
+            self.partial = True
+            return
+        self.depth += 1
+        try:
+            method(self, *args, **kwargs)
+        finally:
+            self.depth -= 1
+
+    return cast(_Method, deeper)
+
+
 class _FileWalker:
     def __init__(self, src: bytes, path: str, refs: bool = True) -> None:
         self.src = src
         self.is_header = path.endswith(".h")
         self.out: list[Definition] = []
         self.errors = 0
+        self.depth = 0  # nesting followed so far (see MAX_NESTING)
+        self.partial = False  # something nested deeper than MAX_NESTING was left out
         self.definer_nodes: set[int] = set()
         self.xref = RefCollector(src, self.condition_of, enabled=refs)
 
@@ -291,22 +316,30 @@ class _FileWalker:
             return inner
         return f"{outer} && {inner}"
 
-    def walk_block(self, block: Node, cond: str | None, visit) -> None:  # type: ignore[no-untyped-def]
+    @_bounded
+    def walk_block(self, block: Node, cond: str | None, visit: Callable[[Node, str | None], None]) -> None:
         """Walk an #if/#ifdef/#elif/#else block, each branch under its own condition."""
-        own = None if self.is_header_guard(block) else self.condition_of(block)
-        here = self.join(cond, own) if block.type != "preproc_else" else cond
-        alternative = block.child_by_field_name("alternative")
-        skip = {block.child_by_field_name("name"), block.child_by_field_name("condition"), alternative}
-        for child in block.children:
-            if child in skip or not child.is_named:
-                continue
-            visit(child, here)
-        if alternative is not None:
-            negated = _negate(own)
-            visit_alt_cond = self.join(cond, negated) if own else cond
-            self.walk_block(alternative, visit_alt_cond, visit)
+        current: Node | None = block
+        while current is not None:  # the #elif/#else chain, one branch after the other
+            own = None if self.is_header_guard(current) else self.condition_of(current)
+            here = self.join(cond, own) if current.type != "preproc_else" else cond
+            alternative = current.child_by_field_name("alternative")
+            skip = {current.child_by_field_name("name"), current.child_by_field_name("condition"), alternative}
+            for child in current.children:
+                if child in skip or not child.is_named:
+                    continue
+                visit(child, here)
+            if own:
+                cond = self.join(cond, _negate(own))
+            current = alternative
 
     # ---------------------------------------------------------------- top level
+    @_bounded
+    def walk_nested(self, node: Node, cond: str | None) -> None:
+        """The named children of an ERROR, `extern "C" { ... }` or a declaration list, one level down."""
+        for child in node.named_children:
+            self.walk_top(child, cond)
+
     def walk_top(self, node: Node, cond: str | None) -> None:
         t = node.type
         if t == "function_definition":
@@ -325,13 +358,10 @@ class _FileWalker:
             self.walk_block(node, cond, self.walk_top)
         elif t == "ERROR":
             self.errors += 1
-            for child in node.children:
-                if child.is_named:
-                    self.walk_top(child, cond)
+            self.walk_nested(node, cond)
             self.recover_functions(node, cond)
         elif t in ("linkage_specification", "declaration_list"):
-            for child in node.named_children:
-                self.walk_top(child, cond)
+            self.walk_nested(node, cond)
         elif t in ("expression_statement", "compound_statement"):
             self.nested_macros(node, cond)
         else:
@@ -502,6 +532,7 @@ class _FileWalker:
             self.emit(name_node.text.decode('utf-8', 'replace'), "typedef", name_node, node, self.type_scope(), sig, cond, type_=aliased)
         self.xref.type_refs(type_node, None, cond)
 
+    @_bounded
     def specifier(self, node: Node, cond: str | None, alias: str | None = None) -> None:
         """struct/union/enum with a body: the type, then its members or enumerators."""
         body = node.child_by_field_name("body")
@@ -519,6 +550,7 @@ class _FileWalker:
         else:
             self.members(body, None, "", cond)
 
+    @_bounded
     def enumerators(self, body: Node, owner: str | None, cond: str | None) -> None:
         scope = f"enum {owner}" if owner else self.type_scope()
 
@@ -541,6 +573,7 @@ class _FileWalker:
         for child in body.named_children:
             visit(child, cond)
 
+    @_bounded
     def members(self, body: Node, owner: str | None, prefix: str, cond: str | None) -> None:
         """Fields of `owner`; fields of anonymous structs and unions belong to it too."""
 
@@ -717,4 +750,5 @@ def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) 
         if child.is_named:
             walker.walk_top(child, None)
     lines = src.count(b"\n") + (1 if src and not src.endswith(b"\n") else 0)
-    return ParseResult(walker.out, walker.errors, lines, walker.xref.refs, walker.xref.assigns)
+    partial = walker.partial or walker.xref.partial
+    return ParseResult(walker.out, walker.errors, lines, walker.xref.refs, walker.xref.assigns, partial)

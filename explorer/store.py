@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS files (
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     lines INTEGER NOT NULL,
-    error_nodes INTEGER NOT NULL        -- tree-sitter ERROR regions walked around
+    error_nodes INTEGER NOT NULL,       -- tree-sitter ERROR regions walked around
+    partial INTEGER NOT NULL DEFAULT 0  -- 1: nested deeper than the walkers follow, the deepest parts left out
 );
 CREATE TABLE IF NOT EXISTS symbols (
     id INTEGER PRIMARY KEY,

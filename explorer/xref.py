@@ -31,6 +31,12 @@ PASS_THROUGH = frozenset(
     ["READ_ONCE", "rcu_dereference", "rcu_dereference_protected", "rcu_dereference_bh", "rcu_dereference_check", "rcu_dereference_raw", "rcu_dereference_bh_check", "rcu_dereference_rtnl", "rtnl_dereference", "rcu_access_pointer", "smp_load_acquire", "unrcu_pointer", "rcu_dereference_sched", "xchg", "cmpxchg", "data_race"]
 )
 # INDIRECT_CALL_n(f, f1, ..., fn, args...): a call through f that may be one of f1..fn.
+# How deep walkers follow structures nested in structures of the same kind (#if blocks,
+# structs, ERROR regions, statement expressions): each level costs a few Python frames.
+# Real kernel code nests a dozen levels at most; past this bound the rest of the file is
+# still indexed and the file is recorded as partly indexed.
+MAX_NESTING = 100
+
 _INDIRECT_CALL_RX = re.compile(r"^INDIRECT_CALL_(?:(\d)|INET(?:_1)?)$")
 # Declarators in macro form: MACRO(type, name, ...) declares the local `name`.
 DECLARES_LOCAL = frozenset({"DECLARE_SOCKADDR"})
@@ -99,6 +105,8 @@ class RefCollector:
         self.refs: list[Ref] = []
         self.assigns: list[FnAssign] = []
         self.cond_of = cond_of  # (block) -> own condition, from the definition walker
+        self.depth = 0  # statement expressions `({ ... })` walked inside one another
+        self.partial = False  # some were nested deeper than MAX_NESTING and left out
 
     # ------------------------------------------------------------------ entry points
     def function(self, node: Node, name: str, cond: str | None) -> None:
@@ -191,6 +199,18 @@ class RefCollector:
 
     # ------------------------------------------------------------------ statements
     def walk(self, node: Node, locals_: dict[str, str | None], func: str | None, cond: str | None) -> None:
+        # walk and expr loop over their own stacks; they call each other only for a statement
+        # inside an expression (a GNU statement expression), which is bounded here
+        if self.depth >= MAX_NESTING:
+            self.partial = True
+            return
+        self.depth += 1
+        try:
+            self._walk(node, locals_, func, cond)
+        finally:
+            self.depth -= 1
+
+    def _walk(self, node: Node, locals_: dict[str, str | None], func: str | None, cond: str | None) -> None:
         stack: list[tuple[Node, str | None]] = [(node, cond)]
         while stack:
             cur, c = stack.pop()
