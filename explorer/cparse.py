@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar, cast
 
@@ -192,7 +192,7 @@ def _bounded(method: _Method) -> _Method:
     """A walker method that goes one level deeper: past MAX_NESTING it is skipped and the file is partial."""
 
     @functools.wraps(method)
-    def deeper(self: _FileWalker, *args: Any, **kwargs: Any) -> None:
+    def deeper(self: DefinitionWalker, *args: Any, **kwargs: Any) -> None:
         if self.depth >= MAX_NESTING:
             self.partial = True
             return
@@ -205,73 +205,56 @@ def _bounded(method: _Method) -> _Method:
     return cast(_Method, deeper)
 
 
-class _FileWalker:
-    def __init__(self, src: bytes, path: str, refs: bool = True) -> None:
+def _storage(node: Node) -> set[str]:
+    return {_name(c) for c in node.children if c.type == "storage_class_specifier"}
+
+
+def _name(node: Node) -> str:
+    """A node's own text (an identifier, a keyword), decoded."""
+    return (node.text or b"").decode("utf-8", "replace")
+
+
+def _name_of(node: Node) -> str | None:
+    """The text of a node's `name` field, if it has one."""
+    name = node.child_by_field_name("name")
+    return _name(name) if name is not None else None
+
+
+def declarator_name(node: Node | None) -> tuple[Node | None, bool, bool]:
+    """(name node, is a function declarator naming a function, went through a pointer-to-function)."""
+    is_function = False
+    through_parens = False
+    while node is not None and node.type in _DECLARATOR_WRAPPERS:
+        if node.type == "function_declarator":
+            inner = node.child_by_field_name("declarator")
+            if inner is not None and inner.type in _NAME_TYPES:
+                is_function = not through_parens
+        if node.type == "parenthesized_declarator":
+            through_parens = True
+            inner = next((c for c in node.named_children if c.type != "comment"), None)
+            node = inner
+            continue
+        node = node.child_by_field_name("declarator")
+    if node is not None and node.type in _NAME_TYPES:
+        return node, is_function, through_parens
+    return None, False, False
+
+
+class Conditions:
+    """The #if conditions of one file: of a block, around a node, along an #elif/#else chain."""
+
+    def __init__(self, src: bytes) -> None:
         self.src = src
-        self.is_header = path.endswith(".h")
-        self.out: list[Definition] = []
-        self.errors = 0
-        self.depth = 0  # nesting followed so far (see MAX_NESTING)
-        self.partial = False  # something nested deeper than MAX_NESTING was left out
-        self.definer_nodes: set[int] = set()
-        self.xref = RefCollector(src, self.condition_of, enabled=refs)
 
-    # ---------------------------------------------------------------- helpers
-    def text(self, node: Node) -> bytes:
-        return self.src[node.start_byte : node.end_byte]
-
-    def emit(self, name: str, kind: str, name_node: Node | None, whole: Node, scope: str, sig: str, cond: str | None, line: int | None = None, col: int | None = None, type_: str | None = None) -> None:
-        if not name:
-            return
-        if line is None:
-            assert name_node is not None
-            line = name_node.start_point[0] + 1
-            col = name_node.start_point[1]
-        if len(sig) > _MAX_SIGNATURE:
-            sig = sig[: _MAX_SIGNATURE - 1] + "…"
-        end = _trim_end(self.src, whole.start_byte, whole.end_byte)
-        self.out.append(Definition(name, kind, line, col or 0, max(_end_line(whole), line), scope, sig, cond, type_,
-                                   whole.start_point[0] + 1, whole.start_byte, end))
-
-    def type_scope(self) -> str:
-        return "global" if self.is_header else "file"
-
-    @staticmethod
-    def storage(node: Node) -> set[str]:
-        return {
-            c.text.decode("utf-8", "replace") for c in node.children if c.type == "storage_class_specifier" and c.text is not None
-        }
-
-    @staticmethod
-    def declarator_name(node: Node | None) -> tuple[Node | None, bool, bool]:
-        """(name node, is a function declarator naming a function, went through a pointer-to-function)."""
-        is_function = False
-        through_parens = False
-        while node is not None and node.type in _DECLARATOR_WRAPPERS:
-            if node.type == "function_declarator":
-                inner = node.child_by_field_name("declarator")
-                if inner is not None and inner.type in _NAME_TYPES:
-                    is_function = not through_parens
-            if node.type == "parenthesized_declarator":
-                through_parens = True
-                inner = next((c for c in node.named_children if c.type != "comment"), None)
-                node = inner
-                continue
-            node = node.child_by_field_name("declarator")
-        if node is not None and node.type in _NAME_TYPES:
-            return node, is_function, through_parens
-        return None, False, False
-
-    # ---------------------------------------------------------------- conditions
     def condition_of(self, block: Node) -> str | None:
         if block.type in ("preproc_ifdef", "preproc_elifdef"):
             name = block.child_by_field_name("name")
             if name is None:
                 return None
             negated = block.children[0].type in ("#ifndef", "#elifndef")
-            return ("!" if negated else "") + name.text.decode("utf-8", "replace")
+            return ("!" if negated else "") + _name(name)
         cond = block.child_by_field_name("condition")
-        return _collapse(self.text(cond)) if cond is not None else None
+        return _collapse(self.src[cond.start_byte : cond.end_byte]) if cond is not None else None
 
     def is_header_guard(self, block: Node) -> bool:
         """`#ifndef X` / `#define X` as the file's outermost block, nothing but comments before it."""
@@ -290,8 +273,7 @@ class _FileWalker:
             name is not None
             and first is not None
             and first.type == "preproc_def"
-            and first.child_by_field_name("name") is not None
-            and first.child_by_field_name("name").text == name.text
+            and _name_of(first) == _name(name)
         )
 
     def condition_at(self, node: Node) -> str | None:
@@ -316,56 +298,29 @@ class _FileWalker:
             return inner
         return f"{outer} && {inner}"
 
-    @_bounded
-    def walk_block(self, block: Node, cond: str | None, visit: Callable[[Node, str | None], None]) -> None:
-        """Walk an #if/#ifdef/#elif/#else block, each branch under its own condition."""
+    def branches(self, block: Node, cond: str | None) -> Iterator[tuple[Node, str | None]]:
+        """Each child of an #if/#ifdef block and of its #elif/#else chain, with the condition it is under."""
         current: Node | None = block
-        while current is not None:  # the #elif/#else chain, one branch after the other
+        while current is not None:  # the chain, one branch after the other: no recursion
             own = None if self.is_header_guard(current) else self.condition_of(current)
             here = self.join(cond, own) if current.type != "preproc_else" else cond
             alternative = current.child_by_field_name("alternative")
             skip = {current.child_by_field_name("name"), current.child_by_field_name("condition"), alternative}
             for child in current.children:
-                if child in skip or not child.is_named:
-                    continue
-                visit(child, here)
+                if child.is_named and child not in skip:
+                    yield child, here
             if own:
                 cond = self.join(cond, _negate(own))
             current = alternative
 
-    # ---------------------------------------------------------------- top level
-    @_bounded
-    def walk_nested(self, node: Node, cond: str | None) -> None:
-        """The named children of an ERROR, `extern "C" { ... }` or a declaration list, one level down."""
-        for child in node.named_children:
-            self.walk_top(child, cond)
 
-    def walk_top(self, node: Node, cond: str | None) -> None:
-        t = node.type
-        if t == "function_definition":
-            self.function_definition(node, cond)
-        elif t == "declaration":
-            self.declaration(node, cond)
-        elif t == "type_definition":
-            self.type_definition(node, cond)
-        elif t in _SPEC_KIND:
-            self.specifier(node, cond)
-        elif t in ("preproc_def", "preproc_function_def"):
-            self.macro(node, cond)
-        elif t == "preproc_call":
-            self.define_call(node, cond)
-        elif t in _PREPROC_BLOCKS:
-            self.walk_block(node, cond, self.walk_top)
-        elif t == "ERROR":
-            self.errors += 1
-            self.walk_nested(node, cond)
-            self.recover_functions(node, cond)
-        elif t in ("linkage_specification", "declaration_list"):
-            self.walk_nested(node, cond)
-        elif t in ("expression_statement", "compound_statement"):
-            self.nested_macros(node, cond)
-        else:
-            self.count_errors(node)
+class ErrorRecovery:
+    """Function definitions inside top-level ERROR regions, found by the kernel's layout."""
+
+    def __init__(self, src: bytes, out: list[Definition], xref: RefCollector) -> None:
+        self.src = src
+        self.out = out
+        self.xref = xref
 
     def recover_functions(self, node: Node, cond: str | None) -> None:
         """Function definitions inside a top-level ERROR, in the kernel's layout.
@@ -398,8 +353,6 @@ class _FileWalker:
     def recovered_body_refs(self, error: Node, name: str, start: int, end: int, header: bytes, cond: str | None) -> None:
         """References in a function recovered from an ERROR: its parameters come from its
         header parsed on its own, its statements from the ERROR's parts within its lines."""
-        from .xref import type_name
-
         locals_: dict[str, str | None] = {}
         header_tree = make_parser().parse(blank_annotations(header) + b"\n{\n}\n")
         for fn in header_tree.root_node.named_children:
@@ -408,7 +361,7 @@ class _FileWalker:
                 decl = decl.child_by_field_name("declarator")
             params = decl.child_by_field_name("parameters") if decl is not None else None
             for param in params.named_children if params is not None else ():
-                pname, _, _ = self.declarator_name(param.child_by_field_name("declarator"))
+                pname, _, _ = declarator_name(param.child_by_field_name("declarator"))
                 if pname is not None:
                     locals_[pname.text.decode("utf-8", "replace")] = type_name(param.child_by_field_name("type"))
             break
@@ -423,6 +376,126 @@ class _FileWalker:
             if part.type in ("function_declarator", "parameter_list") and part.start_byte < start + len(header):
                 continue  # the header itself
             self.xref.walk(part, locals_, name, cond)
+
+class MacroDefinedFunctions:
+    """SYSCALL_DEFINEn(name, ...) defines sys_name; BPF_CALL_n(name, ...) defines name."""
+
+    def __init__(self, src: bytes, out: list[Definition], xref: RefCollector, conditions: Conditions) -> None:
+        self.src = src
+        self.out = out
+        self.xref = xref
+        self.conditions = conditions
+
+    def collect(self, root: Node) -> set[int]:
+        """Definitions of the macro-defined functions; returns the start bytes of the nodes they cover."""
+        covered: set[int] = set()
+        for match in _DEFINER_RX.finditer(self.src):
+            macro = match.group("macro").decode("utf-8", "replace")
+            raw = match.group("name").decode("utf-8", "replace")
+            name = raw if macro.startswith("BPF_CALL") else ("compat_sys_" if macro.startswith("COMPAT") else "sys_") + raw
+            start = match.start("macro")
+            top = _top_level_at(root, start)
+            if top is None:
+                continue
+            end_node = top
+            if top.type != "function_definition":
+                sibling = top.next_named_sibling
+                while sibling is not None and sibling.type == "comment":
+                    sibling = sibling.next_named_sibling
+                if sibling is not None and sibling.type == "compound_statement":
+                    end_node = sibling
+                elif top.type != "ERROR":
+                    continue  # a macro call without a body, e.g. in a comment or a declaration
+            covered.add(top.start_byte)
+            body = end_node if end_node.type == "compound_statement" else end_node.child_by_field_name("body")
+            if body is not None:
+                close = self.src.find(b")", match.start("name"))
+                self.xref.definer_body(body, name, self.conditions.condition_at(top), self.src[match.start("name") : close if close > 0 else match.end()])
+            line = self.src.count(b"\n", 0, match.start("name")) + 1
+            line_start = self.src.rfind(b"\n", 0, match.start("name")) + 1
+            col = match.start("name") - line_start
+            sig_end = self.src.find(b")", match.start("name"))
+            sig = _collapse(self.src[start : sig_end + 1 if sig_end > 0 else match.end()])
+            cond = self.conditions.condition_at(top)
+            span = definition_span(self.src, start, end_node.end_byte)
+            self.out.append(Definition(name, "function", line, col, _end_line(end_node), "global", sig[:_MAX_SIGNATURE], cond, None, *span))
+        return covered
+
+
+class DefinitionWalker:
+    """Definitions of one file: the top level, declarations, types and their members, macros."""
+
+    def __init__(self, src: bytes, path: str, refs: bool = True) -> None:
+        self.src = src
+        self.is_header = path.endswith(".h")
+        self.out: list[Definition] = []
+        self.errors = 0
+        self.depth = 0  # nesting followed so far (see MAX_NESTING)
+        self.partial = False  # something nested deeper than MAX_NESTING was left out
+        self.definer_nodes: set[int] = set()  # start bytes of nodes a macro-defined function covers
+        self.conditions = Conditions(src)
+        self.xref = RefCollector(src, self.conditions.condition_of, enabled=refs)
+        self.recovery = ErrorRecovery(src, self.out, self.xref)
+
+    # ---------------------------------------------------------------- helpers
+    def text(self, node: Node) -> bytes:
+        return self.src[node.start_byte : node.end_byte]
+
+    def emit(self, name: str, kind: str, name_node: Node | None, whole: Node, scope: str, sig: str, cond: str | None, line: int | None = None, col: int | None = None, type_: str | None = None) -> None:
+        if not name:
+            return
+        if line is None:
+            assert name_node is not None
+            line = name_node.start_point[0] + 1
+            col = name_node.start_point[1]
+        if len(sig) > _MAX_SIGNATURE:
+            sig = sig[: _MAX_SIGNATURE - 1] + "…"
+        end = _trim_end(self.src, whole.start_byte, whole.end_byte)
+        self.out.append(Definition(name, kind, line, col or 0, max(_end_line(whole), line), scope, sig, cond, type_,
+                                   whole.start_point[0] + 1, whole.start_byte, end))
+
+    def type_scope(self) -> str:
+        return "global" if self.is_header else "file"
+
+    @_bounded
+    def walk_block(self, block: Node, cond: str | None, visit: Callable[[Node, str | None], None]) -> None:
+        """Walk an #if/#ifdef/#elif/#else block, each branch under its own condition."""
+        for child, here in self.conditions.branches(block, cond):
+            visit(child, here)
+
+    # ---------------------------------------------------------------- top level
+    @_bounded
+    def walk_nested(self, node: Node, cond: str | None) -> None:
+        """The named children of an ERROR, `extern "C" { ... }` or a declaration list, one level down."""
+        for child in node.named_children:
+            self.walk_top(child, cond)
+
+    def walk_top(self, node: Node, cond: str | None) -> None:
+        t = node.type
+        if t == "function_definition":
+            self.function_definition(node, cond)
+        elif t == "declaration":
+            self.declaration(node, cond)
+        elif t == "type_definition":
+            self.type_definition(node, cond)
+        elif t in _SPEC_KIND:
+            self.specifier(node, cond)
+        elif t in ("preproc_def", "preproc_function_def"):
+            self.macro(node, cond)
+        elif t == "preproc_call":
+            self.define_call(node, cond)
+        elif t in _PREPROC_BLOCKS:
+            self.walk_block(node, cond, self.walk_top)
+        elif t == "ERROR":
+            self.errors += 1
+            self.walk_nested(node, cond)
+            self.recovery.recover_functions(node, cond)
+        elif t in ("linkage_specification", "declaration_list"):
+            self.walk_nested(node, cond)
+        elif t in ("expression_statement", "compound_statement"):
+            self.nested_macros(node, cond)
+        else:
+            self.count_errors(node)
 
     def count_errors(self, node: Node) -> None:
         if node.has_error:
@@ -448,7 +521,7 @@ class _FileWalker:
                 stack.append((child, c))
 
     def function_definition(self, node: Node, cond: str | None) -> None:
-        name_node, _, _ = self.declarator_name(node.child_by_field_name("declarator"))
+        name_node, _, _ = declarator_name(node.child_by_field_name("declarator"))
         if node.has_error:
             self.errors += 1
         if name_node is None:
@@ -459,14 +532,14 @@ class _FileWalker:
         body = node.child_by_field_name("body")
         sig_end = body.start_byte if body is not None else node.end_byte
         sig = _collapse(self.src[node.start_byte : sig_end])
-        scope = "file" if "static" in self.storage(node) else "global"
+        scope = "file" if "static" in _storage(node) else "global"
         self.emit(name, "function", name_node, node, scope, sig, cond, type_=type_name(node.child_by_field_name("type")))
         self.xref.function(node, name, cond)
         if body is not None and b"#" in self.text(body):
             self.nested_macros(body, cond)
 
     def declaration(self, node: Node, cond: str | None) -> None:
-        storage = self.storage(node)
+        storage = _storage(node)
         type_node = node.child_by_field_name("type")
         if type_node is not None and type_node.type in _SPEC_KIND:
             self.specifier(type_node, cond)
@@ -474,7 +547,7 @@ class _FileWalker:
         if error_names:
             self.errors += 1
         for decl in node.children_by_field_name("declarator"):
-            name_node, is_function, _ = self.declarator_name(decl)
+            name_node, is_function, _ = declarator_name(decl)
             if name_node is None:
                 continue
             name = name_node.text.decode("utf-8", "replace")
@@ -505,7 +578,7 @@ class _FileWalker:
         type_node = node.child_by_field_name("type")
         names = []
         for decl in node.children_by_field_name("declarator"):
-            name_node, _, _ = self.declarator_name(decl)
+            name_node, _, _ = declarator_name(decl)
             if name_node is not None:
                 names.append(name_node)
         if not names:
@@ -617,7 +690,7 @@ class _FileWalker:
             self.xref.type_refs(type_node, None, cond)
         type_text = _collapse(self.text(type_node)) if type_node is not None and nested_body is None else None
         for decl in declarators:
-            name_node, _, _ = self.declarator_name(decl)
+            name_node, _, _ = declarator_name(decl)
             if name_node is None:
                 continue
             field_name = name_node.text.decode("utf-8", "replace")
@@ -672,41 +745,6 @@ class _FileWalker:
                 mtype = (m.group(1) or m.group(2)).decode("utf-8", "replace")
         self.emit(name_node.text.decode("utf-8", "replace"), "macro", name_node, node, "file" if not self.is_header else "global", sig, cond, type_=mtype)
 
-    # ---------------------------------------------------------------- macro-defined functions
-    def definers(self, root: Node) -> None:
-        """SYSCALL_DEFINEn(name, ...) defines sys_name; BPF_CALL_n(name, ...) defines name."""
-        for match in _DEFINER_RX.finditer(self.src):
-            macro = match.group("macro").decode("utf-8", "replace")
-            raw = match.group("name").decode("utf-8", "replace")
-            name = raw if macro.startswith("BPF_CALL") else ("compat_sys_" if macro.startswith("COMPAT") else "sys_") + raw
-            start = match.start("macro")
-            top = _top_level_at(root, start)
-            if top is None:
-                continue
-            end_node = top
-            if top.type != "function_definition":
-                sibling = top.next_named_sibling
-                while sibling is not None and sibling.type == "comment":
-                    sibling = sibling.next_named_sibling
-                if sibling is not None and sibling.type == "compound_statement":
-                    end_node = sibling
-                elif top.type != "ERROR":
-                    continue  # a macro call without a body, e.g. in a comment or a declaration
-            self.definer_nodes.add(top.start_byte)
-            body = end_node if end_node.type == "compound_statement" else end_node.child_by_field_name("body")
-            if body is not None:
-                close = self.src.find(b")", match.start("name"))
-                self.xref.definer_body(body, name, self.condition_at(top), self.src[match.start("name") : close if close > 0 else match.end()])
-            line = self.src.count(b"\n", 0, match.start("name")) + 1
-            line_start = self.src.rfind(b"\n", 0, match.start("name")) + 1
-            col = match.start("name") - line_start
-            sig_end = self.src.find(b")", match.start("name"))
-            sig = _collapse(self.src[start : sig_end + 1 if sig_end > 0 else match.end()])
-            cond = self.condition_at(top)
-            span = definition_span(self.src, start, end_node.end_byte)
-            self.out.append(Definition(name, "function", line, col, _end_line(end_node), "global", sig[:_MAX_SIGNATURE], cond, None, *span))
-
-
 _IDENT_RX = re.compile(r"^!?[A-Za-z_]\w*$")
 
 
@@ -742,10 +780,10 @@ def _top_level_at(root: Node, offset: int) -> Node | None:
 def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) -> ParseResult:
     """Every definition in one file (and its references, if `refs`); ERROR nodes are walked, never fatal."""
     tree = parser.parse(blank_annotations(src))
-    walker = _FileWalker(src, path, refs)
+    walker = DefinitionWalker(src, path, refs)
     root = tree.root_node
     if (b"SYSCALL_DEFINE" in src or b"BPF_CALL_" in src) and _DEFINER_RX.search(src):
-        walker.definers(root)
+        walker.definer_nodes = MacroDefinedFunctions(src, walker.out, walker.xref, walker.conditions).collect(root)
     for child in root.children:
         if child.is_named:
             walker.walk_top(child, None)
