@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 _ALIAS_RX = re.compile(r"^#define\s+(\w+)\s+([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\s*(?:/\*.*\*/\s*|//.*)?$")
 _MAX_TYPEDEF_DEPTH = 8
+_MAX_ALIAS_DEPTH = 8
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,13 @@ class Resolver:
             type_ = nxt
         return type_
 
-    def member(self, type_: str | None, field: str) -> tuple[str, str | None, str | None] | None:
-        """(STRUCT.FIELD, its type, the alias macro used) or None."""
+    def member(self, type_: str | None, field: str, depth: int = 0) -> tuple[str, str | None, str | None] | None:
+        """(STRUCT.FIELD, its type, the alias macro used) or None.
+
+        A field macro may name other field macros (`#define a b.a` names itself): they are
+        followed _MAX_ALIAS_DEPTH deep at most."""
+        if depth > _MAX_ALIAS_DEPTH:
+            return None
         owner = self.canon(type_)
         if owner is None:
             return None
@@ -108,7 +114,7 @@ class Resolver:
             cur: str | None = owner
             found = None
             for hop in chain:
-                step = self.member(cur, hop)
+                step = self.member(cur, hop, depth + 1)
                 if step is None:
                     return None
                 found, cur = step[0], step[1]
@@ -129,6 +135,7 @@ class Resolver:
         if root == "?":
             return Resolution(None, None, "base expression not understood")
         kind, name = root[0], root[2:]
+        type_: str | None
         if kind == "t":
             type_ = name
             if not type_ or type_ == "None":
