@@ -64,7 +64,7 @@ class Annotation:
 
     def summary(self, limit: int = 240) -> str:
         """The first paragraph, for hovers and terminal output."""
-        para = []
+        para: list[str] = []
         for raw in self.text.strip().splitlines():
             if not raw.strip():
                 if para:

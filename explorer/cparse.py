@@ -24,7 +24,7 @@ from typing import Any, NamedTuple, TypeVar, cast
 import tree_sitter_c
 from tree_sitter import Language, Node, Parser
 
-from .xref import MAX_NESTING, RefCollector, type_name
+from .xref import MAX_NESTING, FnAssign, RefCollector, RefRow, type_name
 
 C_LANGUAGE = Language(tree_sitter_c.language())
 
@@ -115,7 +115,9 @@ def _blank_directive_comments(match: re.Match[bytes]) -> bytes:
     return _BLOCK_COMMENT_RX.sub(lambda m: re.sub(rb"[^\n\\]", b" ", m.group()), match.group())
 
 
-class Definition(NamedTuple):
+class DefinitionRow(NamedTuple):
+    """One row of the index's symbols table, as the parser finds it (store.Symbol is what readers get)."""
+
     name: str
     kind: str
     line: int  # 1-based line of the name
@@ -134,11 +136,11 @@ class Definition(NamedTuple):
 
 @dataclass
 class ParseResult:
-    definitions: list[Definition]
+    definitions: list[DefinitionRow]
     error_nodes: int
     lines: int
-    refs: list = field(default_factory=list)
-    assigns: list = field(default_factory=list)
+    refs: list[RefRow] = field(default_factory=list)
+    assigns: list[FnAssign] = field(default_factory=list)
     partial: bool = False  # nested deeper than MAX_NESTING somewhere: what lies deeper is left out
 
 
@@ -218,6 +220,14 @@ def _name_of(node: Node) -> str | None:
     """The text of a node's `name` field, if it has one."""
     name = node.child_by_field_name("name")
     return _name(name) if name is not None else None
+
+
+def _nested_type(type_node: Node | None) -> tuple[Node, Node] | None:
+    """(specifier, body) of a struct/union/enum defined in place: `struct { ... } member;`."""
+    if type_node is None or type_node.type not in _SPEC_KIND:
+        return None
+    body = type_node.child_by_field_name("body")
+    return None if body is None else (type_node, body)
 
 
 def declarator_name(node: Node | None) -> tuple[Node | None, bool, bool]:
@@ -317,7 +327,7 @@ class Conditions:
 class ErrorRecovery:
     """Function definitions inside top-level ERROR regions, found by the kernel's layout."""
 
-    def __init__(self, src: bytes, out: list[Definition], xref: RefCollector) -> None:
+    def __init__(self, src: bytes, out: list[DefinitionRow], xref: RefCollector) -> None:
         self.src = src
         self.out = out
         self.xref = xref
@@ -345,7 +355,7 @@ class ErrorRecovery:
             header = _collapse(self.src[node.start_byte + m.start() : node.start_byte + m.end("params")])
             scope = "file" if header.startswith("static") else "global"
             span = definition_span(self.src, node.start_byte + m.start(), close + 2 if close >= 0 else node.end_byte)
-            self.out.append(Definition(name, "function", line, col, end_line, scope, header[:_MAX_SIGNATURE], cond, None, *span))
+            self.out.append(DefinitionRow(name, "function", line, col, end_line, scope, header[:_MAX_SIGNATURE], cond, None, *span))
             if self.xref.enabled:
                 self.recovered_body_refs(node, name, node.start_byte + m.start(), close if close >= 0 else node.end_byte,
                                          self.src[node.start_byte + m.start() : node.start_byte + m.end("params")], cond)
@@ -363,7 +373,7 @@ class ErrorRecovery:
             for param in params.named_children if params is not None else ():
                 pname, _, _ = declarator_name(param.child_by_field_name("declarator"))
                 if pname is not None:
-                    locals_[pname.text.decode("utf-8", "replace")] = type_name(param.child_by_field_name("type"))
+                    locals_[_name(pname)] = type_name(param.child_by_field_name("type"))
             break
         stack = list(error.named_children)
         while stack:
@@ -380,7 +390,7 @@ class ErrorRecovery:
 class MacroDefinedFunctions:
     """SYSCALL_DEFINEn(name, ...) defines sys_name; BPF_CALL_n(name, ...) defines name."""
 
-    def __init__(self, src: bytes, out: list[Definition], xref: RefCollector, conditions: Conditions) -> None:
+    def __init__(self, src: bytes, out: list[DefinitionRow], xref: RefCollector, conditions: Conditions) -> None:
         self.src = src
         self.out = out
         self.xref = xref
@@ -418,7 +428,7 @@ class MacroDefinedFunctions:
             sig = _collapse(self.src[start : sig_end + 1 if sig_end > 0 else match.end()])
             cond = self.conditions.condition_at(top)
             span = definition_span(self.src, start, end_node.end_byte)
-            self.out.append(Definition(name, "function", line, col, _end_line(end_node), "global", sig[:_MAX_SIGNATURE], cond, None, *span))
+            self.out.append(DefinitionRow(name, "function", line, col, _end_line(end_node), "global", sig[:_MAX_SIGNATURE], cond, None, *span))
         return covered
 
 
@@ -428,7 +438,7 @@ class DefinitionWalker:
     def __init__(self, src: bytes, path: str, refs: bool = True) -> None:
         self.src = src
         self.is_header = path.endswith(".h")
-        self.out: list[Definition] = []
+        self.out: list[DefinitionRow] = []
         self.errors = 0
         self.depth = 0  # nesting followed so far (see MAX_NESTING)
         self.partial = False  # something nested deeper than MAX_NESTING was left out
@@ -451,7 +461,7 @@ class DefinitionWalker:
         if len(sig) > _MAX_SIGNATURE:
             sig = sig[: _MAX_SIGNATURE - 1] + "…"
         end = _trim_end(self.src, whole.start_byte, whole.end_byte)
-        self.out.append(Definition(name, kind, line, col or 0, max(_end_line(whole), line), scope, sig, cond, type_,
+        self.out.append(DefinitionRow(name, kind, line, col or 0, max(_end_line(whole), line), scope, sig, cond, type_,
                                    whole.start_point[0] + 1, whole.start_byte, end))
 
     def type_scope(self) -> str:
@@ -526,7 +536,7 @@ class DefinitionWalker:
             self.errors += 1
         if name_node is None:
             return
-        name = name_node.text.decode("utf-8", "replace")
+        name = _name(name_node)
         if _DEFINER_NAME_RX.match(name) or node.start_byte in self.definer_nodes:
             return
         body = node.child_by_field_name("body")
@@ -550,7 +560,7 @@ class DefinitionWalker:
             name_node, is_function, _ = declarator_name(decl)
             if name_node is None:
                 continue
-            name = name_node.text.decode("utf-8", "replace")
+            name = _name(name_node)
             if name in ANNOTATION_WORDS and error_names:
                 # `int x __read_mostly = 1;` that blanking did not catch: the real name
                 # sits in the ERROR just before the annotation.
@@ -558,7 +568,7 @@ class DefinitionWalker:
                 if not ids:
                     continue
                 name_node = ids[-1]
-                name = name_node.text.decode("utf-8", "replace")
+                name = _name(name_node)
             if is_function:
                 if _DEFINER_NAME_RX.match(name) or name.startswith("EXPORT_SYMBOL"):
                     continue
@@ -568,7 +578,8 @@ class DefinitionWalker:
                     continue
                 kind = "variable"
             end = decl.child_by_field_name("value") if decl.type == "init_declarator" else None
-            sig_end = decl.child_by_field_name("declarator").end_byte if end is not None else decl.end_byte
+            inner = decl.child_by_field_name("declarator")
+            sig_end = inner.end_byte if end is not None and inner is not None else decl.end_byte
             sig = _collapse(self.src[node.start_byte : sig_end])
             scope = "file" if "static" in storage else "global"
             self.emit(name, kind, name_node, node, scope, sig, cond, type_=type_name(type_node))
@@ -587,7 +598,7 @@ class DefinitionWalker:
             if len(typeish) >= 2 and typeish[-1].type in ("primitive_type", "type_identifier"):
                 names.append(typeish[-1])
         if type_node is not None and type_node.type in _SPEC_KIND:
-            anonymous_alias = names[0].text.decode("utf-8", "replace") if names and type_node.child_by_field_name("name") is None else None
+            anonymous_alias = _name(names[0]) if names and type_node.child_by_field_name("name") is None else None
             self.specifier(type_node, cond, alias=anonymous_alias)
         if node.has_error:
             self.errors += 1
@@ -598,11 +609,11 @@ class DefinitionWalker:
             if type_node is not None and type_node.child_by_field_name("body") is not None:
                 kw = type_node.children[0].type
                 tag = type_node.child_by_field_name("name")
-                sig = f"typedef {kw} {tag.text.decode('utf-8', 'replace') + ' ' if tag is not None else ''}{{...}} {name_node.text.decode('utf-8', 'replace')}"
+                sig = f"typedef {kw} {_name(tag) + ' ' if tag is not None else ''}{{...}} {_name(name_node)}"
             aliased = type_name(type_node)
             if aliased is None and type_node is not None and type_node.child_by_field_name("body") is not None:
-                aliased = name_node.text.decode("utf-8", "replace")  # typedef struct { ... } foo_t: members are foo_t.*
-            self.emit(name_node.text.decode('utf-8', 'replace'), "typedef", name_node, node, self.type_scope(), sig, cond, type_=aliased)
+                aliased = _name(name_node)  # typedef struct { ... } foo_t: members are foo_t.*
+            self.emit(_name(name_node), "typedef", name_node, node, self.type_scope(), sig, cond, type_=aliased)
         self.xref.type_refs(type_node, None, cond)
 
     @_bounded
@@ -613,8 +624,8 @@ class DefinitionWalker:
             return
         kind = _SPEC_KIND[node.type]
         name_node = node.child_by_field_name("name")
-        owner = name_node.text.decode("utf-8", "replace") if name_node is not None else alias
-        if name_node is not None:
+        owner = _name(name_node) if name_node is not None else alias
+        if name_node is not None and owner is not None:
             self.emit(owner, kind, name_node, node, self.type_scope(), f"{kind} {owner}", cond)
         if kind == "enum":
             self.enumerators(body, owner, cond)
@@ -631,7 +642,7 @@ class DefinitionWalker:
             if child.type == "enumerator":
                 name_node = child.child_by_field_name("name")
                 if name_node is not None:
-                    self.emit(name_node.text.decode("utf-8", "replace"), "enumerator", name_node, child, scope, _collapse(self.text(child)), c)
+                    self.emit(_name(name_node), "enumerator", name_node, child, scope, _collapse(self.text(child)), c)
             elif child.type in _PREPROC_BLOCKS:
                 self.walk_block(child, c, visit)
             elif child.type in ("preproc_def", "preproc_function_def"):
@@ -671,51 +682,60 @@ class DefinitionWalker:
     def field(self, node: Node, owner: str | None, prefix: str, cond: str | None) -> None:
         type_node = node.child_by_field_name("type")
         declarators = node.children_by_field_name("declarator")
-        nested_body = type_node.child_by_field_name("body") if type_node is not None and type_node.type in _SPEC_KIND else None
-        nested_named = nested_body is not None and type_node.child_by_field_name("name") is not None
         if node.has_error:
             self.errors += 1
-        if nested_named:
-            self.specifier(type_node, cond)  # `struct foo { ... } bar;` inside a struct defines struct foo
+        nested = _nested_type(type_node)
+        if nested is None:
+            if declarators and owner is not None:
+                self.xref.type_refs(type_node, None, cond)
+                self.plain_members(node, type_node, declarators, owner, prefix, cond)
+            return
+        spec, body = nested
+        named = spec.child_by_field_name("name") is not None
+        if named:
+            self.specifier(spec, cond)  # `struct foo { ... } bar;` inside a struct defines struct foo
         if not declarators:
-            if nested_body is not None and not nested_named:
-                if type_node.type == "enum_specifier":
-                    self.enumerators(nested_body, None, cond)
+            if not named:
+                if spec.type == "enum_specifier":
+                    self.enumerators(body, None, cond)
                 else:
-                    self.members(nested_body, owner, prefix, cond)  # anonymous struct/union: flatten
+                    self.members(body, owner, prefix, cond)  # anonymous struct/union: flatten
             return
         if owner is None:
             return
-        if nested_body is None:
-            self.xref.type_refs(type_node, None, cond)
-        type_text = _collapse(self.text(type_node)) if type_node is not None and nested_body is None else None
+        kw = spec.children[0].type
+        tag = spec.child_by_field_name("name")
         for decl in declarators:
             name_node, _, _ = declarator_name(decl)
             if name_node is None:
                 continue
-            field_name = name_node.text.decode("utf-8", "replace")
+            field_name = _name(name_node)
             full = f"{owner}.{prefix}{field_name}"
-            if nested_body is not None:
-                kw = type_node.children[0].type
-                tag = type_node.child_by_field_name("name")
-                sig = f"{kw} {tag.text.decode('utf-8', 'replace') + ' ' if tag is not None else ''}{{...}} {_collapse(self.text(decl))}"
-            else:
-                sig = f"{type_text} {_collapse(self.text(decl))}" if type_text else _collapse(self.text(node))
-            if nested_body is not None and not nested_named:
-                member_type = full  # an anonymous struct type: its members are named under this member
-            else:
-                member_type = type_name(type_node)
+            sig = f"{kw} {_name(tag) + ' ' if tag is not None else ''}{{...}} {_collapse(self.text(decl))}"
+            # an anonymous struct type: its members are named under this member
+            member_type = type_name(spec) if named else full
             self.emit(full, "member", name_node, node, owner, sig, cond, type_=member_type)
-            if nested_body is not None and not nested_named and type_node.type != "enum_specifier":
-                self.members(nested_body, owner, f"{prefix}{field_name}.", cond)
-            elif nested_body is not None and type_node.type == "enum_specifier" and not nested_named:
-                self.enumerators(nested_body, None, cond)
+            if not named and spec.type != "enum_specifier":
+                self.members(body, owner, f"{prefix}{field_name}.", cond)
+            elif not named:
+                self.enumerators(body, None, cond)
+
+    def plain_members(self, node: Node, type_node: Node | None, declarators: list[Node], owner: str, prefix: str, cond: str | None) -> None:
+        """Members of a type without a body here: `struct sock *sk, *other;`."""
+        type_text = _collapse(self.text(type_node)) if type_node is not None else None
+        for decl in declarators:
+            name_node, _, _ = declarator_name(decl)
+            if name_node is None:
+                continue
+            full = f"{owner}.{prefix}{_name(name_node)}"
+            sig = f"{type_text} {_collapse(self.text(decl))}" if type_text else _collapse(self.text(node))
+            self.emit(full, "member", name_node, node, owner, sig, cond, type_=type_name(type_node))
 
     def define_call(self, node: Node, cond: str | None) -> None:
         """A `#define` that tree-sitter-c read as a generic directive (inside enum and struct bodies)."""
         directive = node.child_by_field_name("directive")
         arg = node.child_by_field_name("argument")
-        if directive is None or arg is None or directive.text.strip() != b"#define":
+        if directive is None or arg is None or (directive.text or b"").strip() != b"#define":
             return
         text = self.text(arg)
         m = re.match(rb"\s*([A-Za-z_]\w*)", text)
@@ -743,7 +763,7 @@ class DefinitionWalker:
             m = _MACRO_TYPE_RX.search(self.text(value))
             if m:
                 mtype = (m.group(1) or m.group(2)).decode("utf-8", "replace")
-        self.emit(name_node.text.decode("utf-8", "replace"), "macro", name_node, node, "file" if not self.is_header else "global", sig, cond, type_=mtype)
+        self.emit(_name(name_node), "macro", name_node, node, "file" if not self.is_header else "global", sig, cond, type_=mtype)
 
 _IDENT_RX = re.compile(r"^!?[A-Za-z_]\w*$")
 
@@ -756,7 +776,7 @@ def _negate(cond: str | None) -> str | None:
     return f"!({cond})"
 
 
-def _descendants(node: Node):  # type: ignore[no-untyped-def]
+def _descendants(node: Node) -> Iterator[Node]:
     stack = [node]
     while stack:
         cur = stack.pop()

@@ -18,14 +18,19 @@ import shutil
 import sqlite3
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .config import KernelSpec, Project
 from .progress import progress
 from .resolve import resolve_accesses
 from .store import SCHEMA_VERSION, create_schema
+
+if TYPE_CHECKING:  # the parser (and tree-sitter) is imported only when a file is parsed
+    from .cparse import DefinitionRow
+    from .xref import FnAssign, RefRow
 
 SOURCE_SUFFIXES = (".c", ".h")
 _SERIAL_BELOW = 40  # fewer changed files than this are parsed in-process
@@ -112,9 +117,9 @@ class ParsedFile(NamedTuple):
     lines: int
     error_nodes: int
     partial: bool  # nested deeper than the walkers follow: the deepest parts are left out
-    definitions: list[tuple]
-    refs: list[tuple]
-    assigns: list[tuple]
+    definitions: list[DefinitionRow]
+    refs: list[RefRow]
+    assigns: list[FnAssign]
 
 
 class ParseFailure(NamedTuple):
@@ -316,7 +321,7 @@ def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[
     return failed
 
 
-def _run_chunks(chunks: list[tuple[str, list[Job]]], jobs: int | None):  # type: ignore[no-untyped-def]
+def _run_chunks(chunks: list[tuple[str, list[Job]]], jobs: int | None) -> Iterator[tuple[str, int, list[ParseFailure]]]:
     workers = jobs or os.cpu_count() or 1
     files = sum(len(c[1]) for c in chunks)
     if workers <= 1 or files < _SERIAL_BELOW:

@@ -78,9 +78,11 @@ class TypeTables:
         return digest.hexdigest()
 
 
-class Resolver:
+class AccessResolver:
+    """Member-access keys to STRUCT.FIELD, through typedefs and field macros (one cache per run)."""
+
     def __init__(self, tables: TypeTables) -> None:
-        self.t = tables
+        self.tables = tables
         self._cache: dict[str, Resolution] = {}
 
     def canon(self, type_: str | None) -> str | None:
@@ -88,9 +90,9 @@ class Resolver:
             if type_ is None:
                 return None
             if type_.startswith("@"):
-                type_ = self.t.members.get(type_[1:])
+                type_ = self.tables.members.get(type_[1:])
                 continue
-            nxt = self.t.typedefs.get(type_)
+            nxt = self.tables.typedefs.get(type_)
             if nxt is None or nxt == type_:
                 return type_
             type_ = nxt
@@ -107,9 +109,9 @@ class Resolver:
         if owner is None:
             return None
         full = f"{owner}.{field}"
-        if full in self.t.members:
-            return full, self.t.members[full], None
-        chain = self.t.aliases.get(field)
+        if full in self.tables.members:
+            return full, self.tables.members[full], None
+        chain = self.tables.aliases.get(field)
         if chain:
             cur: str | None = owner
             found = None
@@ -141,11 +143,11 @@ class Resolver:
             if not type_ or type_ == "None":
                 return Resolution(None, None, "local of unknown type")
         elif kind == "g":
-            type_ = self.t.globals.get(name)
+            type_ = self.tables.globals.get(name)
             if type_ is None:
                 return Resolution(None, None, "not a local and no global of that name")
         elif kind == "c":
-            type_ = self.t.returns.get(name)
+            type_ = self.tables.returns.get(name)
             if type_ is None:
                 return Resolution(None, None, "return type of the call unknown")
         else:
@@ -158,7 +160,7 @@ class Resolver:
         final = self.member(type_, field)
         if final is None:
             owner = self.canon(type_)
-            why = f"no member {field} in {owner}" if owner in self.t.records else f"type {owner} is not a known struct"
+            why = f"no member {field} in {owner}" if owner in self.tables.records else f"type {owner} is not a known struct"
             return Resolution(None, None, why)
         return Resolution(final[0], final[2], None)
 
@@ -174,7 +176,7 @@ def resolve_accesses(db: sqlite3.Connection) -> int:
     fingerprint = tables.fingerprint()
     row = db.execute("SELECT value FROM meta WHERE key = 'type_fingerprint'").fetchone()
     where = " WHERE state = 0" if row is not None and row[0] == fingerprint else ""
-    resolver = Resolver(tables)
+    resolver = AccessResolver(tables)
     rows = db.execute(f"SELECT id, key FROM access{where}").fetchall()
     updates = []
     for access_id, key in rows:

@@ -58,7 +58,9 @@ _GENERIC = frozenset(
 _PREPROC_BLOCKS = {"preproc_if", "preproc_ifdef", "preproc_elif", "preproc_elifdef", "preproc_else"}
 
 
-class Ref(NamedTuple):
+class RefRow(NamedTuple):
+    """One identifier use, as the parser gives it to the refs table (store.Ref is what readers get)."""
+
     line: int
     col: int
     end_col: int
@@ -82,13 +84,13 @@ def type_name(node: Node | None) -> str | None:
     t = node.type
     if t in ("struct_specifier", "union_specifier", "enum_specifier"):
         name = node.child_by_field_name("name")
-        return name.text.decode("utf-8", "replace") if name is not None else None
+        return _text(name) if name is not None else None
     if t in ("type_identifier", "primitive_type", "identifier"):
-        return node.text.decode("utf-8", "replace")
+        return _text(node)
     if t == "type_descriptor":
         return type_name(node.child_by_field_name("type"))
     if t == "sized_type_specifier":
-        return " ".join(node.text.decode("utf-8", "replace").split())
+        return " ".join(_text(node).split())
     return None
 
 
@@ -100,10 +102,10 @@ def normalize_type_text(text: str) -> str | None:
 class RefCollector:
     """Walks function bodies and top-level declarations of one file."""
 
-    def __init__(self, src: bytes, cond_of, enabled: bool = True) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, src: bytes, cond_of: Callable[[Node], str | None], enabled: bool = True) -> None:
         self.src = src
         self.enabled = enabled
-        self.refs: list[Ref] = []
+        self.refs: list[RefRow] = []
         self.assigns: list[FnAssign] = []
         self.cond_of = cond_of  # (block) -> own condition, from the definition walker
         self.depth = 0  # statement expressions `({ ... })` walked inside one another
@@ -157,7 +159,7 @@ class RefCollector:
     # ------------------------------------------------------------------ helpers
     def add(self, node: Node, role: str, func: str | None, cond: str | None, key: str | None = None) -> None:
         row, col = node.start_point
-        self.refs.append((row + 1, col, col + node.end_byte - node.start_byte, node.text.decode("utf-8", "replace"), role, func, cond, key))
+        self.refs.append(RefRow(row + 1, col, col + node.end_byte - node.start_byte, _text(node), role, func, cond, key))
 
     def type_refs(self, node: Node | None, func: str | None, cond: str | None) -> None:
         if not self.enabled:
@@ -179,11 +181,12 @@ class RefCollector:
         self.type_refs(type_node, func, cond)
         tname = type_name(type_node)
         for decl in node.children_by_field_name("declarator"):
-            cur = decl
+            cur: Node | None = decl
             value = None
-            if cur.type == "init_declarator":
-                value = cur.child_by_field_name("value")
-                cur = cur.child_by_field_name("declarator")
+            if decl.type == "init_declarator":
+                cur = decl
+                value = decl.child_by_field_name("value")
+                cur = decl.child_by_field_name("declarator")
             while cur is not None and cur.type not in ("identifier",):
                 if cur.type == "array_declarator":
                     size = cur.child_by_field_name("size")
@@ -194,7 +197,7 @@ class RefCollector:
                     nxt = next(iter(cur.named_children), None)
                 cur = nxt
             if cur is not None:
-                locals_[cur.text.decode("utf-8", "replace")] = tname
+                locals_[_text(cur)] = tname
             if value is not None:
                 self.expr(value, locals_, func, cond, "read", init_type=tname)
 
@@ -268,7 +271,7 @@ class RefCollector:
                 if params is not None:
                     stack.append(params)
             elif t in ("identifier", "type_identifier"):
-                if cur.text.decode("utf-8", "replace") not in locals_:
+                if _text(cur) not in locals_:
                     self.add(cur, "read", func, cond)
             elif t in ("field_identifier", "primitive_type") or t in _SKIP:
                 continue
@@ -444,7 +447,7 @@ class RefCollector:
                 return None
             t = cur.type
             if t == "identifier":
-                name = cur.text.decode("utf-8", "replace")
+                name = _text(cur)
                 if name in locals_:
                     tname = locals_[name]
                     return (f"t:{tname}", hops[::-1]) if tname else None
@@ -453,7 +456,7 @@ class RefCollector:
                 field = cur.child_by_field_name("field")
                 if field is None:
                     return None
-                hops.append(field.text.decode("utf-8", "replace"))
+                hops.append(_text(field))
                 cur = cur.child_by_field_name("argument")
             elif t in ("parenthesized_expression",):
                 cur = next((c for c in cur.named_children if c.type != "comment"), None)
@@ -466,17 +469,17 @@ class RefCollector:
                 fn = cur.child_by_field_name("function")
                 if fn is None or fn.type != "identifier":
                     return None
-                fname = fn.text.decode("utf-8", "replace")
+                fname = _text(fn)
                 if fname in PASS_THROUGH:
-                    args = [a for a in cur.child_by_field_name("arguments").named_children if a.type != "comment"]
+                    args = _call_arguments(cur)
                     if not args:
                         return None
                     cur = args[0]
                     continue
                 if fname in CONTAINER_OF:
-                    args = [a for a in cur.child_by_field_name("arguments").named_children if a.type != "comment"]
+                    args = _call_arguments(cur)
                     if len(args) >= 2:
-                        tname = normalize_type_text(args[1].text.decode("utf-8", "replace"))
+                        tname = normalize_type_text(_text(args[1]))
                         return (f"t:{tname}", hops[::-1]) if tname else None
                     return None
                 return (f"c:{fname}", hops[::-1])
@@ -523,6 +526,11 @@ def _expression_visits() -> dict[str, _Visit]:
     return table
 
 
+def _call_arguments(call: Node) -> list[Node]:
+    arguments = call.child_by_field_name("arguments")
+    return [] if arguments is None else [a for a in arguments.named_children if a.type != "comment"]
+
+
 def _text(node: Node) -> str:
     return (node.text or b"").decode("utf-8", "replace")
 
@@ -540,7 +548,7 @@ def _function_value(node: Node) -> str | None:
     """`inet_listen`, `&inet_listen` or a cast of them: the name of a possible function."""
     for _ in range(4):
         if node.type == "identifier":
-            return node.text.decode("utf-8", "replace")
+            return _text(node)
         if node.type == "pointer_expression":
             arg = node.child_by_field_name("argument")
             if arg is None:
