@@ -159,7 +159,10 @@ class RefCollector:
     # ------------------------------------------------------------------ helpers
     def add(self, node: Node, role: str, func: str | None, cond: str | None, key: str | None = None) -> None:
         row, col = node.start_point
-        self.refs.append(RefRow(row + 1, col, col + node.end_byte - node.start_byte, _text(node), role, func, cond, key))
+        text = node.text
+        name = text.decode("utf-8", "replace") if text is not None else ""
+        # tuple.__new__ is RefRow(...) without the Python-level __new__ of a NamedTuple (a hot path)
+        self.refs.append(tuple.__new__(RefRow, (row + 1, col, col + node.end_byte - node.start_byte, name, role, func, cond, key)))
 
     def type_refs(self, node: Node | None, func: str | None, cond: str | None) -> None:
         if not self.enabled:
@@ -284,12 +287,15 @@ class RefCollector:
         """References in an expression, walked with an explicit stack; one visit_* per node type."""
         walk = _ExpressionWalk(locals_, func, cond, [(node, role, init_type)])
         stack = walk.stack
+        visit_of = _EXPRESSION_VISITS.get
+        other = RefCollector.visit_other
         while stack:
             cur, r, itype = stack.pop()
-            _EXPRESSION_VISITS.get(cur.type, RefCollector.visit_other)(self, walk, cur, r, itype)
+            visit_of(cur.type, other)(self, walk, cur, r, itype)
 
     def visit_identifier(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
-        if _text(node) not in w.locals_:
+        text = node.text
+        if text is not None and text.decode("utf-8", "replace") not in w.locals_:
             self.add(node, role, w.func, w.cond)
 
     def visit_generic(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
