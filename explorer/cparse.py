@@ -24,7 +24,7 @@ from typing import Any, NamedTuple, TypeVar, cast
 import tree_sitter_c
 from tree_sitter import Language, Node, Parser
 
-from .xref import MAX_NESTING, FnAssign, RefCollector, RefRow, type_name
+from .xref import MAX_NESTING, FnAssign, RefCollector, RefRow, join_conditions, type_name
 
 C_LANGUAGE = Language(tree_sitter_c.language())
 
@@ -298,29 +298,24 @@ class Conditions:
                     inside_alt = alternative is not None and alternative.start_byte <= child.start_byte and child.end_byte <= alternative.end_byte and child.type in ("preproc_else", "preproc_elif", "preproc_elifdef")
                     parts.append((_negate(own) or own) if inside_alt else own)
             child, parent = parent, parent.parent
-        return " && ".join(reversed(parts)) or None
-
-    @staticmethod
-    def join(outer: str | None, inner: str | None) -> str | None:
-        if not inner:
-            return outer
-        if not outer:
-            return inner
-        return f"{outer} && {inner}"
+        cond: str | None = None
+        for part in reversed(parts):
+            cond = join_conditions(cond, part)
+        return cond
 
     def branches(self, block: Node, cond: str | None) -> Iterator[tuple[Node, str | None]]:
         """Each child of an #if/#ifdef block and of its #elif/#else chain, with the condition it is under."""
         current: Node | None = block
         while current is not None:  # the chain, one branch after the other: no recursion
             own = None if self.is_header_guard(current) else self.condition_of(current)
-            here = self.join(cond, own) if current.type != "preproc_else" else cond
+            here = join_conditions(cond, own) if current.type != "preproc_else" else cond
             alternative = current.child_by_field_name("alternative")
             skip = {current.child_by_field_name("name"), current.child_by_field_name("condition"), alternative}
             for child in current.children:
                 if child.is_named and child not in skip:
                     yield child, here
             if own:
-                cond = self.join(cond, _negate(own))
+                cond = join_conditions(cond, _negate(own))
             current = alternative
 
 

@@ -38,6 +38,10 @@ PASS_THROUGH = frozenset(
 MAX_NESTING = 100
 
 # INDIRECT_CALL_n(f, f1, ..., fn, args...): a call through f that may be one of f1..fn.
+# The longest #if condition stored: a long #elif chain makes each branch's condition the
+# negation of every branch before it (quadratic in the chain); longer ones end in "…".
+MAX_CONDITION = 1000
+
 _INDIRECT_CALL_RX = re.compile(r"^INDIRECT_CALL_(?:(\d)|INET(?:_1)?)$")
 # Declarators in macro form: MACRO(type, name, ...) declares the local `name`.
 DECLARES_LOCAL = frozenset({"DECLARE_SOCKADDR"})
@@ -229,7 +233,7 @@ class RefCollector:
                     self.declare(cur, locals_, func, c)
             elif t in _PREPROC_BLOCKS:
                 own = self.cond_of(cur)
-                here = c if t == "preproc_else" else (f"{c} && {own}" if c and own else (own or c))
+                here = c if t == "preproc_else" else join_conditions(c, own)
                 alt = cur.child_by_field_name("alternative")
                 skip = {cur.child_by_field_name("condition"), cur.child_by_field_name("name"), alt}
                 for child in reversed(cur.children):
@@ -530,6 +534,19 @@ def _expression_visits() -> dict[str, _Visit]:
         if table.get(generic) is getattr(RefCollector, f"visit_{generic}"):
             del table[generic]  # helpers, not node types
     return table
+
+
+def join_conditions(outer: str | None, inner: str | None) -> str | None:
+    """`outer && inner`, either may be missing; never longer than MAX_CONDITION."""
+    if not inner:
+        return outer
+    if not outer:
+        joined = inner
+    elif len(outer) >= MAX_CONDITION:
+        return outer  # already cut: what would follow is cut too
+    else:
+        joined = f"{outer} && {inner}"
+    return joined if len(joined) <= MAX_CONDITION else joined[: MAX_CONDITION - 1] + "…"
 
 
 def _call_arguments(call: Node) -> list[Node]:

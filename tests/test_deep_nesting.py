@@ -169,3 +169,22 @@ def test_a_file_that_fails_is_reported_and_skipped(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(explorer.cparse, "parse_definitions", real)
     again = build_index(project, jobs=1)
     assert again.failed == [] and again.parsed == 1
+
+
+def test_conditions_stay_bounded_along_a_long_elif_chain() -> None:
+    """Each branch's condition negates every branch before it: 2,000 branches made
+    conditions of 30 KB each (quadratic in the file); they are cut at MAX_CONDITION."""
+    from explorer.xref import MAX_CONDITION
+
+    n = 2_000
+    result = parse_definitions(make_parser(), _elif_chain(n).encode(), "net/ipv4/chain.c")
+    conds = {d.name: d.cond or "" for d in result.definitions}
+    assert len(conds) == n
+    assert max(len(c) for c in conds.values()) <= MAX_CONDITION
+    assert conds["chain_0"] == "CONFIG_A0"
+    assert conds["chain_2"] == "!CONFIG_A0 && !CONFIG_A1 && CONFIG_A2"
+    assert conds[f"chain_{n - 1}"].endswith("…")
+    body = "int chain_body(void)\n{\n" + _nested_if(2_000).replace("int deep_value;", "deep_call();") + "\treturn 0;\n}\n"
+    refs = parse_definitions(make_parser(), body.encode(), "net/ipv4/body.c").refs
+    [call] = [r for r in refs if r.name == "deep_call"]
+    assert call.cond is not None and len(call.cond) <= MAX_CONDITION and call.cond.startswith("CONFIG_LEVEL_0 && CONFIG_LEVEL_1")
