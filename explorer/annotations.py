@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .store import Index, Symbol
+from .store import Index, SourceChanged, Symbol
 
 _FRONT_MATTER_RX = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 _ANNOTATIONS_FLAG_RX = re.compile(r"^annotations:\s*(true|yes|on)\s*$", re.MULTILINE | re.IGNORECASE)
@@ -64,7 +64,7 @@ class Annotation:
 
     def summary(self, limit: int = 240) -> str:
         """The first paragraph, for hovers and terminal output."""
-        para = []
+        para: list[str] = []
         for raw in self.text.strip().splitlines():
             if not raw.strip():
                 if para:
@@ -193,9 +193,9 @@ def _collapse(text: str) -> str:
     return " ".join(text.split())
 
 
-def definition_lines(tree: Path, sym: Symbol) -> list[str]:
-    lines = (tree / sym.path).read_bytes().decode("utf-8", "replace").splitlines()
-    return lines[sym.line - 1 : sym.end_line]
+def definition_lines(index: Index, tree: Path, sym: Symbol) -> list[str]:
+    """The lines of a definition as the index delimits it (raises SourceChanged if the file changed)."""
+    return index.definition_text(sym, tree, whole_lines=True).splitlines()
 
 
 def body_hash(lines: list[str]) -> str:
@@ -220,7 +220,11 @@ def check(annotations: list[Annotation], kernels: dict[str, tuple[Index, Path]],
             if sym is None:
                 findings.append(Finding(rel, a.line, a.symbol, kernel, "no such symbol in this kernel"))
                 continue
-            lines = definition_lines(tree, sym)
+            try:
+                lines = definition_lines(index, tree, sym)
+            except SourceChanged as exc:
+                findings.append(Finding(rel, a.line, a.symbol, kernel, str(exc)))
+                continue
             collapsed = [_collapse(line) for line in lines]
             for anchor in a.anchors:
                 want = _collapse(anchor.text)
@@ -252,8 +256,12 @@ def accept(annotations: list[Annotation], kernels: dict[str, tuple[Index, Path]]
             hashes = dict(a.reviewed)
             for kernel, (index, tree) in kernels.items():
                 sym = _definition(index, a.symbol)
-                if sym is not None:
-                    hashes[kernel] = body_hash(definition_lines(tree, sym))
+                if sym is None:
+                    continue
+                try:
+                    hashes[kernel] = body_hash(definition_lines(index, tree, sym))
+                except SourceChanged:
+                    continue  # `check` reports it; a hash of the wrong text would be worse than none
             comment = "<!-- reviewed: " + " ".join(f"{k}:{v}" if v else k for k, v in sorted(hashes.items())) + " -->\n"
             if a.reviewed_line is not None:
                 inserts.append((a.reviewed_line - 1, comment, True))

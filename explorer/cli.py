@@ -30,6 +30,7 @@ from .store import (
     Index,
     IndexDamaged,
     IndexMissing,
+    SourceChanged,
     StructField,
     Symbol,
     is_damage,
@@ -337,22 +338,18 @@ def cmd_search(project: Project, args: argparse.Namespace) -> int:
 
 def cmd_show(project: Project, args: argparse.Namespace) -> int:
     spec = project.kernel(args.kernel)
+    tree = project.tree(spec.name)
+    excerpts = []
     with _open_index(project, args) as index:
         found = _find(index, args.name, args.kind)
         if not found:
             return _not_found(index, args.name, spec.name)
-    if not args.all:
-        found = found[:1]
-    tree = project.tree(spec.name)
-    excerpts = []
-    for sym in found:
-        path = tree / sym.path
-        try:
-            lines = path.read_bytes().decode("utf-8", "replace").splitlines()
-        except FileNotFoundError:
-            err(f"{path} is missing: the tree changed since indexing; run `kexplore vendor` and `kexplore index`")
-            return EXIT_FAIL
-        excerpts.append((sym, "\n".join(lines[sym.line - 1 - _leading(lines, sym) : sym.end_line])))
+        for sym in found if args.all else found[:1]:
+            try:
+                excerpts.append((sym, index.definition_text(sym, tree, whole_lines=True)))
+            except SourceChanged as exc:
+                err(f"{exc}; if the tree itself is damaged, run `kexplore vendor` first")
+                return EXIT_FAIL
     if args.json:
         emit_json([{**sym.as_dict(), "source": text} for sym, text in excerpts])
         return EXIT_OK
@@ -368,21 +365,6 @@ def cmd_show(project: Project, args: argparse.Namespace) -> int:
         else:
             print(f"{header}\n{text}")
     return EXIT_OK
-
-
-def _leading(lines: list[str], sym: Symbol) -> int:
-    """How many lines above the name the definition starts (a return type on its own line)."""
-    if sym.kind not in ("function", "prototype", "variable"):
-        return 0
-    back = 0
-    i = sym.line - 2
-    while i >= 0 and back < 3:
-        text = lines[i].strip()
-        if not text or text.endswith((";", "}", "*/", "{")) or text.startswith(("#", "//", "*")):
-            break
-        back += 1
-        i -= 1
-    return back
 
 
 def cmd_dump(project: Project, args: argparse.Namespace) -> int:
@@ -435,8 +417,8 @@ def cmd_versions(project: Project, args: argparse.Namespace) -> int:
         emit_json(rows)
         return EXIT_FAIL if damaged else EXIT_OK
     for row in rows:
-        src = row["locked_source"] or {}
-        version = src.get("version") or src.get("name") or "not pinned"  # type: ignore[union-attr]
+        src = row["locked_source"] if isinstance(row["locked_source"], dict) else {}
+        version = src.get("version") or src.get("name") or "not pinned"
         state = "indexed" if row["indexed"] else ("vendored, not indexed" if row["vendored"] else "not vendored")
         extra = f", {row['files']} files, {row['symbols']} definitions" if row["indexed"] else ""
         mark = " (default)" if row["default"] else ""
@@ -664,4 +646,8 @@ def cmd_index(project: Project, args: argparse.Namespace) -> int:
             f"{result.kernel}: parsed {result.parsed} of {result.files} files in {result.seconds:.2f} s"
             f" ({result.symbols} definitions; {result.error_files} files had tree-sitter ERROR regions, indexed around)"
         )
+    for path in result.partial:
+        print(f"{path}: partly indexed (nested too deep; the deepest parts are left out)")
+    for failure in result.failed:
+        err(f"{failure.path}: not indexed ({failure.reason})")
     return EXIT_OK

@@ -15,14 +15,16 @@ parse becomes an ERROR node, and the walk goes into it to take what is around.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar, cast
 
 import tree_sitter_c
 from tree_sitter import Language, Node, Parser
 
-from .xref import RefCollector, type_name
+from .xref import MAX_NESTING, FnAssign, RefCollector, RefRow, join_conditions, type_name
 
 C_LANGUAGE = Language(tree_sitter_c.language())
 
@@ -113,7 +115,9 @@ def _blank_directive_comments(match: re.Match[bytes]) -> bytes:
     return _BLOCK_COMMENT_RX.sub(lambda m: re.sub(rb"[^\n\\]", b" ", m.group()), match.group())
 
 
-class Definition(NamedTuple):
+class DefinitionRow(NamedTuple):
+    """One row of the index's symbols table, as the parser finds it (store.Symbol is what readers get)."""
+
     name: str
     kind: str
     line: int  # 1-based line of the name
@@ -123,15 +127,21 @@ class Definition(NamedTuple):
     signature: str
     cond: str | None
     type: str | None = None  # members, variables: their type; functions: the return type; typedefs: the aliased type
+    # Where the whole definition is (see `definition_span`): a return type on its own line,
+    # a macro's continuation lines, a member's whole field declaration.
+    start_line: int = 0  # 1-based line of start_byte
+    start_byte: int = 0
+    end_byte: int = 0  # exclusive, trailing whitespace left out
 
 
 @dataclass
 class ParseResult:
-    definitions: list[Definition]
+    definitions: list[DefinitionRow]
     error_nodes: int
     lines: int
-    refs: list = field(default_factory=list)
-    assigns: list = field(default_factory=list)
+    refs: list[RefRow] = field(default_factory=list)
+    assigns: list[FnAssign] = field(default_factory=list)
+    partial: bool = False  # nested deeper than MAX_NESTING somewhere: what lies deeper is left out
 
 
 def make_parser() -> Parser:
@@ -163,69 +173,98 @@ def _end_line(node: Node) -> int:
     return row + 1
 
 
-class _FileWalker:
-    def __init__(self, src: bytes, path: str, refs: bool = True) -> None:
-        self.src = src
-        self.is_header = path.endswith(".h")
-        self.out: list[Definition] = []
-        self.errors = 0
-        self.definer_nodes: set[int] = set()
-        self.xref = RefCollector(src, self.condition_of, enabled=refs)
+def definition_span(src: bytes, start: int, end: int) -> tuple[int, int, int]:
+    """(start_line, start_byte, end_byte) of the definition in src[start:end], trailing whitespace left out.
 
-    # ---------------------------------------------------------------- helpers
-    def text(self, node: Node) -> bytes:
-        return self.src[node.start_byte : node.end_byte]
+    The one idea of where a definition starts and ends: the readers (kexplore show, the
+    site's embeds, the labs, annotation review hashes) take this range from the index."""
+    return src.count(b"\n", 0, start) + 1, start, _trim_end(src, start, end)
 
-    def emit(self, name: str, kind: str, name_node: Node | None, whole: Node, scope: str, sig: str, cond: str | None, line: int | None = None, col: int | None = None, type_: str | None = None) -> None:
-        if not name:
+
+def _trim_end(src: bytes, start: int, end: int) -> int:
+    while end > start and src[end - 1] in b" \t\r\n\\":
+        end -= 1
+    return end
+
+
+_Method = TypeVar("_Method", bound=Callable[..., None])
+
+
+def _bounded(method: _Method) -> _Method:
+    """A walker method that goes one level deeper: past MAX_NESTING it is skipped and the file is partial."""
+
+    @functools.wraps(method)
+    def deeper(self: DefinitionWalker, *args: Any, **kwargs: Any) -> None:
+        if self.depth >= MAX_NESTING:
+            self.partial = True
             return
-        if line is None:
-            assert name_node is not None
-            line = name_node.start_point[0] + 1
-            col = name_node.start_point[1]
-        if len(sig) > _MAX_SIGNATURE:
-            sig = sig[: _MAX_SIGNATURE - 1] + "…"
-        self.out.append(Definition(name, kind, line, col or 0, max(_end_line(whole), line), scope, sig, cond, type_))
+        self.depth += 1
+        try:
+            method(self, *args, **kwargs)
+        finally:
+            self.depth -= 1
 
-    def type_scope(self) -> str:
-        return "global" if self.is_header else "file"
+    return cast(_Method, deeper)
 
-    @staticmethod
-    def storage(node: Node) -> set[str]:
-        return {
-            c.text.decode("utf-8", "replace") for c in node.children if c.type == "storage_class_specifier" and c.text is not None
-        }
 
-    @staticmethod
-    def declarator_name(node: Node | None) -> tuple[Node | None, bool, bool]:
-        """(name node, is a function declarator naming a function, went through a pointer-to-function)."""
-        is_function = False
-        through_parens = False
-        while node is not None and node.type in _DECLARATOR_WRAPPERS:
-            if node.type == "function_declarator":
-                inner = node.child_by_field_name("declarator")
-                if inner is not None and inner.type in _NAME_TYPES:
-                    is_function = not through_parens
-            if node.type == "parenthesized_declarator":
-                through_parens = True
-                inner = next((c for c in node.named_children if c.type != "comment"), None)
-                node = inner
-                continue
-            node = node.child_by_field_name("declarator")
-        if node is not None and node.type in _NAME_TYPES:
-            return node, is_function, through_parens
-        return None, False, False
+def _storage(node: Node) -> set[str]:
+    return {_name(c) for c in node.children if c.type == "storage_class_specifier"}
 
-    # ---------------------------------------------------------------- conditions
+
+def _name(node: Node) -> str:
+    """A node's own text (an identifier, a keyword), decoded."""
+    return (node.text or b"").decode("utf-8", "replace")
+
+
+def _name_of(node: Node) -> str | None:
+    """The text of a node's `name` field, if it has one."""
+    name = node.child_by_field_name("name")
+    return _name(name) if name is not None else None
+
+
+def _nested_type(type_node: Node | None) -> tuple[Node, Node] | None:
+    """(specifier, body) of a struct/union/enum defined in place: `struct { ... } member;`."""
+    if type_node is None or type_node.type not in _SPEC_KIND:
+        return None
+    body = type_node.child_by_field_name("body")
+    return None if body is None else (type_node, body)
+
+
+def declarator_name(node: Node | None) -> tuple[Node | None, bool, bool]:
+    """(name node, is a function declarator naming a function, went through a pointer-to-function)."""
+    is_function = False
+    through_parens = False
+    while node is not None and node.type in _DECLARATOR_WRAPPERS:
+        if node.type == "function_declarator":
+            inner = node.child_by_field_name("declarator")
+            if inner is not None and inner.type in _NAME_TYPES:
+                is_function = not through_parens
+        if node.type == "parenthesized_declarator":
+            through_parens = True
+            inner = next((c for c in node.named_children if c.type != "comment"), None)
+            node = inner
+            continue
+        node = node.child_by_field_name("declarator")
+    if node is not None and node.type in _NAME_TYPES:
+        return node, is_function, through_parens
+    return None, False, False
+
+
+class Conditions:
+    """The #if conditions of one file: of a block, around a node, along an #elif/#else chain."""
+
+    def __init__(self, src: bytes) -> None:
+        self.src = src
+
     def condition_of(self, block: Node) -> str | None:
         if block.type in ("preproc_ifdef", "preproc_elifdef"):
             name = block.child_by_field_name("name")
             if name is None:
                 return None
             negated = block.children[0].type in ("#ifndef", "#elifndef")
-            return ("!" if negated else "") + name.text.decode("utf-8", "replace")
+            return ("!" if negated else "") + _name(name)
         cond = block.child_by_field_name("condition")
-        return _collapse(self.text(cond)) if cond is not None else None
+        return _collapse(self.src[cond.start_byte : cond.end_byte]) if cond is not None else None
 
     def is_header_guard(self, block: Node) -> bool:
         """`#ifndef X` / `#define X` as the file's outermost block, nothing but comments before it."""
@@ -244,8 +283,7 @@ class _FileWalker:
             name is not None
             and first is not None
             and first.type == "preproc_def"
-            and first.child_by_field_name("name") is not None
-            and first.child_by_field_name("name").text == name.text
+            and _name_of(first) == _name(name)
         )
 
     def condition_at(self, node: Node) -> str | None:
@@ -260,61 +298,34 @@ class _FileWalker:
                     inside_alt = alternative is not None and alternative.start_byte <= child.start_byte and child.end_byte <= alternative.end_byte and child.type in ("preproc_else", "preproc_elif", "preproc_elifdef")
                     parts.append((_negate(own) or own) if inside_alt else own)
             child, parent = parent, parent.parent
-        return " && ".join(reversed(parts)) or None
+        cond: str | None = None
+        for part in reversed(parts):
+            cond = join_conditions(cond, part)
+        return cond
 
-    @staticmethod
-    def join(outer: str | None, inner: str | None) -> str | None:
-        if not inner:
-            return outer
-        if not outer:
-            return inner
-        return f"{outer} && {inner}"
+    def branches(self, block: Node, cond: str | None) -> Iterator[tuple[Node, str | None]]:
+        """Each child of an #if/#ifdef block and of its #elif/#else chain, with the condition it is under."""
+        current: Node | None = block
+        while current is not None:  # the chain, one branch after the other: no recursion
+            own = None if self.is_header_guard(current) else self.condition_of(current)
+            here = join_conditions(cond, own) if current.type != "preproc_else" else cond
+            alternative = current.child_by_field_name("alternative")
+            skip = {current.child_by_field_name("name"), current.child_by_field_name("condition"), alternative}
+            for child in current.children:
+                if child.is_named and child not in skip:
+                    yield child, here
+            if own:
+                cond = join_conditions(cond, _negate(own))
+            current = alternative
 
-    def walk_block(self, block: Node, cond: str | None, visit) -> None:  # type: ignore[no-untyped-def]
-        """Walk an #if/#ifdef/#elif/#else block, each branch under its own condition."""
-        own = None if self.is_header_guard(block) else self.condition_of(block)
-        here = self.join(cond, own) if block.type != "preproc_else" else cond
-        alternative = block.child_by_field_name("alternative")
-        skip = {block.child_by_field_name("name"), block.child_by_field_name("condition"), alternative}
-        for child in block.children:
-            if child in skip or not child.is_named:
-                continue
-            visit(child, here)
-        if alternative is not None:
-            negated = _negate(own)
-            visit_alt_cond = self.join(cond, negated) if own else cond
-            self.walk_block(alternative, visit_alt_cond, visit)
 
-    # ---------------------------------------------------------------- top level
-    def walk_top(self, node: Node, cond: str | None) -> None:
-        t = node.type
-        if t == "function_definition":
-            self.function_definition(node, cond)
-        elif t == "declaration":
-            self.declaration(node, cond)
-        elif t == "type_definition":
-            self.type_definition(node, cond)
-        elif t in _SPEC_KIND:
-            self.specifier(node, cond)
-        elif t in ("preproc_def", "preproc_function_def"):
-            self.macro(node, cond)
-        elif t == "preproc_call":
-            self.define_call(node, cond)
-        elif t in _PREPROC_BLOCKS:
-            self.walk_block(node, cond, self.walk_top)
-        elif t == "ERROR":
-            self.errors += 1
-            for child in node.children:
-                if child.is_named:
-                    self.walk_top(child, cond)
-            self.recover_functions(node, cond)
-        elif t in ("linkage_specification", "declaration_list"):
-            for child in node.named_children:
-                self.walk_top(child, cond)
-        elif t in ("expression_statement", "compound_statement"):
-            self.nested_macros(node, cond)
-        else:
-            self.count_errors(node)
+class ErrorRecovery:
+    """Function definitions inside top-level ERROR regions, found by the kernel's layout."""
+
+    def __init__(self, src: bytes, out: list[DefinitionRow], xref: RefCollector) -> None:
+        self.src = src
+        self.out = out
+        self.xref = xref
 
     def recover_functions(self, node: Node, cond: str | None) -> None:
         """Function definitions inside a top-level ERROR, in the kernel's layout.
@@ -338,7 +349,8 @@ class _FileWalker:
             col = offset - (self.src.rfind(b"\n", 0, offset) + 1)
             header = _collapse(self.src[node.start_byte + m.start() : node.start_byte + m.end("params")])
             scope = "file" if header.startswith("static") else "global"
-            self.out.append(Definition(name, "function", line, col, end_line, scope, header[:_MAX_SIGNATURE], cond))
+            span = definition_span(self.src, node.start_byte + m.start(), close + 2 if close >= 0 else node.end_byte)
+            self.out.append(DefinitionRow(name, "function", line, col, end_line, scope, header[:_MAX_SIGNATURE], cond, None, *span))
             if self.xref.enabled:
                 self.recovered_body_refs(node, name, node.start_byte + m.start(), close if close >= 0 else node.end_byte,
                                          self.src[node.start_byte + m.start() : node.start_byte + m.end("params")], cond)
@@ -346,8 +358,6 @@ class _FileWalker:
     def recovered_body_refs(self, error: Node, name: str, start: int, end: int, header: bytes, cond: str | None) -> None:
         """References in a function recovered from an ERROR: its parameters come from its
         header parsed on its own, its statements from the ERROR's parts within its lines."""
-        from .xref import type_name
-
         locals_: dict[str, str | None] = {}
         header_tree = make_parser().parse(blank_annotations(header) + b"\n{\n}\n")
         for fn in header_tree.root_node.named_children:
@@ -356,9 +366,9 @@ class _FileWalker:
                 decl = decl.child_by_field_name("declarator")
             params = decl.child_by_field_name("parameters") if decl is not None else None
             for param in params.named_children if params is not None else ():
-                pname, _, _ = self.declarator_name(param.child_by_field_name("declarator"))
+                pname, _, _ = declarator_name(param.child_by_field_name("declarator"))
                 if pname is not None:
-                    locals_[pname.text.decode("utf-8", "replace")] = type_name(param.child_by_field_name("type"))
+                    locals_[_name(pname)] = type_name(param.child_by_field_name("type"))
             break
         stack = list(error.named_children)
         while stack:
@@ -371,6 +381,126 @@ class _FileWalker:
             if part.type in ("function_declarator", "parameter_list") and part.start_byte < start + len(header):
                 continue  # the header itself
             self.xref.walk(part, locals_, name, cond)
+
+class MacroDefinedFunctions:
+    """SYSCALL_DEFINEn(name, ...) defines sys_name; BPF_CALL_n(name, ...) defines name."""
+
+    def __init__(self, src: bytes, out: list[DefinitionRow], xref: RefCollector, conditions: Conditions) -> None:
+        self.src = src
+        self.out = out
+        self.xref = xref
+        self.conditions = conditions
+
+    def collect(self, root: Node) -> set[int]:
+        """Definitions of the macro-defined functions; returns the start bytes of the nodes they cover."""
+        covered: set[int] = set()
+        for match in _DEFINER_RX.finditer(self.src):
+            macro = match.group("macro").decode("utf-8", "replace")
+            raw = match.group("name").decode("utf-8", "replace")
+            name = raw if macro.startswith("BPF_CALL") else ("compat_sys_" if macro.startswith("COMPAT") else "sys_") + raw
+            start = match.start("macro")
+            top = _top_level_at(root, start)
+            if top is None:
+                continue
+            end_node = top
+            if top.type != "function_definition":
+                sibling = top.next_named_sibling
+                while sibling is not None and sibling.type == "comment":
+                    sibling = sibling.next_named_sibling
+                if sibling is not None and sibling.type == "compound_statement":
+                    end_node = sibling
+                elif top.type != "ERROR":
+                    continue  # a macro call without a body, e.g. in a comment or a declaration
+            covered.add(top.start_byte)
+            body = end_node if end_node.type == "compound_statement" else end_node.child_by_field_name("body")
+            if body is not None:
+                close = self.src.find(b")", match.start("name"))
+                self.xref.definer_body(body, name, self.conditions.condition_at(top), self.src[match.start("name") : close if close > 0 else match.end()])
+            line = self.src.count(b"\n", 0, match.start("name")) + 1
+            line_start = self.src.rfind(b"\n", 0, match.start("name")) + 1
+            col = match.start("name") - line_start
+            sig_end = self.src.find(b")", match.start("name"))
+            sig = _collapse(self.src[start : sig_end + 1 if sig_end > 0 else match.end()])
+            cond = self.conditions.condition_at(top)
+            span = definition_span(self.src, start, end_node.end_byte)
+            self.out.append(DefinitionRow(name, "function", line, col, _end_line(end_node), "global", sig[:_MAX_SIGNATURE], cond, None, *span))
+        return covered
+
+
+class DefinitionWalker:
+    """Definitions of one file: the top level, declarations, types and their members, macros."""
+
+    def __init__(self, src: bytes, path: str, refs: bool = True) -> None:
+        self.src = src
+        self.is_header = path.endswith(".h")
+        self.out: list[DefinitionRow] = []
+        self.errors = 0
+        self.depth = 0  # nesting followed so far (see MAX_NESTING)
+        self.partial = False  # something nested deeper than MAX_NESTING was left out
+        self.definer_nodes: set[int] = set()  # start bytes of nodes a macro-defined function covers
+        self.conditions = Conditions(src)
+        self.xref = RefCollector(src, self.conditions.condition_of, enabled=refs)
+        self.recovery = ErrorRecovery(src, self.out, self.xref)
+
+    # ---------------------------------------------------------------- helpers
+    def text(self, node: Node) -> bytes:
+        return self.src[node.start_byte : node.end_byte]
+
+    def emit(self, name: str, kind: str, name_node: Node | None, whole: Node, scope: str, sig: str, cond: str | None, line: int | None = None, col: int | None = None, type_: str | None = None) -> None:
+        if not name:
+            return
+        if line is None:
+            assert name_node is not None
+            line = name_node.start_point[0] + 1
+            col = name_node.start_point[1]
+        if len(sig) > _MAX_SIGNATURE:
+            sig = sig[: _MAX_SIGNATURE - 1] + "…"
+        end = _trim_end(self.src, whole.start_byte, whole.end_byte)
+        self.out.append(DefinitionRow(name, kind, line, col or 0, max(_end_line(whole), line), scope, sig, cond, type_,
+                                   whole.start_point[0] + 1, whole.start_byte, end))
+
+    def type_scope(self) -> str:
+        return "global" if self.is_header else "file"
+
+    @_bounded
+    def walk_block(self, block: Node, cond: str | None, visit: Callable[[Node, str | None], None]) -> None:
+        """Walk an #if/#ifdef/#elif/#else block, each branch under its own condition."""
+        for child, here in self.conditions.branches(block, cond):
+            visit(child, here)
+
+    # ---------------------------------------------------------------- top level
+    @_bounded
+    def walk_nested(self, node: Node, cond: str | None) -> None:
+        """The named children of an ERROR, `extern "C" { ... }` or a declaration list, one level down."""
+        for child in node.named_children:
+            self.walk_top(child, cond)
+
+    def walk_top(self, node: Node, cond: str | None) -> None:
+        t = node.type
+        if t == "function_definition":
+            self.function_definition(node, cond)
+        elif t == "declaration":
+            self.declaration(node, cond)
+        elif t == "type_definition":
+            self.type_definition(node, cond)
+        elif t in _SPEC_KIND:
+            self.specifier(node, cond)
+        elif t in ("preproc_def", "preproc_function_def"):
+            self.macro(node, cond)
+        elif t == "preproc_call":
+            self.define_call(node, cond)
+        elif t in _PREPROC_BLOCKS:
+            self.walk_block(node, cond, self.walk_top)
+        elif t == "ERROR":
+            self.errors += 1
+            self.walk_nested(node, cond)
+            self.recovery.recover_functions(node, cond)
+        elif t in ("linkage_specification", "declaration_list"):
+            self.walk_nested(node, cond)
+        elif t in ("expression_statement", "compound_statement"):
+            self.nested_macros(node, cond)
+        else:
+            self.count_errors(node)
 
     def count_errors(self, node: Node) -> None:
         if node.has_error:
@@ -396,25 +526,25 @@ class _FileWalker:
                 stack.append((child, c))
 
     def function_definition(self, node: Node, cond: str | None) -> None:
-        name_node, _, _ = self.declarator_name(node.child_by_field_name("declarator"))
+        name_node, _, _ = declarator_name(node.child_by_field_name("declarator"))
         if node.has_error:
             self.errors += 1
         if name_node is None:
             return
-        name = name_node.text.decode("utf-8", "replace")
+        name = _name(name_node)
         if _DEFINER_NAME_RX.match(name) or node.start_byte in self.definer_nodes:
             return
         body = node.child_by_field_name("body")
         sig_end = body.start_byte if body is not None else node.end_byte
         sig = _collapse(self.src[node.start_byte : sig_end])
-        scope = "file" if "static" in self.storage(node) else "global"
+        scope = "file" if "static" in _storage(node) else "global"
         self.emit(name, "function", name_node, node, scope, sig, cond, type_=type_name(node.child_by_field_name("type")))
         self.xref.function(node, name, cond)
         if body is not None and b"#" in self.text(body):
             self.nested_macros(body, cond)
 
     def declaration(self, node: Node, cond: str | None) -> None:
-        storage = self.storage(node)
+        storage = _storage(node)
         type_node = node.child_by_field_name("type")
         if type_node is not None and type_node.type in _SPEC_KIND:
             self.specifier(type_node, cond)
@@ -422,10 +552,10 @@ class _FileWalker:
         if error_names:
             self.errors += 1
         for decl in node.children_by_field_name("declarator"):
-            name_node, is_function, _ = self.declarator_name(decl)
+            name_node, is_function, _ = declarator_name(decl)
             if name_node is None:
                 continue
-            name = name_node.text.decode("utf-8", "replace")
+            name = _name(name_node)
             if name in ANNOTATION_WORDS and error_names:
                 # `int x __read_mostly = 1;` that blanking did not catch: the real name
                 # sits in the ERROR just before the annotation.
@@ -433,7 +563,7 @@ class _FileWalker:
                 if not ids:
                     continue
                 name_node = ids[-1]
-                name = name_node.text.decode("utf-8", "replace")
+                name = _name(name_node)
             if is_function:
                 if _DEFINER_NAME_RX.match(name) or name.startswith("EXPORT_SYMBOL"):
                     continue
@@ -443,7 +573,8 @@ class _FileWalker:
                     continue
                 kind = "variable"
             end = decl.child_by_field_name("value") if decl.type == "init_declarator" else None
-            sig_end = decl.child_by_field_name("declarator").end_byte if end is not None else decl.end_byte
+            inner = decl.child_by_field_name("declarator")
+            sig_end = inner.end_byte if end is not None and inner is not None else decl.end_byte
             sig = _collapse(self.src[node.start_byte : sig_end])
             scope = "file" if "static" in storage else "global"
             self.emit(name, kind, name_node, node, scope, sig, cond, type_=type_name(type_node))
@@ -453,7 +584,7 @@ class _FileWalker:
         type_node = node.child_by_field_name("type")
         names = []
         for decl in node.children_by_field_name("declarator"):
-            name_node, _, _ = self.declarator_name(decl)
+            name_node, _, _ = declarator_name(decl)
             if name_node is not None:
                 names.append(name_node)
         if not names:
@@ -462,7 +593,7 @@ class _FileWalker:
             if len(typeish) >= 2 and typeish[-1].type in ("primitive_type", "type_identifier"):
                 names.append(typeish[-1])
         if type_node is not None and type_node.type in _SPEC_KIND:
-            anonymous_alias = names[0].text.decode("utf-8", "replace") if names and type_node.child_by_field_name("name") is None else None
+            anonymous_alias = _name(names[0]) if names and type_node.child_by_field_name("name") is None else None
             self.specifier(type_node, cond, alias=anonymous_alias)
         if node.has_error:
             self.errors += 1
@@ -473,13 +604,14 @@ class _FileWalker:
             if type_node is not None and type_node.child_by_field_name("body") is not None:
                 kw = type_node.children[0].type
                 tag = type_node.child_by_field_name("name")
-                sig = f"typedef {kw} {tag.text.decode('utf-8', 'replace') + ' ' if tag is not None else ''}{{...}} {name_node.text.decode('utf-8', 'replace')}"
+                sig = f"typedef {kw} {_name(tag) + ' ' if tag is not None else ''}{{...}} {_name(name_node)}"
             aliased = type_name(type_node)
             if aliased is None and type_node is not None and type_node.child_by_field_name("body") is not None:
-                aliased = name_node.text.decode("utf-8", "replace")  # typedef struct { ... } foo_t: members are foo_t.*
-            self.emit(name_node.text.decode('utf-8', 'replace'), "typedef", name_node, node, self.type_scope(), sig, cond, type_=aliased)
+                aliased = _name(name_node)  # typedef struct { ... } foo_t: members are foo_t.*
+            self.emit(_name(name_node), "typedef", name_node, node, self.type_scope(), sig, cond, type_=aliased)
         self.xref.type_refs(type_node, None, cond)
 
+    @_bounded
     def specifier(self, node: Node, cond: str | None, alias: str | None = None) -> None:
         """struct/union/enum with a body: the type, then its members or enumerators."""
         body = node.child_by_field_name("body")
@@ -487,8 +619,8 @@ class _FileWalker:
             return
         kind = _SPEC_KIND[node.type]
         name_node = node.child_by_field_name("name")
-        owner = name_node.text.decode("utf-8", "replace") if name_node is not None else alias
-        if name_node is not None:
+        owner = _name(name_node) if name_node is not None else alias
+        if name_node is not None and owner is not None:
             self.emit(owner, kind, name_node, node, self.type_scope(), f"{kind} {owner}", cond)
         if kind == "enum":
             self.enumerators(body, owner, cond)
@@ -497,6 +629,7 @@ class _FileWalker:
         else:
             self.members(body, None, "", cond)
 
+    @_bounded
     def enumerators(self, body: Node, owner: str | None, cond: str | None) -> None:
         scope = f"enum {owner}" if owner else self.type_scope()
 
@@ -504,7 +637,7 @@ class _FileWalker:
             if child.type == "enumerator":
                 name_node = child.child_by_field_name("name")
                 if name_node is not None:
-                    self.emit(name_node.text.decode("utf-8", "replace"), "enumerator", name_node, child, scope, _collapse(self.text(child)), c)
+                    self.emit(_name(name_node), "enumerator", name_node, child, scope, _collapse(self.text(child)), c)
             elif child.type in _PREPROC_BLOCKS:
                 self.walk_block(child, c, visit)
             elif child.type in ("preproc_def", "preproc_function_def"):
@@ -519,6 +652,7 @@ class _FileWalker:
         for child in body.named_children:
             visit(child, cond)
 
+    @_bounded
     def members(self, body: Node, owner: str | None, prefix: str, cond: str | None) -> None:
         """Fields of `owner`; fields of anonymous structs and unions belong to it too."""
 
@@ -543,51 +677,60 @@ class _FileWalker:
     def field(self, node: Node, owner: str | None, prefix: str, cond: str | None) -> None:
         type_node = node.child_by_field_name("type")
         declarators = node.children_by_field_name("declarator")
-        nested_body = type_node.child_by_field_name("body") if type_node is not None and type_node.type in _SPEC_KIND else None
-        nested_named = nested_body is not None and type_node.child_by_field_name("name") is not None
         if node.has_error:
             self.errors += 1
-        if nested_named:
-            self.specifier(type_node, cond)  # `struct foo { ... } bar;` inside a struct defines struct foo
+        nested = _nested_type(type_node)
+        if nested is None:
+            if declarators and owner is not None:
+                self.xref.type_refs(type_node, None, cond)
+                self.plain_members(node, type_node, declarators, owner, prefix, cond)
+            return
+        spec, body = nested
+        named = spec.child_by_field_name("name") is not None
+        if named:
+            self.specifier(spec, cond)  # `struct foo { ... } bar;` inside a struct defines struct foo
         if not declarators:
-            if nested_body is not None and not nested_named:
-                if type_node.type == "enum_specifier":
-                    self.enumerators(nested_body, None, cond)
+            if not named:
+                if spec.type == "enum_specifier":
+                    self.enumerators(body, None, cond)
                 else:
-                    self.members(nested_body, owner, prefix, cond)  # anonymous struct/union: flatten
+                    self.members(body, owner, prefix, cond)  # anonymous struct/union: flatten
             return
         if owner is None:
             return
-        if nested_body is None:
-            self.xref.type_refs(type_node, None, cond)
-        type_text = _collapse(self.text(type_node)) if type_node is not None and nested_body is None else None
+        kw = spec.children[0].type
+        tag = spec.child_by_field_name("name")
         for decl in declarators:
-            name_node, _, _ = self.declarator_name(decl)
+            name_node, _, _ = declarator_name(decl)
             if name_node is None:
                 continue
-            field_name = name_node.text.decode("utf-8", "replace")
+            field_name = _name(name_node)
             full = f"{owner}.{prefix}{field_name}"
-            if nested_body is not None:
-                kw = type_node.children[0].type
-                tag = type_node.child_by_field_name("name")
-                sig = f"{kw} {tag.text.decode('utf-8', 'replace') + ' ' if tag is not None else ''}{{...}} {_collapse(self.text(decl))}"
-            else:
-                sig = f"{type_text} {_collapse(self.text(decl))}" if type_text else _collapse(self.text(node))
-            if nested_body is not None and not nested_named:
-                member_type = full  # an anonymous struct type: its members are named under this member
-            else:
-                member_type = type_name(type_node)
+            sig = f"{kw} {_name(tag) + ' ' if tag is not None else ''}{{...}} {_collapse(self.text(decl))}"
+            # an anonymous struct type: its members are named under this member
+            member_type = type_name(spec) if named else full
             self.emit(full, "member", name_node, node, owner, sig, cond, type_=member_type)
-            if nested_body is not None and not nested_named and type_node.type != "enum_specifier":
-                self.members(nested_body, owner, f"{prefix}{field_name}.", cond)
-            elif nested_body is not None and type_node.type == "enum_specifier" and not nested_named:
-                self.enumerators(nested_body, None, cond)
+            if not named and spec.type != "enum_specifier":
+                self.members(body, owner, f"{prefix}{field_name}.", cond)
+            elif not named:
+                self.enumerators(body, None, cond)
+
+    def plain_members(self, node: Node, type_node: Node | None, declarators: list[Node], owner: str, prefix: str, cond: str | None) -> None:
+        """Members of a type without a body here: `struct sock *sk, *other;`."""
+        type_text = _collapse(self.text(type_node)) if type_node is not None else None
+        for decl in declarators:
+            name_node, _, _ = declarator_name(decl)
+            if name_node is None:
+                continue
+            full = f"{owner}.{prefix}{_name(name_node)}"
+            sig = f"{type_text} {_collapse(self.text(decl))}" if type_text else _collapse(self.text(node))
+            self.emit(full, "member", name_node, node, owner, sig, cond, type_=type_name(type_node))
 
     def define_call(self, node: Node, cond: str | None) -> None:
         """A `#define` that tree-sitter-c read as a generic directive (inside enum and struct bodies)."""
         directive = node.child_by_field_name("directive")
         arg = node.child_by_field_name("argument")
-        if directive is None or arg is None or directive.text.strip() != b"#define":
+        if directive is None or arg is None or (directive.text or b"").strip() != b"#define":
             return
         text = self.text(arg)
         m = re.match(rb"\s*([A-Za-z_]\w*)", text)
@@ -615,41 +758,7 @@ class _FileWalker:
             m = _MACRO_TYPE_RX.search(self.text(value))
             if m:
                 mtype = (m.group(1) or m.group(2)).decode("utf-8", "replace")
-        self.emit(name_node.text.decode("utf-8", "replace"), "macro", name_node, node, "file" if not self.is_header else "global", sig, cond, type_=mtype)
-
-    # ---------------------------------------------------------------- macro-defined functions
-    def definers(self, root: Node) -> None:
-        """SYSCALL_DEFINEn(name, ...) defines sys_name; BPF_CALL_n(name, ...) defines name."""
-        for match in _DEFINER_RX.finditer(self.src):
-            macro = match.group("macro").decode("utf-8", "replace")
-            raw = match.group("name").decode("utf-8", "replace")
-            name = raw if macro.startswith("BPF_CALL") else ("compat_sys_" if macro.startswith("COMPAT") else "sys_") + raw
-            start = match.start("macro")
-            top = _top_level_at(root, start)
-            if top is None:
-                continue
-            end_node = top
-            if top.type != "function_definition":
-                sibling = top.next_named_sibling
-                while sibling is not None and sibling.type == "comment":
-                    sibling = sibling.next_named_sibling
-                if sibling is not None and sibling.type == "compound_statement":
-                    end_node = sibling
-                elif top.type != "ERROR":
-                    continue  # a macro call without a body, e.g. in a comment or a declaration
-            self.definer_nodes.add(top.start_byte)
-            body = end_node if end_node.type == "compound_statement" else end_node.child_by_field_name("body")
-            if body is not None:
-                close = self.src.find(b")", match.start("name"))
-                self.xref.definer_body(body, name, self.condition_at(top), self.src[match.start("name") : close if close > 0 else match.end()])
-            line = self.src.count(b"\n", 0, match.start("name")) + 1
-            line_start = self.src.rfind(b"\n", 0, match.start("name")) + 1
-            col = match.start("name") - line_start
-            sig_end = self.src.find(b")", match.start("name"))
-            sig = _collapse(self.src[start : sig_end + 1 if sig_end > 0 else match.end()])
-            cond = self.condition_at(top)
-            self.out.append(Definition(name, "function", line, col, _end_line(end_node), "global", sig[:_MAX_SIGNATURE], cond))
-
+        self.emit(_name(name_node), "macro", name_node, node, "file" if not self.is_header else "global", sig, cond, type_=mtype)
 
 _IDENT_RX = re.compile(r"^!?[A-Za-z_]\w*$")
 
@@ -662,7 +771,7 @@ def _negate(cond: str | None) -> str | None:
     return f"!({cond})"
 
 
-def _descendants(node: Node):  # type: ignore[no-untyped-def]
+def _descendants(node: Node) -> Iterator[Node]:
     stack = [node]
     while stack:
         cur = stack.pop()
@@ -686,12 +795,13 @@ def _top_level_at(root: Node, offset: int) -> Node | None:
 def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) -> ParseResult:
     """Every definition in one file (and its references, if `refs`); ERROR nodes are walked, never fatal."""
     tree = parser.parse(blank_annotations(src))
-    walker = _FileWalker(src, path, refs)
+    walker = DefinitionWalker(src, path, refs)
     root = tree.root_node
     if (b"SYSCALL_DEFINE" in src or b"BPF_CALL_" in src) and _DEFINER_RX.search(src):
-        walker.definers(root)
+        walker.definer_nodes = MacroDefinedFunctions(src, walker.out, walker.xref, walker.conditions).collect(root)
     for child in root.children:
         if child.is_named:
             walker.walk_top(child, None)
     lines = src.count(b"\n") + (1 if src and not src.endswith(b"\n") else 0)
-    return ParseResult(walker.out, walker.errors, lines, walker.xref.refs, walker.xref.assigns)
+    partial = walker.partial or walker.xref.partial
+    return ParseResult(walker.out, walker.errors, lines, walker.xref.refs, walker.xref.assigns, partial)

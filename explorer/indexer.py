@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .config import KernelSpec, Project
 from .lockfile import Lock, LockError, read_lock
@@ -33,6 +33,10 @@ from .progress import progress
 from .resolve import resolve_accesses
 from .runlock import RunLockBusy, disk_error, kernel_run_lock, owner_gone, pid_tag
 from .store import SCHEMA_VERSION, create_schema
+
+if TYPE_CHECKING:  # the parser (and tree-sitter) is imported only when a file is parsed
+    from .cparse import DefinitionRow
+    from .xref import FnAssign, RefRow
 
 SOURCE_SUFFIXES = (".c", ".h")
 _SERIAL_BELOW = 40  # fewer changed files than this are parsed in-process
@@ -53,6 +57,8 @@ class IndexResult:
     error_files: int
     seconds: float
     changed: list[str] = field(default_factory=list)
+    failed: list[ParseFailure] = field(default_factory=list)  # files skipped, with the reason
+    partial: list[str] = field(default_factory=list)  # files indexed except what nests too deep
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -64,6 +70,8 @@ class IndexResult:
             "symbols": self.symbols,
             "files_with_errors": self.error_files,
             "seconds": round(self.seconds, 3),
+            "failed": [f._asdict() for f in self.failed],
+            "partial": self.partial,
         }
 
 
@@ -92,10 +100,11 @@ _parser = None
 # main process merges it with INSERT ... SELECT: no row crosses a pipe or passes through
 # the main process's Python, so both cores parse.
 _CHUNK_SCHEMA = """
-CREATE TABLE files (id INTEGER PRIMARY KEY, path TEXT, sha256 TEXT, size INTEGER, mtime_ns INTEGER, lines INTEGER, error_nodes INTEGER);
-CREATE TABLE symbols (name TEXT, kind TEXT, line INTEGER, col INTEGER, end_line INTEGER, scope TEXT, signature TEXT, cond TEXT, type TEXT, file_id INTEGER);
+CREATE TABLE files (id INTEGER PRIMARY KEY, path TEXT, sha256 TEXT, size INTEGER, mtime_ns INTEGER, lines INTEGER, error_nodes INTEGER, partial INTEGER);
+CREATE TABLE symbols (name TEXT, kind TEXT, line INTEGER, col INTEGER, end_line INTEGER, scope TEXT, signature TEXT, cond TEXT, type TEXT, start_line INTEGER, start_byte INTEGER, end_byte INTEGER, file_id INTEGER);
 CREATE TABLE refs (line INTEGER, col INTEGER, end_col INTEGER, name TEXT, role TEXT, func TEXT, cond TEXT, key TEXT, file_id INTEGER);
 CREATE TABLE fnassign (line INTEGER, key TEXT, function TEXT, file_id INTEGER);
+CREATE TABLE failures (path TEXT, reason TEXT);
 """
 _CHUNK_FILES = 24
 
@@ -110,8 +119,24 @@ class Job(NamedTuple):
     mtime_ns: int
 
 
-def _parse_one(job: Job) -> tuple[int, int, list[tuple], list[tuple], list[tuple]]:
-    """(lines, error_nodes, definitions, refs, function assignments) of one file."""
+class ParsedFile(NamedTuple):
+    lines: int
+    error_nodes: int
+    partial: bool  # nested deeper than the walkers follow: the deepest parts are left out
+    definitions: list[DefinitionRow]
+    refs: list[RefRow]
+    assigns: list[FnAssign]
+
+
+class ParseFailure(NamedTuple):
+    """A file that could not be indexed (it is skipped, the run goes on) and why, in one line."""
+
+    path: str
+    reason: str
+
+
+def _parse_one(job: Job) -> ParsedFile:
+    """Definitions, refs and function assignments of one file."""
     global _parser
     from .cparse import make_parser, parse_definitions
 
@@ -119,34 +144,48 @@ def _parse_one(job: Job) -> tuple[int, int, list[tuple], list[tuple], list[tuple
         _parser = make_parser()
     src = Path(job.full).read_bytes()
     result = parse_definitions(_parser, src, job.rel, refs=job.refs)
-    return result.lines, result.error_nodes, result.definitions, result.refs, result.assigns
+    return ParsedFile(result.lines, result.error_nodes, result.partial, result.definitions, result.refs, result.assigns)
 
 
-def _parse_chunk(args: tuple[str, list[Job]]) -> tuple[str, int]:
-    """Parse some files into a chunk database; runs in a worker (or in-process)."""
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or "no message"
+    return f"{type(exc).__name__}: {text[:200]}"
+
+
+def _parse_chunk(args: tuple[str, list[Job]]) -> tuple[str, int, list[ParseFailure]]:
+    """Parse some files into a chunk database; runs in a worker (or in-process).
+
+    A file that fails (unreadable, or a bug the parser meets on strange input) is left out
+    and returned among the failures, with its reason: one file never stops the run."""
     chunk_path, jobs = args
     db = sqlite3.connect(chunk_path)
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
     db.executescript(_CHUNK_SCHEMA)
+    failures: list[ParseFailure] = []
     for job in jobs:
-        lines, errors, defs, refs, assigns = _parse_one(job)
+        try:
+            parsed = _parse_one(job)
+        except Exception as exc:  # any failure on one strange file: report it, index the rest
+            failures.append(ParseFailure(job.rel, _one_line(exc)))
+            continue
         fid = (job.file_id,)
         db.execute(
-            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (job.file_id, job.rel, job.sha256, job.size, job.mtime_ns, lines, errors),
+            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (job.file_id, job.rel, job.sha256, job.size, job.mtime_ns, parsed.lines, parsed.error_nodes, int(parsed.partial)),
         )
-        db.executemany("INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [d + fid for d in defs])
-        db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [r + fid for r in refs])
-        db.executemany("INSERT INTO fnassign VALUES (?, ?, ?, ?)", [a + fid for a in assigns])
+        db.executemany("INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [d + fid for d in parsed.definitions])
+        db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [r + fid for r in parsed.refs])
+        db.executemany("INSERT INTO fnassign VALUES (?, ?, ?, ?)", [a + fid for a in parsed.assigns])
+    db.executemany("INSERT INTO failures VALUES (?, ?)", failures)
     db.commit()
     db.close()
-    return chunk_path, len(jobs)
+    return chunk_path, len(jobs), failures
 
 
 _MERGE = (
-    "INSERT INTO files (id, path, sha256, size, mtime_ns, lines, error_nodes) SELECT * FROM chunk.files",
-    "INSERT INTO symbols (name, kind, line, col, end_line, scope, signature, cond, type, file_id)"
+    "INSERT INTO files (id, path, sha256, size, mtime_ns, lines, error_nodes, partial) SELECT * FROM chunk.files",
+    "INSERT INTO symbols (name, kind, line, col, end_line, scope, signature, cond, type, start_line, start_byte, end_byte, file_id)"
     " SELECT * FROM chunk.symbols",
     "INSERT OR IGNORE INTO access (key) SELECT key FROM chunk.refs WHERE key IS NOT NULL"
     " UNION SELECT key FROM chunk.fnassign",
@@ -308,12 +347,13 @@ def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | N
         create_schema(db, indexes=bool(old))
         chunks = f".chunks-{spec.name}-{pid_tag()}-"
         with tempfile.TemporaryDirectory(prefix=chunks, dir=db_path.parent, ignore_cleanup_errors=True) as workdir:
-            _write(db, tree, spec, to_parse, touched, removed, current, jobs, Path(workdir))
+            failed = _write(db, tree, spec, to_parse, touched, removed, current, jobs, Path(workdir))
         create_schema(db)  # indexes after a bulk load are cheaper than during it
         resolve_accesses(db)
         _write_meta(db, lock, spec.name)
         db.commit()
         symbols, errors = _counts_in(db)
+        partial = [row[0] for row in db.execute("SELECT path FROM files WHERE partial ORDER BY path")]
         db.close()
         db = None
         os.replace(tmp, db_path)
@@ -326,11 +366,11 @@ def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | N
         raise
     return IndexResult(
         spec.name, str(db_path), len(files), len(to_parse), len(removed), symbols, errors,
-        time.perf_counter() - started, changed=to_parse,
+        time.perf_counter() - started, changed=to_parse, failed=sorted(failed), partial=partial,
     )
 
 
-def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[str], touched: list[str], removed: list[str], current: dict[str, tuple[str, int, int]], jobs: int | None, workdir: Path) -> None:
+def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[str], touched: list[str], removed: list[str], current: dict[str, tuple[str, int, int]], jobs: int | None, workdir: Path) -> list[ParseFailure]:
     for rel in removed + to_parse:
         row = db.execute("SELECT id FROM files WHERE path = ?", (rel,)).fetchone()
         if row is None:
@@ -353,8 +393,10 @@ def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[
         (str(workdir / f"chunk-{n}.sqlite"), work[i : i + _CHUNK_FILES])
         for n, i in enumerate(range(0, len(work), _CHUNK_FILES))
     ]
+    failed: list[ParseFailure] = []
     with progress(f"indexing {spec.name}", len(work)) as bar:
-        for chunk_path, count in _run_chunks(chunks, jobs):
+        for chunk_path, count, failures in _run_chunks(chunks, jobs):
+            failed += failures
             db.execute("ATTACH DATABASE ? AS chunk", (chunk_path,))
             for statement in _MERGE:
                 db.execute(statement)
@@ -362,6 +404,7 @@ def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[
             db.execute("DETACH DATABASE chunk")
             os.unlink(chunk_path)
             bar.advance(count)
+    return failed
 
 
 def _die_with_parent(parent: int) -> None:
@@ -380,7 +423,7 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _run_chunks(chunks: list[tuple[str, list[Job]]], jobs: int | None) -> Iterator[tuple[str, int]]:
+def _run_chunks(chunks: list[tuple[str, list[Job]]], jobs: int | None) -> Iterator[tuple[str, int, list[ParseFailure]]]:
     workers = jobs or os.cpu_count() or 1
     files = sum(len(c[1]) for c in chunks)
     if workers <= 1 or files < _SERIAL_BELOW:

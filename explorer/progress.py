@@ -5,7 +5,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # rich is imported only when a bar is drawn
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
 
 
 class Reporter(Protocol):
@@ -22,7 +26,7 @@ class _Silent:
 
 
 class _Bar:
-    def __init__(self, progress, task) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, progress: Progress, task: TaskID) -> None:
         self._progress = progress
         self._task = task
 
@@ -68,7 +72,7 @@ def progress(description: str, total: int | None, enabled: bool | None = None) -
         yield _Bar(bar, task)
 
 
-def _stderr_console():  # type: ignore[no-untyped-def]
+def _stderr_console() -> Console:
     from rich.console import Console
 
     return Console(stderr=True)

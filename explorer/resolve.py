@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 _ALIAS_RX = re.compile(r"^#define\s+(\w+)\s+([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\s*(?:/\*.*\*/\s*|//.*)?$")
 _MAX_TYPEDEF_DEPTH = 8
+_MAX_ALIAS_DEPTH = 8
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,11 @@ class TypeTables:
         return digest.hexdigest()
 
 
-class Resolver:
+class AccessResolver:
+    """Member-access keys to STRUCT.FIELD, through typedefs and field macros (one cache per run)."""
+
     def __init__(self, tables: TypeTables) -> None:
-        self.t = tables
+        self.tables = tables
         self._cache: dict[str, Resolution] = {}
 
     def canon(self, type_: str | None) -> str | None:
@@ -87,28 +90,33 @@ class Resolver:
             if type_ is None:
                 return None
             if type_.startswith("@"):
-                type_ = self.t.members.get(type_[1:])
+                type_ = self.tables.members.get(type_[1:])
                 continue
-            nxt = self.t.typedefs.get(type_)
+            nxt = self.tables.typedefs.get(type_)
             if nxt is None or nxt == type_:
                 return type_
             type_ = nxt
         return type_
 
-    def member(self, type_: str | None, field: str) -> tuple[str, str | None, str | None] | None:
-        """(STRUCT.FIELD, its type, the alias macro used) or None."""
+    def member(self, type_: str | None, field: str, depth: int = 0) -> tuple[str, str | None, str | None] | None:
+        """(STRUCT.FIELD, its type, the alias macro used) or None.
+
+        A field macro may name other field macros (`#define a b.a` names itself): they are
+        followed _MAX_ALIAS_DEPTH deep at most."""
+        if depth > _MAX_ALIAS_DEPTH:
+            return None
         owner = self.canon(type_)
         if owner is None:
             return None
         full = f"{owner}.{field}"
-        if full in self.t.members:
-            return full, self.t.members[full], None
-        chain = self.t.aliases.get(field)
+        if full in self.tables.members:
+            return full, self.tables.members[full], None
+        chain = self.tables.aliases.get(field)
         if chain:
             cur: str | None = owner
             found = None
             for hop in chain:
-                step = self.member(cur, hop)
+                step = self.member(cur, hop, depth + 1)
                 if step is None:
                     return None
                 found, cur = step[0], step[1]
@@ -129,16 +137,17 @@ class Resolver:
         if root == "?":
             return Resolution(None, None, "base expression not understood")
         kind, name = root[0], root[2:]
+        type_: str | None
         if kind == "t":
             type_ = name
             if not type_ or type_ == "None":
                 return Resolution(None, None, "local of unknown type")
         elif kind == "g":
-            type_ = self.t.globals.get(name)
+            type_ = self.tables.globals.get(name)
             if type_ is None:
                 return Resolution(None, None, "not a local and no global of that name")
         elif kind == "c":
-            type_ = self.t.returns.get(name)
+            type_ = self.tables.returns.get(name)
             if type_ is None:
                 return Resolution(None, None, "return type of the call unknown")
         else:
@@ -151,7 +160,7 @@ class Resolver:
         final = self.member(type_, field)
         if final is None:
             owner = self.canon(type_)
-            why = f"no member {field} in {owner}" if owner in self.t.records else f"type {owner} is not a known struct"
+            why = f"no member {field} in {owner}" if owner in self.tables.records else f"type {owner} is not a known struct"
             return Resolution(None, None, why)
         return Resolution(final[0], final[2], None)
 
@@ -167,7 +176,7 @@ def resolve_accesses(db: sqlite3.Connection) -> int:
     fingerprint = tables.fingerprint()
     row = db.execute("SELECT value FROM meta WHERE key = 'type_fingerprint'").fetchone()
     where = " WHERE state = 0" if row is not None and row[0] == fingerprint else ""
-    resolver = Resolver(tables)
+    resolver = AccessResolver(tables)
     rows = db.execute(f"SELECT id, key FROM access{where}").fetchall()
     updates = []
     for access_id, key in rows:

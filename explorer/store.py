@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NotRequired, TypedDict
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS files (
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     lines INTEGER NOT NULL,
-    error_nodes INTEGER NOT NULL        -- tree-sitter ERROR regions walked around
+    error_nodes INTEGER NOT NULL,       -- tree-sitter ERROR regions walked around
+    partial INTEGER NOT NULL DEFAULT 0  -- 1: nested deeper than the walkers follow, the deepest parts left out
 );
 CREATE TABLE IF NOT EXISTS symbols (
     id INTEGER PRIMARY KEY,
@@ -38,7 +39,10 @@ CREATE TABLE IF NOT EXISTS symbols (
     scope TEXT NOT NULL,                -- global, file, the owning struct, or "enum NAME"
     signature TEXT NOT NULL,
     cond TEXT,                          -- the #if condition it sits under, if any
-    type TEXT                           -- members/variables: their type; functions: return type; typedefs: aliased type
+    type TEXT,                          -- members/variables: their type; functions: return type; typedefs: aliased type
+    start_line INTEGER NOT NULL,        -- 1-based line where the whole definition starts (a return type above the name)
+    start_byte INTEGER NOT NULL,        -- the whole definition: function with its return type, the whole #define,
+    end_byte INTEGER NOT NULL           -- a member's field declaration (end exclusive)
 );
 CREATE TABLE IF NOT EXISTS access (    -- one row per distinct member-access key (see explorer/xref.py)
     id INTEGER PRIMARY KEY,
@@ -166,12 +170,26 @@ class Symbol:
     signature: str
     cond: str | None = None
     col: int = 0
+    start_line: int = 0  # where the whole definition starts: a return type on the line above the name
+    start_byte: int = 0  # the whole definition's bytes in the file (end exclusive), as indexed
+    end_byte: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
-_SELECT = "SELECT s.name, s.kind, f.path, s.line, s.end_line, s.scope, s.signature, s.cond, s.col FROM symbols s JOIN files f ON f.id = s.file_id"
+_SELECT = (
+    "SELECT s.name, s.kind, f.path, s.line, s.end_line, s.scope, s.signature, s.cond, s.col,"
+    " s.start_line, s.start_byte, s.end_byte FROM symbols s JOIN files f ON f.id = s.file_id"
+)
+
+
+class SourceChanged(Exception):
+    """The file on disk is not the one the index was built from (or is gone): its offsets would be wrong."""
+
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__(f"{path} {why} since it was indexed: run `kexplore index` to see its definitions again")
+        self.path = path
 
 
 class Index:
@@ -274,7 +292,41 @@ class Index:
                     break
         return close[:limit]
 
-    def dump(self):  # type: ignore[no-untyped-def]
+    def definition_range(self, sym: Symbol) -> tuple[int, int]:
+        """First and last line of a definition's whole text (a return type above the name included)."""
+        return sym.start_line, max(sym.end_line, sym.start_line)
+
+    def definition_text(self, sym: Symbol, tree: Path, whole_lines: bool = False) -> str:
+        """The definition's text from the vendored tree at `tree`: exactly the indexed byte
+        range, or with `whole_lines` the lines it spans (first-line indentation kept).
+
+        Raises SourceChanged when the file is gone or differs from the one indexed (then
+        the stored offsets would cut the wrong text)."""
+        data = self._indexed_source(sym.path, tree)
+        start, end = sym.start_byte, sym.end_byte
+        if whole_lines:
+            start = data.rfind(b"\n", 0, start) + 1
+            line_end = data.find(b"\n", end)
+            end = len(data) if line_end < 0 else line_end
+            if end > start and data[end - 1 : end] == b"\r":
+                end -= 1
+        return data[start:end].decode("utf-8", "replace")
+
+    def _indexed_source(self, path: str, tree: Path) -> bytes:
+        row = self.db.execute("SELECT sha256, size FROM files WHERE path = ?", (path,)).fetchone()
+        if row is None:
+            raise SourceChanged(path, "is not in the index")
+        try:
+            data = (tree / path).read_bytes()
+        except OSError as exc:
+            raise SourceChanged(path, f"cannot be read ({exc.strerror or exc})") from None
+        import hashlib  # here: lookups that never read a definition's text need no hashing
+
+        if len(data) != row[1] or hashlib.sha256(data).hexdigest() != row[0]:
+            raise SourceChanged(path, "changed")
+        return data
+
+    def dump(self) -> Iterator[Symbol]:
         yield from (Symbol(*row) for row in self.db.execute(f"{_SELECT} ORDER BY f.path, s.line, s.col"))
 
     def counts(self) -> dict[str, int]:

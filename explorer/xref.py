@@ -18,6 +18,7 @@ assignments, which give the call graph its indirect edges.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 from tree_sitter import Node
@@ -30,7 +31,17 @@ CONTAINER_OF = frozenset(
 PASS_THROUGH = frozenset(
     ["READ_ONCE", "rcu_dereference", "rcu_dereference_protected", "rcu_dereference_bh", "rcu_dereference_check", "rcu_dereference_raw", "rcu_dereference_bh_check", "rcu_dereference_rtnl", "rtnl_dereference", "rcu_access_pointer", "smp_load_acquire", "unrcu_pointer", "rcu_dereference_sched", "xchg", "cmpxchg", "data_race"]
 )
+# How deep walkers follow structures nested in structures of the same kind (#if blocks,
+# structs, ERROR regions, statement expressions): each level costs a few Python frames.
+# Real kernel code nests a dozen levels at most; past this bound the rest of the file is
+# still indexed and the file is recorded as partly indexed.
+MAX_NESTING = 100
+
 # INDIRECT_CALL_n(f, f1, ..., fn, args...): a call through f that may be one of f1..fn.
+# The longest #if condition stored: a long #elif chain makes each branch's condition the
+# negation of every branch before it (quadratic in the chain); longer ones end in "…".
+MAX_CONDITION = 1000
+
 _INDIRECT_CALL_RX = re.compile(r"^INDIRECT_CALL_(?:(\d)|INET(?:_1)?)$")
 # Declarators in macro form: MACRO(type, name, ...) declares the local `name`.
 DECLARES_LOCAL = frozenset({"DECLARE_SOCKADDR"})
@@ -51,7 +62,9 @@ _GENERIC = frozenset(
 _PREPROC_BLOCKS = {"preproc_if", "preproc_ifdef", "preproc_elif", "preproc_elifdef", "preproc_else"}
 
 
-class Ref(NamedTuple):
+class RefRow(NamedTuple):
+    """One identifier use, as the parser gives it to the refs table (store.Ref is what readers get)."""
+
     line: int
     col: int
     end_col: int
@@ -75,13 +88,13 @@ def type_name(node: Node | None) -> str | None:
     t = node.type
     if t in ("struct_specifier", "union_specifier", "enum_specifier"):
         name = node.child_by_field_name("name")
-        return name.text.decode("utf-8", "replace") if name is not None else None
+        return _text(name) if name is not None else None
     if t in ("type_identifier", "primitive_type", "identifier"):
-        return node.text.decode("utf-8", "replace")
+        return _text(node)
     if t == "type_descriptor":
         return type_name(node.child_by_field_name("type"))
     if t == "sized_type_specifier":
-        return " ".join(node.text.decode("utf-8", "replace").split())
+        return " ".join(_text(node).split())
     return None
 
 
@@ -93,12 +106,14 @@ def normalize_type_text(text: str) -> str | None:
 class RefCollector:
     """Walks function bodies and top-level declarations of one file."""
 
-    def __init__(self, src: bytes, cond_of, enabled: bool = True) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, src: bytes, cond_of: Callable[[Node], str | None], enabled: bool = True) -> None:
         self.src = src
         self.enabled = enabled
-        self.refs: list[Ref] = []
+        self.refs: list[RefRow] = []
         self.assigns: list[FnAssign] = []
         self.cond_of = cond_of  # (block) -> own condition, from the definition walker
+        self.depth = 0  # statement expressions `({ ... })` walked inside one another
+        self.partial = False  # some were nested deeper than MAX_NESTING and left out
 
     # ------------------------------------------------------------------ entry points
     def function(self, node: Node, name: str, cond: str | None) -> None:
@@ -148,7 +163,10 @@ class RefCollector:
     # ------------------------------------------------------------------ helpers
     def add(self, node: Node, role: str, func: str | None, cond: str | None, key: str | None = None) -> None:
         row, col = node.start_point
-        self.refs.append((row + 1, col, col + node.end_byte - node.start_byte, node.text.decode("utf-8", "replace"), role, func, cond, key))
+        text = node.text
+        name = text.decode("utf-8", "replace") if text is not None else ""
+        # tuple.__new__ is RefRow(...) without the Python-level __new__ of a NamedTuple (a hot path)
+        self.refs.append(tuple.__new__(RefRow, (row + 1, col, col + node.end_byte - node.start_byte, name, role, func, cond, key)))
 
     def type_refs(self, node: Node | None, func: str | None, cond: str | None) -> None:
         if not self.enabled:
@@ -170,11 +188,12 @@ class RefCollector:
         self.type_refs(type_node, func, cond)
         tname = type_name(type_node)
         for decl in node.children_by_field_name("declarator"):
-            cur = decl
+            cur: Node | None = decl
             value = None
-            if cur.type == "init_declarator":
-                value = cur.child_by_field_name("value")
-                cur = cur.child_by_field_name("declarator")
+            if decl.type == "init_declarator":
+                cur = decl
+                value = decl.child_by_field_name("value")
+                cur = decl.child_by_field_name("declarator")
             while cur is not None and cur.type not in ("identifier",):
                 if cur.type == "array_declarator":
                     size = cur.child_by_field_name("size")
@@ -185,12 +204,24 @@ class RefCollector:
                     nxt = next(iter(cur.named_children), None)
                 cur = nxt
             if cur is not None:
-                locals_[cur.text.decode("utf-8", "replace")] = tname
+                locals_[_text(cur)] = tname
             if value is not None:
                 self.expr(value, locals_, func, cond, "read", init_type=tname)
 
     # ------------------------------------------------------------------ statements
     def walk(self, node: Node, locals_: dict[str, str | None], func: str | None, cond: str | None) -> None:
+        # walk and expr loop over their own stacks; they call each other only for a statement
+        # inside an expression (a GNU statement expression), which is bounded here
+        if self.depth >= MAX_NESTING:
+            self.partial = True
+            return
+        self.depth += 1
+        try:
+            self._walk(node, locals_, func, cond)
+        finally:
+            self.depth -= 1
+
+    def _walk(self, node: Node, locals_: dict[str, str | None], func: str | None, cond: str | None) -> None:
         stack: list[tuple[Node, str | None]] = [(node, cond)]
         while stack:
             cur, c = stack.pop()
@@ -202,7 +233,7 @@ class RefCollector:
                     self.declare(cur, locals_, func, c)
             elif t in _PREPROC_BLOCKS:
                 own = self.cond_of(cur)
-                here = c if t == "preproc_else" else (f"{c} && {own}" if c and own else (own or c))
+                here = c if t == "preproc_else" else join_conditions(c, own)
                 alt = cur.child_by_field_name("alternative")
                 skip = {cur.child_by_field_name("condition"), cur.child_by_field_name("name"), alt}
                 for child in reversed(cur.children):
@@ -247,7 +278,7 @@ class RefCollector:
                 if params is not None:
                     stack.append(params)
             elif t in ("identifier", "type_identifier"):
-                if cur.text.decode("utf-8", "replace") not in locals_:
+                if _text(cur) not in locals_:
                     self.add(cur, "read", func, cond)
             elif t in ("field_identifier", "primitive_type") or t in _SKIP:
                 continue
@@ -257,130 +288,150 @@ class RefCollector:
     # ------------------------------------------------------------------ expressions
     def expr(self, node: Node, locals_: dict[str, str | None], func: str | None, cond: str | None, role: str,
              init_type: str | None = None) -> None:
-        stack: list[tuple[Node, str, str | None]] = [(node, role, init_type)]
+        """References in an expression, walked with an explicit stack; one visit_* per node type."""
+        walk = _ExpressionWalk(locals_, func, cond, [(node, role, init_type)])
+        stack = walk.stack
+        visit_of = _EXPRESSION_VISITS.get
+        other = RefCollector.visit_other
         while stack:
             cur, r, itype = stack.pop()
-            t = cur.type
-            if t == "identifier":
-                if cur.text.decode("utf-8", "replace") not in locals_:
-                    self.add(cur, r, func, cond)
-            elif t in _GENERIC:
-                sub = r if t == "parenthesized_expression" else "read"
-                for child in reversed(cur.named_children):
-                    stack.append((child, sub, None))
-            elif t in _SKIP:
-                continue
-            elif t == "field_expression":
-                field = cur.child_by_field_name("field")
-                arg = cur.child_by_field_name("argument")
-                if field is not None:
-                    key = self.member_key(arg, locals_, field.text.decode("utf-8", "replace"))
-                    self.add(field, r, func, cond, key)
-                if arg is not None:
-                    stack.append((arg, "read", None))
-            elif t == "call_expression":
-                fn = cur.child_by_field_name("function")
-                args = cur.child_by_field_name("arguments")
-                fname = fn.text.decode("utf-8", "replace") if fn is not None and fn.type == "identifier" else None
-                if fn is not None:
-                    if fn.type in ("identifier", "field_expression"):
-                        stack.append((fn, "call", None))
-                    else:
-                        stack.append((fn, "read", None))
-                if args is not None:
-                    arg_nodes = [a for a in args.named_children if a.type != "comment"]
-                    if fname in DECLARES_LOCAL and len(arg_nodes) >= 2 and arg_nodes[1].type == "identifier":
-                        # DECLARE_SOCKADDR(struct sockaddr_in *, sin, msg->msg_name) declares `sin`
-                        locals_[arg_nodes[1].text.decode("utf-8", "replace")] = normalize_type_text(
-                            arg_nodes[0].text.decode("utf-8", "replace")
-                        )
-                        arg_nodes = arg_nodes[2:]
-                    indirect = _INDIRECT_CALL_RX.match(fname) if fname else None
-                    if indirect:
-                        # INDIRECT_CALL_2(f, f2, f1, args): f is called; f1, f2 are the likely targets
-                        n = int(indirect.group(1)) if indirect.group(1) else (1 if fname.endswith("_1") else 2)
-                        for a in arg_nodes[: n + 1]:
-                            stack.append((a, "call", None))
-                        arg_nodes = arg_nodes[n + 1 :]
-                    for i, a in enumerate(arg_nodes):
-                        if fname in CONTAINER_OF and i == 1:
-                            self.type_refs_text(a, func, cond)
-                            continue
-                        if fname in CONTAINER_OF and i == 2:
-                            continue  # a member path, not an expression
-                        stack.append((a, "write" if (fname in WRITE_FIRST and i == 0) else "read", None))
-            elif t == "assignment_expression":
-                left = cur.child_by_field_name("left")
-                right = cur.child_by_field_name("right")
-                if left is not None:
-                    stack.append((left, "write", None))
-                    if right is not None and left.type == "field_expression":
-                        fn_name = _function_value(right)
-                        field = left.child_by_field_name("field")
-                        if fn_name and fn_name not in locals_ and field is not None:
-                            key = self.member_key(left.child_by_field_name("argument"), locals_, field.text.decode("utf-8", "replace"))
-                            if not key.startswith("?"):
-                                self.assigns.append(FnAssign(cur.start_point[0] + 1, key, fn_name))
-                if right is not None:
-                    stack.append((right, "read", None))
-            elif t == "update_expression":
-                arg = cur.child_by_field_name("argument")
-                if arg is not None:
-                    stack.append((arg, "write", None))
-            elif t == "pointer_expression":
-                arg = cur.child_by_field_name("argument")
-                op = cur.children[0].type if cur.children else ""
-                if arg is not None:
-                    stack.append((arg, "addr" if op == "&" else "read", None))
-            elif t in ("cast_expression", "sizeof_expression", "alignof_expression", "offsetof_expression"):
-                tnode = cur.child_by_field_name("type")
-                if tnode is not None:
-                    self.type_refs(tnode, func, cond)
-                for child in cur.named_children:
-                    if child is not tnode and child.type != "type_descriptor":
-                        stack.append((child, "read", None))
-            elif t == "compound_literal_expression":
-                tnode = cur.child_by_field_name("type")
-                self.type_refs(tnode, func, cond)
-                value = cur.child_by_field_name("value")
-                if value is not None:
-                    stack.append((value, "read", type_name(tnode)))
-            elif t == "initializer_list":
-                for child in cur.named_children:
-                    stack.append((child, "read", itype))
-            elif t == "initializer_pair":
-                value = cur.child_by_field_name("value")
-                designators = cur.children_by_field_name("designator")
-                sub_type = None
-                if itype and len(designators) == 1 and designators[0].type == "field_designator":
-                    fid = designators[0].named_children[0] if designators[0].named_children else None
-                    if fid is not None:
-                        fname_ = fid.text.decode("utf-8", "replace")
-                        key = f"t:{itype}||{fname_}"
-                        self.add(fid, "write", func, cond, key)
-                        fn_name = _function_value(value) if value is not None else None
-                        if fn_name and fn_name not in locals_:
-                            self.assigns.append(FnAssign(fid.start_point[0] + 1, key, fn_name))
-                        sub_type = f"@{itype}.{fname_}"  # nested initializer: the member's type
-                for d in designators:
-                    if d.type == "subscript_designator":
-                        for child in d.named_children:
-                            stack.append((child, "read", None))
-                if value is not None:
-                    stack.append((value, "read", sub_type if value.type == "initializer_list" else None))
-            elif t in _SKIP or t in ("field_identifier", "primitive_type", "type_descriptor"):
-                if t == "type_descriptor":
-                    self.type_refs(cur, func, cond)
-            elif t == "type_identifier":
-                self.add(cur, "type", func, cond)
-            elif t in ("declaration",):
-                self.declare(cur, locals_, func, cond)
-            elif t in ("compound_statement",) or t in _PREPROC_BLOCKS:
-                self.walk(cur, locals_, func, cond)
+            visit_of(cur.type, other)(self, walk, cur, r, itype)
+
+    def visit_identifier(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
+        text = node.text
+        if text is not None and text.decode("utf-8", "replace") not in w.locals_:
+            self.add(node, role, w.func, w.cond)
+
+    def visit_generic(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
+        """Expressions whose parts are simply read (a parenthesized one passes its role on)."""
+        sub = role if node.type == "parenthesized_expression" else "read"
+        for child in reversed(node.named_children):
+            w.stack.append((child, sub, None))
+
+    def visit_nothing(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
+        """Literals, comments, directives, field names, primitive types: no reference."""
+
+    def visit_type_descriptor(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
+        self.type_refs(node, w.func, w.cond)
+
+    def visit_type_identifier(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
+        self.add(node, "type", w.func, w.cond)
+
+    def visit_field_expression(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
+        field = node.child_by_field_name("field")
+        arg = node.child_by_field_name("argument")
+        if field is not None:
+            self.add(field, role, w.func, w.cond, self.member_key(arg, w.locals_, _text(field)))
+        if arg is not None:
+            w.stack.append((arg, "read", None))
+
+    def visit_call_expression(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
+        fn = node.child_by_field_name("function")
+        args = node.child_by_field_name("arguments")
+        fname = _text(fn) if fn is not None and fn.type == "identifier" else None
+        if fn is not None:
+            w.stack.append((fn, "call" if fn.type in ("identifier", "field_expression") else "read", None))
+        if args is None:
+            return
+        arg_nodes = [a for a in args.named_children if a.type != "comment"]
+        if fname in DECLARES_LOCAL and len(arg_nodes) >= 2 and arg_nodes[1].type == "identifier":
+            # DECLARE_SOCKADDR(struct sockaddr_in *, sin, msg->msg_name) declares `sin`
+            w.locals_[_text(arg_nodes[1])] = normalize_type_text(_text(arg_nodes[0]))
+            arg_nodes = arg_nodes[2:]
+        indirect = _INDIRECT_CALL_RX.match(fname) if fname else None
+        if fname and indirect:
+            # INDIRECT_CALL_2(f, f2, f1, args): f is called; f1, f2 are the likely targets
+            n = int(indirect.group(1)) if indirect.group(1) else (1 if fname.endswith("_1") else 2)
+            for a in arg_nodes[: n + 1]:
+                w.stack.append((a, "call", None))
+            arg_nodes = arg_nodes[n + 1 :]
+        for i, a in enumerate(arg_nodes):
+            if fname in CONTAINER_OF and i == 1:
+                self.type_refs_text(a, w.func, w.cond)
+            elif fname in CONTAINER_OF and i == 2:
+                continue  # a member path, not an expression
             else:
-                # ERROR and the rest: their identifiers are read
-                for child in reversed(cur.named_children):
-                    stack.append((child, "read", itype if t == "ERROR" else None))
+                w.stack.append((a, "write" if (fname in WRITE_FIRST and i == 0) else "read", None))
+
+    def visit_assignment_expression(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        if left is not None:
+            w.stack.append((left, "write", None))
+            if right is not None and left.type == "field_expression":
+                fn_name = _function_value(right)
+                field = left.child_by_field_name("field")
+                if fn_name and fn_name not in w.locals_ and field is not None:
+                    key = self.member_key(left.child_by_field_name("argument"), w.locals_, _text(field))
+                    if not key.startswith("?"):
+                        self.assigns.append(FnAssign(node.start_point[0] + 1, key, fn_name))
+        if right is not None:
+            w.stack.append((right, "read", None))
+
+    def visit_update_expression(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
+        arg = node.child_by_field_name("argument")
+        if arg is not None:
+            w.stack.append((arg, "write", None))
+
+    def visit_pointer_expression(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
+        arg = node.child_by_field_name("argument")
+        op = node.children[0].type if node.children else ""
+        if arg is not None:
+            w.stack.append((arg, "addr" if op == "&" else "read", None))
+
+    def visit_type_operator(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
+        """Casts, sizeof, alignof, offsetof: a type use, and the operand read."""
+        tnode = node.child_by_field_name("type")
+        if tnode is not None:
+            self.type_refs(tnode, w.func, w.cond)
+        for child in node.named_children:
+            if child is not tnode and child.type != "type_descriptor":
+                w.stack.append((child, "read", None))
+
+    def visit_compound_literal_expression(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
+        tnode = node.child_by_field_name("type")
+        self.type_refs(tnode, w.func, w.cond)
+        value = node.child_by_field_name("value")
+        if value is not None:
+            w.stack.append((value, "read", type_name(tnode)))
+
+    def visit_initializer_list(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
+        for child in node.named_children:
+            w.stack.append((child, "read", itype))
+
+    def visit_initializer_pair(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
+        """`.listen = inet_listen` in an initializer of a known type: a member write, maybe a function stored."""
+        value = node.child_by_field_name("value")
+        designators = node.children_by_field_name("designator")
+        sub_type = None
+        if itype and len(designators) == 1 and designators[0].type == "field_designator":
+            fid = designators[0].named_children[0] if designators[0].named_children else None
+            if fid is not None:
+                member = _text(fid)
+                key = f"t:{itype}||{member}"
+                self.add(fid, "write", w.func, w.cond, key)
+                fn_name = _function_value(value) if value is not None else None
+                if fn_name and fn_name not in w.locals_:
+                    self.assigns.append(FnAssign(fid.start_point[0] + 1, key, fn_name))
+                sub_type = f"@{itype}.{member}"  # nested initializer: the member's type
+        for d in designators:
+            if d.type == "subscript_designator":
+                for child in d.named_children:
+                    w.stack.append((child, "read", None))
+        if value is not None:
+            w.stack.append((value, "read", sub_type if value.type == "initializer_list" else None))
+
+    def visit_declaration(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
+        self.declare(node, w.locals_, w.func, w.cond)
+
+    def visit_statement(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
+        """A statement inside an expression (`({ ... })`), or an #if block in one."""
+        self.walk(node, w.locals_, w.func, w.cond)
+
+    def visit_other(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
+        """ERROR and the rest: their identifiers are read."""
+        for child in reversed(node.named_children):
+            w.stack.append((child, "read", itype if node.type == "ERROR" else None))
 
     def type_refs_text(self, node: Node, func: str | None, cond: str | None) -> None:
         """A type written as a macro argument (container_of's second): `struct foo` → a type use."""
@@ -406,7 +457,7 @@ class RefCollector:
                 return None
             t = cur.type
             if t == "identifier":
-                name = cur.text.decode("utf-8", "replace")
+                name = _text(cur)
                 if name in locals_:
                     tname = locals_[name]
                     return (f"t:{tname}", hops[::-1]) if tname else None
@@ -415,7 +466,7 @@ class RefCollector:
                 field = cur.child_by_field_name("field")
                 if field is None:
                     return None
-                hops.append(field.text.decode("utf-8", "replace"))
+                hops.append(_text(field))
                 cur = cur.child_by_field_name("argument")
             elif t in ("parenthesized_expression",):
                 cur = next((c for c in cur.named_children if c.type != "comment"), None)
@@ -428,17 +479,17 @@ class RefCollector:
                 fn = cur.child_by_field_name("function")
                 if fn is None or fn.type != "identifier":
                     return None
-                fname = fn.text.decode("utf-8", "replace")
+                fname = _text(fn)
                 if fname in PASS_THROUGH:
-                    args = [a for a in cur.child_by_field_name("arguments").named_children if a.type != "comment"]
+                    args = _call_arguments(cur)
                     if not args:
                         return None
                     cur = args[0]
                     continue
                 if fname in CONTAINER_OF:
-                    args = [a for a in cur.child_by_field_name("arguments").named_children if a.type != "comment"]
+                    args = _call_arguments(cur)
                     if len(args) >= 2:
-                        tname = normalize_type_text(args[1].text.decode("utf-8", "replace"))
+                        tname = normalize_type_text(_text(args[1]))
                         return (f"t:{tname}", hops[::-1]) if tname else None
                     return None
                 return (f"c:{fname}", hops[::-1])
@@ -451,6 +502,60 @@ class RefCollector:
             else:
                 return None
         return None
+
+
+class _ExpressionWalk(NamedTuple):
+    """What every visit of one expression shares: its locals, function, condition, and the work left."""
+
+    locals_: dict[str, str | None]
+    func: str | None
+    cond: str | None
+    stack: list[tuple[Node, str, str | None]]
+
+
+_Visit = Callable[[RefCollector, _ExpressionWalk, Node, str, "str | None"], None]
+
+
+def _expression_visits() -> dict[str, _Visit]:
+    """Node type → RefCollector.visit_*, built once; the first entry for a type wins."""
+    table: dict[str, _Visit] = {"identifier": RefCollector.visit_identifier}
+    for t in _GENERIC:
+        table.setdefault(t, RefCollector.visit_generic)
+    for t in _SKIP | {"field_identifier", "primitive_type"}:
+        table.setdefault(t, RefCollector.visit_nothing)
+    for t in ("cast_expression", "sizeof_expression", "alignof_expression", "offsetof_expression"):
+        table.setdefault(t, RefCollector.visit_type_operator)
+    for t in ("compound_statement", *_PREPROC_BLOCKS):
+        table.setdefault(t, RefCollector.visit_statement)
+    for name in dir(RefCollector):
+        if name.startswith("visit_"):
+            table.setdefault(name[len("visit_"):], getattr(RefCollector, name))
+    for generic in ("generic", "nothing", "type_operator", "statement", "other"):
+        if table.get(generic) is getattr(RefCollector, f"visit_{generic}"):
+            del table[generic]  # helpers, not node types
+    return table
+
+
+def join_conditions(outer: str | None, inner: str | None) -> str | None:
+    """`outer && inner`, either may be missing; never longer than MAX_CONDITION."""
+    if not inner:
+        return outer
+    if not outer:
+        joined = inner
+    elif len(outer) >= MAX_CONDITION:
+        return outer  # already cut: what would follow is cut too
+    else:
+        joined = f"{outer} && {inner}"
+    return joined if len(joined) <= MAX_CONDITION else joined[: MAX_CONDITION - 1] + "…"
+
+
+def _call_arguments(call: Node) -> list[Node]:
+    arguments = call.child_by_field_name("arguments")
+    return [] if arguments is None else [a for a in arguments.named_children if a.type != "comment"]
+
+
+def _text(node: Node) -> str:
+    return (node.text or b"").decode("utf-8", "replace")
 
 
 def _statement_in_disguise(node: Node) -> bool:
@@ -466,7 +571,7 @@ def _function_value(node: Node) -> str | None:
     """`inet_listen`, `&inet_listen` or a cast of them: the name of a possible function."""
     for _ in range(4):
         if node.type == "identifier":
-            return node.text.decode("utf-8", "replace")
+            return _text(node)
         if node.type == "pointer_expression":
             arg = node.child_by_field_name("argument")
             if arg is None:
@@ -485,3 +590,6 @@ def _function_value(node: Node) -> str | None:
         else:
             return None
     return None
+
+
+_EXPRESSION_VISITS = _expression_visits()

@@ -186,6 +186,36 @@ def test_changed_header_re_resolves_unchanged_files(tmp_path) -> None:  # type: 
         assert index.lookup("gadget_queue.length")
 
 
+SELF_NAMING_MACRO_C = """\
+struct loop_box {
+	struct loop_box *b;
+	int real;
+};
+#define looped b.looped
+#define looped_twice b.looped_back
+#define looped_back b.looped_twice
+
+int loop_user(struct loop_box *x)
+{
+	return x->looped + x->looped_twice + x->real;
+}
+"""
+
+
+def test_a_field_macro_that_names_itself_is_left_unresolved(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`#define looped b.looped` made resolution recurse without end and the whole index fail."""
+    from conftest import make_project
+
+    from explorer.indexer import build_index
+    from explorer.store import Index
+
+    project = make_project(tmp_path / "snippets", {C_FILE: SELF_NAMING_MACRO_C})
+    build_index(project, jobs=1)
+    with Index(project.index_path("linux-test")) as index:
+        assert sites(index.refs("loop_box.real")) == {(C_FILE, line_of(project.tree("linux-test"), C_FILE, "x->real"), "read")}
+        assert index.refs("loop_box.looped") == [] and index.refs("loop_box.looped_twice") == []
+
+
 # ---------------------------------------------------------------- the vendored kernel
 
 vendored = pytest.mark.skipif(not VENDORED_INDEX.is_file(), reason="no vendored index: run `make index`")

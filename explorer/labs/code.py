@@ -11,7 +11,7 @@ import sqlite3
 
 from ..config import Project
 from ..lockfile import LockError, read_lock
-from ..store import Index, IndexMissing
+from ..store import Index, IndexMissing, SourceChanged
 from .results import CodeRef, VendoredKernel
 
 __all__ = ["BACKLOG_CLAMP", "CodeRef", "KernelCode", "code_refs", "same_series", "vendored_kernel"]
@@ -62,21 +62,13 @@ class KernelCode:
 
     def source(self, symbol: str) -> str | None:
         """The definition's text from the vendored tree, or None when it cannot be read."""
-        ref = self.ref(symbol)
-        if ref.path is None or ref.line is None or ref.end_line is None:
+        found = self.index.lookup(symbol) if self.index is not None else []
+        if self.index is None or not found:
             return None
         try:
-            lines = (self.tree / ref.path).read_bytes().decode("utf-8", "replace").splitlines()
-        except OSError:
+            return self.index.definition_text(found[0], self.tree)
+        except SourceChanged:
             return None
-        start = ref.line - 1
-        # a return type on its own line above the name ("static bool\nfoo(...)")
-        while start > 0 and ref.line - start < 3:
-            above = lines[start - 1].strip()
-            if not above or above.endswith((";", "}", "*/", "{")) or above.startswith(("#", "/", "*")):
-                break
-            start -= 1
-        return "\n".join(lines[start : ref.end_line])
 
     # ------------------------------------------------------------ what the source decides
 

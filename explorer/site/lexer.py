@@ -77,7 +77,7 @@ class KernelCLexer(Lexer):
         options.setdefault("ensurenl", True)
         super().__init__(**options)
 
-    def get_tokens_unprocessed(self, text: str) -> Iterator[tuple[int, _TokenType, str]]:  # type: ignore[override]
+    def get_tokens_unprocessed(self, text: str) -> Iterator[tuple[int, _TokenType, str]]:
         pos = 0
         for ttype, value in lex(text):
             yield pos, ttype, value

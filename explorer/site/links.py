@@ -35,10 +35,11 @@ class SiteDefinition(NamedTuple):
     end_line: int
     signature: str
     cond: str | None
+    start_line: int  # where the whole definition starts (the index's start_line)
 
     @classmethod
     def of(cls, s: Symbol) -> SiteDefinition:
-        return cls(s.name, s.kind, s.path, s.line, s.col, s.end_line, s.signature, s.cond)
+        return cls(s.name, s.kind, s.path, s.line, s.col, s.end_line, s.signature, s.cond, s.start_line)
 
 
 class Link(NamedTuple):

@@ -155,21 +155,9 @@ def folders(paths: Iterable[str]) -> dict[str, tuple[list[str], list[str]]]:
 # ------------------------------------------------------------------ embeds and symbol pages
 
 
-def definition_range(site: SiteIndex, d: SiteDefinition, lines: list[str]) -> tuple[int, int]:
-    """First and last line of a definition's text, with a return type on the line above."""
-    first = d.line
-    if d.kind in ("function", "prototype", "variable"):
-        i = d.line - 2
-        while i >= 0 and d.line - first < 3:
-            text = lines[i].strip()
-            if not text or text.endswith((";", "}", "*/", "{")) or text.startswith(("#", "//", "*")):
-                break
-            first -= 1
-            i -= 1
-    last = max(d.end_line, d.line)
-    if d.kind == "member":
-        last = d.line
-    return first, min(last, len(lines))
+def definition_range(d: SiteDefinition, lines: list[str]) -> tuple[int, int]:
+    """First and last line of a definition's text, as the index stores them."""
+    return d.start_line, min(max(d.end_line, d.start_line), len(lines))
 
 
 def embed_html(site: SiteIndex, ctx: LinkContext, d: SiteDefinition, page_url: str) -> str:
@@ -177,7 +165,7 @@ def embed_html(site: SiteIndex, ctx: LinkContext, d: SiteDefinition, page_url: s
     data = (site.tree / d.path).read_bytes()
     text = decode(data)
     all_lines = text.split("\n")
-    first, last = definition_range(site, d, all_lines)
+    first, last = definition_range(d, all_lines)
     excerpt = "\n".join(all_lines[first - 1:last]) + "\n"
     toks = tokens(excerpt)
     links = site.file_links(d.path, data, first, last)
