@@ -185,7 +185,7 @@ class Cscope:
         if len(answers) != len(todo):  # not understood: fall back to one process per query
             return
         self.queries += 1
-        for name, rows in zip(todo, answers):
+        for name, rows in zip(todo, answers, strict=True):
             self._cache[(field, name)] = rows
 
     def query(self, field: int, name: str) -> list[tuple[str, str, int, str]]:
@@ -755,7 +755,6 @@ def _compare(index, cscope: Cscope, classifier: Classifier, functions: list[tupl
         log()
         log(f"bugs of ours ({len(bugs)} sites in {len(groups)} groups), a reproduction for each (all sites in the JSON):")
         for (cls, key), sites in sorted(groups.items(), key=lambda kv: -len(kv[1])):
-            first = sites[0]
             log(f"  {len(sites):4d}  {cls}: {key or CLASSES[cls][1]}")
             for site in sites[:3] if key else sites:
                 log(f"        {site.function} called at {site.where}  | {site.source[:90]}")

@@ -275,7 +275,7 @@ def render_time(site_dir: Path, pages: list[str]) -> dict[str, dict[str, object]
                     for _ in range(RENDER_LOADS):
                         context = browser.new_context()  # its own, empty cache: a cold load
 
-                        def guard(route) -> None:  # type: ignore[no-untyped-def]
+                        def guard(route, foreign: list[str] = foreign) -> None:  # type: ignore[no-untyped-def]
                             if urlsplit(route.request.url).netloc != allowed:
                                 foreign.append(route.request.url)
                                 route.abort()
@@ -284,8 +284,9 @@ def render_time(site_dir: Path, pages: list[str]) -> dict[str, dict[str, object]
 
                         context.route("**/*", guard)
                         page = context.new_page()
-                        page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
-                        page.on("pageerror", lambda e: console_errors.append(f"page error: {e}"))
+                        errors = console_errors
+                        page.on("console", lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None)
+                        page.on("pageerror", lambda e, errors=errors: errors.append(f"page error: {e}"))
                         cdp = context.new_cdp_session(page)
                         cdp.send("Performance.enable")
                         t0 = time.perf_counter()
@@ -468,7 +469,7 @@ def live_editing() -> dict[str, object]:
                     "rebuild_plugin_timings_s": _plugin_timings("\n".join(line for _, line in out.since(t_edit))),
                     "polls": polls,
                 })
-                log(f"  edit {n + 1}: visible after {'%.2f s' % seen if seen is not None else 'NEVER (timeout)'}"
+                log(f"  edit {n + 1}: visible after {f'{seen:.2f} s' if seen is not None else 'NEVER (timeout)'}"
                     f"; server: change detected after {edits[-1]['change_detected_after_s']} s,"
                     f" rebuild {edits[-1]['rebuild_reported_s']} s")
                 time.sleep(1.0)

@@ -64,6 +64,24 @@ def symbols_of(db_path: Path) -> set[tuple[str, str, str, int]]:
         db.close()
 
 
+def damaged_after_open(good: bytes, probe: Path) -> bytes:
+    """The index `good` with every page but the schema's and the meta table's (and its key's)
+    overwritten: it opens (its schema version is readable), then fails in the first query of
+    anything else.  `probe` is a scratch file."""
+    probe.write_bytes(good)
+    db = sqlite3.connect(probe)
+    try:
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        keep = {row[0] for row in db.execute(
+            "SELECT pageno FROM dbstat WHERE name IN ('sqlite_schema', 'meta', 'sqlite_autoindex_meta_1')"
+        )}
+    finally:
+        db.close()
+        probe.unlink()
+    pages = [good[i : i + page_size] for i in range(0, len(good), page_size)]
+    return b"".join(p if n in keep else b"\xa5" * page_size for n, p in enumerate(pages, start=1))
+
+
 def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if ".tmp-" in p.name or p.name.startswith((".tmp", ".old-")))
 

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import KERNEL, fixture_bytes, make_project
+from conftest import KERNEL, damaged_after_open, fixture_bytes, make_project
 
 from explorer.cli import main
 
@@ -50,21 +50,6 @@ def _other_schema(tmp_path: Path) -> bytes:
     return path.read_bytes()
 
 
-def _damaged_after_open(good: bytes, tmp_path: Path) -> bytes:
-    """The real index with every page but the schema's and the meta table's (and its key's) overwritten:
-    it opens, then fails in the first query of anything else."""
-    path = tmp_path / "probe.sqlite"
-    path.write_bytes(good)
-    db = sqlite3.connect(path)
-    page_size = db.execute("PRAGMA page_size").fetchone()[0]
-    keep = {row[0] for row in db.execute(
-        "SELECT pageno FROM dbstat WHERE name IN ('sqlite_schema', 'meta', 'sqlite_autoindex_meta_1')"
-    )}
-    db.close()
-    pages = [good[i : i + page_size] for i in range(0, len(good), page_size)]
-    return b"".join(p if n in keep else b"\xa5" * page_size for n, p in enumerate(pages, start=1))
-
-
 def _variant(kind: str, good: bytes, tmp_path: Path) -> bytes:
     if kind == "empty":
         return b""
@@ -74,7 +59,7 @@ def _variant(kind: str, good: bytes, tmp_path: Path) -> bytes:
         return good[: len(good) // 2]
     if kind == "other-schema":
         return _other_schema(tmp_path)
-    return _damaged_after_open(good, tmp_path)
+    return damaged_after_open(good, tmp_path / "probe.sqlite")
 
 
 DAMAGES = ["empty", "garbage", "half", "other-schema", "fails-after-opening"]
@@ -110,7 +95,7 @@ def test_the_after_opening_variant_really_opens(tmp_path: Path, real_index: byte
     from explorer.store import Index, IndexDamaged
 
     path = tmp_path / "x.sqlite"
-    path.write_bytes(_damaged_after_open(real_index, tmp_path))
+    path.write_bytes(damaged_after_open(real_index, tmp_path / "probe.sqlite"))
     index = Index(path)
     with pytest.raises(IndexDamaged, match="malformed"), index:
         index.lookup("widget_attach")

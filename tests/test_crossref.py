@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, VENDORED_INDEX, VENDORED_TREE, write_kernels_toml
+from conftest import FIXTURES, VENDORED_INDEX, VENDORED_TREE, requires_vendored, write_kernels_toml
 
 XREF = FIXTURES / "xref"
 C_FILE = "net/ipv4/gadget.c"
@@ -218,7 +218,6 @@ def test_a_field_macro_that_names_itself_is_left_unresolved(tmp_path) -> None:  
 
 # ---------------------------------------------------------------- the vendored kernel
 
-vendored = pytest.mark.skipif(not VENDORED_INDEX.is_file(), reason="no vendored index: run `make index`")
 
 
 @pytest.fixture(scope="module")
@@ -242,7 +241,7 @@ def body_of(index, name: str) -> tuple[str, tuple[int, int]]:  # type: ignore[no
     return sym.path, (sym.line, sym.end_line)
 
 
-@vendored
+@requires_vendored
 @pytest.mark.vendored
 def test_vendored_sk_state_is_skc_state_through_the_macro(kernel) -> None:  # type: ignore[no-untyped-def]
     path, span = body_of(kernel, "inet_listen")
@@ -251,7 +250,7 @@ def test_vendored_sk_state_is_skc_state_through_the_macro(kernel) -> None:  # ty
     assert (path, line, "macro") in sites(kernel.refs("sk_state"))
 
 
-@vendored
+@requires_vendored
 @pytest.mark.vendored
 def test_vendored_ops_listen_reaches_inet_listen(kernel) -> None:  # type: ignore[no-untyped-def]
     path, span = body_of(kernel, "__sys_listen")
@@ -259,7 +258,7 @@ def test_vendored_ops_listen_reaches_inet_listen(kernel) -> None:  # type: ignor
     assert ("inet_listen", path, line, "proto_ops.listen") in {(e.name, e.path, e.line, e.via) for e in kernel.callees("__sys_listen")}
 
 
-@vendored
+@requires_vendored
 @pytest.mark.vendored
 @pytest.mark.parametrize(
     "start, goal, through",
@@ -281,7 +280,7 @@ def test_vendored_connection_paths_are_connected(kernel, start: str, goal: str, 
         assert name in names, (name, names)
 
 
-@vendored
+@requires_vendored
 @pytest.mark.vendored
 def test_vendored_accept_queue_chain_through_inet_csk(kernel) -> None:  # type: ignore[no-untyped-def]
     refs = kernel.refs("inet_connection_sock.icsk_accept_queue")
@@ -291,7 +290,7 @@ def test_vendored_accept_queue_chain_through_inet_csk(kernel) -> None:  # type: 
     assert expected and all(("net/ipv4/inet_connection_sock.c", n) in sites_ for n in expected)
 
 
-@vendored
+@requires_vendored
 @pytest.mark.vendored
 def test_vendored_member_resolution_rate(kernel) -> None:  # type: ignore[no-untyped-def]
     total, resolved = kernel.db.execute(
@@ -302,7 +301,7 @@ def test_vendored_member_resolution_rate(kernel) -> None:  # type: ignore[no-unt
     assert resolved / total >= 0.95
 
 
-@vendored
+@requires_vendored
 @pytest.mark.vendored
 def test_vendored_struct_embedding(kernel) -> None:  # type: ignore[no-untyped-def]
     assert kernel.struct("tcp_sock")["embedding"] == ["tcp_sock", "inet_connection_sock", "inet_sock", "sock", "sock_common"]

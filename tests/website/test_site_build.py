@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import damaged_after_open
 from mkdocs.exceptions import Abort
 
 from .site_linkcheck import check_site
@@ -190,34 +191,12 @@ def _damage(kind: str, index: Path, good: bytes) -> None:
     elif kind == "truncated":
         index.write_bytes(good[: len(good) // 2])
     elif kind == "garbled pages":  # opens (its meta page is intact) but a later query fails
-        index.write_bytes(_garbled_after_meta(good, index.with_name("probe.sqlite")))
+        index.write_bytes(damaged_after_open(good, index.with_name("probe.sqlite")))
     elif kind == "other schema":
         db = sqlite3.connect(index)
         db.execute("CREATE TABLE notes (text TEXT)")
         db.commit()
         db.close()
-
-
-def _garbled_after_meta(good: bytes, probe: Path, page: int = 4096) -> bytes:
-    """`good` with every page from some page on overwritten: the first cut where the index still
-    opens (schema version readable) and reading its symbols fails."""
-    for first in range(1, len(good) // page):
-        bad = good[: first * page] + b"\xa5" * (len(good) - first * page)
-        probe.write_bytes(bad)
-        db = sqlite3.connect(f"file:{probe}?mode=ro", uri=True)
-        try:
-            db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        except sqlite3.DatabaseError:
-            continue
-        else:
-            try:
-                db.execute("SELECT count(*), max(signature) FROM symbols").fetchone()
-            except sqlite3.DatabaseError:
-                return bad
-        finally:
-            db.close()
-            probe.unlink()
-    raise AssertionError("no cut of the index opens and then fails")
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty", "garbage", "truncated", "garbled pages", "other schema"])
