@@ -74,7 +74,7 @@ def test_link_callback_makes_links(project, recorded) -> None:  # type: ignore[n
     assert "[`sk_acceptq_is_full`](../code/sk_acceptq_is_full.md)" in text
 
 
-def test_site_syntax_emits_the_sites_links_and_embeds(project, recorded) -> None:  # type: ignore[no-untyped-def]
+def test_site_syntax_emits_the_sites_links_and_embeds(project, recorded, vendored_index) -> None:  # type: ignore[no-untyped-def]
     text = render_lab_markdown(project, "accept-queue", recorded, site_syntax=True)
     assert "[[sk_acceptq_is_full]]" in text and "[[source:sk_acceptq_is_full]]" in text
     assert "```c" not in text
