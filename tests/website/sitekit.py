@@ -5,8 +5,13 @@ The C below is the project's own, in kernel style; no kernel code is copied.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import logging
 import textwrap
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -200,3 +205,22 @@ def line_of(text: str, needle: str) -> int:
         if needle in line:
             return n
     raise AssertionError(f"{needle!r} not in the fixture")
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def serve_folder(folder: Path) -> Iterator[str]:
+    """A built site served on 127.0.0.1 (a free port) for the browser tests; yields its base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()

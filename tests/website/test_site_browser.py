@@ -3,10 +3,7 @@ nothing is loaded from another host and no console error occurs."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,7 +13,7 @@ import pytest
 from explorer.config import PACKAGE_ROOT
 from explorer.store import Index
 
-from .sitekit import REAL_INDEX, build_site, real_index_missing
+from .sitekit import REAL_INDEX, build_site, real_index_missing, serve_folder
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -31,24 +28,14 @@ pytestmark = [
 ]
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def real_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The project's site, built into a temporary folder and served on 127.0.0.1."""
     site = build_site(PACKAGE_ROOT / "mkdocs.yml", strict=True, site_dir=tmp_path_factory.mktemp("real") / "site")
-    handler = functools.partial(_Quiet, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
+        with serve_folder(site) as url:
+            yield url
     finally:
-        server.shutdown()
-        server.server_close()
         shutil.rmtree(site, ignore_errors=True)
 
 

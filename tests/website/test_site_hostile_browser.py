@@ -8,10 +8,7 @@ link the scripts build."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import posixpath
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
@@ -30,7 +27,7 @@ from .hostilekit import (
     make_hostile_kernel,
     make_hostile_project,
 )
-from .sitekit import build_site
+from .sitekit import build_site, serve_folder
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -41,11 +38,6 @@ CHROMIUM_ARGS = [
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing: `make setup` installs Debian's chromium")
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The hostile kernel's site (built without --strict, so that every page exists to be opened)."""
@@ -53,15 +45,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     make_hostile_kernel(root / "snippets")
     project = make_hostile_project(root / "project", root / "snippets")
     site = build_site(project.config_file, strict=False)
-    handler = functools.partial(_Quiet, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_folder(site) as url:
+        yield url
 
 
 class Browser:
