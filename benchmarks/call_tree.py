@@ -96,7 +96,26 @@ def main(argv: list[str] | None = None) -> int:
                           flush=True)
     verdict = "met" if worst < TARGET_S else "MISSED"
     print(f"slowest answer {worst:.3f} s: target < {TARGET_S:.0f} s {verdict}")
+    _LAST["slowest_s"] = worst
     return 0
+
+
+_LAST: dict[str, float] = {}
+
+
+def run() -> object:
+    """For `make bench` (benchmarks/run.py): the vendored index, in-process timings; a `common.Result`."""
+    from common import Result, Target
+
+    started = time.perf_counter()
+    code = main(["--no-process", "--runs", "3"])
+    result = Result("call_tree", commands=["python benchmarks/call_tree.py --no-process --runs 3"])
+    worst = _LAST.get("slowest_s")
+    result.figures = {"slowest_answer_s": None if worst is None else round(worst, 3), "exit": code}
+    result.targets = [Target("slowest callers/callees answer, any --depth", worst, "s", TARGET_S,
+                             note="the vendored slice; `--snippets DIR` for the whole core tree")]
+    result.seconds = time.perf_counter() - started
+    return result
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark, print a summary, write JSON to benchmarks/results/.
 
-    .venv/bin/python benchmarks/run.py [--only recall,callers_cscope,index_time,lookup_time,memory,site] [--samples N]
+    .venv/bin/python benchmarks/run.py [--only recall,callers_cscope,index_time,lookup_time,memory,site,call_tree] [--samples N]
 
 Each benchmark is a module of this folder with a `run()` that returns a `common.Result`;
 each also runs alone (`.venv/bin/python benchmarks/recall.py`).  Targets are reported,
@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import call_tree
 import callers_cscope
 import index_time
 import lookup_time
@@ -45,6 +46,7 @@ BENCHMARKS = {
     "index_time": lambda args: index_time.run(),
     "memory": lambda args: memory.run(),
     "site": lambda args: site_bench.run(),
+    "call_tree": lambda args: call_tree.run(),
 }
 
 
