@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NotRequired, TypedDict
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS symbols (
     type TEXT,                          -- members/variables: their type; functions: return type; typedefs: aliased type
     start_line INTEGER NOT NULL,        -- 1-based line where the whole definition starts (a return type above the name)
     start_byte INTEGER NOT NULL,        -- the whole definition: function with its return type, the whole #define,
-    end_byte INTEGER NOT NULL           -- a member's field declaration (end exclusive)
+    end_byte INTEGER NOT NULL,          -- a member's field declaration (end exclusive)
+    digest INTEGER NOT NULL             -- 64-bit hash of those bytes: definitions compared across kernels without their texts
 );
 CREATE TABLE IF NOT EXISTS access (    -- one row per distinct member-access key (see explorer/xref.py)
     id INTEGER PRIMARY KEY,
