@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import NotRequired, TypedDict
+from typing import NotRequired, TypedDict, TypeVar
 
 SCHEMA_VERSION = 5
+
+T = TypeVar("T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -629,6 +631,112 @@ class Index:
     def file_lines(self) -> dict[str, int]:
         """path → number of lines, of every indexed file, by path."""
         return {path: int(lines) for path, lines in self.db.execute("SELECT path, lines FROM files ORDER BY path")}
+
+    # ------------------------------------------------------------ across kernels (history, diff, changes)
+
+    def digest(self, sym: Symbol) -> int | None:
+        """The stored digest of `sym`'s definition bytes (see indexer.definition_digest), None if it is not indexed."""
+        row = self.db.execute(
+            "SELECT s.digest FROM symbols s JOIN files f ON f.id = s.file_id"
+            " WHERE f.path = ? AND s.name = ? AND s.kind = ? AND s.start_byte = ? AND s.end_byte = ? LIMIT 1",
+            (sym.path, sym.name, sym.kind, sym.start_byte, sym.end_byte),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def changes(self, newer: Index, path_prefix: str | None = None, kind: str | None = None) -> list[Change]:
+        """Definitions added, removed and changed from this kernel's index to `newer`'s, by name.
+
+        A file with the same path and content in both kernels has the same definitions (both
+        indexes are current, so built by the same indexer): only the definitions of the other
+        files are read, as (name, kind, path, digest), and compared as multisets; each name's
+        leftovers are then paired with `counterparts` (same path first, then the same kind)."""
+        where, args = "", []
+        if kind:
+            where += " AND s.kind = ?"
+            args.append(kind)
+        if path_prefix:
+            prefix = path_prefix.rstrip("/")
+            where += " AND (f.path = ? OR f.path LIKE ? ESCAPE '\\')"
+            args += [prefix, _like_escape(prefix) + "/%"]
+        sql = ("SELECT s.name, s.kind, f.path, s.digest FROM {0}.files f JOIN {0}.symbols s ON s.file_id = f.id"
+               " WHERE NOT EXISTS (SELECT 1 FROM {1}.files g WHERE g.path = f.path AND g.sha256 = f.sha256)" + where)
+        from collections import Counter
+        from urllib.parse import quote
+
+        self.db.execute("ATTACH DATABASE ? AS newer", (f"file:{quote(str(newer.path.resolve()))}?mode=ro",))
+        try:
+            before = Counter(self.db.execute(sql.format("main", "newer"), args))
+            after = Counter(self.db.execute(sql.format("newer", "main"), args))
+        finally:
+            self.db.execute("DETACH DATABASE newer")
+        old_by_name: dict[str, list[_Def]] = {}
+        new_by_name: dict[str, list[_Def]] = {}
+        for rows, into in ((before - after, old_by_name), (after - before, new_by_name)):
+            for (name, k, path, digest), count in rows.items():
+                into.setdefault(name, []).extend([_Def(name, k, path, digest)] * count)
+        out: list[Change] = []
+        for name in sorted(old_by_name.keys() | new_by_name.keys()):
+            pairs, gone, new = counterparts(old_by_name.get(name, []), new_by_name.get(name, []),
+                                            lambda d: (d.path, d.kind), lambda a, b: a.digest == b.digest)
+            for a, b in pairs:
+                if a.digest != b.digest or a.path != b.path:
+                    out.append(Change(name, b.kind, b.path, "changed", a.path))
+            out += [Change(name, d.kind, d.path, "removed") for d in gone]
+            out += [Change(name, d.kind, d.path, "added") for d in new]
+        out.sort(key=lambda c: (c.path, c.name, c.kind, c.status))
+        return out
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row of `kexplore changes`: a definition added, removed or changed between two kernels."""
+
+    name: str
+    kind: str
+    path: str  # where it is in the newer kernel (in the older one when removed)
+    status: str  # added, removed, changed
+    from_path: str | None = None  # changed: where it was in the older kernel (another file when it moved)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Def:
+    name: str
+    kind: str
+    path: str
+    digest: int
+
+
+def counterparts(older: Sequence[T], newer: Sequence[T], where: Callable[[T], tuple[str, str]],
+                 same: Callable[[T, T], bool]) -> tuple[list[tuple[T, T]], list[T], list[T]]:
+    """Pair each definition of a name in an older kernel with its counterpart in a newer one.
+
+    `where` gives a definition's (path, kind), `same` whether two have the same text.  Tried in
+    turn, each definition taking the first one left that fits: same path and kind (the same text
+    first), same path, then the same kind elsewhere (the same text first: a definition moved to
+    another file).  Returns the pairs, the older definitions left over (removed) and the newer
+    ones left over (added)."""
+    tests: list[Callable[[T, T], bool]] = [
+        lambda a, b: where(a) == where(b) and same(a, b),
+        lambda a, b: where(a) == where(b),
+        lambda a, b: where(a)[0] == where(b)[0],
+        lambda a, b: where(a)[1] == where(b)[1] and same(a, b),
+        lambda a, b: where(a)[1] == where(b)[1],
+    ]
+    old_left, new_left = list(range(len(older))), list(range(len(newer)))
+    paired: list[tuple[int, int]] = []
+    for fits in tests:
+        for i in list(old_left):
+            for j in new_left:
+                if fits(older[i], newer[j]):
+                    paired.append((i, j))
+                    old_left.remove(i)
+                    new_left.remove(j)
+                    break
+    paired.sort()
+    return [(older[i], newer[j]) for i, j in paired], [older[i] for i in old_left], [newer[j] for j in new_left]
 
 
 def create_schema(db: sqlite3.Connection, indexes: bool = True) -> None:
