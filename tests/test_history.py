@@ -1,9 +1,4 @@
-"""`kexplore history`, `diff` and `changes` across two small kernels written for these tests, indexed for real.
-
-Between linux-old and linux-new: `helper` (static, in two files) changes in one file only, `stays_same`
-keeps its text but moves down the file, `grows` changes, `goes_away` is removed, `wanders` moves
-unchanged to another file, `arrives` is added.  linux-gap is declared between them and never indexed.
-"""
+"""`kexplore history`, `diff` and `changes` across the two fixture kernels of history_kernels.py."""
 
 from __future__ import annotations
 
@@ -11,102 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import line_of, write_tree
+from conftest import line_of
+from history_kernels import BETA, NEW_ALPHA, OLD_ALPHA, build_two_kernels
 
 from explorer.cli import main
-
-OLD_ALPHA = """\
-static int helper(int x)
-{
-\treturn x + 1;
-}
-
-int stays_same(int a)
-{
-\treturn a * 2;
-}
-
-int grows(int a)
-{
-\treturn a;
-}
-
-int goes_away(void)
-{
-\treturn 0;
-}
-
-int wanders(int v)
-{
-\treturn v - 1;
-}
-"""
-
-NEW_ALPHA = """\
-/*
- * A comment that pushes every definition below it down the file.
- */
-
-static int helper(int x)
-{
-\treturn x + 2;
-}
-
-int stays_same(int a)
-{
-\treturn a * 2;
-}
-
-int grows(int a)
-{
-\tint b = a;
-
-\treturn b + 3;
-}
-
-int arrives(void)
-{
-\treturn 1;
-}
-"""
-
-BETA = """\
-static int helper(int x)
-{
-\treturn x - 1;
-}
-"""
-
-GAMMA = """\
-int wanders(int v)
-{
-\treturn v - 1;
-}
-"""
-
-TREES = {
-    "linux-old": {"net/core/alpha.c": OLD_ALPHA, "net/core/beta.c": BETA},
-    "linux-new": {"net/core/alpha.c": NEW_ALPHA, "net/core/beta.c": BETA, "net/ipv4/gamma.c": GAMMA},
-}
 
 
 @pytest.fixture(scope="module")
 def snippets(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from explorer.config import Project
-    from explorer.indexer import build_index
-
-    folder = tmp_path_factory.mktemp("history") / "kernel-snippets"
-    folder.mkdir()
-    toml = ['default = "linux-old"']
-    for name in ("linux-old", "linux-gap", "linux-new"):
-        toml += ["", f'[kernels."{name}"]', 'paths = ["net"]']
-    (folder / "kernels.toml").write_text("\n".join(toml) + "\n", encoding="utf-8")
-    for name, files in TREES.items():
-        write_tree(folder / name, dict(files))
-    project = Project.load(folder)
-    for name in TREES:
-        build_index(project, name, jobs=1)
-    return folder
+    return build_two_kernels(tmp_path_factory.mktemp("history") / "kernel-snippets")
 
 
 def run(capsys: pytest.CaptureFixture[str], snippets: Path, *args: str) -> tuple[int, str, str]:
