@@ -201,11 +201,15 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
     _add_history_parsers(sub)
 
     p = sub.add_parser("check", parents=[common], help="verify that annotations resolve and have not drifted from the code",
-                       description="Every annotation page of docs/ (front matter `annotations: true`) against every indexed kernel: "
-                       "symbols resolve, anchored line texts are still in the definitions, definitions unchanged since review. "
-                       "Exits 1 when anything is found.")
+                       description="Every annotation page of docs/ (front matter `annotations: true`) against every indexed kernel "
+                       "(or --kernel K), per kernel: symbols resolve, anchored line texts are still in the definitions, "
+                       "definitions unchanged since they were reviewed for that kernel (`<!-- reviewed: KERNEL:HASH -->`, "
+                       "one per kernel under the heading). Exits 1 when anything is found.",
+                       epilog="--json: a list of rows with kernel, file, line, symbol, finding (missing, anchor-gone, changed, "
+                       "unreviewed, source-changed, heading) and message.")
     p.add_argument("--accept", action="store_true",
-                   help="after reviewing, record the current definition hashes in the annotations' `reviewed` comments")
+                   help="after reviewing, record the current definition hashes in the annotations' `reviewed` comments, "
+                   "for the kernels checked (the other kernels' marks are kept)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("versions", parents=[common], help="the kernels declared, vendored and indexed")
@@ -603,13 +607,16 @@ def cmd_check(project: Project, args: argparse.Namespace) -> int:
     finally:
         for index, _ in kernels.values():
             index.close()
+    order = {name: n for n, name in enumerate(kernels)}  # per kernel, in kernels.toml order
+    findings.sort(key=lambda f: (-1 if f.kernel is None else order.get(f.kernel, len(order)), f.path, f.line))
     if args.json:
-        emit_json({"annotations": len(annotations), "kernels": sorted(kernels), "findings": [f.as_dict() for f in findings]})
+        emit_json([f.as_dict() for f in findings])
     else:
         for f in findings:
             print(f)
-        print(f"{len(annotations)} annotations checked against {', '.join(sorted(kernels)) or 'no kernel'}: "
-              f"{len(findings)} finding(s)", file=sys.stderr)
+        per_kernel = ", ".join(f"{name} {sum(1 for f in findings if f.kernel == name)}" for name in kernels)
+        print(f"{len(annotations)} annotations checked against {', '.join(kernels) or 'no kernel'}: "
+              f"{len(findings)} finding(s)" + (f" ({per_kernel})" if len(kernels) > 1 else ""), file=sys.stderr)
     return EXIT_FAIL if findings else EXIT_OK
 
 
