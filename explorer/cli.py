@@ -697,18 +697,22 @@ def _open_kernel(project: Project, name: str) -> Index:
 
 
 def _two_kernels(project: Project, args: argparse.Namespace) -> tuple[str, str]:
-    """--from and --to, checked against kernels.toml, or the oldest and newest indexed kernels."""
+    """--from and --to, checked against kernels.toml, or the oldest and newest indexed kernels.
+
+    With a single kernel indexed, the defaults compare it with itself (said on stderr by `_said_alone`)."""
     for given in (args.from_kernel, args.to_kernel):
         if given is not None:
             project.kernel(given)  # a one-line ConfigError naming the declared kernels
     indexed = _indexed(project)
     if not indexed and (args.from_kernel is None or args.to_kernel is None):
         raise _NoIndex("no kernel is indexed yet: run `kexplore index --kernel NAME` (or `make index`)")
-    older = args.from_kernel or indexed[0]
-    newer = args.to_kernel or indexed[-1]
+    return args.from_kernel or indexed[0], args.to_kernel or indexed[-1]
+
+
+def _said_alone(args: argparse.Namespace, older: str, newer: str) -> None:
+    """After the answer (an error before it stays the only line): a default that compared a kernel with itself."""
     if older == newer and (args.from_kernel is None or args.to_kernel is None):
-        print(f"kexplore: only {older} is indexed here: it is compared with itself", file=sys.stderr)
-    return older, newer
+        print(f"kexplore: only {older} is indexed here: it was compared with itself", file=sys.stderr)
 
 
 @dataclass(frozen=True)
@@ -916,6 +920,7 @@ def cmd_diff(project: Project, args: argparse.Namespace) -> int:
         head["diff"] = "".join(p.diff for p in parts)
         head["definitions"] = [part_json(p) for p in parts]
         emit_json(head)
+        _said_alone(args, k1, k2)
         return EXIT_OK
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
     for p in parts:
@@ -924,6 +929,7 @@ def cmd_diff(project: Project, args: argparse.Namespace) -> int:
         elif p.older is not None and p.newer is not None:
             print(f"{args.name} ({p.older.sym.kind}): unchanged from {k1} ({p.older.sym.path}:{p.older.sym.line}) "
                   f"to {k2} ({p.newer.sym.path}:{p.newer.sym.line})")
+    _said_alone(args, k1, k2)
     return EXIT_OK
 
 
@@ -940,6 +946,7 @@ def cmd_changes(project: Project, args: argparse.Namespace) -> int:
             raise IndexDamaged(newer.path, str(exc)) from None
     if args.json:
         emit_json([c.as_dict() for c in found])
+        _said_alone(args, k1, k2)
         return EXIT_OK
     counts = {status: sum(1 for c in found if c.status == status) for status in ("added", "removed", "changed")}
     width = max((len(c.name) for c in found), default=0)
@@ -948,6 +955,7 @@ def cmd_changes(project: Project, args: argparse.Namespace) -> int:
         print(f"{c.status:<8} {c.kind:<10} {c.name:<{width}}  {c.path}{moved}")
     scope = "".join(f" {what} {value}" for what, value in (("under", args.path_prefix), ("of kind", args.kind)) if value)
     print(f"{k1} → {k2}{scope}: {counts['added']} added, {counts['removed']} removed, {counts['changed']} changed")
+    _said_alone(args, k1, k2)
     return EXIT_OK
 
 
