@@ -648,7 +648,7 @@ class Index:
 
         A file with the same path and content in both kernels has the same definitions (both
         indexes are current, so built by the same indexer): only the definitions of the other
-        files are read, as (name, kind, path, digest), and compared as multisets; each name's
+        files are compared, as multisets of (name, kind, path, digest) counted in SQL; each name's
         leftovers are then paired with `counterparts` (same path first, then the same kind)."""
         where, args = "", []
         if kind:
@@ -658,22 +658,29 @@ class Index:
             prefix = path_prefix.rstrip("/")
             where += " AND (f.path = ? OR f.path LIKE ? ESCAPE '\\')"
             args += [prefix, _like_escape(prefix) + "/%"]
-        sql = ("SELECT s.name, s.kind, f.path, s.digest FROM {0}.files f JOIN {0}.symbols s ON s.file_id = f.id"
-               " WHERE NOT EXISTS (SELECT 1 FROM {1}.files g WHERE g.path = f.path AND g.sha256 = f.sha256)" + where)
-        from collections import Counter
+        # The files of one side whose path and content the other side does not have (a short list, then the
+        # symbols by file through symbols_file), and of their definitions the (name, kind, path, digest)
+        # groups whose counts differ between the sides: the rest is the same text in the same file.
+        side = ("SELECT s.name, s.kind, f.path, s.digest, {2} AS side FROM {0}.files f JOIN {0}.symbols s"
+                " ON s.file_id = f.id WHERE f.id IN (SELECT d.id FROM {0}.files d WHERE NOT EXISTS"
+                " (SELECT 1 FROM {1}.files g WHERE g.path = d.path AND g.sha256 = d.sha256))" + where)
+        sql = (f"SELECT name, kind, path, digest, sum(side = 0), sum(side = 1) FROM ({side.format('main', 'newer', 0)}"
+               f" UNION ALL {side.format('newer', 'main', 1)}) GROUP BY name, kind, path, digest"
+               " HAVING sum(side = 0) != sum(side = 1)")
         from urllib.parse import quote
 
         self.db.execute("ATTACH DATABASE ? AS newer", (f"file:{quote(str(newer.path.resolve()))}?mode=ro",))
         try:
-            before = Counter(self.db.execute(sql.format("main", "newer"), args))
-            after = Counter(self.db.execute(sql.format("newer", "main"), args))
+            rows = self.db.execute(sql, args + args).fetchall()
         finally:
             self.db.execute("DETACH DATABASE newer")
         old_by_name: dict[str, list[_Def]] = {}
         new_by_name: dict[str, list[_Def]] = {}
-        for rows, into in ((before - after, old_by_name), (after - before, new_by_name)):
-            for (name, k, path, digest), count in rows.items():
-                into.setdefault(name, []).extend([_Def(name, k, path, digest)] * count)
+        for name, k, path, digest, before, after in rows:
+            if before > after:
+                old_by_name.setdefault(name, []).extend([_Def(name, k, path, digest)] * (before - after))
+            else:
+                new_by_name.setdefault(name, []).extend([_Def(name, k, path, digest)] * (after - before))
         out: list[Change] = []
         for name in sorted(old_by_name.keys() | new_by_name.keys()):
             pairs, gone, new = counterparts(old_by_name.get(name, []), new_by_name.get(name, []),

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import line_of
+from conftest import line_of, write_tree
 from history_kernels import BETA, NEW_ALPHA, OLD_ALPHA, build_two_kernels
 
 from explorer.cli import main
@@ -258,3 +258,24 @@ def test_help_says_what_the_json_holds(capsys: pytest.CaptureFixture[str], comma
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "--json" in out and "changed" in out
+
+
+def test_changes_counts_repeated_identical_definitions(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The same text twice in one file (both arms of an #ifdef) is two definitions: losing one is a removal."""
+    from explorer.config import Project
+    from explorer.indexer import build_index
+
+    folder = tmp_path / "kernel-snippets"
+    folder.mkdir()
+    (folder / "kernels.toml").write_text('[kernels."a"]\npaths = ["net"]\n\n[kernels."b"]\npaths = ["net"]\n',
+                                         encoding="utf-8")
+    twice = "#ifdef CONFIG_TWICE\nint twice(void);\n#else\nint twice(void);\n#endif\n"
+    write_tree(folder / "a", {"net/twice.h": twice, "net/other.c": "int other(void)\n{\n\treturn 0;\n}\n"})
+    write_tree(folder / "b", {"net/twice.h": "int twice(void);\n", "net/other.c": "int other(void)\n{\n\treturn 1;\n}\n"})
+    project = Project.load(folder)
+    for name in ("a", "b"):
+        build_index(project, name, jobs=1)
+    rows = run_json(capsys, folder, "changes")
+    assert isinstance(rows, list)
+    assert [(r["name"], r["kind"], r["status"]) for r in rows] == [("other", "function", "changed"),
+                                                                   ("twice", "prototype", "removed")]
