@@ -738,8 +738,8 @@ def _definitions(project: Project, kernel: str, index: Index, name: str, kind: s
     ]
 
 
-def _same_text(a: _Definition, b: _Definition) -> bool:
-    return a.text == b.text
+def _text(d: _Definition) -> str:
+    return d.text
 
 
 @dataclass(frozen=True)
@@ -770,7 +770,7 @@ def _history_rows(kernel: str, found: list[_Definition], previous: list[_Definit
         if not found:
             return [HistoryRow(kernel, None, None, None, None, None, None, "absent")]
         return [row(d, None, "present") for d in found]
-    pairs, gone, _ = counterparts(previous, found, lambda d: d.where, _same_text)
+    pairs, gone, _ = counterparts(previous, found, lambda d: d.where, _text)
     paired = {id(b): a for a, b in pairs}
     rows = []
     for d in found:
@@ -906,7 +906,7 @@ def cmd_diff(project: Project, args: argparse.Namespace) -> int:
         if suggestions:
             print(f"did you mean: {', '.join(suggestions)}", file=sys.stderr)
         return EXIT_FAIL
-    pairs, gone, new = counterparts(older, newer, lambda d: d.where, _same_text)
+    pairs, gone, new = counterparts(older, newer, lambda d: d.where, _text)
     parts = [DiffPart(a, b, a.text != b.text, _unified(a, b, k1, k2) if a.text != b.text else "") for a, b in pairs]
     parts += [DiffPart(a, None, True, _unified(a, None, k1, k2)) for a in gone]
     parts += [DiffPart(None, b, True, _unified(None, b, k1, k2)) for b in new]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Collection, Hashable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NotRequired, TypedDict, TypeVar
@@ -684,7 +685,7 @@ class Index:
         out: list[Change] = []
         for name in sorted(old_by_name.keys() | new_by_name.keys()):
             pairs, gone, new = counterparts(old_by_name.get(name, []), new_by_name.get(name, []),
-                                            lambda d: (d.path, d.kind), lambda a, b: a.digest == b.digest)
+                                            lambda d: (d.path, d.kind), lambda d: d.digest)
             for a, b in pairs:
                 if a.digest != b.digest or a.path != b.path:
                     out.append(Change(name, b.kind, b.path, "changed", a.path))
@@ -717,33 +718,42 @@ class _Def:
 
 
 def counterparts(older: Sequence[T], newer: Sequence[T], where: Callable[[T], tuple[str, str]],
-                 same: Callable[[T, T], bool]) -> tuple[list[tuple[T, T]], list[T], list[T]]:
+                 text: Callable[[T], Hashable]) -> tuple[list[tuple[T, T]], list[T], list[T]]:
     """Pair each definition of a name in an older kernel with its counterpart in a newer one.
 
-    `where` gives a definition's (path, kind), `same` whether two have the same text.  Tried in
-    turn, each definition taking the first one left that fits: same path and kind (the same text
-    first), same path, then the same kind elsewhere (the same text first: a definition moved to
-    another file).  Returns the pairs, the older definitions left over (removed) and the newer
-    ones left over (added)."""
-    tests: list[Callable[[T, T], bool]] = [
-        lambda a, b: where(a) == where(b) and same(a, b),
-        lambda a, b: where(a) == where(b),
-        lambda a, b: where(a)[0] == where(b)[0],
-        lambda a, b: where(a)[1] == where(b)[1] and same(a, b),
-        lambda a, b: where(a)[1] == where(b)[1],
+    `where` gives a definition's (path, kind), `text` what decides whether two are the same
+    (the text, or its digest).  Tried in turn, each older definition taking the first newer one
+    left that fits: same path and kind (the same text first), same path, then the same kind
+    elsewhere (the same text first: a definition moved to another file).  Returns the pairs, the
+    older definitions left over (removed) and the newer ones left over (added).  Each pass is one
+    dictionary of the newer ones left: a macro defined in a thousand files costs no more."""
+    passes: list[Callable[[T], Hashable]] = [
+        lambda d: (*where(d), text(d)),
+        where,
+        lambda d: where(d)[0],
+        lambda d: (where(d)[1], text(d)),
+        lambda d: where(d)[1],
     ]
     old_left, new_left = list(range(len(older))), list(range(len(newer)))
-    paired: list[tuple[int, int]] = []
-    for fits in tests:
-        for i in list(old_left):
-            for j in new_left:
-                if fits(older[i], newer[j]):
-                    paired.append((i, j))
-                    old_left.remove(i)
-                    new_left.remove(j)
-                    break
-    paired.sort()
-    return [(older[i], newer[j]) for i, j in paired], [older[i] for i in old_left], [newer[j] for j in new_left]
+    partner: dict[int, int] = {}
+    for key in passes:
+        if not old_left or not new_left:
+            break
+        waiting: dict[Hashable, deque[int]] = {}
+        for j in new_left:
+            waiting.setdefault(key(newer[j]), deque()).append(j)
+        unpaired = []
+        for i in old_left:
+            queue = waiting.get(key(older[i]))
+            if queue:
+                partner[i] = queue.popleft()
+            else:
+                unpaired.append(i)
+        old_left = unpaired
+        taken = set(partner.values())
+        new_left = [j for j in new_left if j not in taken]
+    pairs = [(older[i], newer[partner[i]]) for i in sorted(partner)]
+    return pairs, [older[i] for i in old_left], [newer[j] for j in new_left]
 
 
 def create_schema(db: sqlite3.Connection, indexes: bool = True) -> None:

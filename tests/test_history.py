@@ -279,3 +279,30 @@ def test_changes_counts_repeated_identical_definitions(capsys: pytest.CaptureFix
     assert isinstance(rows, list)
     assert [(r["name"], r["kind"], r["status"]) for r in rows] == [("other", "function", "changed"),
                                                                    ("twice", "prototype", "removed")]
+
+
+def test_counterparts_same_path_first_then_same_kind_same_text_first() -> None:
+    from explorer.store import counterparts
+
+    Row = tuple[str, str, str]  # path, kind, text
+
+    def pair(older: list[Row], newer: list[Row]) -> tuple[list[tuple[Row, Row]], list[Row], list[Row]]:
+        return counterparts(older, newer, lambda d: (d[0], d[1]), lambda d: d[2])
+
+    # moved definitions find the one with their own text, whatever the order
+    pairs, gone, new = pair([("a.c", "function", "one"), ("b.c", "function", "two")],
+                            [("c.c", "function", "two"), ("d.c", "function", "one")])
+    assert pairs == [(("a.c", "function", "one"), ("d.c", "function", "one")),
+                     (("b.c", "function", "two"), ("c.c", "function", "two"))]
+    assert (gone, new) == ([], [])
+    # the same path wins over the same text elsewhere; a kind that has no counterpart is left over
+    pairs, gone, new = pair([("a.c", "function", "one"), ("h.h", "macro", "m")],
+                            [("b.c", "function", "one"), ("a.c", "function", "one, edited")])
+    assert pairs == [(("a.c", "function", "one"), ("a.c", "function", "one, edited"))]
+    assert gone == [("h.h", "macro", "m")]
+    assert new == [("b.c", "function", "one")]
+    # a name defined in many files pairs each with its own file
+    older = [(f"f{n}.c", "macro", f"v{n}") for n in range(2000)]
+    newer = [(f"f{n}.c", "macro", f"v{n + 1}") for n in reversed(range(2000))]
+    pairs, gone, new = pair(older, newer)
+    assert all(a[0] == b[0] for a, b in pairs) and len(pairs) == 2000 and not gone and not new
