@@ -198,8 +198,6 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--max-depth", type=_positive, default=12, metavar="N", help="give up beyond N calls (default 12)")
     p.set_defaults(func=cmd_path)
 
-    _add_history_parsers(sub)
-
     p = sub.add_parser("check", parents=[common], help="verify that annotations resolve and have not drifted from the code",
                        description="Every annotation page of docs/ (front matter `annotations: true`) against every indexed kernel "
                        "(or --kernel K), per kernel: symbols resolve, anchored line texts are still in the definitions, "
@@ -214,6 +212,8 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("versions", parents=[common], help="the kernels declared, vendored and indexed")
     p.set_defaults(func=cmd_versions)
+
+    _add_history_parsers(sub)  # history, diff, changes
 
     if only in (None, "lab"):
         from .labs.cli import add_lab_parser
