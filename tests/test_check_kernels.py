@@ -175,3 +175,16 @@ def test_text_output_counts_per_kernel(capsys: pytest.CaptureFixture[str], snipp
     captured = capsys.readouterr()
     assert "3 annotations checked against linux-old, linux-new: 2 finding(s) (linux-old 0, linux-new 2)" in captured.err
     assert "notes.md" in captured.out and "[linux-new]" in captured.out
+
+
+def test_marks_on_consecutive_lines_are_all_read(tmp_path: Path) -> None:
+    """Each kernel's mark on its own line under the heading: the second is a mark, not the annotation's text."""
+    from explorer.annotations import parse_file
+
+    path = tmp_path / "notes.md"
+    path.write_text("---\nannotations: true\n---\n\n## `grows`\n<!-- reviewed: linux-old:aaaaaaaaaaaa -->\n"
+                    "<!-- reviewed: linux-new:bbbbbbbbbbbb -->\nReturns its argument.\n", encoding="utf-8")
+    (note,), problems = parse_file(path)
+    assert problems == []
+    assert note.reviewed == {"linux-old": "aaaaaaaaaaaa", "linux-new": "bbbbbbbbbbbb"}
+    assert note.text == "Returns its argument."
