@@ -5,6 +5,7 @@ An annotation page is a Markdown page of docs/ whose front matter says
 
     ## `inet_connection_sock.icsk_accept_queue`
     <!-- reviewed: linux-6.1:3f2a9c1e0b7d -->
+    <!-- reviewed: linux-6.12:8e01b44a93c5 -->
     The accept queue ...
 
     ### `WRITE_ONCE(sk->sk_max_ack_backlog, backlog);`
@@ -15,13 +16,15 @@ An annotation page is a Markdown page of docs/ whose front matter says
   that symbol;
 - a level-3 heading in backticks anchors to a line of the symbol's definition by the
   line's text (whitespace is ignored), never by its number, so it survives line shifts;
-- the ``reviewed`` comment keeps, per kernel, a hash of the symbol's definition as it
-  was when a person last reviewed the annotation.
+- the ``reviewed`` comments right under the heading keep, per kernel, a hash of the
+  symbol's definition as it was when a person last reviewed the annotation against that
+  kernel: one comment per kernel (several ``KERNEL:HASH`` in one comment are read too).
 
-`kexplore check` reports, with the annotation's file and line: a symbol that does not
-resolve, an anchored line no longer in the definition, a definition that changed since
-its review, and an annotation never reviewed.  `kexplore check --accept` records the
-current hashes once the annotations have been reviewed.
+`kexplore check` reports, per kernel and with the annotation's file and line: a symbol
+that does not resolve (``missing``), an anchored line no longer in the definition
+(``anchor-gone``), a definition that changed since its review (``changed``), and an
+annotation never reviewed against the kernel (``unreviewed``).  `kexplore check --accept`
+records the current hashes, for the kernels checked, once the annotations have been reviewed.
 
 Standard library only: the CLI's lookups read annotations too.
 """
@@ -58,8 +61,10 @@ class Annotation:
     line: int  # of the heading
     symbol: str
     text: str = ""
-    reviewed: dict[str, str | None] = field(default_factory=dict)
-    reviewed_line: int | None = None
+    reviewed: dict[str, str | None] = field(default_factory=dict)  # kernel → hash of the reviewed definition
+    reviewed_line: int | None = None  # the first `reviewed` comment
+    reviewed_lines: dict[str, int] = field(default_factory=dict)  # kernel → the line of its mark
+    review_end: int | None = None  # the last `reviewed` comment of the block under the heading
     anchors: list[Anchor] = field(default_factory=list)
 
     def summary(self, limit: int = 240) -> str:
@@ -77,16 +82,22 @@ class Annotation:
         return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
+FINDINGS = ("missing", "anchor-gone", "changed", "unreviewed", "source-changed", "heading")
+
+
 @dataclass
 class Finding:
     path: str
     line: int
     symbol: str
     kernel: str | None
-    problem: str
+    problem: str  # the sentence for a person
+    finding: str = "heading"  # one of FINDINGS, for scripts
 
     def as_dict(self) -> dict[str, object]:
-        return {"file": self.path, "line": self.line, "symbol": self.symbol, "kernel": self.kernel, "problem": self.problem}
+        """A row of `kexplore check --json`."""
+        return {"kernel": self.kernel, "file": self.path, "line": self.line, "symbol": self.symbol,
+                "finding": self.finding, "message": self.problem}
 
     def __str__(self) -> str:
         where = f" [{self.kernel}]" if self.kernel else ""
@@ -149,13 +160,16 @@ def parse_file(path: Path, root: Path | None = None, text: str | None = None) ->
                 anchor = _ANCHOR_HEADING_RX.match(h3.group(1)) if h3 else None
                 if anchor:
                     current.anchors.append(Anchor(number, anchor.group(1)))
-            if current is not None and not body and current.reviewed_line is None:
+            if current is not None and not body:
                 rev = _REVIEWED_RX.match(raw.strip())
-                if rev:
-                    current.reviewed_line = number
+                if rev:  # the marks right under the heading, one comment per kernel or several in one
+                    if current.reviewed_line is None:
+                        current.reviewed_line = number
+                    current.review_end = number
                     for item in rev.group(1).split():
                         kernel, _, digest = item.partition(":")
                         current.reviewed[kernel] = digest or None
+                        current.reviewed_lines[kernel] = number
                     continue
         if current is not None:
             body.append(raw)
@@ -218,28 +232,31 @@ def check(annotations: list[Annotation], kernels: dict[str, tuple[Index, Path]],
         for kernel, (index, tree) in kernels.items():
             sym = _definition(index, a.symbol)
             if sym is None:
-                findings.append(Finding(rel, a.line, a.symbol, kernel, "no such symbol in this kernel"))
+                findings.append(Finding(rel, a.line, a.symbol, kernel, "no such symbol in this kernel", "missing"))
                 continue
             try:
                 lines = definition_lines(index, tree, sym)
             except SourceChanged as exc:
-                findings.append(Finding(rel, a.line, a.symbol, kernel, str(exc)))
+                findings.append(Finding(rel, a.line, a.symbol, kernel, str(exc), "source-changed"))
                 continue
             collapsed = [_collapse(line) for line in lines]
             for anchor in a.anchors:
                 want = _collapse(anchor.text)
                 if not any(want in line for line in collapsed):
                     findings.append(Finding(rel, anchor.line, a.symbol, kernel,
-                                            f"anchored text `{anchor.text}` is no longer in {sym.path}:{sym.line}-{sym.end_line}"))
+                                            f"anchored text `{anchor.text}` is no longer in {sym.path}:{sym.line}-{sym.end_line}",
+                                            "anchor-gone"))
             digest = body_hash(lines)
             reviewed = a.reviewed.get(kernel)
             if reviewed is None:
                 findings.append(Finding(rel, a.line, a.symbol, kernel,
-                                        "not reviewed against this kernel yet (review it, then `kexplore check --accept`)"))
+                                        f"not reviewed against this kernel yet (review it, then `kexplore check --kernel {kernel} --accept`)",
+                                        "unreviewed"))
             elif reviewed != digest:
-                findings.append(Finding(rel, a.reviewed_line or a.line, a.symbol, kernel,
+                findings.append(Finding(rel, a.reviewed_lines.get(kernel, a.line), a.symbol, kernel,
                                         f"the definition at {sym.path}:{sym.line} changed since the annotation was reviewed "
-                                        f"(hash {reviewed}, now {digest}): re-read it, then `kexplore check --accept`"))
+                                        f"(hash {reviewed}, now {digest}): re-read it, then "
+                                        f"`kexplore check --kernel {kernel} --accept`", "changed"))
     return findings
 
 
@@ -251,7 +268,7 @@ def accept(annotations: list[Annotation], kernels: dict[str, tuple[Index, Path]]
     changed = 0
     for path, items in by_file.items():
         lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-        inserts: list[tuple[int, str, bool]] = []  # (0-based line, text, replace?)
+        inserts: list[tuple[int, int, str]] = []  # (0-based first line, lines replaced, text)
         for a in items:
             hashes = dict(a.reviewed)
             for kernel, (index, tree) in kernels.items():
@@ -262,17 +279,17 @@ def accept(annotations: list[Annotation], kernels: dict[str, tuple[Index, Path]]
                     hashes[kernel] = body_hash(definition_lines(index, tree, sym))
                 except SourceChanged:
                     continue  # `check` reports it; a hash of the wrong text would be worse than none
-            comment = "<!-- reviewed: " + " ".join(f"{k}:{v}" if v else k for k, v in sorted(hashes.items())) + " -->\n"
-            if a.reviewed_line is not None:
-                inserts.append((a.reviewed_line - 1, comment, True))
+            # one comment per kernel, replacing the block of marks under the heading: the marks already
+            # there keep their order, a kernel reviewed for the first time comes after them
+            comment = "".join(f"<!-- reviewed: {k}:{v} -->\n" if v else f"<!-- reviewed: {k} -->\n"
+                              for k, v in hashes.items())
+            if a.reviewed_line is not None and a.review_end is not None:
+                inserts.append((a.reviewed_line - 1, a.review_end - a.reviewed_line + 1, comment))
             else:
-                inserts.append((a.line, comment, False))
+                inserts.append((a.line, 0, comment))
         before = "".join(lines)
-        for at, text, replace in sorted(inserts, reverse=True):
-            if replace:
-                lines[at] = text
-            else:
-                lines.insert(at, text)
+        for at, replaced, text in sorted(inserts, reverse=True):
+            lines[at : at + replaced] = [text]
         after = "".join(lines)
         if after != before:
             path.write_text(after, encoding="utf-8")

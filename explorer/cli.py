@@ -15,6 +15,7 @@ import re
 import sqlite3
 import sys
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ from .store import (
     SourceChanged,
     StructField,
     Symbol,
+    counterparts,
     is_damage,
 )
 
@@ -97,7 +99,7 @@ def search_query(text: str) -> str:
 
 
 COMMANDS = ("vendor", "index", "lookup", "search", "show", "dump", "refs", "callers", "callees", "struct", "path",
-            "check", "versions", "lab")
+            "check", "versions", "lab", "history", "diff", "changes")
 
 
 class _Skipped:
@@ -197,15 +199,21 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_path)
 
     p = sub.add_parser("check", parents=[common], help="verify that annotations resolve and have not drifted from the code",
-                       description="Every annotation page of docs/ (front matter `annotations: true`) against every indexed kernel: "
-                       "symbols resolve, anchored line texts are still in the definitions, definitions unchanged since review. "
-                       "Exits 1 when anything is found.")
+                       description="Every annotation page of docs/ (front matter `annotations: true`) against every indexed kernel "
+                       "(or --kernel K), per kernel: symbols resolve, anchored line texts are still in the definitions, "
+                       "definitions unchanged since they were reviewed for that kernel (`<!-- reviewed: KERNEL:HASH -->`, "
+                       "one per kernel under the heading). Exits 1 when anything is found.",
+                       epilog="--json: a list of rows with kernel, file, line, symbol, finding (missing, anchor-gone, changed, "
+                       "unreviewed, source-changed, heading) and message.")
     p.add_argument("--accept", action="store_true",
-                   help="after reviewing, record the current definition hashes in the annotations' `reviewed` comments")
+                   help="after reviewing, record the current definition hashes in the annotations' `reviewed` comments, "
+                   "for the kernels checked (the other kernels' marks are kept)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("versions", parents=[common], help="the kernels declared, vendored and indexed")
     p.set_defaults(func=cmd_versions)
+
+    _add_history_parsers(sub)  # history, diff, changes
 
     if only in (None, "lab"):
         from .labs.cli import add_lab_parser
@@ -599,14 +607,356 @@ def cmd_check(project: Project, args: argparse.Namespace) -> int:
     finally:
         for index, _ in kernels.values():
             index.close()
+    order = {name: n for n, name in enumerate(kernels)}  # per kernel, in kernels.toml order
+    findings.sort(key=lambda f: (-1 if f.kernel is None else order.get(f.kernel, len(order)), f.path, f.line))
     if args.json:
-        emit_json({"annotations": len(annotations), "kernels": sorted(kernels), "findings": [f.as_dict() for f in findings]})
+        emit_json([f.as_dict() for f in findings])
     else:
         for f in findings:
             print(f)
-        print(f"{len(annotations)} annotations checked against {', '.join(sorted(kernels)) or 'no kernel'}: "
-              f"{len(findings)} finding(s)", file=sys.stderr)
+        per_kernel = ", ".join(f"{name} {sum(1 for f in findings if f.kernel == name)}" for name in kernels)
+        print(f"{len(annotations)} annotations checked against {', '.join(kernels) or 'no kernel'}: "
+              f"{len(findings)} finding(s)" + (f" ({per_kernel})" if len(kernels) > 1 else ""), file=sys.stderr)
     return EXIT_FAIL if findings else EXIT_OK
+
+
+# ---------------------------------------------------------------- across kernels: history, diff, changes
+
+
+def _path_prefix(text: str) -> str:
+    """argparse type: a plain relative path inside a tree (a trailing / is allowed)."""
+    from .safepath import is_clean
+
+    prefix = text.rstrip("/")
+    if len(text) > 4 * MAX_NAME or not is_clean(prefix):
+        raise argparse.ArgumentTypeError(f"{_quoted(text)} is not a plain relative path inside the tree (as in net/ipv4)")
+    return prefix
+
+
+def _add_history_parsers(sub: _OnlyOne) -> None:
+    across = argparse.ArgumentParser(add_help=False)
+    across.add_argument("--json", action="store_true", help="print JSON instead of text")
+    across.add_argument("--snippets", metavar="DIR", type=Path,
+                        help="the folder with kernels.toml, trees and indexes (default: the checkout's kernel-snippets/, "
+                        "or $KEXPLORE_SNIPPETS)")
+    pair = argparse.ArgumentParser(add_help=False)
+    pair.add_argument("--from", dest="from_kernel", metavar="K1",
+                      help="the older kernel (default: the first indexed kernel of kernels.toml)")
+    pair.add_argument("--to", dest="to_kernel", metavar="K2",
+                      help="the newer kernel (default: the last indexed kernel of kernels.toml)")
+
+    p = sub.add_parser(
+        "history", parents=[across], help="where a symbol is defined in each kernel, and whether it changed",
+        description="For each kernel of kernels.toml, in its order: where NAME is defined (path, lines, signature) or that "
+        "it is absent, and whether each definition's text differs from its counterpart in the previous indexed kernel "
+        "(same path first, then the same kind). Kernels without an index are listed as such.",
+        epilog="--json: a list of objects with kernel, kind, path, line, end_line, signature, changed (null with nothing "
+        "to compare), status (present, unchanged, changed, added, removed, absent, not indexed) and from_path.")
+    p.add_argument("name", type=symbol_name, help="a symbol, e.g. inet_csk_accept or sock.sk_state")
+    p.add_argument("--kind", choices=KINDS, help="only definitions of this kind")
+    p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser(
+        "diff", parents=[across, pair], help="a unified diff of a symbol's definition between two kernels",
+        description="The definition of NAME in K1 against K2, as a unified diff with the files' own line numbers. "
+        "A name defined in several places diffs each definition with its counterpart (same path first, then the same "
+        "kind); one with no counterpart is diffed against nothing.",
+        epilog="--json: an object with name, from and to (each {kernel, path, line, end_line}, of the first definition), "
+        "changed (whether any definition's text differs), diff (the unified diff text, empty when unchanged) and "
+        "definitions (the same fields for each pair of counterparts).")
+    p.add_argument("name", type=symbol_name, help="a symbol, e.g. inet_csk_accept")
+    p.add_argument("--kind", choices=KINDS, help="only definitions of this kind")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                   help="colour the diff (default: auto, on a terminal)")
+    p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser(
+        "changes", parents=[across, pair], help="definitions added, removed and changed between two kernels",
+        description="Every definition added, removed or changed from K1 to K2, with counts. Definitions are compared by "
+        "a digest of their text stored at index time; a definition moved to another file counts as changed (from_path "
+        "says where it was).",
+        epilog="--json: a list of rows with name, kind, path, status (added, removed, changed) and from_path.")
+    p.add_argument("--path", dest="path_prefix", type=_path_prefix, metavar="PREFIX",
+                   help="only definitions in files under PREFIX (net/ipv4, or one file)")
+    p.add_argument("--kind", choices=KINDS, help="only definitions of this kind")
+    p.set_defaults(func=cmd_changes)
+
+
+def _indexed(project: Project) -> list[str]:
+    """The kernels of kernels.toml that have an index, in its order."""
+    return [name for name in project.kernels if project.index_path(name).is_file()]
+
+
+def _open_kernel(project: Project, name: str) -> Index:
+    spec = project.kernel(name)
+    try:
+        return Index(project.index_path(spec.name))
+    except IndexMissing:
+        step = "kexplore index" if project.tree(spec.name).is_dir() else "kexplore vendor && kexplore index"
+        raise _NoIndex(f"no index for {spec.name} yet: run `{step} --kernel {spec.name}`") from None
+
+
+def _two_kernels(project: Project, args: argparse.Namespace) -> tuple[str, str]:
+    """--from and --to, checked against kernels.toml, or the oldest and newest indexed kernels.
+
+    With a single kernel indexed, the defaults compare it with itself (said on stderr by `_said_alone`)."""
+    for given in (args.from_kernel, args.to_kernel):
+        if given is not None:
+            project.kernel(given)  # a one-line ConfigError naming the declared kernels
+    indexed = _indexed(project)
+    if not indexed and (args.from_kernel is None or args.to_kernel is None):
+        raise _NoIndex("no kernel is indexed yet: run `kexplore index --kernel NAME` (or `make index`)")
+    return args.from_kernel or indexed[0], args.to_kernel or indexed[-1]
+
+
+def _said_alone(args: argparse.Namespace, older: str, newer: str) -> None:
+    """After the answer (an error before it stays the only line): a default that compared a kernel with itself."""
+    if older == newer and (args.from_kernel is None or args.to_kernel is None):
+        print(f"kexplore: only {older} is indexed here: it was compared with itself", file=sys.stderr)
+
+
+@dataclass(frozen=True)
+class _Definition:
+    """One definition of a name in one kernel, with its text (exact range, and the whole lines it spans)."""
+
+    kernel: str
+    sym: Symbol
+    text: str
+    lines: str
+
+    @property
+    def where(self) -> tuple[str, str]:
+        return self.sym.path, self.sym.kind
+
+
+def _definitions(project: Project, kernel: str, index: Index, name: str, kind: str | None) -> list[_Definition]:
+    """The definitions of `name` in one kernel, with their texts; SourceChanged if a tree differs from its index."""
+    tree = project.tree(kernel)
+    return [
+        _Definition(kernel, s, index.definition_text(s, tree), index.definition_text(s, tree, whole_lines=True))
+        for s in _find(index, name, kind)
+    ]
+
+
+def _text(d: _Definition) -> str:
+    return d.text
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One line of `kexplore history`: a definition in one kernel, compared with the previous indexed kernel."""
+
+    kernel: str
+    kind: str | None
+    path: str | None
+    line: int | None
+    end_line: int | None
+    signature: str | None
+    changed: bool | None  # None: nothing to compare with (the first indexed kernel, or not indexed)
+    status: str  # present, unchanged, changed, added, removed, absent, not indexed
+    from_path: str | None = None  # the counterpart's path in the previous kernel (another one when moved)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _history_rows(kernel: str, found: list[_Definition], previous: list[_Definition] | None) -> list[HistoryRow]:
+    def row(d: _Definition, changed: bool | None, status: str, before: _Definition | None = None) -> HistoryRow:
+        s = d.sym
+        return HistoryRow(kernel, s.kind, s.path, s.line, s.end_line, s.signature, changed, status,
+                          before.sym.path if before is not None else None)
+
+    if previous is None:
+        if not found:
+            return [HistoryRow(kernel, None, None, None, None, None, None, "absent")]
+        return [row(d, None, "present") for d in found]
+    pairs, gone, _ = counterparts(previous, found, lambda d: d.where, _text)
+    paired = {id(b): a for a, b in pairs}
+    rows = []
+    for d in found:
+        before = paired.get(id(d))
+        if before is None:
+            rows.append(row(d, True, "added"))
+        else:
+            differs = before.text != d.text
+            rows.append(row(d, differs, "changed" if differs else "unchanged", before))
+    for d in gone:
+        rows.append(HistoryRow(kernel, d.sym.kind, None, None, None, None, True, "removed", d.sym.path))
+    if not rows:
+        rows.append(HistoryRow(kernel, None, None, None, None, None, False, "absent"))
+    return rows
+
+
+def cmd_history(project: Project, args: argparse.Namespace) -> int:
+    rows: list[HistoryRow] = []
+    previous: list[_Definition] | None = None
+    suggestions: list[str] | None = None
+    anywhere = False
+    if not project.kernels:
+        raise ConfigError("kernels.toml declares no kernel")
+    for kernel in project.kernels:
+        if not project.index_path(kernel).is_file():
+            rows.append(HistoryRow(kernel, None, None, None, None, None, None, "not indexed"))
+            continue
+        with _open_kernel(project, kernel) as index:
+            try:
+                found = _definitions(project, kernel, index, args.name, args.kind)
+            except SourceChanged as exc:
+                err(f"{kernel}: {exc}")
+                return EXIT_FAIL
+            if not found and suggestions is None:
+                suggestions = index.suggest(args.name)
+        anywhere = anywhere or bool(found)
+        rows += _history_rows(kernel, found, previous)
+        previous = found
+    if previous is None:
+        raise _NoIndex("no kernel is indexed yet: run `kexplore index --kernel NAME` (or `make index`)")
+    if not anywhere:
+        err(f"no definition named {args.name!r} in any indexed kernel ({', '.join(_indexed(project))})")
+        if suggestions:
+            print(f"did you mean: {', '.join(suggestions)}", file=sys.stderr)
+        if args.json:
+            emit_json([r.as_dict() for r in rows])
+        return EXIT_FAIL
+    if args.json:
+        emit_json([r.as_dict() for r in rows])
+        return EXIT_OK
+    width = max(len(r.kernel) for r in rows)
+    print(args.name)
+    for r in rows:
+        head = f"  {r.kernel:<{width}}  "
+        if r.status in ("absent", "not indexed"):
+            print(f"{head}{r.status}")
+        elif r.status == "removed":
+            print(f"{head}removed: the {r.kind} of {r.from_path} is gone")
+        else:
+            where = f"{r.path}:{r.line}" + (f"-{r.end_line}" if r.end_line and r.line and r.end_line > r.line else "")
+            moved = f", moved from {r.from_path}" if r.from_path and r.from_path != r.path else ""
+            print(f"{head}{r.kind}  {where}  [{r.status}{moved}]\n  {'':<{width}}    {r.signature}")
+    return EXIT_OK
+
+
+@dataclass(frozen=True)
+class DiffPart:
+    """One definition against its counterpart: where each is (None: absent), whether the text differs, the diff."""
+
+    older: _Definition | None
+    newer: _Definition | None
+    changed: bool
+    diff: str
+
+
+def _side(kernel: str, d: _Definition | None) -> dict[str, object]:
+    if d is None:
+        return {"kernel": kernel, "path": None, "line": None, "end_line": None}
+    return {"kernel": kernel, "path": d.sym.path, "line": d.sym.line, "end_line": d.sym.end_line}
+
+
+_HUNK_RX = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@")
+
+
+def _unified(older: _Definition | None, newer: _Definition | None, k1: str, k2: str) -> str:
+    """The unified diff of two definitions' whole lines, numbered as the lines of their files."""
+    import difflib
+
+    a = older.lines.splitlines() if older is not None else []
+    b = newer.lines.splitlines() if newer is not None else []
+    a_name = f"{k1}/{older.sym.path}" if older is not None else f"{k1} (absent)"
+    b_name = f"{k2}/{newer.sym.path}" if newer is not None else f"{k2} (absent)"
+    a_first = older.sym.start_line if older is not None else 1
+    b_first = newer.sym.start_line if newer is not None else 1
+
+    def renumber(m: re.Match[str]) -> str:
+        a_at, b_at = int(m.group(1)), int(m.group(3))
+        a_at += a_first - 1 if a_at else 0
+        b_at += b_first - 1 if b_at else 0
+        return f"@@ -{a_at}{m.group(2) or ''} +{b_at}{m.group(4) or ''} @@"
+
+    out = []
+    for line in difflib.unified_diff(a, b, a_name, b_name, lineterm=""):
+        out.append(_HUNK_RX.sub(renumber, line) if line.startswith("@@") else line)
+    return "".join(line + "\n" for line in out)
+
+
+def _colored(diff: str) -> str:
+    colors = (("+++", "\x1b[1m"), ("---", "\x1b[1m"), ("@@", "\x1b[36m"), ("+", "\x1b[32m"), ("-", "\x1b[31m"))
+    out = []
+    for line in diff.splitlines():
+        code = next((c for lead, c in colors if line.startswith(lead)), None)
+        out.append(f"{code}{line}\x1b[0m" if code else line)
+    return "".join(line + "\n" for line in out)
+
+
+def cmd_diff(project: Project, args: argparse.Namespace) -> int:
+    k1, k2 = _two_kernels(project, args)
+    sides: list[list[_Definition]] = []
+    suggestions: list[str] = []
+    for kernel in (k1, k2):
+        with _open_kernel(project, kernel) as index:
+            try:
+                sides.append(_definitions(project, kernel, index, args.name, args.kind))
+            except SourceChanged as exc:
+                err(f"{kernel}: {exc}")
+                return EXIT_FAIL
+            if not sides[-1] and not suggestions:
+                suggestions = index.suggest(args.name)
+    older, newer = sides
+    if not older and not newer:
+        err(f"no definition named {args.name!r} in {k1} or {k2}")
+        if suggestions:
+            print(f"did you mean: {', '.join(suggestions)}", file=sys.stderr)
+        return EXIT_FAIL
+    pairs, gone, new = counterparts(older, newer, lambda d: d.where, _text)
+    parts = [DiffPart(a, b, a.text != b.text, _unified(a, b, k1, k2) if a.text != b.text else "") for a, b in pairs]
+    parts += [DiffPart(a, None, True, _unified(a, None, k1, k2)) for a in gone]
+    parts += [DiffPart(None, b, True, _unified(None, b, k1, k2)) for b in new]
+    if args.json:
+        def part_json(p: DiffPart) -> dict[str, object]:
+            return {"name": args.name, "from": _side(k1, p.older), "to": _side(k2, p.newer), "changed": p.changed,
+                    "diff": p.diff}
+
+        head = part_json(parts[0])
+        head["changed"] = any(p.changed for p in parts)
+        head["diff"] = "".join(p.diff for p in parts)
+        head["definitions"] = [part_json(p) for p in parts]
+        emit_json(head)
+        _said_alone(args, k1, k2)
+        return EXIT_OK
+    color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
+    for p in parts:
+        if p.changed:
+            sys.stdout.write(_colored(p.diff) if color else p.diff)
+        elif p.older is not None and p.newer is not None:
+            print(f"{args.name} ({p.older.sym.kind}): unchanged from {k1} ({p.older.sym.path}:{p.older.sym.line}) "
+                  f"to {k2} ({p.newer.sym.path}:{p.newer.sym.line})")
+    _said_alone(args, k1, k2)
+    return EXIT_OK
+
+
+def cmd_changes(project: Project, args: argparse.Namespace) -> int:
+    k1, k2 = _two_kernels(project, args)
+    with _open_kernel(project, k1) as older, _open_kernel(project, k2) as newer:
+        try:
+            found = older.changes(newer, args.path_prefix, args.kind)
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            older.verify()
+            newer.verify()  # each names itself when it is the damaged one
+            raise IndexDamaged(newer.path, str(exc)) from None
+    if args.json:
+        emit_json([c.as_dict() for c in found])
+        _said_alone(args, k1, k2)
+        return EXIT_OK
+    counts = {status: sum(1 for c in found if c.status == status) for status in ("added", "removed", "changed")}
+    width = max((len(c.name) for c in found), default=0)
+    for c in found:
+        moved = f"  (moved from {c.from_path})" if c.from_path and c.from_path != c.path else ""
+        print(f"{c.status:<8} {c.kind:<10} {c.name:<{width}}  {c.path}{moved}")
+    scope = "".join(f" {what} {value}" for what, value in (("under", args.path_prefix), ("of kind", args.kind)) if value)
+    print(f"{k1} → {k2}{scope}: {counts['added']} added, {counts['removed']} removed, {counts['changed']} changed")
+    _said_alone(args, k1, k2)
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------- vendor and index

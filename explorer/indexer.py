@@ -101,7 +101,7 @@ _parser = None
 # the main process's Python, so both cores parse.
 _CHUNK_SCHEMA = """
 CREATE TABLE files (id INTEGER PRIMARY KEY, path TEXT, sha256 TEXT, size INTEGER, mtime_ns INTEGER, lines INTEGER, error_nodes INTEGER, partial INTEGER);
-CREATE TABLE symbols (name TEXT, kind TEXT, line INTEGER, col INTEGER, end_line INTEGER, scope TEXT, signature TEXT, cond TEXT, type TEXT, start_line INTEGER, start_byte INTEGER, end_byte INTEGER, file_id INTEGER);
+CREATE TABLE symbols (name TEXT, kind TEXT, line INTEGER, col INTEGER, end_line INTEGER, scope TEXT, signature TEXT, cond TEXT, type TEXT, start_line INTEGER, start_byte INTEGER, end_byte INTEGER, digest INTEGER, file_id INTEGER);
 CREATE TABLE refs (line INTEGER, col INTEGER, end_col INTEGER, name TEXT, role TEXT, func TEXT, cond TEXT, key TEXT, file_id INTEGER);
 CREATE TABLE fnassign (line INTEGER, key TEXT, function TEXT, file_id INTEGER);
 CREATE TABLE failures (path TEXT, reason TEXT);
@@ -124,6 +124,7 @@ class ParsedFile(NamedTuple):
     error_nodes: int
     partial: bool  # nested deeper than the walkers follow: the deepest parts are left out
     definitions: list[DefinitionRow]
+    digests: list[int]  # definition_digest of each definition's bytes, in the same order
     refs: list[RefRow]
     assigns: list[FnAssign]
 
@@ -144,7 +145,15 @@ def _parse_one(job: Job) -> ParsedFile:
         _parser = make_parser()
     src = Path(job.full).read_bytes()
     result = parse_definitions(_parser, src, job.rel, refs=job.refs)
-    return ParsedFile(result.lines, result.error_nodes, result.partial, result.definitions, result.refs, result.assigns)
+    digests = [definition_digest(src[d.start_byte : d.end_byte]) for d in result.definitions]
+    return ParsedFile(result.lines, result.error_nodes, result.partial, result.definitions, digests, result.refs,
+                      result.assigns)
+
+
+def definition_digest(text: bytes) -> int:
+    """The symbols table's `digest`: a signed 64-bit hash of a definition's exact bytes (equal texts, equal
+    digests), so that `kexplore changes` compares two kernels' definitions in SQL without reading a file."""
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big", signed=True)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -174,7 +183,8 @@ def _parse_chunk(args: tuple[str, list[Job]]) -> tuple[str, int, list[ParseFailu
             "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (job.file_id, job.rel, job.sha256, job.size, job.mtime_ns, parsed.lines, parsed.error_nodes, int(parsed.partial)),
         )
-        db.executemany("INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [d + fid for d in parsed.definitions])
+        db.executemany("INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       [(*d, digest, *fid) for d, digest in zip(parsed.definitions, parsed.digests, strict=True)])
         db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [r + fid for r in parsed.refs])
         db.executemany("INSERT INTO fnassign VALUES (?, ?, ?, ?)", [a + fid for a in parsed.assigns])
     db.executemany("INSERT INTO failures VALUES (?, ?)", failures)
@@ -185,8 +195,8 @@ def _parse_chunk(args: tuple[str, list[Job]]) -> tuple[str, int, list[ParseFailu
 
 _MERGE = (
     "INSERT INTO files (id, path, sha256, size, mtime_ns, lines, error_nodes, partial) SELECT * FROM chunk.files",
-    "INSERT INTO symbols (name, kind, line, col, end_line, scope, signature, cond, type, start_line, start_byte, end_byte, file_id)"
-    " SELECT * FROM chunk.symbols",
+    "INSERT INTO symbols (name, kind, line, col, end_line, scope, signature, cond, type, start_line, start_byte, end_byte, digest,"
+    " file_id) SELECT * FROM chunk.symbols",
     "INSERT OR IGNORE INTO access (key) SELECT key FROM chunk.refs WHERE key IS NOT NULL"
     " UNION SELECT key FROM chunk.fnassign",
     "INSERT INTO refs (file_id, line, col, end_col, name, role, func, cond, access_id)"

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Iterator
+from collections import deque
+from collections.abc import Callable, Collection, Hashable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import NotRequired, TypedDict
+from typing import NotRequired, TypedDict, TypeVar
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+
+T = TypeVar("T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -42,7 +45,8 @@ CREATE TABLE IF NOT EXISTS symbols (
     type TEXT,                          -- members/variables: their type; functions: return type; typedefs: aliased type
     start_line INTEGER NOT NULL,        -- 1-based line where the whole definition starts (a return type above the name)
     start_byte INTEGER NOT NULL,        -- the whole definition: function with its return type, the whole #define,
-    end_byte INTEGER NOT NULL           -- a member's field declaration (end exclusive)
+    end_byte INTEGER NOT NULL,          -- a member's field declaration (end exclusive)
+    digest INTEGER NOT NULL             -- 64-bit hash of those bytes: definitions compared across kernels without their texts
 );
 CREATE TABLE IF NOT EXISTS access (    -- one row per distinct member-access key (see explorer/xref.py)
     id INTEGER PRIMARY KEY,
@@ -628,6 +632,128 @@ class Index:
     def file_lines(self) -> dict[str, int]:
         """path → number of lines, of every indexed file, by path."""
         return {path: int(lines) for path, lines in self.db.execute("SELECT path, lines FROM files ORDER BY path")}
+
+    # ------------------------------------------------------------ across kernels (history, diff, changes)
+
+    def digest(self, sym: Symbol) -> int | None:
+        """The stored digest of `sym`'s definition bytes (see indexer.definition_digest), None if it is not indexed."""
+        row = self.db.execute(
+            "SELECT s.digest FROM symbols s JOIN files f ON f.id = s.file_id"
+            " WHERE f.path = ? AND s.name = ? AND s.kind = ? AND s.start_byte = ? AND s.end_byte = ? LIMIT 1",
+            (sym.path, sym.name, sym.kind, sym.start_byte, sym.end_byte),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def changes(self, newer: Index, path_prefix: str | None = None, kind: str | None = None) -> list[Change]:
+        """Definitions added, removed and changed from this kernel's index to `newer`'s, by name.
+
+        A file with the same path and content in both kernels has the same definitions (both
+        indexes are current, so built by the same indexer): only the definitions of the other
+        files are compared, as multisets of (name, kind, path, digest) counted in SQL; each name's
+        leftovers are then paired with `counterparts` (same path first, then the same kind)."""
+        where, args = "", []
+        if kind:
+            where += " AND s.kind = ?"
+            args.append(kind)
+        if path_prefix:
+            prefix = path_prefix.rstrip("/")
+            where += " AND (f.path = ? OR f.path LIKE ? ESCAPE '\\')"
+            args += [prefix, _like_escape(prefix) + "/%"]
+        # The files of one side whose path and content the other side does not have (a short list, then the
+        # symbols by file through symbols_file), and of their definitions the (name, kind, path, digest)
+        # groups whose counts differ between the sides: the rest is the same text in the same file.
+        side = ("SELECT s.name, s.kind, f.path, s.digest, {2} AS side FROM {0}.files f JOIN {0}.symbols s"
+                " ON s.file_id = f.id WHERE f.id IN (SELECT d.id FROM {0}.files d WHERE NOT EXISTS"
+                " (SELECT 1 FROM {1}.files g WHERE g.path = d.path AND g.sha256 = d.sha256))" + where)
+        sql = (f"SELECT name, kind, path, digest, sum(side = 0), sum(side = 1) FROM ({side.format('main', 'newer', 0)}"
+               f" UNION ALL {side.format('newer', 'main', 1)}) GROUP BY name, kind, path, digest"
+               " HAVING sum(side = 0) != sum(side = 1)")
+        from urllib.parse import quote
+
+        self.db.execute("ATTACH DATABASE ? AS newer", (f"file:{quote(str(newer.path.resolve()))}?mode=ro",))
+        try:
+            rows = self.db.execute(sql, args + args).fetchall()
+        finally:
+            self.db.execute("DETACH DATABASE newer")
+        old_by_name: dict[str, list[_Def]] = {}
+        new_by_name: dict[str, list[_Def]] = {}
+        for name, k, path, digest, before, after in rows:
+            if before > after:
+                old_by_name.setdefault(name, []).extend([_Def(name, k, path, digest)] * (before - after))
+            else:
+                new_by_name.setdefault(name, []).extend([_Def(name, k, path, digest)] * (after - before))
+        out: list[Change] = []
+        for name in sorted(old_by_name.keys() | new_by_name.keys()):
+            pairs, gone, new = counterparts(old_by_name.get(name, []), new_by_name.get(name, []),
+                                            lambda d: (d.path, d.kind), lambda d: d.digest)
+            for a, b in pairs:
+                if a.digest != b.digest or a.path != b.path:
+                    out.append(Change(name, b.kind, b.path, "changed", a.path))
+            out += [Change(name, d.kind, d.path, "removed") for d in gone]
+            out += [Change(name, d.kind, d.path, "added") for d in new]
+        out.sort(key=lambda c: (c.path, c.name, c.kind, c.status))
+        return out
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row of `kexplore changes`: a definition added, removed or changed between two kernels."""
+
+    name: str
+    kind: str
+    path: str  # where it is in the newer kernel (in the older one when removed)
+    status: str  # added, removed, changed
+    from_path: str | None = None  # changed: where it was in the older kernel (another file when it moved)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Def:
+    name: str
+    kind: str
+    path: str
+    digest: int
+
+
+def counterparts(older: Sequence[T], newer: Sequence[T], where: Callable[[T], tuple[str, str]],
+                 text: Callable[[T], Hashable]) -> tuple[list[tuple[T, T]], list[T], list[T]]:
+    """Pair each definition of a name in an older kernel with its counterpart in a newer one.
+
+    `where` gives a definition's (path, kind), `text` what decides whether two are the same
+    (the text, or its digest).  Tried in turn, each older definition taking the first newer one
+    left that fits: same path and kind (the same text first), same path, then the same kind
+    elsewhere (the same text first: a definition moved to another file).  Returns the pairs, the
+    older definitions left over (removed) and the newer ones left over (added).  Each pass is one
+    dictionary of the newer ones left: a macro defined in a thousand files costs no more."""
+    passes: list[Callable[[T], Hashable]] = [
+        lambda d: (*where(d), text(d)),
+        where,
+        lambda d: where(d)[0],
+        lambda d: (where(d)[1], text(d)),
+        lambda d: where(d)[1],
+    ]
+    old_left, new_left = list(range(len(older))), list(range(len(newer)))
+    partner: dict[int, int] = {}
+    for key in passes:
+        if not old_left or not new_left:
+            break
+        waiting: dict[Hashable, deque[int]] = {}
+        for j in new_left:
+            waiting.setdefault(key(newer[j]), deque()).append(j)
+        unpaired = []
+        for i in old_left:
+            queue = waiting.get(key(older[i]))
+            if queue:
+                partner[i] = queue.popleft()
+            else:
+                unpaired.append(i)
+        old_left = unpaired
+        taken = set(partner.values())
+        new_left = [j for j in new_left if j not in taken]
+    pairs = [(older[i], newer[partner[i]]) for i in sorted(partner)]
+    return pairs, [older[i] for i in old_left], [newer[j] for j in new_left]
 
 
 def create_schema(db: sqlite3.Connection, indexes: bool = True) -> None:

@@ -24,6 +24,9 @@ READERS = [
     ["path", "widget_attach", "widget_attach"],
     ["check"],
     ["versions"],
+    ["history", "widget_attach"],
+    ["diff", "widget_attach"],
+    ["changes"],
 ]
 
 
