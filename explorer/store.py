@@ -12,9 +12,9 @@ import sqlite3
 from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import NotRequired, TypedDict
+from typing import NamedTuple, NotRequired, TypedDict
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -69,6 +69,10 @@ CREATE TABLE IF NOT EXISTS fnassign (  -- a function stored in a member: `.liste
     access_id INTEGER NOT NULL REFERENCES access(id),
     function TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS includes (  -- a file's #include lines, as the tree paths they may name
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    path TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS refs_name ON refs(name);
 CREATE INDEX IF NOT EXISTS refs_func ON refs(func);
 CREATE INDEX IF NOT EXISTS refs_access ON refs(access_id);
@@ -78,6 +82,7 @@ CREATE INDEX IF NOT EXISTS access_macro ON access(macro);
 CREATE INDEX IF NOT EXISTS fnassign_access ON fnassign(access_id);
 CREATE INDEX IF NOT EXISTS fnassign_function ON fnassign(function);
 CREATE INDEX IF NOT EXISTS fnassign_file ON fnassign(file_id);
+CREATE INDEX IF NOT EXISTS includes_file ON includes(file_id);
 """
 
 INDEXES = """
@@ -369,9 +374,26 @@ class Index:
         out.sort(key=lambda r: (r.path, r.line, r.col))
         return out
 
-    def _edges(self, callers: Collection[str] | None = None, callees: Collection[str] | None = None) -> list[CallEdge]:
-        """Call edges from any of `callers` and/or to any of `callees` (all of them with neither): direct
-        ones first, then those through ops members, each by call site.  One query for a whole set."""
+    # ------------------------------------------------------------ the call graph: a node per definition
+
+    def definitions_of(self, name: str, path: str | None = None) -> list[CallNodeKey]:
+        """The call-graph nodes `name` stands for: each file that defines it as a function (else as a
+        macro), in path order, or `path`'s alone.  A name without a definition (only declared, or
+        unknown) is one node without a path."""
+        defs = _Resolver(self.db, [name]).defs.get(name, [])
+        functions = [d for d in defs if d.kind == "function"] or defs
+        nodes = [(name, p) for p in dict.fromkeys(d.path for d in functions)]
+        if path is not None:
+            return [n for n in nodes if n[1] == path]
+        return nodes or [(name, None)]
+
+    def definition_line(self, node: CallNodeKey) -> int | None:
+        return _Resolver(self.db, [node[0]]).line(node)
+
+    def _calls(self, callers: Collection[str] | None = None, callees: Collection[str] | None = None) -> tuple[list[_Call], _Resolver]:
+        """Calls from any function named in `callers` and/or to any named in `callees` (all with
+        neither), each resolved to definitions: direct ones first, then those through ops members,
+        by call site.  One query for the edges, one for the definitions of the names they hold."""
         direct, through, args = "", "", []
         for names, direct_col, through_col in ((callers, "r.func", "r.func"), (callees, "r.name", "fa.function")):
             if names is not None:
@@ -381,65 +403,141 @@ class Index:
         rows = self.db.execute(
             f"{_DIRECT_CALLS.format(direct)} UNION ALL {_OPS_CALLS.format(through)}", args + args
         ).fetchall()
-        rows.sort(key=lambda r: (r[4] is not None, r[2], r[3], r[5], r[1]))
-        return [CallEdge(callee_, path, line, via, caller_) for caller_, callee_, path, line, via, _ in rows]
+        rows.sort(key=lambda r: (r[6] is not None, r[4], r[5], r[7], r[2]))
+        resolver = _Resolver(self.db, {r[0] for r in rows} | {r[2] for r in rows})
+        out: list[_Call] = []
+        seen: set[tuple[CallNodeKey, CallNodeKey, str, int, int, str | None]] = set()
+        for func, _func_file, name, from_file, path, line, via, col in rows:
+            call = _Call((func, path), resolver.callee(name, from_file), path, line, col, via)
+            if via is not None:  # one ops edge per reachable definition, however many tables store it
+                key = (call.caller, call.callee, path, line, col, via)
+                if key in seen:
+                    continue
+                seen.add(key)
+            out.append(call)
+        return out, resolver
+
+    @staticmethod
+    def _edge(resolver: _Resolver, about: CallNodeKey, other: CallNodeKey, caller: str, via: str | None,
+              path: str, line: int) -> CallEdge:
+        """The row about definition `about` naming `other`, for a call by `caller` at path:line."""
+        return CallEdge(other[0], path, line, via, caller, other[1], resolver.line(other), about[1], resolver.line(about))
+
+    def callees_of_nodes(self, nodes: Collection[CallNodeKey]) -> dict[CallNodeKey, list[CallEdge]]:
+        """What each definition calls, a query per level of macros: a call of a function-like macro
+        is a call, `via` the macro, of each function its body calls (macros calling macros
+        followed, each once); names known only as macros are left out, unknown names stay (kmalloc)."""
+        out: dict[CallNodeKey, list[CallEdge]] = {n: [] for n in nodes}
+        calls, resolver = self._calls(callers={n[0] for n in nodes})
+        # (macro node) → the call sites waiting for its body: (the asking definition, site path, line, outer macro)
+        waiting: dict[CallNodeKey, list[tuple[CallNodeKey, str, int, str]]] = {}
+        for call in calls:
+            if call.caller not in out:
+                continue
+            if resolver.kind(call.callee) == "macro":
+                waiting.setdefault(call.callee, []).append((call.caller, call.path, call.line, call.callee[0]))
+            else:
+                out[call.caller].append(self._edge(resolver, call.caller, call.callee, call.caller[0], call.via, call.path, call.line))
+        expanded: set[CallNodeKey] = set()
+        for _ in range(_MACRO_LEVELS):
+            macros = {m: sites for m, sites in waiting.items() if m not in expanded}
+            if not macros:
+                break
+            expanded |= set(macros)
+            waiting = {}
+            body_calls, body_resolver = self._calls(callers={m[0] for m in macros})
+            for call in body_calls:
+                for about, path, line, via in macros.get(call.caller, ()):
+                    if body_resolver.kind(call.callee) == "macro":
+                        waiting.setdefault(call.callee, []).append((about, path, line, via))
+                    else:
+                        out[about].append(self._edge(body_resolver, about, call.callee, about[0], via, path, line))
+        for edges in out.values():
+            edges.sort(key=_call_order)
+        return out
+
+    def callers_of_nodes(self, nodes: Collection[CallNodeKey]) -> dict[CallNodeKey, list[CallEdge]]:
+        """Who calls each definition (each edge names the caller); a caller that is a function-like
+        macro gives way to the call sites of the macro, `via` it (macros in macros followed)."""
+        out: dict[CallNodeKey, list[CallEdge]] = {n: [] for n in nodes}
+        targets: dict[CallNodeKey, list[CallNodeKey]] = {n: [n] for n in nodes}  # callee → the definitions asked about
+        vias: dict[CallNodeKey, str | None] = dict.fromkeys(nodes)  # the macro a callee stands for, if any
+        done: set[CallNodeKey] = set(nodes)
+        for _ in range(_MACRO_LEVELS):
+            if not targets:
+                break
+            calls, resolver = self._calls(callees={n[0] for n in targets})
+            following: dict[CallNodeKey, list[CallNodeKey]] = {}
+            following_via: dict[CallNodeKey, str | None] = {}
+            for call in calls:
+                for about in targets.get(call.callee, ()):
+                    via = vias[call.callee] or call.via
+                    if resolver.kind(call.caller) == "macro":
+                        if call.caller not in done:
+                            done.add(call.caller)
+                            following.setdefault(call.caller, []).append(about)
+                            following_via[call.caller] = call.caller[0]
+                        elif call.caller in following and about not in following[call.caller]:
+                            following[call.caller].append(about)
+                        continue
+                    out[about].append(self._edge(resolver, about, call.caller, call.caller[0], via, call.path, call.line))
+            targets, vias = following, following_via
+        for edges in out.values():
+            edges.sort(key=_call_order)
+        return out
 
     def callees_of(self, names: Collection[str]) -> dict[str, list[CallEdge]]:
-        """What each of `names` calls, in one query; names known only as macros are left out (unknown
-        names stay: kmalloc)."""
-        macros_only = {
-            row[0]
-            for row in self.db.execute(
-                "SELECT DISTINCT r.name FROM refs r WHERE r.func IN (SELECT value FROM json_each(?))"
-                " AND r.role = 'call' AND +r.access_id IS NULL"
-                " AND EXISTS (SELECT 1 FROM symbols s WHERE s.name = r.name AND s.kind = 'macro')"
-                " AND NOT EXISTS (SELECT 1 FROM symbols s WHERE s.name = r.name AND s.kind IN ('function', 'prototype'))",
-                (json.dumps(sorted(names)),),
-            )
-        }
-        out: dict[str, list[CallEdge]] = {name: [] for name in names}
-        for e in self._edges(callers=names):
-            if e.name not in macros_only and e.caller is not None:
-                out[e.caller].append(e)
-        return out
+        """What each of `names` calls (all its definitions), in one query a level of macros."""
+        nodes = {name: self.definitions_of(name) for name in names}
+        found = self.callees_of_nodes([n for ns in nodes.values() for n in ns])
+        return {name: [e for n in ns for e in found[n]] for name, ns in nodes.items()}
 
     def callers_of(self, names: Collection[str]) -> dict[str, list[CallEdge]]:
-        """Who calls each of `names`, in one query (each edge names the caller)."""
-        out: dict[str, list[CallEdge]] = {name: [] for name in names}
-        for e in self._edges(callees=names):
-            out[e.name].append(CallEdge(e.caller or "", e.path, e.line, e.via, e.caller))
-        return out
+        """Who calls each of `names` (any of its definitions)."""
+        nodes = {name: self.definitions_of(name) for name in names}
+        found = self.callers_of_nodes([n for ns in nodes.values() for n in ns])
+        return {name: [e for n in ns for e in found[n]] for name, ns in nodes.items()}
 
-    def callees(self, name: str) -> list[CallEdge]:
-        """What `name` calls; names known only as macros are left out (unknown names stay: kmalloc)."""
-        return self.callees_of([name])[name]
+    def callees(self, name: str, path: str | None = None) -> list[CallEdge]:
+        """What `name` calls (its definition in `path`, or all of them); names known only as macros
+        are left out (unknown names stay: kmalloc), the functions their bodies call come `via` them."""
+        nodes = self.definitions_of(name, path)
+        found = self.callees_of_nodes(nodes)
+        return [e for n in nodes for e in found[n]]
 
-    def callers(self, name: str) -> list[CallEdge]:
-        return self.callers_of([name])[name]
+    def callers(self, name: str, path: str | None = None) -> list[CallEdge]:
+        nodes = self.definitions_of(name, path)
+        found = self.callers_of_nodes(nodes)
+        return [e for n in nodes for e in found[n]]
 
-    def call_tree(self, name: str, direction: str, depth: int, limit: int = CALL_TREE_LIMIT) -> CallTree:
+    def call_tree(self, name: str, direction: str, depth: int, limit: int = CALL_TREE_LIMIT,
+                  path: str | None = None) -> CallTree:
         """`name`'s callers or callees, `depth` levels deep, breadth first with one query per level.
 
-        Each function is expanded once, at the shallowest level it appears on (a repeat is marked
-        `seen`); at most `limit` nodes are listed, and the nodes the limit left unlisted are marked
-        `cut`.  No recursion: any depth is bounded by the number of functions and by `limit`.
+        Nodes are definitions: a name defined in several files has a root for each (or `path`'s
+        alone).  Each definition is expanded once, at the shallowest level it appears on (a repeat
+        is marked `seen`); at most `limit` nodes are listed, and the nodes the limit left unlisted
+        are marked `cut`.  No recursion: any depth is bounded by the number of definitions and `limit`.
         """
-        fetch = self.callers_of if direction == "callers" else self.callees_of
-        tree = CallTree(name, direction, depth, limit, [])
-        expanded = {name}
-        frontier: list[tuple[str, list[CallNode], CallNode | None]] = [(name, tree.children, None)]
+        fetch = self.callers_of_nodes if direction == "callers" else self.callees_of_nodes
+        roots = self.definitions_of(name, path)
+        resolver = _Resolver(self.db, [name])
+        tree = CallTree(name, direction, depth, limit, [],
+                        definitions=[(p, resolver.line((name, p))) for _, p in roots if p is not None])
+        expanded: set[CallNodeKey] = set(roots)
+        frontier: list[tuple[CallNodeKey, list[CallNode], CallNode | None]] = [(r, tree.children, None) for r in roots]
         level = 1
         while frontier and level <= depth:
             edges = fetch(dict.fromkeys(n for n, _, _ in frontier))
-            following: list[tuple[str, list[CallNode], CallNode | None]] = []
+            following: list[tuple[CallNodeKey, list[CallNode], CallNode | None]] = []
             for i, (caller, children, parent) in enumerate(frontier):
                 for edge in edges[caller]:
                     if tree.nodes >= limit:
                         tree.cut = True
                         if parent is not None:
                             parent.cut = True
-                        for later_name, _, later in frontier[i + 1 :]:
-                            if later is not None and edges[later_name]:
+                        for later_node, _, later in frontier[i + 1 :]:
+                            if later is not None and edges[later_node]:
                                 later.children, later.cut = None, True
                         for _, _, later in following:  # expanded, but their level was never fetched
                             if later is not None:
@@ -448,59 +546,69 @@ class Index:
                     node = CallNode(edge)
                     tree.nodes += 1
                     children.append(node)
-                    if edge.name in expanded:
+                    key = edge.node
+                    if key in expanded:
                         node.seen = True
                     elif level < depth:
-                        expanded.add(edge.name)
+                        expanded.add(key)
                         node.children = []
-                        following.append((edge.name, node.children, node))
+                        following.append((key, node.children, node))
             frontier = following
             level += 1
         return tree
 
-    def call_graph(self) -> dict[str, list[CallEdge]]:
-        """caller → callees over the whole index (functions only), for path searches."""
+    def call_graph(self) -> dict[CallNodeKey, list[CallEdge]]:
+        """caller definition → its callees over the whole index (functions only), for path searches."""
+        calls, resolver = self._calls()
         functions = _function_names(self.db)
-        graph: dict[str, list[CallEdge]] = {}
-        for edge in self._edges():
-            if edge.name in functions and edge.caller is not None:
-                graph.setdefault(edge.caller, []).append(edge)
+        graph: dict[CallNodeKey, list[CallEdge]] = {}
+        for call in calls:
+            if call.callee[0] in functions and resolver.kind(call.callee) != "macro" and resolver.kind(call.caller) != "macro":
+                graph.setdefault(call.caller, []).append(
+                    self._edge(resolver, call.caller, call.callee, call.caller[0], call.via, call.path, call.line))
         return graph
 
-    def call_path(self, start: str, goal: str, max_depth: int = 12) -> list[CallEdge] | None:
-        """The shortest call chain from start to goal through functions, or None.
+    def call_path(self, start: str, goal: str, max_depth: int = 12, start_path: str | None = None,
+                  goal_path: str | None = None) -> list[CallEdge] | None:
+        """The shortest call chain from a definition of start to one of goal through functions, or None.
 
         Breadth first from both ends at once (callees of the start side, callers of the goal side,
         whichever frontier is smaller), one query per level: the graph is never loaded whole.
+        Nodes are definitions, so a chain never jumps between two static functions of one name.
         """
-        if start == goal or not self._functions([goal]):
+        starts, goals = self.definitions_of(start, start_path), self.definitions_of(goal, goal_path)
+        if start == goal or not starts or not goals or not self._functions([goal]):
             return None
-        ahead: dict[str, tuple[int, CallEdge | None]] = {start: (0, None)}  # reached from start: distance, edge in
-        behind: dict[str, tuple[int, CallEdge | None]] = {goal: (0, None)}  # reaches goal: distance, edge out
-        forward, backward = [start], [goal]
+        ahead: dict[CallNodeKey, tuple[int, CallEdge | None]] = {s: (0, None) for s in starts}
+        behind: dict[CallNodeKey, tuple[int, CallEdge | None]] = {g: (0, None) for g in goals}
+        forward, backward = list(starts), list(goals)
         for _ in range(max_depth):
             if not forward or not backward:
                 return None
-            meets: list[str] = []
+            meets: list[CallNodeKey] = []
             if len(forward) <= len(backward):
-                edges = self._edges(callers=forward)
+                found = self.callees_of_nodes(forward)
+                edges = [e for n in forward for e in found[n]]
                 functions = self._functions({e.name for e in edges})
-                nxt: list[str] = []
+                nxt: list[CallNodeKey] = []
                 for e in edges:
-                    if e.name in functions and e.name not in ahead and e.caller is not None:
-                        ahead[e.name] = (ahead[e.caller][0] + 1, e)
-                        nxt.append(e.name)
-                        if e.name in behind:
-                            meets.append(e.name)
+                    if e.name in functions and e.node not in ahead:
+                        ahead[e.node] = (ahead[e.from_node][0] + 1, e)
+                        nxt.append(e.node)
+                        if e.node in behind:
+                            meets.append(e.node)
                 forward = nxt
             else:
+                found = self.callers_of_nodes(backward)
                 nxt = []
-                for e in self._edges(callees=backward):
-                    if e.caller is not None and e.caller not in behind:
-                        behind[e.caller] = (behind[e.name][0] + 1, e)
-                        nxt.append(e.caller)
-                        if e.caller in ahead:
-                            meets.append(e.caller)
+                for n in backward:
+                    for e in found[n]:  # e.name is the caller; as a chain link it goes caller → n
+                        link = CallEdge(n[0], e.path, e.line, e.via, e.name, n[1], e.def_line, e.name_path, e.name_line)
+                        if link.from_node not in behind:
+                            behind[link.from_node] = (behind[n][0] + 1, link)
+                            nxt.append(link.from_node)
+                            if link.from_node in ahead:
+                                meets.append(link.from_node)
                 backward = nxt
             if meets:
                 best = min(meets, key=lambda m: ahead[m][0] + behind[m][0])
@@ -510,18 +618,18 @@ class Index:
         return None
 
     @staticmethod
-    def _chain(ahead: dict[str, tuple[int, CallEdge | None]], behind: dict[str, tuple[int, CallEdge | None]],
-               meet: str) -> list[CallEdge]:
+    def _chain(ahead: dict[CallNodeKey, tuple[int, CallEdge | None]], behind: dict[CallNodeKey, tuple[int, CallEdge | None]],
+               meet: CallNodeKey) -> list[CallEdge]:
         chain: list[CallEdge] = []
         edge = ahead[meet][1]
         while edge is not None:
             chain.append(edge)
-            edge = ahead[edge.caller][1] if edge.caller is not None else None
+            edge = ahead[edge.from_node][1]
         chain.reverse()
         edge = behind[meet][1]
         while edge is not None:
             chain.append(edge)
-            edge = behind[edge.name][1]
+            edge = behind[edge.node][1]
         return chain
 
     def _functions(self, names: Collection[str]) -> set[str]:
@@ -656,17 +764,131 @@ class Ref:
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
-@dataclass(frozen=True)
+# A node of the call graph: a name and the file of its definition (None: no definition indexed,
+# a function only declared or unknown).  Two static functions of one name are two nodes.
+CallNodeKey = tuple[str, str | None]
 
+
+@dataclass(frozen=True)
 class CallEdge:
+    """One row of callers/callees: `name` is the other function (the caller, or the callee)."""
+
     name: str  # the other function
     path: str  # the call site
     line: int
-    via: str | None  # the ops member for an indirect call
+    via: str | None  # the ops member of an indirect call, or the macro whose body makes the call
     caller: str | None = None
+    name_path: str | None = None  # where `name` is defined (the definition the call resolves to)
+    name_line: int | None = None
+    def_path: str | None = None  # the definition the row is about: the function asked about
+    def_line: int | None = None
+
+    @property
+    def node(self) -> CallNodeKey:
+        """The definition `name` stands for."""
+        return (self.name, self.name_path)
+
+    @property
+    def from_node(self) -> CallNodeKey:
+        """The calling definition, for rows of callees and of call chains."""
+        return (self.caller or "", self.def_path)
 
     def as_dict(self) -> dict[str, object]:
-        return {"name": self.name, "path": self.path, "line": self.line, "via": self.via}
+        return {"name": self.name, "path": self.path, "line": self.line, "via": self.via,
+                "def_path": self.def_path, "def_line": self.def_line,
+                "name_path": self.name_path, "name_line": self.name_line}
+
+
+def _call_order(edge: CallEdge) -> tuple[bool, str, int]:
+    """Direct calls (and calls through macros) before calls through ops members, then by site."""
+    return (edge.via is not None and "." in edge.via, edge.path, edge.line)
+
+
+class _Call(NamedTuple):
+    """A call site resolved to definitions."""
+
+    caller: CallNodeKey
+    callee: CallNodeKey
+    path: str
+    line: int
+    col: int
+    via: str | None
+
+
+class _Definition(NamedTuple):
+    path: str
+    file_id: int
+    line: int
+    kind: str  # function or macro
+    scope: str  # file (static) or global
+
+
+# How many levels of macros calling macros callers/callees follow.
+_MACRO_LEVELS = 8
+
+
+class _Resolver:
+    """Which definition a name called from a file stands for: the one in that file, else one in a
+    header it includes, else a global one, else one in any header, else any (path order breaks
+    ties).  Functions are preferred to macros of the same name."""
+
+    def __init__(self, db: sqlite3.Connection, names: Collection[str]) -> None:
+        self.db = db
+        self.defs: dict[str, list[_Definition]] = {}
+        for name, path, file_id, line, kind, scope in db.execute(
+            "SELECT s.name, f.path, s.file_id, min(s.line), s.kind, min(s.scope) FROM symbols s"
+            " JOIN files f ON f.id = s.file_id WHERE s.name IN (SELECT value FROM json_each(?))"
+            " AND s.kind IN ('function', 'macro') GROUP BY s.name, s.file_id, s.kind ORDER BY f.path",
+            (json.dumps(sorted(names)),),
+        ):
+            self.defs.setdefault(name, []).append(_Definition(path, file_id, line, kind, scope))
+        self._includes: dict[int, set[int]] = {}
+        self._resolved: dict[tuple[str, int], CallNodeKey] = {}
+
+    def includes(self, file_id: int) -> set[int]:
+        got = self._includes.get(file_id)
+        if got is None:
+            got = {row[0] for row in self.db.execute(
+                "SELECT f.id FROM includes i JOIN files f ON f.path = i.path WHERE i.file_id = ?", (file_id,))}
+            self._includes[file_id] = got
+        return got
+
+    def callee(self, name: str, file_id: int) -> CallNodeKey:
+        key = (name, file_id)
+        node = self._resolved.get(key)
+        if node is None:
+            defs = self.defs.get(name, [])
+            candidates = [d for d in defs if d.kind == "function"] or defs
+            if not candidates:
+                node = (name, None)
+            elif len(candidates) == 1:
+                node = (name, candidates[0].path)
+            else:
+                best = min(candidates, key=lambda d: (self._rank(d, file_id), d.path, d.line))
+                node = (name, best.path)
+            self._resolved[key] = node
+        return node
+
+    def _rank(self, d: _Definition, file_id: int) -> int:
+        if d.file_id == file_id:
+            return 0
+        if d.file_id in self.includes(file_id):
+            return 1
+        if d.scope == "global":
+            return 2
+        return 3 if d.path.endswith(".h") else 4
+
+    def _at(self, node: CallNodeKey) -> _Definition | None:
+        found = [d for d in self.defs.get(node[0], ()) if d.path == node[1]]
+        return next((d for d in found if d.kind == "function"), found[0] if found else None)
+
+    def kind(self, node: CallNodeKey) -> str | None:
+        d = self._at(node)
+        return d.kind if d is not None else None
+
+    def line(self, node: CallNodeKey) -> int | None:
+        d = self._at(node)
+        return d.line if d is not None else None
 
 @dataclass
 class CallNode:
@@ -687,6 +909,7 @@ class CallTree:
     depth: int
     limit: int
     children: list[CallNode] = field(default_factory=list)
+    definitions: list[tuple[str, int | None]] = field(default_factory=list)  # (path, line) of each root definition
     nodes: int = 0  # how many nodes are listed
     cut: bool = False  # the limit was reached: some nodes were left out
 
@@ -698,11 +921,11 @@ ROLES = ("call", "read", "write", "addr", "type", "macro")
 # conditions of each arm, so that SQLite uses the indexes on refs.func and refs.name; the unary `+`
 # keeps it off refs_access, which would scan every access-free reference (seconds on the core tree).
 _DIRECT_CALLS = (
-    "SELECT r.func, r.name, f.path, r.line, NULL, r.col FROM refs r JOIN files f ON f.id = r.file_id"
+    "SELECT r.func, r.file_id, r.name, r.file_id, f.path, r.line, NULL, r.col FROM refs r JOIN files f ON f.id = r.file_id"
     " WHERE r.role = 'call' AND +r.access_id IS NULL AND r.func IS NOT NULL{0}"
 )
 _OPS_CALLS = (
-    "SELECT DISTINCT r.func, fa.function, f.path, r.line, a.target, r.col"
+    "SELECT DISTINCT r.func, r.file_id, fa.function, fa.file_id, f.path, r.line, a.target, r.col"
     " FROM refs r JOIN access a ON a.id = r.access_id JOIN access a2 ON a2.target = a.target"
     " JOIN fnassign fa ON fa.access_id = a2.id JOIN files f ON f.id = r.file_id"
     " WHERE r.role = 'call' AND a.target IS NOT NULL AND r.func IS NOT NULL"

@@ -182,7 +182,10 @@ def test_a_depth_of_a_million_on_a_chain_deeper_than_the_recursion_limit(capsys,
     assert out.count('"children"') == CHAIN and '"name": "link_0"' in out and '"cut": true' not in out
 
 
-def _shortest(graph: dict[str, list[str]], start: str, goal: str) -> int | None:
+Node = tuple[str, "str | None"]
+
+
+def _shortest(graph: dict[Node, list[Node]], start: Node, goal: Node) -> int | None:
     """Breadth first over a graph held in memory: the length of the shortest chain."""
     seen, frontier, length = {start}, [start], 0
     while frontier:
@@ -205,11 +208,12 @@ def test_call_path_is_a_shortest_chain_for_every_pair(snippets: Path) -> None:
     from explorer.store import Index
 
     with Index(Project.load(snippets).index_path("linux-test")) as index:
-        graph = {caller: [e.name for e in edges] for caller, edges in index.call_graph().items()}
+        graph = {caller: [e.node for e in edges] for caller, edges in index.call_graph().items()}
         names = sorted({"top", "near", "far", "mid", "shared", "leaf", "lay_0_0", "lay_5_1", "lay_11_0", "link_0", "link_7"})
         for start in names:
             for goal in names:
-                want = None if start == goal else _shortest(graph, start, goal)
+                (start_node,), (goal_node,) = index.definitions_of(start), index.definitions_of(goal)
+                want = None if start == goal else _shortest(graph, start_node, goal_node)
                 chain = index.call_path(start, goal, max_depth=20)
                 assert (None if chain is None else len(chain)) == want, (start, goal)
                 if chain:
