@@ -1,0 +1,268 @@
+"""A definition is a node of the call graph, and calls inside macro bodies are calls (issue 11, items 1 and 3).
+
+Fixtures written for this project: two static functions of one name in two files (one stored in an
+ops table), static inlines of one name in two headers told apart by #include, and macros calling
+functions.  Lines are computed from the fixture text, never written in.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import VENDORED_TREE, make_project, requires_vendored
+
+from explorer.cli import main
+
+FILES = {
+    "include/net/relay.h": """\
+struct relay_proto {
+\tint (*handler)(int pkt);
+};
+
+#define relay_wait(pkt, cond)\t\t\\
+\t({ int __rc;\t\t\t\\
+\t\trelay_unlock(pkt);\t\t\\
+\t\t__rc = (cond);\t\t\t\\
+\t\trelay_lock(pkt);\t\t\\
+\t\t__rc; })
+
+#define relay_wait_twice(pkt, cond) (relay_wait(pkt, cond) + relay_wait(pkt, cond))
+""",
+    "include/net/twin_a.h": "static inline int twin(int x)\n{\n\treturn twin_a_work(x);\n}\n",
+    "include/net/twin_b.h": "static inline int twin(int x)\n{\n\treturn twin_b_work(x);\n}\n",
+    "net/ipv4/relay_demux.c": """\
+#include <net/relay.h>
+
+static struct relay_proto *relay_protos[4];
+
+static int dup_rcv(int pkt)
+{
+\tstruct relay_proto *p = relay_protos[0];
+
+\tdemux_only(pkt);
+\treturn p->handler(pkt);
+}
+
+int demux_entry(int pkt)
+{
+\treturn dup_rcv(pkt);
+}
+""",
+    "net/ipv4/relay_ip.c": """\
+#include <net/relay.h>
+
+static int dup_rcv(int pkt)
+{
+\tip_only(pkt);
+\treturn 0;
+}
+
+static const struct relay_proto ip_relay = {
+\t.handler = dup_rcv,
+};
+
+int ip_entry(int pkt)
+{
+\treturn dup_rcv(pkt);
+}
+""",
+    "net/ipv4/relay_lock.c": """\
+void demux_only(int pkt)
+{
+}
+
+void ip_only(int pkt)
+{
+}
+
+void relay_unlock(int pkt)
+{
+}
+
+void relay_lock(int pkt)
+{
+}
+
+int relay_waiter(int pkt)
+{
+\treturn relay_wait(pkt, pkt > 1);
+}
+
+int relay_waiter_twice(int pkt)
+{
+\treturn relay_wait_twice(pkt, pkt > 2);
+}
+""",
+    "net/ipv4/twin_one.c": "#include <net/twin_a.h>\n\nint twin_one(int x)\n{\n\treturn twin(x);\n}\n",
+    "net/ipv4/twin_two.c": "#include <net/twin_b.h>\n\nint twin_two(int x)\n{\n\treturn twin(x);\n}\n",
+}
+
+DEMUX, IP, LOCK = "net/ipv4/relay_demux.c", "net/ipv4/relay_ip.c", "net/ipv4/relay_lock.c"
+
+
+def line_in(rel: str, needle: str, nth: int = 0) -> int:
+    lines = [i + 1 for i, text in enumerate(FILES[rel].splitlines()) if needle in text]
+    return lines[nth]
+
+
+@pytest.fixture(scope="module")
+def snippets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from explorer.indexer import build_index
+
+    folder = tmp_path_factory.mktemp("identity") / "kernel-snippets"
+    build_index(make_project(folder, FILES), jobs=1)
+    return folder
+
+
+def run(capsys, snippets: Path, *argv: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+    code = main([*argv, "--snippets", str(snippets)])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, err
+
+
+def rows(capsys, snippets: Path, *argv: str) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    code, out, _ = run(capsys, snippets, *argv, "--json")
+    assert code == 0
+    children: list[dict[str, object]] = json.loads(out)["children"]
+    return children
+
+
+def test_callees_of_one_static_definition_leave_the_other_out(capsys, snippets: Path) -> None:  # type: ignore[no-untyped-def]
+    demux = rows(capsys, snippets, "callees", "dup_rcv", "--file", DEMUX)
+    assert {r["name"] for r in demux} == {"demux_only", "dup_rcv"}  # ip_only is the other dup_rcv's
+    assert all((r["def_path"], r["def_line"]) == (DEMUX, line_in(DEMUX, "static int dup_rcv")) for r in demux)
+    # the call through the ops member reaches the dup_rcv stored in the table, in relay_ip.c: no call to itself
+    (through,) = [r for r in demux if r["via"]]
+    assert (through["name"], through["via"], through["line"]) == ("dup_rcv", "relay_proto.handler", line_in(DEMUX, "p->handler"))
+    assert (through["name_path"], through["name_line"]) == (IP, line_in(IP, "static int dup_rcv"))
+    ip = rows(capsys, snippets, "callees", "dup_rcv", "--file", IP)
+    assert [(r["name"], r["def_path"]) for r in ip] == [("ip_only", IP)]
+
+
+def test_callers_are_grouped_by_definition(capsys, snippets: Path) -> None:  # type: ignore[no-untyped-def]
+    every = rows(capsys, snippets, "callers", "dup_rcv")
+    by_def = {(r["name"], r["line"], r["def_path"]) for r in every}
+    assert by_def == {
+        ("demux_entry", line_in(DEMUX, "return dup_rcv(pkt)"), DEMUX),
+        ("ip_entry", line_in(IP, "return dup_rcv(pkt)"), IP),
+        ("dup_rcv", line_in(DEMUX, "p->handler"), IP),  # the demux dup_rcv calls the ip one through the table
+    }
+    code, out, _ = run(capsys, snippets, "callers", "dup_rcv")
+    assert code == 0
+    heads = [line for line in out.splitlines() if line.startswith("dup_rcv")]
+    assert heads == [f"dup_rcv  (defined at {DEMUX}:{line_in(DEMUX, 'static int dup_rcv')})",
+                     f"dup_rcv  (defined at {IP}:{line_in(IP, 'static int dup_rcv')})"]
+    demux_part, ip_part = out.split("\n\n")
+    assert "demux_entry" in demux_part and "ip_entry" not in demux_part
+    assert "ip_entry" in ip_part and "demux_entry" not in ip_part
+
+
+def test_file_names_a_definition_or_fails_in_one_line(capsys, snippets: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(capsys, snippets, "callees", "dup_rcv", "--file", LOCK)
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and f"dup_rcv is not defined in {LOCK}" in err and DEMUX in err and IP in err
+
+
+def test_a_path_never_jumps_between_two_statics_of_one_name(capsys, snippets: Path) -> None:  # type: ignore[no-untyped-def]
+    # ip_entry → dup_rcv (relay_ip.c) calls ip_only only; demux_only belongs to the other dup_rcv
+    code, _, err = run(capsys, snippets, "path", "ip_entry", "demux_only")
+    assert code == 1 and "no call chain" in err
+    code, out, _ = run(capsys, snippets, "path", "demux_entry", "ip_only", "--json")
+    assert code == 0
+    chain = json.loads(out)
+    assert [(s["caller"], s["name"], s["name_path"]) for s in chain] == [
+        ("demux_entry", "dup_rcv", DEMUX), ("dup_rcv", "dup_rcv", IP), ("dup_rcv", "ip_only", LOCK)]
+
+
+def test_a_static_inline_resolves_through_the_header_the_file_includes(capsys, snippets: Path) -> None:  # type: ignore[no-untyped-def]
+    for header, caller, work in (("include/net/twin_a.h", "twin_one", "twin_a_work"),
+                                 ("include/net/twin_b.h", "twin_two", "twin_b_work")):
+        callers = rows(capsys, snippets, "callers", "twin", "--file", header)
+        assert [(r["name"], r["def_path"]) for r in callers] == [(caller, header)]
+        callees = rows(capsys, snippets, "callees", caller, "--depth", "2")
+        (twin,) = callees
+        assert twin["name_path"] == header
+        assert [c["name"] for c in twin["children"]] == [work]  # type: ignore[attr-defined]
+
+
+def test_a_macro_body_calls_and_its_call_sites_call_via_it(capsys, snippets: Path) -> None:  # type: ignore[no-untyped-def]
+    header = "include/net/relay.h"
+    macro = rows(capsys, snippets, "callees", "relay_wait")
+    assert [(r["name"], r["path"], r["line"]) for r in macro] == [
+        ("relay_unlock", header, line_in(header, "relay_unlock(pkt)")), ("relay_lock", header, line_in(header, "relay_lock(pkt)"))]
+    site = line_in(LOCK, "return relay_wait(pkt, pkt > 1)")
+    callers = rows(capsys, snippets, "callers", "relay_unlock")
+    assert {"name": "relay_waiter", "path": LOCK, "line": site, "via": "relay_wait"}.items() <= callers[0].items()
+    # a macro calling a macro: the site names the macro it calls
+    twice = line_in(LOCK, "relay_wait_twice(pkt")
+    assert any((r["name"], r["line"], r["via"]) == ("relay_waiter_twice", twice, "relay_wait_twice") for r in callers)
+    assert all(r["name"] != "relay_wait" for r in callers)  # the macro gives way to its call sites
+    callees = rows(capsys, snippets, "callees", "relay_waiter")
+    assert [(r["name"], r["line"], r["via"]) for r in callees] == [("relay_unlock", site, "relay_wait"), ("relay_lock", site, "relay_wait")]
+    code, out, _ = run(capsys, snippets, "path", "relay_waiter_twice", "relay_lock")
+    assert code == 0 and "relay_lock (via relay_wait_twice)" in out
+
+
+def test_macro_body_references_keep_their_offsets(snippets: Path) -> None:
+    from explorer.config import Project
+    from explorer.store import Index
+
+    header = "include/net/relay.h"
+    text = FILES[header].splitlines()
+    with Index(Project.load(snippets).index_path("linux-test")) as index:
+        spans = [r for r in index.refs_in_file(header) if r[3] in ("relay_unlock", "relay_lock", "relay_wait")]
+    assert {(line, name) for line, _, _, name, _, _ in spans} == {
+        (line_in(header, "relay_unlock(pkt)"), "relay_unlock"), (line_in(header, "relay_lock(pkt)"), "relay_lock"),
+        (line_in(header, "relay_wait_twice("), "relay_wait")}
+    for line, col, end_col, name, _, _ in spans:
+        assert text[line - 1].encode()[col:end_col] == name.encode()
+
+
+# ---------------------------------------------------------------- the vendored tree
+
+
+def vline(rel: str, needle: str, after: int = 0) -> int:
+    for i, text in enumerate((VENDORED_TREE / rel).read_text(errors="replace").splitlines()):
+        if needle in text and i + 1 > after:
+            return i + 1
+    raise AssertionError(f"{needle!r} not in {rel}")
+
+
+@requires_vendored
+@pytest.mark.vendored
+def test_vendored_release_sock_is_called_by_sk_stream_wait_connect_via_sk_wait_event(capsys) -> None:  # type: ignore[no-untyped-def]
+    code = main(["callers", "release_sock", "--json"])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    rel = "net/core/stream.c"
+    line = vline(rel, "sk_wait_event(", vline(rel, "int sk_stream_wait_connect("))
+    found = [r for r in json.loads(out)["children"] if r["name"] == "sk_stream_wait_connect"]
+    assert [(r["path"], r["line"], r["via"]) for r in found] == [(rel, line, "sk_wait_event")]
+
+
+@requires_vendored
+@pytest.mark.vendored
+def test_vendored_gre_rcv_definitions_are_two_nodes(capsys) -> None:  # type: ignore[no-untyped-def]
+    demux, ip = "net/ipv4/gre_demux.c", "net/ipv4/ip_gre.c"
+    assert main(["callees", "gre_rcv", "--file", demux, "--json"]) == 0
+    tree = json.loads(capsys.readouterr().out)
+    assert tree["definitions"] == [{"path": demux, "line": vline(demux, "static int gre_rcv(")}]
+    assert {r["path"] for r in tree["children"]} == {demux}
+    through = [r for r in tree["children"] if r["name"] == "gre_rcv"]
+    assert through and all(r["via"] == "gre_protocol.handler" and r["name_path"] != demux for r in through)
+    assert ip in {r["name_path"] for r in through}
+    assert main(["callees", "gre_rcv", "--file", ip, "--json"]) == 0
+    assert {r["path"] for r in json.loads(capsys.readouterr().out)["children"]} == {ip}
+
+
+@requires_vendored
+@pytest.mark.vendored
+def test_vendored_compute_score_callers_stay_in_their_file(capsys) -> None:  # type: ignore[no-untyped-def]
+    for rel in ("net/ipv4/inet_hashtables.c", "net/ipv4/udp.c"):
+        assert main(["callers", "compute_score", "--file", rel, "--json"]) == 0
+        found = json.loads(capsys.readouterr().out)["children"]
+        assert found and {(r["path"], r["def_path"], r["def_line"]) for r in found} == {
+            (rel, rel, vline(rel, " compute_score(struct sock *sk"))}
