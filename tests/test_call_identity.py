@@ -266,3 +266,36 @@ def test_vendored_compute_score_callers_stay_in_their_file(capsys) -> None:  # t
         found = json.loads(capsys.readouterr().out)["children"]
         assert found and {(r["path"], r["def_path"], r["def_line"]) for r in found} == {
             (rel, rel, vline(rel, " compute_score(struct sock *sk"))}
+
+
+# ---------------------------------------------------------------- the site's symbol pages
+
+
+def test_symbol_page_lists_calls_by_definition_and_draws_each_as_a_node(snippets: Path) -> None:
+    import re
+
+    from explorer.config import Project
+    from explorer.site.links import SiteIndex
+    from explorer.site.pages import LinkContext, symbol_page
+    from explorer.urls import relative_href, source_url, symbol_url
+
+    project = Project.load(snippets)
+    site = SiteIndex.load("linux-test", project.index_path("linux-test"), project.tree("linux-test"))
+    blocks: dict[str, str] = {}
+    symbol_page(site, LinkContext("linux-test", frozenset({"dup_rcv"})), "dup_rcv", [], blocks)
+    page = symbol_url("linux-test", "dup_rcv")
+    demux_def, ip_def = line_in(DEMUX, "static int dup_rcv"), line_in(IP, "static int dup_rcv")
+    callers_html = blocks["callers"]
+    # one list under each definition, the demux caller under the demux definition
+    assert callers_html.index(f"{DEMUX}:{demux_def}") < callers_html.index("demux_entry") < callers_html.index(f"{IP}:{ip_def}")
+    assert callers_html.index(f"{IP}:{ip_def}") < callers_html.index("ip_entry")
+    callees_html = blocks["callees"]
+    # the dup_rcv the demux one reaches through the table links to its own line in relay_ip.c
+    hrefs = re.findall(r'href="([^"]+)"', callees_html)
+
+    assert relative_href(page, source_url("linux-test", IP), f"L{ip_def}") in hrefs
+    graph = blocks["graph"]
+    assert graph.count(":::kxSelf") == 2
+    from explorer.escaping import html_text, mermaid_label
+
+    assert all(html_text(mermaid_label(f"dup_rcv ({Path(rel).name})")) in graph for rel in (DEMUX, IP))
