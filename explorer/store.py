@@ -382,13 +382,10 @@ class Index:
         unknown) is one node without a path."""
         defs = _Resolver(self.db, [name]).defs.get(name, [])
         functions = [d for d in defs if d.kind == "function"] or defs
-        nodes = [(name, p) for p in dict.fromkeys(d.path for d in functions)]
+        nodes: list[CallNodeKey] = [(name, p) for p in dict.fromkeys(d.path for d in functions)]
         if path is not None:
             return [n for n in nodes if n[1] == path]
         return nodes or [(name, None)]
-
-    def definition_line(self, node: CallNodeKey) -> int | None:
-        return _Resolver(self.db, [node[0]]).line(node)
 
     def _calls(self, callers: Collection[str] | None = None, callees: Collection[str] | None = None) -> tuple[list[_Call], _Resolver]:
         """Calls from any function named in `callers` and/or to any named in `callees` (all with
