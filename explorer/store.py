@@ -839,6 +839,12 @@ class _Resolver:
             (json.dumps(sorted(names)),),
         ):
             self.defs.setdefault(name, []).append(_Definition(path, file_id, line, kind, scope))
+        self._nodes: dict[CallNodeKey, _Definition] = {}  # a file's function, else its macro
+        for name, defs in self.defs.items():
+            for d in defs:
+                known = self._nodes.get((name, d.path))
+                if known is None or (known.kind != "function" and d.kind == "function"):
+                    self._nodes[(name, d.path)] = d
         self._includes: dict[int, set[int]] = {}
         self._resolved: dict[tuple[str, int], CallNodeKey] = {}
 
@@ -875,16 +881,12 @@ class _Resolver:
             return 2
         return 3 if d.path.endswith(".h") else 4
 
-    def _at(self, node: CallNodeKey) -> _Definition | None:
-        found = [d for d in self.defs.get(node[0], ()) if d.path == node[1]]
-        return next((d for d in found if d.kind == "function"), found[0] if found else None)
-
     def kind(self, node: CallNodeKey) -> str | None:
-        d = self._at(node)
+        d = self._nodes.get(node)
         return d.kind if d is not None else None
 
     def line(self, node: CallNodeKey) -> int | None:
-        d = self._at(node)
+        d = self._nodes.get(node)
         return d.line if d is not None else None
 
 @dataclass
