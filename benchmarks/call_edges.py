@@ -59,7 +59,8 @@ def main() -> int:
         ):
             defs = [d for d in check.defs.get(name, []) if d.kind == "function"]
             if defs:
-                ranks[labels[min(check._rank(d, file_id) for d in defs)]] += 1
+                headers = check.includes(file_id)
+                ranks[labels[min(check._rank(d, file_id, headers) for d in defs)]] += 1
         print("their call sites resolve to: " + ", ".join(f"{ranks[label]} {label}" for label in labels))
         macros = {c.caller for c in direct if resolver.kind(c.caller) == "macro"}
         print(f"function-like macros with calls in their bodies: {len(macros)}")

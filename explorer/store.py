@@ -867,15 +867,18 @@ class _Resolver:
             elif len(candidates) == 1:
                 node = (name, candidates[0].path)
             else:
-                best = min(candidates, key=lambda d: (self._rank(d, file_id), d.path, d.line))
+                # the #include list matters only when a header holds one of them
+                headers = self.includes(file_id) if any(d.path.endswith(".h") for d in candidates) else set()
+                best = min(candidates, key=lambda d: (self._rank(d, file_id, headers), d.path, d.line))
                 node = (name, best.path)
             self._resolved[key] = node
         return node
 
-    def _rank(self, d: _Definition, file_id: int) -> int:
+    @staticmethod
+    def _rank(d: _Definition, file_id: int, headers: set[int]) -> int:
         if d.file_id == file_id:
             return 0
-        if d.file_id in self.includes(file_id):
+        if d.file_id in headers:
             return 1
         if d.scope == "global":
             return 2
