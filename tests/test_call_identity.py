@@ -299,3 +299,14 @@ def test_symbol_page_lists_calls_by_definition_and_draws_each_as_a_node(snippets
     from explorer.escaping import html_text, mermaid_label
 
     assert all(html_text(mermaid_label(f"dup_rcv ({Path(rel).name})")) in graph for rel in (DEMUX, IP))
+
+
+def test_include_lines_name_tree_paths_and_never_leave_the_tree() -> None:
+    from explorer.includes import include_paths
+
+    src = (b'#include <net/sock.h>\n#  include "local.h"\n#include "../../../../etc/passwd"\n'
+           b"#include </etc/shadow>\n/* #include <not/this.h> */\nint x;\n")
+    assert include_paths(src, "net/ipv4/a.c") == [
+        "include/net/sock.h", "include/uapi/net/sock.h", "net/ipv4/local.h", "include/local.h", "include/uapi/local.h",
+        "include/etc/shadow", "include/uapi/etc/shadow"]  # the climb out of the tree is dropped
+    assert all(not p.startswith(("/", "..")) for p in include_paths(src, "a.c"))
