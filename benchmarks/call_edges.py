@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:
 
 def main() -> int:
     from explorer.config import Project
-    from explorer.store import Index, _Resolver
+    from explorer.store import VISIBILITY, Index, _Resolver
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--snippets", type=Path, default=None)
@@ -51,17 +51,17 @@ def main() -> int:
             "SELECT name FROM symbols WHERE kind = 'function' GROUP BY name HAVING count(DISTINCT file_id) > 1")]
         print(f"names defined as a function in more than one file: {len(several)}")
         ranks: Counter[str] = Counter()
+        several_defs = 0  # call sites that may reach more than one global definition
         check = _Resolver(db, several)
-        labels = ("same file", "included header", "global", "another header", "another file")
         for name, file_id in db.execute(
             "SELECT r.name, r.file_id FROM refs r WHERE r.role = 'call' AND r.access_id IS NULL"
             " AND r.name IN (SELECT value FROM json_each(?))", (json.dumps(several),)
         ):
-            defs = [d for d in check.defs.get(name, []) if d.kind == "function"]
-            if defs:
-                headers = check.includes(file_id)
-                ranks[labels[min(check._rank(d, file_id, headers) for d in defs)]] += 1
-        print("their call sites resolve to: " + ", ".join(f"{ranks[label]} {label}" for label in labels))
+            how, found = check.visible(name, file_id)
+            ranks[how] += 1
+            several_defs += len(found) > 1
+        print("their call sites resolve to: " + ", ".join(f"{ranks[label]} {label}" for label in VISIBILITY)
+              + f" ({several_defs} of them reach several global definitions)")
         macros = {c.caller for c in direct if resolver.kind(c.caller) == "macro"}
         print(f"function-like macros with calls in their bodies: {len(macros)}")
     return 0

@@ -214,6 +214,7 @@ class Index:
             self.db.close()
             found = "no schema version" if row is None else f"schema version {row[0]}, expected {SCHEMA_VERSION}"
             raise IndexDamaged(path, found)
+        self._graph: _Resolver | None = None  # what the call graph has read so far (see _Resolver)
 
     def close(self) -> None:
         self.db.close()
@@ -380,17 +381,26 @@ class Index:
         """The call-graph nodes `name` stands for: each file that defines it as a function (else as a
         macro), in path order, or `path`'s alone.  A name without a definition (only declared, or
         unknown) is one node without a path."""
-        defs = _Resolver(self.db, [name]).defs.get(name, [])
+        resolver = self._resolver()
+        resolver.load([name])
+        defs = resolver.defs.get(name, [])
         functions = [d for d in defs if d.kind == "function"] or defs
         nodes: list[CallNodeKey] = [(name, p) for p in dict.fromkeys(d.path for d in functions)]
         if path is not None:
             return [n for n in nodes if n[1] == path]
         return nodes or [(name, None)]
 
+    def _resolver(self) -> _Resolver:
+        if self._graph is None:
+            self._graph = _Resolver(self.db)
+        return self._graph
+
     def _calls(self, callers: Collection[str] | None = None, callees: Collection[str] | None = None) -> tuple[list[_Call], _Resolver]:
         """Calls from any function named in `callers` and/or to any named in `callees` (all with
-        neither), each resolved to definitions: direct ones first, then those through ops members,
-        by call site.  One query for the edges, one for the definitions of the names they hold."""
+        neither), each resolved to definitions (a call that may reach several global definitions is
+        a call of each): direct ones first, then those through ops members, by call site.  One
+        query for the edges, then at most one for the definitions of names not met before and one
+        for the #include lists that decide between candidates."""
         direct, through, args = "", "", []
         for names, direct_col, through_col in ((callers, "r.func", "r.func"), (callees, "r.name", "fa.function")):
             if names is not None:
@@ -401,17 +411,20 @@ class Index:
             f"{_DIRECT_CALLS.format(direct)} UNION ALL {_OPS_CALLS.format(through)}", args + args
         ).fetchall()
         rows.sort(key=lambda r: (r[6] is not None, r[4], r[5], r[7], r[2]))
-        resolver = _Resolver(self.db, {r[0] for r in rows} | {r[2] for r in rows})
+        resolver = self._resolver()
+        resolver.load({r[0] for r in rows} | {r[2] for r in rows})
+        resolver.prepare({(r[2], r[3]) for r in rows})
         out: list[_Call] = []
         seen: set[tuple[CallNodeKey, CallNodeKey, str, int, int, str | None]] = set()
         for func, _func_file, name, from_file, path, line, via, col in rows:
-            call = _Call((func, path), resolver.callee(name, from_file), path, line, col, via)
-            if via is not None:  # one ops edge per reachable definition, however many tables store it
-                key = (call.caller, call.callee, path, line, col, via)
-                if key in seen:
-                    continue
-                seen.add(key)
-            out.append(call)
+            for callee in resolver.callees(name, from_file):
+                call = _Call((func, path), callee, path, line, col, via)
+                if via is not None:  # one ops edge per reachable definition, however many tables store it
+                    key = (call.caller, call.callee, path, line, col, via)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                out.append(call)
         return out, resolver
 
     @staticmethod
@@ -421,37 +434,49 @@ class Index:
         return CallEdge(other[0], path, line, via, caller, other[1], resolver.line(other), about[1], resolver.line(about))
 
     def callees_of_nodes(self, nodes: Collection[CallNodeKey]) -> dict[CallNodeKey, list[CallEdge]]:
-        """What each definition calls, a query per level of macros: a call of a function-like macro
-        is a call, `via` the macro, of each function its body calls (macros calling macros
-        followed, each once); names known only as macros are left out, unknown names stay (kmalloc)."""
+        """What each definition calls: a call of a function-like macro is a call, `via` the macro, of
+        each function its body calls (macros calling macros followed up to _MACRO_LEVELS deep, each
+        function once per call site); names known only as macros are left out, unknown names stay
+        (kmalloc).  One query, plus one per level of macro bodies not read before."""
         out: dict[CallNodeKey, list[CallEdge]] = {n: [] for n in nodes}
         calls, resolver = self._calls(callers={n[0] for n in nodes})
-        # (macro node) → the call sites waiting for its body: (the asking definition, site path, line, outer macro)
-        waiting: dict[CallNodeKey, list[tuple[CallNodeKey, str, int, str]]] = {}
+        sites: list[tuple[CallNodeKey, CallNodeKey, str, int]] = []  # (asking definition, macro, site path, line)
         for call in calls:
             if call.caller not in out:
                 continue
             if resolver.kind(call.callee) == "macro":
-                waiting.setdefault(call.callee, []).append((call.caller, call.path, call.line, call.callee[0]))
+                sites.append((call.caller, call.callee, call.path, call.line))
             else:
                 out[call.caller].append(self._edge(resolver, call.caller, call.callee, call.caller[0], call.via, call.path, call.line))
-        expanded: set[CallNodeKey] = set()
-        for _ in range(_MACRO_LEVELS):
-            macros = {m: sites for m, sites in waiting.items() if m not in expanded}
-            if not macros:
-                break
-            expanded |= set(macros)
-            waiting = {}
-            body_calls, body_resolver = self._calls(callers={m[0] for m in macros})
-            for call in body_calls:
-                for about, path, line, via in macros.get(call.caller, ()):
-                    if body_resolver.kind(call.callee) == "macro":
-                        waiting.setdefault(call.callee, []).append((about, path, line, via))
-                    else:
-                        out[about].append(self._edge(body_resolver, about, call.callee, about[0], via, path, line))
+        self._read_macro_bodies({m for _, m, _, _ in sites})
+        flat: dict[CallNodeKey, list[CallNodeKey]] = {}
+        for about, macro, path, line in sites:
+            callees = flat.get(macro)
+            if callees is None:
+                callees = flat[macro] = _macro_callees(resolver, macro)
+            for callee in callees:
+                out[about].append(self._edge(resolver, about, callee, about[0], macro[0], path, line))
         for edges in out.values():
             edges.sort(key=_call_order)
         return out
+
+    def _read_macro_bodies(self, macros: Collection[CallNodeKey]) -> None:
+        """The calls in the bodies of `macros` and of the macros they call, _MACRO_LEVELS deep, into
+        the resolver's cache: a query per level, for the bodies not read before."""
+        resolver = self._resolver()
+        pending = {m for m in macros if m not in resolver.macro_bodies}
+        for _ in range(_MACRO_LEVELS):
+            if not pending:
+                break
+            bodies: dict[CallNodeKey, list[CallNodeKey]] = {m: [] for m in pending}
+            calls, _ = self._calls(callers={m[0] for m in pending})
+            for call in calls:
+                body = bodies.get(call.caller)
+                if body is not None:
+                    body.append(call.callee)
+            resolver.macro_bodies.update(bodies)
+            pending = {c for body in bodies.values() for c in body
+                       if resolver.kind(c) == "macro" and c not in resolver.macro_bodies}
 
     def callers_of_nodes(self, nodes: Collection[CallNodeKey]) -> dict[CallNodeKey, list[CallEdge]]:
         """Who calls each definition (each edge names the caller); a caller that is a function-like
@@ -518,7 +543,7 @@ class Index:
         """
         fetch = self.callers_of_nodes if direction == "callers" else self.callees_of_nodes
         roots = self.definitions_of(name, path)
-        resolver = _Resolver(self.db, [name])
+        resolver = self._resolver()
         tree = CallTree(name, direction, depth, limit, [],
                         definitions=[(p, resolver.line((name, p))) for _, p in roots if p is not None])
         expanded: set[CallNodeKey] = set(roots)
@@ -825,64 +850,107 @@ _MACRO_LEVELS = 8
 
 
 class _Resolver:
-    """Which definition a name called from a file stands for: the one in that file, else one in a
-    header it includes, else a global one, else one in any header, else any (path order breaks
-    ties).  Functions are preferred to macros of the same name."""
+    """Which definitions a name called from a file stands for, and what is known of each definition.
 
-    def __init__(self, db: sqlite3.Connection, names: Collection[str]) -> None:
+    The definition in that file, else one in a header it includes, else every global (non-static)
+    definition (the alternatives kernel configurations choose between: kfree in mm/slab.c, slob.c
+    and slub.c), else one in any header (path order breaks ties), else none: a static function of
+    another .c file is never a candidate.  Functions are preferred to macros of the same name.
+
+    One resolver serves every query of an Index: definitions by name, #include lists by file and
+    the calls in macro bodies are loaded as calls need them, once (so once per call tree, not per
+    level or per edge)."""
+
+    def __init__(self, db: sqlite3.Connection, names: Collection[str] = ()) -> None:
         self.db = db
         self.defs: dict[str, list[_Definition]] = {}
-        for name, path, file_id, line, kind, scope in db.execute(
-            "SELECT s.name, f.path, s.file_id, min(s.line), s.kind, min(s.scope) FROM symbols s"
+        self._nodes: dict[CallNodeKey, _Definition] = {}  # a file's function, else its macro
+        self._includes: dict[int, frozenset[int]] = {}
+        self._resolved: dict[tuple[str, int], tuple[CallNodeKey, ...]] = {}
+        self.macro_bodies: dict[CallNodeKey, list[CallNodeKey]] = {}  # a macro → what its body calls, in order
+        self.load(names)
+
+    def load(self, names: Collection[str]) -> None:
+        """Read the definitions of those of `names` not read yet, in one query."""
+        missing = [n for n in names if n not in self.defs]
+        if not missing:
+            return
+        for name in missing:
+            self.defs[name] = []
+        for name, path, file_id, line, kind, scope in self.db.execute(
+            "SELECT s.name, f.path, s.file_id, min(s.line), s.kind, max(s.scope) FROM symbols s"
             " JOIN files f ON f.id = s.file_id WHERE s.name IN (SELECT value FROM json_each(?))"
             " AND s.kind IN ('function', 'macro') GROUP BY s.name, s.file_id, s.kind ORDER BY f.path",
-            (json.dumps(sorted(names)),),
+            (json.dumps(missing),),
         ):
-            self.defs.setdefault(name, []).append(_Definition(path, file_id, line, kind, scope))
-        self._nodes: dict[CallNodeKey, _Definition] = {}  # a file's function, else its macro
-        for name, defs in self.defs.items():
-            for d in defs:
-                known = self._nodes.get((name, d.path))
-                if known is None or (known.kind != "function" and d.kind == "function"):
-                    self._nodes[(name, d.path)] = d
-        self._includes: dict[int, set[int]] = {}
-        self._resolved: dict[tuple[str, int], CallNodeKey] = {}
+            d = _Definition(path, file_id, line, kind, scope)
+            self.defs[name].append(d)
+            known = self._nodes.get((name, path))
+            if known is None or (known.kind != "function" and d.kind == "function"):
+                self._nodes[(name, path)] = d
 
-    def includes(self, file_id: int) -> set[int]:
+    def prepare(self, calls: Collection[tuple[str, int]]) -> None:
+        """Read, in one query, the #include lists that resolving these (name, calling file) pairs needs."""
+        files = {f for name, f in calls if (name, f) not in self._resolved and f not in self._includes
+                 and self._needs_includes(name, f)}
+        if not files:
+            return
+        got: dict[int, set[int]] = {f: set() for f in files}
+        for file_id, header in self.db.execute(
+            "SELECT i.file_id, f.id FROM includes i JOIN files f ON f.path = i.path"
+            " WHERE i.file_id IN (SELECT value FROM json_each(?))", (json.dumps(sorted(files)),)
+        ):
+            got[file_id].add(header)
+        self._includes.update((f, frozenset(h)) for f, h in got.items())
+
+    def includes(self, file_id: int) -> frozenset[int]:
         got = self._includes.get(file_id)
         if got is None:
-            got = {row[0] for row in self.db.execute(
-                "SELECT f.id FROM includes i JOIN files f ON f.path = i.path WHERE i.file_id = ?", (file_id,))}
+            got = frozenset(row[0] for row in self.db.execute(
+                "SELECT f.id FROM includes i JOIN files f ON f.path = i.path WHERE i.file_id = ?", (file_id,)))
             self._includes[file_id] = got
         return got
 
-    def callee(self, name: str, file_id: int) -> CallNodeKey:
-        key = (name, file_id)
-        node = self._resolved.get(key)
-        if node is None:
-            defs = self.defs.get(name, [])
-            candidates = [d for d in defs if d.kind == "function"] or defs
-            if not candidates:
-                node = (name, None)
-            elif len(candidates) == 1:
-                node = (name, candidates[0].path)
-            else:
-                # the #include list matters only when a header holds one of them
-                headers = self.includes(file_id) if any(d.path.endswith(".h") for d in candidates) else set()
-                best = min(candidates, key=lambda d: (self._rank(d, file_id, headers), d.path, d.line))
-                node = (name, best.path)
-            self._resolved[key] = node
-        return node
+    def _candidates(self, name: str) -> list[_Definition]:
+        defs = self.defs.get(name, [])
+        return [d for d in defs if d.kind == "function"] or defs
 
-    @staticmethod
-    def _rank(d: _Definition, file_id: int, headers: set[int]) -> int:
-        if d.file_id == file_id:
-            return 0
-        if d.file_id in headers:
-            return 1
-        if d.scope == "global":
-            return 2
-        return 3 if d.path.endswith(".h") else 4
+    def _needs_includes(self, name: str, file_id: int) -> bool:
+        """The #include list decides only when a header holds a candidate and something else competes."""
+        candidates = self._candidates(name)
+        if any(d.file_id == file_id for d in candidates):
+            return False
+        headers = sum(1 for d in candidates if d.path.endswith(".h"))
+        return headers > 1 or (headers == 1 and any(d.scope == "global" for d in candidates))
+
+    def callees(self, name: str, file_id: int) -> tuple[CallNodeKey, ...]:
+        """The definitions a call of `name` from file `file_id` may reach (a node without a path if none)."""
+        key = (name, file_id)
+        nodes = self._resolved.get(key)
+        if nodes is None:
+            _, found = self.visible(name, file_id)
+            nodes = tuple(dict.fromkeys((name, d.path) for d in found)) or ((name, None),)
+            self._resolved[key] = nodes
+        return nodes
+
+    def visible(self, name: str, file_id: int) -> tuple[str, list[_Definition]]:
+        """How a call of `name` from file `file_id` resolves (VISIBILITY's label) and to what."""
+        candidates = self._candidates(name)
+        own = [d for d in candidates if d.file_id == file_id]
+        if own:
+            return VISIBILITY[0], own[:1]
+        headers = [d for d in candidates if d.path.endswith(".h")]
+        glob = [d for d in candidates if d.scope == "global"]
+        if headers and (len(headers) > 1 or glob):
+            included = self.includes(file_id)
+            seen = [d for d in headers if d.file_id in included]
+            if seen:
+                return VISIBILITY[1], seen[:1]
+        if glob:
+            return VISIBILITY[2], glob
+        if headers:
+            return VISIBILITY[3], headers[:1]
+        return VISIBILITY[4], []
 
     def kind(self, node: CallNodeKey) -> str | None:
         d = self._nodes.get(node)
@@ -891,6 +959,11 @@ class _Resolver:
     def line(self, node: CallNodeKey) -> int | None:
         d = self._nodes.get(node)
         return d.line if d is not None else None
+
+
+# How a call resolves, in the order the resolver tries (benchmarks/call_edges.py counts them).
+VISIBILITY = ("same file", "included header", "global", "a header", "none visible")
+
 
 @dataclass
 class CallNode:
@@ -933,6 +1006,23 @@ _OPS_CALLS = (
     " WHERE r.role = 'call' AND a.target IS NOT NULL AND r.func IS NOT NULL"
     " AND EXISTS (SELECT 1 FROM symbols s WHERE s.name = fa.function AND s.kind = 'function'){0}"
 )
+
+
+def _macro_callees(resolver: _Resolver, macro: CallNodeKey) -> list[CallNodeKey]:
+    """The functions (and unknown names) the body of `macro` calls, through the macros it calls
+    (each expanded once, _MACRO_LEVELS deep at most), in body order, each once.  An explicit stack:
+    no recursion on input depth."""
+    out: dict[CallNodeKey, None] = {}
+    expanded = {macro}
+    stack = [(c, 1) for c in reversed(resolver.macro_bodies.get(macro, []))]
+    while stack:
+        node, depth = stack.pop()
+        if resolver.kind(node) != "macro":
+            out.setdefault(node, None)
+        elif node not in expanded and depth < _MACRO_LEVELS:
+            expanded.add(node)
+            stack.extend((c, depth + 1) for c in reversed(resolver.macro_bodies.get(node, [])))
+    return list(out)
 
 
 def _kinds_of(db: sqlite3.Connection, name: str) -> set[str]:

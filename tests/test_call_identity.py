@@ -95,6 +95,13 @@ int relay_waiter_twice(int pkt)
 \treturn relay_wait_twice(pkt, pkt > 2);
 }
 """,
+    # two global dup_free, the alternatives a configuration chooses between, a caller that sees
+    # neither, and a file with a static dup_free of its own (and a static that only it sees)
+    "net/core/free_a.c": "#ifdef CONFIG_FREE_A\nvoid dup_free(void *p)\n{\n\tfree_a_work(p);\n}\n#endif\n",
+    "net/core/free_b.c": "#ifdef CONFIG_FREE_B\nvoid dup_free(void *p)\n{\n\tfree_b_work(p);\n}\n#endif\n",
+    "net/core/free_user.c": "void free_user(void *p)\n{\n\tdup_free(p);\n\town_only(p);\n}\n",
+    "net/core/free_own.c": ("static void dup_free(void *p)\n{\n}\n\nstatic void own_only(void *p)\n{\n}\n\n"
+                            "void free_own(void *p)\n{\n\tdup_free(p);\n\town_only(p);\n}\n"),
     "net/ipv4/twin_one.c": "#include <net/twin_a.h>\n\nint twin_one(int x)\n{\n\treturn twin(x);\n}\n",
     "net/ipv4/twin_two.c": "#include <net/twin_b.h>\n\nint twin_two(int x)\n{\n\treturn twin(x);\n}\n",
 }
@@ -186,6 +193,41 @@ def test_a_static_inline_resolves_through_the_header_the_file_includes(capsys, s
         (twin,) = callees
         assert twin["name_path"] == header
         assert [c["name"] for c in twin["children"]] == [work]  # type: ignore[attr-defined]
+
+
+FREE_A, FREE_B, FREE_USER, FREE_OWN = "net/core/free_a.c", "net/core/free_b.c", "net/core/free_user.c", "net/core/free_own.c"
+
+
+def test_a_call_that_sees_no_definition_of_its_own_reaches_every_global_one(capsys, snippets: Path) -> None:  # type: ignore[no-untyped-def]
+    site = (FREE_USER, line_in(FREE_USER, "dup_free(p)"))
+    for rel in (FREE_A, FREE_B):
+        callers = rows(capsys, snippets, "callers", "dup_free", "--file", rel)
+        assert [(r["name"], r["path"], r["line"], r["def_path"], r["def_line"]) for r in callers] == [
+            ("free_user", *site, rel, line_in(rel, "void dup_free"))]
+    callees = rows(capsys, snippets, "callees", "free_user", "--depth", "2")
+    found = [(r["name"], r["name_path"], r["name_line"], [c["name"] for c in r["children"]])  # type: ignore[attr-defined]
+             for r in callees if r["name"] == "dup_free"]
+    assert found == [("dup_free", FREE_A, line_in(FREE_A, "void dup_free"), ["free_a_work"]),
+                     ("dup_free", FREE_B, line_in(FREE_B, "void dup_free"), ["free_b_work"])]
+    code, out, _ = run(capsys, snippets, "path", "free_user", "dup_free", "--to-file", FREE_B, "--json")
+    assert code == 0 and [(s["caller"], s["name_path"]) for s in json.loads(out)] == [("free_user", FREE_B)]
+
+
+def test_a_static_of_the_callers_file_wins_and_other_files_statics_are_never_reached(capsys, snippets: Path) -> None:  # type: ignore[no-untyped-def]
+    own = rows(capsys, snippets, "callers", "dup_free", "--file", FREE_OWN)
+    assert [(r["name"], r["line"]) for r in own] == [("free_own", line_in(FREE_OWN, "\tdup_free(p)"))]
+    every = rows(capsys, snippets, "callers", "dup_free")
+    assert {(r["name"], r["def_path"]) for r in every} == {("free_user", FREE_A), ("free_user", FREE_B), ("free_own", FREE_OWN)}
+    # own_only is static in free_own.c: free_user's call of it reaches no indexed definition
+    (only,) = [r for r in rows(capsys, snippets, "callees", "free_user") if r["name"] == "own_only"]
+    assert only["name_path"] is None
+    assert [r["name"] for r in rows(capsys, snippets, "callers", "own_only")] == ["free_own"]
+    code, out, _ = run(capsys, snippets, "callers", "dup_free")
+    assert code == 0 and "no callers" not in out
+    parts = {part.splitlines()[0]: part for part in out.split("\n\n")}
+    for rel in (FREE_A, FREE_B):
+        part = parts[f"dup_free  (defined at {rel}:{line_in(rel, 'void dup_free')})"]
+        assert "free_user" in part and "free_own" not in part
 
 
 def test_a_macro_body_calls_and_its_call_sites_call_via_it(capsys, snippets: Path) -> None:  # type: ignore[no-untyped-def]
