@@ -412,13 +412,15 @@ class Index:
         ).fetchall()
         rows.sort(key=lambda r: (r[6] is not None, r[4], r[5], r[7], r[2]))
         resolver = self._resolver()
-        resolver.load({r[0] for r in rows} | {r[2] for r in rows})
+        resolver.load({r[2] for r in rows})
         resolver.prepare({(r[2], r[3]) for r in rows})
         out: list[_Call] = []
         seen: set[tuple[CallNodeKey, CallNodeKey, str, int, int, str | None]] = set()
-        for func, _func_file, name, from_file, path, line, via, col in rows:
+        for func, func_file, name, from_file, path, line, via, col, what in rows:
+            caller = (func, path)
+            resolver.note(caller, func_file, what)
             for callee in resolver.callees(name, from_file):
-                call = _Call((func, path), callee, path, line, col, via)
+                call = _Call(caller, callee, path, line, col, via)
                 if via is not None:  # one ops edge per reachable definition, however many tables store it
                     key = (call.caller, call.callee, path, line, col, via)
                     if key in seen:
@@ -433,12 +435,13 @@ class Index:
         """The row about definition `about` naming `other`, for a call by `caller` at path:line."""
         return CallEdge(other[0], path, line, via, caller, other[1], resolver.line(other), about[1], resolver.line(about))
 
-    def callees_of_nodes(self, nodes: Collection[CallNodeKey]) -> dict[CallNodeKey, list[CallEdge]]:
+    def callees_of_nodes(self, nodes: Collection[CallNodeKey], limit: int | None = None) -> dict[CallNodeKey, list[CallEdge]]:
         """What each definition calls: a call of a function-like macro is a call, `via` the macro, of
         each function its body calls (macros calling macros followed up to _MACRO_LEVELS deep, each
         function once per call site); names known only as macros are left out, unknown names stay
-        (kmalloc).  One query, plus one per level of macro bodies not read before."""
-        out: dict[CallNodeKey, list[CallEdge]] = {n: [] for n in nodes}
+        (kmalloc).  One query, plus one per level of macro bodies not read before.  With `limit`,
+        see _edges."""
+        out: dict[CallNodeKey, list[_Row]] = {n: [] for n in nodes}
         calls, resolver = self._calls(callers={n[0] for n in nodes})
         sites: list[tuple[CallNodeKey, CallNodeKey, str, int]] = []  # (asking definition, macro, site path, line)
         for call in calls:
@@ -447,7 +450,7 @@ class Index:
             if resolver.kind(call.callee) == "macro":
                 sites.append((call.caller, call.callee, call.path, call.line))
             else:
-                out[call.caller].append(self._edge(resolver, call.caller, call.callee, call.caller[0], call.via, call.path, call.line))
+                out[call.caller].append((call.callee, call.caller[0], call.via, call.path, call.line))
         self._read_macro_bodies({m for _, m, _, _ in sites})
         flat: dict[CallNodeKey, list[CallNodeKey]] = {}
         for about, macro, path, line in sites:
@@ -455,10 +458,8 @@ class Index:
             if callees is None:
                 callees = flat[macro] = _macro_callees(resolver, macro)
             for callee in callees:
-                out[about].append(self._edge(resolver, about, callee, about[0], macro[0], path, line))
-        for edges in out.values():
-            edges.sort(key=_call_order)
-        return out
+                out[about].append((callee, about[0], macro[0], path, line))
+        return _edges(resolver, out, limit)
 
     def _read_macro_bodies(self, macros: Collection[CallNodeKey]) -> None:
         """The calls in the bodies of `macros` and of the macros they call, _MACRO_LEVELS deep, into
@@ -478,10 +479,11 @@ class Index:
             pending = {c for body in bodies.values() for c in body
                        if resolver.kind(c) == "macro" and c not in resolver.macro_bodies}
 
-    def callers_of_nodes(self, nodes: Collection[CallNodeKey]) -> dict[CallNodeKey, list[CallEdge]]:
+    def callers_of_nodes(self, nodes: Collection[CallNodeKey], limit: int | None = None) -> dict[CallNodeKey, list[CallEdge]]:
         """Who calls each definition (each edge names the caller); a caller that is a function-like
-        macro gives way to the call sites of the macro, `via` it (macros in macros followed)."""
-        out: dict[CallNodeKey, list[CallEdge]] = {n: [] for n in nodes}
+        macro gives way to the call sites of the macro, `via` it (macros in macros followed).  With
+        `limit`, see _edges."""
+        out: dict[CallNodeKey, list[_Row]] = {n: [] for n in nodes}
         targets: dict[CallNodeKey, list[CallNodeKey]] = {n: [n] for n in nodes}  # callee → the definitions asked about
         vias: dict[CallNodeKey, str | None] = dict.fromkeys(nodes)  # the macro a callee stands for, if any
         done: set[CallNodeKey] = set(nodes)
@@ -502,11 +504,9 @@ class Index:
                         elif call.caller in following and about not in following[call.caller]:
                             following[call.caller].append(about)
                         continue
-                    out[about].append(self._edge(resolver, about, call.caller, call.caller[0], via, call.path, call.line))
+                    out[about].append((call.caller, call.caller[0], via, call.path, call.line))
             targets, vias = following, following_via
-        for edges in out.values():
-            edges.sort(key=_call_order)
-        return out
+        return _edges(resolver, out, limit)
 
     def callees_of(self, names: Collection[str]) -> dict[str, list[CallEdge]]:
         """What each of `names` calls (all its definitions), in one query a level of macros."""
@@ -550,7 +550,7 @@ class Index:
         frontier: list[tuple[CallNodeKey, list[CallNode], CallNode | None]] = [(r, tree.children, None) for r in roots]
         level = 1
         while frontier and level <= depth:
-            edges = fetch(dict.fromkeys(n for n, _, _ in frontier))
+            edges = fetch(dict.fromkeys(n for n, _, _ in frontier), limit - tree.nodes)
             following: list[tuple[CallNodeKey, list[CallNode], CallNode | None]] = []
             for i, (caller, children, parent) in enumerate(frontier):
                 for edge in edges[caller]:
@@ -791,9 +791,9 @@ class Ref:
 CallNodeKey = tuple[str, str | None]
 
 
-@dataclass(frozen=True)
-class CallEdge:
-    """One row of callers/callees: `name` is the other function (the caller, or the callee)."""
+class CallEdge(NamedTuple):
+    """One row of callers/callees: `name` is the other function (the caller, or the callee).  A
+    named tuple: a call tree builds thousands, and a frozen dataclass costs several times as much."""
 
     name: str  # the other function
     path: str  # the call site
@@ -888,6 +888,13 @@ class _Resolver:
             known = self._nodes.get((name, path))
             if known is None or (known.kind != "function" and d.kind == "function"):
                 self._nodes[(name, path)] = d
+
+    def note(self, node: CallNodeKey, file_id: int, what: int | None) -> None:
+        """What a calling definition is, as _CALLER gives it (None: no definition in its file)."""
+        if what is not None and node not in self._nodes:
+            macro = what >= _MACRO_MARK
+            self._nodes[node] = _Definition(node[1] or "", file_id, what - _MACRO_MARK if macro else what,
+                                            "macro" if macro else "function", "")
 
     def prepare(self, calls: Collection[tuple[str, int]]) -> None:
         """Read, in one query, the #include lists that resolving these (name, calling file) pairs needs."""
@@ -995,17 +1002,50 @@ ROLES = ("call", "read", "write", "addr", "type", "macro")
 # every function stored in that member by an ops table or an assignment.  `{0}` takes the
 # conditions of each arm, so that SQLite uses the indexes on refs.func and refs.name; the unary `+`
 # keeps it off refs_access, which would scan every access-free reference (seconds on the core tree).
+# The last column says what the calling definition is (see _CALLER): the calls' own row gives it,
+# cheaper than reading every definition of every calling name (`probe`, `init`: thousands).
+_CALLER = ("(SELECT min((s.kind = 'macro') * 1000000000 + s.line) FROM symbols s WHERE s.name = r.func"
+           " AND +s.file_id = r.file_id AND s.kind IN ('function', 'macro'))")
+_MACRO_MARK = 1_000_000_000  # _CALLER: a macro's line plus this (a function of that file comes first)
 _DIRECT_CALLS = (
-    "SELECT r.func, r.file_id, r.name, r.file_id, f.path, r.line, NULL, r.col FROM refs r JOIN files f ON f.id = r.file_id"
+    f"SELECT r.func, r.file_id, r.name, r.file_id, f.path, r.line, NULL, r.col, {_CALLER} FROM refs r JOIN files f ON f.id = r.file_id"
     " WHERE r.role = 'call' AND +r.access_id IS NULL AND r.func IS NOT NULL{0}"
 )
 _OPS_CALLS = (
-    "SELECT DISTINCT r.func, r.file_id, fa.function, fa.file_id, f.path, r.line, a.target, r.col"
+    f"SELECT DISTINCT r.func, r.file_id, fa.function, fa.file_id, f.path, r.line, a.target, r.col, {_CALLER}"
     " FROM refs r JOIN access a ON a.id = r.access_id JOIN access a2 ON a2.target = a.target"
     " JOIN fnassign fa ON fa.access_id = a2.id JOIN files f ON f.id = r.file_id"
     " WHERE r.role = 'call' AND a.target IS NOT NULL AND r.func IS NOT NULL"
     " AND EXISTS (SELECT 1 FROM symbols s WHERE s.name = fa.function AND s.kind = 'function'){0}"
 )
+
+
+# An edge before it is built: (the other definition, the calling function's name, via, site path, line).
+_Row = tuple[CallNodeKey, str, "str | None", str, int]
+
+
+def _edges(resolver: _Resolver, rows: dict[CallNodeKey, list[_Row]], limit: int | None) -> dict[CallNodeKey, list[CallEdge]]:
+    """Each definition's rows as edges, in _call_order.  With `limit`, what a call tree with that
+    many nodes left can list: edges for the definitions in their order, `limit` of them, and one
+    more (the first edge the tree cannot list, which tells it that it is cut there); each
+    definition after that keeps only its first edge (enough to tell that it had some)."""
+    out: dict[CallNodeKey, list[CallEdge]] = {}
+    built = 0
+    for about, got in rows.items():
+        got.sort(key=_row_order)
+        if limit is not None:
+            got = got[: max(limit - built, 0) + 1]
+        about_line = resolver.line(about)
+        out[about] = [CallEdge(other[0], path, line, via, caller, other[1], resolver.line(other), about[1], about_line)
+                      for other, caller, via, path, line in got]
+        built += len(got)
+    return out
+
+
+def _row_order(row: _Row) -> tuple[bool, str, int]:
+    """_call_order for a row."""
+    via = row[2]
+    return (via is not None and "." in via, row[3], row[4])
 
 
 def _macro_callees(resolver: _Resolver, macro: CallNodeKey) -> list[CallNodeKey]:
