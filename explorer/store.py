@@ -867,6 +867,7 @@ class _Resolver:
         self._nodes: dict[CallNodeKey, _Definition] = {}  # a file's function, else its macro
         self._includes: dict[int, frozenset[int]] = {}
         self._resolved: dict[tuple[str, int], tuple[CallNodeKey, ...]] = {}
+        self._shapes: dict[str, tuple[frozenset[int], bool]] = {}  # name → (its candidates' files, whether #includes matter)
         self.macro_bodies: dict[CallNodeKey, list[CallNodeKey]] = {}  # a macro → what its body calls, in order
         self.load(names)
 
@@ -923,12 +924,15 @@ class _Resolver:
         return [d for d in defs if d.kind == "function"] or defs
 
     def _needs_includes(self, name: str, file_id: int) -> bool:
-        """The #include list decides only when a header holds a candidate and something else competes."""
-        candidates = self._candidates(name)
-        if any(d.file_id == file_id for d in candidates):
-            return False
-        headers = sum(1 for d in candidates if d.path.endswith(".h"))
-        return headers > 1 or (headers == 1 and any(d.scope == "global" for d in candidates))
+        """The #include list decides only when a header holds a candidate and something else competes
+        (and the calling file has no definition of its own)."""
+        shape = self._shapes.get(name)
+        if shape is None:
+            candidates = self._candidates(name)
+            headers = sum(1 for d in candidates if d.path.endswith(".h"))
+            matters = headers > 1 or (headers == 1 and any(d.scope == "global" for d in candidates))
+            shape = self._shapes[name] = (frozenset(d.file_id for d in candidates), matters)
+        return shape[1] and file_id not in shape[0]
 
     def callees(self, name: str, file_id: int) -> tuple[CallNodeKey, ...]:
         """The definitions a call of `name` from file `file_id` may reach (a node without a path if none)."""
