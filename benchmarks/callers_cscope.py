@@ -80,7 +80,7 @@ CLASSES: dict[str, tuple[str, str]] = {
                     "`unknown` (in one `-l` process: the caller of the previous answer)"),
     "comment-or-string": ("cscope", "the name appears only in a comment or a string"),
     "outside-xref-paths": ("scope", "a call in a file whose references the index does not record (xref_paths in kernels.toml)"),
-    "macro-body": ("scope", "a call inside a #define body: cscope names the macro as the caller; the index records no references in macro bodies"),
+    "macro-body": ("scope", "a call inside a #define body: cscope names the macro as the caller; the index gives the macro's call sites instead (via the macro)"),
     "member-call": ("cscope", "a call through a struct member of the same name, not of the function"),
     "local-pointer": ("cscope", "a call through a local variable or parameter of the same name (`int (*lookup)(...)`), not of the function"),
     "not-a-call": ("cscope", "the name is used, not called (a function-pointer value)"),
@@ -637,7 +637,7 @@ def _compare(index, cscope: Cscope, classifier: Classifier, functions: list[tupl
         for edge in index.callers(name):
             if edge.via is None:
                 ours.setdefault((edge.path, edge.line), edge.name)
-            else:
+            elif "." in edge.via:  # through an ops member (a call site of a macro has the macro as via)
                 indirect.append(edge)
         compared.append((group, name, cs, ours, indirect))
     cscope.batch(0, [name for _, name, cs, ours, _ in compared if ours.keys() - cs.keys()])

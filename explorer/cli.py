@@ -185,7 +185,9 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
         p.add_argument("name", type=symbol_name)
         p.add_argument("--depth", type=_positive, default=1, metavar="N", help="follow N levels (default 1); a tree on a terminal")
         p.add_argument("--limit", type=_positive, default=CALL_TREE_LIMIT, metavar="N",
-                       help=f"list at most N calls (default {CALL_TREE_LIMIT}); each function is expanded once")
+                       help=f"list at most N calls (default {CALL_TREE_LIMIT}); each definition is expanded once")
+        p.add_argument("--file", metavar="PATH", help="the definition in this file, when several files define the name "
+                       "(default: each of them, one after the other)")
         p.set_defaults(func=cmd_calls, direction=which)
 
     p = sub.add_parser("struct", parents=[common], help="a struct's members in order, and its first-member embedding chain")
@@ -196,6 +198,8 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("start", metavar="FROM", type=symbol_name)
     p.add_argument("goal", metavar="TO", type=symbol_name)
     p.add_argument("--max-depth", type=_positive, default=12, metavar="N", help="give up beyond N calls (default 12)")
+    p.add_argument("--from-file", metavar="PATH", help="start at FROM's definition in this file (default: any of them)")
+    p.add_argument("--to-file", metavar="PATH", help="end at TO's definition in this file (default: any of them)")
     p.set_defaults(func=cmd_path)
 
     p = sub.add_parser("check", parents=[common], help="verify that annotations resolve and have not drifted from the code",
@@ -478,13 +482,30 @@ def _tree_json(tree: CallTree) -> dict[str, object]:
                 item["cut"] = True
             out.append(item)
     return {"name": tree.name, "direction": tree.direction, "depth": tree.depth, "limit": tree.limit,
-            "nodes": tree.nodes, "cut": tree.cut, "children": top}
+            "nodes": tree.nodes, "cut": tree.cut,
+            "definitions": [{"path": path, "line": line} for path, line in tree.definitions], "children": top}
 
 
 def _print_tree(tree: CallTree) -> None:
-    """A tree drawn with box characters; a repeat points to where its function is expanded."""
+    """A tree drawn with box characters; a repeat points to where its function is expanded.  A name
+    defined in several files gets a tree for each definition, under a line naming it."""
+    if len(tree.definitions) < 2:
+        path, line = tree.definitions[0] if tree.definitions else (None, None)
+        _print_one_tree(tree, tree.children, tree.name, (tree.name, path))
+        return
+    for n, (path, line) in enumerate(tree.definitions):
+        rows = [c for c in tree.children if (c.edge.def_path, c.edge.def_line) == (path, line)]
+        if n:
+            print()
+        _print_one_tree(tree, rows, f"{tree.name}  (defined at {path}:{line})" + ("" if rows else f"  no {tree.direction}"),
+                        (tree.name, path))
+    if tree.cut:
+        print(f"… cut at {tree.limit} nodes (--limit N to list more; … marks what is left out)")
+
+
+def _print_one_tree(tree: CallTree, children: list[CallNode], head: str, root: tuple[str, str | None]) -> None:
     lines: list[tuple[str, CallNode]] = []  # in print order
-    stack: list[tuple[list[CallNode], int, str]] = [(tree.children, 0, "")]
+    stack: list[tuple[list[CallNode], int, str]] = [(children, 0, "")]
     while stack:
         nodes, i, indent = stack.pop()
         if i >= len(nodes):
@@ -494,18 +515,23 @@ def _print_tree(tree: CallTree) -> None:
         lines.append((f"{indent}{'└─' if last else '├─'} ", node))
         if node.children:
             stack.append((node.children, 0, indent + ("   " if last else "│  ")))
-    where = {tree.name: -1}  # each function's one occurrence that is not a repeat: where it is expanded
+    where: dict[tuple[str, str | None], int] = {root: -1}  # each definition's one occurrence that is not a repeat
     for n, (_, node) in enumerate(lines):
         if not node.seen:
-            where.setdefault(node.edge.name, n)
-    out = [tree.name]
+            where.setdefault(node.edge.node, n)
+    out = [head]
     for n, (lead, node) in enumerate(lines):
         edge = node.edge
         via = f"  via {edge.via}" if edge.via else ""
-        note = ("  (see above)" if where.get(edge.name, -1) < n else "  (see below)") if node.seen else ""
+        if not node.seen:
+            note = ""
+        elif edge.node not in where:  # another root of the same name: say which definition it is
+            note = f"  (the one defined at {edge.name_path}:{edge.name_line})"
+        else:
+            note = "  (see above)" if where[edge.node] < n else "  (see below)"
         more = "  …" if node.cut else ""
         out.append(f"{lead}{edge.name}  {edge.path}:{edge.line}{via}{note}{more}")
-    if tree.cut:
+    if tree.cut and len(tree.definitions) < 2:
         out.append(f"… cut at {tree.limit} nodes (--limit N to list more; … marks what is left out)")
     print("\n".join(out))
 
@@ -514,12 +540,20 @@ def cmd_calls(project: Project, args: argparse.Namespace) -> int:
     with _open_index(project, args) as index:
         if not index.lookup(args.name):
             return _not_found(index, args.name, project.kernel(args.kernel).name)
-        tree = index.call_tree(args.name, args.direction, args.depth, args.limit)
+        if args.file is not None and not index.definitions_of(args.name, args.file):
+            return _no_definition_in(index, args.name, args.file)
+        tree = index.call_tree(args.name, args.direction, args.depth, args.limit, args.file)
     if args.json:
         emit_json(_tree_json(tree))
     else:
         _print_tree(tree)
     return EXIT_OK
+
+
+def _no_definition_in(index: Index, name: str, path: str) -> int:
+    where = [p for _, p in index.definitions_of(name) if p is not None]
+    err(f"{name} is not defined in {path}" + (f"; it is defined in {', '.join(where)}" if where else ""))
+    return EXIT_FAIL
 
 
 def cmd_struct(project: Project, args: argparse.Namespace) -> int:
@@ -561,7 +595,10 @@ def cmd_path(project: Project, args: argparse.Namespace) -> int:
         for name in (args.start, args.goal):
             if not index.lookup(name):
                 return _not_found(index, name, project.kernel(args.kernel).name)
-        chain = index.call_path(args.start, args.goal, args.max_depth)
+        for name, path in ((args.start, args.from_file), (args.goal, args.to_file)):
+            if path is not None and not index.definitions_of(name, path):
+                return _no_definition_in(index, name, path)
+        chain = index.call_path(args.start, args.goal, args.max_depth, args.from_file, args.to_file)
     if chain is None:
         err(f"no call chain from {args.start} to {args.goal} within {args.max_depth} calls")
         if args.json:

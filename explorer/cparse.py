@@ -759,6 +759,8 @@ class DefinitionWalker:
             if m:
                 mtype = (m.group(1) or m.group(2)).decode("utf-8", "replace")
         self.emit(_name(name_node), "macro", name_node, node, "file" if not self.is_header else "global", sig, cond, type_=mtype)
+        if params is not None and value is not None:
+            self.xref.macro_body(value, params, _name(name_node), cond)
 
 _IDENT_RX = re.compile(r"^!?[A-Za-z_]\w*$")
 

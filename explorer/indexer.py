@@ -104,6 +104,7 @@ CREATE TABLE files (id INTEGER PRIMARY KEY, path TEXT, sha256 TEXT, size INTEGER
 CREATE TABLE symbols (name TEXT, kind TEXT, line INTEGER, col INTEGER, end_line INTEGER, scope TEXT, signature TEXT, cond TEXT, type TEXT, start_line INTEGER, start_byte INTEGER, end_byte INTEGER, digest INTEGER, file_id INTEGER);
 CREATE TABLE refs (line INTEGER, col INTEGER, end_col INTEGER, name TEXT, role TEXT, func TEXT, cond TEXT, key TEXT, file_id INTEGER);
 CREATE TABLE fnassign (line INTEGER, key TEXT, function TEXT, file_id INTEGER);
+CREATE TABLE includes (file_id INTEGER, path TEXT);
 CREATE TABLE failures (path TEXT, reason TEXT);
 """
 _CHUNK_FILES = 24
@@ -127,6 +128,7 @@ class ParsedFile(NamedTuple):
     digests: list[int]  # definition_digest of each definition's bytes, in the same order
     refs: list[RefRow]
     assigns: list[FnAssign]
+    includes: list[str]  # tree paths the file's #include lines may name
 
 
 class ParseFailure(NamedTuple):
@@ -140,6 +142,7 @@ def _parse_one(job: Job) -> ParsedFile:
     """Definitions, refs and function assignments of one file."""
     global _parser
     from .cparse import make_parser, parse_definitions
+    from .includes import include_paths
 
     if _parser is None:
         _parser = make_parser()
@@ -147,7 +150,7 @@ def _parse_one(job: Job) -> ParsedFile:
     result = parse_definitions(_parser, src, job.rel, refs=job.refs)
     digests = [definition_digest(src[d.start_byte : d.end_byte]) for d in result.definitions]
     return ParsedFile(result.lines, result.error_nodes, result.partial, result.definitions, digests, result.refs,
-                      result.assigns)
+                      result.assigns, include_paths(src, job.rel))
 
 
 def definition_digest(text: bytes) -> int:
@@ -187,6 +190,7 @@ def _parse_chunk(args: tuple[str, list[Job]]) -> tuple[str, int, list[ParseFailu
                        [(*d, digest, *fid) for d, digest in zip(parsed.definitions, parsed.digests, strict=True)])
         db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [r + fid for r in parsed.refs])
         db.executemany("INSERT INTO fnassign VALUES (?, ?, ?, ?)", [a + fid for a in parsed.assigns])
+        db.executemany("INSERT INTO includes VALUES (?, ?)", [(job.file_id, path) for path in parsed.includes])
     db.executemany("INSERT INTO failures VALUES (?, ?)", failures)
     db.commit()
     db.close()
@@ -204,6 +208,7 @@ _MERGE = (
     " FROM chunk.refs r LEFT JOIN access a ON a.key = r.key",
     "INSERT INTO fnassign (file_id, line, access_id, function)"
     " SELECT f.file_id, f.line, a.id, f.function FROM chunk.fnassign f JOIN access a ON a.key = f.key",
+    "INSERT INTO includes (file_id, path) SELECT file_id, path FROM chunk.includes",
 )
 
 
@@ -385,7 +390,7 @@ def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[
         row = db.execute("SELECT id FROM files WHERE path = ?", (rel,)).fetchone()
         if row is None:
             continue
-        for table in ("symbols", "refs", "fnassign"):
+        for table in ("symbols", "refs", "fnassign", "includes"):
             db.execute(f"DELETE FROM {table} WHERE file_id = ?", row)
         db.execute("DELETE FROM files WHERE id = ?", row)
     for rel in touched:

@@ -13,9 +13,9 @@ from collections import deque
 from collections.abc import Callable, Collection, Hashable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import NotRequired, TypedDict, TypeVar
+from typing import NamedTuple, NotRequired, TypedDict, TypeVar
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 T = TypeVar("T")
 
@@ -73,6 +73,10 @@ CREATE TABLE IF NOT EXISTS fnassign (  -- a function stored in a member: `.liste
     access_id INTEGER NOT NULL REFERENCES access(id),
     function TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS includes (  -- a file's #include lines, as the tree paths they may name
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    path TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS refs_name ON refs(name);
 CREATE INDEX IF NOT EXISTS refs_func ON refs(func);
 CREATE INDEX IF NOT EXISTS refs_access ON refs(access_id);
@@ -82,6 +86,7 @@ CREATE INDEX IF NOT EXISTS access_macro ON access(macro);
 CREATE INDEX IF NOT EXISTS fnassign_access ON fnassign(access_id);
 CREATE INDEX IF NOT EXISTS fnassign_function ON fnassign(function);
 CREATE INDEX IF NOT EXISTS fnassign_file ON fnassign(file_id);
+CREATE INDEX IF NOT EXISTS includes_file ON includes(file_id);
 """
 
 INDEXES = """
@@ -213,6 +218,7 @@ class Index:
             self.db.close()
             found = "no schema version" if row is None else f"schema version {row[0]}, expected {SCHEMA_VERSION}"
             raise IndexDamaged(path, found)
+        self._graph: _Resolver | None = None  # what the call graph has read so far (see _Resolver)
 
     def close(self) -> None:
         self.db.close()
@@ -373,9 +379,32 @@ class Index:
         out.sort(key=lambda r: (r.path, r.line, r.col))
         return out
 
-    def _edges(self, callers: Collection[str] | None = None, callees: Collection[str] | None = None) -> list[CallEdge]:
-        """Call edges from any of `callers` and/or to any of `callees` (all of them with neither): direct
-        ones first, then those through ops members, each by call site.  One query for a whole set."""
+    # ------------------------------------------------------------ the call graph: a node per definition
+
+    def definitions_of(self, name: str, path: str | None = None) -> list[CallNodeKey]:
+        """The call-graph nodes `name` stands for: each file that defines it as a function (else as a
+        macro), in path order, or `path`'s alone.  A name without a definition (only declared, or
+        unknown) is one node without a path."""
+        resolver = self._resolver()
+        resolver.load([name])
+        defs = resolver.defs.get(name, [])
+        functions = [d for d in defs if d.kind == "function"] or defs
+        nodes: list[CallNodeKey] = [(name, p) for p in dict.fromkeys(d.path for d in functions)]
+        if path is not None:
+            return [n for n in nodes if n[1] == path]
+        return nodes or [(name, None)]
+
+    def _resolver(self) -> _Resolver:
+        if self._graph is None:
+            self._graph = _Resolver(self.db)
+        return self._graph
+
+    def _calls(self, callers: Collection[str] | None = None, callees: Collection[str] | None = None) -> tuple[list[_Call], _Resolver]:
+        """Calls from any function named in `callers` and/or to any named in `callees` (all with
+        neither), each resolved to definitions (a call that may reach several global definitions is
+        a call of each): direct ones first, then those through ops members, by call site.  One
+        query for the edges, then at most one for the definitions of names not met before and one
+        for the #include lists that decide between candidates."""
         direct, through, args = "", "", []
         for names, direct_col, through_col in ((callers, "r.func", "r.func"), (callees, "r.name", "fa.function")):
             if names is not None:
@@ -385,65 +414,156 @@ class Index:
         rows = self.db.execute(
             f"{_DIRECT_CALLS.format(direct)} UNION ALL {_OPS_CALLS.format(through)}", args + args
         ).fetchall()
-        rows.sort(key=lambda r: (r[4] is not None, r[2], r[3], r[5], r[1]))
-        return [CallEdge(callee_, path, line, via, caller_) for caller_, callee_, path, line, via, _ in rows]
+        rows.sort(key=lambda r: (r[6] is not None, r[4], r[5], r[7], r[2]))
+        resolver = self._resolver()
+        resolver.load({r[2] for r in rows})
+        resolver.prepare({(r[2], r[3]) for r in rows})
+        out: list[_Call] = []
+        seen: set[tuple[CallNodeKey, CallNodeKey, str, int, int, str | None]] = set()
+        for func, func_file, name, from_file, path, line, via, col, what in rows:
+            caller = (func, path)
+            resolver.note(caller, func_file, what)
+            for callee in resolver.callees(name, from_file):
+                call = _Call(caller, callee, path, line, col, via)
+                if via is not None:  # one ops edge per reachable definition, however many tables store it
+                    key = (call.caller, call.callee, path, line, col, via)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                out.append(call)
+        return out, resolver
+
+    @staticmethod
+    def _edge(resolver: _Resolver, about: CallNodeKey, other: CallNodeKey, caller: str, via: str | None,
+              path: str, line: int) -> CallEdge:
+        """The row about definition `about` naming `other`, for a call by `caller` at path:line."""
+        return CallEdge(other[0], path, line, via, caller, other[1], resolver.line(other), about[1], resolver.line(about))
+
+    def callees_of_nodes(self, nodes: Collection[CallNodeKey], limit: int | None = None) -> dict[CallNodeKey, list[CallEdge]]:
+        """What each definition calls: a call of a function-like macro is a call, `via` the macro, of
+        each function its body calls (macros calling macros followed up to _MACRO_LEVELS deep, each
+        function once per call site); names known only as macros are left out, unknown names stay
+        (kmalloc).  One query, plus one per level of macro bodies not read before.  With `limit`,
+        see _edges."""
+        out: dict[CallNodeKey, list[_Row]] = {n: [] for n in nodes}
+        calls, resolver = self._calls(callers={n[0] for n in nodes})
+        sites: list[tuple[CallNodeKey, CallNodeKey, str, int]] = []  # (asking definition, macro, site path, line)
+        for call in calls:
+            if call.caller not in out:
+                continue
+            if resolver.kind(call.callee) == "macro":
+                sites.append((call.caller, call.callee, call.path, call.line))
+            else:
+                out[call.caller].append((call.callee, call.caller[0], call.via, call.path, call.line))
+        self._read_macro_bodies({m for _, m, _, _ in sites})
+        flat: dict[CallNodeKey, list[CallNodeKey]] = {}
+        for about, macro, path, line in sites:
+            callees = flat.get(macro)
+            if callees is None:
+                callees = flat[macro] = _macro_callees(resolver, macro)
+            for callee in callees:
+                out[about].append((callee, about[0], macro[0], path, line))
+        return _edges(resolver, out, limit)
+
+    def _read_macro_bodies(self, macros: Collection[CallNodeKey]) -> None:
+        """The calls in the bodies of `macros` and of the macros they call, _MACRO_LEVELS deep, into
+        the resolver's cache: a query per level, for the bodies not read before."""
+        resolver = self._resolver()
+        pending = {m for m in macros if m not in resolver.macro_bodies}
+        for _ in range(_MACRO_LEVELS):
+            if not pending:
+                break
+            bodies: dict[CallNodeKey, list[CallNodeKey]] = {m: [] for m in pending}
+            calls, _ = self._calls(callers={m[0] for m in pending})
+            for call in calls:
+                body = bodies.get(call.caller)
+                if body is not None:
+                    body.append(call.callee)
+            resolver.macro_bodies.update(bodies)
+            pending = {c for body in bodies.values() for c in body
+                       if resolver.kind(c) == "macro" and c not in resolver.macro_bodies}
+
+    def callers_of_nodes(self, nodes: Collection[CallNodeKey], limit: int | None = None) -> dict[CallNodeKey, list[CallEdge]]:
+        """Who calls each definition (each edge names the caller); a caller that is a function-like
+        macro gives way to the call sites of the macro, `via` it (macros in macros followed).  With
+        `limit`, see _edges."""
+        out: dict[CallNodeKey, list[_Row]] = {n: [] for n in nodes}
+        targets: dict[CallNodeKey, list[CallNodeKey]] = {n: [n] for n in nodes}  # callee → the definitions asked about
+        vias: dict[CallNodeKey, str | None] = dict.fromkeys(nodes)  # the macro a callee stands for, if any
+        done: set[CallNodeKey] = set(nodes)
+        for _ in range(_MACRO_LEVELS):
+            if not targets:
+                break
+            calls, resolver = self._calls(callees={n[0] for n in targets})
+            following: dict[CallNodeKey, list[CallNodeKey]] = {}
+            following_via: dict[CallNodeKey, str | None] = {}
+            for call in calls:
+                for about in targets.get(call.callee, ()):
+                    via = vias[call.callee] or call.via
+                    if resolver.kind(call.caller) == "macro":
+                        if call.caller not in done:
+                            done.add(call.caller)
+                            following.setdefault(call.caller, []).append(about)
+                            following_via[call.caller] = call.caller[0]
+                        elif call.caller in following and about not in following[call.caller]:
+                            following[call.caller].append(about)
+                        continue
+                    out[about].append((call.caller, call.caller[0], via, call.path, call.line))
+            targets, vias = following, following_via
+        return _edges(resolver, out, limit)
 
     def callees_of(self, names: Collection[str]) -> dict[str, list[CallEdge]]:
-        """What each of `names` calls, in one query; names known only as macros are left out (unknown
-        names stay: kmalloc)."""
-        macros_only = {
-            row[0]
-            for row in self.db.execute(
-                "SELECT DISTINCT r.name FROM refs r WHERE r.func IN (SELECT value FROM json_each(?))"
-                " AND r.role = 'call' AND +r.access_id IS NULL"
-                " AND EXISTS (SELECT 1 FROM symbols s WHERE s.name = r.name AND s.kind = 'macro')"
-                " AND NOT EXISTS (SELECT 1 FROM symbols s WHERE s.name = r.name AND s.kind IN ('function', 'prototype'))",
-                (json.dumps(sorted(names)),),
-            )
-        }
-        out: dict[str, list[CallEdge]] = {name: [] for name in names}
-        for e in self._edges(callers=names):
-            if e.name not in macros_only and e.caller is not None:
-                out[e.caller].append(e)
-        return out
+        """What each of `names` calls (all its definitions), in one query a level of macros."""
+        nodes = {name: self.definitions_of(name) for name in names}
+        found = self.callees_of_nodes([n for ns in nodes.values() for n in ns])
+        return {name: [e for n in ns for e in found[n]] for name, ns in nodes.items()}
 
     def callers_of(self, names: Collection[str]) -> dict[str, list[CallEdge]]:
-        """Who calls each of `names`, in one query (each edge names the caller)."""
-        out: dict[str, list[CallEdge]] = {name: [] for name in names}
-        for e in self._edges(callees=names):
-            out[e.name].append(CallEdge(e.caller or "", e.path, e.line, e.via, e.caller))
-        return out
+        """Who calls each of `names` (any of its definitions)."""
+        nodes = {name: self.definitions_of(name) for name in names}
+        found = self.callers_of_nodes([n for ns in nodes.values() for n in ns])
+        return {name: [e for n in ns for e in found[n]] for name, ns in nodes.items()}
 
-    def callees(self, name: str) -> list[CallEdge]:
-        """What `name` calls; names known only as macros are left out (unknown names stay: kmalloc)."""
-        return self.callees_of([name])[name]
+    def callees(self, name: str, path: str | None = None) -> list[CallEdge]:
+        """What `name` calls (its definition in `path`, or all of them); names known only as macros
+        are left out (unknown names stay: kmalloc), the functions their bodies call come `via` them."""
+        nodes = self.definitions_of(name, path)
+        found = self.callees_of_nodes(nodes)
+        return [e for n in nodes for e in found[n]]
 
-    def callers(self, name: str) -> list[CallEdge]:
-        return self.callers_of([name])[name]
+    def callers(self, name: str, path: str | None = None) -> list[CallEdge]:
+        nodes = self.definitions_of(name, path)
+        found = self.callers_of_nodes(nodes)
+        return [e for n in nodes for e in found[n]]
 
-    def call_tree(self, name: str, direction: str, depth: int, limit: int = CALL_TREE_LIMIT) -> CallTree:
+    def call_tree(self, name: str, direction: str, depth: int, limit: int = CALL_TREE_LIMIT,
+                  path: str | None = None) -> CallTree:
         """`name`'s callers or callees, `depth` levels deep, breadth first with one query per level.
 
-        Each function is expanded once, at the shallowest level it appears on (a repeat is marked
-        `seen`); at most `limit` nodes are listed, and the nodes the limit left unlisted are marked
-        `cut`.  No recursion: any depth is bounded by the number of functions and by `limit`.
+        Nodes are definitions: a name defined in several files has a root for each (or `path`'s
+        alone).  Each definition is expanded once, at the shallowest level it appears on (a repeat
+        is marked `seen`); at most `limit` nodes are listed, and the nodes the limit left unlisted
+        are marked `cut`.  No recursion: any depth is bounded by the number of definitions and `limit`.
         """
-        fetch = self.callers_of if direction == "callers" else self.callees_of
-        tree = CallTree(name, direction, depth, limit, [])
-        expanded = {name}
-        frontier: list[tuple[str, list[CallNode], CallNode | None]] = [(name, tree.children, None)]
+        fetch = self.callers_of_nodes if direction == "callers" else self.callees_of_nodes
+        roots = self.definitions_of(name, path)
+        resolver = self._resolver()
+        tree = CallTree(name, direction, depth, limit, [],
+                        definitions=[(p, resolver.line((name, p))) for _, p in roots if p is not None])
+        expanded: set[CallNodeKey] = set(roots)
+        frontier: list[tuple[CallNodeKey, list[CallNode], CallNode | None]] = [(r, tree.children, None) for r in roots]
         level = 1
         while frontier and level <= depth:
-            edges = fetch(dict.fromkeys(n for n, _, _ in frontier))
-            following: list[tuple[str, list[CallNode], CallNode | None]] = []
+            edges = fetch(dict.fromkeys(n for n, _, _ in frontier), limit - tree.nodes)
+            following: list[tuple[CallNodeKey, list[CallNode], CallNode | None]] = []
             for i, (caller, children, parent) in enumerate(frontier):
                 for edge in edges[caller]:
                     if tree.nodes >= limit:
                         tree.cut = True
                         if parent is not None:
                             parent.cut = True
-                        for later_name, _, later in frontier[i + 1 :]:
-                            if later is not None and edges[later_name]:
+                        for later_node, _, later in frontier[i + 1 :]:
+                            if later is not None and edges[later_node]:
                                 later.children, later.cut = None, True
                         for _, _, later in following:  # expanded, but their level was never fetched
                             if later is not None:
@@ -452,59 +572,69 @@ class Index:
                     node = CallNode(edge)
                     tree.nodes += 1
                     children.append(node)
-                    if edge.name in expanded:
+                    key = edge.node
+                    if key in expanded:
                         node.seen = True
                     elif level < depth:
-                        expanded.add(edge.name)
+                        expanded.add(key)
                         node.children = []
-                        following.append((edge.name, node.children, node))
+                        following.append((key, node.children, node))
             frontier = following
             level += 1
         return tree
 
-    def call_graph(self) -> dict[str, list[CallEdge]]:
-        """caller → callees over the whole index (functions only), for path searches."""
+    def call_graph(self) -> dict[CallNodeKey, list[CallEdge]]:
+        """caller definition → its callees over the whole index (functions only), for path searches."""
+        calls, resolver = self._calls()
         functions = _function_names(self.db)
-        graph: dict[str, list[CallEdge]] = {}
-        for edge in self._edges():
-            if edge.name in functions and edge.caller is not None:
-                graph.setdefault(edge.caller, []).append(edge)
+        graph: dict[CallNodeKey, list[CallEdge]] = {}
+        for call in calls:
+            if call.callee[0] in functions and resolver.kind(call.callee) != "macro" and resolver.kind(call.caller) != "macro":
+                graph.setdefault(call.caller, []).append(
+                    self._edge(resolver, call.caller, call.callee, call.caller[0], call.via, call.path, call.line))
         return graph
 
-    def call_path(self, start: str, goal: str, max_depth: int = 12) -> list[CallEdge] | None:
-        """The shortest call chain from start to goal through functions, or None.
+    def call_path(self, start: str, goal: str, max_depth: int = 12, start_path: str | None = None,
+                  goal_path: str | None = None) -> list[CallEdge] | None:
+        """The shortest call chain from a definition of start to one of goal through functions, or None.
 
         Breadth first from both ends at once (callees of the start side, callers of the goal side,
         whichever frontier is smaller), one query per level: the graph is never loaded whole.
+        Nodes are definitions, so a chain never jumps between two static functions of one name.
         """
-        if start == goal or not self._functions([goal]):
+        starts, goals = self.definitions_of(start, start_path), self.definitions_of(goal, goal_path)
+        if start == goal or not starts or not goals or not self._functions([goal]):
             return None
-        ahead: dict[str, tuple[int, CallEdge | None]] = {start: (0, None)}  # reached from start: distance, edge in
-        behind: dict[str, tuple[int, CallEdge | None]] = {goal: (0, None)}  # reaches goal: distance, edge out
-        forward, backward = [start], [goal]
+        ahead: dict[CallNodeKey, tuple[int, CallEdge | None]] = {s: (0, None) for s in starts}
+        behind: dict[CallNodeKey, tuple[int, CallEdge | None]] = {g: (0, None) for g in goals}
+        forward, backward = list(starts), list(goals)
         for _ in range(max_depth):
             if not forward or not backward:
                 return None
-            meets: list[str] = []
+            meets: list[CallNodeKey] = []
             if len(forward) <= len(backward):
-                edges = self._edges(callers=forward)
+                found = self.callees_of_nodes(forward)
+                edges = [e for n in forward for e in found[n]]
                 functions = self._functions({e.name for e in edges})
-                nxt: list[str] = []
+                nxt: list[CallNodeKey] = []
                 for e in edges:
-                    if e.name in functions and e.name not in ahead and e.caller is not None:
-                        ahead[e.name] = (ahead[e.caller][0] + 1, e)
-                        nxt.append(e.name)
-                        if e.name in behind:
-                            meets.append(e.name)
+                    if e.name in functions and e.node not in ahead:
+                        ahead[e.node] = (ahead[e.from_node][0] + 1, e)
+                        nxt.append(e.node)
+                        if e.node in behind:
+                            meets.append(e.node)
                 forward = nxt
             else:
+                found = self.callers_of_nodes(backward)
                 nxt = []
-                for e in self._edges(callees=backward):
-                    if e.caller is not None and e.caller not in behind:
-                        behind[e.caller] = (behind[e.name][0] + 1, e)
-                        nxt.append(e.caller)
-                        if e.caller in ahead:
-                            meets.append(e.caller)
+                for n in backward:
+                    for e in found[n]:  # e.name is the caller; as a chain link it goes caller → n
+                        link = CallEdge(n[0], e.path, e.line, e.via, e.name, n[1], e.def_line, e.name_path, e.name_line)
+                        if link.from_node not in behind:
+                            behind[link.from_node] = (behind[n][0] + 1, link)
+                            nxt.append(link.from_node)
+                            if link.from_node in ahead:
+                                meets.append(link.from_node)
                 backward = nxt
             if meets:
                 best = min(meets, key=lambda m: ahead[m][0] + behind[m][0])
@@ -514,18 +644,18 @@ class Index:
         return None
 
     @staticmethod
-    def _chain(ahead: dict[str, tuple[int, CallEdge | None]], behind: dict[str, tuple[int, CallEdge | None]],
-               meet: str) -> list[CallEdge]:
+    def _chain(ahead: dict[CallNodeKey, tuple[int, CallEdge | None]], behind: dict[CallNodeKey, tuple[int, CallEdge | None]],
+               meet: CallNodeKey) -> list[CallEdge]:
         chain: list[CallEdge] = []
         edge = ahead[meet][1]
         while edge is not None:
             chain.append(edge)
-            edge = ahead[edge.caller][1] if edge.caller is not None else None
+            edge = ahead[edge.from_node][1]
         chain.reverse()
         edge = behind[meet][1]
         while edge is not None:
             chain.append(edge)
-            edge = behind[edge.name][1]
+            edge = behind[edge.node][1]
         return chain
 
     def _functions(self, names: Collection[str]) -> set[str]:
@@ -782,17 +912,195 @@ class Ref:
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
-@dataclass(frozen=True)
+# A node of the call graph: a name and the file of its definition (None: no definition indexed,
+# a function only declared or unknown).  Two static functions of one name are two nodes.
+CallNodeKey = tuple[str, str | None]
 
-class CallEdge:
+
+class CallEdge(NamedTuple):
+    """One row of callers/callees: `name` is the other function (the caller, or the callee).  A
+    named tuple: a call tree builds thousands, and a frozen dataclass costs several times as much."""
+
     name: str  # the other function
     path: str  # the call site
     line: int
-    via: str | None  # the ops member for an indirect call
+    via: str | None  # the ops member of an indirect call, or the macro whose body makes the call
     caller: str | None = None
+    name_path: str | None = None  # where `name` is defined (the definition the call resolves to)
+    name_line: int | None = None
+    def_path: str | None = None  # the definition the row is about: the function asked about
+    def_line: int | None = None
+
+    @property
+    def node(self) -> CallNodeKey:
+        """The definition `name` stands for."""
+        return (self.name, self.name_path)
+
+    @property
+    def from_node(self) -> CallNodeKey:
+        """The calling definition, for rows of callees and of call chains."""
+        return (self.caller or "", self.def_path)
 
     def as_dict(self) -> dict[str, object]:
-        return {"name": self.name, "path": self.path, "line": self.line, "via": self.via}
+        return {"name": self.name, "path": self.path, "line": self.line, "via": self.via,
+                "def_path": self.def_path, "def_line": self.def_line,
+                "name_path": self.name_path, "name_line": self.name_line}
+
+
+def _call_order(edge: CallEdge) -> tuple[bool, str, int]:
+    """Direct calls (and calls through macros) before calls through ops members, then by site."""
+    return (edge.via is not None and "." in edge.via, edge.path, edge.line)
+
+
+class _Call(NamedTuple):
+    """A call site resolved to definitions."""
+
+    caller: CallNodeKey
+    callee: CallNodeKey
+    path: str
+    line: int
+    col: int
+    via: str | None
+
+
+class _Definition(NamedTuple):
+    path: str
+    file_id: int
+    line: int
+    kind: str  # function or macro
+    scope: str  # file (static) or global
+
+
+# How many levels of macros calling macros callers/callees follow.
+_MACRO_LEVELS = 8
+
+
+class _Resolver:
+    """Which definitions a name called from a file stands for, and what is known of each definition.
+
+    The definition in that file, else one in a header it includes, else every global (non-static)
+    definition (the alternatives kernel configurations choose between: kfree in mm/slab.c, slob.c
+    and slub.c), else one in any header (path order breaks ties), else none: a static function of
+    another .c file is never a candidate.  Functions are preferred to macros of the same name.
+
+    One resolver serves every query of an Index: definitions by name, #include lists by file and
+    the calls in macro bodies are loaded as calls need them, once (so once per call tree, not per
+    level or per edge)."""
+
+    def __init__(self, db: sqlite3.Connection, names: Collection[str] = ()) -> None:
+        self.db = db
+        self.defs: dict[str, list[_Definition]] = {}
+        self._nodes: dict[CallNodeKey, _Definition] = {}  # a file's function, else its macro
+        self._includes: dict[int, frozenset[int]] = {}
+        self._resolved: dict[tuple[str, int], tuple[CallNodeKey, ...]] = {}
+        self._shapes: dict[str, tuple[frozenset[int], bool]] = {}  # name → (its candidates' files, whether #includes matter)
+        self.macro_bodies: dict[CallNodeKey, list[CallNodeKey]] = {}  # a macro → what its body calls, in order
+        self.load(names)
+
+    def load(self, names: Collection[str]) -> None:
+        """Read the definitions of those of `names` not read yet, in one query."""
+        missing = [n for n in names if n not in self.defs]
+        if not missing:
+            return
+        for name in missing:
+            self.defs[name] = []
+        for name, path, file_id, line, kind, scope in self.db.execute(
+            "SELECT s.name, f.path, s.file_id, min(s.line), s.kind, max(s.scope) FROM symbols s"
+            " JOIN files f ON f.id = s.file_id WHERE s.name IN (SELECT value FROM json_each(?))"
+            " AND s.kind IN ('function', 'macro') GROUP BY s.name, s.file_id, s.kind ORDER BY f.path",
+            (json.dumps(missing),),
+        ):
+            d = _Definition(path, file_id, line, kind, scope)
+            self.defs[name].append(d)
+            known = self._nodes.get((name, path))
+            if known is None or (known.kind != "function" and d.kind == "function"):
+                self._nodes[(name, path)] = d
+
+    def note(self, node: CallNodeKey, file_id: int, what: int | None) -> None:
+        """What a calling definition is, as _CALLER gives it (None: no definition in its file)."""
+        if what is not None and node not in self._nodes:
+            macro = what >= _MACRO_MARK
+            self._nodes[node] = _Definition(node[1] or "", file_id, what - _MACRO_MARK if macro else what,
+                                            "macro" if macro else "function", "")
+
+    def prepare(self, calls: Collection[tuple[str, int]]) -> None:
+        """Read, in one query, the #include lists that resolving these (name, calling file) pairs needs."""
+        files = {f for name, f in calls if (name, f) not in self._resolved and f not in self._includes
+                 and self._needs_includes(name, f)}
+        if not files:
+            return
+        got: dict[int, set[int]] = {f: set() for f in files}
+        for file_id, header in self.db.execute(
+            "SELECT i.file_id, f.id FROM includes i JOIN files f ON f.path = i.path"
+            " WHERE i.file_id IN (SELECT value FROM json_each(?))", (json.dumps(sorted(files)),)
+        ):
+            got[file_id].add(header)
+        self._includes.update((f, frozenset(h)) for f, h in got.items())
+
+    def includes(self, file_id: int) -> frozenset[int]:
+        got = self._includes.get(file_id)
+        if got is None:
+            got = frozenset(row[0] for row in self.db.execute(
+                "SELECT f.id FROM includes i JOIN files f ON f.path = i.path WHERE i.file_id = ?", (file_id,)))
+            self._includes[file_id] = got
+        return got
+
+    def _candidates(self, name: str) -> list[_Definition]:
+        defs = self.defs.get(name, [])
+        return [d for d in defs if d.kind == "function"] or defs
+
+    def _needs_includes(self, name: str, file_id: int) -> bool:
+        """The #include list decides only when a header holds a candidate and something else competes
+        (and the calling file has no definition of its own)."""
+        shape = self._shapes.get(name)
+        if shape is None:
+            candidates = self._candidates(name)
+            headers = sum(1 for d in candidates if d.path.endswith(".h"))
+            matters = headers > 1 or (headers == 1 and any(d.scope == "global" for d in candidates))
+            shape = self._shapes[name] = (frozenset(d.file_id for d in candidates), matters)
+        return shape[1] and file_id not in shape[0]
+
+    def callees(self, name: str, file_id: int) -> tuple[CallNodeKey, ...]:
+        """The definitions a call of `name` from file `file_id` may reach (a node without a path if none)."""
+        key = (name, file_id)
+        nodes = self._resolved.get(key)
+        if nodes is None:
+            _, found = self.visible(name, file_id)
+            nodes = tuple(dict.fromkeys((name, d.path) for d in found)) or ((name, None),)
+            self._resolved[key] = nodes
+        return nodes
+
+    def visible(self, name: str, file_id: int) -> tuple[str, list[_Definition]]:
+        """How a call of `name` from file `file_id` resolves (VISIBILITY's label) and to what."""
+        candidates = self._candidates(name)
+        own = [d for d in candidates if d.file_id == file_id]
+        if own:
+            return VISIBILITY[0], own[:1]
+        headers = [d for d in candidates if d.path.endswith(".h")]
+        glob = [d for d in candidates if d.scope == "global"]
+        if headers and (len(headers) > 1 or glob):
+            included = self.includes(file_id)
+            seen = [d for d in headers if d.file_id in included]
+            if seen:
+                return VISIBILITY[1], seen[:1]
+        if glob:
+            return VISIBILITY[2], glob
+        if headers:
+            return VISIBILITY[3], headers[:1]
+        return VISIBILITY[4], []
+
+    def kind(self, node: CallNodeKey) -> str | None:
+        d = self._nodes.get(node)
+        return d.kind if d is not None else None
+
+    def line(self, node: CallNodeKey) -> int | None:
+        d = self._nodes.get(node)
+        return d.line if d is not None else None
+
+
+# How a call resolves, in the order the resolver tries (benchmarks/call_edges.py counts them).
+VISIBILITY = ("same file", "included header", "global", "a header", "none visible")
+
 
 @dataclass
 class CallNode:
@@ -813,6 +1121,7 @@ class CallTree:
     depth: int
     limit: int
     children: list[CallNode] = field(default_factory=list)
+    definitions: list[tuple[str, int | None]] = field(default_factory=list)  # (path, line) of each root definition
     nodes: int = 0  # how many nodes are listed
     cut: bool = False  # the limit was reached: some nodes were left out
 
@@ -823,17 +1132,67 @@ ROLES = ("call", "read", "write", "addr", "type", "macro")
 # every function stored in that member by an ops table or an assignment.  `{0}` takes the
 # conditions of each arm, so that SQLite uses the indexes on refs.func and refs.name; the unary `+`
 # keeps it off refs_access, which would scan every access-free reference (seconds on the core tree).
+# The last column says what the calling definition is (see _CALLER): the calls' own row gives it,
+# cheaper than reading every definition of every calling name (`probe`, `init`: thousands).
+_CALLER = ("(SELECT min((s.kind = 'macro') * 1000000000 + s.line) FROM symbols s WHERE s.name = r.func"
+           " AND +s.file_id = r.file_id AND s.kind IN ('function', 'macro'))")
+_MACRO_MARK = 1_000_000_000  # _CALLER: a macro's line plus this (a function of that file comes first)
 _DIRECT_CALLS = (
-    "SELECT r.func, r.name, f.path, r.line, NULL, r.col FROM refs r JOIN files f ON f.id = r.file_id"
+    f"SELECT r.func, r.file_id, r.name, r.file_id, f.path, r.line, NULL, r.col, {_CALLER} FROM refs r JOIN files f ON f.id = r.file_id"
     " WHERE r.role = 'call' AND +r.access_id IS NULL AND r.func IS NOT NULL{0}"
 )
 _OPS_CALLS = (
-    "SELECT DISTINCT r.func, fa.function, f.path, r.line, a.target, r.col"
+    f"SELECT DISTINCT r.func, r.file_id, fa.function, fa.file_id, f.path, r.line, a.target, r.col, {_CALLER}"
     " FROM refs r JOIN access a ON a.id = r.access_id JOIN access a2 ON a2.target = a.target"
     " JOIN fnassign fa ON fa.access_id = a2.id JOIN files f ON f.id = r.file_id"
     " WHERE r.role = 'call' AND a.target IS NOT NULL AND r.func IS NOT NULL"
     " AND EXISTS (SELECT 1 FROM symbols s WHERE s.name = fa.function AND s.kind = 'function'){0}"
 )
+
+
+# An edge before it is built: (the other definition, the calling function's name, via, site path, line).
+_Row = tuple[CallNodeKey, str, "str | None", str, int]
+
+
+def _edges(resolver: _Resolver, rows: dict[CallNodeKey, list[_Row]], limit: int | None) -> dict[CallNodeKey, list[CallEdge]]:
+    """Each definition's rows as edges, in _call_order.  With `limit`, what a call tree with that
+    many nodes left can list: edges for the definitions in their order, `limit` of them, and one
+    more (the first edge the tree cannot list, which tells it that it is cut there); each
+    definition after that keeps only its first edge (enough to tell that it had some)."""
+    out: dict[CallNodeKey, list[CallEdge]] = {}
+    built = 0
+    for about, got in rows.items():
+        got.sort(key=_row_order)
+        if limit is not None:
+            got = got[: max(limit - built, 0) + 1]
+        about_line = resolver.line(about)
+        out[about] = [CallEdge(other[0], path, line, via, caller, other[1], resolver.line(other), about[1], about_line)
+                      for other, caller, via, path, line in got]
+        built += len(got)
+    return out
+
+
+def _row_order(row: _Row) -> tuple[bool, str, int]:
+    """_call_order for a row."""
+    via = row[2]
+    return (via is not None and "." in via, row[3], row[4])
+
+
+def _macro_callees(resolver: _Resolver, macro: CallNodeKey) -> list[CallNodeKey]:
+    """The functions (and unknown names) the body of `macro` calls, through the macros it calls
+    (each expanded once, _MACRO_LEVELS deep at most), in body order, each once.  An explicit stack:
+    no recursion on input depth."""
+    out: dict[CallNodeKey, None] = {}
+    expanded = {macro}
+    stack = [(c, 1) for c in reversed(resolver.macro_bodies.get(macro, []))]
+    while stack:
+        node, depth = stack.pop()
+        if resolver.kind(node) != "macro":
+            out.setdefault(node, None)
+        elif node not in expanded and depth < _MACRO_LEVELS:
+            expanded.add(node)
+            stack.extend((c, depth + 1) for c in reversed(resolver.macro_bodies.get(node, [])))
+    return list(out)
 
 
 def _kinds_of(db: sqlite3.Connection, name: str) -> set[str]:

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
-from tree_sitter import Node
+from tree_sitter import Node, Parser
 
 # Accessors whose second argument names the type of the result.
 CONTAINER_OF = frozenset(
@@ -41,6 +41,14 @@ MAX_NESTING = 100
 # The longest #if condition stored: a long #elif chain makes each branch's condition the
 # negation of every branch before it (quadratic in the chain); longer ones end in "…".
 MAX_CONDITION = 1000
+
+# Function-like macro bodies longer than this are not parsed for references (the longest in
+# the network slice is a few kilobytes).
+MAX_MACRO_BODY = 20000
+# A macro body is parsed as the statements of a function of this shape (no newline in the
+# prefix, so the body's first line keeps its columns after a shift).
+_MACRO_PREFIX = b"void __kx_macro(void){"
+_MACRO_SUFFIX = b"\n;}"
 
 _INDIRECT_CALL_RX = re.compile(r"^INDIRECT_CALL_(?:(\d)|INET(?:_1)?)$")
 # Declarators in macro form: MACRO(type, name, ...) declares the local `name`.
@@ -146,6 +154,50 @@ class RefCollector:
             if re.match(r"^[A-Za-z_]\w*$", arg):
                 locals_[arg] = normalize_type_text(parts[i])
         self.walk(body, locals_, name, cond)
+
+    def macro_body(self, value: Node, params: Node, name: str, cond: str | None) -> None:
+        """A function-like macro's body: its identifier uses, the macro as their function (so the
+        functions it calls are the macro's calls), at their own lines and columns.
+
+        The body is parsed on its own as the statements of a function; backslash-newlines become a
+        blank and a newline, so every offset stays.  The macro's parameters are its locals.  Member
+        accesses and assignments are left out (a macro's arguments have no type to resolve them by),
+        and so is what a fragment (half a loop, an unbalanced brace, a pasted `a ## b` name) leaves
+        outside the body or beside a `#`/`##`."""
+        if not self.enabled:
+            return
+        raw = value.text or b""
+        if not raw.strip() or len(raw) > MAX_MACRO_BODY:
+            return
+        body = raw.replace(b"\\\r\n", b"  \n").replace(b"\\\n", b" \n")
+        wrapped = _MACRO_PREFIX + body + _MACRO_SUFFIX
+        parsed = _macro_parser().parse(wrapped)
+        fn = parsed.root_node.named_child(0)
+        block = fn.child_by_field_name("body") if fn is not None and fn.type == "function_definition" else None
+        if block is None:
+            return
+        locals_: dict[str, str | None] = {}
+        for param in params.named_children:
+            if param.type == "identifier":
+                locals_[_text(param)] = None
+        first_ref, first_assign = len(self.refs), len(self.assigns)
+        self.walk(block, locals_, name, cond)
+        found = self.refs[first_ref:]
+        del self.refs[first_ref:], self.assigns[first_assign:]
+        starts = [0]
+        starts += [i + 1 for i, byte in enumerate(wrapped) if byte == 10]
+        body_end = len(_MACRO_PREFIX) + len(body)
+        row0, col0 = value.start_point
+        for ref in found:
+            row, col = ref.line - 1, ref.col
+            offset = starts[row] + col
+            end = offset + ref.end_col - ref.col
+            if ref.key is not None or offset < len(_MACRO_PREFIX) or end > body_end:
+                continue
+            if wrapped[max(0, offset - 8) : offset].rstrip().endswith(b"#") or wrapped[end : end + 8].lstrip().startswith(b"##"):
+                continue
+            shift = col0 - len(_MACRO_PREFIX) if row == 0 else 0
+            self.refs.append(ref._replace(line=row0 + 1 + row, col=col + shift, end_col=ref.end_col + shift))
 
     def declaration(self, node: Node, cond: str | None) -> None:
         """A top-level declaration: type uses, and designated initializers of ops tables."""
@@ -552,6 +604,19 @@ def join_conditions(outer: str | None, inner: str | None) -> str | None:
 def _call_arguments(call: Node) -> list[Node]:
     arguments = call.child_by_field_name("arguments")
     return [] if arguments is None else [a for a in arguments.named_children if a.type != "comment"]
+
+
+_MACRO_PARSER: list[Parser] = []
+
+
+def _macro_parser() -> Parser:
+    """One parser per process for macro bodies (built on first use)."""
+    if not _MACRO_PARSER:
+        import tree_sitter_c
+        from tree_sitter import Language
+
+        _MACRO_PARSER.append(Parser(Language(tree_sitter_c.language())))
+    return _MACRO_PARSER[0]
 
 
 def _text(node: Node) -> str:

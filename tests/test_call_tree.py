@@ -182,7 +182,10 @@ def test_a_depth_of_a_million_on_a_chain_deeper_than_the_recursion_limit(capsys,
     assert out.count('"children"') == CHAIN and '"name": "link_0"' in out and '"cut": true' not in out
 
 
-def _shortest(graph: dict[str, list[str]], start: str, goal: str) -> int | None:
+Node = tuple[str, "str | None"]
+
+
+def _shortest(graph: dict[Node, list[Node]], start: Node, goal: Node) -> int | None:
     """Breadth first over a graph held in memory: the length of the shortest chain."""
     seen, frontier, length = {start}, [start], 0
     while frontier:
@@ -205,11 +208,12 @@ def test_call_path_is_a_shortest_chain_for_every_pair(snippets: Path) -> None:
     from explorer.store import Index
 
     with Index(Project.load(snippets).index_path("linux-test")) as index:
-        graph = {caller: [e.name for e in edges] for caller, edges in index.call_graph().items()}
+        graph = {caller: [e.node for e in edges] for caller, edges in index.call_graph().items()}
         names = sorted({"top", "near", "far", "mid", "shared", "leaf", "lay_0_0", "lay_5_1", "lay_11_0", "link_0", "link_7"})
         for start in names:
             for goal in names:
-                want = None if start == goal else _shortest(graph, start, goal)
+                (start_node,), (goal_node,) = index.definitions_of(start), index.definitions_of(goal)
+                want = None if start == goal else _shortest(graph, start_node, goal_node)
                 chain = index.call_path(start, goal, max_depth=20)
                 assert (None if chain is None else len(chain)) == want, (start, goal)
                 if chain:
@@ -217,3 +221,40 @@ def test_call_path_is_a_shortest_chain_for_every_pair(snippets: Path) -> None:
                     assert all(a.name == b.caller for a, b in itertools.pairwise(chain))
                     if len(chain) > 1:
                         assert index.call_path(start, goal, max_depth=len(chain) - 1) is None
+
+
+def test_a_cut_tree_is_the_start_of_the_whole_tree_and_marks_each_node_it_shortens(snippets: Path) -> None:
+    """Edges are built only up to the limit: at every limit, each listed node has the children it has
+    in the uncut tree, unless it is marked cut (then fewer, or none listed: a node of a level that
+    was never read is marked cut, whether or not it has children)."""
+    from explorer.config import Project
+    from explorer.store import CallNode, Index
+
+    def by_position(children: list[CallNode]) -> dict[tuple[tuple[str, str, int], ...], CallNode]:
+        out: dict[tuple[tuple[str, str, int], ...], CallNode] = {}
+        stack: list[tuple[tuple[tuple[str, str, int], ...], list[CallNode]]] = [((), children)]
+        while stack:
+            where, nodes = stack.pop()
+            for node in nodes:
+                key = (*where, (node.edge.name, node.edge.path, node.edge.line))
+                out[key] = node
+                stack.append((key, node.children or []))
+        return out
+
+    with Index(Project.load(snippets).index_path("linux-test")) as index:
+        for name, direction in (("lay_0_0", "callees"), ("lay_11_1", "callers"), ("top", "callees")):
+            whole = index.call_tree(name, direction, 1000, limit=10_000)
+            assert not whole.cut
+            full = by_position(whole.children)
+            for limit in range(1, whole.nodes):
+                cut = index.call_tree(name, direction, 1000, limit=limit)
+                listed = by_position(cut.children)
+                assert cut.cut and cut.nodes == len(listed) == limit
+                assert any(n.cut for n in listed.values())
+                for key, node in listed.items():
+                    mine, theirs = len(node.children or []), len(full[key].children or [])
+                    assert node.seen == full[key].seen
+                    if node.cut:
+                        assert mine < theirs or node.children is None, (name, limit, key)
+                    else:
+                        assert mine == theirs, (name, limit, key)

@@ -19,6 +19,7 @@ SAMPLES = [
     {1: "int key", 2.5: "float key", False: "bool key", None: "none key"},
     [{"name": f"f{i}", "via": None if i % 2 else "proto_ops.listen", "line": i} for i in range(5)],
     (1, (2, 3)),
+    [-7, 10**30, 1e300, float("nan"), float("-inf"), "\u2028 \x00 \ud800"],
 ]
 
 

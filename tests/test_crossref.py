@@ -147,8 +147,11 @@ def test_cli_json_shapes(gadget, capsys) -> None:  # type: ignore[no-untyped-def
     assert refs and set(refs[0]) >= {"path", "line", "col", "function", "role"}
     assert main(["callers", "gadget_listen", *base]) == 0
     callers = json.loads(capsys.readouterr().out)
+    listen_def = (C_FILE, line_of(tree, C_FILE, "gadget_listen(struct gadget_sock"))
+    rows = [{k: row[k] for k in ("name", "path", "line", "via", "def_path", "def_line")} for row in callers["children"]]
     assert {"name": "__sys_gadget_listen", "path": C_FILE, "line": line_of(tree, C_FILE, "gs->ops->listen(gs, backlog)"),
-            "via": "gadget_ops.listen"} in callers["children"]
+            "via": "gadget_ops.listen", "def_path": listen_def[0], "def_line": listen_def[1]} in rows
+    assert callers["definitions"] == [{"path": listen_def[0], "line": listen_def[1]}]
     assert main(["callees", "gadget_listen", "--depth", "2", *base]) == 0
     tree_json = json.loads(capsys.readouterr().out)
     start = next(n for n in tree_json["children"] if n["name"] == "gadget_listen_start")

@@ -26,7 +26,7 @@ from ..annotations import Annotation
 from ..escaping import html_attr, html_text, markdown_code, mermaid_label, url_path
 from ..store import CallEdge
 from ..urls import relative_href, source_url, symbol_uri, symbol_url
-from .links import Link, SiteDefinition, SiteIndex, callees, callers, row_field
+from .links import Link, SiteDefinition, SiteIndex, callees, callers
 from .render import LinkSpan, decode, render, tokens
 
 REF_SHARDS = 64
@@ -254,15 +254,20 @@ def _file_link(site: SiteIndex, d: SiteDefinition, page_url: str) -> str:
 
 
 def call_list(site: SiteIndex, ctx: LinkContext, rows: list[CallEdge], page_url: str, limit: int = 300) -> str:
-    """Call edges (name, path, line, via) as an HTML list for a page at `page_url`."""
-    items = []
+    """Call edges (name, path, line, via) as an HTML list for a page at `page_url`.
+
+    Each name links to the definition the call resolves to: its symbol page when that is the
+    definition the page leads with, else its source line (a static function of the same name
+    elsewhere is another node).  Rows about several definitions of the page's name (two static
+    functions of one name) are listed under each definition."""
+    groups: dict[tuple[str | None, int | None], list[str]] = {}
     for row in rows[:limit]:
-        other = str(row_field(row, "name", 0))
-        path = str(row_field(row, "path", 1))
-        line = row_field(row, "line", 2)
-        via = row_field(row, "via", 3)
+        other = row.name
         d = site.best(other)
-        if other in ctx.symbol_pages:
+        if row.name_path is not None and row.name_line is not None and (d is None or d.path != row.name_path):
+            href = relative_href(page_url, source_url(site.kernel, row.name_path), f"L{row.name_line}")
+            who = f'<a href="{html_attr(href)}"><code>{html_text(other)}</code></a>'
+        elif other in ctx.symbol_pages:
             href = relative_href(page_url, symbol_url(site.kernel, other))
             who = f'<a href="{html_attr(href)}"><code>{html_text(other)}</code></a>'
         elif d is not None:
@@ -270,12 +275,24 @@ def call_list(site: SiteIndex, ctx: LinkContext, rows: list[CallEdge], page_url:
             who = f'<a href="{html_attr(href)}"><code>{html_text(other)}</code></a>'
         else:
             who = f"<code>{html_text(other)}</code>"
-        href = relative_href(page_url, source_url(site.kernel, path), f"L{line}")
-        site_link = f'<a href="{html_attr(href)}">{html_text(f"{path}:{line}")}</a>'
-        through = f" through <code>.{html_text(str(via))}</code>" if via else ""
-        items.append(f"<li>{who} at {site_link}{through}</li>")
+        href = relative_href(page_url, source_url(site.kernel, row.path), f"L{row.line}")
+        site_link = f'<a href="{html_attr(href)}">{html_text(f"{row.path}:{row.line}")}</a>'
+        through = ""
+        if row.via:
+            through = f" through <code>.{html_text(row.via)}</code>" if "." in row.via else f" in the macro <code>{html_text(row.via)}</code>"
+        groups.setdefault((row.def_path, row.def_line), []).append(f"<li>{who} at {site_link}{through}</li>")
     more = f'<p class="kx-meta">… and {len(rows) - limit} more.</p>' if len(rows) > limit else ""
-    return '<nav class="kx-calls" data-search-exclude><ul>' + "".join(items) + "</ul>" + more + "</nav>"
+    if len(groups) < 2:
+        items = [item for group in groups.values() for item in group]
+        return '<nav class="kx-calls" data-search-exclude><ul>' + "".join(items) + "</ul>" + more + "</nav>"
+    parts = []
+    for (path, line), items in groups.items():
+        if path is not None:
+            href = relative_href(page_url, source_url(site.kernel, path), f"L{line}")
+            parts.append(f'<p class="kx-meta">The definition in <a href="{html_attr(href)}">'
+                         f"{html_text(f'{path}:{line}')}</a>:</p>")
+        parts.append("<ul>" + "".join(items) + "</ul>")
+    return '<nav class="kx-calls" data-search-exclude>' + "".join(parts) + more + "</nav>"
 
 
 _MD_LINK_RX = re.compile(r"(\]\()([^()\s]+)(\))")
@@ -338,28 +355,34 @@ def member_table(site: SiteIndex, struct: SiteDefinition, notes: dict[str, Annot
 
 
 def _mermaid(name: str, calls_in: list[CallEdge], calls_out: list[CallEdge], limit: int = 12) -> str:
-    def node(n: str) -> str:
-        return "n" + format(zlib.crc32(n.encode()), "x")
+    """The page's function in the middle, callers on the left, callees on the right.  A node is a
+    definition: two static functions of one name are two boxes, each labelled with its file."""
+    rows = calls_in[:limit] + calls_out[:limit]
+    paths: dict[str, set[str | None]] = {}
+    for row in rows:
+        paths.setdefault(row.name, set()).add(row.name_path)
+        paths.setdefault(name, set()).add(row.def_path)
+
+    def node(n: str, path: str | None) -> str:
+        return "n" + format(zlib.crc32(f"{n}\0{path or ''}".encode()), "x")
+
+    def box(n: str, path: str | None) -> str:
+        label = n if len(paths.get(n, ())) < 2 or path is None else f"{n} ({posixpath.basename(path)})"
+        return f'{node(n, path)}["{mermaid_label(label)}"]'
 
     lines = ["flowchart LR"]
-    lines.append(f'  {node(name)}["{mermaid_label(name)}"]:::kxSelf')
+    for path in sorted(paths.get(name) or {None}, key=lambda p: p or ""):
+        lines.append(f"  {box(name, path)}:::kxSelf")
     seen = set()
-    for row in calls_in[:limit]:
-        other = str(row_field(row, "name", 0))
-        if ("in", other) in seen:
-            continue
-        seen.add(("in", other))
-        via = row_field(row, "via", 3)
-        arrow = f'-.->|"{mermaid_label(str(via))}"|' if via else "-->"
-        lines.append(f'  {node(other)}["{mermaid_label(other)}"] {arrow} {node(name)}')
-    for row in calls_out[:limit]:
-        other = str(row_field(row, "name", 0))
-        if ("out", other) in seen:
-            continue
-        seen.add(("out", other))
-        via = row_field(row, "via", 3)
-        arrow = f'-.->|"{mermaid_label(str(via))}"|' if via else "-->"
-        lines.append(f'  {node(name)} {arrow} {node(other)}["{mermaid_label(other)}"]')
+    for direction, part in (("in", calls_in[:limit]), ("out", calls_out[:limit])):
+        for row in part:
+            key = (direction, row.name, row.name_path, row.def_path)
+            if key in seen:
+                continue
+            seen.add(key)
+            arrow = f'-.->|"{mermaid_label(row.via)}"|' if row.via else "-->"
+            me, other = node(name, row.def_path), box(row.name, row.name_path)
+            lines.append(f"  {other} {arrow} {me}" if direction == "in" else f"  {me} {arrow} {other}")
     lines.append("  classDef kxSelf stroke-width:3px")
     return _mermaid_block(lines)
 
