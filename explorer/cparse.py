@@ -68,7 +68,17 @@ def _blank(match: re.Match[bytes]) -> bytes:
 
 
 def blank_annotations(src: bytes) -> bytes:
-    """Replace kernel annotation macros by spaces, keeping every offset."""
+    """Replace kernel annotation macros by spaces, keeping every offset (the text tree-sitter parses)."""
+    return prepare_source(src).text
+
+
+def prepare_source(src: bytes) -> PreparedSource:
+    """The text tree-sitter parses: annotations blanked, declaring macros rewritten, offsets kept."""
+    prepared = rewrite_declaring_macros(_blank_annotation_words(src))
+    return prepared
+
+
+def _blank_annotation_words(src: bytes) -> bytes:
 
     def sub(match: re.Match[bytes]) -> bytes:
         start = match.start()
@@ -113,6 +123,196 @@ _BLOCK_COMMENT_RX = re.compile(rb"/\*.*?\*/", re.DOTALL)
 
 def _blank_directive_comments(match: re.Match[bytes]) -> bytes:
     return _BLOCK_COMMENT_RX.sub(lambda m: re.sub(rb"[^\n\\]", b" ", m.group()), match.group())
+
+
+# ---------------------------------------------------------------- member-declaring macros
+# Kernel macros that declare a member (or a variable, or a local) are rewritten, byte for
+# byte in place, into the declaration they expand to, so the grammar sees a plain field
+# and every offset stays the file's:
+#   DECLARE_BITMAP(state, N)          -> unsigned long  state[ N]
+#   DEFINE_SNMP_STAT(struct m, name)  ->                  struct m* name
+#   DECLARE_FLEX_ARRAY(type, name)    ->                    type  name   (the [] does not fit)
+#   __bpf_md_ptr(type, name)          ->              type  name
+#   NET_DEV_STAT(name)                -> ulong        name
+# MemberMacro.head replaces `MACRO(` (padded with spaces), each top-level comma becomes
+# `comma` and the closing parenthesis `close`.
+
+
+@dataclass(frozen=True)
+class MemberMacro:
+    head: bytes  # what `MACRO(` becomes (padded to its length)
+    args: int  # how many arguments the macro takes
+    comma: bytes = b" "
+    close: bytes = b" "
+
+
+_MEMBER_MACROS: dict[bytes, MemberMacro] = {
+    b"DECLARE_BITMAP": MemberMacro(b"unsigned long", 2, b"[", b"]"),
+    b"DEFINE_SNMP_STAT": MemberMacro(b"", 2, b"*"),
+    b"DEFINE_SNMP_STAT_ATOMIC": MemberMacro(b"", 2, b"*"),
+    b"DECLARE_FLEX_ARRAY": MemberMacro(b"", 2),
+    b"__DECLARE_FLEX_ARRAY": MemberMacro(b"", 2),
+    b"__bpf_md_ptr": MemberMacro(b"", 2),
+    b"NET_DEV_STAT": MemberMacro(b"ulong", 1),  # `unsigned long` leaves no space before the name
+}
+
+# struct_group(NAME, MEMBERS...) and its kin (include/uapi/linux/stddef.h) expand to
+#   union { struct { MEMBERS } ATTRS; struct TAG { MEMBERS } ATTRS NAME; }
+# The members are both the owner's own and NAME's.  The head up to MEMBERS becomes
+# `struct {` and the closing parenthesis `}`: an anonymous struct, whose members the
+# walker flattens into the owner; the StructGroup remembers NAME (and TAG) for the walker.
+# macro: (index of TAG or None, index of NAME, arguments before MEMBERS)
+_STRUCT_GROUPS: dict[bytes, tuple[int | None, int, int]] = {
+    b"struct_group": (None, 0, 1),
+    b"struct_group_attr": (None, 0, 2),
+    b"struct_group_tagged": (0, 1, 2),
+    b"__struct_group": (0, 1, 3),
+}
+
+_DECLARING_MACROS: list[bytes] = sorted([*_MEMBER_MACROS, *_STRUCT_GROUPS], key=len, reverse=True)
+_DECLARING_MACRO_RX = re.compile(
+    rb"\b(?P<macro>"
+    + rb"|".join(_DECLARING_MACROS)
+    + rb")[ \t]*\("
+)
+_MAX_MACRO_CALL = 1 << 16  # bytes scanned for a declaring macro's closing parenthesis
+_IDENT_BYTES_RX = re.compile(rb"\s*([A-Za-z_]\w*)\s*$")
+
+
+@dataclass(frozen=True)
+class StructGroup:
+    """A struct_group(...) in a struct body: the anonymous struct at `start` is also member `name`."""
+
+    start: int  # offset of the macro (where the parsed text says `struct {`)
+    name: str
+    name_offset: int
+    tag: str | None
+    tag_offset: int | None
+    call_end: int  # offset just past the closing parenthesis
+
+
+@dataclass
+class PreparedSource:
+    """A file's bytes as tree-sitter gets them (same length, same offsets) and what the rewriting found."""
+
+    text: bytes
+    groups: dict[int, StructGroup] = field(default_factory=dict)
+    # member macro calls rewritten: the offset of the first byte the parser sees as code → the call's start
+    calls: dict[int, int] = field(default_factory=dict)
+
+
+def _call_arguments(src: bytes, open_paren: int) -> tuple[list[int], int] | None:
+    """Top-level comma offsets and the closing parenthesis of the call opened at `open_paren`.
+
+    Comments, strings and character literals are stepped over; None when the call does not
+    close within _MAX_MACRO_CALL bytes (or at all)."""
+    commas: list[int] = []
+    depth = 0
+    i = open_paren
+    end = min(len(src), open_paren + _MAX_MACRO_CALL)
+    while i < end:
+        c = src[i]
+        if c == 0x28:  # (
+            depth += 1
+        elif c == 0x29:  # )
+            depth -= 1
+            if depth == 0:
+                return commas, i
+        elif c == 0x2C and depth == 1:  # ,
+            commas.append(i)
+        elif c == 0x2F and src[i + 1 : i + 2] == b"*":
+            close = src.find(b"*/", i + 2, end)
+            if close < 0:
+                return None
+            i = close + 1
+        elif c == 0x2F and src[i + 1 : i + 2] == b"/":
+            nl = src.find(b"\n", i, end)
+            if nl < 0:
+                return None
+            i = nl
+        elif c in (0x22, 0x27):  # a string or a character literal
+            j = i + 1
+            while j < end and src[j] != c and src[j] != 0x0A:
+                j += 2 if src[j] == 0x5C else 1
+            i = j
+        i += 1
+    return None
+
+
+def _in_directive(src: bytes, pos: int) -> bool:
+    """Whether `pos` lies in a preprocessor directive (its first line or a continuation line)."""
+    start = src.rfind(b"\n", 0, pos) + 1
+    while True:
+        if src[start:pos].lstrip(b" \t").startswith(b"#"):
+            return True
+        if start == 0:
+            return False
+        prev_end = start - 1  # the newline ending the line before
+        if prev_end > 0 and src[prev_end - 1] == 0x0D:
+            prev_end -= 1
+        if prev_end == 0 or src[prev_end - 1] != 0x5C:  # no backslash: not a continuation
+            return False
+        pos = start
+        start = src.rfind(b"\n", 0, prev_end) + 1
+
+
+def _put(buf: bytearray, at: int, length: int, text: bytes) -> None:
+    """Write `text` over buf[at:at+length], padded with spaces; newlines stay where they are."""
+    k = 0
+    for pos in range(at, at + length):
+        if buf[pos] in b"\r\n":
+            continue
+        buf[pos] = text[k] if k < len(text) else 0x20
+        k += 1
+
+
+def _argument_name(src: bytes, start: int, end: int) -> tuple[str, int] | None:
+    m = _IDENT_BYTES_RX.match(src, start, end)
+    return (m.group(1).decode("ascii"), m.start(1)) if m else None
+
+
+def rewrite_declaring_macros(src: bytes) -> PreparedSource:
+    """Member-declaring macros rewritten into plain declarations (see _MEMBER_MACROS), offsets kept."""
+    if not _DECLARING_MACRO_RX.search(src):
+        return PreparedSource(src)
+    buf = bytearray(src)
+    groups: dict[int, StructGroup] = {}
+    calls: dict[int, int] = {}
+    for m in _DECLARING_MACRO_RX.finditer(src):
+        start = m.start()
+        if (start and src[start - 1] in _WORD) or _in_directive(src, start):
+            continue
+        open_paren = m.end() - 1
+        call = _call_arguments(src, open_paren)
+        if call is None:
+            continue
+        commas, close = call
+        macro = m.group("macro")
+        member = _MEMBER_MACROS.get(macro)
+        if member is not None:
+            if len(commas) != member.args - 1 or len(member.head) >= open_paren + 1 - start:  # the head must leave a space
+                continue
+            _put(buf, start, open_paren + 1 - start, member.head)
+            for comma in commas:
+                buf[comma] = member.comma[0]
+            buf[close] = member.close[0]
+            first = start if member.head else open_paren + 1 + len(src[open_paren + 1 : close]) - len(src[open_paren + 1 : close].lstrip())
+            calls[first] = start
+            continue
+        tag_index, name_index, before = _STRUCT_GROUPS[macro]
+        if len(commas) < before:
+            continue
+        bounds = [open_paren + 1, *(c + 1 for c in commas)]
+        ends = [*commas, close]
+        name = _argument_name(src, bounds[name_index], ends[name_index])
+        if name is None:
+            continue
+        tag = _argument_name(src, bounds[tag_index], ends[tag_index]) if tag_index is not None else None
+        head_end = commas[before - 1] + 1
+        _put(buf, start, head_end - start, b"struct {")
+        buf[close] = 0x7D  # }
+        groups[start] = StructGroup(start, name[0], name[1], tag[0] if tag else None, tag[1] if tag else None, close + 1)
+    return PreparedSource(bytes(buf), groups, calls)
 
 
 class DefinitionRow(NamedTuple):
@@ -438,6 +638,9 @@ class DefinitionWalker:
         self.depth = 0  # nesting followed so far (see MAX_NESTING)
         self.partial = False  # something nested deeper than MAX_NESTING was left out
         self.definer_nodes: set[int] = set()  # start bytes of nodes a macro-defined function covers
+        self.groups: dict[int, StructGroup] = {}  # struct_group(...) calls, by the offset of their `struct {`
+        self.macro_calls: dict[int, int] = {}  # member macro calls (see PreparedSource.calls)
+        self.echo = False  # walking a struct_group's members a second time: members only, no refs or macros
         self.conditions = Conditions(src)
         self.xref = RefCollector(src, self.conditions.condition_of, enabled=refs)
         self.recovery = ErrorRecovery(src, self.out, self.xref)
@@ -445,6 +648,10 @@ class DefinitionWalker:
     # ---------------------------------------------------------------- helpers
     def text(self, node: Node) -> bytes:
         return self.src[node.start_byte : node.end_byte]
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """(1-based line, 0-based byte column) of an offset."""
+        return self.src.count(b"\n", 0, offset) + 1, offset - (self.src.rfind(b"\n", 0, offset) + 1)
 
     def emit(self, name: str, kind: str, name_node: Node | None, whole: Node, scope: str, sig: str, cond: str | None, line: int | None = None, col: int | None = None, type_: str | None = None) -> None:
         if not name:
@@ -662,6 +869,8 @@ class DefinitionWalker:
                 self.field(child, owner, prefix, c)
             elif t in _PREPROC_BLOCKS:
                 self.walk_block(child, c, visit)
+            elif self.echo:
+                return
             elif t in ("preproc_def", "preproc_function_def"):
                 self.macro(child, c)
             elif t == "preproc_call":
@@ -677,12 +886,13 @@ class DefinitionWalker:
     def field(self, node: Node, owner: str | None, prefix: str, cond: str | None) -> None:
         type_node = node.child_by_field_name("type")
         declarators = node.children_by_field_name("declarator")
-        if node.has_error:
+        if node.has_error and not self.echo:
             self.errors += 1
         nested = _nested_type(type_node)
         if nested is None:
             if declarators and owner is not None:
-                self.xref.type_refs(type_node, None, cond)
+                if not self.echo:
+                    self.xref.type_refs(type_node, None, cond)
                 self.plain_members(node, type_node, declarators, owner, prefix, cond)
             return
         spec, body = nested
@@ -695,6 +905,9 @@ class DefinitionWalker:
                     self.enumerators(body, None, cond)
                 else:
                     self.members(body, owner, prefix, cond)  # anonymous struct/union: flatten
+                    group = self.groups.get(spec.start_byte)
+                    if group is not None and owner is not None:
+                        self.struct_group(group, node, body, owner, prefix, cond)
             return
         if owner is None:
             return
@@ -715,15 +928,39 @@ class DefinitionWalker:
             elif not named:
                 self.enumerators(body, None, cond)
 
+    def struct_group(self, group: StructGroup, node: Node, body: Node, owner: str, prefix: str, cond: str | None) -> None:
+        """`struct_group(NAME, MEMBERS...)`: the members are the owner's (walked already) and NAME's too.
+
+        With a TAG (`struct_group_tagged(TAG, NAME, ...)`) NAME is a `struct TAG`, whose
+        members are TAG.*; without one, they are named under NAME like an anonymous struct's."""
+        full = f"{owner}.{prefix}{group.name}"
+        line, col = self.position(group.name_offset)
+        sig = _collapse(self.src[group.start : group.name_offset + len(group.name)]) + ", ...)"
+        self.emit(full, "member", None, node, owner, sig, cond, line=line, col=col, type_=group.tag or full)
+        self.echo = True
+        try:
+            if group.tag is not None and group.tag_offset is not None:
+                tag_line, tag_col = self.position(group.tag_offset)
+                self.emit(group.tag, "struct", None, node, self.type_scope(), f"struct {group.tag}", cond, line=tag_line, col=tag_col)
+                self.members(body, group.tag, "", cond)
+            else:
+                self.members(body, owner, f"{prefix}{group.name}.", cond)
+        finally:
+            self.echo = False
+
     def plain_members(self, node: Node, type_node: Node | None, declarators: list[Node], owner: str, prefix: str, cond: str | None) -> None:
         """Members of a type without a body here: `struct sock *sk, *other;`."""
         type_text = _collapse(self.text(type_node)) if type_node is not None else None
+        call = self.macro_calls.get(node.start_byte)
         for decl in declarators:
             name_node, _, _ = declarator_name(decl)
             if name_node is None:
                 continue
             full = f"{owner}.{prefix}{_name(name_node)}"
-            sig = f"{type_text} {_collapse(self.text(decl))}" if type_text else _collapse(self.text(node))
+            if call is not None:  # DECLARE_BITMAP(state, N): the signature is the macro call as written
+                sig = _collapse(self.src[call : node.end_byte])
+            else:
+                sig = f"{type_text} {_collapse(self.text(decl))}" if type_text else _collapse(self.text(node))
             self.emit(full, "member", name_node, node, owner, sig, cond, type_=type_name(type_node))
 
     def define_call(self, node: Node, cond: str | None) -> None:
@@ -794,8 +1031,11 @@ def _top_level_at(root: Node, offset: int) -> Node | None:
 
 def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) -> ParseResult:
     """Every definition in one file (and its references, if `refs`); ERROR nodes are walked, never fatal."""
-    tree = parser.parse(blank_annotations(src))
+    prepared = prepare_source(src)
+    tree = parser.parse(prepared.text)
     walker = DefinitionWalker(src, path, refs)
+    walker.groups = prepared.groups
+    walker.macro_calls = prepared.calls
     root = tree.root_node
     if (b"SYSCALL_DEFINE" in src or b"BPF_CALL_" in src) and _DEFINER_RX.search(src):
         walker.definer_nodes = MacroDefinedFunctions(src, walker.out, walker.xref, walker.conditions).collect(root)
