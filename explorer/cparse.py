@@ -134,26 +134,27 @@ def _blank_directive_comments(match: re.Match[bytes]) -> bytes:
 #   DECLARE_FLEX_ARRAY(type, name)    ->                    type  name   (the [] does not fit)
 #   __bpf_md_ptr(type, name)          ->              type  name
 #   NET_DEV_STAT(name)                -> ulong        name
-# MemberMacro.head replaces `MACRO(` (padded with spaces), each top-level comma becomes
-# `comma` and the closing parenthesis `close`.
+#   DECLARE_SOCKADDR(type, name, ptr) ->                  type  name= ptr   (a local)
+# MemberMacro.head replaces `MACRO(` (padded with spaces), the top-level commas become
+# the bytes of `commas` in turn and the closing parenthesis `close`.
 
 
 @dataclass(frozen=True)
 class MemberMacro:
     head: bytes  # what `MACRO(` becomes (padded to its length)
-    args: int  # how many arguments the macro takes
-    comma: bytes = b" "
+    commas: bytes = b" "  # what each top-level comma becomes: as many as the macro has
     close: bytes = b" "
 
 
 _MEMBER_MACROS: dict[bytes, MemberMacro] = {
-    b"DECLARE_BITMAP": MemberMacro(b"unsigned long", 2, b"[", b"]"),
-    b"DEFINE_SNMP_STAT": MemberMacro(b"", 2, b"*"),
-    b"DEFINE_SNMP_STAT_ATOMIC": MemberMacro(b"", 2, b"*"),
-    b"DECLARE_FLEX_ARRAY": MemberMacro(b"", 2),
-    b"__DECLARE_FLEX_ARRAY": MemberMacro(b"", 2),
-    b"__bpf_md_ptr": MemberMacro(b"", 2),
-    b"NET_DEV_STAT": MemberMacro(b"ulong", 1),  # `unsigned long` leaves no space before the name
+    b"DECLARE_BITMAP": MemberMacro(b"unsigned long", b"[", b"]"),
+    b"DEFINE_SNMP_STAT": MemberMacro(b"", b"*"),
+    b"DEFINE_SNMP_STAT_ATOMIC": MemberMacro(b"", b"*"),
+    b"DECLARE_FLEX_ARRAY": MemberMacro(b""),
+    b"__DECLARE_FLEX_ARRAY": MemberMacro(b""),
+    b"__bpf_md_ptr": MemberMacro(b""),
+    b"NET_DEV_STAT": MemberMacro(b"ulong", b""),
+    b"DECLARE_SOCKADDR": MemberMacro(b"", b" ="),  # `unsigned long` leaves no space before the name
 }
 
 # struct_group(NAME, MEMBERS...) and its kin (include/uapi/linux/stddef.h) expand to
@@ -290,11 +291,11 @@ def rewrite_declaring_macros(src: bytes) -> PreparedSource:
         macro = m.group("macro")
         member = _MEMBER_MACROS.get(macro)
         if member is not None:
-            if len(commas) != member.args - 1 or len(member.head) >= open_paren + 1 - start:  # the head must leave a space
+            if len(commas) != len(member.commas) or len(member.head) >= open_paren + 1 - start:  # the head must leave a space
                 continue
             _put(buf, start, open_paren + 1 - start, member.head)
-            for comma in commas:
-                buf[comma] = member.comma[0]
+            for comma, replacement in zip(commas, member.commas, strict=True):
+                buf[comma] = replacement
             buf[close] = member.close[0]
             first = start if member.head else open_paren + 1 + len(src[open_paren + 1 : close]) - len(src[open_paren + 1 : close].lstrip())
             calls[first] = start

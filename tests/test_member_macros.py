@@ -84,6 +84,15 @@ void widget_touch(struct widget_conf *cnf, struct widget_mib *mib, struct widget
 	st->tx_dropped++;
 	wa->wa_data[0] = 0;
 }
+
+int widget_name(struct widget_sock *ws, struct widget_addr *uaddr)
+{
+	struct widget_common *wc = &ws->ws_common;
+	DECLARE_SOCKADDR(struct widget_addr *, wsa, uaddr);
+
+	wsa->family = wc->wc_family;
+	return 0;
+}
 """
 
 
@@ -208,6 +217,7 @@ def widget_index(tmp_path_factory):  # type: ignore[no-untyped-def]
         ("widget_addr.wa_data", b"wa->wa_data"),
         ("widget_common.wc_hashes", b"ws->ws_hash"),  # a field macro with a subscript
         ("widget_sock.ws_pad", b"ws->ws_zero"),  # a field macro naming one member
+        ("widget_addr.family", b"wsa->family"),  # a local declared by DECLARE_SOCKADDR
     ],
 )
 def test_accesses_through_macro_declared_members_resolve(widget_index, target, needle) -> None:  # type: ignore[no-untyped-def]
