@@ -74,7 +74,9 @@ def blank_annotations(src: bytes) -> bytes:
 
 def prepare_source(src: bytes) -> PreparedSource:
     """The text tree-sitter parses: annotations blanked, declaring macros rewritten, offsets kept."""
-    prepared = rewrite_declaring_macros(_blank_annotation_words(src))
+    text, type_names = _blank_type_arguments(_blank_annotation_words(src))
+    prepared = rewrite_declaring_macros(text)
+    prepared.type_arguments = type_names
     return prepared
 
 
@@ -95,6 +97,35 @@ def _blank_annotation_words(src: bytes) -> bytes:
     if _LABEL_BEFORE_DIRECTIVE_RX.search(out):
         out = _LABEL_RX.sub(rb"\1;", out)
     return out
+
+
+# A type as a macro argument, `container_of(ptr, struct sock, sk_node)`, is no expression:
+# the call becomes an ERROR (the commonest one in the kernel).  `struct` is blanked, so the
+# argument is the identifier `sock` at its own offset (xref reads container_of's second
+# argument as a type either way).  Only where no C construct can have it: after a comma and
+# before a comma or `)`, or after `(` and before a comma; never in sizeof/offsetof/typeof.
+_TYPE_ARGUMENT_RX = re.compile(
+    rb"(?:(?P<comma>,)|(?P<paren>\())\s*(?P<kw>struct|union|enum)[ \t]+[A-Za-z_]\w*[ \t]*(?:,|(?(comma)\)(?![ \t]*\{)|(?!)))"
+)
+_TYPE_OPERATORS_RX = re.compile(rb"\b(?:sizeof|offsetof|typeof|__typeof__|__typeof|_Alignof|__alignof__|va_arg|__builtin_offsetof|__builtin_types_compatible_p)\s*$")
+_NAME_AFTER_KEYWORD_RX = re.compile(rb"[ \t]+")
+
+
+def _blank_type_arguments(src: bytes) -> tuple[bytes, list[int]]:
+    """`struct` blanked in type arguments (see _TYPE_ARGUMENT_RX); and the offsets of the type names."""
+    if b"struct" not in src and b"union" not in src and b"enum" not in src:
+        return src, []
+    buf: bytearray | None = None
+    names: list[int] = []
+    for m in _TYPE_ARGUMENT_RX.finditer(src):
+        if m.group("paren") and _TYPE_OPERATORS_RX.search(src, max(0, m.start() - 40), m.start()):
+            continue
+        if buf is None:
+            buf = bytearray(src)
+        buf[m.start("kw") : m.end("kw")] = b" " * (m.end("kw") - m.start("kw"))
+        gap = _NAME_AFTER_KEYWORD_RX.match(src, m.end("kw"))
+        names.append(gap.end() if gap else m.end("kw"))
+    return (bytes(buf), names) if buf is not None else (src, [])
 
 
 # `out:` right before `#endif` is a label with no statement in one branch: tree-sitter-c
@@ -200,6 +231,7 @@ class PreparedSource:
     groups: dict[int, StructGroup] = field(default_factory=dict)
     # member macro calls rewritten: the offset of the first byte the parser sees as code → the call's start
     calls: dict[int, int] = field(default_factory=dict)
+    type_arguments: list[int] = field(default_factory=list)  # offsets of type names whose `struct` was blanked
 
 
 def _call_arguments(src: bytes, open_paren: int) -> tuple[list[int], int] | None:
@@ -273,10 +305,10 @@ def _argument_name(src: bytes, start: int, end: int) -> tuple[str, int] | None:
 
 
 def rewrite_declaring_macros(src: bytes) -> PreparedSource:
-    """Member-declaring macros rewritten into plain declarations (see _MEMBER_MACROS), offsets kept."""
-    if not _DECLARING_MACRO_RX.search(src):
-        return PreparedSource(src)
+    """Member-declaring macros rewritten into plain declarations (see _MEMBER_MACROS), offsets kept;
+    loop macros and typed function definers too (see rewrite_statement_macros)."""
     buf = bytearray(src)
+    rewrite_statement_macros(buf, src)
     groups: dict[int, StructGroup] = {}
     calls: dict[int, int] = {}
     for m in _DECLARING_MACRO_RX.finditer(src):
@@ -314,6 +346,65 @@ def rewrite_declaring_macros(src: bytes) -> PreparedSource:
         buf[close] = 0x7D  # }
         groups[start] = StructGroup(start, name[0], name[1], tag[0] if tag else None, tag[1] if tag else None, close + 1)
     return PreparedSource(bytes(buf), groups, calls)
+
+
+# ---------------------------------------------------------------- statement and definer macros
+# Loop macros (`list_for_each_entry(pos, head, member) {`, `for_each_cpu(i, mask)` and a
+# statement on the next line) are a call with no `;`: an ERROR.  The first space or tab
+# after the call becomes `;`, so the call is a statement and the body a block after it
+# (the loop's control flow is lost; its names, offsets and references are not).  Only at
+# the start of a line, after a statement, a block, a label or a comment: as the body of an
+# `if` or `else` the `;` would end that body early and orphan an `else` (left as written).
+_LOOP_MACRO_RX = re.compile(rb"^[ \t]*(?P<name>(?:[A-Za-z_]\w*)?(?:for_each|foreach)\w*)[ \t]*\(", re.MULTILINE)
+_STATEMENT_END = frozenset(b";{}:/")
+
+# Function definers with typed argument pairs: `BPF_CALL_2(name, struct sk_buff *, skb, u32, x)`
+# becomes `u64        name( struct sk_buff *  skb, u32  x)`, a plain function definition
+# (MacroDefinedFunctions still names it from the macro).
+_DEFINER_HEADS = {b"BPF_CALL_": b"u64", b"SYSCALL_DEFINE": b"long", b"COMPAT_SYSCALL_DEFINE": b"long"}
+_PAIRED_DEFINER_RX = re.compile(rb"^[ \t]*(?P<macro>(?:COMPAT_)?SYSCALL_DEFINE|BPF_CALL_)(?P<n>[1-6])[ \t]*\(", re.MULTILINE)
+
+
+def _ends_statement(src: bytes, pos: int) -> bool:
+    """Whether the code before `pos` (whitespace skipped) ends a statement."""
+    i = pos
+    while i > 0 and src[i - 1] in b" \t\r\n":
+        i -= 1
+    return i == 0 or src[i - 1] in _STATEMENT_END
+
+
+def rewrite_statement_macros(buf: bytearray, src: bytes) -> None:
+    """Loop macros and typed function definers rewritten in `buf` (a copy of `src`), offsets kept."""
+    if b"for_each" in src or b"foreach" in src:
+        for m in _LOOP_MACRO_RX.finditer(src):
+            if _in_directive(src, m.start("name")) or not _ends_statement(src, m.start("name")):
+                continue
+            call = _call_arguments(src, m.end() - 1)
+            if call is None:
+                continue
+            after = call[1] + 1
+            j = after
+            while j < len(src) and src[j] in b" \t\r\n":
+                j += 1
+            if j >= len(src) or src[j] in b";/\\,)=" or src[j : j + 2] in (b"&&", b"||"):
+                continue  # a call that is a statement or an expression already, a comment, a macro body
+            space = next((k for k in range(after, j) if src[k] in b" \t"), None)
+            if space is not None:
+                buf[space] = 0x3B  # ;
+    if b"BPF_CALL_" in src or b"SYSCALL_DEFINE" in src:
+        for m in _PAIRED_DEFINER_RX.finditer(src):
+            if _in_directive(src, m.start("macro")):
+                continue
+            open_paren = m.end() - 1
+            call = _call_arguments(src, open_paren)
+            if call is None or len(call[0]) != 2 * int(m.group("n")):
+                continue
+            commas = call[0]
+            head = _DEFINER_HEADS[m.group("macro")]
+            _put(buf, m.start("macro"), open_paren + 1 - m.start("macro"), head)
+            buf[commas[0]] = 0x28  # (
+            for k in range(1, len(commas), 2):
+                buf[commas[k]] = 0x20  # between a type and its name
 
 
 class DefinitionRow(NamedTuple):
@@ -616,7 +707,7 @@ class MacroDefinedFunctions:
             body = end_node if end_node.type == "compound_statement" else end_node.child_by_field_name("body")
             if body is not None:
                 close = self.src.find(b")", match.start("name"))
-                self.xref.definer_body(body, name, self.conditions.condition_at(top), self.src[match.start("name") : close if close > 0 else match.end()])
+                self.xref.definer_body(body, name, self.conditions.condition_at(top), _blank_annotation_words(self.src[match.start("name") : close if close > 0 else match.end()]))  # `struct sock __user *`: the type is sock
             line = self.src.count(b"\n", 0, match.start("name")) + 1
             line_start = self.src.rfind(b"\n", 0, match.start("name")) + 1
             col = match.start("name") - line_start
@@ -1045,4 +1136,19 @@ def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) 
             walker.walk_top(child, None)
     lines = src.count(b"\n") + (1 if src and not src.endswith(b"\n") else 0)
     partial = walker.partial or walker.xref.partial
-    return ParseResult(walker.out, walker.errors, lines, walker.xref.refs, walker.xref.assigns, partial)
+    found = walker.xref.refs
+    if prepared.type_arguments and found:
+        found = _type_argument_roles(src, found, prepared.type_arguments)
+    return ParseResult(walker.out, walker.errors, lines, found, walker.xref.assigns, partial)
+
+
+def _type_argument_roles(src: bytes, refs: list[RefRow], offsets: list[int]) -> list[RefRow]:
+    """A type argument whose `struct` was blanked reads as an identifier: its use is a type use."""
+    places: set[tuple[int, int]] = set()
+    line, line_start, pos = 1, 0, 0
+    for offset in offsets:  # ascending: one pass over the newlines
+        line += src.count(b"\n", pos, offset)
+        line_start = src.rfind(b"\n", 0, offset) + 1
+        pos = offset
+        places.add((line, offset - line_start))
+    return [r._replace(role="type") if r.role == "read" and (r.line, r.col) in places else r for r in refs]

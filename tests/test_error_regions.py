@@ -1,0 +1,168 @@
+"""Fewer ERROR regions (issue 11, item 6): kernel constructs that tree-sitter-c cannot parse are
+rewritten before parsing, byte for byte in place, so offsets, lines and columns stay the file's.
+
+Constructs: a type as a macro argument (container_of(p, struct foo, member)), loop macros
+(list_for_each_entry(...) { ... }), typed function definers (BPF_CALL_n, SYSCALL_DEFINEn).
+The C here is written for these tests; lines and columns are found in it by text.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from explorer.cparse import make_parser, parse_definitions, prepare_source
+
+TYPE_ARGS_C = b"""\
+struct gizmo { int gz_len; struct list_head gz_node; };
+static inline struct gizmo *to_gizmo(struct list_head *node)
+{
+	return container_of(node,
+			struct gizmo, gz_node);
+}
+int gizmo_len(struct list_head *node)
+{
+	int n = sizeof(struct gizmo) + offsetof(struct gizmo, gz_len);
+	struct gizmo g = (struct gizmo){ .gz_len = 1 };
+
+	BUILD_BUG_ON(sizeof_field(struct gizmo, gz_len) != 4);
+	return list_first_entry(node, struct gizmo, gz_node)->gz_len + n + g.gz_len;
+}
+"""
+
+LOOPS_C = b"""\
+struct gizmo { int gz_len; struct gizmo *gz_next; };
+static int
+gizmo_for_each(struct gizmo *g)
+{
+	return g->gz_len;
+}
+int gizmo_sum(struct gizmo *head, int cpu)
+{
+	struct gizmo *pos;
+	int sum = 0;
+
+	gizmo_for_each(head);
+	list_for_each_entry(pos, head, gz_next) {
+		sum += pos->gz_len;
+	}
+	/* every cpu */
+	for_each_possible_cpu(cpu)
+		sum += head->gz_len;
+out:
+	hlist_for_each_entry(pos, head, gz_next)
+		pos->gz_len = 0;
+	return sum;
+}
+"""
+
+# As the body of an if/else, a `;` after the loop would end that body and orphan the else.
+LOOP_IN_IF_C = b"""int gizmo_clear(struct gizmo *head, int sum)
+{
+	struct gizmo *pos;
+
+	if (sum)
+		hlist_for_each_entry(pos, head, gz_next)
+			pos->gz_len = 0;
+	else
+		for_each_gizmo(pos) {
+			sum--;
+		}
+	return sum;
+}
+"""
+
+DEFINERS_C = b"""\
+struct gizmo { int gz_len; };
+BPF_CALL_2(bpf_gizmo_len, struct gizmo *, g, u32, extra)
+{
+	return g->gz_len + extra;
+}
+
+SYSCALL_DEFINE2(gizmo, int, fd, struct gizmo __user *, ug)
+{
+	return fd + ug->gz_len;
+}
+BPF_CALL_0(bpf_gizmo_none)
+{
+	return 0;
+}
+"""
+
+
+def at(src: bytes, needle: bytes, word: bytes | None = None, nth: int = 0) -> tuple[int, int]:
+    """(line, col) of `word` (or `needle`) inside the nth occurrence of `needle`."""
+    offset = -1
+    for _ in range(nth + 1):
+        offset = src.index(needle, offset + 1)
+    offset += needle.index(word) if word else 0
+    return src.count(b"\n", 0, offset) + 1, offset - (src.rfind(b"\n", 0, offset) + 1)
+
+
+def parsed(src: bytes, path: str = "net/ipv4/gizmo.c"):  # type: ignore[no-untyped-def]
+    return parse_definitions(make_parser(), src, path)
+
+
+@pytest.mark.parametrize("src", [TYPE_ARGS_C, LOOPS_C, DEFINERS_C])
+def test_no_error_region_is_left_and_every_offset_is_kept(src: bytes) -> None:
+    assert parsed(src).error_nodes == 0
+    text = prepare_source(src).text
+    assert len(text) == len(src)
+    assert [i for i, c in enumerate(text) if c == 0x0A] == [i for i, c in enumerate(src) if c == 0x0A]
+
+
+def test_a_type_argument_is_a_type_use_and_the_member_path_no_read() -> None:
+    result = parsed(TYPE_ARGS_C)
+    refs = {(r.name, r.role, r.line, r.col) for r in result.refs}
+    assert ("gizmo", "type", *at(TYPE_ARGS_C, b"struct gizmo, gz_node", b"gizmo")) in refs
+    assert ("gizmo", "type", *at(TYPE_ARGS_C, b"sizeof_field(struct gizmo", b"gizmo")) in refs
+    assert ("gizmo", "type", *at(TYPE_ARGS_C, b"sizeof(struct gizmo)", b"gizmo")) in refs
+    assert not [r for r in result.refs if r.name == "gz_node" and r.role == "read"]  # container_of's third: a member path
+    assert not [r for r in result.refs if r.name == "struct"]
+    line = at(TYPE_ARGS_C, b"gz_node)->gz_len")[0]
+    assert len([r for r in result.refs if r.name == "gz_len" and r.line == line and r.key == "t:gizmo||gz_len"]) == 2
+
+
+def test_sizeof_offsetof_and_compound_literals_are_left_as_written() -> None:
+    text = prepare_source(TYPE_ARGS_C).text
+    for kept in (b"sizeof(struct gizmo)", b"offsetof(struct gizmo, gz_len)", b"(struct gizmo){ .gz_len = 1 }", b"*to_gizmo(struct list_head *node)"):
+        assert kept in text
+
+
+def test_loop_macro_bodies_are_walked_with_their_own_lines() -> None:
+    result = parsed(LOOPS_C)
+    writes = {(r.name, r.role, r.line) for r in result.refs if r.func == "gizmo_sum"}
+    assert ("gz_len", "write", at(LOOPS_C, b"pos->gz_len = 0")[0]) in writes
+    assert ("gz_len", "read", at(LOOPS_C, b"sum += pos->gz_len")[0]) in writes
+    calls = {(r.name, r.line) for r in result.refs if r.role == "call"}
+    for name in (b"list_for_each_entry", b"for_each_possible_cpu", b"hlist_for_each_entry"):
+        assert (name.decode(), at(LOOPS_C, name + b"(")[0]) in calls  # the loop macro stays a call
+
+
+def test_a_loop_macro_as_the_body_of_an_if_is_left_as_written() -> None:
+    assert prepare_source(LOOP_IN_IF_C).text == LOOP_IN_IF_C
+
+
+def test_a_function_named_like_a_loop_macro_and_a_call_of_it_stay_as_written() -> None:
+    result = parsed(LOOPS_C)
+    (fn,) = [d for d in result.definitions if d.name == "gizmo_for_each" and d.kind == "function"]
+    assert (fn.line, fn.col) == at(LOOPS_C, b"gizmo_for_each(struct")
+    text = prepare_source(LOOPS_C).text
+    assert b"gizmo_for_each(struct gizmo *g)\n{" in text
+    assert b"\tgizmo_for_each(head);\n" in text
+
+
+def test_typed_definers_keep_their_names_places_and_parameter_types() -> None:
+    result = parsed(DEFINERS_C)
+    functions = {d.name: d for d in result.definitions if d.kind == "function"}
+    assert set(functions) == {"bpf_gizmo_len", "sys_gizmo", "bpf_gizmo_none"}
+    assert (functions["bpf_gizmo_len"].line, functions["bpf_gizmo_len"].col) == at(DEFINERS_C, b"bpf_gizmo_len")
+    assert (functions["sys_gizmo"].line, functions["sys_gizmo"].col) == at(DEFINERS_C, b"(gizmo,", b"gizmo")
+    assert functions["sys_gizmo"].signature == "SYSCALL_DEFINE2(gizmo, int, fd, struct gizmo __user *, ug)"
+    assert functions["bpf_gizmo_len"].end_line == at(DEFINERS_C, b"\n}\n")[0] + 1
+    keys = {(r.func, r.key) for r in result.refs if r.key}
+    assert {("bpf_gizmo_len", "t:gizmo||gz_len"), ("sys_gizmo", "t:gizmo||gz_len")} <= keys
+
+
+def test_definer_macros_inside_their_own_definitions_are_left_alone() -> None:
+    src = b"#define BPF_CALL_2(name, ...)\tBPF_CALL_x(2, name, __VA_ARGS__)\n#define list_for_each_x(pos, head) \\\n\tlist_for_each_entry(pos, head, node) { \\\n\t}\n"
+    assert prepare_source(src).text == src
