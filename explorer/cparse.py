@@ -29,9 +29,16 @@ from .xref import MAX_NESTING, FnAssign, RefCollector, RefRow, join_conditions, 
 C_LANGUAGE = Language(tree_sitter_c.language())
 
 # Annotation macros that expand to attributes or to nothing.  Blanked before parsing.
-_DUNDER_ANNOTATIONS = ["init", "exit", "read_mostly", "ro_after_init", "initdata", "initconst", "net_init", "net_exit", "net_initdata", "rcu", "user", "force", "percpu", "iomem", "bitwise", "nocast", "safe", "cold", "always_inline", "must_check", "maybe_unused", "used", "packed", "sched", "weak", "visible", "latent_entropy", "randomize_layout", "cacheline_aligned", "cacheline_aligned_in_smp", "__cacheline_aligned", "__cacheline_aligned_in_smp", "refdata", "ref", "kprobes", "noreturn", "pure", "flatten", "noclone", "noinline_for_stack", "always_unused", "sched_notrace", "ro_after_init", "exit_refok", "meminit", "private", "nonstring"]
-_DUNDER_CALLS = ["aligned", "acquires", "releases", "must_hold", "printf", "section", "cond_acquires", "cond_releases"]
-_PLAIN_ANNOTATIONS = ["noinline", "notrace", "asmlinkage", "INDIRECT_CALLABLE_SCOPE"]
+_DUNDER_ANNOTATIONS = ["init", "exit", "read_mostly", "ro_after_init", "initdata", "initconst", "net_init", "net_exit", "net_initdata", "rcu", "user", "force", "percpu", "iomem", "bitwise", "nocast", "safe", "cold", "always_inline", "must_check", "maybe_unused", "used", "packed", "sched", "weak", "visible", "latent_entropy", "randomize_layout", "cacheline_aligned", "cacheline_aligned_in_smp", "__cacheline_aligned", "__cacheline_aligned_in_smp", "refdata", "ref", "kprobes", "noreturn", "pure", "flatten", "noclone", "noinline_for_stack", "always_unused", "sched_notrace", "ro_after_init", "exit_refok", "meminit", "private", "nonstring",
+                       # measured on the core tree's ERROR regions (issue 11):
+                       "nocfi", "malloc", "attribute_const__", "init_memblock", "cpuidle", "noendbr", "no_sanitize_address",
+                       "deprecated", "designated_init", "no_randomize_layout", "ksym", "nosavedata", "lockfunc",
+                       "init_or_module", "assume_kmalloc_alignment", "assume_slab_alignment", "assume_page_alignment",
+                       "no_kcsan", "noinstr_section", "irq_entry", "kprobes", "fastcall", "naked"]
+_DUNDER_CALLS = ["aligned", "acquires", "releases", "must_hold", "printf", "section", "cond_acquires", "cond_releases",
+                 "alloc_size", "realloc_size", "scanf", "assume_aligned", "compiletime_error", "compiletime_warning",
+                 "diag_push", "diag_pop", "diag_ignore", "diag_ignore_all", "nonnull", "no_sanitize_or_inline"]
+_PLAIN_ANNOTATIONS = ["noinline", "notrace", "asmlinkage", "INDIRECT_CALLABLE_SCOPE", "noinstr"]
 
 _DUNDER_RX = re.compile(
     rb"__(?:(?:"
@@ -88,6 +95,10 @@ def _blank_annotation_words(src: bytes) -> bytes:
             return match.group()
         if _NAMING_DIRECTIVE_RX.match(src, src.rfind(b"\n", 0, start) + 1, start):
             return match.group()  # `#define __read_mostly ...` defines the word: keep it
+        if _in_directive(src, start):
+            # a directive's value is text to the grammar: blanking it gains nothing, and
+            # `#define a __assume_aligned(8)` left with a blank value lost the next #define
+            return match.group()
         return _blank(match)
 
     out = _DUNDER_RX.sub(sub, src)
@@ -365,6 +376,49 @@ _DEFINER_HEADS = {b"BPF_CALL_": b"u64", b"SYSCALL_DEFINE": b"long", b"COMPAT_SYS
 _PAIRED_DEFINER_RX = re.compile(rb"^[ \t]*(?P<macro>(?:COMPAT_)?SYSCALL_DEFINE|BPF_CALL_)(?P<n>[1-6])[ \t]*\(", re.MULTILINE)
 
 
+# Generator macros at the top level, one a line and with no `;` (`PAGEFLAG(Young, young,
+# PF_ANY)`, `DEFINE_FREE(fput, struct file *, ...)`, `BTF_ID_FLAGS(func, f)`): the grammar
+# takes them for a function header and the next declaration is lost in an ERROR.  They
+# define nothing the index records, so the call is blanked (newlines kept).  Only a call
+# at column 0, after a statement, a block, a call or a directive line, ending its line,
+# and not followed by `{` (then it is a function header: SYSCALL_DEFINE0(name)).
+_TOP_LEVEL_CALL_RX = re.compile(rb"^(?P<name>[A-Za-z_]\w*)[ \t]*\(", re.MULTILINE)
+_LINE_END_RX = re.compile(rb"[ \t]*(?:/\*[^\n]*?\*/[ \t]*|//[^\n]*)?\r?\n")
+_NOT_GENERATORS = frozenset({b"if", b"for", b"while", b"switch", b"return", b"sizeof", b"typeof", b"__typeof__", b"__attribute__", b"asm", b"__asm__"})
+
+
+def _after_top_level_item(src: bytes, pos: int) -> bool:
+    """Whether `pos` follows a complete top-level item: a `;`, `}`, `)` or comment, a directive line, nothing."""
+    i = pos
+    while i > 0 and src[i - 1] in b" \t\r\n":
+        i -= 1
+    if i == 0 or src[i - 1] in b";})/":
+        return True
+    line_start = src.rfind(b"\n", 0, i) + 1
+    return src[line_start:i].lstrip(b" \t").startswith(b"#") and src[i - 1] != 0x5C
+
+
+def _blank_generator_calls(buf: bytearray, src: bytes) -> None:
+    for m in _TOP_LEVEL_CALL_RX.finditer(src):
+        name = m.group("name")
+        if name in _NOT_GENERATORS or name.startswith(b"EXPORT_SYMBOL") or not _after_top_level_item(src, m.start()):
+            continue
+        if _in_directive(src, m.start()):
+            continue
+        call = _call_arguments(src, m.end() - 1)
+        if call is None:
+            continue
+        end = _LINE_END_RX.match(src, call[1] + 1)
+        if end is None:
+            continue
+        j = end.end()
+        while j < len(src) and src[j] in b" \t\r\n":
+            j += 1
+        if j < len(src) and src[j] in b"{;,=[(":
+            continue  # a function header, or a declaration going on
+        _put(buf, m.start(), call[1] + 1 - m.start(), b"")
+
+
 def _ends_statement(src: bytes, pos: int) -> bool:
     """Whether the code before `pos` (whitespace skipped) ends a statement."""
     i = pos
@@ -374,7 +428,8 @@ def _ends_statement(src: bytes, pos: int) -> bool:
 
 
 def rewrite_statement_macros(buf: bytearray, src: bytes) -> None:
-    """Loop macros and typed function definers rewritten in `buf` (a copy of `src`), offsets kept."""
+    """Loop macros, typed function definers and top-level generator calls rewritten in `buf` (a copy of `src`), offsets kept."""
+    _blank_generator_calls(buf, src)
     if b"for_each" in src or b"foreach" in src:
         for m in _LOOP_MACRO_RX.finditer(src):
             if _in_directive(src, m.start("name")) or not _ends_statement(src, m.start("name")):

@@ -166,3 +166,71 @@ def test_typed_definers_keep_their_names_places_and_parameter_types() -> None:
 def test_definer_macros_inside_their_own_definitions_are_left_alone() -> None:
     src = b"#define BPF_CALL_2(name, ...)\tBPF_CALL_x(2, name, __VA_ARGS__)\n#define list_for_each_x(pos, head) \\\n\tlist_for_each_entry(pos, head, node) { \\\n\t}\n"
     assert prepare_source(src).text == src
+
+
+ATTRIBUTES_H = b"""\
+#define __gz_aligned __aligned(8)
+#define __gz_section __section(".gz")
+void *gizmo_alloc(unsigned long size, unsigned int flags)
+		__assume_kmalloc_alignment __alloc_size(1);
+static __always_inline __nocfi __alloc_size(1) void *gizmo_zalloc(unsigned long size)
+{
+	return gizmo_alloc(size, 1);
+}
+__diag_push();
+__diag_ignore_all("-Wmissing-prototypes",
+		"Global functions as their definitions will be in vmlinux BTF");
+noinstr int gizmo_enter(void) { return 0; }
+__diag_pop();
+"""
+
+GENERATORS_H = b"""\
+#include <linux/gizmo.h>
+GIZMOFLAG(Young, young, GZ_ANY)
+TESTCLEARGIZMO(Young, young, GZ_ANY)
+static inline int gizmo_young(struct gizmo *g) { return 1; }
+DEFINE_FREE(gizmo, struct gizmo *, if (_T) gizmo_put(_T))
+extern struct gizmo *gizmo_get(unsigned int id);
+int
+gizmo_id(struct gizmo *g)
+{
+	return 0;
+}
+SYSCALL_DEFINE0(gizmo_count)
+{
+	return 1;
+}
+EXPORT_SYMBOL(gizmo_id);
+"""
+
+
+@pytest.mark.parametrize("src", [ATTRIBUTES_H, GENERATORS_H])
+def test_attribute_macros_and_generator_calls_leave_no_error_region(src: bytes) -> None:
+    assert parsed(src, "include/linux/gizmo.h").error_nodes == 0
+    text = prepare_source(src).text
+    assert len(text) == len(src)
+    assert [i for i, c in enumerate(text) if c == 0x0A] == [i for i, c in enumerate(src) if c == 0x0A]
+
+
+@pytest.mark.parametrize(
+    ("src", "name", "kind", "needle"),
+    [
+        (ATTRIBUTES_H, "__gz_aligned", "macro", b"__gz_aligned"),
+        (ATTRIBUTES_H, "__gz_section", "macro", b"__gz_section"),  # the #define after a blanked value: lost before
+        (ATTRIBUTES_H, "gizmo_alloc", "prototype", b"gizmo_alloc"),
+        (ATTRIBUTES_H, "gizmo_zalloc", "function", b"gizmo_zalloc"),
+        (ATTRIBUTES_H, "gizmo_enter", "function", b"gizmo_enter"),
+        (GENERATORS_H, "gizmo_young", "function", b"gizmo_young"),
+        (GENERATORS_H, "gizmo_get", "prototype", b"gizmo_get"),
+        (GENERATORS_H, "gizmo_id", "function", b"gizmo_id("),
+        (GENERATORS_H, "sys_gizmo_count", "function", b"gizmo_count"),
+    ],
+)
+def test_definitions_around_attributes_and_generators_are_found_in_place(src, name, kind, needle) -> None:  # type: ignore[no-untyped-def]
+    rows = [d for d in parsed(src, "include/linux/gizmo.h").definitions if d.name == name and d.kind == kind]
+    assert [(d.line, d.col) for d in rows] == [at(src, needle)]
+
+
+def test_generator_calls_define_nothing() -> None:
+    names = {d.name for d in parsed(GENERATORS_H, "include/linux/gizmo.h").definitions}
+    assert not names & {"GIZMOFLAG", "TESTCLEARGIZMO", "DEFINE_FREE", "Young", "young"}
