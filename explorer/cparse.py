@@ -195,8 +195,29 @@ _MEMBER_MACROS: dict[bytes, MemberMacro] = {
     b"DECLARE_FLEX_ARRAY": MemberMacro(b""),
     b"__DECLARE_FLEX_ARRAY": MemberMacro(b""),
     b"__bpf_md_ptr": MemberMacro(b""),
-    b"NET_DEV_STAT": MemberMacro(b"ulong", b""),
-    b"DECLARE_SOCKADDR": MemberMacro(b"", b" ="),  # `unsigned long` leaves no space before the name
+    b"NET_DEV_STAT": MemberMacro(b"ulong", b""),  # `unsigned long` leaves no space before the name
+    b"DECLARE_SOCKADDR": MemberMacro(b"", b" ="),
+    # variables: DEFINE_PER_CPU(struct softnet_data, softnet_data) defines a global of that
+    # type, DECLARE_PER_CPU(...) declares it (extern); the locks and keys name their type
+    b"DEFINE_PER_CPU": MemberMacro(b""),
+    b"DEFINE_PER_CPU_ALIGNED": MemberMacro(b""),
+    b"DEFINE_PER_CPU_SHARED_ALIGNED": MemberMacro(b""),
+    b"DEFINE_PER_CPU_READ_MOSTLY": MemberMacro(b""),
+    b"DEFINE_PER_CPU_PAGE_ALIGNED": MemberMacro(b""),
+    b"DECLARE_PER_CPU": MemberMacro(b"extern"),
+    b"DECLARE_PER_CPU_ALIGNED": MemberMacro(b"extern"),
+    b"DECLARE_PER_CPU_SHARED_ALIGNED": MemberMacro(b"extern"),
+    b"DECLARE_PER_CPU_READ_MOSTLY": MemberMacro(b"extern"),
+    b"DECLARE_PER_CPU_PAGE_ALIGNED": MemberMacro(b"extern"),
+    b"DEFINE_MUTEX": MemberMacro(b"struct mutex", b""),
+    b"DEFINE_SPINLOCK": MemberMacro(b"spinlock_t", b""),
+    b"DEFINE_SEQLOCK": MemberMacro(b"seqlock_t", b""),
+    b"DEFINE_IDA": MemberMacro(b"struct ida", b""),
+    b"DEFINE_IDR": MemberMacro(b"struct idr", b""),
+    b"DEFINE_XARRAY": MemberMacro(b"struct xarray", b""),
+    b"DEFINE_STATIC_KEY_FALSE": MemberMacro(b"struct static_key_false", b""),
+    b"DEFINE_STATIC_KEY_TRUE": MemberMacro(b"struct static_key_true", b""),
+    b"DEFINE_RATELIMIT_STATE": MemberMacro(b"struct ratelimit_state", b"[*", b"]"),  # (name, interval, burst)
 }
 
 # struct_group(NAME, MEMBERS...) and its kin (include/uapi/linux/stddef.h) expand to
@@ -800,7 +821,8 @@ class DefinitionWalker:
         """(1-based line, 0-based byte column) of an offset."""
         return self.src.count(b"\n", 0, offset) + 1, offset - (self.src.rfind(b"\n", 0, offset) + 1)
 
-    def emit(self, name: str, kind: str, name_node: Node | None, whole: Node, scope: str, sig: str, cond: str | None, line: int | None = None, col: int | None = None, type_: str | None = None) -> None:
+    def emit(self, name: str, kind: str, name_node: Node | None, whole: Node, scope: str, sig: str, cond: str | None, line: int | None = None, col: int | None = None, type_: str | None = None, start: int | None = None) -> None:
+        """One definition; `start` moves the start of its span before `whole` (a rewritten macro call)."""
         if not name:
             return
         if line is None:
@@ -809,9 +831,11 @@ class DefinitionWalker:
             col = name_node.start_point[1]
         if len(sig) > _MAX_SIGNATURE:
             sig = sig[: _MAX_SIGNATURE - 1] + "…"
-        end = _trim_end(self.src, whole.start_byte, whole.end_byte)
+        begin = whole.start_byte if start is None else min(start, whole.start_byte)
+        end = _trim_end(self.src, begin, whole.end_byte)
+        start_line = whole.start_point[0] + 1 if begin == whole.start_byte else self.src.count(b"\n", 0, begin) + 1
         self.out.append(DefinitionRow(name, kind, line, col or 0, max(_end_line(whole), line), scope, sig, cond, type_,
-                                   whole.start_point[0] + 1, whole.start_byte, end))
+                                   start_line, begin, end))
 
     def type_scope(self) -> str:
         return "global" if self.is_header else "file"
@@ -929,9 +953,14 @@ class DefinitionWalker:
             end = decl.child_by_field_name("value") if decl.type == "init_declarator" else None
             inner = decl.child_by_field_name("declarator")
             sig_end = inner.end_byte if end is not None and inner is not None else decl.end_byte
-            sig = _collapse(self.src[node.start_byte : sig_end])
+            sig_start = node.start_byte
+            call = self.macro_calls.get(type_node.start_byte) if type_node is not None else None
+            if call is not None:  # static DEFINE_MUTEX(rtnl_mutex): the call as written, up to its `)`
+                sig_start = min(sig_start, call)
+                sig_end = (self.src.find(b")", decl.start_byte, node.end_byte) + 1) or node.end_byte
+            sig = _collapse(self.src[sig_start:sig_end])
             scope = "file" if "static" in storage else "global"
-            self.emit(name, kind, name_node, node, scope, sig, cond, type_=type_name(type_node))
+            self.emit(name, kind, name_node, node, scope, sig, cond, type_=type_name(type_node), start=sig_start)
         self.xref.declaration(node, cond)
 
     def type_definition(self, node: Node, cond: str | None) -> None:
@@ -1108,7 +1137,7 @@ class DefinitionWalker:
                 sig = _collapse(self.src[call : node.end_byte])
             else:
                 sig = f"{type_text} {_collapse(self.text(decl))}" if type_text else _collapse(self.text(node))
-            self.emit(full, "member", name_node, node, owner, sig, cond, type_=type_name(type_node))
+            self.emit(full, "member", name_node, node, owner, sig, cond, type_=type_name(type_node), start=call)
 
     def define_call(self, node: Node, cond: str | None) -> None:
         """A `#define` that tree-sitter-c read as a generic directive (inside enum and struct bodies)."""

@@ -269,3 +269,54 @@ def test_vendored_macro_declared_members_resolve(kernel, target, rel, needle) ->
     assert expected, f"{needle!r} not in {rel}"
     found = {r.line for r in kernel.refs(target) if r.path == rel}
     assert expected & found, (target, sorted(expected), sorted(found))
+
+
+VARIABLES_C = b"""\
+DECLARE_PER_CPU(struct widget_conf, widget_percpu_decl);
+DEFINE_PER_CPU_ALIGNED(struct widget_conf, widget_percpu);
+static DEFINE_MUTEX(widget_mutex);
+static DEFINE_SPINLOCK(widget_lock);
+DEFINE_STATIC_KEY_FALSE(widget_key);
+DEFINE_RATELIMIT_STATE(widget_ratelimit, 5 * HZ, 10);
+void widget_poke(void)
+{
+	widget_percpu.sysctl = 0;
+	widget_ratelimit.burst = 1;
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "type_", "scope", "call"),
+    [
+        ("widget_percpu", "widget_conf", "global", b"DEFINE_PER_CPU_ALIGNED(struct widget_conf, widget_percpu);"),
+        ("widget_mutex", "mutex", "file", b"static DEFINE_MUTEX(widget_mutex);"),
+        ("widget_lock", "spinlock_t", "file", b"static DEFINE_SPINLOCK(widget_lock);"),
+        ("widget_key", "static_key_false", "global", b"DEFINE_STATIC_KEY_FALSE(widget_key);"),
+        ("widget_ratelimit", "ratelimit_state", "global", b"DEFINE_RATELIMIT_STATE(widget_ratelimit, 5 * HZ, 10);"),
+    ],
+)
+def test_variable_defining_macros_give_typed_variables_spanning_the_call(name, type_, scope, call) -> None:  # type: ignore[no-untyped-def]
+    (row,) = by_name(parse_definitions(make_parser(), VARIABLES_C, "net/ipv4/widget_vars.c").definitions, name)
+    assert (row.kind, row.type, row.scope) == ("variable", type_, scope)
+    assert (row.line, row.col) == position(VARIABLES_C, call, name.encode())
+    assert VARIABLES_C[row.start_byte : row.end_byte] == call.rstrip(b";") or VARIABLES_C[row.start_byte : row.end_byte] == call
+    assert row.signature == call.decode().rstrip(";")
+
+
+def test_a_per_cpu_declaration_defines_nothing() -> None:
+    assert not by_name(parse_definitions(make_parser(), VARIABLES_C, "net/ipv4/widget_vars.c").definitions, "widget_percpu_decl")
+
+
+def test_members_of_macro_defined_globals_resolve(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from explorer.indexer import build_index
+    from explorer.store import Index
+
+    project = make_project(tmp_path / "kernel-snippets", {"include/net/widget.h": DEVCONF_H, "net/ipv4/widget_vars.c": VARIABLES_C})
+    build_index(project, jobs=1)
+    index = Index(project.index_path("linux-test"))
+    try:
+        line = VARIABLES_C.count(b"\n", 0, VARIABLES_C.index(b"widget_percpu.sysctl")) + 1
+        assert ("net/ipv4/widget_vars.c", line) in {(r.path, r.line) for r in index.refs("widget_conf.sysctl")}
+    finally:
+        index.close()
