@@ -9,6 +9,7 @@ The C here is written for these tests; lines and columns are found in it by text
 from __future__ import annotations
 
 import pytest
+from conftest import VENDORED_INDEX, VENDORED_TREE, requires_vendored
 
 from explorer.cparse import make_parser, parse_definitions, prepare_source
 
@@ -234,3 +235,26 @@ def test_definitions_around_attributes_and_generators_are_found_in_place(src, na
 def test_generator_calls_define_nothing() -> None:
     names = {d.name for d in parsed(GENERATORS_H, "include/linux/gizmo.h").definitions}
     assert not names & {"GIZMOFLAG", "TESTCLEARGIZMO", "DEFINE_FREE", "Young", "young"}
+
+
+# ---------------------------------------------------------------- the vendored kernel
+
+
+@requires_vendored
+@pytest.mark.vendored
+@pytest.mark.parametrize("name", ["kmalloc", "kzalloc", "kmalloc_array"])
+def test_vendored_allocators_of_slab_h_are_found(name: str) -> None:
+    """slab.h's `static __always_inline __alloc_size(1) void *kmalloc(...)`: the attribute
+    with an argument made the allocators an ERROR, and they were not in the index."""
+    from explorer.store import Index
+
+    rel = "include/linux/slab.h"
+    lines = (VENDORED_TREE / rel).read_text(errors="replace").splitlines()
+    expected = [i + 1 for i, text in enumerate(lines) if f" *{name}(" in text and text.startswith("static") and "__alloc_size" in text]
+    assert len(expected) == 1
+    index = Index(VENDORED_INDEX)
+    try:
+        found = [(s.path, s.line) for s in index.lookup(name) if s.kind == "function"]
+    finally:
+        index.close()
+    assert (rel, expected[0]) in found
