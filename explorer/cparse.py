@@ -1209,6 +1209,16 @@ def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) 
     """Every definition in one file (and its references, if `refs`); ERROR nodes are walked, never fatal."""
     prepared = prepare_source(src)
     tree = parser.parse(prepared.text)
+    line_conditions: dict[int, str] = {}
+    if tree.root_node.has_error and b"#" in src:
+        directives = _initializer_directives(tree.root_node, prepared.text)
+        if directives:
+            text = bytearray(prepared.text)
+            for start, end, _, _ in directives:
+                _put(text, start, end - start, b"")
+            prepared.text = bytes(text)
+            tree = parser.parse(prepared.text)
+            line_conditions = _directive_line_conditions(src, directives)
     walker = DefinitionWalker(src, path, refs)
     walker.groups = prepared.groups
     walker.macro_calls = prepared.calls
@@ -1223,7 +1233,66 @@ def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) 
     found = walker.xref.refs
     if prepared.type_arguments and found:
         found = _type_argument_roles(src, found, prepared.type_arguments)
+    if line_conditions and found:
+        found = [r._replace(cond=join_conditions(r.cond, line_conditions[r.line])) if r.line in line_conditions else r for r in found]
     return ParseResult(walker.out, walker.errors, lines, found, walker.xref.assigns, partial)
+
+
+# #if blocks inside an initializer (`.compat_ioctl = inet_compat_ioctl,` under #ifdef
+# CONFIG_COMPAT in an ops table) are not in tree-sitter-c's grammar: the entry became an
+# ERROR and its member was read as CONFIG_COMPAT.compat_ioctl.  The directive lines of an
+# initializer with errors are blanked and the file parsed again; the references on the
+# lines inside get the block's condition back.
+_CONDITIONAL_DIRECTIVE_RX = re.compile(
+    rb"^[ \t]*#[ \t]*(?P<kw>ifdef|ifndef|if|elif|else|endif)\b(?P<arg>[^\n]*(?:\\\r?\n[^\n]*)*)", re.MULTILINE
+)
+
+
+def _initializer_directives(root: Node, text: bytes) -> list[tuple[int, int, bytes, str]]:
+    """(start, end, keyword, argument) of the conditional directives inside initializers with errors."""
+    found: list[tuple[int, int, bytes, str]] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "initializer_list":
+            for m in _CONDITIONAL_DIRECTIVE_RX.finditer(text, node.start_byte, node.end_byte):
+                found.append((m.start(), m.end(), m.group("kw"), _collapse(m.group("arg").replace(b"\\\n", b" "))))
+            continue
+        stack.extend(c for c in node.children if c.has_error)
+    found.sort()
+    # a block must open and close inside one initializer: drop any directive of an unbalanced run
+    depth = 0
+    for _, _, kw, _ in found:
+        depth += 1 if kw.startswith(b"if") else -1 if kw == b"endif" else 0
+        if depth < 0:
+            return []
+    return found if depth == 0 else []
+
+
+def _directive_line_conditions(src: bytes, directives: list[tuple[int, int, bytes, str]]) -> dict[int, str]:
+    """The #if condition of each line between the blanked directives (1-based line → condition)."""
+    conditions: dict[int, str] = {}
+    stack: list[tuple[str | None, str | None]] = []  # (this branch's condition, the negation of the branches before)
+    previous_line = 0
+    for start, end, kw, arg in directives:
+        line = src.count(b"\n", 0, start) + 1
+        here: str | None = None
+        for branch, _ in stack:
+            here = join_conditions(here, branch)
+        if here:
+            for inner in range(previous_line + 1, line):
+                conditions[inner] = here
+        if kw in (b"ifdef", b"ifndef", b"if"):
+            own = arg.split()[0] if kw != b"if" and arg.split() else arg
+            stack.append(("!" + own if kw == b"ifndef" else own, None))
+        elif stack and kw in (b"elif", b"else"):
+            branch, before = stack[-1]
+            before = join_conditions(before, _negate(branch))
+            stack[-1] = (join_conditions(before, arg) if kw == b"elif" else before, before)
+        elif stack and kw == b"endif":
+            stack.pop()
+        previous_line = src.count(b"\n", 0, end) + 1
+    return conditions
 
 
 def _type_argument_roles(src: bytes, refs: list[RefRow], offsets: list[int]) -> list[RefRow]:

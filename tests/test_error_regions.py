@@ -258,3 +258,53 @@ def test_vendored_allocators_of_slab_h_are_found(name: str) -> None:
     finally:
         index.close()
     assert (rel, expected[0]) in found
+
+
+OPS_C = b"""\
+struct gizmo_ops { int (*open)(void); int (*compat)(void); int (*close)(void); int (*poll)(void); };
+const struct gizmo_ops gizmo_stream_ops = {
+	.open		= gizmo_open,
+#ifdef CONFIG_COMPAT
+	.compat		= gizmo_compat,
+#endif
+#if IS_ENABLED(CONFIG_GIZMO_POLL)
+	.poll		= gizmo_poll,
+#else
+	.poll		= gizmo_nopoll,
+#endif
+	.close		= gizmo_close,
+};
+"""
+
+
+def test_an_if_block_inside_an_initializer_keeps_its_entries_and_their_conditions() -> None:
+    result = parsed(OPS_C)
+    assert result.error_nodes == 0
+    stored = {(a.key, a.function) for a in result.assigns}
+    assert {("t:gizmo_ops||compat", "gizmo_compat"), ("t:gizmo_ops||poll", "gizmo_poll"),
+            ("t:gizmo_ops||poll", "gizmo_nopoll"), ("t:gizmo_ops||close", "gizmo_close")} <= stored
+    conds = {r.name: r.cond for r in result.refs if r.role == "read"}
+    assert conds["gizmo_compat"] == "CONFIG_COMPAT"
+    assert conds["gizmo_poll"] == "IS_ENABLED(CONFIG_GIZMO_POLL)"
+    assert conds["gizmo_nopoll"] == "!(IS_ENABLED(CONFIG_GIZMO_POLL))"
+    assert conds["gizmo_open"] is None and conds["gizmo_close"] is None
+
+
+@requires_vendored
+@pytest.mark.vendored
+def test_vendored_compat_ioctl_of_inet_stream_ops_is_stored() -> None:
+    from explorer.store import Index
+
+    rel = "net/ipv4/af_inet.c"
+    lines = (VENDORED_TREE / rel).read_text(errors="replace").splitlines()
+    start = lines.index("const struct proto_ops inet_stream_ops = {")
+    line = next(i + 1 for i in range(start, len(lines)) if ".compat_ioctl" in lines[i])
+    index = Index(VENDORED_INDEX)
+    try:
+        rows = index.db.execute(
+            "SELECT a.target, fa.function FROM fnassign fa JOIN access a ON a.id = fa.access_id JOIN files f ON f.id = fa.file_id"
+            " WHERE f.path = ? AND fa.line = ?", (rel, line)
+        ).fetchall()
+    finally:
+        index.close()
+    assert rows == [("proto_ops.compat_ioctl", "inet_compat_ioctl")]
