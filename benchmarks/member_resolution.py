@@ -32,7 +32,7 @@ CAUSES = {
     "not-struct": "the base's type is known but is no struct (a scalar typedef, an enum)",
     "current": "`current` (arch/x86's get_current, not vendored)",
     "config": "an #ifdef inside an initializer, misread as CONFIG_X.member",
-    "macro-local": "a local the walker does not know (declared by a macro body: for_nexthops, ...)",
+    "macro-local": "a name known neither as a local nor as a global: locals declared by a macro body (for_nexthops: nexthop_nh, nh), globals declared only `extern` in the slice (ipv6_stub), globals of an anonymous struct type (icmpmibmap)",
     "base": "base expression not understood (a local of an anonymous struct/union type, a cast of a call, ...)",
     "return": "the return type of the call is unknown (a macro or function outside the slice)",
     "no-member": "no member of that name in the type (#if'd members, asn.1 unions, members of types outside)",

@@ -114,12 +114,15 @@ def _blank_annotation_words(src: bytes) -> bytes:
 # the call becomes an ERROR (the commonest one in the kernel).  `struct` is blanked, so the
 # argument is the identifier `sock` at its own offset (xref reads container_of's second
 # argument as a type either way).  Only where no C construct can have it: after a comma and
-# before a comma or `)`, or after `(` and before a comma; never in sizeof/offsetof/typeof.
+# before a comma or `)`, after `(` and before a comma, or as the one argument of a call
+# (`alloc_percpu(struct foo)`: a struct cannot be cast to); never in sizeof/offsetof/typeof
+# and never before `{` (a compound literal).
 _TYPE_ARGUMENT_RX = re.compile(
-    rb"(?:(?P<comma>,)|(?P<paren>\())\s*(?P<kw>struct|union|enum)[ \t]+[A-Za-z_]\w*[ \t]*(?:,|(?(comma)\)(?![ \t]*\{)|(?!)))"
+    rb"(?:(?P<comma>,)|(?P<paren>\())\s*(?P<kw>struct|union|enum)[ \t]+[A-Za-z_]\w*[ \t]*(?:,|\)(?![ \t]*\{))"
 )
 _TYPE_OPERATORS_RX = re.compile(rb"\b(?:sizeof|offsetof|typeof|__typeof__|__typeof|_Alignof|__alignof__|va_arg|__builtin_offsetof|__builtin_types_compatible_p)\s*$")
 _NAME_AFTER_KEYWORD_RX = re.compile(rb"[ \t]+")
+_CALLED_RX = re.compile(rb"[A-Za-z_]\w*[ \t]*$")
 
 
 def _blank_type_arguments(src: bytes) -> tuple[bytes, list[int]]:
@@ -131,6 +134,8 @@ def _blank_type_arguments(src: bytes) -> tuple[bytes, list[int]]:
     for m in _TYPE_ARGUMENT_RX.finditer(src):
         if m.group("paren") and _TYPE_OPERATORS_RX.search(src, max(0, m.start() - 40), m.start()):
             continue
+        if m.group("paren") and m.group().endswith(b")") and not _CALLED_RX.search(src, max(0, m.start() - 40), m.start()):
+            continue  # `(struct foo)` that is no call's argument: a cast, or a parameter list of its own
         if buf is None:
             buf = bytearray(src)
         buf[m.start("kw") : m.end("kw")] = b" " * (m.end("kw") - m.start("kw"))

@@ -26,6 +26,7 @@ int gizmo_len(struct list_head *node)
 	struct gizmo g = (struct gizmo){ .gz_len = 1 };
 
 	BUILD_BUG_ON(sizeof_field(struct gizmo, gz_len) != 4);
+	gizmo_cache = alloc_percpu(struct gizmo);
 	return list_first_entry(node, struct gizmo, gz_node)->gz_len + n + g.gz_len;
 }
 """
@@ -117,6 +118,7 @@ def test_a_type_argument_is_a_type_use_and_the_member_path_no_read() -> None:
     assert ("gizmo", "type", *at(TYPE_ARGS_C, b"struct gizmo, gz_node", b"gizmo")) in refs
     assert ("gizmo", "type", *at(TYPE_ARGS_C, b"sizeof_field(struct gizmo", b"gizmo")) in refs
     assert ("gizmo", "type", *at(TYPE_ARGS_C, b"sizeof(struct gizmo)", b"gizmo")) in refs
+    assert ("gizmo", "type", *at(TYPE_ARGS_C, b"alloc_percpu(struct gizmo)", b"gizmo")) in refs
     assert not [r for r in result.refs if r.name == "gz_node" and r.role == "read"]  # container_of's third: a member path
     assert not [r for r in result.refs if r.name == "struct"]
     line = at(TYPE_ARGS_C, b"gz_node)->gz_len")[0]
