@@ -117,9 +117,9 @@ def _blank_annotation_words(src: bytes) -> bytes:
 # before a comma or `)`, after `(` and before a comma, or as the one argument of a call
 # (`alloc_percpu(struct foo)`: a struct cannot be cast to); never in sizeof/offsetof/typeof
 # and never before `{` (a compound literal).
-_TYPE_ARGUMENT_RX = re.compile(
-    rb"(?:(?P<comma>,)|(?P<paren>\())\s*(?P<kw>struct|union|enum)[ \t]+[A-Za-z_]\w*[ \t]*(?:,|\)(?![ \t]*\{))"
-)
+# (the keyword is searched for, then what stands before it: far cheaper than trying every
+# comma and parenthesis of a file)
+_TYPE_ARGUMENT_RX = re.compile(rb"(?P<kw>struct|union|enum)[ \t]+[A-Za-z_]\w*[ \t]*(?:,|\)(?![ \t]*\{))")
 _TYPE_OPERATORS_RX = re.compile(rb"\b(?:sizeof|offsetof|typeof|__typeof__|__typeof|_Alignof|__alignof__|va_arg|__builtin_offsetof|__builtin_types_compatible_p)\s*$")
 _NAME_AFTER_KEYWORD_RX = re.compile(rb"[ \t]+")
 _CALLED_RX = re.compile(rb"[A-Za-z_]\w*[ \t]*$")
@@ -132,10 +132,20 @@ def _blank_type_arguments(src: bytes) -> tuple[bytes, list[int]]:
     buf: bytearray | None = None
     names: list[int] = []
     for m in _TYPE_ARGUMENT_RX.finditer(src):
-        if m.group("paren") and _TYPE_OPERATORS_RX.search(src, max(0, m.start() - 40), m.start()):
+        start = m.start()
+        if start and src[start - 1] in _WORD:
             continue
-        if m.group("paren") and m.group().endswith(b")") and not _CALLED_RX.search(src, max(0, m.start() - 40), m.start()):
-            continue  # `(struct foo)` that is no call's argument: a cast, or a parameter list of its own
+        before = start
+        while before > 0 and src[before - 1] in b" \t\r\n":
+            before -= 1
+        if before == 0 or src[before - 1] not in b",(":
+            continue
+        if src[before - 1] == 0x28:  # (
+            at = before - 1
+            if _TYPE_OPERATORS_RX.search(src, max(0, at - 40), at):
+                continue
+            if m.group().endswith(b")") and not _CALLED_RX.search(src, max(0, at - 40), at):
+                continue  # `(struct foo)` that is no call's argument: a cast, or a parameter list of its own
         if buf is None:
             buf = bytearray(src)
         buf[m.start("kw") : m.end("kw")] = b" " * (m.end("kw") - m.start("kw"))
@@ -238,12 +248,26 @@ _STRUCT_GROUPS: dict[bytes, tuple[int | None, int, int]] = {
     b"__struct_group": (0, 1, 3),
 }
 
-_DECLARING_MACROS: list[bytes] = sorted([*_MEMBER_MACROS, *_STRUCT_GROUPS], key=len, reverse=True)
-_DECLARING_MACRO_RX = re.compile(
-    rb"\b(?P<macro>"
-    + rb"|".join(_DECLARING_MACROS)
-    + rb")[ \t]*\("
-)
+# Calls of those macros are found from literal prefixes (each a fast search) and widened
+# back to the whole word, then looked up: one regex alternating 40 names is slow.
+_DECLARING_CANDIDATE_RXS = [
+    re.compile(prefix + rb"\w*[ \t]*\(") for prefix in (b"DECLARE_", b"DEFINE_", b"__bpf_md_ptr", b"NET_DEV_STAT", b"struct_group")
+]
+
+
+def _declaring_calls(src: bytes) -> list[tuple[int, bytes, int]]:
+    """(start, macro name, offset of its `(`) of each call of a declaring macro, in order."""
+    found: dict[int, tuple[int, bytes, int]] = {}
+    for rx in _DECLARING_CANDIDATE_RXS:
+        for m in rx.finditer(src):
+            start = m.start()
+            while start > 0 and src[start - 1] in _WORD:
+                start -= 1
+            open_paren = m.end() - 1
+            name = src[start:open_paren].rstrip(b" \t")
+            if name in _MEMBER_MACROS or name in _STRUCT_GROUPS:
+                found[start] = (start, name, open_paren)
+    return [found[k] for k in sorted(found)]
 _MAX_MACRO_CALL = 1 << 16  # bytes scanned for a declaring macro's closing parenthesis
 _IDENT_BYTES_RX = re.compile(rb"\s*([A-Za-z_]\w*)\s*$")
 
@@ -348,16 +372,13 @@ def rewrite_declaring_macros(src: bytes) -> PreparedSource:
     rewrite_statement_macros(buf, src)
     groups: dict[int, StructGroup] = {}
     calls: dict[int, int] = {}
-    for m in _DECLARING_MACRO_RX.finditer(src):
-        start = m.start()
-        if (start and src[start - 1] in _WORD) or _in_directive(src, start):
+    for start, macro, open_paren in _declaring_calls(src):
+        if _in_directive(src, start):
             continue
-        open_paren = m.end() - 1
         call = _call_arguments(src, open_paren)
         if call is None:
             continue
         commas, close = call
-        macro = m.group("macro")
         member = _MEMBER_MACROS.get(macro)
         if member is not None:
             if len(commas) != len(member.commas) or len(member.head) >= open_paren + 1 - start:  # the head must leave a space
@@ -392,7 +413,7 @@ def rewrite_declaring_macros(src: bytes) -> PreparedSource:
 # (the loop's control flow is lost; its names, offsets and references are not).  Only at
 # the start of a line, after a statement, a block, a label or a comment: as the body of an
 # `if` or `else` the `;` would end that body early and orphan an `else` (left as written).
-_LOOP_MACRO_RX = re.compile(rb"^[ \t]*(?P<name>(?:[A-Za-z_]\w*)?(?:for_each|foreach)\w*)[ \t]*\(", re.MULTILINE)
+_LOOP_MACRO_RX = re.compile(rb"for_?each\w*[ \t]*\(")  # then widened to the whole name, which must start its line
 _STATEMENT_END = frozenset(b";{}:/")
 
 # Function definers with typed argument pairs: `BPF_CALL_2(name, struct sk_buff *, skb, u32, x)`
@@ -458,7 +479,13 @@ def rewrite_statement_macros(buf: bytearray, src: bytes) -> None:
     _blank_generator_calls(buf, src)
     if b"for_each" in src or b"foreach" in src:
         for m in _LOOP_MACRO_RX.finditer(src):
-            if _in_directive(src, m.start("name")) or not _ends_statement(src, m.start("name")):
+            name = m.start()
+            while name > 0 and src[name - 1] in _WORD:
+                name -= 1
+            line_start = src.rfind(b"\n", 0, name) + 1
+            if src[line_start:name].strip(b" \t") or src[name] in b"0123456789":
+                continue  # not the first word of its line
+            if _in_directive(src, name) or not _ends_statement(src, name):
                 continue
             call = _call_arguments(src, m.end() - 1)
             if call is None:
