@@ -14,7 +14,8 @@ Tags the index does not have are sorted in two:
 * real misses, classified by a cause found automatically (see ``CAUSES``), with samples
   (path:line and the source line) for whoever fixes the indexer.
 
-Run alone: ``.venv/bin/python benchmarks/recall.py [--samples N]``.
+Run alone: ``.venv/bin/python benchmarks/recall.py [--samples N] [--tree DIR --index FILE]``
+(another tree and its index, e.g. the whole core tree vendored into a folder of its own).
 """
 
 from __future__ import annotations
@@ -408,8 +409,8 @@ def _first_error(node):  # type: ignore[no-untyped-def]
 # ---------------------------------------------------------------- the benchmark
 
 
-def run(samples: int = 30) -> Result:
-    require(TREE, INDEX)
+def run(samples: int = 30, tree: Path = TREE, index: Path = INDEX) -> Result:
+    require(tree, index)
     if not tool("ctags"):
         raise BenchmarkError("Universal Ctags is not installed (Debian: universal-ctags; `make setup` installs it as root)")
     try:
@@ -418,12 +419,12 @@ def run(samples: int = 30) -> Result:
         annotation_words = frozenset()
 
     result = Result(NAME)
-    result.commands = [f"(cd {shown([str(TREE)])} && {shown(ctags_command())})", f"SQLite: {shown([str(INDEX)])}"]
+    result.commands = [f"(cd {shown([str(tree)])} && {shown(ctags_command())})", f"SQLite: {shown([str(index)])}"]
     log(f"== recall: index vs Universal Ctags ({shown(ctags_command())})")
 
-    tags = run_ctags(TREE)
-    ours = load_index(INDEX)
-    sources = Sources(TREE)
+    tags = run_ctags(tree)
+    ours = load_index(index)
+    sources = Sources(tree)
     ctags_macros = {t.name for t in tags if t.kind == "macro"}
     macros = ctags_macros | ours.macros
     function_names: dict[str, set[str]] = defaultdict(set)
@@ -596,8 +597,10 @@ def _pick_samples(by_cause: dict[str, list[Miss]], causes: list[str], n: int) ->
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=30, help="sample misses to print (default 30)")
+    parser.add_argument("--tree", type=Path, default=TREE, help=f"the kernel tree (default {TREE})")
+    parser.add_argument("--index", type=Path, default=INDEX, help=f"its index (default {INDEX})")
     args = parser.parse_args(argv)
-    return run_alone(NAME, lambda: run(args.samples))
+    return run_alone(NAME, lambda: run(args.samples, args.tree, args.index))
 
 
 if __name__ == "__main__":

@@ -29,9 +29,16 @@ from .xref import MAX_NESTING, FnAssign, RefCollector, RefRow, join_conditions, 
 C_LANGUAGE = Language(tree_sitter_c.language())
 
 # Annotation macros that expand to attributes or to nothing.  Blanked before parsing.
-_DUNDER_ANNOTATIONS = ["init", "exit", "read_mostly", "ro_after_init", "initdata", "initconst", "net_init", "net_exit", "net_initdata", "rcu", "user", "force", "percpu", "iomem", "bitwise", "nocast", "safe", "cold", "always_inline", "must_check", "maybe_unused", "used", "packed", "sched", "weak", "visible", "latent_entropy", "randomize_layout", "cacheline_aligned", "cacheline_aligned_in_smp", "__cacheline_aligned", "__cacheline_aligned_in_smp", "refdata", "ref", "kprobes", "noreturn", "pure", "flatten", "noclone", "noinline_for_stack", "always_unused", "sched_notrace", "ro_after_init", "exit_refok", "meminit", "private", "nonstring"]
-_DUNDER_CALLS = ["aligned", "acquires", "releases", "must_hold", "printf", "section", "cond_acquires", "cond_releases"]
-_PLAIN_ANNOTATIONS = ["noinline", "notrace", "asmlinkage", "INDIRECT_CALLABLE_SCOPE"]
+_DUNDER_ANNOTATIONS = ["init", "exit", "read_mostly", "ro_after_init", "initdata", "initconst", "net_init", "net_exit", "net_initdata", "rcu", "user", "force", "percpu", "iomem", "bitwise", "nocast", "safe", "cold", "always_inline", "must_check", "maybe_unused", "used", "packed", "sched", "weak", "visible", "latent_entropy", "randomize_layout", "cacheline_aligned", "cacheline_aligned_in_smp", "__cacheline_aligned", "__cacheline_aligned_in_smp", "refdata", "ref", "kprobes", "noreturn", "pure", "flatten", "noclone", "noinline_for_stack", "always_unused", "sched_notrace", "ro_after_init", "exit_refok", "meminit", "private", "nonstring",
+                       # measured on the core tree's ERROR regions (issue 11):
+                       "nocfi", "malloc", "attribute_const__", "init_memblock", "cpuidle", "noendbr", "no_sanitize_address",
+                       "deprecated", "designated_init", "no_randomize_layout", "ksym", "nosavedata", "lockfunc",
+                       "init_or_module", "assume_kmalloc_alignment", "assume_slab_alignment", "assume_page_alignment",
+                       "no_kcsan", "noinstr_section", "irq_entry", "kprobes", "fastcall", "naked"]
+_DUNDER_CALLS = ["aligned", "acquires", "releases", "must_hold", "printf", "section", "cond_acquires", "cond_releases",
+                 "alloc_size", "realloc_size", "scanf", "assume_aligned", "compiletime_error", "compiletime_warning",
+                 "diag_push", "diag_pop", "diag_ignore", "diag_ignore_all", "nonnull", "no_sanitize_or_inline"]
+_PLAIN_ANNOTATIONS = ["noinline", "notrace", "asmlinkage", "INDIRECT_CALLABLE_SCOPE", "noinstr"]
 
 _DUNDER_RX = re.compile(
     rb"__(?:(?:"
@@ -68,7 +75,19 @@ def _blank(match: re.Match[bytes]) -> bytes:
 
 
 def blank_annotations(src: bytes) -> bytes:
-    """Replace kernel annotation macros by spaces, keeping every offset."""
+    """Replace kernel annotation macros by spaces, keeping every offset (the text tree-sitter parses)."""
+    return prepare_source(src).text
+
+
+def prepare_source(src: bytes) -> PreparedSource:
+    """The text tree-sitter parses: annotations blanked, declaring macros rewritten, offsets kept."""
+    text, type_names = _blank_type_arguments(_blank_annotation_words(src))
+    prepared = rewrite_declaring_macros(text)
+    prepared.type_arguments = type_names
+    return prepared
+
+
+def _blank_annotation_words(src: bytes) -> bytes:
 
     def sub(match: re.Match[bytes]) -> bytes:
         start = match.start()
@@ -76,6 +95,10 @@ def blank_annotations(src: bytes) -> bytes:
             return match.group()
         if _NAMING_DIRECTIVE_RX.match(src, src.rfind(b"\n", 0, start) + 1, start):
             return match.group()  # `#define __read_mostly ...` defines the word: keep it
+        if _in_directive(src, start):
+            # a directive's value is text to the grammar: blanking it gains nothing, and
+            # `#define a __assume_aligned(8)` left with a blank value lost the next #define
+            return match.group()
         return _blank(match)
 
     out = _DUNDER_RX.sub(sub, src)
@@ -85,6 +108,50 @@ def blank_annotations(src: bytes) -> bytes:
     if _LABEL_BEFORE_DIRECTIVE_RX.search(out):
         out = _LABEL_RX.sub(rb"\1;", out)
     return out
+
+
+# A type as a macro argument, `container_of(ptr, struct sock, sk_node)`, is no expression:
+# the call becomes an ERROR (the commonest one in the kernel).  `struct` is blanked, so the
+# argument is the identifier `sock` at its own offset (xref reads container_of's second
+# argument as a type either way).  Only where no C construct can have it: after a comma and
+# before a comma or `)`, after `(` and before a comma, or as the one argument of a call
+# (`alloc_percpu(struct foo)`: a struct cannot be cast to); never in sizeof/offsetof/typeof
+# and never before `{` (a compound literal).
+# (the keyword is searched for, then what stands before it: far cheaper than trying every
+# comma and parenthesis of a file)
+_TYPE_ARGUMENT_RX = re.compile(rb"(?P<kw>struct|union|enum)[ \t]+[A-Za-z_]\w*[ \t]*(?:,|\)(?![ \t]*\{))")
+_TYPE_OPERATORS_RX = re.compile(rb"\b(?:sizeof|offsetof|typeof|__typeof__|__typeof|_Alignof|__alignof__|va_arg|__builtin_offsetof|__builtin_types_compatible_p)\s*$")
+_NAME_AFTER_KEYWORD_RX = re.compile(rb"[ \t]+")
+_CALLED_RX = re.compile(rb"[A-Za-z_]\w*[ \t]*$")
+
+
+def _blank_type_arguments(src: bytes) -> tuple[bytes, list[int]]:
+    """`struct` blanked in type arguments (see _TYPE_ARGUMENT_RX); and the offsets of the type names."""
+    if b"struct" not in src and b"union" not in src and b"enum" not in src:
+        return src, []
+    buf: bytearray | None = None
+    names: list[int] = []
+    for m in _TYPE_ARGUMENT_RX.finditer(src):
+        start = m.start()
+        if start and src[start - 1] in _WORD:
+            continue
+        before = start
+        while before > 0 and src[before - 1] in b" \t\r\n":
+            before -= 1
+        if before == 0 or src[before - 1] not in b",(":
+            continue
+        if src[before - 1] == 0x28:  # (
+            at = before - 1
+            if _TYPE_OPERATORS_RX.search(src, max(0, at - 40), at):
+                continue
+            if m.group().endswith(b")") and not _CALLED_RX.search(src, max(0, at - 40), at):
+                continue  # `(struct foo)` that is no call's argument: a cast, or a parameter list of its own
+        if buf is None:
+            buf = bytearray(src)
+        buf[m.start("kw") : m.end("kw")] = b" " * (m.end("kw") - m.start("kw"))
+        gap = _NAME_AFTER_KEYWORD_RX.match(src, m.end("kw"))
+        names.append(gap.end() if gap else m.end("kw"))
+    return (bytes(buf), names) if buf is not None else (src, [])
 
 
 # `out:` right before `#endif` is a label with no statement in one branch: tree-sitter-c
@@ -113,6 +180,339 @@ _BLOCK_COMMENT_RX = re.compile(rb"/\*.*?\*/", re.DOTALL)
 
 def _blank_directive_comments(match: re.Match[bytes]) -> bytes:
     return _BLOCK_COMMENT_RX.sub(lambda m: re.sub(rb"[^\n\\]", b" ", m.group()), match.group())
+
+
+# ---------------------------------------------------------------- member-declaring macros
+# Kernel macros that declare a member (or a variable, or a local) are rewritten, byte for
+# byte in place, into the declaration they expand to, so the grammar sees a plain field
+# and every offset stays the file's:
+#   DECLARE_BITMAP(state, N)          -> unsigned long  state[ N]
+#   DEFINE_SNMP_STAT(struct m, name)  ->                  struct m* name
+#   DECLARE_FLEX_ARRAY(type, name)    ->                    type  name   (the [] does not fit)
+#   __bpf_md_ptr(type, name)          ->              type  name
+#   NET_DEV_STAT(name)                -> ulong        name
+#   DECLARE_SOCKADDR(type, name, ptr) ->                  type  name= ptr   (a local)
+# MemberMacro.head replaces `MACRO(` (padded with spaces), the top-level commas become
+# the bytes of `commas` in turn and the closing parenthesis `close`.
+
+
+@dataclass(frozen=True)
+class MemberMacro:
+    head: bytes  # what `MACRO(` becomes (padded to its length)
+    commas: bytes = b" "  # what each top-level comma becomes: as many as the macro has
+    close: bytes = b" "
+
+
+_MEMBER_MACROS: dict[bytes, MemberMacro] = {
+    b"DECLARE_BITMAP": MemberMacro(b"unsigned long", b"[", b"]"),
+    b"DEFINE_SNMP_STAT": MemberMacro(b"", b"*"),
+    b"DEFINE_SNMP_STAT_ATOMIC": MemberMacro(b"", b"*"),
+    b"DECLARE_FLEX_ARRAY": MemberMacro(b""),
+    b"__DECLARE_FLEX_ARRAY": MemberMacro(b""),
+    b"__bpf_md_ptr": MemberMacro(b""),
+    b"NET_DEV_STAT": MemberMacro(b"ulong", b""),  # `unsigned long` leaves no space before the name
+    b"DECLARE_SOCKADDR": MemberMacro(b"", b" ="),
+    # variables: DEFINE_PER_CPU(struct softnet_data, softnet_data) defines a global of that
+    # type, DECLARE_PER_CPU(...) declares it (extern); the locks and keys name their type
+    b"DEFINE_PER_CPU": MemberMacro(b""),
+    b"DEFINE_PER_CPU_ALIGNED": MemberMacro(b""),
+    b"DEFINE_PER_CPU_SHARED_ALIGNED": MemberMacro(b""),
+    b"DEFINE_PER_CPU_READ_MOSTLY": MemberMacro(b""),
+    b"DEFINE_PER_CPU_PAGE_ALIGNED": MemberMacro(b""),
+    b"DECLARE_PER_CPU": MemberMacro(b"extern"),
+    b"DECLARE_PER_CPU_ALIGNED": MemberMacro(b"extern"),
+    b"DECLARE_PER_CPU_SHARED_ALIGNED": MemberMacro(b"extern"),
+    b"DECLARE_PER_CPU_READ_MOSTLY": MemberMacro(b"extern"),
+    b"DECLARE_PER_CPU_PAGE_ALIGNED": MemberMacro(b"extern"),
+    b"DEFINE_MUTEX": MemberMacro(b"struct mutex", b""),
+    b"DEFINE_SPINLOCK": MemberMacro(b"spinlock_t", b""),
+    b"DEFINE_SEQLOCK": MemberMacro(b"seqlock_t", b""),
+    b"DEFINE_IDA": MemberMacro(b"struct ida", b""),
+    b"DEFINE_IDR": MemberMacro(b"struct idr", b""),
+    b"DEFINE_XARRAY": MemberMacro(b"struct xarray", b""),
+    b"DEFINE_STATIC_KEY_FALSE": MemberMacro(b"struct static_key_false", b""),
+    b"DEFINE_STATIC_KEY_TRUE": MemberMacro(b"struct static_key_true", b""),
+    b"DEFINE_RATELIMIT_STATE": MemberMacro(b"struct ratelimit_state", b"[*", b"]"),  # (name, interval, burst)
+}
+
+# struct_group(NAME, MEMBERS...) and its kin (include/uapi/linux/stddef.h) expand to
+#   union { struct { MEMBERS } ATTRS; struct TAG { MEMBERS } ATTRS NAME; }
+# The members are both the owner's own and NAME's.  The head up to MEMBERS becomes
+# `struct {` and the closing parenthesis `}`: an anonymous struct, whose members the
+# walker flattens into the owner; the StructGroup remembers NAME (and TAG) for the walker.
+# macro: (index of TAG or None, index of NAME, arguments before MEMBERS)
+_STRUCT_GROUPS: dict[bytes, tuple[int | None, int, int]] = {
+    b"struct_group": (None, 0, 1),
+    b"struct_group_attr": (None, 0, 2),
+    b"struct_group_tagged": (0, 1, 2),
+    b"__struct_group": (0, 1, 3),
+}
+
+# Calls of those macros are found from literal prefixes (each a fast search) and widened
+# back to the whole word, then looked up: one regex alternating 40 names is slow.
+_DECLARING_CANDIDATE_RXS = [
+    re.compile(prefix + rb"\w*[ \t]*\(") for prefix in (b"DECLARE_", b"DEFINE_", b"__bpf_md_ptr", b"NET_DEV_STAT", b"struct_group")
+]
+
+
+def _declaring_calls(src: bytes) -> list[tuple[int, bytes, int]]:
+    """(start, macro name, offset of its `(`) of each call of a declaring macro, in order."""
+    found: dict[int, tuple[int, bytes, int]] = {}
+    for rx in _DECLARING_CANDIDATE_RXS:
+        for m in rx.finditer(src):
+            start = m.start()
+            while start > 0 and src[start - 1] in _WORD:
+                start -= 1
+            open_paren = m.end() - 1
+            name = src[start:open_paren].rstrip(b" \t")
+            if name in _MEMBER_MACROS or name in _STRUCT_GROUPS:
+                found[start] = (start, name, open_paren)
+    return [found[k] for k in sorted(found)]
+_MAX_MACRO_CALL = 1 << 16  # bytes scanned for a declaring macro's closing parenthesis
+_IDENT_BYTES_RX = re.compile(rb"\s*([A-Za-z_]\w*)\s*$")
+
+
+@dataclass(frozen=True)
+class StructGroup:
+    """A struct_group(...) in a struct body: the anonymous struct at `start` is also member `name`."""
+
+    start: int  # offset of the macro (where the parsed text says `struct {`)
+    name: str
+    name_offset: int
+    tag: str | None
+    tag_offset: int | None
+    call_end: int  # offset just past the closing parenthesis
+
+
+@dataclass
+class PreparedSource:
+    """A file's bytes as tree-sitter gets them (same length, same offsets) and what the rewriting found."""
+
+    text: bytes
+    groups: dict[int, StructGroup] = field(default_factory=dict)
+    # member macro calls rewritten: the offset of the first byte the parser sees as code → the call's start
+    calls: dict[int, int] = field(default_factory=dict)
+    type_arguments: list[int] = field(default_factory=list)  # offsets of type names whose `struct` was blanked
+
+
+def _call_arguments(src: bytes, open_paren: int) -> tuple[list[int], int] | None:
+    """Top-level comma offsets and the closing parenthesis of the call opened at `open_paren`.
+
+    Comments, strings and character literals are stepped over; None when the call does not
+    close within _MAX_MACRO_CALL bytes (or at all)."""
+    commas: list[int] = []
+    depth = 0
+    i = open_paren
+    end = min(len(src), open_paren + _MAX_MACRO_CALL)
+    while i < end:
+        c = src[i]
+        if c == 0x28:  # (
+            depth += 1
+        elif c == 0x29:  # )
+            depth -= 1
+            if depth == 0:
+                return commas, i
+        elif c == 0x2C and depth == 1:  # ,
+            commas.append(i)
+        elif c == 0x2F and src[i + 1 : i + 2] == b"*":
+            close = src.find(b"*/", i + 2, end)
+            if close < 0:
+                return None
+            i = close + 1
+        elif c == 0x2F and src[i + 1 : i + 2] == b"/":
+            nl = src.find(b"\n", i, end)
+            if nl < 0:
+                return None
+            i = nl
+        elif c in (0x22, 0x27):  # a string or a character literal
+            j = i + 1
+            while j < end and src[j] != c and src[j] != 0x0A:
+                j += 2 if src[j] == 0x5C else 1
+            i = j
+        i += 1
+    return None
+
+
+def _in_directive(src: bytes, pos: int) -> bool:
+    """Whether `pos` lies in a preprocessor directive (its first line or a continuation line)."""
+    start = src.rfind(b"\n", 0, pos) + 1
+    while True:
+        if src[start:pos].lstrip(b" \t").startswith(b"#"):
+            return True
+        if start == 0:
+            return False
+        prev_end = start - 1  # the newline ending the line before
+        if prev_end > 0 and src[prev_end - 1] == 0x0D:
+            prev_end -= 1
+        if prev_end == 0 or src[prev_end - 1] != 0x5C:  # no backslash: not a continuation
+            return False
+        pos = start
+        start = src.rfind(b"\n", 0, prev_end) + 1
+
+
+def _put(buf: bytearray, at: int, length: int, text: bytes) -> None:
+    """Write `text` over buf[at:at+length], padded with spaces; newlines stay where they are."""
+    k = 0
+    for pos in range(at, at + length):
+        if buf[pos] in b"\r\n":
+            continue
+        buf[pos] = text[k] if k < len(text) else 0x20
+        k += 1
+
+
+def _argument_name(src: bytes, start: int, end: int) -> tuple[str, int] | None:
+    m = _IDENT_BYTES_RX.match(src, start, end)
+    return (m.group(1).decode("ascii"), m.start(1)) if m else None
+
+
+def rewrite_declaring_macros(src: bytes) -> PreparedSource:
+    """Member-declaring macros rewritten into plain declarations (see _MEMBER_MACROS), offsets kept;
+    loop macros and typed function definers too (see rewrite_statement_macros)."""
+    buf = bytearray(src)
+    rewrite_statement_macros(buf, src)
+    groups: dict[int, StructGroup] = {}
+    calls: dict[int, int] = {}
+    for start, macro, open_paren in _declaring_calls(src):
+        if _in_directive(src, start):
+            continue
+        call = _call_arguments(src, open_paren)
+        if call is None:
+            continue
+        commas, close = call
+        member = _MEMBER_MACROS.get(macro)
+        if member is not None:
+            if len(commas) != len(member.commas) or len(member.head) >= open_paren + 1 - start:  # the head must leave a space
+                continue
+            _put(buf, start, open_paren + 1 - start, member.head)
+            for comma, replacement in zip(commas, member.commas, strict=True):
+                buf[comma] = replacement
+            buf[close] = member.close[0]
+            first = start if member.head else open_paren + 1 + len(src[open_paren + 1 : close]) - len(src[open_paren + 1 : close].lstrip())
+            calls[first] = start
+            continue
+        tag_index, name_index, before = _STRUCT_GROUPS[macro]
+        if len(commas) < before:
+            continue
+        bounds = [open_paren + 1, *(c + 1 for c in commas)]
+        ends = [*commas, close]
+        name = _argument_name(src, bounds[name_index], ends[name_index])
+        if name is None:
+            continue
+        tag = _argument_name(src, bounds[tag_index], ends[tag_index]) if tag_index is not None else None
+        head_end = commas[before - 1] + 1
+        _put(buf, start, head_end - start, b"struct {")
+        buf[close] = 0x7D  # }
+        groups[start] = StructGroup(start, name[0], name[1], tag[0] if tag else None, tag[1] if tag else None, close + 1)
+    return PreparedSource(bytes(buf), groups, calls)
+
+
+# ---------------------------------------------------------------- statement and definer macros
+# Loop macros (`list_for_each_entry(pos, head, member) {`, `for_each_cpu(i, mask)` and a
+# statement on the next line) are a call with no `;`: an ERROR.  The first space or tab
+# after the call becomes `;`, so the call is a statement and the body a block after it
+# (the loop's control flow is lost; its names, offsets and references are not).  Only at
+# the start of a line, after a statement, a block, a label or a comment: as the body of an
+# `if` or `else` the `;` would end that body early and orphan an `else` (left as written).
+_LOOP_MACRO_RX = re.compile(rb"for_?each\w*[ \t]*\(")  # then widened to the whole name, which must start its line
+_STATEMENT_END = frozenset(b";{}:/")
+
+# Function definers with typed argument pairs: `BPF_CALL_2(name, struct sk_buff *, skb, u32, x)`
+# becomes `u64        name( struct sk_buff *  skb, u32  x)`, a plain function definition
+# (MacroDefinedFunctions still names it from the macro).
+_DEFINER_HEADS = {b"BPF_CALL_": b"u64", b"SYSCALL_DEFINE": b"long", b"COMPAT_SYSCALL_DEFINE": b"long"}
+_PAIRED_DEFINER_RX = re.compile(rb"^[ \t]*(?P<macro>(?:COMPAT_)?SYSCALL_DEFINE|BPF_CALL_)(?P<n>[1-6])[ \t]*\(", re.MULTILINE)
+
+
+# Generator macros at the top level, one a line and with no `;` (`PAGEFLAG(Young, young,
+# PF_ANY)`, `DEFINE_FREE(fput, struct file *, ...)`, `BTF_ID_FLAGS(func, f)`): the grammar
+# takes them for a function header and the next declaration is lost in an ERROR.  They
+# define nothing the index records, so the call is blanked (newlines kept).  Only a call
+# at column 0, after a statement, a block, a call or a directive line, ending its line,
+# and not followed by `{` (then it is a function header: SYSCALL_DEFINE0(name)).
+_TOP_LEVEL_CALL_RX = re.compile(rb"^(?P<name>[A-Za-z_]\w*)[ \t]*\(", re.MULTILINE)
+_LINE_END_RX = re.compile(rb"[ \t]*(?:/\*[^\n]*?\*/[ \t]*|//[^\n]*)?\r?\n")
+_NOT_GENERATORS = frozenset({b"if", b"for", b"while", b"switch", b"return", b"sizeof", b"typeof", b"__typeof__", b"__attribute__", b"asm", b"__asm__"})
+
+
+def _after_top_level_item(src: bytes, pos: int) -> bool:
+    """Whether `pos` follows a complete top-level item: a `;`, `}`, `)` or comment, a directive line, nothing."""
+    i = pos
+    while i > 0 and src[i - 1] in b" \t\r\n":
+        i -= 1
+    if i == 0 or src[i - 1] in b";})/":
+        return True
+    line_start = src.rfind(b"\n", 0, i) + 1
+    return src[line_start:i].lstrip(b" \t").startswith(b"#") and src[i - 1] != 0x5C
+
+
+def _blank_generator_calls(buf: bytearray, src: bytes) -> None:
+    for m in _TOP_LEVEL_CALL_RX.finditer(src):
+        name = m.group("name")
+        if name in _NOT_GENERATORS or name.startswith(b"EXPORT_SYMBOL") or not _after_top_level_item(src, m.start()):
+            continue
+        if _in_directive(src, m.start()):
+            continue
+        call = _call_arguments(src, m.end() - 1)
+        if call is None:
+            continue
+        end = _LINE_END_RX.match(src, call[1] + 1)
+        if end is None:
+            continue
+        j = end.end()
+        while j < len(src) and src[j] in b" \t\r\n":
+            j += 1
+        if j < len(src) and src[j] in b"{;,=[(":
+            continue  # a function header, or a declaration going on
+        _put(buf, m.start(), call[1] + 1 - m.start(), b"")
+
+
+def _ends_statement(src: bytes, pos: int) -> bool:
+    """Whether the code before `pos` (whitespace skipped) ends a statement."""
+    i = pos
+    while i > 0 and src[i - 1] in b" \t\r\n":
+        i -= 1
+    return i == 0 or src[i - 1] in _STATEMENT_END
+
+
+def rewrite_statement_macros(buf: bytearray, src: bytes) -> None:
+    """Loop macros, typed function definers and top-level generator calls rewritten in `buf` (a copy of `src`), offsets kept."""
+    _blank_generator_calls(buf, src)
+    if b"for_each" in src or b"foreach" in src:
+        for m in _LOOP_MACRO_RX.finditer(src):
+            name = m.start()
+            while name > 0 and src[name - 1] in _WORD:
+                name -= 1
+            line_start = src.rfind(b"\n", 0, name) + 1
+            if src[line_start:name].strip(b" \t") or src[name] in b"0123456789":
+                continue  # not the first word of its line
+            if _in_directive(src, name) or not _ends_statement(src, name):
+                continue
+            call = _call_arguments(src, m.end() - 1)
+            if call is None:
+                continue
+            after = call[1] + 1
+            j = after
+            while j < len(src) and src[j] in b" \t\r\n":
+                j += 1
+            if j >= len(src) or src[j] in b";/\\,)=" or src[j : j + 2] in (b"&&", b"||"):
+                continue  # a call that is a statement or an expression already, a comment, a macro body
+            space = next((k for k in range(after, j) if src[k] in b" \t"), None)
+            if space is not None:
+                buf[space] = 0x3B  # ;
+    if b"BPF_CALL_" in src or b"SYSCALL_DEFINE" in src:
+        for m in _PAIRED_DEFINER_RX.finditer(src):
+            if _in_directive(src, m.start("macro")):
+                continue
+            open_paren = m.end() - 1
+            call = _call_arguments(src, open_paren)
+            if call is None or len(call[0]) != 2 * int(m.group("n")):
+                continue
+            commas = call[0]
+            head = _DEFINER_HEADS[m.group("macro")]
+            _put(buf, m.start("macro"), open_paren + 1 - m.start("macro"), head)
+            buf[commas[0]] = 0x28  # (
+            for k in range(1, len(commas), 2):
+                buf[commas[k]] = 0x20  # between a type and its name
 
 
 class DefinitionRow(NamedTuple):
@@ -415,7 +815,7 @@ class MacroDefinedFunctions:
             body = end_node if end_node.type == "compound_statement" else end_node.child_by_field_name("body")
             if body is not None:
                 close = self.src.find(b")", match.start("name"))
-                self.xref.definer_body(body, name, self.conditions.condition_at(top), self.src[match.start("name") : close if close > 0 else match.end()])
+                self.xref.definer_body(body, name, self.conditions.condition_at(top), _blank_annotation_words(self.src[match.start("name") : close if close > 0 else match.end()]))  # `struct sock __user *`: the type is sock
             line = self.src.count(b"\n", 0, match.start("name")) + 1
             line_start = self.src.rfind(b"\n", 0, match.start("name")) + 1
             col = match.start("name") - line_start
@@ -438,6 +838,9 @@ class DefinitionWalker:
         self.depth = 0  # nesting followed so far (see MAX_NESTING)
         self.partial = False  # something nested deeper than MAX_NESTING was left out
         self.definer_nodes: set[int] = set()  # start bytes of nodes a macro-defined function covers
+        self.groups: dict[int, StructGroup] = {}  # struct_group(...) calls, by the offset of their `struct {`
+        self.macro_calls: dict[int, int] = {}  # member macro calls (see PreparedSource.calls)
+        self.echo = False  # walking a struct_group's members a second time: members only, no refs or macros
         self.conditions = Conditions(src)
         self.xref = RefCollector(src, self.conditions.condition_of, enabled=refs)
         self.recovery = ErrorRecovery(src, self.out, self.xref)
@@ -446,7 +849,12 @@ class DefinitionWalker:
     def text(self, node: Node) -> bytes:
         return self.src[node.start_byte : node.end_byte]
 
-    def emit(self, name: str, kind: str, name_node: Node | None, whole: Node, scope: str, sig: str, cond: str | None, line: int | None = None, col: int | None = None, type_: str | None = None) -> None:
+    def position(self, offset: int) -> tuple[int, int]:
+        """(1-based line, 0-based byte column) of an offset."""
+        return self.src.count(b"\n", 0, offset) + 1, offset - (self.src.rfind(b"\n", 0, offset) + 1)
+
+    def emit(self, name: str, kind: str, name_node: Node | None, whole: Node, scope: str, sig: str, cond: str | None, line: int | None = None, col: int | None = None, type_: str | None = None, start: int | None = None) -> None:
+        """One definition; `start` moves the start of its span before `whole` (a rewritten macro call)."""
         if not name:
             return
         if line is None:
@@ -455,9 +863,11 @@ class DefinitionWalker:
             col = name_node.start_point[1]
         if len(sig) > _MAX_SIGNATURE:
             sig = sig[: _MAX_SIGNATURE - 1] + "…"
-        end = _trim_end(self.src, whole.start_byte, whole.end_byte)
+        begin = whole.start_byte if start is None else min(start, whole.start_byte)
+        end = _trim_end(self.src, begin, whole.end_byte)
+        start_line = whole.start_point[0] + 1 if begin == whole.start_byte else self.src.count(b"\n", 0, begin) + 1
         self.out.append(DefinitionRow(name, kind, line, col or 0, max(_end_line(whole), line), scope, sig, cond, type_,
-                                   whole.start_point[0] + 1, whole.start_byte, end))
+                                   start_line, begin, end))
 
     def type_scope(self) -> str:
         return "global" if self.is_header else "file"
@@ -575,9 +985,14 @@ class DefinitionWalker:
             end = decl.child_by_field_name("value") if decl.type == "init_declarator" else None
             inner = decl.child_by_field_name("declarator")
             sig_end = inner.end_byte if end is not None and inner is not None else decl.end_byte
-            sig = _collapse(self.src[node.start_byte : sig_end])
+            sig_start = node.start_byte
+            call = self.macro_calls.get(type_node.start_byte) if type_node is not None else None
+            if call is not None:  # static DEFINE_MUTEX(rtnl_mutex): the call as written, up to its `)`
+                sig_start = min(sig_start, call)
+                sig_end = (self.src.find(b")", decl.start_byte, node.end_byte) + 1) or node.end_byte
+            sig = _collapse(self.src[sig_start:sig_end])
             scope = "file" if "static" in storage else "global"
-            self.emit(name, kind, name_node, node, scope, sig, cond, type_=type_name(type_node))
+            self.emit(name, kind, name_node, node, scope, sig, cond, type_=type_name(type_node), start=sig_start)
         self.xref.declaration(node, cond)
 
     def type_definition(self, node: Node, cond: str | None) -> None:
@@ -662,6 +1077,8 @@ class DefinitionWalker:
                 self.field(child, owner, prefix, c)
             elif t in _PREPROC_BLOCKS:
                 self.walk_block(child, c, visit)
+            elif self.echo:
+                return
             elif t in ("preproc_def", "preproc_function_def"):
                 self.macro(child, c)
             elif t == "preproc_call":
@@ -677,12 +1094,13 @@ class DefinitionWalker:
     def field(self, node: Node, owner: str | None, prefix: str, cond: str | None) -> None:
         type_node = node.child_by_field_name("type")
         declarators = node.children_by_field_name("declarator")
-        if node.has_error:
+        if node.has_error and not self.echo:
             self.errors += 1
         nested = _nested_type(type_node)
         if nested is None:
             if declarators and owner is not None:
-                self.xref.type_refs(type_node, None, cond)
+                if not self.echo:
+                    self.xref.type_refs(type_node, None, cond)
                 self.plain_members(node, type_node, declarators, owner, prefix, cond)
             return
         spec, body = nested
@@ -695,6 +1113,9 @@ class DefinitionWalker:
                     self.enumerators(body, None, cond)
                 else:
                     self.members(body, owner, prefix, cond)  # anonymous struct/union: flatten
+                    group = self.groups.get(spec.start_byte)
+                    if group is not None and owner is not None:
+                        self.struct_group(group, node, body, owner, prefix, cond)
             return
         if owner is None:
             return
@@ -715,16 +1136,40 @@ class DefinitionWalker:
             elif not named:
                 self.enumerators(body, None, cond)
 
+    def struct_group(self, group: StructGroup, node: Node, body: Node, owner: str, prefix: str, cond: str | None) -> None:
+        """`struct_group(NAME, MEMBERS...)`: the members are the owner's (walked already) and NAME's too.
+
+        With a TAG (`struct_group_tagged(TAG, NAME, ...)`) NAME is a `struct TAG`, whose
+        members are TAG.*; without one, they are named under NAME like an anonymous struct's."""
+        full = f"{owner}.{prefix}{group.name}"
+        line, col = self.position(group.name_offset)
+        sig = _collapse(self.src[group.start : group.name_offset + len(group.name)]) + ", ...)"
+        self.emit(full, "member", None, node, owner, sig, cond, line=line, col=col, type_=group.tag or full)
+        self.echo = True
+        try:
+            if group.tag is not None and group.tag_offset is not None:
+                tag_line, tag_col = self.position(group.tag_offset)
+                self.emit(group.tag, "struct", None, node, self.type_scope(), f"struct {group.tag}", cond, line=tag_line, col=tag_col)
+                self.members(body, group.tag, "", cond)
+            else:
+                self.members(body, owner, f"{prefix}{group.name}.", cond)
+        finally:
+            self.echo = False
+
     def plain_members(self, node: Node, type_node: Node | None, declarators: list[Node], owner: str, prefix: str, cond: str | None) -> None:
         """Members of a type without a body here: `struct sock *sk, *other;`."""
         type_text = _collapse(self.text(type_node)) if type_node is not None else None
+        call = self.macro_calls.get(node.start_byte)
         for decl in declarators:
             name_node, _, _ = declarator_name(decl)
             if name_node is None:
                 continue
             full = f"{owner}.{prefix}{_name(name_node)}"
-            sig = f"{type_text} {_collapse(self.text(decl))}" if type_text else _collapse(self.text(node))
-            self.emit(full, "member", name_node, node, owner, sig, cond, type_=type_name(type_node))
+            if call is not None:  # DECLARE_BITMAP(state, N): the signature is the macro call as written
+                sig = _collapse(self.src[call : node.end_byte])
+            else:
+                sig = f"{type_text} {_collapse(self.text(decl))}" if type_text else _collapse(self.text(node))
+            self.emit(full, "member", name_node, node, owner, sig, cond, type_=type_name(type_node), start=call)
 
     def define_call(self, node: Node, cond: str | None) -> None:
         """A `#define` that tree-sitter-c read as a generic directive (inside enum and struct bodies)."""
@@ -796,8 +1241,21 @@ def _top_level_at(root: Node, offset: int) -> Node | None:
 
 def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) -> ParseResult:
     """Every definition in one file (and its references, if `refs`); ERROR nodes are walked, never fatal."""
-    tree = parser.parse(blank_annotations(src))
+    prepared = prepare_source(src)
+    tree = parser.parse(prepared.text)
+    line_conditions: dict[int, str] = {}
+    if tree.root_node.has_error and b"#" in src:
+        directives = _initializer_directives(tree.root_node, prepared.text)
+        if directives:
+            text = bytearray(prepared.text)
+            for start, end, _, _ in directives:
+                _put(text, start, end - start, b"")
+            prepared.text = bytes(text)
+            tree = parser.parse(prepared.text)
+            line_conditions = _directive_line_conditions(src, directives)
     walker = DefinitionWalker(src, path, refs)
+    walker.groups = prepared.groups
+    walker.macro_calls = prepared.calls
     root = tree.root_node
     if (b"SYSCALL_DEFINE" in src or b"BPF_CALL_" in src) and _DEFINER_RX.search(src):
         walker.definer_nodes = MacroDefinedFunctions(src, walker.out, walker.xref, walker.conditions).collect(root)
@@ -806,4 +1264,78 @@ def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) 
             walker.walk_top(child, None)
     lines = src.count(b"\n") + (1 if src and not src.endswith(b"\n") else 0)
     partial = walker.partial or walker.xref.partial
-    return ParseResult(walker.out, walker.errors, lines, walker.xref.refs, walker.xref.assigns, partial)
+    found = walker.xref.refs
+    if prepared.type_arguments and found:
+        found = _type_argument_roles(src, found, prepared.type_arguments)
+    if line_conditions and found:
+        found = [r._replace(cond=join_conditions(r.cond, line_conditions[r.line])) if r.line in line_conditions else r for r in found]
+    return ParseResult(walker.out, walker.errors, lines, found, walker.xref.assigns, partial)
+
+
+# #if blocks inside an initializer (`.compat_ioctl = inet_compat_ioctl,` under #ifdef
+# CONFIG_COMPAT in an ops table) are not in tree-sitter-c's grammar: the entry became an
+# ERROR and its member was read as CONFIG_COMPAT.compat_ioctl.  The directive lines of an
+# initializer with errors are blanked and the file parsed again; the references on the
+# lines inside get the block's condition back.
+_CONDITIONAL_DIRECTIVE_RX = re.compile(
+    rb"^[ \t]*#[ \t]*(?P<kw>ifdef|ifndef|if|elif|else|endif)\b(?P<arg>[^\n]*(?:\\\r?\n[^\n]*)*)", re.MULTILINE
+)
+
+
+def _initializer_directives(root: Node, text: bytes) -> list[tuple[int, int, bytes, str]]:
+    """(start, end, keyword, argument) of the conditional directives inside initializers with errors."""
+    found: list[tuple[int, int, bytes, str]] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "initializer_list":
+            for m in _CONDITIONAL_DIRECTIVE_RX.finditer(text, node.start_byte, node.end_byte):
+                found.append((m.start(), m.end(), m.group("kw"), _collapse(m.group("arg").replace(b"\\\n", b" "))))
+            continue
+        stack.extend(c for c in node.children if c.has_error)
+    found.sort()
+    # a block must open and close inside one initializer: drop any directive of an unbalanced run
+    depth = 0
+    for _, _, kw, _ in found:
+        depth += 1 if kw.startswith(b"if") else -1 if kw == b"endif" else 0
+        if depth < 0:
+            return []
+    return found if depth == 0 else []
+
+
+def _directive_line_conditions(src: bytes, directives: list[tuple[int, int, bytes, str]]) -> dict[int, str]:
+    """The #if condition of each line between the blanked directives (1-based line → condition)."""
+    conditions: dict[int, str] = {}
+    stack: list[tuple[str | None, str | None]] = []  # (this branch's condition, the negation of the branches before)
+    previous_line = 0
+    for start, end, kw, arg in directives:
+        line = src.count(b"\n", 0, start) + 1
+        here: str | None = None
+        for branch, _ in stack:
+            here = join_conditions(here, branch)
+        if here:
+            for inner in range(previous_line + 1, line):
+                conditions[inner] = here
+        if kw in (b"ifdef", b"ifndef", b"if"):
+            own = arg.split()[0] if kw != b"if" and arg.split() else arg
+            stack.append(("!" + own if kw == b"ifndef" else own, None))
+        elif stack and kw in (b"elif", b"else"):
+            branch, before = stack[-1]
+            before = join_conditions(before, _negate(branch))
+            stack[-1] = (join_conditions(before, arg) if kw == b"elif" else before, before)
+        elif stack and kw == b"endif":
+            stack.pop()
+        previous_line = src.count(b"\n", 0, end) + 1
+    return conditions
+
+
+def _type_argument_roles(src: bytes, refs: list[RefRow], offsets: list[int]) -> list[RefRow]:
+    """A type argument whose `struct` was blanked reads as an identifier: its use is a type use."""
+    places: set[tuple[int, int]] = set()
+    line, line_start, pos = 1, 0, 0
+    for offset in offsets:  # ascending: one pass over the newlines
+        line += src.count(b"\n", pos, offset)
+        line_start = src.rfind(b"\n", 0, offset) + 1
+        pos = offset
+        places.add((line, offset - line_start))
+    return [r._replace(role="type") if r.role == "read" and (r.line, r.col) in places else r for r in refs]

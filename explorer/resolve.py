@@ -20,7 +20,13 @@ import re
 import sqlite3
 from dataclasses import dataclass
 
-_ALIAS_RX = re.compile(r"^#define\s+(\w+)\s+([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\s*(?:/\*.*\*/\s*|//.*)?$")
+# A field macro: `#define sk_state __sk_common.skc_state`, `#define udp_port_hash
+# inet.sk.__sk_common.skc_u16hashes[0]` (subscripts are stepped over: an element has its
+# array's type), `#define sin_zero __pad` (one member of the same struct).
+_ALIAS_RX = re.compile(
+    r"^#define\s+(\w+)\s+([A-Za-z_]\w*(?:\[[^\]\[]*\])?(?:\.[A-Za-z_]\w*(?:\[[^\]\[]*\])?)*)\s*(?:/\*.*\*/\s*|//.*)?$"
+)
+_SUBSCRIPT_RX = re.compile(r"\[[^\]\[]*\]")
 _MAX_TYPEDEF_DEPTH = 8
 _MAX_ALIAS_DEPTH = 8
 
@@ -40,12 +46,12 @@ class TypeTables:
         self.typedefs: dict[str, str] = {}
         self.returns: dict[str, str] = {}
         self.globals: dict[str, str] = {}
-        self.aliases: dict[str, list[str]] = {}
+        self.aliases: dict[str, list[list[str]]] = {}  # a field macro's name → each chain of members it may stand for
         self.records: set[str] = set()
         rows = db.execute(
             "SELECT name, kind, type, signature FROM symbols"
             " WHERE kind IN ('member', 'typedef', 'function', 'prototype', 'variable', 'struct', 'union')"
-            " OR (kind = 'macro' AND (type IS NOT NULL OR signature LIKE '%.%'))"
+            " OR (kind = 'macro' AND (type IS NOT NULL OR signature GLOB '#define [A-Za-z_]* [A-Za-z_]*'))"
             " ORDER BY CASE kind WHEN 'function' THEN 0 WHEN 'prototype' THEN 1 ELSE 2 END, id"
         )
         for name, kind, type_, signature in rows:
@@ -65,8 +71,11 @@ class TypeTables:
                 if type_:
                     self.returns.setdefault(name, type_)
                 m = _ALIAS_RX.match(signature)
-                if m:
-                    self.aliases.setdefault(m.group(1), m.group(2).split("."))
+                if m and m.group(2) != m.group(1):
+                    chain = _SUBSCRIPT_RX.sub("", m.group(2)).split(".")
+                    chains = self.aliases.setdefault(m.group(1), [])
+                    if chain not in chains:
+                        chains.append(chain)
             elif kind == "variable" and type_:
                 self.globals.setdefault(name, type_)
 
@@ -111,14 +120,14 @@ class AccessResolver:
         full = f"{owner}.{field}"
         if full in self.tables.members:
             return full, self.tables.members[full], None
-        chain = self.tables.aliases.get(field)
-        if chain:
+        for chain in self.tables.aliases.get(field, ()):
             cur: str | None = owner
             found = None
             for hop in chain:
                 step = self.member(cur, hop, depth + 1)
                 if step is None:
-                    return None
+                    found = None
+                    break
                 found, cur = step[0], step[1]
             if found is not None:
                 return found, cur, field
