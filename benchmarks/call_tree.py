@@ -20,11 +20,12 @@ import argparse
 import contextlib
 import io
 import os
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from common import median_seconds  # benchmarks/ is on sys.path when a benchmark runs
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -35,13 +36,6 @@ DEPTHS = (1, 2, 6, 1_000_000)
 TARGET_S = 1.0
 
 
-def _median_seconds(fn, runs: int) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,14 +73,14 @@ def main(argv: list[str] | None = None) -> int:
                         with Index(path) as once:
                             once.call_tree(name, direction, depth)  # noqa: B023
 
-                    tree_s = _median_seconds(fresh_tree, args.runs)
+                    tree_s = median_seconds(fresh_tree, args.runs)
 
                     def run_cli() -> None:
                         with contextlib.redirect_stdout(io.StringIO()):
                             code = kexplore([direction, name, "--depth", str(depth), "--json", *base])  # noqa: B023
                         assert code == 0, code
 
-                    cli_s = _median_seconds(run_cli, args.runs)
+                    cli_s = median_seconds(run_cli, args.runs)
                     process = ""
                     if not args.no_process:
                         start = time.perf_counter()

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -174,6 +175,16 @@ def run_alone(name: str, run) -> int:  # type: ignore[no-untyped-def]
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def median_seconds(fn: Callable[[], object], runs: int) -> float:
+    """The median wall time of `runs` calls of `fn` (in-process timings of the CLI benchmarks)."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 @dataclass

@@ -27,11 +27,12 @@ import argparse
 import contextlib
 import io
 import shutil
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import median_seconds  # benchmarks/ is on sys.path when a benchmark runs
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -41,13 +42,6 @@ NAMES = ("inet_csk_accept", "tcp_v4_rcv", "sock")
 EDITED = "linux-6.1-edited"
 
 
-def _median_seconds(fn, runs: int) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _scratch(folder: Path) -> Path:
@@ -133,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                 with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(io.StringIO()):
                     kexplore([*words, "--json", "--snippets", str(snippets)])
 
-            seconds = _median_seconds(once, args.runs)
+            seconds = median_seconds(once, args.runs)
             size = len(sink.getvalue())
             rows = sink.getvalue().count('"status"') if words[0] == "changes" else None
             detail = f"{size:,} bytes" + (f", {rows:,} rows" if rows is not None else "")
