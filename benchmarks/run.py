@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark, print a summary, write JSON to benchmarks/results/.
 
-    .venv/bin/python benchmarks/run.py [--only recall,callers_cscope,index_time,lookup_time,memory,site,call_tree] [--samples N]
+    .venv/bin/python benchmarks/run.py [--only recall,callers_cscope,index_time,lookup_time,memory,site,call_tree,member_resolution] [--samples N]
 
 Each benchmark is a module of this folder with a `run()` that returns a `common.Result`;
 each also runs alone (`.venv/bin/python benchmarks/recall.py`).  Targets are reported,
@@ -23,6 +23,7 @@ import call_tree
 import callers_cscope
 import index_time
 import lookup_time
+import member_resolution
 import memory
 import recall
 from common import RESULTS, ROOT, BenchmarkError, Result, environment, log, write_result
@@ -47,6 +48,7 @@ BENCHMARKS = {
     "memory": lambda args: memory.run(),
     "site": lambda args: site_bench.run(),
     "call_tree": lambda args: call_tree.run(),
+    "member_resolution": lambda args: member_resolution.run(samples=args.samples),
 }
 
 
