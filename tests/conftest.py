@@ -53,6 +53,20 @@ def make_project(snippets: Path, files: dict[str, bytes | str], name: str = KERN
     return Project.load(snippets)
 
 
+def widget_files() -> dict[str, bytes | str]:
+    """The widget fixture as a two-file kernel: a .c file and its header."""
+    return {"net/ipv4/widget.c": fixture_bytes("widget.c"), "include/net/widget.h": fixture_bytes("widget.h")}
+
+
+def indexed_widget_project(snippets: Path):  # type: ignore[no-untyped-def]
+    """A kernel-snippets folder holding the widget kernel and its real index (built with one job)."""
+    from explorer.indexer import build_index
+
+    project = make_project(snippets, widget_files())
+    build_index(project, jobs=1)
+    return project
+
+
 def symbols_of(db_path: Path) -> set[tuple[str, str, str, int]]:
     """(name, kind, path, line) of every row of an index, read with plain sqlite3."""
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import KERNEL, damaged_after_open, fixture_bytes, make_project
+from conftest import KERNEL, damaged_after_open, indexed_widget_project, make_project, widget_files
 
 from explorer.cli import main
 
@@ -33,13 +33,7 @@ READERS = [
 @pytest.fixture(scope="module")
 def real_index(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """The bytes of a small real index, built from the project's fixtures."""
-    from explorer.indexer import build_index
-
-    folder = tmp_path_factory.mktemp("damaged") / "kernel-snippets"
-    project = make_project(
-        folder, {"net/ipv4/widget.c": fixture_bytes("widget.c"), "include/net/widget.h": fixture_bytes("widget.h")}
-    )
-    build_index(project, jobs=1)
+    project = indexed_widget_project(tmp_path_factory.mktemp("damaged") / "kernel-snippets")
     return project.index_path(KERNEL).read_bytes()
 
 
@@ -73,7 +67,7 @@ DAMAGES = ["empty", "garbage", "half", "other-schema", "fails-after-opening"]
 def test_a_damaged_index_is_one_line_and_exit_1(capsys, tmp_path: Path, real_index: bytes, damage: str, argv: list[str]) -> None:  # type: ignore[no-untyped-def]
     snippets = tmp_path / "kernel-snippets"
     project = make_project(
-        snippets, {"net/ipv4/widget.c": fixture_bytes("widget.c"), "include/net/widget.h": fixture_bytes("widget.h")}
+        snippets, widget_files()
     )
     docs = tmp_path / "docs"  # an annotation page, so that `check` has something to look up
     docs.mkdir()

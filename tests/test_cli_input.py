@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, fixture_bytes, make_project
+from conftest import REPO, fixture_bytes, indexed_widget_project, make_project
 
 from explorer.cli import main
 
@@ -31,13 +31,8 @@ BAD = {
 
 @pytest.fixture(scope="module")
 def snippets(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from explorer.indexer import build_index
-
     folder = tmp_path_factory.mktemp("input") / "kernel-snippets"
-    project = make_project(
-        folder, {"net/ipv4/widget.c": fixture_bytes("widget.c"), "include/net/widget.h": fixture_bytes("widget.h")}
-    )
-    build_index(project, jobs=1)
+    indexed_widget_project(folder)
     return folder
 
 
