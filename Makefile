@@ -13,8 +13,6 @@ KEXPLORE := $(BIN)/kexplore
 DEB_PACKAGES := python3-venv python3-dev universal-ctags cscope time hyperfine iproute2 nftables chromium
 STAMP_DEB := $(VENV)/.debian-packages
 STAMP_PIP := $(VENV)/.installed
-INDEX := kernel-snippets/index/linux-6.1.sqlite
-TREE  := kernel-snippets/linux-6.1
 
 .PHONY: all setup vendor index lint test bench site serve clean distclean help
 
@@ -22,7 +20,7 @@ help:
 	@echo "make serve   set up (venv, packages, kernel sources, index), build and serve the site on 127.0.0.1:8000"
 	@echo "make test    set up, then run ruff, mypy and the test suite"
 	@echo "make lint    ruff and mypy (configured in pyproject.toml)"
-	@echo "make index   vendor the kernel and (re)build the index"
+	@echo "make index   vendor the kernels and (re)build their indexes"
 	@echo "make bench   run the benchmarks (figures in benchmarks/results/)"
 	@echo "make clean   remove the site and caches; distclean also removes the venv, trees and indexes"
 
@@ -49,11 +47,13 @@ $(STAMP_PIP): pyproject.toml $(STAMP_DEB)
 	$(BIN)/python -m pip install -q -e ".[test]"
 	@touch $@
 
+# every kernel of kernel-snippets/kernels.toml (Linux 6.1 and 6.12): the later kernel copies the index
+# rows of the files that are the same in both instead of parsing them again
 vendor: $(STAMP_PIP)
-	$(KEXPLORE) vendor
+	$(KEXPLORE) vendor --all
 
 index: vendor
-	$(KEXPLORE) index
+	$(KEXPLORE) index --all
 
 lint: $(STAMP_PIP)
 	$(BIN)/ruff check explorer tests benchmarks
@@ -79,4 +79,4 @@ clean:
 	rm -rf site .pytest_cache .hypothesis .mypy_cache .ruff_cache benchmarks/results
 
 distclean: clean
-	rm -rf $(VENV) $(TREE) kernel-snippets/index
+	rm -rf $(VENV) kernel-snippets/linux-*/ kernel-snippets/index

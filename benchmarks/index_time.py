@@ -5,7 +5,7 @@ through `kexplore --snippets DIR`; the real kernel-snippets/ is never written.
 
 * cold: `kexplore index --force`, median of 3, alternated with the floor, a bare
   tree-sitter parse-and-visit of the same files in one Python process
-  (`benchmarks/bare_parse.py`, median of 3).  Target: cold ≤ 2x the floor.
+  (`benchmarks/bare_parse.py`, median of 3).  Target: cold ≤ 1.5x the floor.
   The indexer uses a worker pool (one per CPU); the floor is one process, as the issue
   sets it.  CPU seconds (user + system, workers included) are reported for both, so
   the ratio can also be read as work done; memory.py times `--jobs 1`.
@@ -47,7 +47,7 @@ NAME = "index_time"
 BARE = Path(__file__).resolve().parent / "bare_parse.py"
 CHANGED_FILE = "net/ipv4/af_inet.c"
 COLD_RUNS, WARM_RUNS, CHANGED_RUNS = 3, 5, 5
-COLD_RATIO, WARM_LIMIT = 2.0, 0.3
+COLD_RATIO, WARM_LIMIT = 1.5, 0.3
 
 
 def _timed(argv: list[str]) -> tuple[float, float, str]:

@@ -40,6 +40,7 @@ from .store import (
 
 if TYPE_CHECKING:
     from .annotations import Annotation
+    from .indexer import IndexResult
 
 
 def _common(json_help: str = "print JSON instead of text") -> argparse.ArgumentParser:
@@ -139,12 +140,17 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
                    help="a kernel tarball (.tar.xz/.tar.gz/.tar), a .deb, or an unpacked source tree, instead of Debian's package")
     p.add_argument("--update", action="store_true", help="accept a new source version and rewrite the lock file")
     p.add_argument("--force", action="store_true", help="extract again even if the tree verifies")
+    p.add_argument("--all", action="store_true", help="every kernel of kernels.toml, one after the other")
     p.set_defaults(func=cmd_vendor)
 
     p = sub.add_parser("index", parents=[common], help="build or refresh the symbol index (incremental)",
                        description="Parse the vendored tree with tree-sitter-c into SQLite. Only files whose content changed are parsed again.")
     p.add_argument("--force", action="store_true", help="rebuild from scratch")
     p.add_argument("--jobs", type=_positive, metavar="N", help="worker processes (default: the number of CPUs)")
+    p.add_argument("--all", action="store_true",
+                   help="every kernel of kernels.toml, in its order (a file unchanged since an earlier kernel is copied, not parsed)")
+    p.add_argument("--no-share", action="store_true",
+                   help="parse every file, even one that another kernel's index holds with the same content")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("lookup", parents=[common], help="where a symbol is defined",
@@ -999,42 +1005,72 @@ def cmd_changes(project: Project, args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- vendor and index
 
 
+def _kernels_of(project: Project, args: argparse.Namespace) -> list[str | None]:
+    """The kernels a vendor or index run covers: every declared kernel with --all, else --kernel or the default."""
+    if getattr(args, "all", False):
+        if args.kernel:
+            raise ConfigError("--all and --kernel exclude each other")
+        return list(project.kernels)
+    return [args.kernel]
+
+
 def cmd_vendor(project: Project, args: argparse.Namespace) -> int:
     from .vendor import VendorError, vendor
 
-    try:
-        result = vendor(project, args.kernel, from_path=args.from_path, update=args.update, force=args.force)
-    except VendorError as exc:
-        err(str(exc))
-        return EXIT_FAIL
-    if args.json:
-        emit_json(result.as_dict())
-    else:
-        version = result.source.get("version") or result.source.get("name", "")
-        verb = {"verified": "verified, nothing to do", "extracted": "extracted", "updated": "extracted and re-pinned"}[result.action]
-        print(f"{result.kernel} ({version}): {result.files} files {verb} in {result.tree}")
-    return EXIT_OK
+    kernels = _kernels_of(project, args)
+    if args.from_path is not None and len(kernels) > 1:
+        raise ConfigError("--from names one source: use it with --kernel, not --all")
+    results = []
+    status = EXIT_OK
+    for kernel in kernels:
+        try:
+            result = vendor(project, kernel, from_path=args.from_path, update=args.update, force=args.force)
+        except VendorError as exc:
+            err(str(exc))
+            status = EXIT_FAIL
+            continue
+        results.append(result)
+        if not args.json:
+            version = result.source.get("version") or result.source.get("name", "")
+            verb = {"verified": "verified, nothing to do", "extracted": "extracted", "updated": "extracted and re-pinned"}[result.action]
+            print(f"{result.kernel} ({version}): {result.files} files {verb} in {result.tree}")
+    if args.json and results:
+        emit_json([r.as_dict() for r in results] if len(kernels) > 1 else results[0].as_dict())
+    return status
 
 
 def cmd_index(project: Project, args: argparse.Namespace) -> int:
     from .indexer import IndexBuildError, build_index
 
-    try:
-        result = build_index(project, args.kernel, force=args.force, jobs=args.jobs)
-    except IndexBuildError as exc:
-        err(str(exc))
-        return EXIT_FAIL
-    if args.json:
-        emit_json(result.as_dict())
-    elif result.parsed == 0 and result.removed == 0:
+    kernels = _kernels_of(project, args)
+    results = []
+    status = EXIT_OK
+    for kernel in kernels:  # in kernels.toml's order: a later kernel shares the files an earlier one parsed
+        try:
+            result = build_index(project, kernel, force=args.force, jobs=args.jobs, share=not args.no_share)
+        except IndexBuildError as exc:
+            err(str(exc))
+            status = EXIT_FAIL
+            continue
+        results.append(result)
+        if not args.json:
+            _print_index_result(result)
+        for failure in result.failed:
+            err(f"{failure.path}: not indexed ({failure.reason})")
+    if args.json and results:
+        emit_json([r.as_dict() for r in results] if len(kernels) > 1 else results[0].as_dict())
+    return status
+
+
+def _print_index_result(result: IndexResult) -> None:
+    if result.parsed == 0 and result.removed == 0:
         print(f"{result.kernel}: index up to date ({result.files} files, {result.symbols} definitions)")
     else:
+        shared = (f" and copied {result.shared} unchanged since {' and '.join(result.shared_from)}"
+                  if result.shared else "")
         print(
-            f"{result.kernel}: parsed {result.parsed} of {result.files} files in {result.seconds:.2f} s"
+            f"{result.kernel}: parsed {result.parsed - result.shared} of {result.files} files{shared} in {result.seconds:.2f} s"
             f" ({result.symbols} definitions; {result.error_files} files had tree-sitter ERROR regions, indexed around)"
         )
     for path in result.partial:
         print(f"{path}: partly indexed (nested too deep; the deepest parts are left out)")
-    for failure in result.failed:
-        err(f"{failure.path}: not indexed ({failure.reason})")
-    return EXIT_OK

@@ -31,10 +31,12 @@ class KernelSpec:
     tarball: str | None = None
     paths: tuple[str, ...] = ()
     include_linux: str = "direct"
-    # where references are recorded; elsewhere (include/linux, uapi) only definitions
-    xref_paths: tuple[str, ...] = ("net", "include/net")
+    # where references are recorded; elsewhere only definitions.  Empty: everywhere.
+    xref_paths: tuple[str, ...] = ()
 
     def records_refs(self, rel: str) -> bool:
+        if not self.xref_paths:
+            return True
         return any(rel == p or rel.startswith(p.rstrip("/") + "/") for p in self.xref_paths)
 
 
@@ -75,7 +77,7 @@ class Project:
                 tarball=table.get("tarball"),
                 paths=tuple(table.get("paths", ())),
                 include_linux=table.get("include_linux", "direct"),
-                xref_paths=tuple(table.get("xref_paths", ("net", "include/net"))),
+                xref_paths=tuple(table.get("xref_paths", ())),
             )
         default = data.get("default") or (next(iter(kernels)) if kernels else None)
         return cls(snippets=root, kernels=kernels, default=default)

@@ -59,6 +59,8 @@ class IndexResult:
     changed: list[str] = field(default_factory=list)
     failed: list[ParseFailure] = field(default_factory=list)  # files skipped, with the reason
     partial: list[str] = field(default_factory=list)  # files indexed except what nests too deep
+    shared: int = 0  # of `parsed`: files whose rows were copied from another kernel's index (same path, same content)
+    shared_from: list[str] = field(default_factory=list)  # the kernels they were copied from
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -72,6 +74,8 @@ class IndexResult:
             "seconds": round(self.seconds, 3),
             "failed": [f._asdict() for f in self.failed],
             "partial": self.partial,
+            "shared": self.shared,
+            "shared_from": self.shared_from,
         }
 
 
@@ -296,11 +300,15 @@ def _existing(db_path: Path) -> dict[str, tuple[str, int, int]]:
         return {}
 
 
-def build_index(project: Project, kernel: str | None = None, force: bool = False, jobs: int | None = None) -> IndexResult:
+def build_index(project: Project, kernel: str | None = None, force: bool = False, jobs: int | None = None,
+                share: bool = True) -> IndexResult:
+    """Index one kernel.  share: copy the rows of a file that another kernel's index holds with the same
+    path and content (and the same indexer) instead of parsing it again."""
     spec = project.kernel(kernel)
     try:
         with kernel_run_lock(project.snippets, spec.name, "index"):
-            return _build_locked(project, spec, force, jobs)
+            donors = _donors(project, spec) if share else []
+            return _build_locked(project, spec, force, jobs, donors)
     except RunLockBusy as exc:
         raise IndexBuildError(str(exc)) from None
     except OSError as exc:  # a read-only or full disk, a file where the index folder must go
@@ -311,7 +319,7 @@ def build_index(project: Project, kernel: str | None = None, force: bool = False
         raise IndexBuildError(f"indexing {spec.name} failed: {detail}; the previous index is kept") from None
 
 
-def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | None) -> IndexResult:
+def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | None, donors: list[Donor]) -> IndexResult:
     started = time.perf_counter()
     tree = project.tree(spec.name)
     if not tree.is_dir():
@@ -362,7 +370,7 @@ def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | N
         create_schema(db, indexes=bool(old))
         chunks = f".chunks-{spec.name}-{pid_tag()}-"
         with tempfile.TemporaryDirectory(prefix=chunks, dir=db_path.parent, ignore_cleanup_errors=True) as workdir:
-            failed = _write(db, tree, spec, to_parse, touched, removed, current, jobs, Path(workdir))
+            failed, shared = _write(db, tree, spec, to_parse, touched, removed, current, jobs, Path(workdir), donors)
         create_schema(db)  # indexes after a bulk load are cheaper than during it
         resolve_accesses(db)
         _write_meta(db, lock, spec.name)
@@ -382,10 +390,13 @@ def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | N
     return IndexResult(
         spec.name, str(db_path), len(files), len(to_parse), len(removed), symbols, errors,
         time.perf_counter() - started, changed=to_parse, failed=sorted(failed), partial=partial,
+        shared=sum(shared.values()), shared_from=sorted(k for k, n in shared.items() if n),
     )
 
 
-def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[str], touched: list[str], removed: list[str], current: dict[str, tuple[str, int, int]], jobs: int | None, workdir: Path) -> list[ParseFailure]:
+def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[str], touched: list[str], removed: list[str],
+           current: dict[str, tuple[str, int, int]], jobs: int | None, workdir: Path,
+           donors: list[Donor]) -> tuple[list[ParseFailure], dict[str, int]]:
     for rel in removed + to_parse:
         row = db.execute("SELECT id FROM files WHERE path = ?", (rel,)).fetchone()
         if row is None:
@@ -397,6 +408,14 @@ def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[
         _, size, mtime = current[rel]
         db.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime, rel))
 
+    shared: dict[str, int] = {}
+    for donor in donors:
+        if not to_parse:
+            break
+        copied = _copy_from(db, donor, spec, to_parse, current)
+        shared[donor.kernel] = len(copied)
+        if copied:
+            to_parse = [rel for rel in to_parse if rel not in copied]
     first_id = int(db.execute("SELECT coalesce(max(id), 0) FROM files").fetchone()[0]) + 1
     # biggest files first, so no worker is left with a large file at the end
     ordered = sorted(to_parse, key=lambda rel: -current[rel][1])
@@ -419,7 +438,109 @@ def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[
             db.execute("DETACH DATABASE chunk")
             os.unlink(chunk_path)
             bar.advance(count)
-    return failed
+    return failed, shared
+
+
+# ---------------------------------------------------------------- sharing between kernels
+
+
+class Donor(NamedTuple):
+    """Another kernel's index, built by the same indexer, whose rows a file of the same content may reuse."""
+
+    kernel: str
+    path: Path
+    spec: KernelSpec
+
+
+# The tables holding one file's rows (`file_id`), and which of their columns are ids of the
+# `access` table (keys re-interned in the receiving index, whose resolver resolves them afresh).
+_PER_FILE_TABLES: dict[str, tuple[str, ...]] = {"symbols": (), "refs": ("access_id",), "fnassign": ("access_id",), "includes": ()}
+_SHARE_BATCH = 2000  # files per copy: bounds the temporary mapping table
+
+
+def _donors(project: Project, spec: KernelSpec) -> list[Donor]:
+    """The other kernels' indexes that this indexer built (a different indexer's rows would differ)."""
+    version = indexer_version()
+    out: list[Donor] = []
+    for name, other in sorted(project.kernels.items()):
+        path = project.index_path(name)
+        if name == spec.name or not path.is_file():
+            continue
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                row = db.execute("SELECT value FROM meta WHERE key='indexer_version'").fetchone()
+            finally:
+                db.close()
+        except sqlite3.DatabaseError:
+            continue  # a damaged index is no donor; its own kernel's commands report it
+        if row and row[0] == version:
+            out.append(Donor(name, path, other))
+    return out
+
+
+def _copy_from(db: sqlite3.Connection, donor: Donor, spec: KernelSpec, to_parse: list[str],
+               current: dict[str, tuple[str, int, int]]) -> set[str]:
+    """Copy the rows of every file in to_parse that the donor holds with the same path and sha256 (and the
+    same choice of recording references); the set of those paths.  Nothing is parsed."""
+    db.execute("ATTACH DATABASE ? AS donor", (str(donor.path),))  # read only: nothing here writes to it
+    copied: set[str] = set()
+    try:
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS share_want (path TEXT PRIMARY KEY, sha256 TEXT, mtime_ns INTEGER)")
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS share_map (donor_id INTEGER PRIMARY KEY, new_id INTEGER, mtime_ns INTEGER)")
+        wanted = [rel for rel in to_parse if spec.records_refs(rel) == donor.spec.records_refs(rel)]
+        columns = {t: [r[1] for r in db.execute(f"PRAGMA main.table_info({t})")] for t in _PER_FILE_TABLES}
+        donor_columns = {t: {r[1] for r in db.execute(f"PRAGMA donor.table_info({t})")} for t in _PER_FILE_TABLES}
+        if any(set(columns[t]) - {"id"} - donor_columns[t] for t in _PER_FILE_TABLES):
+            return copied  # another schema: nothing to share
+        with progress(f"copying unchanged files from {donor.kernel}", len(wanted)) as bar:
+            for start in range(0, len(wanted), _SHARE_BATCH):
+                batch = wanted[start : start + _SHARE_BATCH]
+                db.execute("DELETE FROM share_want")
+                db.execute("DELETE FROM share_map")
+                db.executemany("INSERT INTO share_want VALUES (?, ?, ?)", [(rel, current[rel][0], current[rel][2]) for rel in batch])
+                first_id = int(db.execute("SELECT coalesce(max(id), 0) FROM files").fetchone()[0]) + 1
+                db.execute(
+                    "INSERT INTO share_map SELECT f.id, ? + row_number() OVER (ORDER BY f.id) - 1, w.mtime_ns"
+                    " FROM donor.files f JOIN share_want w ON w.path = f.path AND w.sha256 = f.sha256",
+                    (first_id,),
+                )
+                db.execute(
+                    "INSERT INTO files (id, path, sha256, size, mtime_ns, lines, error_nodes, partial)"
+                    " SELECT m.new_id, f.path, f.sha256, f.size, m.mtime_ns, f.lines, f.error_nodes, f.partial"
+                    " FROM share_map m JOIN donor.files f ON f.id = m.donor_id"
+                )
+                db.execute(
+                    "INSERT OR IGNORE INTO access (key) SELECT a.key FROM share_map m"
+                    " JOIN donor.refs r ON r.file_id = m.donor_id JOIN donor.access a ON a.id = r.access_id"
+                    " UNION SELECT a.key FROM share_map m"
+                    " JOIN donor.fnassign x ON x.file_id = m.donor_id JOIN donor.access a ON a.id = x.access_id"
+                )
+                for table, access_columns in _PER_FILE_TABLES.items():
+                    cols = [c for c in columns[table] if c != "id"]
+                    picks, joins = [], []
+                    for col in cols:
+                        if col == "file_id":
+                            picks.append("m.new_id")
+                        elif col in access_columns:
+                            joins.append(f" LEFT JOIN donor.access d_{col} ON d_{col}.id = t.{col}"
+                                         f" LEFT JOIN main.access n_{col} ON n_{col}.key = d_{col}.key")
+                            picks.append(f"n_{col}.id")
+                        else:
+                            picks.append(f"t.{col}")
+                    db.execute(
+                        f"INSERT INTO main.{table} ({', '.join(cols)}) SELECT {', '.join(picks)}"
+                        f" FROM share_map m JOIN donor.{table} t ON t.file_id = m.donor_id{''.join(joins)}"
+                        " ORDER BY t.rowid"
+                    )
+                copied.update(row[0] for row in db.execute(
+                    "SELECT f.path FROM share_map m JOIN donor.files f ON f.id = m.donor_id"))
+                db.commit()
+                bar.advance(len(batch))
+    finally:
+        db.commit()
+        db.execute("DETACH DATABASE donor")
+    return copied
 
 
 def _die_with_parent(parent: int) -> None:

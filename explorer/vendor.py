@@ -117,13 +117,21 @@ def hash_tree(root: Path) -> dict[str, str]:
     return out
 
 
-def diff_hashes(expected: dict[str, str], actual: dict[str, str]) -> list[str]:
-    """Human-readable differences between two path→sha256 maps (at most a handful)."""
+def selection_of(spec: KernelSpec) -> str:
+    """What kernels.toml selects from the source, as recorded in the lock (a change re-extracts)."""
+    return f"include_linux={spec.include_linux}; paths={','.join(spec.paths)}"
+
+
+def diff_hashes(expected: dict[str, str], actual: dict[str, str], common_only: bool = False) -> list[str]:
+    """Human-readable differences between two path→sha256 maps (at most a handful).
+
+    common_only: only files in both count (kernels.toml selected other paths since the lock)."""
     problems: list[str] = []
-    for path in sorted(expected.keys() - actual.keys()):
-        problems.append(f"missing: {path}")
-    for path in sorted(actual.keys() - expected.keys()):
-        problems.append(f"not in lock: {path}")
+    if not common_only:
+        for path in sorted(expected.keys() - actual.keys()):
+            problems.append(f"missing: {path}")
+        for path in sorted(actual.keys() - expected.keys()):
+            problems.append(f"not in lock: {path}")
     for path in sorted(expected.keys() & actual.keys()):
         if expected[path] != actual[path]:
             problems.append(f"checksum differs: {path}")
@@ -572,7 +580,8 @@ def _vendor_locked(project: Project, spec: KernelSpec, from_path: Path | None, u
         raise VendorError(str(exc)) from None
     _remove_leftovers(project.snippets, spec.name)
 
-    if lock and tree.is_dir() and not (update or force or from_path):
+    reselected = lock is not None and lock.source.get("selection", "") != selection_of(spec)
+    if lock and tree.is_dir() and not (update or force or from_path or reselected):
         problems = diff_hashes(lock.files, hash_tree(tree))
         if not problems:
             return VendorResult(spec.name, "verified", len(lock.files), dict(lock.source), str(tree))
@@ -586,7 +595,7 @@ def _vendor_locked(project: Project, spec: KernelSpec, from_path: Path | None, u
         _extract(source, spec, tmp)
         hashes = hash_tree(tmp)
         if lock and not update:
-            problems = diff_hashes(lock.files, hashes)
+            problems = diff_hashes(lock.files, hashes, common_only=reselected)
             if problems:
                 shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
                 raise VendorError(
@@ -596,6 +605,11 @@ def _vendor_locked(project: Project, spec: KernelSpec, from_path: Path | None, u
         described = source.describe()
         if source.kind == "tree":
             described["name"] = source.path.name
+        described["selection"] = selection_of(spec)
+        if reselected and lock:
+            added, removed = len(hashes.keys() - lock.files.keys()), len(lock.files.keys() - hashes.keys())
+            note(f"kernels.toml selects other paths for {spec.name}: {added} files added, {removed} removed; "
+                 f"the files kept match {lock_path.name}")
         new_lock = Lock(kernel=spec.name, source=described, files=hashes)
         changed = lock is None or lock.files != hashes or lock.source != described
         # the new lock is written before the swap (a full disk stops the run there), renamed after it

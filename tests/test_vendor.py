@@ -920,3 +920,46 @@ def test_a_lock_pinning_a_path_outside_the_tree_is_refused(tmp_path: Path, bad_p
     path.write_text(json.dumps({"format": 1, "kernel": "k", "source": {}, "files": {"net/a.c": "0" * 64, bad_path: "1" * 64}}))
     with pytest.raises(LockError, match="not a plain relative path"):
         read_lock(path)
+
+
+# ---------------------------------------------------------------- a new selection of paths
+
+
+def test_new_paths_re_extract_from_the_pinned_source_without_update(snippets: Path, tarball: Path) -> None:
+    vendor(Project.load(snippets), from_path=tarball)
+    pinned = json.loads(Project.load(snippets).lock_path(NAME).read_text())
+    write_kernels_toml(snippets, NAME, (*PATHS, "include/linux"), include_linux="all")
+    project = Project.load(snippets)
+    result = vendor(project, from_path=tarball)
+    assert result.action == "updated"
+    tree = project.tree(NAME)
+    assert (tree / "include/linux/unused.h").is_file()  # in the new selection only
+    lock = json.loads(project.lock_path(NAME).read_text())
+    assert set(pinned["files"]) < set(lock["files"])
+    assert {k: v for k, v in lock["source"].items() if k != "selection"} == {k: v for k, v in pinned["source"].items() if k != "selection"}
+    assert "include_linux=all" in lock["source"]["selection"]
+    assert vendor(project).action == "verified"
+
+
+def test_new_paths_with_a_changed_kept_file_are_refused(snippets: Path, tarball: Path, tmp_path: Path) -> None:
+    vendor(Project.load(snippets), from_path=tarball)
+    tree = Project.load(snippets).tree(NAME)
+    before = tree_state(tree)
+    write_kernels_toml(snippets, NAME, (*PATHS, "include/linux"), include_linux="all")
+    project = Project.load(snippets)
+    changed = make_tarball(tmp_path / "linux-9.9-changed.tar.gz", changed_files())
+    with pytest.raises(VendorError) as info:
+        vendor(project, from_path=changed)
+    assert "net/ipv4/widget.c" in str(info.value)
+    assert tree_state(tree) == before
+
+
+def test_a_lock_from_before_selections_were_recorded_re_extracts_once(project: Project, tarball: Path) -> None:
+    vendor(project, from_path=tarball)
+    lock_path = project.lock_path(NAME)
+    data = json.loads(lock_path.read_text())
+    del data["source"]["selection"]
+    lock_path.write_text(json.dumps(data))
+    assert vendor(project, from_path=tarball).action == "updated"
+    assert "selection" in json.loads(lock_path.read_text())["source"]
+    assert vendor(project).action == "verified"
