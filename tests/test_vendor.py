@@ -963,3 +963,21 @@ def test_a_lock_from_before_selections_were_recorded_re_extracts_once(project: P
     assert vendor(project, from_path=tarball).action == "updated"
     assert "selection" in json.loads(lock_path.read_text())["source"]
     assert vendor(project).action == "verified"
+
+
+def test_vendor_all_takes_every_kernel_and_refuses_one_source_for_all(tmp_path: Path, tarball: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from explorer.cli import main
+
+    folder = tmp_path / "two"
+    folder.mkdir()
+    (folder / "kernels.toml").write_text(
+        'default = "linux-x"\n\n[kernels."linux-x"]\npaths = ["net/ipv4"]\n\n[kernels."linux-y"]\npaths = ["net/ipv4", "COPYING"]\n',
+        encoding="utf-8")
+    assert main(["vendor", "--all", "--from", str(tarball), "--snippets", str(folder)]) == 2
+    assert "--from names one source" in capsys.readouterr().err
+    for name in ("linux-x", "linux-y"):
+        assert main(["vendor", "--kernel", name, "--from", str(tarball), "--snippets", str(folder)]) == 0
+    capsys.readouterr()
+    assert main(["vendor", "--all", "--json", "--snippets", str(folder)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["kernel"], r["action"]) for r in rows] == [("linux-x", "verified"), ("linux-y", "verified")]
