@@ -77,6 +77,10 @@ CREATE TABLE IF NOT EXISTS includes (  -- a file's #include lines, as the tree p
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     path TEXT NOT NULL
 );
+"""
+
+# Built after a cold bulk load (cheaper than during it, and packed: about 90 MB less on the core tree).
+INDEXES = """
 CREATE INDEX IF NOT EXISTS refs_name ON refs(name);
 CREATE INDEX IF NOT EXISTS refs_func ON refs(func);
 CREATE INDEX IF NOT EXISTS refs_access ON refs(access_id);
@@ -87,9 +91,6 @@ CREATE INDEX IF NOT EXISTS fnassign_access ON fnassign(access_id);
 CREATE INDEX IF NOT EXISTS fnassign_function ON fnassign(function);
 CREATE INDEX IF NOT EXISTS fnassign_file ON fnassign(file_id);
 CREATE INDEX IF NOT EXISTS includes_file ON includes(file_id);
-"""
-
-INDEXES = """
 CREATE INDEX IF NOT EXISTS symbols_name ON symbols(name);
 CREATE INDEX IF NOT EXISTS symbols_file ON symbols(file_id);
 """
