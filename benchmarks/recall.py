@@ -528,6 +528,12 @@ def run(samples: int = 30, tree: Path = TREE, index: Path = INDEX) -> Result:
                 log(f"            {n:5d}  {region}")
             if len(regions) > 12:
                 log(f"            ... and {len(regions) - 12} more regions (results JSON)")
+    well_known = _most_used(index, [m for m in misses if m.tag.kind != "m"])
+    if well_known:
+        log()
+        log("the most used names among the misses (well-known symbols the index has no definition of at that line):")
+        for name, uses, miss in well_known[:15]:
+            log(f"  {uses:7d} uses  {name:<28} {miss.tag.where}  {miss.cause}")
     picked = _pick_samples(by_cause, causes, samples)
     log()
     log(f"{len(picked)} sample misses (round-robin over causes):")
@@ -566,6 +572,7 @@ def run(samples: int = 30, tree: Path = TREE, index: Path = INDEX) -> Result:
              "scope": m.tag.scope, "detail": m.detail, "region": m.region, "source": m.source}
             for m in misses
         ],
+        "most_used_misses": [{"name": n, "uses": u, "where": m.tag.where, "cause": m.cause} for n, u, m in well_known[:30]],
         "extra_functions": len(extra_functions),
         "extra_functions_longest": [
             {"name": n, "where": f"{p}:{a}-{b}"} for n, p, a, b in sorted(extra_functions, key=lambda f: -(f[3] - f[2]))[:20]
@@ -573,6 +580,24 @@ def run(samples: int = 30, tree: Path = TREE, index: Path = INDEX) -> Result:
     }
     result.targets = [Target("definition recall vs ctags", recall, "%", TARGET, higher_is_better=True)]
     return result
+
+
+def _most_used(index: Path, misses: list[Miss]) -> list[tuple[str, int, Miss]]:
+    """Missed names ranked by how often the index records a use of them: the well-known misses first."""
+    by_name: dict[str, Miss] = {}
+    for miss in misses:
+        by_name.setdefault(miss.tag.name, miss)
+    if not by_name:
+        return []
+    db = sqlite3.connect(f"file:{index}?mode=ro", uri=True)
+    try:
+        db.execute("CREATE TEMP TABLE missed (name TEXT PRIMARY KEY)")
+        db.executemany("INSERT INTO missed VALUES (?)", [(n,) for n in by_name])
+        rows = db.execute("SELECT m.name, (SELECT count(*) FROM refs r WHERE r.name = m.name) AS uses FROM missed m"
+                          " ORDER BY uses DESC, m.name LIMIT 50").fetchall()
+    finally:
+        db.close()
+    return [(name, uses, by_name[name]) for name, uses in rows if uses]
 
 
 def _pick_samples(by_cause: dict[str, list[Miss]], causes: list[str], n: int) -> list[Miss]:
