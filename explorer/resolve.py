@@ -48,11 +48,14 @@ class TypeTables:
         self.globals: dict[str, str] = {}
         self.aliases: dict[str, list[list[str]]] = {}  # a field macro's name → each chain of members it may stand for
         self.records: set[str] = set()
+        # In the order of the files and the definitions in them, not of the rows: when a name has several
+        # definitions (a member of two same-named structs of two drivers), the first wins, and the index
+        # is the same however its rows were inserted (parallel workers, rows copied from another kernel).
         rows = db.execute(
-            "SELECT name, kind, type, signature FROM symbols"
-            " WHERE kind IN ('member', 'typedef', 'function', 'prototype', 'variable', 'struct', 'union')"
-            " OR (kind = 'macro' AND (type IS NOT NULL OR signature GLOB '#define [A-Za-z_]* [A-Za-z_]*'))"
-            " ORDER BY CASE kind WHEN 'function' THEN 0 WHEN 'prototype' THEN 1 ELSE 2 END, id"
+            "SELECT s.name, s.kind, s.type, s.signature FROM symbols s JOIN files f ON f.id = s.file_id"
+            " WHERE s.kind IN ('member', 'typedef', 'function', 'prototype', 'variable', 'struct', 'union')"
+            " OR (s.kind = 'macro' AND (s.type IS NOT NULL OR s.signature GLOB '#define [A-Za-z_]* [A-Za-z_]*'))"
+            " ORDER BY CASE s.kind WHEN 'function' THEN 0 WHEN 'prototype' THEN 1 ELSE 2 END, f.path, s.start_byte, s.line, s.col"
         )
         for name, kind, type_, signature in rows:
             if kind == "member":

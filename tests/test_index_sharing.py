@@ -30,6 +30,17 @@ static int only_here(struct widget_queue *w)
 CHANGED_NEW = """\
 #include <net/widget.h>
 
+/* another driver's struct of the same name as dup_a.c's, whose member q has another type */
+struct dup {
+\tlong\t\tq;
+\tlong\t\tpadding_to_make_this_file_the_bigger_one[4];
+};
+
+static long through_dup(struct dup *d)
+{
+\treturn d->q->wq_depth;
+}
+
 static int only_here(struct widget_queue *w)
 {
 \tw->wq_depth = 0;
@@ -43,6 +54,15 @@ int arrives_later(void)
 """
 
 
+DUP_A = """\
+#include <net/widget.h>
+
+struct dup {
+\tstruct widget_queue\t*q;
+};
+"""
+
+
 def two_kernels(folder: Path, second_tree: dict[str, bytes | str] | None = None) -> Project:
     """kernels.toml declaring linux-a then linux-b; widget.c and widget.h are the same in both, change.c differs."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -50,8 +70,8 @@ def two_kernels(folder: Path, second_tree: dict[str, bytes | str] | None = None)
     for name in ("linux-a", "linux-b"):
         toml += ["", f'[kernels."{name}"]', 'paths = ["net", "include"]']
     (folder / "kernels.toml").write_text("\n".join(toml) + "\n", encoding="utf-8")
-    write_tree(folder / "linux-a", {**widget_files(), "net/core/change.c": CHANGED_OLD})
-    write_tree(folder / "linux-b", second_tree or {**widget_files(), "net/core/change.c": CHANGED_NEW})
+    write_tree(folder / "linux-a", {**widget_files(), "net/core/dup_a.c": DUP_A, "net/core/change.c": CHANGED_OLD})
+    write_tree(folder / "linux-b", second_tree or {**widget_files(), "net/core/dup_a.c": DUP_A, "net/core/change.c": CHANGED_NEW})
     return Project.load(folder)
 
 
@@ -85,8 +105,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, IndexResul
 
 def test_the_second_kernel_copies_the_unchanged_files_and_parses_the_rest(built: tuple[Project, IndexResult, IndexResult]) -> None:
     _, first, second = built
-    assert (first.parsed, first.shared) == (3, 0)
-    assert (second.parsed, second.shared, second.shared_from) == (3, 2, ["linux-a"])
+    assert (first.parsed, first.shared) == (4, 0)
+    assert (second.parsed, second.shared, second.shared_from) == (4, 3, ["linux-a"])
     assert second.changed and "net/core/change.c" in second.changed
 
 
@@ -101,13 +121,18 @@ def test_a_shared_index_holds_what_parsing_everything_gives(built: tuple[Project
     # member accesses of the copied file are resolved in the receiving index, against its own types
     assert any(row[9] and row[9].startswith("widget_queue.") for row in shared["refs"] if row[0] == "net/ipv4/widget.c")
     assert any(row[9] == "widget_queue.wq_depth" for row in shared["refs"] if row[0] == "net/core/change.c")
+    # dup.q has two definitions (change.c's long, dup_a.c's pointer): the first in path order wins in
+    # both builds, though the shared one inserted dup_a.c's rows first and the other change.c's
+    dup_rows = {row[8]: row for row in shared["refs"] if row[0] == "net/core/change.c" and row[8]}
+    assert dup_rows["t:dup||q"][9] == "dup.q"
+    assert dup_rows["t:dup|q|wq_depth"][9] is None and "long" in dup_rows["t:dup|q|wq_depth"][11]
 
 
 def test_no_share_parses_every_file(tmp_path: Path) -> None:
     project = two_kernels(tmp_path / "kernel-snippets")
     build_index(project, "linux-a", jobs=1)
     result = build_index(project, "linux-b", jobs=1, share=False)
-    assert (result.parsed, result.shared) == (3, 0)
+    assert (result.parsed, result.shared) == (4, 0)
 
 
 def test_a_file_changed_later_is_parsed_and_the_rest_stays(tmp_path: Path) -> None:
@@ -126,7 +151,7 @@ def test_same_content_with_another_mtime_is_shared_and_keeps_its_own_mtime(tmp_p
     os.utime(source, ns=(1_000_000_000, 1_000_000_000))
     build_index(project, "linux-a", jobs=1)
     result = build_index(project, "linux-b", jobs=1)
-    assert result.shared == 2
+    assert result.shared == 3
     db = sqlite3.connect(project.index_path("linux-b"))
     try:
         (mtime,) = db.execute("SELECT mtime_ns FROM files WHERE path = 'net/ipv4/widget.c'").fetchone()
@@ -152,25 +177,25 @@ def test_a_damaged_donor_is_skipped(tmp_path: Path) -> None:
     donor.parent.mkdir(parents=True, exist_ok=True)
     donor.write_bytes(b"not a database at all" * 100)
     result = build_index(project, "linux-b", jobs=1)
-    assert (result.parsed, result.shared) == (3, 0)
+    assert (result.parsed, result.shared) == (4, 0)
     assert donor.read_bytes().startswith(b"not a database")  # left as it was
 
 
 def test_a_same_path_with_other_content_is_parsed(tmp_path: Path) -> None:
-    other = {**widget_files(), "net/core/change.c": CHANGED_NEW}
+    other = {**widget_files(), "net/core/dup_a.c": DUP_A, "net/core/change.c": CHANGED_NEW}
     other["include/net/widget.h"] = other["include/net/widget.h"] + (b"\n" if isinstance(other["include/net/widget.h"], bytes) else "\n")
     project = two_kernels(tmp_path / "kernel-snippets", other)
     build_index(project, "linux-a", jobs=1)
     result = build_index(project, "linux-b", jobs=1)
-    assert result.shared == 1  # widget.c only
+    assert result.shared == 2  # widget.c and dup_a.c
 
 
 def test_index_all_indexes_every_kernel_in_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     project = two_kernels(tmp_path / "kernel-snippets")
     assert main(["index", "--all", "--jobs", "1", "--snippets", str(project.snippets)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("linux-a: parsed 3 of 3 files")
-    assert out[1].startswith("linux-b: parsed 1 of 3 files and copied 2 unchanged since linux-a")
+    assert out[0].startswith("linux-a: parsed 4 of 4 files")
+    assert out[1].startswith("linux-b: parsed 1 of 4 files and copied 3 unchanged since linux-a")
     build_index(project, "linux-b", jobs=1, force=True)
     assert main(["index", "--all", "--json", "--snippets", str(project.snippets)]) == 0
     rows = json.loads(capsys.readouterr().out)
