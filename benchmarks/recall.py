@@ -528,7 +528,9 @@ def run(samples: int = 30, tree: Path = TREE, index: Path = INDEX) -> Result:
                 log(f"            {n:5d}  {region}")
             if len(regions) > 12:
                 log(f"            ... and {len(regions) - 12} more regions (results JSON)")
-    well_known = _most_used(index, [m for m in misses if m.tag.kind != "m"])
+    # functions, macros and types: the names a reader follows (a missed member or local named `dev` is not one)
+    well_known = _most_used(index, [m for m in misses if m.tag.kind in ("function", "macro", "struct", "union", "typedef", "enum")
+                                    and m.cause != "local"])
     if well_known:
         log()
         log("the most used names among the misses (well-known symbols the index has no definition of at that line):")
