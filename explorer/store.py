@@ -763,6 +763,43 @@ class Index:
         """path → number of lines, of every indexed file, by path."""
         return {path: int(lines) for path, lines in self.db.execute("SELECT path, lines FROM files ORDER BY path")}
 
+    def definitions_named(self, names: Collection[str]) -> Iterator[Symbol]:
+        """Every definition of each of `names` (through symbols_name, a thousand names a query)."""
+        ordered = sorted(names)
+        for i in range(0, len(ordered), 1000):
+            yield from (Symbol(*row) for row in self.db.execute(
+                f"{_SELECT} WHERE s.name IN (SELECT value FROM json_each(?))", (json.dumps(ordered[i:i + 1000]),)))
+
+    def file_definitions(self, path: str) -> list[Symbol]:
+        """The definitions of one file, in order (through symbols_file)."""
+        return [Symbol(*row) for row in self.db.execute(
+            f"{_SELECT} WHERE s.file_id = (SELECT id FROM files WHERE path = ?) ORDER BY s.line, s.col", (path,))]
+
+    def _file_ids(self, paths: Collection[str]) -> list[int]:
+        return [row[0] for row in self.db.execute(
+            "SELECT id FROM files WHERE path IN (SELECT value FROM json_each(?))", (json.dumps(sorted(paths)),))]
+
+    def included_by(self, paths: Collection[str]) -> set[str]:
+        """The indexed files that the files `paths` include (#include lines that name a file of the tree)."""
+        ids = self._file_ids(paths)
+        return {row[0] for row in self.db.execute(
+            "SELECT DISTINCT i.path FROM includes i JOIN files f ON f.path = i.path"
+            " WHERE i.file_id IN (SELECT value FROM json_each(?))", (json.dumps(ids),))}
+
+    def link_targets_in(self, paths: Collection[str]) -> set[str]:
+        """The names the uses in the files `paths` link to: STRUCT.FIELD for a resolved member access,
+        else the name as written (unresolved member accesses left out), as `refs_in_file` gives them."""
+        ids = self._file_ids(paths)
+        return {row[0] for row in self.db.execute(
+            "SELECT DISTINCT CASE WHEN r.access_id IS NULL THEN r.name ELSE a.target END FROM refs r"
+            " LEFT JOIN access a ON a.id = r.access_id WHERE r.file_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(ids),)) if row[0]}
+
+    def definitions_in(self, paths: Collection[str]) -> Iterator[Symbol]:
+        """Every definition of the files `paths`, file by file (through symbols_file)."""
+        for file_id in self._file_ids(paths):
+            yield from (Symbol(*row) for row in self.db.execute(f"{_SELECT} WHERE s.file_id = ?", (file_id,)))
+
     # ------------------------------------------------------------ across kernels (history, diff, changes)
 
     def digest(self, sym: Symbol) -> int | None:
