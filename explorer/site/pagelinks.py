@@ -69,6 +69,10 @@ class PageLinkResolver(CommentaryLinkResolver):
             path, line = m.group("path"), m.group("line")
             if path not in site.files or (line and not 1 <= int(line) <= max(site.files[path], 1)):
                 return None
+            if not site.has_page(path):
+                log.warning(f"kernel-explorer: page '{self.page_src_uri}' links to the file {target}, which has no page "
+                            "(see the plugin's source_paths): link a symbol of it instead")
+                return None
             frag = f"L{line}" if line else ""
             return Resolved(self._md_href(source_uri(site.kernel, path), frag), target, f"{site.kernel}: {target}", "kx-file")
         to_source = target.startswith("src:")
@@ -79,7 +83,8 @@ class PageLinkResolver(CommentaryLinkResolver):
         title = f"{d.kind} {name} — {d.path}:{d.line}"
         if name in self.targets.link_context.symbol_pages and not to_source:
             return Resolved(self._md_href(symbol_uri(site.kernel, name)), name, title)
-        return Resolved(self._md_href(source_uri(site.kernel, d.path), f"L{d.line}"), name, title)
+        base, frag = self.targets.link_context.definition_target(d.name, d.path, d.line)
+        return Resolved(relative_href(unquote(self.page_url), base, frag), name, title)
 
     def embed(self, target: str) -> str | None:
         site = self.targets.site

@@ -29,7 +29,7 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files, InclusionLevel
-from mkdocs.structure.nav import Navigation
+from mkdocs.structure.nav import Link, Navigation
 from mkdocs.structure.pages import Page
 from mkdocs.utils.templates import TemplateContext
 
@@ -46,7 +46,7 @@ from .selection import CommentaryPage, SymbolSelection, planned_pages, select_sy
 from .servecache import MemoryBytecodeCache, ServeCache
 from .sitedata import DataWriter, SiteData, name_shards
 from .sourcepage import SourcePage
-from .versions import SymbolDiff, changes_page, diff_block, review_note, source_switch, symbol_diff, symbol_switch
+from .versions import SymbolDiff, changes_page, short_name, diff_block, review_note, source_switch, symbol_diff, symbol_switch
 
 log = logging.getLogger("mkdocs.plugins.kernel_explorer")
 
@@ -213,6 +213,8 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
                 file = files.get_file_from_path(uri)
                 if file is not None:
                     SourcePage(file, config, path, site.files.get(path, 0))
+        for kernel in list(self.builds)[1:]:  # "What changed in 6.12", last in the navigation
+            nav.items.append(Link(f"What changed in {short_name(kernel)}", changes_url(kernel)))
         return nav
 
     def on_env(self, env: jinja2.Environment, *, config: MkDocsConfig, files: Files) -> jinja2.Environment | None:
