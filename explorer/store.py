@@ -795,6 +795,23 @@ class Index:
             " LEFT JOIN access a ON a.id = r.access_id WHERE r.file_id IN (SELECT value FROM json_each(?))",
             (json.dumps(ids),)) if row[0]}
 
+    def names_defined_in(self, paths: Collection[str]) -> set[str]:
+        """The names of the definitions of the files `paths`."""
+        return {row[0] for row in self.db.execute(
+            "SELECT DISTINCT name FROM symbols WHERE file_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(self._file_ids(paths)),))}
+
+    def names_defined_outside(self, names: Collection[str], paths: Collection[str]) -> set[str]:
+        """Which of `names` have a definition in a file other than `paths`."""
+        ids = json.dumps(self._file_ids(paths))
+        ordered = sorted(names)
+        out: set[str] = set()
+        for i in range(0, len(ordered), 5000):
+            out.update(row[0] for row in self.db.execute(
+                "SELECT DISTINCT name FROM symbols WHERE name IN (SELECT value FROM json_each(?))"
+                " AND file_id NOT IN (SELECT value FROM json_each(?))", (json.dumps(ordered[i:i + 5000]), ids)))
+        return out
+
     def definitions_in(self, paths: Collection[str]) -> Iterator[Symbol]:
         """Every definition of the files `paths`, file by file (through symbols_file)."""
         for file_id in self._file_ids(paths):

@@ -159,7 +159,7 @@ class SiteIndex:
 
     def page_names(self) -> set[str]:
         """The names defined in the files with pages."""
-        return {s.name for s in self.index().definitions_in(self.page_paths())}
+        return self.index().names_defined_in(self.page_paths())
 
     def page_paths(self) -> Collection[str]:
         return self.files if self.pages is None else self.pages
@@ -170,7 +170,7 @@ class SiteIndex:
         if self.pages is None:
             return set()
         index = self.index()
-        return {s.name for s in index.definitions_named(index.link_targets_in(self.pages)) if s.path not in self.pages}
+        return index.names_defined_outside(index.link_targets_in(self.pages), self.pages)
 
     def elsewhere_definitions(self, names: Collection[str]) -> dict[str, list[SiteDefinition]]:
         """name → its definitions in files without a page, ranked."""

@@ -260,6 +260,8 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             if len(self.kernels) > 1:
                 switch = source_switch([k.site for k in self.kernels.values()], kernel, path, source_url(kernel, path))
             page.content = switch + rendered
+            if self.serve_cache is None:
+                ks.pool.release(path)  # written once: keep only its references
             context["page"] = page
         return context
 
@@ -272,6 +274,8 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             return None
         if self.serve_cache is not None and uri != f"{kernel}/source/index.md":
             self.serve_cache.page_built(page.file.dest_uri)
+        if uri in self.builds[kernel].source_pages:
+            page.content = ""  # written: MkDocs would keep every source page's HTML until the build ends
         # the theme's indentation is a third of a small page: 2,000 generated pages carry it
         return _squeeze(output)
 
@@ -389,7 +393,9 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         site = self.kernels[kernel].site
         uri = page.file.src_uri
         blocks: dict[str, str] = {}
-        self.resolver = PageLinkResolver(build.targets, uri, page.url, blocks)
+        first = next(iter(self.builds))
+        self.resolver = PageLinkResolver(build.targets, uri, page.url, blocks,
+                                         self.builds[first].targets if kernel != first else None)
         if uri in build.source_pages:
             return ""
         name = build.symbol_pages.get(uri)

@@ -328,3 +328,23 @@ def make_two_demo_kernels(snippets: Path) -> None:
     project = Project.load(snippets)
     for kernel in DEMO_KERNELS:
         build_index(project, kernel, jobs=1)
+
+
+def write_two_kernel_project(root: Path, snippets: Path) -> DemoProject:
+    """mkdocs.yml, docs/ (with an annotation of demo_listen_start reviewed for demo-1.0 only) and a link
+    to the two demo kernels' snippets, in `root`."""
+    from explorer.annotations import body_hash, definition_lines
+    from explorer.store import Index
+
+    (root / "docs" / "annotations").mkdir(parents=True)
+    (root / "kernel-snippets").symlink_to(snippets)
+    (root / "docs" / "index.md").write_text(TWO_KERNELS_INDEX_MD, encoding="utf-8")
+    project = Project.load(snippets)
+    with Index(project.index_path("demo-1.0")) as index:
+        sym = index.lookup("demo_listen_start", "function")[0]
+        digest = body_hash(definition_lines(index, project.tree("demo-1.0"), sym))
+    (root / "docs" / "annotations" / "core.md").write_text(
+        "---\nannotations: true\n---\n\n# Notes\n\n## `demo_listen_start`\n"
+        f"<!-- reviewed: demo-1.0:{digest} -->\nStarts listening; see [[demo_listen]].\n", encoding="utf-8")
+    (root / "mkdocs.yml").write_text(TWO_KERNELS_YML.format(site_dir="site"), encoding="utf-8")
+    return DemoProject(root)
