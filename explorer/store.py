@@ -729,13 +729,15 @@ class Index:
             chain.append(row[0])
         return chain
 
-    def ops_targets(self) -> dict[str, list[str]]:
-        """STRUCT.FIELD → the functions stored in it (ops tables, assignments): what a call through it may reach."""
+    def ops_targets(self, members: Collection[str] | None = None) -> dict[str, list[str]]:
+        """STRUCT.FIELD → the functions stored in it (ops tables, assignments): what a call through it may
+        reach; of every member, or of `members` only."""
         out: dict[str, list[str]] = {}
+        only = "" if members is None else " AND a.target IN (SELECT value FROM json_each(?))"
         for member, function in self.db.execute(
             "SELECT DISTINCT a.target, fa.function FROM fnassign fa JOIN access a ON a.id = fa.access_id"
             " WHERE a.target IS NOT NULL AND fa.function IN (SELECT name FROM symbols WHERE kind = 'function')"
-            " ORDER BY a.target, fa.function"
+            + only + " ORDER BY a.target, fa.function", () if members is None else (json.dumps(sorted(members)),)
         ):
             out.setdefault(member, []).append(function)
         return out

@@ -80,7 +80,7 @@ class SiteIndex:
     _index: tuple[int, Index] | None = field(default=None, repr=False)  # (pid, connection)
     _refs_cache: dict[str, list[tuple[int, int, int, str, str, str | None]]] = field(default_factory=dict, repr=False)  # embeds of one file, page after page
 
-    CACHE_NAMES = 50_000  # names whose definitions are kept
+    CACHE_NAMES = 20_000  # names whose definitions are kept
 
     @classmethod
     def load(cls, kernel: str, index_path: Path, tree: Path) -> SiteIndex:

@@ -141,6 +141,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         self.lab_results: Path | None = None
         self.timings: dict[str, float] = {}  # this build's own figures (under serve, the plugin outlives builds)
         self._t0 = 0.0
+        self._started: set[str] = set()  # kernels whose render pool has started in this build
 
     @property
     def site(self) -> SiteIndex | None:
@@ -253,7 +254,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             ks = self.kernels[kernel]
             with index_errors(ks.site.index_path):
                 try:
-                    rendered = ks.pool.result(path).html
+                    rendered = self._pool(kernel).result(path).html
                 except LookupError as exc:
                     raise PluginError(f"kernel-explorer: {exc}") from None
             switch = ""
@@ -370,11 +371,24 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
                 raise PluginError(f"kernel-explorer: {exc}") from None
             files.append(File.generated(config, f"{ASSETS}/mermaid.min.js", abs_src_path=str(mermaid)))
 
-        for kernel, ks in self.kernels.items():
-            build = self.builds[kernel]
-            ks.pool.start(RenderJob(ks.site, build.targets.link_context, tuple(build.source_pages.values()), self.config.jobs))
+        # the default kernel's source pages render now, while MkDocs reads the hand-written pages; the
+        # next kernel's when its first page is written (`_pool`): one kernel's pages in memory at a time
+        self._started = set()
+        self._pool(first)
         self.timings["files"] = time.perf_counter() - started
         self._t0 = time.perf_counter()
+
+    def _pool(self, kernel: str) -> RenderPool:
+        """The render pool of `kernel`, started on first use (the other kernels' pools closed: their
+        pages are written, MkDocs writes the kernels' pages one kernel after the other)."""
+        ks = self.kernels[kernel]
+        if kernel not in self._started:
+            for other in self._started:
+                self.kernels[other].pool.close()
+            self._started.add(kernel)
+            build = self.builds[kernel]
+            ks.pool.start(RenderJob(ks.site, build.targets.link_context, tuple(build.source_pages.values()), self.config.jobs))
+        return ks.pool
 
     def _diff(self, name: str, kernel: str) -> SymbolDiff | None:
         """`name` from the default kernel to `kernel` (or, on a page of the default kernel, to the next one)."""
@@ -478,7 +492,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         # under serve the data lives in the cache folder, written when it changes, linked each build
         home = cache.data_folder(kernel) if cache is not None else out
         elsewhere = frozenset(build.elsewhere | build.targets.link_context.elsewhere)
-        ks.data.write(SiteData(site, build.selection.names, build.notes, elsewhere, build.shards), ks.pool.refs, home)
+        ks.data.write(SiteData(site, build.selection.names, build.notes, elsewhere, build.shards), self._pool(kernel).refs, home)
         ks.pool.close()
         if home != out and not out.exists():
             out.parent.mkdir(parents=True, exist_ok=True)
