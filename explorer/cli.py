@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .config import ConfigError, Project
 from .console import EXIT_FAIL, EXIT_OK, EXIT_USAGE, emit_json, err
+from .history import Definition, DiffPart, definitions, diff_parts, find, pair
 from .store import (
     CALL_TREE_LIMIT,
     KINDS,
@@ -34,7 +35,6 @@ from .store import (
     SourceChanged,
     StructField,
     Symbol,
-    counterparts,
     is_damage,
 )
 
@@ -298,11 +298,7 @@ def _not_found(index: Index, name: str, kernel: str) -> int:
 
 
 def _find(index: Index, name: str, kind: str | None) -> list[Symbol]:
-    found = index.lookup(name, kind)
-    if not found and "." not in name:
-        # a bare field name: the members of every struct that has it
-        found = [s for s in index.members_named(name) if kind in (None, "member")]
-    return found
+    return find(index, name, kind)  # a bare field name: the members of every struct that has it
 
 
 def cmd_lookup(project: Project, args: argparse.Namespace) -> int:
@@ -758,31 +754,9 @@ def _said_alone(args: argparse.Namespace, older: str, newer: str) -> None:
         print(f"kexplore: only {older} is indexed here: it was compared with itself", file=sys.stderr)
 
 
-@dataclass(frozen=True)
-class _Definition:
-    """One definition of a name in one kernel, with its text (exact range, and the whole lines it spans)."""
-
-    kernel: str
-    sym: Symbol
-    text: str
-    lines: str
-
-    @property
-    def where(self) -> tuple[str, str]:
-        return self.sym.path, self.sym.kind
-
-
-def _definitions(project: Project, kernel: str, index: Index, name: str, kind: str | None) -> list[_Definition]:
+def _definitions(project: Project, kernel: str, index: Index, name: str, kind: str | None) -> list[Definition]:
     """The definitions of `name` in one kernel, with their texts; SourceChanged if a tree differs from its index."""
-    tree = project.tree(kernel)
-    return [
-        _Definition(kernel, s, index.definition_text(s, tree), index.definition_text(s, tree, whole_lines=True))
-        for s in _find(index, name, kind)
-    ]
-
-
-def _text(d: _Definition) -> str:
-    return d.text
+    return definitions(kernel, index, project.tree(kernel), name, kind)
 
 
 @dataclass(frozen=True)
@@ -803,8 +777,8 @@ class HistoryRow:
         return asdict(self)
 
 
-def _history_rows(kernel: str, found: list[_Definition], previous: list[_Definition] | None) -> list[HistoryRow]:
-    def row(d: _Definition, changed: bool | None, status: str, before: _Definition | None = None) -> HistoryRow:
+def _history_rows(kernel: str, found: list[Definition], previous: list[Definition] | None) -> list[HistoryRow]:
+    def row(d: Definition, changed: bool | None, status: str, before: Definition | None = None) -> HistoryRow:
         s = d.sym
         return HistoryRow(kernel, s.kind, s.path, s.line, s.end_line, s.signature, changed, status,
                           before.sym.path if before is not None else None)
@@ -813,7 +787,7 @@ def _history_rows(kernel: str, found: list[_Definition], previous: list[_Definit
         if not found:
             return [HistoryRow(kernel, None, None, None, None, None, None, "absent")]
         return [row(d, None, "present") for d in found]
-    pairs, gone, _ = counterparts(previous, found, lambda d: d.where, _text)
+    pairs, gone, _ = pair(previous, found)
     paired = {id(b): a for a, b in pairs}
     rows = []
     for d in found:
@@ -832,7 +806,7 @@ def _history_rows(kernel: str, found: list[_Definition], previous: list[_Definit
 
 def cmd_history(project: Project, args: argparse.Namespace) -> int:
     rows: list[HistoryRow] = []
-    previous: list[_Definition] | None = None
+    previous: list[Definition] | None = None
     suggestions: list[str] | None = None
     anywhere = False
     if not project.kernels:
@@ -879,46 +853,10 @@ def cmd_history(project: Project, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@dataclass(frozen=True)
-class DiffPart:
-    """One definition against its counterpart: where each is (None: absent), whether the text differs, the diff."""
-
-    older: _Definition | None
-    newer: _Definition | None
-    changed: bool
-    diff: str
-
-
-def _side(kernel: str, d: _Definition | None) -> dict[str, object]:
+def _side(kernel: str, d: Definition | None) -> dict[str, object]:
     if d is None:
         return {"kernel": kernel, "path": None, "line": None, "end_line": None}
     return {"kernel": kernel, "path": d.sym.path, "line": d.sym.line, "end_line": d.sym.end_line}
-
-
-_HUNK_RX = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@")
-
-
-def _unified(older: _Definition | None, newer: _Definition | None, k1: str, k2: str) -> str:
-    """The unified diff of two definitions' whole lines, numbered as the lines of their files."""
-    import difflib
-
-    a = older.lines.splitlines() if older is not None else []
-    b = newer.lines.splitlines() if newer is not None else []
-    a_name = f"{k1}/{older.sym.path}" if older is not None else f"{k1} (absent)"
-    b_name = f"{k2}/{newer.sym.path}" if newer is not None else f"{k2} (absent)"
-    a_first = older.sym.start_line if older is not None else 1
-    b_first = newer.sym.start_line if newer is not None else 1
-
-    def renumber(m: re.Match[str]) -> str:
-        a_at, b_at = int(m.group(1)), int(m.group(3))
-        a_at += a_first - 1 if a_at else 0
-        b_at += b_first - 1 if b_at else 0
-        return f"@@ -{a_at}{m.group(2) or ''} +{b_at}{m.group(4) or ''} @@"
-
-    out = []
-    for line in difflib.unified_diff(a, b, a_name, b_name, lineterm=""):
-        out.append(_HUNK_RX.sub(renumber, line) if line.startswith("@@") else line)
-    return "".join(line + "\n" for line in out)
 
 
 def _colored(diff: str) -> str:
@@ -932,7 +870,7 @@ def _colored(diff: str) -> str:
 
 def cmd_diff(project: Project, args: argparse.Namespace) -> int:
     k1, k2 = _two_kernels(project, args)
-    sides: list[list[_Definition]] = []
+    sides: list[list[Definition]] = []
     suggestions: list[str] = []
     for kernel in (k1, k2):
         with _open_kernel(project, kernel) as index:
@@ -949,10 +887,7 @@ def cmd_diff(project: Project, args: argparse.Namespace) -> int:
         if suggestions:
             print(f"did you mean: {', '.join(suggestions)}", file=sys.stderr)
         return EXIT_FAIL
-    pairs, gone, new = counterparts(older, newer, lambda d: d.where, _text)
-    parts = [DiffPart(a, b, a.text != b.text, _unified(a, b, k1, k2) if a.text != b.text else "") for a, b in pairs]
-    parts += [DiffPart(a, None, True, _unified(a, None, k1, k2)) for a in gone]
-    parts += [DiffPart(None, b, True, _unified(None, b, k1, k2)) for b in new]
+    parts = diff_parts(older, newer, k1, k2)
     if args.json:
         def part_json(p: DiffPart) -> dict[str, object]:
             return {"name": args.name, "from": _side(k1, p.older), "to": _side(k2, p.newer), "changed": p.changed,

@@ -730,13 +730,15 @@ class Index:
             chain.append(row[0])
         return chain
 
-    def ops_targets(self) -> dict[str, list[str]]:
-        """STRUCT.FIELD → the functions stored in it (ops tables, assignments): what a call through it may reach."""
+    def ops_targets(self, members: Collection[str] | None = None) -> dict[str, list[str]]:
+        """STRUCT.FIELD → the functions stored in it (ops tables, assignments): what a call through it may
+        reach; of every member, or of `members` only."""
         out: dict[str, list[str]] = {}
+        only = "" if members is None else " AND a.target IN (SELECT value FROM json_each(?))"
         for member, function in self.db.execute(
             "SELECT DISTINCT a.target, fa.function FROM fnassign fa JOIN access a ON a.id = fa.access_id"
             " WHERE a.target IS NOT NULL AND fa.function IN (SELECT name FROM symbols WHERE kind = 'function')"
-            " ORDER BY a.target, fa.function"
+            + only + " ORDER BY a.target, fa.function", () if members is None else (json.dumps(sorted(members)),)
         ):
             out.setdefault(member, []).append(function)
         return out
@@ -763,6 +765,60 @@ class Index:
     def file_lines(self) -> dict[str, int]:
         """path → number of lines, of every indexed file, by path."""
         return {path: int(lines) for path, lines in self.db.execute("SELECT path, lines FROM files ORDER BY path")}
+
+    def definitions_named(self, names: Collection[str]) -> Iterator[Symbol]:
+        """Every definition of each of `names` (through symbols_name, a thousand names a query)."""
+        ordered = sorted(names)
+        for i in range(0, len(ordered), 1000):
+            yield from (Symbol(*row) for row in self.db.execute(
+                f"{_SELECT} WHERE s.name IN (SELECT value FROM json_each(?))", (json.dumps(ordered[i:i + 1000]),)))
+
+    def file_definitions(self, path: str) -> list[Symbol]:
+        """The definitions of one file, in order (through symbols_file)."""
+        return [Symbol(*row) for row in self.db.execute(
+            f"{_SELECT} WHERE s.file_id = (SELECT id FROM files WHERE path = ?) ORDER BY s.line, s.col", (path,))]
+
+    def _file_ids(self, paths: Collection[str]) -> list[int]:
+        return [row[0] for row in self.db.execute(
+            "SELECT id FROM files WHERE path IN (SELECT value FROM json_each(?))", (json.dumps(sorted(paths)),))]
+
+    def included_by(self, paths: Collection[str]) -> set[str]:
+        """The indexed files that the files `paths` include (#include lines that name a file of the tree)."""
+        ids = self._file_ids(paths)
+        return {row[0] for row in self.db.execute(
+            "SELECT DISTINCT i.path FROM includes i JOIN files f ON f.path = i.path"
+            " WHERE i.file_id IN (SELECT value FROM json_each(?))", (json.dumps(ids),))}
+
+    def link_targets_in(self, paths: Collection[str]) -> set[str]:
+        """The names the uses in the files `paths` link to: STRUCT.FIELD for a resolved member access,
+        else the name as written (unresolved member accesses left out), as `refs_in_file` gives them."""
+        ids = self._file_ids(paths)
+        return {row[0] for row in self.db.execute(
+            "SELECT DISTINCT CASE WHEN r.access_id IS NULL THEN r.name ELSE a.target END FROM refs r"
+            " LEFT JOIN access a ON a.id = r.access_id WHERE r.file_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(ids),)) if row[0]}
+
+    def names_defined_in(self, paths: Collection[str]) -> set[str]:
+        """The names of the definitions of the files `paths`."""
+        return {row[0] for row in self.db.execute(
+            "SELECT DISTINCT name FROM symbols WHERE file_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(self._file_ids(paths)),))}
+
+    def names_defined_outside(self, names: Collection[str], paths: Collection[str]) -> set[str]:
+        """Which of `names` have a definition in a file other than `paths`."""
+        ids = json.dumps(self._file_ids(paths))
+        ordered = sorted(names)
+        out: set[str] = set()
+        for i in range(0, len(ordered), 5000):
+            out.update(row[0] for row in self.db.execute(
+                "SELECT DISTINCT name FROM symbols WHERE name IN (SELECT value FROM json_each(?))"
+                " AND file_id NOT IN (SELECT value FROM json_each(?))", (json.dumps(ordered[i:i + 5000]), ids)))
+        return out
+
+    def definitions_in(self, paths: Collection[str]) -> Iterator[Symbol]:
+        """Every definition of the files `paths`, file by file (through symbols_file)."""
+        for file_id in self._file_ids(paths):
+            yield from (Symbol(*row) for row in self.db.execute(f"{_SELECT} WHERE s.file_id = ?", (file_id,)))
 
     # ------------------------------------------------------------ across kernels (history, diff, changes)
 

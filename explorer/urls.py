@@ -80,3 +80,32 @@ def relative_href(from_url: str, to_url: str, fragment: str = "") -> str:
     if not fragment:
         return url_path(rel)
     return ("" if rel == "./" else url_path(rel)) + "#" + url_path(fragment)
+
+
+def elsewhere_key(name: str) -> str:
+    """Which "defined elsewhere" page lists `name`: the first letter or digit of its last part, lower case."""
+    last = name.rsplit(".", 1)[-1].lstrip("_").lower()
+    first = last[:1]
+    return first if first.isascii() and first.isalnum() else "_"
+
+
+ELSEWHERE_KEYS = tuple("_0123456789abcdefghijklmnopqrstuvwxyz")
+
+
+def elsewhere_uri(kernel: str, key: str) -> str:
+    """The page listing the definitions, outside the files with pages, of the names under `key`."""
+    return f"{kernel}/elsewhere/{key}.md"
+
+
+def elsewhere_url(kernel: str, name: str) -> str:
+    """The page that tells where `name` is defined when its file has no page (its anchor: the name)."""
+    return f"{kernel}/elsewhere/{elsewhere_key(name)}/"
+
+
+def changes_uri(kernel: str) -> str:
+    """The "What changed in KERNEL" page (against the site's default kernel)."""
+    return f"{kernel}/changes.md"
+
+
+def changes_url(kernel: str) -> str:
+    return f"{kernel}/changes/"

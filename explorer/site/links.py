@@ -9,7 +9,9 @@ All SQL lives in `explorer.store`; this module only reads through `Index` method
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -54,40 +56,40 @@ class Link(NamedTuple):
     definition: bool = False
 
 
-def _rank(d: SiteDefinition) -> tuple[int, int, str, int]:
+def rank(d: SiteDefinition) -> tuple[int, int, str, int]:
     path_rank = 0 if d.path.endswith(".c") else 1 if d.path.startswith("include/net/") else 2
     return (_KIND_ORDER.get(d.kind, 9), path_rank, d.path, d.line)
 
 
 @dataclass
 class SiteIndex:
-    """What the site reads from one kernel's index, loaded once (and kept under `mkdocs serve`)."""
+    """What the site reads from one kernel's index (kept under `mkdocs serve`).
+
+    Only the file list is loaded whole; definitions are read when asked for, a batch of names
+    or one file at a time, and kept in a bounded cache: a whole-tree index holds over a
+    million definitions, and a site needs the few thousand its pages link to.  Each process
+    (the render workers are forked) opens its own connection."""
 
     kernel: str
     index_path: Path
     tree: Path
-    defs: dict[str, list[SiteDefinition]] = field(default_factory=dict)
-    by_file: dict[str, list[SiteDefinition]] = field(default_factory=dict)
-    files: dict[str, int] = field(default_factory=dict)  # path → lines
+    files: dict[str, int] = field(default_factory=dict)  # path → lines, of every indexed file
     stamp: tuple[int, int] = (0, 0)
+    pages: frozenset[str] | None = None  # the files with a source page (None: every indexed file)
+    _defs: dict[str, list[SiteDefinition]] = field(default_factory=dict, repr=False)  # name → definitions, ranked
+    _index: tuple[int, Index] | None = field(default=None, repr=False)  # (pid, connection)
     _refs_cache: dict[str, list[tuple[int, int, int, str, str, str | None]]] = field(default_factory=dict, repr=False)  # embeds of one file, page after page
+
+    CACHE_NAMES = 20_000  # names whose definitions are kept
 
     @classmethod
     def load(cls, kernel: str, index_path: Path, tree: Path) -> SiteIndex:
-        """Read the files and definitions of an index; raises the store's IndexMissing or IndexDamaged
+        """Read the file list of an index; raises the store's IndexMissing or IndexDamaged
         (and sqlite3.DatabaseError for a file that breaks after it opened)."""
         with Index(index_path) as index:
             st = index_path.stat()
             site = cls(kernel, index_path, tree, stamp=(st.st_mtime_ns, st.st_size))
             site.files = index.file_lines()
-            for symbol in index.dump():
-                d = SiteDefinition.of(symbol)
-                site.defs.setdefault(d.name, []).append(d)
-                site.by_file.setdefault(d.path, []).append(d)
-        for items in site.defs.values():
-            items.sort(key=_rank)
-        for items in site.by_file.values():
-            items.sort(key=lambda d: (d.line, d.col))
         return site
 
     def is_current(self) -> bool:
@@ -100,10 +102,39 @@ class SiteIndex:
     def open(self) -> Index:
         return Index(self.index_path)
 
+    def index(self) -> Index:
+        """This process's connection (kept open; a forked worker opens its own)."""
+        pid = os.getpid()
+        if self._index is None or self._index[0] != pid:
+            self._index = (pid, Index(self.index_path))
+        return self._index[1]
+
+    def has_page(self, path: str) -> bool:
+        """Whether `path` has a source page of its own."""
+        return path in self.files if self.pages is None else path in self.pages
+
     # ------------------------------------------------------------ lookups
 
+    def prefetch(self, names: Iterable[str]) -> None:
+        """Read the definitions of `names` not read yet, in batches."""
+        missing = {n for n in names if n not in self._defs}
+        if not missing:
+            return
+        if len(self._defs) + len(missing) > self.CACHE_NAMES:
+            self._defs.clear()
+        found: dict[str, list[SiteDefinition]] = {n: [] for n in missing}
+        for symbol in self.index().definitions_named(missing):
+            found[symbol.name].append(SiteDefinition.of(symbol))
+        for items in found.values():
+            items.sort(key=rank)
+        self._defs.update(found)
+
     def lookup(self, name: str) -> list[SiteDefinition]:
-        return self.defs.get(name, [])
+        found = self._defs.get(name)
+        if found is None:
+            self.prefetch((name,))
+            found = self._defs.get(name, [])
+        return found
 
     def definition(self, name: str) -> SiteDefinition | None:
         """The definition a page about `name` shows first: a real one before prototypes."""
@@ -113,7 +144,7 @@ class SiteIndex:
 
     def best(self, name: str, from_path: str | None = None) -> SiteDefinition | None:
         """The definition a use of `name` goes to: one in the same file first, then by rank."""
-        found = self.defs.get(name)
+        found = self.lookup(name)
         if not found:
             return None
         if from_path is not None:
@@ -122,17 +153,56 @@ class SiteIndex:
                     return d
         return found[0]
 
+    def file_definitions(self, path: str) -> list[SiteDefinition]:
+        """The definitions of one file, in order."""
+        return [SiteDefinition.of(s) for s in self.index().file_definitions(path)]
+
+    def page_names(self) -> set[str]:
+        """The names defined in the files with pages."""
+        return self.index().names_defined_in(self.page_paths())
+
+    def page_paths(self) -> Collection[str]:
+        return self.files if self.pages is None else self.pages
+
+    def elsewhere_names(self) -> set[str]:
+        """The names the files with pages link to that have a definition in a file without one (what
+        the "defined elsewhere" pages must list, and a few more: one defined in the linking file itself)."""
+        if self.pages is None:
+            return set()
+        index = self.index()
+        return index.names_defined_outside(index.link_targets_in(self.pages), self.pages)
+
+    def elsewhere_definitions(self, names: Collection[str]) -> dict[str, list[SiteDefinition]]:
+        """name → its definitions in files without a page, ranked."""
+        out: dict[str, list[SiteDefinition]] = {}
+        for s in self.index().definitions_named(names):
+            if not self.has_page(s.path):
+                out.setdefault(s.name, []).append(SiteDefinition.of(s))
+        for items in out.values():
+            items.sort(key=rank)
+        return out
+
+    def data_definitions(self, elsewhere: Collection[str]) -> dict[str, list[SiteDefinition]]:
+        """The definitions the pages' scripts know (hover cards, search): those of the files with pages,
+        and those outside them of the `elsewhere` names (the ones the "defined elsewhere" pages list)."""
+        out: dict[str, list[SiteDefinition]] = {}
+        for s in self.index().definitions_in(self.page_paths()):
+            out.setdefault(s.name, []).append(SiteDefinition.of(s))
+        for name, found in self.elsewhere_definitions(elsewhere).items():
+            out.setdefault(name, []).extend(found)
+        for items in out.values():
+            items.sort(key=rank)
+        return out
+
     def embedding(self, name: str) -> list[str]:
         """The first-member embedding chain of a struct (just [name] for anything else)."""
         if not any(d.kind in ("struct", "union") for d in self.lookup(name)):
             return [name]
-        with self.open() as index:
-            return index.embedding_chain(name)
+        return self.index().embedding_chain(name)
 
     def uses(self, name: str) -> list[tuple[str, int, str]]:
         """(path, line, role) of the uses of `name`, from the index's refs."""
-        with self.open() as index:
-            return [(r.path, r.line, r.role) for r in index.refs(name)]
+        return [(r.path, r.line, r.role) for r in self.index().refs(name)]
 
     # ------------------------------------------------------------ links of one file
 
@@ -142,7 +212,7 @@ class SiteIndex:
         lines = data.split(b"\n")
         last = last_line or len(lines)
         links: list[Link] = []
-        for d in self.by_file.get(path, ()):
+        for d in self.file_definitions(path):
             if first_line <= d.line <= last:
                 link = self._definition_link(d, lines)
                 if link:
@@ -173,11 +243,11 @@ class SiteIndex:
         out = []
         rows = self._refs_cache.get(path)
         if rows is None:
-            with self.open() as index:
-                rows = index.refs_in_file(path)
+            rows = self.index().refs_in_file(path)
             if len(self._refs_cache) > 64:
                 self._refs_cache.clear()
             self._refs_cache[path] = rows
+        self.prefetch({target for line, _c, _e, _n, _r, target in rows if target and first <= line <= last})
         for line, col, end_col, _name, _role, target in rows:
             if not first <= line <= last or line - 1 >= len(lines):
                 continue
@@ -192,13 +262,11 @@ class SiteIndex:
 
 
 def callers(site: SiteIndex, name: str) -> list[CallEdge]:
-    with site.open() as index:
-        return index.callers(name)
+    return site.index().callers(name)
 
 
 def callees(site: SiteIndex, name: str) -> list[CallEdge]:
-    with site.open() as index:
-        return index.callees(name)
+    return site.index().callees(name)
 
 
 def row_field(row: CallEdge, name: str, index: int) -> object:
@@ -206,4 +274,4 @@ def row_field(row: CallEdge, name: str, index: int) -> object:
     return getattr(row, name)
 
 
-__all__ = ["Link", "SiteDefinition", "SiteIndex", "callees", "callers", "row_field"]
+__all__ = ["Link", "SiteDefinition", "SiteIndex", "callees", "callers", "rank", "row_field"]

@@ -49,11 +49,27 @@ class PageLinkResolver(CommentaryLinkResolver):
     """Resolves the links of one page served at `page_url`; `blocks` are the page's own HTML blocks
     (``[[source:@KEY]]``), for generated pages."""
 
-    def __init__(self, targets: LinkTargets, page_src_uri: str, page_url: str, blocks: dict[str, str] | None = None) -> None:
+    def __init__(self, targets: LinkTargets, page_src_uri: str, page_url: str, blocks: dict[str, str] | None = None,
+                 fallback: LinkTargets | None = None) -> None:
         self.targets = targets
         self.page_src_uri = page_src_uri
         self.page_url = page_url
         self.blocks = blocks if blocks is not None else {}
+        # the commentary is written against the default kernel: on another kernel's page, a name
+        # that kernel does not have links into the default kernel's pages
+        self.fallback = fallback
+
+    def link(self, target: str) -> Resolved | None:
+        found = self._link(target)
+        if found is None and self.fallback is not None:
+            return PageLinkResolver(self.fallback, self.page_src_uri, self.page_url, self.blocks).link(target)
+        return found
+
+    def embed(self, target: str) -> str | None:
+        found = self._embed(target)
+        if found is None and self.fallback is not None and not target.startswith("@"):
+            return PageLinkResolver(self.fallback, self.page_src_uri, self.page_url, self.blocks).embed(target)
+        return found
 
     def _md_href(self, target_uri: str, fragment: str = "") -> str:
         """A relative URL to a generated page."""
@@ -62,12 +78,16 @@ class PageLinkResolver(CommentaryLinkResolver):
             target_url = target_url[: -len("index/")]
         return relative_href(unquote(self.page_url), target_url, fragment)
 
-    def link(self, target: str) -> Resolved | None:
+    def _link(self, target: str) -> Resolved | None:
         site = self.targets.site
         m = _FILE_TARGET.match(target)
         if m:
             path, line = m.group("path"), m.group("line")
             if path not in site.files or (line and not 1 <= int(line) <= max(site.files[path], 1)):
+                return None
+            if not site.has_page(path):
+                log.warning(f"kernel-explorer: page '{self.page_src_uri}' links to the file {target}, which has no page "
+                            "(see the plugin's source_paths): link a symbol of it instead")
                 return None
             frag = f"L{line}" if line else ""
             return Resolved(self._md_href(source_uri(site.kernel, path), frag), target, f"{site.kernel}: {target}", "kx-file")
@@ -79,9 +99,10 @@ class PageLinkResolver(CommentaryLinkResolver):
         title = f"{d.kind} {name} — {d.path}:{d.line}"
         if name in self.targets.link_context.symbol_pages and not to_source:
             return Resolved(self._md_href(symbol_uri(site.kernel, name)), name, title)
-        return Resolved(self._md_href(source_uri(site.kernel, d.path), f"L{d.line}"), name, title)
+        base, frag = self.targets.link_context.definition_target(d.name, d.path, d.line)
+        return Resolved(relative_href(unquote(self.page_url), base, frag), name, title)
 
-    def embed(self, target: str) -> str | None:
+    def _embed(self, target: str) -> str | None:
         site = self.targets.site
         if target.startswith("@"):  # a generated page's own HTML block
             return self.blocks.get(target[1:])

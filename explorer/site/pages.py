@@ -25,7 +25,7 @@ from pathlib import Path
 from ..annotations import Annotation
 from ..escaping import html_attr, html_text, markdown_code, mermaid_label, url_path
 from ..store import CallEdge
-from ..urls import relative_href, source_url, symbol_uri, symbol_url
+from ..urls import elsewhere_url, relative_href, source_url, symbol_uri, symbol_url
 from .links import Link, SiteDefinition, SiteIndex, callees, callers
 from .render import LinkSpan, decode, render, tokens
 
@@ -35,16 +35,34 @@ SIGNATURE_MAX = 100
 
 @dataclass
 class LinkContext:
-    """Where links from one page go: source pages, and symbol pages for the names that have one."""
+    """Where links from one page go: source pages, symbol pages for the names that have one, and
+    the "defined elsewhere" pages for definitions in files without a page."""
 
     kernel: str
     symbol_pages: frozenset[str] = frozenset()
+    pages: frozenset[str] | None = None  # the files with a source page (None: every indexed file)
+    elsewhere: set[str] = field(default_factory=set)  # names linked to a "defined elsewhere" page (this process)
+
+    def has_page(self, path: str) -> bool:
+        return self.pages is None or path in self.pages
+
+    def definition_target(self, name: str, path: str, line: int) -> tuple[str, str]:
+        """(page URL, fragment) of a definition: its line in its source page, else its entry on the
+        "defined elsewhere" page (never a page that does not exist)."""
+        if self.has_page(path):
+            return source_url(self.kernel, path), f"L{line}"
+        self.elsewhere.add(name)
+        return elsewhere_url(self.kernel, name), name
+
+    def definition_href(self, page_url: str, name: str, path: str, line: int) -> str:
+        base, frag = self.definition_target(name, path, line)
+        return relative_href(page_url, base, frag)
 
     def target(self, link: Link) -> tuple[str, str]:
         """(page URL, fragment) a link goes to: a symbol page, or a line of a source page."""
         if link.definition and link.target in self.symbol_pages:
             return symbol_url(self.kernel, link.target), ""
-        return source_url(self.kernel, link.path), f"L{link.target_line}"
+        return self.definition_target(link.target, link.path, link.target_line)
 
 
 def _spans(links: Iterable[Link], page_url: str, ctx: LinkContext, path: str | None) -> list[LinkSpan]:
@@ -55,7 +73,7 @@ def _spans(links: Iterable[Link], page_url: str, ctx: LinkContext, path: str | N
             if path == lk.path:
                 spans.append(LinkSpan(lk.line, lk.start, lk.end, f"#L{lk.line}", True))
                 continue
-            base, frag = source_url(ctx.kernel, lk.path), f"L{lk.line}"
+            base, frag = ctx.definition_target(lk.target, lk.path, lk.line)
         elif lk.path == path and not lk.definition:
             spans.append(LinkSpan(lk.line, lk.start, lk.end, f"#L{lk.target_line}", False))
             continue
@@ -64,7 +82,7 @@ def _spans(links: Iterable[Link], page_url: str, ctx: LinkContext, path: str | N
         rel = cache.get(base)
         if rel is None:
             rel = cache[base] = relative_href(page_url, base)
-        spans.append(LinkSpan(lk.line, lk.start, lk.end, rel + "#" + frag if frag else rel, lk.definition))
+        spans.append(LinkSpan(lk.line, lk.start, lk.end, rel + "#" + url_path(frag) if frag else rel, lk.definition))
     return spans
 
 
@@ -171,15 +189,19 @@ def embed_html(site: SiteIndex, ctx: LinkContext, d: SiteDefinition, page_url: s
     links = site.file_links(d.path, data, first, last)
     spans = _spans(links, page_url, ctx, None)
     code = render(excerpt, spans, first_line=first, line_ids=False, toks=toks)
-    src = html_attr(relative_href(page_url, source_url(site.kernel, d.path), f"L{first}"))
     where = f"{d.path}:{d.line}" if first == last else f"{d.path}:{first}-{last}"
+    if ctx.has_page(d.path):
+        src = html_attr(relative_href(page_url, source_url(site.kernel, d.path), f"L{first}"))
+        data_src = f' data-kx-src="{src}"'
+    else:  # its file has no page: the head leads to where the definition is described, line numbers lead nowhere
+        src, data_src = html_attr(ctx.definition_href(page_url, d.name, d.path, d.line)), ""
     head = (
         f'<div class="kx-embed-head"><a href="{src}">{html_text(where)}</a>'
         f'<span class="kx-meta">{html_text(d.kind)} · {html_text(site.kernel)}</span></div>'
     )
     # a <figure>: material's search indexer drops a data-search-exclude element only if no
     # element of the same tag sits inside it
-    return f'<figure class="kx-embed" data-search-exclude data-kx-src="{src}" style="--kx-start: {first - 1}">{head}{code}</figure>'
+    return f'<figure class="kx-embed" data-search-exclude{data_src} style="--kx-start: {first - 1}">{head}{code}</figure>'
 
 
 def symbol_page(site: SiteIndex, ctx: LinkContext, name: str, mentions: list[tuple[str, str]],
@@ -199,11 +221,11 @@ def symbol_page(site: SiteIndex, ctx: LinkContext, name: str, mentions: list[tup
     ]
     for i, d in enumerate(defs[:4]):
         cond = f" (under <code>{html_text(d.cond)}</code>)" if d.cond else ""
-        blocks[f"definition-{i}"] = (f"<p>Defined in {_file_link(site, d, page_url)}{cond}.</p>\n"
+        blocks[f"definition-{i}"] = (f"<p>Defined in {_file_link(site, ctx, d, page_url)}{cond}.</p>\n"
                                      + embed_html(site, ctx, d, page_url))
         out += [f"[[source:@definition-{i}]]", ""]
     if len(defs) > 4:
-        more = ", ".join(_file_link(site, d, page_url) for d in defs[4:])
+        more = ", ".join(_file_link(site, ctx, d, page_url) for d in defs[4:])
         blocks["more-definitions"] = f"<p>And {len(defs) - 4} more definitions: {more}</p>"
         out += ["[[source:@more-definitions]]", ""]
     notes = notes or {}
@@ -245,12 +267,20 @@ def symbol_page(site: SiteIndex, ctx: LinkContext, name: str, mentions: list[tup
     return "\n".join(out) + "\n"
 
 
-def _file_link(site: SiteIndex, d: SiteDefinition, page_url: str) -> str:
+def _file_link(site: SiteIndex, ctx: LinkContext, d: SiteDefinition, page_url: str) -> str:
     """A link to a definition's line in its source page, written as its path and line."""
     target = f"{d.path}#L{d.line}"
-    href = relative_href(page_url, source_url(site.kernel, d.path), f"L{d.line}")
+    href = ctx.definition_href(page_url, d.name, d.path, d.line)
     return (f'<a class="kx-file" href="{html_attr(href)}" title="{html_attr(f"{site.kernel}: {target}")}">'
             f"<code>{html_text(target)}</code></a>")
+
+
+def _line_link(ctx: LinkContext, page_url: str, path: str, line: int) -> str:
+    """`path:line` linked to its source page, or as text when the file has no page."""
+    text = html_text(f"{path}:{line}")
+    if not ctx.has_page(path):
+        return f'<span class="kx-meta">{text}</span>'
+    return f'<a href="{html_attr(relative_href(page_url, source_url(ctx.kernel, path), f"L{line}"))}">{text}</a>'
 
 
 def call_list(site: SiteIndex, ctx: LinkContext, rows: list[CallEdge], page_url: str, limit: int = 300) -> str:
@@ -265,18 +295,17 @@ def call_list(site: SiteIndex, ctx: LinkContext, rows: list[CallEdge], page_url:
         other = row.name
         d = site.best(other)
         if row.name_path is not None and row.name_line is not None and (d is None or d.path != row.name_path):
-            href = relative_href(page_url, source_url(site.kernel, row.name_path), f"L{row.name_line}")
+            href = ctx.definition_href(page_url, other, row.name_path, row.name_line)
             who = f'<a href="{html_attr(href)}"><code>{html_text(other)}</code></a>'
         elif other in ctx.symbol_pages:
             href = relative_href(page_url, symbol_url(site.kernel, other))
             who = f'<a href="{html_attr(href)}"><code>{html_text(other)}</code></a>'
         elif d is not None:
-            href = relative_href(page_url, source_url(site.kernel, d.path), f"L{d.line}")
+            href = ctx.definition_href(page_url, other, d.path, d.line)
             who = f'<a href="{html_attr(href)}"><code>{html_text(other)}</code></a>'
         else:
             who = f"<code>{html_text(other)}</code>"
-        href = relative_href(page_url, source_url(site.kernel, row.path), f"L{row.line}")
-        site_link = f'<a href="{html_attr(href)}">{html_text(f"{row.path}:{row.line}")}</a>'
+        site_link = _line_link(ctx, page_url, row.path, row.line)
         through = ""
         if row.via:
             through = f" through <code>.{html_text(row.via)}</code>" if "." in row.via else f" in the macro <code>{html_text(row.via)}</code>"
@@ -288,9 +317,7 @@ def call_list(site: SiteIndex, ctx: LinkContext, rows: list[CallEdge], page_url:
     parts = []
     for (path, line), items in groups.items():
         if path is not None:
-            href = relative_href(page_url, source_url(site.kernel, path), f"L{line}")
-            parts.append(f'<p class="kx-meta">The definition in <a href="{html_attr(href)}">'
-                         f"{html_text(f'{path}:{line}')}</a>:</p>")
+            parts.append(f'<p class="kx-meta">The definition in {_line_link(ctx, page_url, path, line or 0)}:</p>')
         parts.append("<ul>" + "".join(items) + "</ul>")
     return '<nav class="kx-calls" data-search-exclude>' + "".join(parts) + more + "</nav>"
 
@@ -334,7 +361,7 @@ def member_table(site: SiteIndex, struct: SiteDefinition, notes: dict[str, Annot
     """An HTML table of a struct's members (nested ones included), linked to their lines."""
     page_url = symbol_url(site.kernel, struct.name)
     base = html_attr(relative_href(page_url, source_url(site.kernel, struct.path)))
-    members = [m for m in site.by_file.get(struct.path, ()) if m.kind == "member"
+    members = [m for m in site.file_definitions(struct.path) if m.kind == "member"
                and m.name.startswith(struct.name + ".") and struct.line <= m.line <= struct.end_line]
     if not members:
         return ""
@@ -344,8 +371,10 @@ def member_table(site: SiteIndex, struct: SiteDefinition, notes: dict[str, Annot
         cond = f'<br><span class="kx-meta">{html_text(m.cond)}</span>' if m.cond else ""
         note = (notes or {}).get(m.name)
         comment = html_text(note.summary(200)) if note is not None else ""
+        linked = (f'<a href="{base}#L{m.line}"><code>{html_text(field_name)}</code></a>' if site.has_page(struct.path)
+                  else f"<code>{html_text(field_name)}</code>")
         rows.append(
-            f'<tr id="{html_attr(m.name)}"><td><a href="{base}#L{m.line}"><code>{html_text(field_name)}</code></a></td>'
+            f'<tr id="{html_attr(m.name)}"><td>{linked}</td>'
             f"<td><code>{html_text(m.signature)}</code>{cond}</td><td>{m.line}</td><td>{comment}</td></tr>"
         )
     return (
@@ -400,12 +429,18 @@ def refs_html(site: SiteIndex, refs: list[tuple[str, int, str]], page_url: str, 
         counts = {r: sum(1 for x in refs if x[2] == r) for r in roles}
         summary += " (" + ", ".join(f"{counts[r]} {r}" for r in roles) + ")"
     out = [f'<p class="kx-meta">{html_text(summary)}.</p>', '<nav class="kx-refs" data-search-exclude>']
-    for shown, path in enumerate(sorted(by_file, key=lambda p: (not p.endswith(".c"), p))):
+    for shown, path in enumerate(sorted(by_file, key=lambda p: (not site.has_page(p), not p.endswith(".c"), p))):
         if shown >= limit:
             out.append(f'<p class="kx-meta">… and {len(by_file) - shown} more files.</p>')
             break
         base = html_attr(relative_href(page_url, source_url(site.kernel, path)))
         lines = sorted(by_file[path])
+        if not site.has_page(path):  # no page of its own: the lines as text
+            shown_lines = " ".join(str(ln) for ln in lines[:60])
+            more = f" … {len(lines) - 60} more" if len(lines) > 60 else ""
+            out.append(f'<div class="kx-ref-file"><code>{html_text(path)}</code> <span class="kx-meta">{shown_lines}{more}'
+                       "</span></div>")
+            continue
         items = " ".join(
             f'<a href="{base}#L{ln}" title="{html_attr(" ".join(sorted(r for r in by_file[path][ln] if r)))}">{ln}</a>'
             for ln in lines[:60]
@@ -431,20 +466,24 @@ def ref_shard(name: str) -> int:
     return zlib.crc32(name.encode()) % REF_SHARDS
 
 
-def names_data(site: SiteIndex, file_ids: dict[str, int], symbol_pages: frozenset[str],
-               notes: dict[str, Annotation] | None = None,
+def names_data(site: SiteIndex, defs: dict[str, list[SiteDefinition]], file_ids: dict[str, int],
+               symbol_pages: frozenset[str], notes: dict[str, Annotation] | None = None,
                ops_targets: dict[str, list[str]] | None = None) -> dict[str, bytes]:
     """shard → JSON: [[name, kind, file id, line, signature, cond, has page, commentary?, targets?], ...].
 
     targets, for a member that holds function pointers: [[function, file id, line], ...], the
-    functions a call through it may reach (from ops tables and assignments)."""
+    functions a call through it may reach (from ops tables and assignments).  `defs`: the definitions
+    the data holds (those of the files with pages and those the "defined elsewhere" pages list);
+    a target defined in none of them is left out."""
     notes = notes or {}
     ops_targets = ops_targets or {}
     shards: dict[str, list[list[object]]] = defaultdict(list)
-    for name, defs in site.defs.items():
+    wanted = {f for d_list in defs.values() for d in d_list if d.kind == "member" for f in ops_targets.get(d.name, ())}
+    site.prefetch(wanted)
+    for name, found in defs.items():
         key = shard_of_name(name)
-        real = any(d.kind != "prototype" for d in defs)
-        for d in defs:
+        real = any(d.kind != "prototype" for d in found)
+        for d in found:
             if d.kind == "prototype" and real:
                 continue
             sig = d.signature if len(d.signature) <= SIGNATURE_MAX else d.signature[:SIGNATURE_MAX] + "…"
@@ -453,7 +492,7 @@ def names_data(site: SiteIndex, file_ids: dict[str, int], symbol_pages: frozense
             targets = []
             for function in ops_targets.get(name, ()) if d.kind == "member" else ():
                 fd = site.best(function)
-                if fd is not None:
+                if fd is not None and fd.path in file_ids and (site.has_page(fd.path) or fd in defs.get(fd.name, ())):
                     targets.append([function, file_ids[fd.path], fd.line])
             if note is not None or targets:
                 row.append(note.summary(300) if note is not None else "")
@@ -469,3 +508,28 @@ def refs_data(refs: dict[str, dict[str, list[int]]], file_ids: dict[str, int]) -
     for name, by_file in refs.items():
         shards[ref_shard(name)][name] = {file_ids[p]: sorted(set(ls)) for p, ls in by_file.items()}
     return {k: json.dumps(v, separators=(",", ":")).encode() for k, v in shards.items()}
+
+
+# ------------------------------------------------------------------ "defined elsewhere" pages
+
+
+def elsewhere_page(site: SiteIndex, key: str, defs: dict[str, list[SiteDefinition]], blocks: dict[str, str]) -> str:
+    """Markdown of the page listing, for the names under `key` that the site links to, their
+    definitions in files without a page of their own: kind, file:line, signature, #if condition.
+    Each name is an anchor (the links say ``#NAME``).  The HTML goes into `blocks`."""
+    title = f"Defined elsewhere in {site.kernel}: {key}"
+    items = []
+    for name in sorted(defs):
+        rows = []
+        for d in defs[name]:
+            cond = f' <span class="kx-meta">under <code>{html_text(d.cond)}</code></span>' if d.cond else ""
+            rows.append(f'<li><span class="kx-kind">{html_text(d.kind)}</span> <code>{html_text(f"{d.path}:{d.line}")}</code>'
+                        f"{cond}<br><code>{html_text(d.signature)}</code></li>")
+        items.append(f'<div class="kx-elsewhere" id="{html_attr(name)}"><h2><code>{html_text(name)}</code></h2>'
+                     f'<ul>{"".join(rows)}</ul></div>')
+    intro = (f"<p>Definitions of {html_text(site.kernel)} in files of the index that have no page of their own on this "
+             "site, for the names the pages link to: each with its kind, file and line, and signature.</p>")
+    blocks["elsewhere"] = intro + ("".join(items) if items else
+                                   '<p class="kx-meta">No name under this letter is linked to from this site.</p>')
+    return (f"---\ntitle: {json.dumps(html_text(title))}\nsearch:\n  exclude: true\n---\n\n"
+            f"# {html_text(title)}\n\n[[source:@elsewhere]]\n")

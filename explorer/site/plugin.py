@@ -29,23 +29,24 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files, InclusionLevel
-from mkdocs.structure.nav import Navigation
+from mkdocs.structure.nav import Link, Navigation
 from mkdocs.structure.pages import Page
 from mkdocs.utils.templates import TemplateContext
 
 from ..annotations import Annotation
 from ..config import ConfigError, Project
 from ..escaping import script_json
-from ..urls import relative, source_url, symbol_url
+from ..urls import changes_uri, changes_url, elsewhere_key, relative, source_url, symbol_uri, symbol_url
 from .links import SiteIndex
 from .markdown import CommentaryLinkResolver, SymbolLinkExtension
 from .pagelinks import EmbedKey, LinkTargets, PageLinkResolver
-from .pages import REF_SHARDS, LinkContext, refs_html, symbol_page
+from .pages import REF_SHARDS, LinkContext, elsewhere_page, refs_html, symbol_page
 from .renderpool import RenderJob, RenderPool
-from .selection import CommentaryPage, SymbolSelection, planned_pages, select_symbols
+from .selection import CommentaryPage, SymbolSelection, planned_pages, select_symbols, source_files
 from .servecache import MemoryBytecodeCache, ServeCache
 from .sitedata import DataWriter, SiteData, name_shards
 from .sourcepage import SourcePage
+from .versions import SymbolDiff, changes_page, short_name, diff_block, review_note, source_switch, symbol_diff, symbol_switch
 
 log = logging.getLogger("mkdocs.plugins.kernel_explorer")
 
@@ -60,9 +61,18 @@ class PluginConfig(base.Config):
     lab_results = c.Optional(c.Dir(exists=True))
     """The folder of results recorded by `kexplore lab record`; default: build/labs/ beside mkdocs.yml."""
     kernel = c.Optional(c.Type(str))
-    """Which kernel of kernels.toml; default: its `default`."""
+    """Which kernel of kernels.toml, for a site of one kernel; default: its `default`."""
+    kernels = c.ListOfItems(c.Type(str), default=[])
+    """The kernels of the site (each gets source and symbol pages and a version switch); the first
+    is the one the commentary links into.  Default: [kernel]."""
     source_pages = c.Type(bool, default=True)
-    """Generate a page for every indexed file."""
+    """Generate source pages (for the files `source_paths` chooses)."""
+    source_paths = c.ListOfItems(c.Type(str), default=[])
+    """The folders and files whose files get source pages; empty: every indexed file."""
+    source_includes = c.Type(bool, default=True)
+    """With source_paths: also the files those files include."""
+    source_defining_headers = c.Type(bool, default=True)
+    """With source_paths: also the headers holding the definitions those files link to."""
     symbols = c.ListOfItems(c.Type(str), default=[])
     """Symbols that get a page, besides those the commentary links to."""
     jobs = c.Type(int, default=0)
@@ -74,14 +84,27 @@ class PluginConfig(base.Config):
 
 
 @dataclass
+class KernelSite:
+    """One kernel of the site: its index, its render workers and data, kept across `mkdocs serve` rebuilds."""
+
+    site: SiteIndex
+    pool: RenderPool = field(default_factory=RenderPool)
+    data: DataWriter = field(default_factory=DataWriter)
+    embeds: dict[EmbedKey, str] = field(default_factory=dict)
+
+
+@dataclass
 class BuildState:
-    """What one build decided in `on_files`, for the hooks after it."""
+    """What one build decided in `on_files` for one kernel, for the hooks after it."""
 
     selection: SymbolSelection
     notes: dict[str, Annotation]
     targets: LinkTargets
+    elsewhere: set[str] = field(default_factory=set)  # names the "defined elsewhere" pages list
+    shards: tuple[str, ...] = ()  # the names shards of the data
     source_pages: dict[str, str] = field(default_factory=dict)  # src_uri → path, built in this build
     symbol_pages: dict[str, str] = field(default_factory=dict)  # src_uri → name, built in this build
+    other_pages: dict[str, tuple[str, str]] = field(default_factory=dict)  # src_uri → (kind, subject): elsewhere, changes
 
 
 @contextmanager
@@ -108,17 +131,26 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
 
     def __init__(self) -> None:
         self.project: Project | None = None
-        self.site: SiteIndex | None = None
-        self.build: BuildState | None = None
-        self.pool = RenderPool()
-        self.data = DataWriter()
-        self.embeds: dict[EmbedKey, str] = {}  # kept across `mkdocs serve` rebuilds
+        self.kernels: dict[str, KernelSite] = {}  # the site's kernels in order, the first the default
+        self.builds: dict[str, BuildState] = {}
+        self.page_kernel: dict[str, str] = {}  # generated page src_uri → its kernel, this build
+        self.diffs: dict[str, SymbolDiff] = {}  # name → its diff from the default kernel to the last, this build
         self.serve_cache: ServeCache | None = None
         self.bytecode_cache: MemoryBytecodeCache | None = None
         self.resolver: CommentaryLinkResolver | None = None  # the current page's
         self.lab_results: Path | None = None
         self.timings: dict[str, float] = {}  # this build's own figures (under serve, the plugin outlives builds)
         self._t0 = 0.0
+        self._started: set[str] = set()  # kernels whose render pool has started in this build
+
+    @property
+    def site(self) -> SiteIndex | None:
+        """The default kernel's index (the one the commentary links into)."""
+        return next(iter(self.kernels.values())).site if self.kernels else None
+
+    @property
+    def build(self) -> BuildState | None:
+        return self.builds.get(next(iter(self.kernels))) if self.kernels else None
 
     # ------------------------------------------------------------------ hooks
 
@@ -141,16 +173,25 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
                               "to the folder holding kernels.toml and the indexes")
         try:
             project = Project.load(snippets)
-            spec = project.kernel(self.config.kernel)
+            names: list[str | None] = list(self.config.kernels) or [self.config.kernel]
+            specs = [project.kernel(name) for name in names]
             self.project = project
         except ConfigError as exc:
             raise PluginError(f"kernel-explorer: {exc}") from None
-        index_path = project.index_path(spec.name)
-        site = self.site
-        if site is None or site.index_path != index_path or site.kernel != spec.name or not site.is_current():
-            with index_errors(index_path):
-                self.site = SiteIndex.load(spec.name, index_path, project.tree(spec.name))
-            self.pool.forget()
+        if len({spec.name for spec in specs}) != len(specs):
+            raise PluginError(f"kernel-explorer: `kernels` names a kernel twice: {', '.join(map(str, names))}")
+        kept = self.kernels
+        self.kernels = {}
+        for spec in specs:
+            index_path = project.index_path(spec.name)
+            old = kept.get(spec.name)
+            if old is None or old.site.index_path != index_path or not old.site.is_current():
+                with index_errors(index_path):
+                    site = SiteIndex.load(spec.name, index_path, project.tree(spec.name))
+                if old is not None:
+                    old.pool.close()
+                old = KernelSite(site)
+            self.kernels[spec.name] = old
         config.markdown_extensions.append(SymbolLinkExtension(self._current_resolver))
         config.extra_css.append(f"{ASSETS}/explorer.css")
         for script in ("config.js", "explorer.js"):
@@ -159,19 +200,22 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         return config
 
     def on_files(self, files: Files, config: MkDocsConfig) -> Files | None:
-        if not self.config.enabled or self.site is None:
+        if not self.config.enabled or not self.kernels:
             return None
-        with index_errors(self.site.index_path):
-            self._plan(files, config)
+        self._plan(files, config)
         return files
 
     def on_nav(self, nav: Navigation, *, config: MkDocsConfig, files: Files) -> Navigation | None:
-        if not self.config.enabled or self.site is None or self.build is None:
+        if not self.config.enabled or not self.builds:
             return None
-        for uri, path in self.build.source_pages.items():
-            file = files.get_file_from_path(uri)
-            if file is not None:
-                SourcePage(file, config, path, self.site.files.get(path, 0))
+        for kernel, build in self.builds.items():
+            site = self.kernels[kernel].site
+            for uri, path in build.source_pages.items():
+                file = files.get_file_from_path(uri)
+                if file is not None:
+                    SourcePage(file, config, path, site.files.get(path, 0))
+        for kernel in list(self.builds)[1:]:  # "What changed in 6.12", last in the navigation
+            nav.items.append(Link(f"What changed in {short_name(kernel)}", changes_url(kernel)))
         return nav
 
     def on_env(self, env: jinja2.Environment, *, config: MkDocsConfig, files: Files) -> jinja2.Environment | None:
@@ -187,56 +231,72 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         return env
 
     def on_page_markdown(self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files) -> str | None:
-        if not self.config.enabled or self.site is None or self.build is None:
+        if not self.config.enabled or not self.builds:
             return None
-        with index_errors(self.site.index_path):
-            return self._page_markdown(markdown, page, config)
+        kernel = self.page_kernel.get(page.file.src_uri, next(iter(self.kernels)))
+        with index_errors(self.kernels[kernel].site.index_path):
+            return self._page_markdown(markdown, page, config, kernel)
 
     def on_page_content(self, html: str, *, page: Page, config: MkDocsConfig, files: Files) -> str | None:
-        if not self.config.enabled or self.site is None:
+        if not self.config.enabled or not self.kernels:
             return None
         self.resolver = None
         return None
 
     def on_page_context(self, context: TemplateContext, *, page: Page, config: MkDocsConfig,
                         nav: Navigation) -> TemplateContext | None:
-        if not self.config.enabled or self.site is None or self.build is None:
+        if not self.config.enabled or not self.builds:
             return None
-        path = self.build.source_pages.get(page.file.src_uri)
-        if path is not None:
-            with index_errors(self.site.index_path):
+        uri = page.file.src_uri
+        kernel = self.page_kernel.get(uri)
+        path = self.builds[kernel].source_pages.get(uri) if kernel is not None else None
+        if kernel is not None and path is not None:
+            ks = self.kernels[kernel]
+            with index_errors(ks.site.index_path):
                 try:
-                    page.content = self.pool.result(path).html
+                    rendered = self._pool(kernel).result(path).html
                 except LookupError as exc:
                     raise PluginError(f"kernel-explorer: {exc}") from None
+            switch = ""
+            if len(self.kernels) > 1:
+                switch = source_switch([k.site for k in self.kernels.values()], kernel, path, source_url(kernel, path))
+            page.content = switch + rendered
+            if self.serve_cache is None:
+                ks.pool.release(path)  # written once: keep only its references
             context["page"] = page
         return context
 
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str | None:
-        if not self.config.enabled or self.site is None or self.build is None:
+        if not self.config.enabled or not self.builds:
             return None
         uri = page.file.src_uri
-        kernel = self.site.kernel
-        if not (uri in self.build.source_pages or uri in self.build.symbol_pages or uri.startswith(f"{kernel}/source/")):
+        kernel = self.page_kernel.get(uri)
+        if kernel is None:
             return None
         if self.serve_cache is not None and uri != f"{kernel}/source/index.md":
             self.serve_cache.page_built(page.file.dest_uri)
+        if uri in self.builds[kernel].source_pages:
+            page.content = ""  # written: MkDocs would keep every source page's HTML until the build ends
         # the theme's indentation is a third of a small page: 2,000 generated pages carry it
         return _squeeze(output)
 
     def on_post_build(self, config: MkDocsConfig) -> None:
-        if not self.config.enabled or self.site is None or self.build is None:
+        if not self.config.enabled or not self.builds:
             return
-        with index_errors(self.site.index_path):
-            self._write_back_and_data(Path(config.site_dir))
+        for kernel in self.builds:
+            with index_errors(self.kernels[kernel].site.index_path):
+                self._write_back_and_data(Path(config.site_dir), kernel)
+        log.info("kernel-explorer timings (s): %s", {k: round(v, 2) for k, v in self.timings.items()})
 
     def on_shutdown(self) -> None:
-        self.pool.close()
+        for ks in self.kernels.values():
+            ks.pool.close()
         if self.serve_cache is not None:
             self.serve_cache.remove()
 
     def on_build_error(self, *, error: Exception) -> None:
-        self.pool.close()
+        for ks in self.kernels.values():
+            ks.pool.close()
 
     # ------------------------------------------------------------------ the steps the hooks hand off to
 
@@ -246,42 +306,62 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         return self.resolver
 
     def _plan(self, files: Files, config: MkDocsConfig) -> None:
-        """Decide the generated pages, add them (and the assets) to `files`, start rendering."""
-        assert self.site is not None
+        """Decide the generated pages of every kernel, add them (and the assets) to `files`, start rendering."""
         started = time.perf_counter()
-        site = self.site
-        kernel = site.kernel
         from ..annotations import by_symbol
 
         # annotations (pages with `annotations: true`) show on symbol pages and in hover cards
         notes = by_symbol(Path(config.docs_dir))
         commentary = [CommentaryPage(f.src_uri, f.content_string) for f in files.documentation_pages() if not f.generated_by]
-        selection = select_symbols(site, self.config.symbols, notes, commentary)
-        if selection.unknown:
-            log.warning(f"kernel-explorer: mkdocs.yml lists symbols the index does not know: {', '.join(selection.unknown)}")
-        link_context = LinkContext(kernel, selection.names)
-        build = self.build = BuildState(selection, notes, LinkTargets(site, link_context, self.embeds))
         cache = self.serve_cache
         if cache is not None:
             cache.begin_build()
+        self.builds = {}
+        self.page_kernel = {}
+        self.diffs = {}
 
         def add(src_uri: str, content: str | bytes, page: bool = True) -> None:
             files.append(File.generated(config, src_uri, content=content,
                                         inclusion=InclusionLevel.NOT_IN_NAV if page else InclusionLevel.UNDEFINED))
 
-        for planned in planned_pages(site, selection, self.config.source_pages):
-            if cache is not None and cache.reuse_page(planned, selection.inputs_of(planned.subject, notes)):
-                continue
-            if planned.kind == "source":
-                build.source_pages[planned.src_uri] = planned.subject
-            elif planned.kind == "symbol":
-                build.symbol_pages[planned.src_uri] = planned.subject
-            add(planned.src_uri, planned.markdown)
+        kernel_data: dict[str, dict[str, object]] = {}
+        for kernel, ks in self.kernels.items():
+            site = ks.site
+            with index_errors(site.index_path):
+                site.pages = (source_files(site, self.config.source_paths, self.config.source_includes,
+                                           self.config.source_defining_headers) if self.config.source_pages else frozenset())
+                selection = select_symbols(site, self.config.symbols, notes, commentary)
+                if selection.unknown and kernel == next(iter(self.kernels)):
+                    log.warning(f"kernel-explorer: mkdocs.yml lists symbols the index does not know: {', '.join(selection.unknown)}")
+                link_context = LinkContext(kernel, selection.names, site.pages)
+                build = self.builds[kernel] = BuildState(selection, notes, LinkTargets(site, link_context, ks.embeds))
+                build.elsewhere = site.elsewhere_names()
+                build.shards = tuple(name_shards(site.page_names() | build.elsewhere))
+                for planned in planned_pages(site, selection, self.config.source_pages):
+                    self.page_kernel[planned.src_uri] = kernel
+                    if cache is not None and cache.reuse_page(planned, selection.inputs_of(planned.subject, notes)):
+                        continue
+                    if planned.kind == "source":
+                        build.source_pages[planned.src_uri] = planned.subject
+                    elif planned.kind == "symbol":
+                        build.symbol_pages[planned.src_uri] = planned.subject
+                    elif planned.kind == "elsewhere":
+                        build.other_pages[planned.src_uri] = ("elsewhere", planned.subject)
+                    add(planned.src_uri, planned.markdown)
+            kernel_data[kernel] = {"data": f"{kernel}/_kx/", "source": f"{kernel}/source/", "symbol": f"{kernel}/symbol/",
+                                   "elsewhere": f"{kernel}/elsewhere/", "shards": list(build.shards),
+                                   "pages": None if site.pages is None else len(site.pages)}
+        first = next(iter(self.kernels))
+        for kernel in list(self.kernels)[1:]:  # "What changed in 6.12": the default kernel against each other one
+            uri = changes_uri(kernel)
+            self.page_kernel[uri] = kernel
+            self.builds[kernel].other_pages[uri] = ("changes", first)
+            add(uri, "")
 
         here = Path(__file__).parent / "assets"
         for name in ("explorer.css", "explorer.js"):
             files.append(File.generated(config, f"{ASSETS}/{name}", abs_src_path=str(here / name)))
-        add(f"{ASSETS}/config.js", _config_js(kernel, name_shards(site), self.config.mermaid), page=False)
+        add(f"{ASSETS}/config.js", _config_js(first, kernel_data, self.config.mermaid), page=False)
         if self.config.mermaid:
             from .mermaid import MermaidError, ensure_mermaid
 
@@ -291,62 +371,134 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
                 raise PluginError(f"kernel-explorer: {exc}") from None
             files.append(File.generated(config, f"{ASSETS}/mermaid.min.js", abs_src_path=str(mermaid)))
 
-        self.pool.start(RenderJob(site, link_context, tuple(build.source_pages.values()), self.config.jobs))
+        # the default kernel's source pages render now, while MkDocs reads the hand-written pages; the
+        # next kernel's when its first page is written (`_pool`): one kernel's pages in memory at a time
+        self._started = set()
+        self._pool(first)
         self.timings["files"] = time.perf_counter() - started
         self._t0 = time.perf_counter()
 
-    def _page_markdown(self, markdown: str, page: Page, config: MkDocsConfig) -> str | None:
-        assert self.site is not None and self.build is not None
-        build = self.build
+    def _pool(self, kernel: str) -> RenderPool:
+        """The render pool of `kernel`, started on first use (the other kernels' pools closed: their
+        pages are written, MkDocs writes the kernels' pages one kernel after the other)."""
+        ks = self.kernels[kernel]
+        if kernel not in self._started:
+            for other in self._started:
+                self.kernels[other].pool.close()
+            self._started.add(kernel)
+            build = self.builds[kernel]
+            ks.pool.start(RenderJob(ks.site, build.targets.link_context, tuple(build.source_pages.values()), self.config.jobs))
+        return ks.pool
+
+    def _diff(self, name: str, kernel: str) -> SymbolDiff | None:
+        """`name` from the default kernel to `kernel` (or, on a page of the default kernel, to the next one)."""
+        order = list(self.kernels)
+        if len(order) < 2:
+            return None
+        older, newer = (order[0], kernel) if kernel != order[0] else (order[0], order[1])
+        key = f"{older}\0{newer}\0{name}"
+        found = self.diffs.get(key)
+        if found is None:
+            found = self.diffs[key] = symbol_diff(self.kernels[older].site, self.kernels[newer].site, name)
+        return found
+
+    def _page_markdown(self, markdown: str, page: Page, config: MkDocsConfig, kernel: str) -> str | None:
+        build = self.builds[kernel]
+        site = self.kernels[kernel].site
         uri = page.file.src_uri
         blocks: dict[str, str] = {}
-        self.resolver = PageLinkResolver(build.targets, uri, page.url, blocks)
+        first = next(iter(self.builds))
+        self.resolver = PageLinkResolver(build.targets, uri, page.url, blocks,
+                                         self.builds[first].targets if kernel != first else None)
         if uri in build.source_pages:
             return ""
         name = build.symbol_pages.get(uri)
         if name is not None:
-            started = time.perf_counter()
-            self.timings.setdefault("first symbol page", started - self._t0)
-            mentions = [(title, posixpath.relpath(src, posixpath.dirname(uri))) for title, src in build.selection.mentions.get(name, [])]
-            site = self.site
-            text = symbol_page(site, build.targets.link_context, name, mentions, blocks, build.notes, site.embedding(name),
-                               Path(config.docs_dir))
-            blocks["refs"] = refs_html(site, site.uses(name), page.url)
-            text += "\n## References\n\n[[source:@refs]]\n"
-            self.timings["symbol pages"] = self.timings.get("symbol pages", 0.0) + time.perf_counter() - started
-            return text
+            return self._symbol_page(name, kernel, blocks, config)
+        other = build.other_pages.get(uri)
+        if other is not None:
+            kind, subject = other
+            if kind == "elsewhere":
+                names = [n for n in build.elsewhere | build.targets.link_context.elsewhere if elsewhere_key(n) == subject]
+                return elsewhere_page(site, subject, site.elsewhere_definitions(names), blocks)
+            return self._changes_page(subject, kernel, blocks)
         if "<!-- kexplore-lab:" in markdown:
             # the labs' pages: results recorded by `kexplore lab record`, with live code excerpts
             from ..labs.render import expand_lab_markers
 
             assert self.project is not None
             return expand_lab_markers(markdown, self.project, results_dir=self.lab_results, site_syntax=True,
-                                      kernel=self.site.kernel)
+                                      kernel=site.kernel)
         return None
 
-    def _write_back_and_data(self, site_dir: Path) -> None:
-        assert self.site is not None and self.build is not None
+    def _symbol_page(self, name: str, kernel: str, blocks: dict[str, str], config: MkDocsConfig) -> str:
+        build = self.builds[kernel]
+        site = self.kernels[kernel].site
+        uri = symbol_uri(kernel, name)
         started = time.perf_counter()
-        site = self.site
+        self.timings.setdefault("first symbol page", started - self._t0)
+        mentions = [(title, posixpath.relpath(src, posixpath.dirname(uri))) for title, src in build.selection.mentions.get(name, [])]
+        text = symbol_page(site, build.targets.link_context, name, mentions, blocks, build.notes, site.embedding(name),
+                           Path(config.docs_dir))
+        page_url = symbol_url(kernel, name)
+        if len(self.kernels) > 1:
+            diff = self._diff(name, kernel)
+            pages = {k: b.selection.names for k, b in self.builds.items()}
+            blocks["versions"] = symbol_switch([k.site for k in self.kernels.values()], kernel, name, page_url, pages)
+            head, sep, rest = text.partition("\n\n")
+            text = f"{head}{sep}[[source:@versions]]\n\n{rest}"
+            note = build.notes.get(name)
+            if note is not None:
+                review = review_note(note, site, diff)
+                if review:
+                    blocks["review"] = review
+                    text = text.replace("## Annotation\n\n", "## Annotation\n\n[[source:@review]]\n\n", 1)
+            if diff is not None:
+                blocks["diff"] = diff_block(diff, {k: ks.site for k, ks in self.kernels.items()}, page_url)
+                text += f"\n## Changes from {diff.older} to {diff.newer}\n\n[[source:@diff]]\n"
+        blocks["refs"] = refs_html(site, site.uses(name), page_url)
+        text += "\n## References\n\n[[source:@refs]]\n"
+        self.timings["symbol pages"] = self.timings.get("symbol pages", 0.0) + time.perf_counter() - started
+        return text
+
+    def _changes_page(self, older: str, kernel: str, blocks: dict[str, str]) -> str:
+        """"What changed in KERNEL": the configured symbols (the connection-establishment path) and the annotated ones."""
+        build = self.builds[kernel]
+        names = list(dict.fromkeys([*self.config.symbols, *sorted(build.notes)]))
+        diffs = {}
+        for name in names:
+            d = self._diff(name, kernel)
+            assert d is not None
+            diffs[name] = d
+        names = [n for n in names if diffs[n].status != "absent"]
+        sites = {k: ks.site for k, ks in self.kernels.items()}
+        pages = {k: b.selection.names for k, b in self.builds.items()}
+        return changes_page(sites[older], sites[kernel], names, diffs, sites, pages, changes_url(kernel), blocks)
+
+    def _write_back_and_data(self, site_dir: Path, kernel: str) -> None:
+        build = self.builds[kernel]
+        ks = self.kernels[kernel]
+        site = ks.site
+        started = time.perf_counter()
         cache = self.serve_cache
-        if cache is not None:
+        if cache is not None and kernel == next(iter(self.builds)):
             cache.end_build(site_dir)
             if cache.reused:
                 self.timings["pages written back"] = time.perf_counter() - started
-                log.info(f"kernel-explorer: rebuilt {len(self.build.symbol_pages) + len(self.build.source_pages)} generated pages, "
-                         f"reused {len(cache.reused)} from the last build")
-        self.timings["pages (from on_files to on_post_build)"] = started - self._t0
-        out = site_dir / site.kernel / "_kx"
+                built = sum(len(b.symbol_pages) + len(b.source_pages) for b in self.builds.values())
+                log.info(f"kernel-explorer: rebuilt {built} generated pages, reused {len(cache.reused)} from the last build")
+        self.timings.setdefault("pages (from on_files to on_post_build)", started - self._t0)
+        out = site_dir / kernel / "_kx"
         # under serve the data lives in the cache folder, written when it changes, linked each build
-        home = cache.data_folder(site.kernel) if cache is not None else out
-        self.data.write(SiteData(site, self.build.selection.names, self.build.notes), self.pool.refs, home)
-        self.pool.close()
+        home = cache.data_folder(kernel) if cache is not None else out
+        elsewhere = frozenset(build.elsewhere | build.targets.link_context.elsewhere)
+        ks.data.write(SiteData(site, build.selection.names, build.notes, elsewhere, build.shards), self._pool(kernel).refs, home)
+        ks.pool.close()
         if home != out and not out.exists():
             out.parent.mkdir(parents=True, exist_ok=True)
             out.symlink_to(home, target_is_directory=True)
-        self.timings["waiting for renders"] = self.pool.waited
-        self.timings["data"] = time.perf_counter() - started
-        log.info("kernel-explorer timings (s): %s", {k: round(v, 2) for k, v in self.timings.items()})
+        self.timings[f"waiting for renders ({kernel})"] = ks.pool.waited
+        self.timings[f"data ({kernel})"] = time.perf_counter() - started
 
 
 _PRE_RX = re.compile(r"(<pre\b.*?</pre>)", re.DOTALL)
@@ -361,11 +513,12 @@ def _squeeze(html: str) -> str:
     return "".join(parts)
 
 
-def _config_js(kernel: str, shards: list[str], mermaid: bool) -> str:
-    data = {
+def _config_js(default: str, kernels: dict[str, dict[str, object]], mermaid: bool) -> str:
+    """What the pages' script knows: each kernel's data, the default kernel's at the top level (a page
+    of another kernel takes that kernel's, found by its URL)."""
+    data: dict[str, object] = {
         "mermaid": f"{ASSETS}/mermaid.min.js" if mermaid else None,
-        "kernel": kernel, "data": f"{kernel}/_kx/", "source": f"{kernel}/source/", "symbol": f"{kernel}/symbol/",
-        "shards": shards, "refShards": REF_SHARDS,
+        "kernel": default, **kernels[default], "kernels": kernels, "refShards": REF_SHARDS,
     }
     return "window.kernelExplorer = " + script_json(data) + ";\n"
 

@@ -103,6 +103,13 @@ class RenderPool:
             self.close()
         return self._refs
 
+    def release(self, path: str) -> None:
+        """Forget the HTML of a page that has been written (a build that is not served keeps only
+        the references of its pages, not 170 MB of HTML)."""
+        cached = self._rendered.get(path)
+        if cached is not None:
+            self._rendered[path] = (cached[0], RenderedSource(path, "", cached[1].refs))
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.terminate()

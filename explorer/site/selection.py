@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from ..annotations import Annotation
 from ..escaping import html_text
-from ..urls import source_uri, symbol_uri
-from .links import SiteIndex
+from ..urls import ELSEWHERE_KEYS, elsewhere_uri, source_uri, symbol_uri
+from .links import SiteDefinition, SiteIndex, rank
 from .markdown import linked_names
 from .pages import folder_page, folders
 
@@ -60,23 +60,52 @@ class PlannedPage:
     """A generated page: its src_uri, what it shows, its Markdown (empty for source pages)."""
 
     src_uri: str
-    kind: str  # "source", "folder", "symbol" or "symbols" (the list of symbol pages)
+    kind: str  # "source", "folder", "symbol", "symbols" (the list of symbol pages), "elsewhere", "changes"
     subject: str  # the file, the folder or the symbol
     markdown: str
 
 
+def source_files(site: SiteIndex, prefixes: Iterable[str], includes: bool = True,
+                 defining_headers: bool = True) -> frozenset[str] | None:
+    """The files that get source pages: those under `prefixes` (a folder or a file), with
+    `includes` the files they include, and with `defining_headers` the headers that hold the
+    definitions their uses link to (as `SiteIndex.best` picks them).  No prefixes: every
+    indexed file (None).  Read from the index in a few queries, never the whole of it."""
+    wanted = [p.strip("/") for p in prefixes if p.strip("/")]
+    if not wanted:
+        return None
+    chosen = {p for p in site.files if any(p == w or p.startswith(w + "/") for w in wanted)}
+    index = site.index()
+    if includes and chosen:
+        chosen |= index.included_by(chosen)
+    if defining_headers and chosen:
+        first: dict[str, SiteDefinition] = {}
+        for symbol in index.definitions_named(index.link_targets_in(chosen)):
+            d = SiteDefinition.of(symbol)
+            if d.name not in first or rank(d) < rank(first[d.name]):
+                first[d.name] = d
+        chosen |= {d.path for d in first.values() if d.path.endswith(".h")}
+    return frozenset(chosen)
+
+
 def planned_pages(site: SiteIndex, selection: SymbolSelection, source_pages: bool) -> Iterator[PlannedPage]:
-    """Every generated page, in a stable order: source files, folders, symbols, the symbol list."""
+    """Every generated page, in a stable order: source files, folders, symbols, the symbol list, the
+    "defined elsewhere" pages (when not every file has a page)."""
     kernel = site.kernel
     if source_pages:
-        for path in site.files:
+        paths = sorted(site.page_paths())
+        for path in paths:
             yield PlannedPage(source_uri(kernel, path), "source", path, "")
-        for folder, (names, subs) in folders(site.files).items():
+        for folder, (names, subs) in folders(paths).items():
             uri = f"{kernel}/source/{folder}/index.md" if folder else f"{kernel}/source/index.md"
             yield PlannedPage(uri, "folder", folder, folder_page(site, folder, names, subs))
     for name in sorted(selection.names):
         yield PlannedPage(symbol_uri(kernel, name), "symbol", name, f"---\ntitle: {json.dumps(html_text(name))}\n---\n")  # material writes the title as HTML
     yield PlannedPage(f"{kernel}/symbol/index.md", "symbols", "", symbol_index(site, selection.names))
+    if site.pages is not None or not source_pages:
+        for key in ELSEWHERE_KEYS:
+            yield PlannedPage(elsewhere_uri(kernel, key), "elsewhere", key,
+                              f"---\ntitle: {json.dumps(f'Defined elsewhere in {kernel}: {key}')}\nsearch:\n  exclude: true\n---\n")
 
 
 def symbol_index(site: SiteIndex, names: Iterable[str]) -> str:

@@ -9,12 +9,12 @@ the files whose content changed.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..annotations import Annotation
-from .links import SiteIndex
+from .links import SiteDefinition, SiteIndex
 from .pages import REF_SHARDS, names_data, refs_data, shard_of_name
 
 RefsByName = dict[str, dict[str, list[int]]]  # name → path → lines of its uses
@@ -27,11 +27,22 @@ class SiteData:
     site: SiteIndex
     symbol_pages: frozenset[str]
     notes: Mapping[str, Annotation]
+    elsewhere: frozenset[str] = frozenset()  # the names the "defined elsewhere" pages list
+    shards: tuple[str, ...] | None = None  # the names shards written (None: all there are)
 
 
-def name_shards(site: SiteIndex) -> list[str]:
-    """The keys of the names shards (the pages' script is told them in config.js)."""
-    return sorted({shard_of_name(n) for n in site.defs})
+def name_shards(names: Iterable[str]) -> list[str]:
+    """The keys of the names shards of `names` (the pages' script is told them in config.js)."""
+    return sorted({shard_of_name(n) for n in names})
+
+
+def data_paths(site: SiteIndex, defs: Mapping[str, list[SiteDefinition]]) -> list[str]:
+    """files.json: the files with pages first (their ids are below the count config.js gives), then
+    the other files that definitions of the data are in."""
+    pages = sorted(site.page_paths())
+    have = set(pages)
+    others = sorted({d.path for found in defs.values() for d in found if d.path not in have})
+    return pages + others
 
 
 class DataWriter:
@@ -41,25 +52,29 @@ class DataWriter:
         self._written: dict[str, bytes] = {}  # relative path → content written by the last build
         self._refs: tuple[object, dict[str, bytes]] | None = None
         self._names: tuple[object, dict[str, bytes]] | None = None
+        self._paths: list[str] | None = None
 
     def write(self, data: SiteData, refs: Callable[[], RefsByName], home: Path) -> None:
         """Write the files into `home`; `refs()` (which may wait for the source pages) is called only
         when the index changed since the last build."""
         site = data.site
-        paths = list(site.files)
+        key = (site.stamp, data.symbol_pages, tuple(sorted((n, a.summary(300)) for n, a in data.notes.items())),
+               data.elsewhere, data.shards)
+        defs = site.data_definitions(data.elsewhere) if self._names is None or self._names[0] != key else {}
+        paths = data_paths(site, defs) if defs or self._paths is None else self._paths
+        self._paths = paths
         file_ids = {p: i for i, p in enumerate(paths)}
-        if self._refs is None or self._refs[0] != site.stamp:
+        if self._refs is None or self._refs[0] != (site.stamp, tuple(paths)):
             files = {"files.json": json.dumps(paths, separators=(",", ":")).encode()}
             ref_shards = refs_data(refs(), file_ids)
             for shard in range(REF_SHARDS):
                 files[f"refs/{shard}.json"] = ref_shards.get(shard, b"{}")
-            self._refs = (site.stamp, files)
-        key = (site.stamp, data.symbol_pages, tuple(sorted((n, a.summary(300)) for n, a in data.notes.items())))
+            self._refs = ((site.stamp, tuple(paths)), files)
         if self._names is None or self._names[0] != key:
-            with site.open() as index:
-                ops_targets = index.ops_targets()
-            shards = names_data(site, file_ids, data.symbol_pages, dict(data.notes), ops_targets)
-            self._names = (key, {f"names/{k}.json": shards.get(k, b"[]") for k in name_shards(site)})
+            ops_targets = site.index().ops_targets({n for n, found in defs.items() if any(d.kind == "member" for d in found)})
+            shards = names_data(site, defs, file_ids, data.symbol_pages, dict(data.notes), ops_targets)
+            keys = data.shards if data.shards is not None else sorted(shards)
+            self._names = (key, {f"names/{k}.json": shards.get(k, b"[]") for k in keys})
         (home / "names").mkdir(parents=True, exist_ok=True)
         (home / "refs").mkdir(parents=True, exist_ok=True)
         for rel, blob in {**self._refs[1], **self._names[1]}.items():

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from .sitekit import INDEX_MD, MKDOCS_YML, DemoProject, make_demo_kernel
+from .sitekit import (
+    INDEX_MD,
+    MKDOCS_YML,
+    DemoProject,
+    make_demo_kernel,
+    make_two_demo_kernels,
+    write_two_kernel_project,
+)
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +32,16 @@ def demo_project(tmp_path: Path, demo_snippets: Path) -> DemoProject:
     return DemoProject(tmp_path)
 
 
+
+
+@pytest.fixture(scope="session")
+def two_kernel_snippets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    snippets = tmp_path_factory.mktemp("demo2") / "kernel-snippets"
+    make_two_demo_kernels(snippets)
+    return snippets
+
+
+@pytest.fixture
+def two_kernel_project(tmp_path: Path, two_kernel_snippets: Path) -> DemoProject:
+    """A site of demo-1.0 and demo-2.0, with an annotation of demo_listen_start reviewed for demo-1.0 only."""
+    return write_two_kernel_project(tmp_path, two_kernel_snippets)

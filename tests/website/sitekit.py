@@ -224,3 +224,127 @@ def serve_folder(folder: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# ---------------------------------------------------------------- a second demo kernel, for the site of two kernels
+#
+# demo-2.0 against demo-1.0: demo_listen_start changed (its changed line holds markup that must stay
+# text), demo_queue_full removed (demo_listen changed with it), demo_queue_len and the file
+# net/demo/demo_fast.c with demo_listen_fast added, demo_sys_listen unchanged.  Both call demo_hash,
+# defined in lib/demo_lib.c, which gets no page (only net/demo and what it includes do).
+
+DEMO_LIB = """\
+// SPDX-License-Identifier: GPL-2.0
+#include <net/demo_sock.h>
+
+unsigned int demo_hash(unsigned int key)
+{
+	return key * 2654435761u;
+}
+"""
+
+DEMO2_HEADER = (DEMO_HEADER
+                .replace("static inline int demo_queue_full(const struct demo_sock *ds)\n{\n\treturn ds->ds_backlog > DEMO_MAX_BACKLOG;\n}\n",
+                         "static inline int demo_queue_len(const struct demo_sock *ds)\n{\n\treturn ds->ds_backlog;\n}\n")
+                .replace("int demo_listen_start(struct demo_sock *ds);\n",
+                         "int demo_listen_start(struct demo_sock *ds);\nunsigned int demo_hash(unsigned int key);\n"))
+
+DEMO1_CORE = DEMO_CORE.replace("\tds->ds_state = 10;\n", "\tds->ds_state = 10;\n\tds->ds_backlog = demo_hash(0);\n")
+DEMO2_CORE = (DEMO1_CORE
+              .replace("\tds->ds_state = 10;\n", "\tds->ds_state = 11; /* <b>2.0</b> & \"more\" */\n")
+              .replace("demo_queue_full(ds) && backlog < 2", "demo_queue_len(ds) > DEMO_MAX_BACKLOG && backlog < 2"))
+
+DEMO2_FAST = """\
+// SPDX-License-Identifier: GPL-2.0
+#include <net/demo_sock.h>
+
+int demo_listen_fast(struct demo_sock *ds)
+{
+	return demo_listen_start(ds) + (int)demo_hash(1);
+}
+"""
+
+DEMO_KERNELS = {
+    "demo-1.0": {
+        "include/net/demo_sock.h": DEMO_HEADER.replace(
+            "int demo_listen_start(struct demo_sock *ds);\n",
+            "int demo_listen_start(struct demo_sock *ds);\nunsigned int demo_hash(unsigned int key);\n"),
+        "net/demo/demo_core.c": DEMO1_CORE,
+        "net/demo/demo_syscall.c": DEMO_SYSCALL,
+        "lib/demo_lib.c": DEMO_LIB,
+    },
+    "demo-2.0": {
+        "include/net/demo_sock.h": DEMO2_HEADER,
+        "net/demo/demo_core.c": DEMO2_CORE,
+        "net/demo/demo_syscall.c": DEMO_SYSCALL,
+        "net/demo/demo_fast.c": DEMO2_FAST,
+        "lib/demo_lib.c": DEMO_LIB,
+    },
+}
+
+TWO_KERNELS_YML = """\
+site_name: demo explorer in two versions
+docs_dir: docs
+site_dir: {site_dir}
+theme:
+  name: material
+  font: false
+plugins:
+  - search
+  - kernel-explorer:
+      snippets: kernel-snippets
+      kernels: [demo-1.0, demo-2.0]
+      source_paths: [net/demo]
+      mermaid: false
+      symbols:
+        - demo_sys_listen
+        - demo_listen_start
+        - demo_queue_full
+        - demo_listen
+        - demo_sock
+"""
+
+TWO_KERNELS_INDEX_MD = """\
+# Demo commentary, two kernels
+
+The listen handler is [[demo_listen]]; the hash is [[src:demo_hash]].
+
+[[source:demo_hash]]
+"""
+
+
+def make_two_demo_kernels(snippets: Path) -> None:
+    """demo-1.0 and demo-2.0 (default demo-1.0), vendored and indexed."""
+    for kernel, files in DEMO_KERNELS.items():
+        for rel, text in files.items():
+            path = snippets / kernel / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    (snippets / "kernels.toml").write_text(
+        'default = "demo-1.0"\n\n'
+        '[kernels."demo-1.0"]\ntitle = "Demo 1.0"\npaths = ["net/demo", "include/net", "lib"]\n\n'
+        '[kernels."demo-2.0"]\ntitle = "Demo 2.0"\npaths = ["net/demo", "include/net", "lib"]\n',
+        encoding="utf-8")
+    project = Project.load(snippets)
+    for kernel in DEMO_KERNELS:
+        build_index(project, kernel, jobs=1)
+
+
+def write_two_kernel_project(root: Path, snippets: Path) -> DemoProject:
+    """mkdocs.yml, docs/ (with an annotation of demo_listen_start reviewed for demo-1.0 only) and a link
+    to the two demo kernels' snippets, in `root`."""
+    from explorer.annotations import body_hash, definition_lines
+    from explorer.store import Index
+
+    (root / "docs" / "annotations").mkdir(parents=True)
+    (root / "kernel-snippets").symlink_to(snippets)
+    (root / "docs" / "index.md").write_text(TWO_KERNELS_INDEX_MD, encoding="utf-8")
+    project = Project.load(snippets)
+    with Index(project.index_path("demo-1.0")) as index:
+        sym = index.lookup("demo_listen_start", "function")[0]
+        digest = body_hash(definition_lines(index, project.tree("demo-1.0"), sym))
+    (root / "docs" / "annotations" / "core.md").write_text(
+        "---\nannotations: true\n---\n\n# Notes\n\n## `demo_listen_start`\n"
+        f"<!-- reviewed: demo-1.0:{digest} -->\nStarts listening; see [[demo_listen]].\n", encoding="utf-8")
+    (root / "mkdocs.yml").write_text(TWO_KERNELS_YML.format(site_dir="site"), encoding="utf-8")
+    return DemoProject(root)

@@ -3,14 +3,17 @@ nothing is loaded from another host and no console error occurs."""
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from explorer.config import PACKAGE_ROOT
+from explorer.config import PACKAGE_ROOT, Project
 from explorer.store import Index
 
 from .sitekit import REAL_INDEX, build_site, real_index_missing, serve_folder
@@ -28,10 +31,32 @@ pytestmark = [
 ]
 
 
+@contextmanager
+def _real_config() -> Iterator[Path]:
+    """The project's mkdocs.yml, its `kernels:` cut to the kernels indexed here (a checkout that has
+    indexed only the default kernel builds the site of that one; `make test` indexes both)."""
+    config = PACKAGE_ROOT / "mkdocs.yml"
+    text = config.read_text(encoding="utf-8")
+    project = Project.load(PACKAGE_ROOT / "kernel-snippets")
+    m = re.search(r"^(\s*kernels: )\[(.*)\]$", text, re.M)
+    wanted = [k.strip() for k in m.group(2).split(",")] if m else []
+    indexed = [k for k in wanted if k in project.kernels and project.index_path(k).is_file()]
+    if m is None or indexed == wanted:
+        yield config
+        return
+    cut = PACKAGE_ROOT / f".mkdocs-test-{os.getpid()}.yml"  # beside mkdocs.yml: its relative folders stay right
+    cut.write_text(text[:m.start()] + m.group(1) + "[" + ", ".join(indexed) + "]" + text[m.end():], encoding="utf-8")
+    try:
+        yield cut
+    finally:
+        cut.unlink()
+
+
 @pytest.fixture(scope="module")
 def real_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The project's site, built into a temporary folder and served on 127.0.0.1."""
-    site = build_site(PACKAGE_ROOT / "mkdocs.yml", strict=True, site_dir=tmp_path_factory.mktemp("real") / "site")
+    with _real_config() as config:
+        site = build_site(config, strict=True, site_dir=tmp_path_factory.mktemp("real") / "site")
     try:
         with serve_folder(site) as url:
             yield url

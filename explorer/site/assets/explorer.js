@@ -18,6 +18,13 @@
   /* a plain site path ("linux-6.1/source/net/a#b.c/") as a URL path: each segment encoded */
   function urlPath(path) { return String(path).split("/").map(encodeURIComponent).join("/"); }
   function siteURL(path) { return new URL(urlPath(path), siteBase).href; }
+  /* a page of another kernel than the default one reads that kernel's data (its URL starts with it) */
+  (function () {
+    var here = decodeURIComponent(location.pathname), base = decodeURIComponent(siteBase.pathname);
+    var first = here.indexOf(base) === 0 ? here.slice(base.length).split("/")[0] : "";
+    var own = KX.kernels && Object.prototype.hasOwnProperty.call(KX.kernels, first) ? KX.kernels[first] : null;
+    if (own) { Object.keys(own).forEach(function (k) { KX[k] = own[k]; }); KX.kernel = first; }
+  })();
 
   var cache = new Map();
   function getJSON(path) {
@@ -71,6 +78,17 @@
     return node;
   }
   function sourceHref(path, line) { return siteURL(KX.source + path + "/") + (line ? "#L" + (+line) : ""); }
+  /* the key of the "defined elsewhere" page of a name (as explorer/urls.py elsewhere_key) */
+  function elsewhereKey(name) {
+    var c = lastPart(name).replace(/^_+/, "").toLowerCase().charAt(0);
+    return /^[a-z0-9]$/.test(c) ? c : "_";
+  }
+  /* where a definition (name, file id, line) is shown: its source line, or its entry on the
+     "defined elsewhere" page when its file has no page (file ids from KX.pages on) */
+  function definitionHref(name, fileId, line, paths) {
+    if (KX.pages === null || KX.pages === undefined || fileId < KX.pages) return sourceHref(paths[fileId], line);
+    return siteURL(KX.elsewhere + elsewhereKey(name) + "/") + "#" + encodeURIComponent(name);
+  }
   function symbolHref(name) { return siteURL(KX.symbol + String(name).replace(/[^A-Za-z0-9_.\-]/g, "_") + "/"); }
 
   /* where a link in the code goes: {path, line} of a source page, or null */
@@ -177,7 +195,7 @@
       var targets = el("div", { "class": "kx-targets" }, "calls through it may reach: ");
       e[8].forEach(function (t, i) {
         if (i) targets.appendChild(document.createTextNode(", "));
-        targets.appendChild(el("a", { href: sourceHref(paths[t[1]], t[2]) }, el("code", null, t[0])));
+        targets.appendChild(el("a", { href: definitionHref(t[0], t[1], t[2], paths) }, el("code", null, t[0])));
       });
       out.push(targets);
     }
@@ -308,7 +326,7 @@
         var paths = res[1];
         var list = el("ol");
         hits.slice(0, 12).forEach(function (e) {
-          var href = e[6] ? symbolHref(e[0]) : sourceHref(paths[e[2]], e[3]);
+          var href = e[6] ? symbolHref(e[0]) : definitionHref(e[0], e[2], e[3], paths);
           list.appendChild(el("li", null, el("a", { href: href }, el("code", null, e[0]),
             el("span", { "class": "kx-meta" }, e[1] + " · " + paths[e[2]] + ":" + e[3]))));
         });
