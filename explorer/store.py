@@ -443,11 +443,13 @@ class Index:
         return out
 
     def exports(self, symbols: Sequence[Symbol]) -> list[Export | None]:
-        """How each definition is exported to modules: by an export line of its own file, else (a global
-        one, or a prototype) by one in a file that does not define the name itself; None if it is not."""
+        """How each definition is exported to modules: by an export line of its own file; a prototype by
+        any export of its name; a global definition without one by an export in a file that does not define
+        the name itself (an export beside another definition is that one's); None if it is not exported."""
         names = sorted({s.name for s in symbols if "." not in s.name})
         by_path: dict[tuple[str, str], Export] = {}
-        elsewhere: dict[str, Export] = {}
+        elsewhere: dict[str, Export] = {}  # exports of a name defined somewhere else (an assembly function's)
+        anywhere: dict[str, Export] = {}  # what a prototype declares: the definition exported
         if names:
             for name, path, line, macro, namespace, defines in self.db.execute(
                 "SELECT e.name, f.path, e.line, e.macro, e.namespace, EXISTS (SELECT 1 FROM symbols s WHERE"
@@ -457,12 +459,15 @@ class Index:
             ):
                 export = Export(path, line, macro, namespace)
                 by_path.setdefault((name, path), export)
+                anywhere.setdefault(name, export)
                 if not defines:
                     elsewhere.setdefault(name, export)
         out: list[Export | None] = []
         for sym in symbols:
             found = by_path.get((sym.name, sym.path))
-            if found is None and sym.kind in _SHARED_DOC_KINDS and (sym.scope == "global" or sym.kind == "prototype"):
+            if found is None and sym.kind == "prototype":
+                found = anywhere.get(sym.name)
+            elif found is None and sym.kind in _SHARED_DOC_KINDS and sym.scope == "global":
                 found = elsewhere.get(sym.name)
             out.append(found)
         return out
