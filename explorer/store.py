@@ -442,6 +442,19 @@ class Index:
             out.append(found_doc)
         return out
 
+    def member_docs(self, owner: str, path: str) -> dict[str, KernelDoc]:
+        """The kernel-doc of the members (`OWNER.*`) defined in `path`, by member name."""
+        return {name: KernelDoc.from_row(path, *doc) for name, *doc in self.db.execute(
+            "SELECT d.name, d.line, d.summary, d.params, d.returns, d.context, d.text FROM docs d"
+            " JOIN files f ON f.id = d.file_id WHERE d.name > ? AND d.name < ? AND f.path = ? ORDER BY d.def_line",
+            (owner + ".", owner + "/", path),  # '/' follows '.': every name that starts with OWNER.
+        )}
+
+    def doc_summaries(self) -> Iterator[tuple[str, str, int, str]]:
+        """(name, path, definition line, summary) of every definition with kernel-doc, streamed."""
+        yield from self.db.execute(
+            "SELECT d.name, f.path, d.def_line, d.summary FROM docs d JOIN files f ON f.id = d.file_id")
+
     def exports(self, symbols: Sequence[Symbol]) -> list[Export | None]:
         """How each definition is exported to modules: by an export line of its own file; a prototype by
         any export of its name; a global definition without one by an export in a file that does not define

@@ -58,7 +58,8 @@ class DataWriter:
         if self._names is None or self._names[0] != key:
             with site.open() as index:
                 ops_targets = index.ops_targets()
-            shards = names_data(site, file_ids, data.symbol_pages, dict(data.notes), ops_targets)
+                kernel_docs = {(name, path, line): summary for name, path, line, summary in index.doc_summaries()}
+            shards = names_data(site, file_ids, data.symbol_pages, dict(data.notes), ops_targets, kernel_docs)
             self._names = (key, {f"names/{k}.json": shards.get(k, b"[]") for k in name_shards(site)})
         (home / "names").mkdir(parents=True, exist_ok=True)
         (home / "refs").mkdir(parents=True, exist_ok=True)
