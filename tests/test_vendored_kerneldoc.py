@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from conftest import REPO, VENDORED_INDEX, VENDORED_TREE, requires_vendored

@@ -4,7 +4,6 @@ project's own commentary and escaped, from a real `mkdocs build` of the gadget f
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from pathlib import Path
@@ -31,6 +30,11 @@ HOSTILE_C = """\
 int gadget_evil(struct gadget *g)
 {
 	return gadget_spin(g, 1);
+}
+
+int gadget_evil_caller(struct gadget *g)
+{
+	return gadget_evil(g);
 }
 """
 MKDOCS = """\
@@ -141,3 +145,42 @@ def test_hostile_kernel_doc_is_escaped(built: Path) -> None:
     assert "&lt;script&gt;alert(" in kdoc and "&lt;img src=x onerror=alert(1)&gt;" in kdoc
     assert "&lt;/pre&gt;&lt;script&gt;alert(2)" in kdoc
     assert page.count("<script>alert") == 0
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing: `make setup` installs Debian's chromium")
+def test_hover_cards_in_chromium_show_kernel_doc_as_text(built: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from .sitekit import serve_folder
+
+    problems: list[str] = []
+    with serve_folder(built) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"])
+        try:
+            page = browser.new_page()
+            page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            page.goto(f"{url}{KERNEL}/source/net/gadget/hostile.c/")
+            spin = line_of(HOSTILE_C, "return gadget_spin(g, 1);")
+            page.locator(f"#L{spin} a", has_text="gadget_spin").first.hover()
+            card = page.locator(".kx-card")
+            card.wait_for(state="visible")
+            kdoc = card.locator(".kx-kdoc-card")
+            assert kdoc.inner_text() == "kernel-doc turn a gadget by some steps"
+            assert card.locator(".kx-note").inner_text() == "The project's own words about the spin."
+            page.mouse.move(0, 0)
+            evil = line_of(HOSTILE_C, "return gadget_evil(g);")
+            page.locator(f"#L{evil} a", has_text="gadget_evil").first.hover()
+            page.wait_for_function("document.querySelector('.kx-card') && "
+                                   "document.querySelector('.kx-card').textContent.includes('gadget_evil')")
+            card = page.locator(".kx-card")
+            assert card.locator(".kx-kdoc-card").inner_text() == 'kernel-doc <script>alert("kdoc")</script> & <b>bold</b>'
+            assert card.locator("script, b, img").count() == 0
+            page.wait_for_timeout(100)
+        finally:
+            browser.close()
+    assert problems == []
