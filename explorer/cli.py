@@ -220,7 +220,8 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
                        "definitions unchanged since they were reviewed for that kernel (`<!-- reviewed: KERNEL:HASH -->`, "
                        "one per kernel under the heading). Exits 1 when anything is found.",
                        epilog="--json: a list of rows with kernel, file, line, symbol, finding (missing, anchor-gone, changed, "
-                       "unreviewed, source-changed, heading) and message.")
+                       "unreviewed, source-changed, heading; and repeats-kernel-doc, a warning that does not change the exit code: "
+                       "an annotation that only repeats the symbol's kernel-doc comment) and message.")
     p.add_argument("--accept", action="store_true",
                    help="after reviewing, record the current definition hashes in the annotations' `reviewed` comments, "
                    "for the kernels checked (the other kernels' marks are kept)")
@@ -683,7 +684,7 @@ def cmd_path(project: Project, args: argparse.Namespace) -> int:
 
 
 def cmd_check(project: Project, args: argparse.Namespace) -> int:
-    from .annotations import accept, check, load
+    from .annotations import WARNINGS, accept, check, load, repeats_kernel_doc
 
     annotations, findings = load(project.docs)
     kernels: dict[str, tuple[Index, Path]] = {}
@@ -703,6 +704,9 @@ def cmd_check(project: Project, args: argparse.Namespace) -> int:
             print(f"recorded review hashes in {changed} file(s)", file=sys.stderr)
             annotations, findings = load(project.docs)
         findings += check(annotations, kernels, project.docs.parent)
+        if kernels:  # against the first kernel checked: the comments rarely change between kernels
+            first = next(iter(kernels))
+            findings += repeats_kernel_doc(annotations, kernels[first][0], first, project.docs.parent)
     except sqlite3.DatabaseError as exc:
         if not is_damage(exc) or not kernels:
             raise
@@ -718,11 +722,14 @@ def cmd_check(project: Project, args: argparse.Namespace) -> int:
         emit_json([f.as_dict() for f in findings])
     else:
         for f in findings:
-            print(f)
-        per_kernel = ", ".join(f"{name} {sum(1 for f in findings if f.kernel == name)}" for name in kernels)
+            print(f"warning: {f}" if f.finding in WARNINGS else f)
+        problems = [f for f in findings if f.finding not in WARNINGS]
+        per_kernel = ", ".join(f"{name} {sum(1 for f in problems if f.kernel == name)}" for name in kernels)
+        warned = len(findings) - len(problems)
         print(f"{len(annotations)} annotations checked against {', '.join(kernels) or 'no kernel'}: "
-              f"{len(findings)} finding(s)" + (f" ({per_kernel})" if len(kernels) > 1 else ""), file=sys.stderr)
-    return EXIT_FAIL if findings else EXIT_OK
+              f"{len(problems)} finding(s)" + (f" ({per_kernel})" if len(kernels) > 1 else "")
+              + (f", {warned} warning(s)" if warned else ""), file=sys.stderr)
+    return EXIT_FAIL if any(f.finding not in WARNINGS for f in findings) else EXIT_OK
 
 
 # ---------------------------------------------------------------- across kernels: history, diff, changes

@@ -9,7 +9,8 @@ member that follows.
 
 Attachment follows what scripts/kernel-doc itself expects: the comment documents the
 declaration that comes next.  The first definition after the comment must carry the name the
-comment gives (a comment naming something else is attached to nothing); when the next
+comment gives (a comment naming something else is attached to nothing; a few `#define`s of
+other names in between are passed over); when the next
 definitions are the same name again (`#ifdef CONFIG_X` a function, `#else` a macro), each gets
 the comment.  Pure Python on bytes, no tree-sitter: the indexer's worker calls `attach` with the
 definitions it found, and `KernelDoc` is what readers get back from the index.
@@ -47,6 +48,9 @@ _KEYWORD_KINDS = {
     "typedef": frozenset({"typedef"}),
 }
 _CONTAINERS = frozenset({"struct", "union", "enum", "typedef"})
+# Object-like or function-like #defines passed over between a comment and the definition it names
+# (`#define TTM_BO_MAP_IOMEM_MASK 0x80` above the struct a comment documents); any other definition stops the search.
+_MACROS_SKIPPED = 3
 
 
 @dataclass
@@ -277,12 +281,20 @@ def attach(src: bytes, definitions: Sequence[_Definition]) -> list[DocRow]:
             continue
         kinds = _KEYWORD_KINDS.get(doc.keyword or "", _TOP_KINDS)
         t = bisect.bisect_left(top_starts, end)
+        skipped = 0
+        attached = False
         while t < len(tops):
             first = tops[t]
             following = tops[t + 1] if t + 1 < len(tops) else len(defs)
             matched = [d for d in defs[first:following] if d.name == doc.name and d.kind in kinds]
+            if not matched and not attached and skipped < _MACROS_SKIPPED and all(
+                    d.kind == "macro" for d in defs[first:following]):
+                skipped += 1  # `#define FLAG 0x80` between the comment and what it documents
+                t += 1
+                continue
             if not matched:
                 break  # the next definition is another name: the comment documents nothing here
+            attached = True
             for d in matched:
                 add(d, DocRow(d.name, d.line, doc.line, doc.summary, json.dumps(doc.params, ensure_ascii=False),
                               doc.returns, doc.context, doc.text))

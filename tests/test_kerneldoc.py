@@ -331,3 +331,38 @@ def test_attach_is_linear_in_definitions() -> None:
     assert len(result.docs) == 3000
     assert all(d.line == line_of(src, f" * fn_{i} - number {i}") for i, d in enumerate(result.docs[:5]))
     assert attach(b"no comments here", result.definitions) == []
+
+
+def test_a_define_between_comment_and_definition_is_passed_over(capsys, snippets: Path) -> None:  # type: ignore[no-untyped-def]
+    src = _text(GADGET_C)
+    doc = _doc_of(capsys, snippets, "gadget_window", "struct")
+    assert doc["line"] == line_of(src, " * struct gadget_window - ")
+    assert _doc_of(capsys, snippets, "gadget_window.base")["summary"] == "where it starts"
+    assert [r["doc"] for r in _doc_json(capsys, snippets, "GADGET_WINDOW_MASK")] == [None]
+    # anything but a #define in between: the comment documents what follows it, which is another name
+    assert [r["doc"] for r in _doc_json(capsys, snippets, "gadget_far")] == [None]
+    assert [r["doc"] for r in _doc_json(capsys, snippets, "gadget_between")] == [None]
+
+
+def test_check_warns_about_an_annotation_that_repeats_the_kernel_doc(capsys, snippets: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notes.md").write_text(
+        "---\nannotations: true\n---\n# Notes\n\n"
+        "## `gadget_spin`\nTurns a gadget by some steps, one step at a time, waiting for each to settle; "
+        "a negative count turns it backwards.\n\n"
+        "## `gadget_stop`\nCalled from the reset path after a jam: the position is lost, so callers must spin "
+        "the wheel home again before trusting it.\n", encoding="utf-8")
+    monkeypatch.setenv("KEXPLORE_DOCS", str(docs))
+    code, out, errors = _run(capsys, snippets, "check", "--json")
+    rows = json.loads(out)
+    repeats = [r for r in rows if r["finding"] == "repeats-kernel-doc"]
+    assert [(r["symbol"], r["line"]) for r in repeats] == [("gadget_spin", line_of((docs / "notes.md").read_text(), "## `gadget_spin`"))]
+    assert f"{GADGET_C}:{line_of(_text(GADGET_C), ' * gadget_spin - turn')}" in repeats[0]["message"]
+    assert code == 1  # the annotations are unreviewed: those are findings; the repeat alone is a warning
+    code, out, errors = _run(capsys, snippets, "check")
+    assert "warning: docs/notes.md:" in out and "1 warning(s)" in errors
+    _run(capsys, snippets, "check", "--accept")  # reviewed: what is left is the warning, and check succeeds
+    code, out, errors = _run(capsys, snippets, "check")
+    assert code == 0 and out.startswith("warning: docs/notes.md:") and "0 finding(s), 1 warning(s)" in errors
