@@ -25,8 +25,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
-# `/**` not followed by another `*` (a banner) or `/` (`/**/`), up to the first `*/`.
-_COMMENT_RX = re.compile(rb"/\*\*(?![*/])(.*?)\*/", re.DOTALL)
 # The naming line: an optional keyword, the name, optional `()`, then `-`, `:` or nothing.
 _HEADER_RX = re.compile(
     r"^(?:(?P<keyword>struct|union|enum|typedef)\s+)?(?P<name>[A-Za-z_]\w*)\s*(?:\(\s*\))?\s*"
@@ -227,22 +225,30 @@ def _join(parts: list[str]) -> str:
 
 
 def comments(src: bytes) -> list[tuple[int, int, ParsedComment]]:
-    """(start byte, end byte, parsed) of each kernel-doc comment of a file, in order."""
+    """(start byte, end byte, parsed) of each kernel-doc comment of a file, in order.
+
+    One pass over the block comments: each `/*` is matched with its `*/` and scanning goes on
+    after it (a `/**` inside another comment is no comment of its own); an unclosed comment
+    ends the scan.  Linear in the file, whatever it holds."""
     if b"/**" not in src:
         return []
     out: list[tuple[int, int, ParsedComment]] = []
-    line, pos = 1, 0
-    for m in _COMMENT_RX.finditer(src):
-        if m.end() - m.start() > MAX_COMMENT:
-            continue
-        line += src.count(b"\n", pos, m.start())
-        pos = m.start()
-        line_start = src.rfind(b"\n", 0, m.start()) + 1
-        if b"//" in src[line_start : m.start()]:  # `// /** ...` is a line comment
-            continue
-        parsed = parse_comment(m.group(1), line)
-        if parsed is not None:
-            out.append((m.start(), m.end(), parsed))
+    line, counted = 1, 0
+    pos = src.find(b"/*")
+    while pos >= 0:
+        close = src.find(b"*/", pos + 2)
+        if close < 0:
+            break
+        end = close + 2
+        if src.startswith(b"/**", pos) and src[pos + 3 : pos + 4] not in (b"*", b"/") and end - pos <= MAX_COMMENT:
+            line_start = src.rfind(b"\n", 0, pos) + 1
+            if b"//" not in src[line_start:pos]:  # `// /** ...` is a line comment
+                line += src.count(b"\n", counted, pos)
+                counted = pos
+                parsed = parse_comment(src[pos + 3 : close], line)
+                if parsed is not None:
+                    out.append((pos, end, parsed))
+        pos = src.find(b"/*", end)
     return out
 
 

@@ -366,3 +366,13 @@ def test_check_warns_about_an_annotation_that_repeats_the_kernel_doc(capsys, sni
     _run(capsys, snippets, "check", "--accept")  # reviewed: what is left is the warning, and check succeeds
     code, out, errors = _run(capsys, snippets, "check")
     assert code == 0 and out.startswith("warning: docs/notes.md:") and "0 finding(s), 1 warning(s)" in errors
+
+
+def test_comment_scan_is_linear_on_unclosed_and_nested_openers() -> None:
+    """`/**` openers without a close, and a `/**` inside another comment, are no kernel-doc."""
+    from explorer.kerneldoc import comments
+
+    # no `*/` anywhere: a scan that looked for the close from every opener would not finish
+    assert comments(b"/** a - b\n" * 200_000) == []
+    nested = b"/* outer /** inner - not kernel-doc */\n/**\n * real - kernel-doc\n */\n"
+    assert [(doc.name, doc.line) for _, _, doc in comments(nested)] == [("real", 3)]
