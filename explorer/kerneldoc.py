@@ -152,7 +152,7 @@ def parse_comment(body: bytes, first_line: int) -> ParsedComment | None:
         i += 1
     if i == len(lines):
         return None
-    line, head = lines[i][0], lines[i][1].strip()
+    line, head = lines[i][0], " ".join(lines[i][1].split())  # one space between words: no regex backtracking on runs
     text = _cut("\n".join(t for _, t in lines[i:]))
     if head.startswith("@"):
         doc = ParsedComment(line, None, None, "", text=text)

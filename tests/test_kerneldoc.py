@@ -374,5 +374,7 @@ def test_comment_scan_is_linear_on_unclosed_and_nested_openers() -> None:
 
     # no `*/` anywhere: a scan that looked for the close from every opener would not finish
     assert comments(b"/** a - b\n" * 200_000) == []
+    # a naming line with a long run of blanks before what breaks it: no backtracking either
+    assert comments(b"/**\n * name" + b" \t" * 30_000 + b"( x\n */\n") == []
     nested = b"/* outer /** inner - not kernel-doc */\n/**\n * real - kernel-doc\n */\n"
     assert [(doc.name, doc.line) for _, _, doc in comments(nested)] == [("real", 3)]
