@@ -630,6 +630,7 @@ def cmd_struct(project: Project, args: argparse.Namespace) -> int:
         info = index.struct(args.name)
         if info is None:
             return _not_found(index, args.name, project.kernel(args.kernel).name)
+        member_docs = index.member_docs(info["name"], info["path"])
     notes = _annotations(project)
     info["annotation"] = _note_text(notes, info["name"])
     rows: list[tuple[str, StructField]] = []  # in print order, with their indent: a stack, not recursion
@@ -641,6 +642,8 @@ def cmd_struct(project: Project, args: argparse.Namespace) -> int:
             continue
         f = pending.pop()
         f["annotation"] = _note_text(notes, f["member"])
+        member_doc = member_docs.get(f["member"])
+        f["doc"] = member_doc.summary if member_doc is not None else None
         rows.append((indent, f))
         if f.get("fields"):
             stack.append((indent + "    ", f.get("fields", [])[::-1]))
@@ -653,6 +656,8 @@ def cmd_struct(project: Project, args: argparse.Namespace) -> int:
     for indent, f in rows:
         cond = f"  [#if {f['cond']}]" if f.get("cond") else ""
         print(f"{indent}{f['line']:>6}  {f['type']} {f['name']}{cond}")
+        if f.get("doc"):
+            print(f"{indent}        kernel-doc: {_one_line_text(f.get('doc') or '')}")
         note = notes.get(f["member"])
         if note is not None:
             print(f"{indent}        {note.summary(160)}")

@@ -180,6 +180,7 @@ class StructField(TypedDict):
     cond: NotRequired[str]  # the #if it sits under
     fields: NotRequired[list[StructField]]
     annotation: NotRequired[str | None]  # the CLI adds the commentary
+    doc: NotRequired[str | None]  # and the kernel-doc of its `@member:` line
 
 
 class StructInfo(TypedDict):

@@ -378,3 +378,19 @@ def test_comment_scan_is_linear_on_unclosed_and_nested_openers() -> None:
     assert comments(b"/**\n * name" + b" \t" * 30_000 + b"( x\n */\n") == []
     nested = b"/* outer /** inner - not kernel-doc */\n/**\n * real - kernel-doc\n */\n"
     assert [(doc.name, doc.line) for _, _, doc in comments(nested)] == [("real", 3)]
+
+
+def test_struct_command_shows_member_kernel_doc(capsys, snippets: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = _run(capsys, snippets, "struct", "gadget", "--json")
+    assert code == 0
+    info = json.loads(out)
+    fields = {f["member"]: f for f in info["fields"]}
+    assert fields["gadget.pos"]["doc"] == "where it is"
+    assert fields["gadget.spare"]["doc"] == "an inline member comment"
+    wheel = {f["member"]: f for f in fields["gadget.wheel"]["fields"]}
+    assert wheel["gadget.wheel.teeth"]["doc"] == "how many teeth the wheel has"
+    assert wheel["gadget.wheel.size"]["doc"] is None
+    code, out, _ = _run(capsys, snippets, "struct", "gadget")
+    lines = out.splitlines()
+    pos = next(i for i, text in enumerate(lines) if text.split()[-1:] == ["pos"])
+    assert lines[pos + 1].strip() == "kernel-doc: where it is"
