@@ -82,7 +82,8 @@ class Annotation:
         return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
-FINDINGS = ("missing", "anchor-gone", "changed", "unreviewed", "source-changed", "heading")
+FINDINGS = ("missing", "anchor-gone", "changed", "unreviewed", "source-changed", "heading", "repeats-kernel-doc")
+WARNINGS = frozenset({"repeats-kernel-doc"})  # reported, but `kexplore check` still succeeds
 
 
 @dataclass
@@ -258,6 +259,45 @@ def check(annotations: list[Annotation], kernels: dict[str, tuple[Index, Path]],
                                         f"(hash {reviewed}, now {digest}): re-read it, then "
                                         f"`kexplore check --kernel {kernel} --accept`", "changed"))
     return findings
+
+
+_WORD_RX = re.compile(r"[a-z][a-z0-9_]{2,}")
+_COMMON_WORDS = frozenset(
+    "the and for that this with its are was were from into not but when which what who will can may one all any "
+    "has have had been being than then also only each other such more most some there their them they our out "
+    "use used uses does done over under both how why where here just very".split()
+)
+REPEAT_SHARE = 0.8  # an annotation whose words are this much the kernel-doc's adds nothing to it
+_REPEAT_MIN_WORDS = 4
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD_RX.findall(text.lower()) if w not in _COMMON_WORDS}
+
+
+def repeats_kernel_doc(annotations: list[Annotation], index: Index, kernel: str, docs_root: Path) -> list[Finding]:
+    """Warnings for annotations that say only what the symbol's kernel-doc comment says already
+    (at least REPEAT_SHARE of their words are the comment's): commentary should add to the code's
+    own documentation, not copy it."""
+    found: list[Finding] = []
+    symbols = {a.symbol: _definition(index, a.symbol) for a in annotations}
+    known = [s for s in symbols.values() if s is not None]
+    docs = dict(zip([(s.name, s.path, s.line) for s in known], index.docs(known), strict=True))
+    for a in annotations:
+        sym = symbols.get(a.symbol)
+        doc = docs.get((sym.name, sym.path, sym.line)) if sym is not None else None
+        if doc is None:
+            continue
+        text = _LINK_RX.sub(lambda m: m.group(2) or m.group(1), a.text)
+        mine = _words(text)
+        if len(mine) < _REPEAT_MIN_WORDS:
+            continue
+        share = len(mine & _words(doc.text)) / len(mine)
+        if share >= REPEAT_SHARE:
+            found.append(Finding(_rel(a.path, docs_root), a.line, a.symbol, kernel,
+                                 f"the annotation repeats the kernel-doc at {doc.path}:{doc.line} ({share:.0%} of its words "
+                                 "are the comment's): say what the comment does not", "repeats-kernel-doc"))
+    return found
 
 
 def accept(annotations: list[Annotation], kernels: dict[str, tuple[Index, Path]]) -> int:

@@ -99,7 +99,7 @@ def search_query(text: str) -> str:
     return _checked(text, _QUERY_RX, "search query")
 
 
-COMMANDS = ("vendor", "index", "lookup", "search", "show", "dump", "refs", "callers", "callees", "struct", "path",
+COMMANDS = ("vendor", "index", "lookup", "doc", "search", "show", "dump", "refs", "callers", "callees", "struct", "path",
             "check", "versions", "lab", "history", "diff", "changes")
 
 
@@ -159,6 +159,17 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=KINDS, help="only definitions of this kind")
     p.set_defaults(func=cmd_lookup)
 
+    p = sub.add_parser("doc", parents=[common], help="the kernel-doc comment of a symbol, as the kernel's authors wrote it",
+                       description="The kernel-doc comment (/** NAME - summary ... */) attached to each definition of NAME: "
+                       "functions (a prototype's comment serves its function and back), structs, unions, enums, typedefs, "
+                       "macros, and members (STRUCT.FIELD) through the @FIELD: lines of their struct's comment.",
+                       epilog="--json: a list with one object per definition: name, kind, path, line and doc "
+                       "({path, line, summary, params, returns, context, text} or null). "
+                       "Exits 1 when no definition of NAME has kernel-doc.")
+    p.add_argument("name", type=symbol_name, help="e.g. inet_csk_get_port, sock.sk_state, struct names")
+    p.add_argument("--kind", choices=KINDS, help="only definitions of this kind")
+    p.set_defaults(func=cmd_doc)
+
     p = sub.add_parser("search", parents=[common], help="find symbols by prefix or substring, ranked",
                        description="Exact matches first, then prefixes, then substrings; shorter names first.")
     p.add_argument("query", type=search_query, help="a name or a piece of one")
@@ -177,9 +188,10 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=KINDS, help="only definitions of this kind")
     p.set_defaults(func=cmd_dump)
 
-    p = sub.add_parser("refs", parents=[common], help="where a symbol is used: calls, reads, writes, address taken, type and macro uses",
+    p = sub.add_parser("refs", parents=[common], help="where a symbol is used: calls, reads, writes, address taken, type, macro and export uses",
                        description="Uses of a function, macro, type, global, or STRUCT.FIELD (resolved by type, not by name). "
-                       "Uses of locals and parameters are not listed.")
+                       "EXPORT_SYMBOL lines are uses with the role export. A name without an indexed definition (a builtin, a symbol "
+                       "defined outside the tree) still has its uses listed. Uses of locals and parameters are not listed.")
     p.add_argument("name", type=symbol_name, help="e.g. inet_csk_listen_start, sk_acceptq_is_full, sock_common.skc_state, sk_state")
     p.add_argument("--role", choices=ROLES, help="only uses in this role")
     p.set_defaults(func=cmd_refs)
@@ -214,7 +226,8 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
                        "definitions unchanged since they were reviewed for that kernel (`<!-- reviewed: KERNEL:HASH -->`, "
                        "one per kernel under the heading). Exits 1 when anything is found.",
                        epilog="--json: a list of rows with kernel, file, line, symbol, finding (missing, anchor-gone, changed, "
-                       "unreviewed, source-changed, heading) and message.")
+                       "unreviewed, source-changed, heading; and repeats-kernel-doc, a warning that does not change the exit code: "
+                       "an annotation that only repeats the symbol's kernel-doc comment) and message.")
     p.add_argument("--accept", action="store_true",
                    help="after reviewing, record the current definition hashes in the annotations' `reviewed` comments, "
                    "for the kernels checked (the other kernels' marks are kept)")
@@ -307,20 +320,69 @@ def cmd_lookup(project: Project, args: argparse.Namespace) -> int:
         if not found:
             return _not_found(index, args.name, project.kernel(args.kernel).name)
         notes = _annotations(project, {s.name for s in found})
+        docs = index.docs(found)
+        exports = index.exports(found)
         if args.json:
             from .urls import definition_url
 
             kernel = project.kernel(args.kernel).name
             emit_json([
-                {**s.as_dict(), "url": definition_url(kernel, s.path, s.line), "annotation": _note_text(notes, s.name)}
-                for s in found
+                {**s.as_dict(), "url": definition_url(kernel, s.path, s.line), "annotation": _note_text(notes, s.name),
+                 "exported": e.macro if e is not None else None, "export_namespace": e.namespace if e is not None else None,
+                 "doc": d.as_dict() if d is not None else None}
+                for s, d, e in zip(found, docs, exports, strict=True)
             ])
         else:
-            print("\n".join(_symbol_line(s) for s in found))
+            for s, d, e in zip(found, docs, exports, strict=True):
+                print(_symbol_line(s))
+                if e is not None:
+                    ns = f" (namespace {e.namespace})" if e.namespace else ""
+                    print(f"    exported: {e.macro}{ns}  {e.path}:{e.line}")
+                if d is not None:
+                    print(f"    kernel-doc: {_one_line_text(d.summary) or '(no summary)'}  ({d.path}:{d.line})")
             for name in dict.fromkeys(s.name for s in found):
                 note = notes.get(name)
                 if note is not None:
                     print(f"\n  {note.summary()}\n  ({note.path.name}:{note.line})")
+    return EXIT_OK
+
+
+def _one_line_text(text: str, limit: int = 160) -> str:
+    """Kernel text on one terminal line: whitespace and control characters folded, cut at `limit`."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _printable(text: str) -> str:
+    """A comment's text for a terminal: its lines kept, control characters (escapes) shown as `?`."""
+    return "\n".join("".join(c if c.isprintable() or c == "\t" else "?" for c in line) for line in text.split("\n"))
+
+
+def cmd_doc(project: Project, args: argparse.Namespace) -> int:
+    kernel = project.kernel(args.kernel).name
+    with _open_index(project, args) as index:
+        found = _find(index, args.name, args.kind)
+        if not found:
+            return _not_found(index, args.name, kernel)
+        docs = index.docs(found)
+    if args.json:
+        emit_json([{"name": s.name, "kind": s.kind, "path": s.path, "line": s.line,
+                    "doc": d.as_dict() if d is not None else None} for s, d in zip(found, docs, strict=True)])
+    else:
+        groups: dict[tuple[str, int, str], list[Symbol]] = {}  # one comment, every definition it documents
+        for s, d in zip(found, docs, strict=True):
+            if d is not None:
+                groups.setdefault((d.path, d.line, d.text), []).append(s)
+        for n, ((path, line, text), syms) in enumerate(groups.items()):
+            if n:
+                print()
+            for s in syms:
+                print(f"{s.name}  {s.kind}  {s.path}:{s.line}")
+            print(f"kernel-doc at {path}:{line}:")
+            print("\n".join(f"    {t}".rstrip() for t in _printable(text).split("\n")))
+    if not any(d is not None for d in docs):
+        err(f"no kernel-doc for {args.name!r} in {kernel} ({len(found)} definition{'s' if len(found) != 1 else ''}, none documented)")
+        return EXIT_FAIL
     return EXIT_OK
 
 
@@ -445,10 +507,17 @@ def cmd_refs(project: Project, args: argparse.Namespace) -> int:
         names = [args.name]
         if not index.lookup(args.name):
             members = _find(index, args.name, "member") if "." not in args.name else []
-            if not members:
+            # a builtin, or a symbol defined outside the indexed tree: its uses are recorded by name all the same
+            undefined = "." not in args.name and index.has_refs(args.name)
+            if not members and not undefined:
                 return _not_found(index, args.name, project.kernel(args.kernel).name)
             names = sorted({m.name for m in members})  # a bare field name: that field of every struct
-            print(f"{args.name} is a member of: {', '.join(names)}", file=sys.stderr)
+            if undefined:
+                print(f"no definition of {args.name} is indexed in {project.kernel(args.kernel).name}: "
+                      "its uses by name follow", file=sys.stderr)
+                names.insert(0, args.name)
+            if members:
+                print(f"{args.name} is a member of: {', '.join(names[1:] if undefined else names)}", file=sys.stderr)
         found = sorted(
             (r for name in names for r in index.refs(name, args.role)), key=lambda r: (r.path, r.line, r.col)
         )
@@ -563,6 +632,7 @@ def cmd_struct(project: Project, args: argparse.Namespace) -> int:
         info = index.struct(args.name)
         if info is None:
             return _not_found(index, args.name, project.kernel(args.kernel).name)
+        member_docs = index.member_docs(info["name"], info["path"])
     notes = _annotations(project)
     info["annotation"] = _note_text(notes, info["name"])
     rows: list[tuple[str, StructField]] = []  # in print order, with their indent: a stack, not recursion
@@ -574,6 +644,8 @@ def cmd_struct(project: Project, args: argparse.Namespace) -> int:
             continue
         f = pending.pop()
         f["annotation"] = _note_text(notes, f["member"])
+        member_doc = member_docs.get(f["member"])
+        f["doc"] = member_doc.summary if member_doc is not None else None
         rows.append((indent, f))
         if f.get("fields"):
             stack.append((indent + "    ", f.get("fields", [])[::-1]))
@@ -586,6 +658,8 @@ def cmd_struct(project: Project, args: argparse.Namespace) -> int:
     for indent, f in rows:
         cond = f"  [#if {f['cond']}]" if f.get("cond") else ""
         print(f"{indent}{f['line']:>6}  {f['type']} {f['name']}{cond}")
+        if f.get("doc"):
+            print(f"{indent}        kernel-doc: {_one_line_text(f.get('doc') or '')}")
         note = notes.get(f["member"])
         if note is not None:
             print(f"{indent}        {note.summary(160)}")
@@ -617,7 +691,7 @@ def cmd_path(project: Project, args: argparse.Namespace) -> int:
 
 
 def cmd_check(project: Project, args: argparse.Namespace) -> int:
-    from .annotations import accept, check, load
+    from .annotations import WARNINGS, accept, check, load, repeats_kernel_doc
 
     annotations, findings = load(project.docs)
     kernels: dict[str, tuple[Index, Path]] = {}
@@ -637,6 +711,9 @@ def cmd_check(project: Project, args: argparse.Namespace) -> int:
             print(f"recorded review hashes in {changed} file(s)", file=sys.stderr)
             annotations, findings = load(project.docs)
         findings += check(annotations, kernels, project.docs.parent)
+        if kernels:  # against the first kernel checked: the comments rarely change between kernels
+            first = next(iter(kernels))
+            findings += repeats_kernel_doc(annotations, kernels[first][0], first, project.docs.parent)
     except sqlite3.DatabaseError as exc:
         if not is_damage(exc) or not kernels:
             raise
@@ -652,11 +729,14 @@ def cmd_check(project: Project, args: argparse.Namespace) -> int:
         emit_json([f.as_dict() for f in findings])
     else:
         for f in findings:
-            print(f)
-        per_kernel = ", ".join(f"{name} {sum(1 for f in findings if f.kernel == name)}" for name in kernels)
+            print(f"warning: {f}" if f.finding in WARNINGS else f)
+        problems = [f for f in findings if f.finding not in WARNINGS]
+        per_kernel = ", ".join(f"{name} {sum(1 for f in problems if f.kernel == name)}" for name in kernels)
+        warned = len(findings) - len(problems)
         print(f"{len(annotations)} annotations checked against {', '.join(kernels) or 'no kernel'}: "
-              f"{len(findings)} finding(s)" + (f" ({per_kernel})" if len(kernels) > 1 else ""), file=sys.stderr)
-    return EXIT_FAIL if findings else EXIT_OK
+              f"{len(problems)} finding(s)" + (f" ({per_kernel})" if len(kernels) > 1 else "")
+              + (f", {warned} warning(s)" if warned else ""), file=sys.stderr)
+    return EXIT_FAIL if any(f.finding not in WARNINGS for f in findings) else EXIT_OK
 
 
 # ---------------------------------------------------------------- across kernels: history, diff, changes

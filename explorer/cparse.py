@@ -24,6 +24,9 @@ from typing import Any, NamedTuple, TypeVar, cast
 import tree_sitter_c
 from tree_sitter import Language, Node, Parser
 
+from .exports import find_exports
+from .kerneldoc import DocRow
+from .kerneldoc import attach as attach_docs
 from .xref import MAX_NESTING, FnAssign, RefCollector, RefRow, join_conditions, type_name
 
 C_LANGUAGE = Language(tree_sitter_c.language())
@@ -542,6 +545,20 @@ class ParseResult:
     refs: list[RefRow] = field(default_factory=list)
     assigns: list[FnAssign] = field(default_factory=list)
     partial: bool = False  # nested deeper than MAX_NESTING somewhere: what lies deeper is left out
+    docs: list[DocRow] = field(default_factory=list)  # kernel-doc comments on what they document
+    exports: list[ExportRow] = field(default_factory=list)  # EXPORT_SYMBOL lines
+
+
+class ExportRow(NamedTuple):
+    """One row of the index's exports table."""
+
+    line: int
+    col: int
+    end_col: int
+    name: str
+    macro: str
+    namespace: str | None
+    cond: str | None
 
 
 def make_parser() -> Parser:
@@ -1269,7 +1286,15 @@ def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) 
         found = _type_argument_roles(src, found, prepared.type_arguments)
     if line_conditions and found:
         found = [r._replace(cond=join_conditions(r.cond, line_conditions[r.line])) if r.line in line_conditions else r for r in found]
-    return ParseResult(walker.out, walker.errors, lines, found, walker.xref.assigns, partial)
+    exports = [ExportRow(e.line, e.col, e.end_col, e.name, e.macro, e.namespace, _condition_at(walker.conditions, root, e.offset))
+               for e in find_exports(src)]
+    return ParseResult(walker.out, walker.errors, lines, found, walker.xref.assigns, partial,
+                       attach_docs(src, walker.out), exports)
+
+
+def _condition_at(conditions: Conditions, root: Node, offset: int) -> str | None:
+    node = _top_level_at(root, offset)
+    return conditions.condition_at(node) if node is not None else None
 
 
 # #if blocks inside an initializer (`.compat_ioctl = inet_compat_ioctl,` under #ifdef

@@ -35,7 +35,8 @@ from .runlock import RunLockBusy, disk_error, kernel_run_lock, owner_gone, pid_t
 from .store import SCHEMA_VERSION, create_schema
 
 if TYPE_CHECKING:  # the parser (and tree-sitter) is imported only when a file is parsed
-    from .cparse import DefinitionRow
+    from .cparse import DefinitionRow, ExportRow
+    from .kerneldoc import DocRow
     from .xref import FnAssign, RefRow
 
 SOURCE_SUFFIXES = (".c", ".h")
@@ -109,6 +110,8 @@ CREATE TABLE symbols (name TEXT, kind TEXT, line INTEGER, col INTEGER, end_line 
 CREATE TABLE refs (line INTEGER, col INTEGER, end_col INTEGER, name TEXT, role TEXT, func TEXT, cond TEXT, key TEXT, file_id INTEGER);
 CREATE TABLE fnassign (line INTEGER, key TEXT, function TEXT, file_id INTEGER);
 CREATE TABLE includes (file_id INTEGER, path TEXT);
+CREATE TABLE docs (name TEXT, def_line INTEGER, line INTEGER, summary TEXT, params TEXT, returns TEXT, context TEXT, text TEXT, file_id INTEGER);
+CREATE TABLE exports (line INTEGER, col INTEGER, end_col INTEGER, name TEXT, macro TEXT, namespace TEXT, cond TEXT, file_id INTEGER);
 CREATE TABLE failures (path TEXT, reason TEXT);
 """
 _CHUNK_FILES = 24
@@ -133,6 +136,8 @@ class ParsedFile(NamedTuple):
     refs: list[RefRow]
     assigns: list[FnAssign]
     includes: list[str]  # tree paths the file's #include lines may name
+    docs: list[DocRow]  # kernel-doc comments on the definitions they document
+    exports: list[ExportRow]  # EXPORT_SYMBOL lines
 
 
 class ParseFailure(NamedTuple):
@@ -154,7 +159,7 @@ def _parse_one(job: Job) -> ParsedFile:
     result = parse_definitions(_parser, src, job.rel, refs=job.refs)
     digests = [definition_digest(src[d.start_byte : d.end_byte]) for d in result.definitions]
     return ParsedFile(result.lines, result.error_nodes, result.partial, result.definitions, digests, result.refs,
-                      result.assigns, include_paths(src, job.rel))
+                      result.assigns, include_paths(src, job.rel), result.docs, result.exports)
 
 
 def definition_digest(text: bytes) -> int:
@@ -195,6 +200,8 @@ def _parse_chunk(args: tuple[str, list[Job]]) -> tuple[str, int, list[ParseFailu
         db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [r + fid for r in parsed.refs])
         db.executemany("INSERT INTO fnassign VALUES (?, ?, ?, ?)", [a + fid for a in parsed.assigns])
         db.executemany("INSERT INTO includes VALUES (?, ?)", [(job.file_id, path) for path in parsed.includes])
+        db.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [d + fid for d in parsed.docs])
+        db.executemany("INSERT INTO exports VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [e + fid for e in parsed.exports])
     db.executemany("INSERT INTO failures VALUES (?, ?)", failures)
     db.commit()
     db.close()
@@ -213,6 +220,10 @@ _MERGE = (
     "INSERT INTO fnassign (file_id, line, access_id, function)"
     " SELECT f.file_id, f.line, a.id, f.function FROM chunk.fnassign f JOIN access a ON a.key = f.key",
     "INSERT INTO includes (file_id, path) SELECT file_id, path FROM chunk.includes",
+    "INSERT INTO docs (file_id, name, def_line, line, summary, params, returns, context, text)"
+    " SELECT file_id, name, def_line, line, summary, params, returns, context, text FROM chunk.docs",
+    "INSERT INTO exports (file_id, line, col, end_col, name, macro, namespace, cond)"
+    " SELECT file_id, line, col, end_col, name, macro, namespace, cond FROM chunk.exports",
 )
 
 
@@ -401,7 +412,7 @@ def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[
         row = db.execute("SELECT id FROM files WHERE path = ?", (rel,)).fetchone()
         if row is None:
             continue
-        for table in ("symbols", "refs", "fnassign", "includes"):
+        for table in ("symbols", "refs", "fnassign", "includes", "docs", "exports"):
             db.execute(f"DELETE FROM {table} WHERE file_id = ?", row)
         db.execute("DELETE FROM files WHERE id = ?", row)
     for rel in touched:
@@ -454,7 +465,9 @@ class Donor(NamedTuple):
 
 # The tables holding one file's rows (`file_id`), and which of their columns are ids of the
 # `access` table (keys re-interned in the receiving index, whose resolver resolves them afresh).
-_PER_FILE_TABLES: dict[str, tuple[str, ...]] = {"symbols": (), "refs": ("access_id",), "fnassign": ("access_id",), "includes": ()}
+_PER_FILE_TABLES: dict[str, tuple[str, ...]] = {
+    "symbols": (), "refs": ("access_id",), "fnassign": ("access_id",), "includes": (), "docs": (), "exports": (),
+}
 _SHARE_BATCH = 2000  # files per copy: bounds the temporary mapping table
 
 

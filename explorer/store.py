@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NamedTuple, NotRequired, TypedDict, TypeVar
 
-SCHEMA_VERSION = 6
+from .kerneldoc import KernelDoc
+
+SCHEMA_VERSION = 7
 
 T = TypeVar("T")
 
@@ -77,6 +79,27 @@ CREATE TABLE IF NOT EXISTS includes (  -- a file's #include lines, as the tree p
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     path TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS docs (      -- kernel-doc comments on what they document (explorer/kerneldoc.py)
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,                 -- the definition documented (STRUCT.FIELD for members)
+    def_line INTEGER NOT NULL,          -- its line: (file, name, def_line) is its symbols row
+    line INTEGER NOT NULL,              -- the comment's line that names it (a member's `@name:` line)
+    summary TEXT NOT NULL,
+    params TEXT,                        -- JSON object, name → text, in the comment's order; NULL: a member's own line
+    returns TEXT,                       -- the Return: section
+    context TEXT,                       -- the Context: section
+    text TEXT                           -- the whole comment without its margins; NULL: a member's line (its summary)
+);
+CREATE TABLE IF NOT EXISTS exports (   -- EXPORT_SYMBOL(name) lines (explorer/exports.py)
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    line INTEGER NOT NULL,
+    col INTEGER NOT NULL,               -- 0-based byte columns of the name
+    end_col INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    macro TEXT NOT NULL,                -- EXPORT_SYMBOL, EXPORT_SYMBOL_GPL, EXPORT_SYMBOL_NS_GPL, ...
+    namespace TEXT,                     -- the namespaced forms' NS
+    cond TEXT
+);
 """
 
 # Built after a cold bulk load (cheaper than during it, and packed: about 90 MB less on the core tree).
@@ -91,6 +114,10 @@ CREATE INDEX IF NOT EXISTS fnassign_access ON fnassign(access_id);
 CREATE INDEX IF NOT EXISTS fnassign_function ON fnassign(function);
 CREATE INDEX IF NOT EXISTS fnassign_file ON fnassign(file_id);
 CREATE INDEX IF NOT EXISTS includes_file ON includes(file_id);
+CREATE INDEX IF NOT EXISTS docs_name ON docs(name);
+CREATE INDEX IF NOT EXISTS docs_file ON docs(file_id);
+CREATE INDEX IF NOT EXISTS exports_name ON exports(name);
+CREATE INDEX IF NOT EXISTS exports_file ON exports(file_id);
 CREATE INDEX IF NOT EXISTS symbols_name ON symbols(name);
 CREATE INDEX IF NOT EXISTS symbols_file ON symbols(file_id);
 """
@@ -154,6 +181,7 @@ class StructField(TypedDict):
     cond: NotRequired[str]  # the #if it sits under
     fields: NotRequired[list[StructField]]
     annotation: NotRequired[str | None]  # the CLI adds the commentary
+    doc: NotRequired[str | None]  # and the kernel-doc of its `@member:` line
 
 
 class StructInfo(TypedDict):
@@ -375,10 +403,95 @@ class Index:
                 (name,),
             ):
                 out.append(Ref(*row))
+            for row in self.db.execute(
+                "SELECT f.path, e.line, e.col, NULL, 'export', e.name, e.cond, e.macro FROM exports e"
+                " JOIN files f ON f.id = e.file_id WHERE e.name = ?",
+                (name,),
+            ):
+                out.append(Ref(*row))
         if role:
             out = [r for r in out if r.role == role]
         out.sort(key=lambda r: (r.path, r.line, r.col))
         return out
+
+    # ------------------------------------------------------------ kernel-doc and exports
+
+    def docs(self, symbols: Sequence[Symbol]) -> list[KernelDoc | None]:
+        """The kernel-doc of each definition: the comment attached to it, else, for a global function,
+        prototype, variable or macro, the one attached to another global definition of the name (a
+        function documented where its prototype is declared, a prototype whose function is documented)."""
+        names = sorted({s.name for s in symbols})
+        if not names:
+            return []
+        own: dict[tuple[str, str, int], KernelDoc] = {}
+        shared: dict[str, KernelDoc] = {}
+        for name, def_line, path, kind, scope, *doc in self.db.execute(
+            "SELECT d.name, d.def_line, f.path, s.kind, s.scope, d.line, d.summary, d.params, d.returns, d.context, d.text"
+            " FROM docs d JOIN files f ON f.id = d.file_id"
+            " JOIN symbols s ON s.file_id = d.file_id AND s.name = d.name AND s.line = d.def_line"
+            f" WHERE d.name IN (SELECT value FROM json_each(?)) ORDER BY {_KIND_RANK}, {_PATH_RANK}, f.path, d.line",
+            (json.dumps(names),),
+        ):
+            found = KernelDoc.from_row(path, *doc)
+            own.setdefault((name, path, def_line), found)
+            if kind in _SHARED_DOC_KINDS and (scope == "global" or kind == "prototype"):
+                shared.setdefault(name, found)
+        out: list[KernelDoc | None] = []
+        for sym in symbols:
+            found_doc = own.get((sym.name, sym.path, sym.line))
+            if found_doc is None and sym.kind in _SHARED_DOC_KINDS and (sym.scope == "global" or sym.kind == "prototype"):
+                found_doc = shared.get(sym.name)
+            out.append(found_doc)
+        return out
+
+    def member_docs(self, owner: str, path: str) -> dict[str, KernelDoc]:
+        """The kernel-doc of the members (`OWNER.*`) defined in `path`, by member name."""
+        return {name: KernelDoc.from_row(path, *doc) for name, *doc in self.db.execute(
+            "SELECT d.name, d.line, d.summary, d.params, d.returns, d.context, d.text FROM docs d"
+            " JOIN files f ON f.id = d.file_id WHERE d.name > ? AND d.name < ? AND f.path = ? ORDER BY d.def_line",
+            (owner + ".", owner + "/", path),  # '/' follows '.': every name that starts with OWNER.
+        )}
+
+    def doc_summaries(self) -> Iterator[tuple[str, str, int, str]]:
+        """(name, path, definition line, summary) of every definition with kernel-doc, streamed."""
+        yield from self.db.execute(
+            "SELECT d.name, f.path, d.def_line, d.summary FROM docs d JOIN files f ON f.id = d.file_id")
+
+    def exports(self, symbols: Sequence[Symbol]) -> list[Export | None]:
+        """How each definition is exported to modules: by an export line of its own file; a prototype by
+        any export of its name; a global definition without one by an export in a file that does not define
+        the name itself (an export beside another definition is that one's); None if it is not exported."""
+        names = sorted({s.name for s in symbols if "." not in s.name})
+        by_path: dict[tuple[str, str], Export] = {}
+        elsewhere: dict[str, Export] = {}  # exports of a name defined somewhere else (an assembly function's)
+        anywhere: dict[str, Export] = {}  # what a prototype declares: the definition exported
+        if names:
+            for name, path, line, macro, namespace, defines in self.db.execute(
+                "SELECT e.name, f.path, e.line, e.macro, e.namespace, EXISTS (SELECT 1 FROM symbols s WHERE"
+                " s.file_id = e.file_id AND s.name = e.name AND s.kind != 'prototype') FROM exports e"
+                " JOIN files f ON f.id = e.file_id WHERE e.name IN (SELECT value FROM json_each(?)) ORDER BY f.path, e.line",
+                (json.dumps(names),),
+            ):
+                export = Export(path, line, macro, namespace)
+                by_path.setdefault((name, path), export)
+                anywhere.setdefault(name, export)
+                if not defines:
+                    elsewhere.setdefault(name, export)
+        out: list[Export | None] = []
+        for sym in symbols:
+            found = by_path.get((sym.name, sym.path))
+            if found is None and sym.kind == "prototype":
+                found = anywhere.get(sym.name)
+            elif found is None and sym.kind in _SHARED_DOC_KINDS and sym.scope == "global":
+                found = elsewhere.get(sym.name)
+            out.append(found)
+        return out
+
+    def has_refs(self, name: str) -> bool:
+        """Whether anything uses `name` itself, not as a member (a builtin or a symbol defined outside the tree
+        has uses and no definition)."""
+        return any(self.db.execute(
+            "SELECT 1 FROM refs WHERE name = ? AND access_id IS NULL UNION ALL SELECT 1 FROM exports WHERE name = ? LIMIT 1", (name, name)))
 
     # ------------------------------------------------------------ the call graph: a node per definition
 
@@ -754,8 +867,9 @@ class Index:
             for line, col, end_col, name, role, access_id, target in self.db.execute(
                 "SELECT r.line, r.col, r.end_col, r.name, r.role, r.access_id, a.target FROM refs r"
                 " JOIN files f ON f.id = r.file_id LEFT JOIN access a ON a.id = r.access_id"
-                " WHERE f.path = ? ORDER BY r.line, r.col",
-                (path,),
+                " WHERE f.path = ? UNION ALL SELECT e.line, e.col, e.end_col, e.name, 'export', NULL, NULL FROM exports e"
+                " JOIN files f ON f.id = e.file_id WHERE f.path = ? ORDER BY 1, 2",
+                (path, path),
             )
         ]
 
@@ -968,6 +1082,22 @@ class Ref:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+@dataclass(frozen=True)
+class Export:
+    """An export of a definition to modules: the EXPORT_SYMBOL line and its macro."""
+
+    path: str
+    line: int
+    macro: str  # EXPORT_SYMBOL, EXPORT_SYMBOL_GPL, EXPORT_SYMBOL_NS_GPL, ...
+    namespace: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+# Definitions that share a kernel-doc comment and an export with the other global definitions of their name.
+_SHARED_DOC_KINDS = frozenset({"function", "prototype", "variable", "macro"})
 
 # A node of the call graph: a name and the file of its definition (None: no definition indexed,
 # a function only declared or unknown).  Two static functions of one name are two nodes.
@@ -1183,7 +1313,7 @@ class CallTree:
     cut: bool = False  # the limit was reached: some nodes were left out
 
 
-ROLES = ("call", "read", "write", "addr", "type", "macro")
+ROLES = ("call", "read", "write", "addr", "type", "macro", "export")
 
 # Call edges: direct calls by name, and calls through a member (`sock->ops->listen(...)`) to
 # every function stored in that member by an ops table or an assignment.  `{0}` takes the

@@ -74,7 +74,11 @@ def test_lookup_text(capsys, snippets: Path) -> None:  # type: ignore[no-untyped
     # the definition first, then the prototype
     assert lines[0].split() == ["widget_attach", "function", f"net/ipv4/widget.c:{start}-{end}", "(global)"]
     assert lines[1].strip() == "int widget_attach(struct widget_queue *wq)"
-    assert lines[2].split() == ["widget_attach", "prototype", f"include/net/widget.h:{header_line}", "(global)"]
+    export_line = line_of(WIDGET_C, "EXPORT_SYMBOL(widget_attach);")
+    # each exported definition says so under it (the prototype declares the exported function)
+    assert lines[2].split() == ["exported:", "EXPORT_SYMBOL", f"net/ipv4/widget.c:{export_line}"]
+    assert lines[3].split() == ["widget_attach", "prototype", f"include/net/widget.h:{header_line}", "(global)"]
+    assert lines[5] == lines[2]
 
 
 def test_lookup_json(capsys, snippets: Path) -> None:  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from ..kerneldoc import KernelDoc
 from ..store import CallEdge, Index, Symbol
 from .render import char_column
 
@@ -199,6 +200,18 @@ class SiteIndex:
         if not any(d.kind in ("struct", "union") for d in self.lookup(name)):
             return [name]
         return self.index().embedding_chain(name)
+
+    def kernel_docs(self, name: str) -> dict[tuple[str, int], KernelDoc]:
+        """The kernel-doc of each definition of `name`, by (path, line); a prototype's comment serves
+        its function too (see Index.docs)."""
+        with self.open() as index:
+            found = index.lookup(name)
+            return {(s.path, s.line): d for s, d in zip(found, index.docs(found), strict=True) if d is not None}
+
+    def member_docs(self, struct: SiteDefinition) -> dict[str, KernelDoc]:
+        """The kernel-doc of a struct's members (its comment's `@member:` lines, inline member comments)."""
+        with self.open() as index:
+            return index.member_docs(struct.name, struct.path)
 
     def uses(self, name: str) -> list[tuple[str, int, str]]:
         """(path, line, role) of the uses of `name`, from the index's refs."""

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..annotations import Annotation
+from ..kerneldoc import KernelDoc
 from ..escaping import html_attr, html_text, markdown_code, mermaid_label, url_path
 from ..store import CallEdge
 from ..urls import elsewhere_url, relative_href, source_url, symbol_uri, symbol_url
@@ -228,6 +229,11 @@ def symbol_page(site: SiteIndex, ctx: LinkContext, name: str, mentions: list[tup
         more = ", ".join(_file_link(site, ctx, d, page_url) for d in defs[4:])
         blocks["more-definitions"] = f"<p>And {len(defs) - 4} more definitions: {more}</p>"
         out += ["[[source:@more-definitions]]", ""]
+    docs = site.kernel_docs(name)
+    doc = next((docs[(d.path, d.line)] for d in defs if (d.path, d.line) in docs), None)
+    if doc is not None:
+        blocks["kernel-doc"] = kernel_doc_html(ctx, doc, page_url)
+        out += ["## Kernel-doc", "", "[[source:@kernel-doc]]", ""]
     notes = notes or {}
     note = notes.get(name)
     if note is not None:
@@ -265,6 +271,27 @@ def symbol_page(site: SiteIndex, ctx: LinkContext, name: str, mentions: list[tup
                 blocks[key] = call_list(site, ctx, rows, page_url)
                 out += [f"### {title}", "", f"[[source:@{key}]]", ""]
     return "\n".join(out) + "\n"
+
+
+def kernel_doc_html(ctx: LinkContext, doc: KernelDoc, page_url: str) -> str:
+    """A definition's kernel-doc comment as HTML, marked as the kernel authors' words (not the project's
+    commentary); every piece of it is kernel text, escaped."""
+    out = ['<section class="kx-kdoc">',
+           f'<p class="kx-kdoc-from">From the kernel\'s own kernel-doc comment at {_line_link(ctx, page_url, doc.path, doc.line)},'
+           " as its authors wrote it.</p>"]
+    if doc.summary:
+        out.append(f'<p class="kx-kdoc-summary">{html_text(doc.summary)}</p>')
+    if doc.params:
+        out.append('<dl class="kx-kdoc-params">')
+        out += [f"<dt><code>@{html_text(n)}</code></dt><dd>{html_text(t)}</dd>" for n, t in doc.params.items()]
+        out.append("</dl>")
+    for title, text in (("Context", doc.context), ("Return", doc.returns)):
+        if text:
+            out.append(f'<p class="kx-kdoc-section"><strong>{title}:</strong> {html_text(text)}</p>')
+    if not doc.member:
+        out.append(f'<details class="kx-kdoc-text"><summary>The whole comment</summary><pre>{html_text(doc.text)}</pre></details>')
+    out.append("</section>")
+    return "\n".join(out)
 
 
 def _file_link(site: SiteIndex, ctx: LinkContext, d: SiteDefinition, page_url: str) -> str:
@@ -365,6 +392,7 @@ def member_table(site: SiteIndex, struct: SiteDefinition, notes: dict[str, Annot
                and m.name.startswith(struct.name + ".") and struct.line <= m.line <= struct.end_line]
     if not members:
         return ""
+    docs = site.member_docs(struct)
     rows = []
     for m in members:
         field_name = m.name.split(".", 1)[1]
@@ -373,14 +401,21 @@ def member_table(site: SiteIndex, struct: SiteDefinition, notes: dict[str, Annot
         comment = html_text(note.summary(200)) if note is not None else ""
         linked = (f'<a href="{base}#L{m.line}"><code>{html_text(field_name)}</code></a>' if site.has_page(struct.path)
                   else f"<code>{html_text(field_name)}</code>")
+        doc = docs.get(m.name)
+        kdoc = f'<span class="kx-kdoc-cell">{html_text(_cut(doc.summary, 300))}</span>' if doc is not None else ""
         rows.append(
             f'<tr id="{html_attr(m.name)}"><td>{linked}</td>'
-            f"<td><code>{html_text(m.signature)}</code>{cond}</td><td>{m.line}</td><td>{comment}</td></tr>"
+            f"<td><code>{html_text(m.signature)}</code>{cond}</td><td>{m.line}</td><td>{kdoc}</td><td>{comment}</td></tr>"
         )
     return (
         '<table class="kx-members"><thead><tr><th>member</th><th>declaration</th>'
-        "<th>line</th><th>commentary</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+        '<th>line</th><th title="the kernel\'s own kernel-doc">kernel-doc</th><th title="this project\'s annotations">commentary</th>'
+        "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
     )
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _mermaid(name: str, calls_in: list[CallEdge], calls_out: list[CallEdge], limit: int = 12) -> str:
@@ -468,15 +503,18 @@ def ref_shard(name: str) -> int:
 
 def names_data(site: SiteIndex, defs: dict[str, list[SiteDefinition]], file_ids: dict[str, int],
                symbol_pages: frozenset[str], notes: dict[str, Annotation] | None = None,
-               ops_targets: dict[str, list[str]] | None = None) -> dict[str, bytes]:
-    """shard → JSON: [[name, kind, file id, line, signature, cond, has page, commentary?, targets?], ...].
+               ops_targets: dict[str, list[str]] | None = None,
+               kernel_docs: dict[tuple[str, str, int], str] | None = None) -> dict[str, bytes]:
+    """shard → JSON: [[name, kind, file id, line, signature, cond, has page, commentary?, targets?, kernel-doc?], ...].
 
     targets, for a member that holds function pointers: [[function, file id, line], ...], the
     functions a call through it may reach (from ops tables and assignments).  `defs`: the definitions
     the data holds (those of the files with pages and those the "defined elsewhere" pages list);
-    a target defined in none of them is left out."""
+    a target defined in none of them is left out.  kernel-doc: the summary of the definition's
+    kernel-doc comment (`kernel_docs`, by (name, path, line))."""
     notes = notes or {}
     ops_targets = ops_targets or {}
+    kernel_docs = kernel_docs or {}
     shards: dict[str, list[list[object]]] = defaultdict(list)
     wanted = {f for d_list in defs.values() for d in d_list if d.kind == "member" for f in ops_targets.get(d.name, ())}
     site.prefetch(wanted)
@@ -494,10 +532,13 @@ def names_data(site: SiteIndex, defs: dict[str, list[SiteDefinition]], file_ids:
                 fd = site.best(function)
                 if fd is not None and fd.path in file_ids and (site.has_page(fd.path) or fd in defs.get(fd.name, ())):
                     targets.append([function, file_ids[fd.path], fd.line])
-            if note is not None or targets:
+            kdoc = kernel_docs.get((name, d.path, d.line))
+            if note is not None or targets or kdoc:
                 row.append(note.summary(300) if note is not None else "")
-            if targets:
+            if targets or kdoc:
                 row.append(targets)
+            if kdoc:
+                row.append(_cut(kdoc, 300))
             shards[key].append(row)
     return {k: json.dumps(v, separators=(",", ":"), ensure_ascii=False).encode() for k, v in shards.items()}
 

@@ -71,8 +71,10 @@ class DataWriter:
                 files[f"refs/{shard}.json"] = ref_shards.get(shard, b"{}")
             self._refs = ((site.stamp, tuple(paths)), files)
         if self._names is None or self._names[0] != key:
-            ops_targets = site.index().ops_targets({n for n, found in defs.items() if any(d.kind == "member" for d in found)})
-            shards = names_data(site, defs, file_ids, data.symbol_pages, dict(data.notes), ops_targets)
+            index = site.index()
+            ops_targets = index.ops_targets({n for n, found in defs.items() if any(d.kind == "member" for d in found)})
+            kernel_docs = {(name, path, line): summary for name, path, line, summary in index.doc_summaries() if name in defs}
+            shards = names_data(site, defs, file_ids, data.symbol_pages, dict(data.notes), ops_targets, kernel_docs)
             keys = data.shards if data.shards is not None else sorted(shards)
             self._names = (key, {f"names/{k}.json": shards.get(k, b"[]") for k in keys})
         (home / "names").mkdir(parents=True, exist_ok=True)

@@ -189,6 +189,8 @@
     var out = [el("div", null, el("strong", null, e[0]), " ", el("span", { "class": "kx-kind" }, e[1]))];
     if (e[4]) out.push(el("div", null, el("code", null, e[4])));
     if (e[5]) out.push(el("div", { "class": "kx-meta" }, "under " + e[5]));
+    // the kernel's own kernel-doc, then this project's annotation: labelled apart
+    if (e[9]) out.push(el("div", { "class": "kx-kdoc-card" }, el("span", { "class": "kx-kdoc-label" }, "kernel-doc"), " ", e[9]));
     if (e[7]) out.push(el("div", { "class": "kx-note" }, e[7]));
     if (e[8] && e[8].length) {
       // a call through this member may reach any function stored in it: offer the choice
