@@ -60,6 +60,18 @@ DUP_A = """\
 struct dup {
 \tstruct widget_queue\t*q;
 };
+
+/**
+ * dup_depth - how deep a dup's queue is
+ * @d: the dup
+ *
+ * Return: the depth, or 0 without a queue.
+ */
+unsigned int dup_depth(struct dup *d)
+{
+\treturn d->q ? d->q->wq_depth : 0;
+}
+EXPORT_SYMBOL_GPL(dup_depth);
 """
 
 
@@ -89,6 +101,10 @@ def contents(index: Path) -> dict[str, list[tuple[object, ...]]]:
                         " JOIN access a ON a.id = x.access_id",
             "includes": "SELECT f.path, i.path FROM includes i JOIN files f ON f.id = i.file_id",
             "access": "SELECT key, target, macro, reason, state FROM access",
+            "docs": "SELECT f.path, d.name, d.def_line, d.line, d.summary, d.params, d.returns, d.context, d.text"
+                    " FROM docs d JOIN files f ON f.id = d.file_id",
+            "exports": "SELECT f.path, e.line, e.col, e.end_col, e.name, e.macro, e.namespace, e.cond"
+                       " FROM exports e JOIN files f ON f.id = e.file_id",
         }
         return {table: sorted(db.execute(sql).fetchall(), key=repr) for table, sql in q.items()}
     finally:
@@ -118,6 +134,7 @@ def test_a_shared_index_holds_what_parsing_everything_gives(built: tuple[Project
     shared, parsed = contents(project.index_path("linux-b")), contents(alone.index_path("linux-b"))
     for table in parsed:
         assert shared[table] == parsed[table], table
+    assert "dup_depth" in {row[1] for row in shared["docs"]} and "dup_depth" in {row[4] for row in shared["exports"]}
     # member accesses of the copied file are resolved in the receiving index, against its own types
     assert any(row[9] and row[9].startswith("widget_queue.") for row in shared["refs"] if row[0] == "net/ipv4/widget.c")
     assert any(row[9] == "widget_queue.wq_depth" for row in shared["refs"] if row[0] == "net/core/change.c")
@@ -206,3 +223,15 @@ def test_index_all_and_kernel_exclude_each_other(tmp_path: Path, capsys: pytest.
     project = two_kernels(tmp_path / "kernel-snippets")
     assert main(["index", "--all", "--kernel", "linux-a", "--snippets", str(project.snippets)]) == 2
     assert "exclude each other" in capsys.readouterr().err
+
+
+def test_every_table_of_file_rows_is_shared() -> None:
+    """A new table of per-file rows must be copied too, or a shared index would lack its rows."""
+    from explorer.indexer import _PER_FILE_TABLES
+    from explorer.store import create_schema
+
+    db = sqlite3.connect(":memory:")
+    create_schema(db)
+    tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    with_file_rows = {t for t in tables if t != "files" and "file_id" in {c[1] for c in db.execute(f"PRAGMA table_info({t})")}}
+    assert with_file_rows == set(_PER_FILE_TABLES)
