@@ -24,6 +24,7 @@ from .config import ConfigError, Project
 from .console import EXIT_FAIL, EXIT_OK, EXIT_USAGE, emit_json, err
 from .store import (
     CALL_TREE_LIMIT,
+    CALLABLE_KINDS,
     KINDS,
     ROLES,
     CallNode,
@@ -34,6 +35,7 @@ from .store import (
     SourceChanged,
     StructField,
     Symbol,
+    Syscall,
     counterparts,
     is_damage,
 )
@@ -309,17 +311,37 @@ def cmd_lookup(project: Project, args: argparse.Namespace) -> int:
             from .urls import definition_url
 
             kernel = project.kernel(args.kernel).name
+            calls = {name: index.syscalls(name) for name in {s.name for s in found}}
             emit_json([
-                {**s.as_dict(), "url": definition_url(kernel, s.path, s.line), "annotation": _note_text(notes, s.name)}
+                {**s.as_dict(), "url": definition_url(kernel, s.path, s.line), "annotation": _note_text(notes, s.name),
+                 **_syscall_fields(calls[s.name] if s.kind in CALLABLE_KINDS else [])}
                 for s in found
             ])
         else:
             print("\n".join(_symbol_line(s) for s in found))
+            for name in dict.fromkeys(s.name for s in found if s.kind in CALLABLE_KINDS):
+                for call in index.syscalls(name):
+                    print(f"  {name}: {_syscall_text(call)}")
             for name in dict.fromkeys(s.name for s in found):
                 note = notes.get(name)
                 if note is not None:
                     print(f"\n  {note.summary()}\n  ({note.path.name}:{note.line})")
     return EXIT_OK
+
+
+_SYSCALL_TABLES = {"64": ("the 64-bit table", "syscall_64.tbl"), "x32": ("the x32 ABI", "syscall_64.tbl"),
+                   "32": ("the 32-bit table", "syscall_32.tbl")}
+
+
+def _syscall_text(call: Syscall) -> str:
+    what, table = _SYSCALL_TABLES.get(call.table, (f"table {call.table}", f"syscall_{call.table}.tbl"))
+    return f"system call {call.number} of {what} ({table}, abi {call.abi})"
+
+
+def _syscall_fields(calls: list[Syscall]) -> dict[str, object]:
+    """`lookup --json`'s `syscall` (the first, the 64-bit table's when there is one, or null) and `syscalls` (all)."""
+    rows = [{"table": c.table, "number": c.number, "abi": c.abi} for c in calls]
+    return {"syscall": rows[0] if rows else None, "syscalls": rows}
 
 
 def _annotations(project: Project, names: set[str] | None = None) -> dict[str, Annotation]:

@@ -33,12 +33,17 @@ from .progress import progress
 from .resolve import resolve_accesses
 from .runlock import RunLockBusy, disk_error, kernel_run_lock, owner_gone, pid_tag
 from .store import SCHEMA_VERSION, create_schema
+from .syscalls import clear_derived, is_table
+from .syscalls import derive as derive_syscalls
 
 if TYPE_CHECKING:  # the parser (and tree-sitter) is imported only when a file is parsed
     from .cparse import DefinitionRow
+    from .syscalls import DispatchSite, TableRow
     from .xref import FnAssign, RefRow
 
-SOURCE_SUFFIXES = (".c", ".h")
+SOURCE_SUFFIXES = (".c", ".h", ".S", ".tbl")
+# Linker scripts go through the C preprocessor as .lds.S files but are not assembly: ENTRY(x) there names the entry point.
+_SKIPPED_SUFFIXES = (".lds.S",)
 _SERIAL_BELOW = 40  # fewer changed files than this are parsed in-process
 
 
@@ -76,7 +81,8 @@ class IndexResult:
 
 
 def source_files(tree: Path) -> list[str]:
-    """The .c/.h files below tree, as sorted POSIX paths relative to it."""
+    """The .c/.h/.S files (linker scripts left out) and the system call tables below tree, as sorted POSIX
+    paths relative to it."""
     out: list[str] = []
     stack = [(str(tree), "")]
     while stack:
@@ -86,7 +92,8 @@ def source_files(tree: Path) -> list[str]:
                 name = rel + entry.name
                 if entry.is_dir(follow_symlinks=False):
                     stack.append((entry.path, name + "/"))
-                elif entry.name.endswith(SOURCE_SUFFIXES) and entry.is_file(follow_symlinks=False):
+                elif (entry.name.endswith(SOURCE_SUFFIXES) and not entry.name.endswith(_SKIPPED_SUFFIXES)
+                      and (not entry.name.endswith(".tbl") or is_table(entry.name)) and entry.is_file(follow_symlinks=False)):
                     out.append(name)
     out.sort()
     return out
@@ -106,6 +113,8 @@ CREATE TABLE refs (line INTEGER, col INTEGER, end_col INTEGER, name TEXT, role T
 CREATE TABLE fnassign (line INTEGER, key TEXT, function TEXT, file_id INTEGER);
 CREATE TABLE includes (file_id INTEGER, path TEXT);
 CREATE TABLE failures (path TEXT, reason TEXT);
+CREATE TABLE syscall_table (line INTEGER, number INTEGER, abi TEXT, name TEXT, entry TEXT, compat TEXT, file_id INTEGER);
+CREATE TABLE syscall_dispatch (line INTEGER, col INTEGER, header TEXT, prefix TEXT, definition TEXT, kind TEXT, file_id INTEGER);
 """
 _CHUNK_FILES = 24
 
@@ -129,6 +138,8 @@ class ParsedFile(NamedTuple):
     refs: list[RefRow]
     assigns: list[FnAssign]
     includes: list[str]  # tree paths the file's #include lines may name
+    table: tuple[TableRow, ...] | list[TableRow] = ()  # a system call table's rows
+    dispatch: tuple[DispatchSite, ...] | list[DispatchSite] = ()  # where a C file includes a generated system call header
 
 
 class ParseFailure(NamedTuple):
@@ -144,13 +155,29 @@ def _parse_one(job: Job) -> ParsedFile:
     from .cparse import make_parser, parse_definitions
     from .includes import include_paths
 
-    if _parser is None:
-        _parser = make_parser()
     src = Path(job.full).read_bytes()
-    result = parse_definitions(_parser, src, job.rel, refs=job.refs)
+    if job.rel.endswith(".tbl"):
+        from .syscalls import parse_table
+
+        rows, bad = parse_table(src)
+        lines = src.count(b"\n") + (1 if src and not src.endswith(b"\n") else 0)
+        return ParsedFile(lines, bad, False, [], [], [], [], [], rows)
+    if job.rel.endswith(".S"):
+        from .asmparse import parse_asm
+
+        result = parse_asm(src, job.rel, refs=job.refs)
+    else:
+        if _parser is None:
+            _parser = make_parser()
+        result = parse_definitions(_parser, src, job.rel, refs=job.refs)
     digests = [definition_digest(src[d.start_byte : d.end_byte]) for d in result.definitions]
+    dispatch = []
+    if job.rel.endswith(".c") and b"syscalls_" in src:
+        from .syscalls import dispatch_sites
+
+        dispatch = dispatch_sites(src, [(d.name, d.kind, d.start_byte, d.end_byte) for d in result.definitions])
     return ParsedFile(result.lines, result.error_nodes, result.partial, result.definitions, digests, result.refs,
-                      result.assigns, include_paths(src, job.rel))
+                      result.assigns, include_paths(src, job.rel), dispatch=dispatch)
 
 
 def definition_digest(text: bytes) -> int:
@@ -191,6 +218,8 @@ def _parse_chunk(args: tuple[str, list[Job]]) -> tuple[str, int, list[ParseFailu
         db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [r + fid for r in parsed.refs])
         db.executemany("INSERT INTO fnassign VALUES (?, ?, ?, ?)", [a + fid for a in parsed.assigns])
         db.executemany("INSERT INTO includes VALUES (?, ?)", [(job.file_id, path) for path in parsed.includes])
+        db.executemany("INSERT INTO syscall_table VALUES (?, ?, ?, ?, ?, ?, ?)", [r + fid for r in parsed.table])
+        db.executemany("INSERT INTO syscall_dispatch VALUES (?, ?, ?, ?, ?, ?, ?)", [d + fid for d in parsed.dispatch])
     db.executemany("INSERT INTO failures VALUES (?, ?)", failures)
     db.commit()
     db.close()
@@ -209,6 +238,10 @@ _MERGE = (
     "INSERT INTO fnassign (file_id, line, access_id, function)"
     " SELECT f.file_id, f.line, a.id, f.function FROM chunk.fnassign f JOIN access a ON a.key = f.key",
     "INSERT INTO includes (file_id, path) SELECT file_id, path FROM chunk.includes",
+    "INSERT INTO syscall_table (file_id, line, number, abi, name, entry, compat)"
+    " SELECT file_id, line, number, abi, name, entry, compat FROM chunk.syscall_table",
+    "INSERT INTO syscall_dispatch (file_id, line, col, header, prefix, definition, kind)"
+    " SELECT file_id, line, col, header, prefix, definition, kind FROM chunk.syscall_dispatch",
 )
 
 
@@ -217,7 +250,7 @@ _MERGE = (
 
 # The modules that turn C into rows, and (found by following their relative imports)
 # every module of the package they use; the indexer's own file holds the chunk schema.
-_ROW_CODE_ROOTS = ("cparse", "xref", "resolve")
+_ROW_CODE_ROOTS = ("cparse", "xref", "resolve", "asmparse", "syscalls")
 _RELATIVE_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.+)([\w.]*)[ \t]+import[ \t]+\(?([\w, \t]+)", re.MULTILINE)
 
 
@@ -365,6 +398,7 @@ def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | N
             failed = _write(db, tree, spec, to_parse, touched, removed, current, jobs, Path(workdir))
         create_schema(db)  # indexes after a bulk load are cheaper than during it
         resolve_accesses(db)
+        derive_syscalls(db)
         _write_meta(db, lock, spec.name)
         db.commit()
         symbols, errors = _counts_in(db)
@@ -386,11 +420,12 @@ def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | N
 
 
 def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[str], touched: list[str], removed: list[str], current: dict[str, tuple[str, int, int]], jobs: int | None, workdir: Path) -> list[ParseFailure]:
+    clear_derived(db)  # before any file's rows go: derived rows point into them
     for rel in removed + to_parse:
         row = db.execute("SELECT id FROM files WHERE path = ?", (rel,)).fetchone()
         if row is None:
             continue
-        for table in ("symbols", "refs", "fnassign", "includes"):
+        for table in ("symbols", "refs", "fnassign", "includes", "syscall_table", "syscall_dispatch"):
             db.execute(f"DELETE FROM {table} WHERE file_id = ?", row)
         db.execute("DELETE FROM files WHERE id = ?", row)
     for rel in touched:
