@@ -380,3 +380,11 @@ def test_cli_path_and_refs_role_jump(demo, capsys: pytest.CaptureFixture[str]) -
     assert code == 0 and {r["role"] for r in json.loads(out)} == {"jump"}
     code, out = _cli(demo, capsys, "lookup", "demo_entry_syscall", "--kind", "asm code")
     assert code == 0 and "asm code" in out
+
+
+def test_the_assembly_kinds_are_kinds_of_the_index(parsed) -> None:  # type: ignore[no-untyped-def]
+    from explorer.asmparse import ASM_KINDS
+    from explorer.store import KINDS
+
+    assert set(ASM_KINDS) <= set(KINDS)
+    assert {d.kind for d in parsed.definitions} == {*ASM_KINDS, "macro"}  # the fixture has every one
