@@ -29,6 +29,10 @@ INDEX_MD = """\
 # Demo
 
 The entry is [[demo_entry_syscall]]; it reaches [[demo_do_syscall]].
+The file is [[arch/x86/entry/demo_entry.S]], its line [[arch/x86/entry/demo_entry.S#L{line}]], the
+table [[arch/x86/entry/syscalls/syscall_64.tbl]].
+
+[[source:demo_restore_regs]]
 """
 
 
@@ -61,7 +65,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     build_index(Project.load(snippets), "demo-1.0", jobs=1)
     (root / "docs").mkdir()
-    (root / "docs" / "index.md").write_text(INDEX_MD, encoding="utf-8")
+    line = line_of(fixture_text("demo_entry.S"), "SYM_CODE_START(demo_entry_syscall)")
+    (root / "docs" / "index.md").write_text(INDEX_MD.format(line=line), encoding="utf-8")
     config = MKDOCS_YML.format(site_dir="site").replace("        - demo_sys_listen\n", "        - demo_entry_syscall\n"
                                                                                       "        - x64_sys_call\n")
     (root / "mkdocs.yml").write_text(config, encoding="utf-8")
@@ -125,6 +130,14 @@ def test_symbol_page_of_an_entry_point_shows_its_calls(site: Path) -> None:
     assert "demo_do_syscall" in page and '<span class="k">swapgs</span>' in page  # callees and the embed
     dispatch = (site / "demo-1.0/symbol/x64_sys_call/index.html").read_text(encoding="utf-8")
     assert "__x64_sys_demo_listen" in dispatch and "syscall_64.tbl #7" in dispatch
+
+
+def test_commentary_links_assembly_files_lines_and_embeds(site: Path) -> None:
+    page = (site / "index.html").read_text(encoding="utf-8")
+    line = line_of(fixture_text("demo_entry.S"), "SYM_CODE_START(demo_entry_syscall)")
+    assert f'href="demo-1.0/source/{ENTRY}/#L{line}"' in page
+    assert 'href="demo-1.0/source/arch/x86/entry/syscalls/syscall_64.tbl/"' in page
+    assert '<span class="k">popq</span>' in page  # the embedded definition, highlighted as assembly
 
 
 def test_no_broken_links(site: Path) -> None:
