@@ -393,9 +393,15 @@ def cmd_show(project: Project, args: argparse.Namespace) -> int:
         if color:
             from pygments import highlight
             from pygments.formatters import TerminalFormatter
+            from pygments.lexer import Lexer
             from pygments.lexers import CLexer
 
-            sys.stdout.write(highlight(f"{header}\n{text}\n", CLexer(), TerminalFormatter()))
+            lexer: Lexer = CLexer()
+            if sym.path.endswith(".S"):
+                from .site.lexer import KernelAsmLexer
+
+                lexer = KernelAsmLexer()
+            sys.stdout.write(highlight(f"{header}\n{text}\n", lexer, TerminalFormatter()))
         else:
             print(f"{header}\n{text}")
     return EXIT_OK

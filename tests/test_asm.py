@@ -388,3 +388,13 @@ def test_the_assembly_kinds_are_kinds_of_the_index(parsed) -> None:  # type: ign
 
     assert set(ASM_KINDS) <= set(KINDS)
     assert {d.kind for d in parsed.definitions} == {*ASM_KINDS, "macro"}  # the fixture has every one
+
+
+def test_cli_show_highlights_assembly(demo, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    code, out = _cli(demo, capsys, "show", "demo_weak", "--color", "always")
+    assert code == 0
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
+    assert "SYM_FUNC_START_WEAK(demo_weak)" in plain and "SYM_FUNC_END(demo_weak)" in plain
+    assert "\x1b[" in out and "\x1b[" not in plain
+    code, out = _cli(demo, capsys, "show", "demo_weak")
+    assert "\x1b[" not in out and out.startswith(f"// {ENTRY}:")

@@ -224,3 +224,22 @@ def lex_for(path: str | None) -> Callable[[str], list[tuple[_TokenType, str]]]:
     if path is not None and path.endswith(".tbl"):
         return lex_table
     return lex
+
+
+class KernelAsmLexer(Lexer):
+    """The kernel's preprocessed assembly (see `lex_asm`), for Pygments' formatters."""
+
+    name = "Kernel assembly"
+    aliases = ["kernel-asm"]
+    filenames: list[str] = []
+
+    def __init__(self, **options: object) -> None:
+        options.setdefault("stripnl", False)
+        options.setdefault("ensurenl", True)
+        super().__init__(**options)
+
+    def get_tokens_unprocessed(self, text: str) -> Iterator[tuple[int, _TokenType, str]]:
+        pos = 0
+        for ttype, value in lex_asm(text):
+            yield pos, ttype, value
+            pos += len(value)
