@@ -136,12 +136,12 @@ def _collapse(text: str) -> str:
     return out if len(out) <= _MAX_SIGNATURE else out[: _MAX_SIGNATURE - 1] + "…"
 
 
-def _arguments(text: str, open_paren: int) -> tuple[list[tuple[str, int]], int] | None:
+def _arguments(text: str, open_paren: int, end: int) -> tuple[list[tuple[str, int]], int] | None:
     """The comma-separated arguments after text[open_paren] == '(' (each stripped, with its offset),
-    and the offset after the closing parenthesis; None if it never closes.  Nested parentheses are
-    counted, not followed."""
+    and the offset after the closing parenthesis; None if it does not close before `end` (the end of
+    the statement: never a scan of the rest of the file).  Nested parentheses are counted, not followed."""
     depth, start, args = 0, open_paren + 1, []
-    for i in range(open_paren, len(text)):
+    for i in range(open_paren, end):
         c = text[i]
         if c == "(":
             depth += 1
@@ -362,7 +362,7 @@ class _Scanner:
             if self.macro is None:
                 self.errors += 1
             return
-        parsed = _arguments(text, paren)
+        parsed = _arguments(text, paren, end)
         if parsed is None or not parsed[0] or not _NAME_RX.match(parsed[0][0][0]):
             if self.macro is None:  # in a .macro body the name is a parameter (SYM_FUNC_START(\name)): normal
                 self.errors += 1

@@ -398,3 +398,11 @@ def test_cli_show_highlights_assembly(demo, capsys: pytest.CaptureFixture[str]) 
     assert "\x1b[" in out and "\x1b[" not in plain
     code, out = _cli(demo, capsys, "show", "demo_weak")
     assert "\x1b[" not in out and out.startswith(f"// {ENTRY}:")
+
+
+def test_an_unclosed_macro_call_stops_at_its_line() -> None:
+    src = b"SYM_FUNC_START(demo_open\n\tcall demo_x\nSYM_FUNC_START(demo_next)\n\tcall demo_y\nSYM_FUNC_END(demo_next)\n" * 3
+    result = parse_asm(src, "many.S")
+    assert result.error_nodes == 3
+    assert [d.name for d in result.definitions] == ["demo_next"] * 3  # `)` three lines down is not demo_open's
+    assert [(r.name, r.func) for r in result.refs][:2] == [("demo_x", None), ("demo_y", "demo_next")]
