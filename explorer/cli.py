@@ -25,6 +25,7 @@ from .console import EXIT_FAIL, EXIT_OK, EXIT_USAGE, emit_json, err
 from .history import Definition, DiffPart, definitions, diff_parts, find, pair
 from .store import (
     CALL_TREE_LIMIT,
+    CALLABLE_KINDS,
     KINDS,
     ROLES,
     CallNode,
@@ -35,6 +36,7 @@ from .store import (
     SourceChanged,
     StructField,
     Symbol,
+    Syscall,
     is_damage,
 )
 
@@ -326,10 +328,12 @@ def cmd_lookup(project: Project, args: argparse.Namespace) -> int:
             from .urls import definition_url
 
             kernel = project.kernel(args.kernel).name
+            calls = {name: index.syscalls(name) for name in {s.name for s in found}}
             emit_json([
                 {**s.as_dict(), "url": definition_url(kernel, s.path, s.line), "annotation": _note_text(notes, s.name),
                  "exported": e.macro if e is not None else None, "export_namespace": e.namespace if e is not None else None,
-                 "doc": d.as_dict() if d is not None else None}
+                 "doc": d.as_dict() if d is not None else None,
+                 **_syscall_fields(calls[s.name] if s.kind in CALLABLE_KINDS else [])}
                 for s, d, e in zip(found, docs, exports, strict=True)
             ])
         else:
@@ -340,6 +344,9 @@ def cmd_lookup(project: Project, args: argparse.Namespace) -> int:
                     print(f"    exported: {e.macro}{ns}  {e.path}:{e.line}")
                 if d is not None:
                     print(f"    kernel-doc: {_one_line_text(d.summary) or '(no summary)'}  ({d.path}:{d.line})")
+            for name in dict.fromkeys(s.name for s in found if s.kind in CALLABLE_KINDS):
+                for call in index.syscalls(name):
+                    print(f"  {name}: {_syscall_text(call)}")
             for name in dict.fromkeys(s.name for s in found):
                 note = notes.get(name)
                 if note is not None:
@@ -384,6 +391,21 @@ def cmd_doc(project: Project, args: argparse.Namespace) -> int:
         err(f"no kernel-doc for {args.name!r} in {kernel} ({len(found)} definition{'s' if len(found) != 1 else ''}, none documented)")
         return EXIT_FAIL
     return EXIT_OK
+
+
+_SYSCALL_TABLES = {"64": ("the 64-bit table", "syscall_64.tbl"), "x32": ("the x32 ABI", "syscall_64.tbl"),
+                   "32": ("the 32-bit table", "syscall_32.tbl")}
+
+
+def _syscall_text(call: Syscall) -> str:
+    what, table = _SYSCALL_TABLES.get(call.table, (f"table {call.table}", f"syscall_{call.table}.tbl"))
+    return f"system call {call.number} of {what} ({table}, abi {call.abi})"
+
+
+def _syscall_fields(calls: list[Syscall]) -> dict[str, object]:
+    """`lookup --json`'s `syscall` (the first, the 64-bit table's when there is one, or null) and `syscalls` (all)."""
+    rows = [{"table": c.table, "number": c.number, "abi": c.abi} for c in calls]
+    return {"syscall": rows[0] if rows else None, "syscalls": rows}
 
 
 def _annotations(project: Project, names: set[str] | None = None) -> dict[str, Annotation]:
@@ -435,9 +457,15 @@ def cmd_show(project: Project, args: argparse.Namespace) -> int:
         if color:
             from pygments import highlight
             from pygments.formatters import TerminalFormatter
+            from pygments.lexer import Lexer
             from pygments.lexers import CLexer
 
-            sys.stdout.write(highlight(f"{header}\n{text}\n", CLexer(), TerminalFormatter()))
+            lexer: Lexer = CLexer()
+            if sym.path.endswith(".S"):
+                from .site.lexer import KernelAsmLexer
+
+                lexer = KernelAsmLexer()
+            sys.stdout.write(highlight(f"{header}\n{text}\n", lexer, TerminalFormatter()))
         else:
             print(f"{header}\n{text}")
     return EXIT_OK

@@ -33,13 +33,18 @@ from .progress import progress
 from .resolve import resolve_accesses
 from .runlock import RunLockBusy, disk_error, kernel_run_lock, owner_gone, pid_tag
 from .store import SCHEMA_VERSION, create_schema
+from .syscalls import clear_derived, is_table
+from .syscalls import derive as derive_syscalls
 
 if TYPE_CHECKING:  # the parser (and tree-sitter) is imported only when a file is parsed
     from .cparse import DefinitionRow, ExportRow
     from .kerneldoc import DocRow
+    from .syscalls import DispatchSite, TableRow
     from .xref import FnAssign, RefRow
 
-SOURCE_SUFFIXES = (".c", ".h")
+SOURCE_SUFFIXES = (".c", ".h", ".S", ".tbl")
+# Linker scripts go through the C preprocessor as .lds.S files but are not assembly: ENTRY(x) there names the entry point.
+_SKIPPED_SUFFIXES = (".lds.S",)
 _SERIAL_BELOW = 40  # fewer changed files than this are parsed in-process
 
 
@@ -81,7 +86,8 @@ class IndexResult:
 
 
 def source_files(tree: Path) -> list[str]:
-    """The .c/.h files below tree, as sorted POSIX paths relative to it."""
+    """The .c/.h/.S files (linker scripts left out) and the system call tables below tree, as sorted POSIX
+    paths relative to it."""
     out: list[str] = []
     stack = [(str(tree), "")]
     while stack:
@@ -91,7 +97,8 @@ def source_files(tree: Path) -> list[str]:
                 name = rel + entry.name
                 if entry.is_dir(follow_symlinks=False):
                     stack.append((entry.path, name + "/"))
-                elif entry.name.endswith(SOURCE_SUFFIXES) and entry.is_file(follow_symlinks=False):
+                elif (entry.name.endswith(SOURCE_SUFFIXES) and not entry.name.endswith(_SKIPPED_SUFFIXES)
+                      and (not entry.name.endswith(".tbl") or is_table(entry.name)) and entry.is_file(follow_symlinks=False)):
                     out.append(name)
     out.sort()
     return out
@@ -113,6 +120,8 @@ CREATE TABLE includes (file_id INTEGER, path TEXT);
 CREATE TABLE docs (name TEXT, def_line INTEGER, line INTEGER, summary TEXT, params TEXT, returns TEXT, context TEXT, text TEXT, file_id INTEGER);
 CREATE TABLE exports (line INTEGER, col INTEGER, end_col INTEGER, name TEXT, macro TEXT, namespace TEXT, cond TEXT, file_id INTEGER);
 CREATE TABLE failures (path TEXT, reason TEXT);
+CREATE TABLE syscall_table (line INTEGER, number INTEGER, abi TEXT, name TEXT, entry TEXT, compat TEXT, file_id INTEGER);
+CREATE TABLE syscall_dispatch (line INTEGER, col INTEGER, header TEXT, prefix TEXT, definition TEXT, kind TEXT, file_id INTEGER);
 """
 _CHUNK_FILES = 24
 
@@ -138,6 +147,8 @@ class ParsedFile(NamedTuple):
     includes: list[str]  # tree paths the file's #include lines may name
     docs: list[DocRow]  # kernel-doc comments on the definitions they document
     exports: list[ExportRow]  # EXPORT_SYMBOL lines
+    table: tuple[TableRow, ...] | list[TableRow] = ()  # a system call table's rows
+    dispatch: tuple[DispatchSite, ...] | list[DispatchSite] = ()  # where a C file includes a generated system call header
 
 
 class ParseFailure(NamedTuple):
@@ -153,13 +164,29 @@ def _parse_one(job: Job) -> ParsedFile:
     from .cparse import make_parser, parse_definitions
     from .includes import include_paths
 
-    if _parser is None:
-        _parser = make_parser()
     src = Path(job.full).read_bytes()
-    result = parse_definitions(_parser, src, job.rel, refs=job.refs)
+    if job.rel.endswith(".tbl"):
+        from .syscalls import parse_table
+
+        rows, bad = parse_table(src)
+        lines = src.count(b"\n") + (1 if src and not src.endswith(b"\n") else 0)
+        return ParsedFile(lines, bad, False, [], [], [], [], [], [], [], rows)
+    if job.rel.endswith(".S"):
+        from .asmparse import parse_asm
+
+        result = parse_asm(src, job.rel, refs=job.refs)
+    else:
+        if _parser is None:
+            _parser = make_parser()
+        result = parse_definitions(_parser, src, job.rel, refs=job.refs)
     digests = [definition_digest(src[d.start_byte : d.end_byte]) for d in result.definitions]
+    dispatch = []
+    if job.rel.endswith(".c") and b"syscalls_" in src:
+        from .syscalls import dispatch_sites
+
+        dispatch = dispatch_sites(src, [(d.name, d.kind, d.start_byte, d.end_byte) for d in result.definitions])
     return ParsedFile(result.lines, result.error_nodes, result.partial, result.definitions, digests, result.refs,
-                      result.assigns, include_paths(src, job.rel), result.docs, result.exports)
+                      result.assigns, include_paths(src, job.rel), result.docs, result.exports, dispatch=dispatch)
 
 
 def definition_digest(text: bytes) -> int:
@@ -202,6 +229,8 @@ def _parse_chunk(args: tuple[str, list[Job]]) -> tuple[str, int, list[ParseFailu
         db.executemany("INSERT INTO includes VALUES (?, ?)", [(job.file_id, path) for path in parsed.includes])
         db.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [d + fid for d in parsed.docs])
         db.executemany("INSERT INTO exports VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [e + fid for e in parsed.exports])
+        db.executemany("INSERT INTO syscall_table VALUES (?, ?, ?, ?, ?, ?, ?)", [r + fid for r in parsed.table])
+        db.executemany("INSERT INTO syscall_dispatch VALUES (?, ?, ?, ?, ?, ?, ?)", [d + fid for d in parsed.dispatch])
     db.executemany("INSERT INTO failures VALUES (?, ?)", failures)
     db.commit()
     db.close()
@@ -224,6 +253,10 @@ _MERGE = (
     " SELECT file_id, name, def_line, line, summary, params, returns, context, text FROM chunk.docs",
     "INSERT INTO exports (file_id, line, col, end_col, name, macro, namespace, cond)"
     " SELECT file_id, line, col, end_col, name, macro, namespace, cond FROM chunk.exports",
+    "INSERT INTO syscall_table (file_id, line, number, abi, name, entry, compat)"
+    " SELECT file_id, line, number, abi, name, entry, compat FROM chunk.syscall_table",
+    "INSERT INTO syscall_dispatch (file_id, line, col, header, prefix, definition, kind)"
+    " SELECT file_id, line, col, header, prefix, definition, kind FROM chunk.syscall_dispatch",
 )
 
 
@@ -232,7 +265,7 @@ _MERGE = (
 
 # The modules that turn C into rows, and (found by following their relative imports)
 # every module of the package they use; the indexer's own file holds the chunk schema.
-_ROW_CODE_ROOTS = ("cparse", "xref", "resolve")
+_ROW_CODE_ROOTS = ("cparse", "xref", "resolve", "asmparse", "syscalls")
 _RELATIVE_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.+)([\w.]*)[ \t]+import[ \t]+\(?([\w, \t]+)", re.MULTILINE)
 
 
@@ -384,6 +417,7 @@ def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | N
             failed, shared = _write(db, tree, spec, to_parse, touched, removed, current, jobs, Path(workdir), donors)
         create_schema(db)  # indexes after a bulk load are cheaper than during it
         resolve_accesses(db)
+        derive_syscalls(db)
         _write_meta(db, lock, spec.name)
         db.commit()
         symbols, errors = _counts_in(db)
@@ -408,11 +442,12 @@ def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | N
 def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[str], touched: list[str], removed: list[str],
            current: dict[str, tuple[str, int, int]], jobs: int | None, workdir: Path,
            donors: list[Donor]) -> tuple[list[ParseFailure], dict[str, int]]:
+    clear_derived(db)  # before any file's rows go: derived rows point into them
     for rel in removed + to_parse:
         row = db.execute("SELECT id FROM files WHERE path = ?", (rel,)).fetchone()
         if row is None:
             continue
-        for table in ("symbols", "refs", "fnassign", "includes", "docs", "exports"):
+        for table in ("symbols", "refs", "fnassign", "includes", "docs", "exports", "syscall_table", "syscall_dispatch"):
             db.execute(f"DELETE FROM {table} WHERE file_id = ?", row)
         db.execute("DELETE FROM files WHERE id = ?", row)
     for rel in touched:
@@ -467,7 +502,10 @@ class Donor(NamedTuple):
 # `access` table (keys re-interned in the receiving index, whose resolver resolves them afresh).
 _PER_FILE_TABLES: dict[str, tuple[str, ...]] = {
     "symbols": (), "refs": ("access_id",), "fnassign": ("access_id",), "includes": (), "docs": (), "exports": (),
+    "syscall_table": (), "syscall_dispatch": (),
 }
+# Rows made from the others after every run (explorer/syscalls.py): never copied, derived again.
+DERIVED_TABLES = frozenset({"table_calls", "derived_symbols", "syscall_entries"})
 _SHARE_BATCH = 2000  # files per copy: bounds the temporary mapping table
 
 
@@ -541,9 +579,11 @@ def _copy_from(db: sqlite3.Connection, donor: Donor, spec: KernelSpec, to_parse:
                             picks.append(f"n_{col}.id")
                         else:
                             picks.append(f"t.{col}")
+                    # the donor's derived wrapper definitions are its own; this index derives its own
+                    derived = " WHERE t.id NOT IN (SELECT symbol_id FROM donor.derived_symbols)" if table == "symbols" else ""
                     db.execute(
                         f"INSERT INTO main.{table} ({', '.join(cols)}) SELECT {', '.join(picks)}"
-                        f" FROM share_map m JOIN donor.{table} t ON t.file_id = m.donor_id{''.join(joins)}"
+                        f" FROM share_map m JOIN donor.{table} t ON t.file_id = m.donor_id{''.join(joins)}{derived}"
                         " ORDER BY t.rowid"
                     )
                 copied.update(row[0] for row in db.execute(

@@ -17,7 +17,7 @@ from typing import NamedTuple, NotRequired, TypedDict, TypeVar
 
 from .kerneldoc import KernelDoc
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 T = TypeVar("T")
 
@@ -100,6 +100,40 @@ CREATE TABLE IF NOT EXISTS exports (   -- EXPORT_SYMBOL(name) lines (explorer/ex
     namespace TEXT,                     -- the namespaced forms' NS
     cond TEXT
 );
+CREATE TABLE IF NOT EXISTS syscall_table (  -- the rows of a system call table (arch/x86/entry/syscalls/*.tbl)
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    line INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    abi TEXT NOT NULL,                  -- common, 64, x32, i386
+    name TEXT NOT NULL,                 -- listen
+    entry TEXT,                         -- sys_listen (NULL: reserved number)
+    compat TEXT                         -- compat_sys_..., for 32-bit tasks on a 64-bit kernel
+);
+CREATE TABLE IF NOT EXISTS syscall_dispatch (  -- `#include <asm/syscalls_64.h>` in C: the generated dispatch
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    line INTEGER NOT NULL,
+    col INTEGER NOT NULL,
+    header TEXT NOT NULL,               -- syscalls_64, syscalls_x32, syscalls_32
+    prefix TEXT NOT NULL,               -- what __SYSCALL pastes before each entry: __x64_
+    definition TEXT NOT NULL,           -- the function holding the include (x64_sys_call) or the table variable
+    kind TEXT NOT NULL
+);
+-- Derived from the two above by explorer/syscalls.py on every indexing run that changed something:
+CREATE TABLE IF NOT EXISTS table_calls (   -- calls no line of C spells out: dispatch through a table, SYSCALL_DEFINEn's wrapper
+    file_id INTEGER NOT NULL,           -- the call site
+    line INTEGER NOT NULL,
+    col INTEGER NOT NULL,
+    func TEXT NOT NULL,                 -- the caller
+    name TEXT NOT NULL,                 -- the callee, as a name (resolved like a direct call)
+    via TEXT NOT NULL                   -- "syscall_64.tbl #50", "SYSCALL_DEFINE2"
+);
+CREATE TABLE IF NOT EXISTS syscall_entries (  -- which names enter which system call: sys_listen, __x64_sys_listen
+    name TEXT NOT NULL,
+    tbl TEXT NOT NULL,                  -- 64, x32, 32
+    number INTEGER NOT NULL,
+    abi TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS derived_symbols (symbol_id INTEGER PRIMARY KEY);  -- wrapper definitions (__x64_sys_listen)
 """
 
 # Built after a cold bulk load (cheaper than during it, and packed: about 90 MB less on the core tree).
@@ -120,6 +154,9 @@ CREATE INDEX IF NOT EXISTS exports_name ON exports(name);
 CREATE INDEX IF NOT EXISTS exports_file ON exports(file_id);
 CREATE INDEX IF NOT EXISTS symbols_name ON symbols(name);
 CREATE INDEX IF NOT EXISTS symbols_file ON symbols(file_id);
+CREATE INDEX IF NOT EXISTS table_calls_func ON table_calls(func);
+CREATE INDEX IF NOT EXISTS table_calls_name ON table_calls(name);
+CREATE INDEX IF NOT EXISTS syscall_entries_name ON syscall_entries(name);
 """
 
 CALL_TREE_LIMIT = 2000  # nodes a call tree lists by default
@@ -135,12 +172,22 @@ KINDS = (
     "macro",
     "typedef",
     "variable",
+    "asm function",  # SYM_FUNC_START, SYM_TYPED_FUNC_START, ENTRY in a .S file (explorer/asmparse.py)
+    "asm code",  # SYM_CODE_START: entry code outside the C calling convention (entry_SYSCALL_64)
+    "asm label",  # SYM_INNER_LABEL, GLOBAL, a .globl label
+    "asm data",  # SYM_DATA_START, SYM_DATA
+    "asm macro",  # .macro
 )
+# The kinds a call can reach (call-graph nodes besides macros), and the macro kinds.
+CALLABLE_KINDS = ("function", "asm function", "asm code", "asm label")
+MACRO_KINDS = ("macro", "asm macro")
+_CALLABLE_SQL = ", ".join(f"'{k}'" for k in CALLABLE_KINDS)
+_MACRO_SQL = ", ".join(f"'{k}'" for k in MACRO_KINDS)
 
 # Where several definitions share a name, show the real thing before its declarations.
-_KIND_RANK = "CASE s.kind WHEN 'function' THEN 0 WHEN 'struct' THEN 1 WHEN 'union' THEN 1 WHEN 'enum' THEN 1 " \
+_KIND_RANK = "CASE s.kind WHEN 'function' THEN 0 WHEN 'asm function' THEN 0 WHEN 'asm code' THEN 0 WHEN 'struct' THEN 1 WHEN 'union' THEN 1 WHEN 'enum' THEN 1 " \
     "WHEN 'typedef' THEN 2 WHEN 'variable' THEN 3 WHEN 'macro' THEN 4 WHEN 'member' THEN 5 " \
-    "WHEN 'enumerator' THEN 6 ELSE 7 END"
+    "WHEN 'enumerator' THEN 6 WHEN 'asm label' THEN 3 WHEN 'asm data' THEN 3 WHEN 'asm macro' THEN 4 ELSE 7 END"
 # .c files before headers, headers under include/net before the rest
 _PATH_RANK = "CASE WHEN f.path LIKE '%.c' THEN 0 WHEN f.path LIKE 'include/net/%' THEN 1 ELSE 2 END"
 
@@ -371,6 +418,13 @@ class Index:
     def counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT kind, count(*) FROM symbols GROUP BY kind ORDER BY kind"))
 
+    def syscalls(self, name: str) -> list[Syscall]:
+        """The system calls `name` is the entry point of (sys_listen, __x64_sys_listen): table, number, ABI;
+        the 64-bit table first."""
+        return [Syscall(*row) for row in self.db.execute(
+            "SELECT DISTINCT tbl, number, abi FROM syscall_entries WHERE name = ?"
+            " ORDER BY CASE tbl WHEN '64' THEN 0 WHEN 'x32' THEN 1 ELSE 2 END, number", (name,))]
+
     def file_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM files").fetchone()[0])
 
@@ -385,8 +439,8 @@ class Index:
             out = [Ref(*row) for row in rows]
         else:
             kinds = _kinds_of(self.db, name)
-            is_macro = "macro" in kinds and not kinds & {"function", "variable", "enumerator"}
-            is_function = bool(kinds & {"function", "prototype"})
+            is_macro = bool(kinds & set(MACRO_KINDS)) and not kinds & {*CALLABLE_KINDS, "variable", "enumerator", "asm data"}
+            is_function = bool(kinds & {*CALLABLE_KINDS, "prototype"})
             for path, line, col, func, r_role, written, cond in self.db.execute(
                 "SELECT f.path, r.line, r.col, r.func, r.role, r.name, r.cond FROM refs r"
                 " JOIN files f ON f.id = r.file_id WHERE r.name = ? AND r.access_id IS NULL",
@@ -526,7 +580,8 @@ class Index:
                 through += f" AND {through_col} IN (SELECT value FROM json_each(?))"
                 args.append(json.dumps(sorted(names)))
         rows = self.db.execute(
-            f"{_DIRECT_CALLS.format(direct)} UNION ALL {_OPS_CALLS.format(through)}", args + args
+            f"{_DIRECT_CALLS.format(direct)} UNION ALL {_OPS_CALLS.format(through)}"
+            f" UNION ALL {_TABLE_CALLS.format(direct)}", args + args + args
         ).fetchall()
         rows.sort(key=lambda r: (r[6] is not None, r[4], r[5], r[7], r[2]))
         resolver = self._resolver()
@@ -778,7 +833,7 @@ class Index:
             row[0]
             for row in self.db.execute(
                 "SELECT DISTINCT name FROM symbols WHERE name IN (SELECT value FROM json_each(?))"
-                " AND kind IN ('function', 'prototype')",
+                f" AND kind IN ({_CALLABLE_SQL}, 'prototype')",
                 (json.dumps(sorted(names)),),
             )
         }
@@ -997,6 +1052,19 @@ class Index:
 
 
 @dataclass(frozen=True)
+class Syscall:
+    """A system call a name enters: `table` is 64 (syscall_64.tbl, the x86-64 ABI), x32 (the same table's
+    x32 ABI) or 32 (syscall_32.tbl, i386 and 32-bit tasks on a 64-bit kernel)."""
+
+    table: str
+    number: int
+    abi: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Change:
     """One row of `kexplore changes`: a definition added, removed or changed between two kernels."""
 
@@ -1194,10 +1262,11 @@ class _Resolver:
         for name, path, file_id, line, kind, scope in self.db.execute(
             "SELECT s.name, f.path, s.file_id, min(s.line), s.kind, max(s.scope) FROM symbols s"
             " JOIN files f ON f.id = s.file_id WHERE s.name IN (SELECT value FROM json_each(?))"
-            " AND s.kind IN ('function', 'macro') GROUP BY s.name, s.file_id, s.kind ORDER BY f.path",
+            f" AND s.kind IN ({_CALLABLE_SQL}, {_MACRO_SQL}) GROUP BY s.name, s.file_id, s.kind ORDER BY f.path",
             (json.dumps(missing),),
         ):
-            d = _Definition(path, file_id, line, kind, scope)
+            # an assembly entry point or label is a function to the graph, a .macro a macro
+            d = _Definition(path, file_id, line, "macro" if kind in MACRO_KINDS else "function", scope)
             self.defs[name].append(d)
             known = self._nodes.get((name, path))
             if known is None or (known.kind != "function" and d.kind == "function"):
@@ -1313,7 +1382,7 @@ class CallTree:
     cut: bool = False  # the limit was reached: some nodes were left out
 
 
-ROLES = ("call", "read", "write", "addr", "type", "macro", "export")
+ROLES = ("call", "jump", "read", "write", "addr", "type", "macro", "export")  # jump: jmp and the conditional jumps in assembly
 
 # Call edges: direct calls by name, and calls through a member (`sock->ops->listen(...)`) to
 # every function stored in that member by an ops table or an assignment.  `{0}` takes the
@@ -1321,12 +1390,18 @@ ROLES = ("call", "read", "write", "addr", "type", "macro", "export")
 # keeps it off refs_access, which would scan every access-free reference (seconds on the core tree).
 # The last column says what the calling definition is (see _CALLER): the calls' own row gives it,
 # cheaper than reading every definition of every calling name (`probe`, `init`: thousands).
-_CALLER = ("(SELECT min((s.kind = 'macro') * 1000000000 + s.line) FROM symbols s WHERE s.name = r.func"
-           " AND +s.file_id = r.file_id AND s.kind IN ('function', 'macro'))")
+_CALLER = (f"(SELECT min((s.kind IN ({_MACRO_SQL})) * 1000000000 + s.line) FROM symbols s WHERE s.name = r.func"
+           f" AND +s.file_id = r.file_id AND s.kind IN ({_CALLABLE_SQL}, {_MACRO_SQL}))")
 _MACRO_MARK = 1_000_000_000  # _CALLER: a macro's line plus this (a function of that file comes first)
 _DIRECT_CALLS = (
     f"SELECT r.func, r.file_id, r.name, r.file_id, f.path, r.line, NULL, r.col, {_CALLER} FROM refs r JOIN files f ON f.id = r.file_id"
-    " WHERE r.role = 'call' AND +r.access_id IS NULL AND r.func IS NOT NULL{0}"
+    " WHERE r.role IN ('call', 'jump') AND +r.access_id IS NULL AND r.func IS NOT NULL{0}"
+)
+# Calls the index derives (explorer/syscalls.py): the system call table's dispatch and the wrappers
+# SYSCALL_DEFINEn generates; `via` names the table and number, or the macro.
+_TABLE_CALLS = (
+    f"SELECT r.func, r.file_id, r.name, r.file_id, f.path, r.line, r.via, r.col, {_CALLER} FROM table_calls r"
+    " JOIN files f ON f.id = r.file_id WHERE 1{0}"
 )
 _OPS_CALLS = (
     f"SELECT DISTINCT r.func, r.file_id, fa.function, fa.file_id, f.path, r.line, a.target, r.col, {_CALLER}"
@@ -1386,4 +1461,4 @@ def _kinds_of(db: sqlite3.Connection, name: str) -> set[str]:
     return {row[0] for row in db.execute("SELECT DISTINCT kind FROM symbols WHERE name = ?", (name,))}
 
 def _function_names(db: sqlite3.Connection) -> set[str]:
-    return {row[0] for row in db.execute("SELECT DISTINCT name FROM symbols WHERE kind IN ('function', 'prototype')")}
+    return {row[0] for row in db.execute(f"SELECT DISTINCT name FROM symbols WHERE kind IN ({_CALLABLE_SQL}, 'prototype')")}

@@ -12,7 +12,7 @@ It only colours; it never decides what a name means (the index does that).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from pygments.lexer import Lexer
 from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, String, Text, _TokenType
@@ -123,3 +123,123 @@ def lex(text: str) -> list[tuple[_TokenType, str]]:
             append((groups[kind], value))  # type: ignore[index]
             line_start = False
     return out
+
+
+# ---------------------------------------------------------------- assembly (.S) and system call tables (.tbl)
+
+# The kernel's .S files are GNU assembler text run through the C preprocessor first: C comments and
+# `#` directives as in C, then AT&T syntax (`%reg`, `$imm`, `label:`, `.directive`, `#` comments after
+# code).  Pygments' GasLexer reads `#define` as a comment and CppLexer knows no registers, so this is
+# the composition of the two, in the same single pass as the C lexer.
+_ASM_RX = re.compile(
+    r"""
+    (?P<cpf>(?<=include)[ \t]*<[^>\n]*>)
+  | (?P<ws>[ \t\r\f\v]+|\n)
+  | (?P<cm>/\*.*?(?:\*/|\Z))
+  | (?P<c1>//[^\n]*)
+  | (?P<pp>\#[ \t]*[A-Za-z_]\w*)
+  | (?P<hash>\#[^\n]*)
+  | (?P<s>"(?:[^"\\\n]|\\.)*"?)
+  | (?P<reg>%[A-Za-z_]\w*)
+  | (?P<label>(?:[A-Za-z_.$][\w.$]*|\d+)(?=:(?!:)))
+  | (?P<dir>\.[A-Za-z_][\w.]*)
+  | (?P<num>\$?(?:0[xX][0-9a-fA-F]+|\d+[bf]?\b|\d+))
+  | (?P<id>[A-Za-z_][\w$]*)
+  | (?P<cont>\\\n)
+  | (?P<op>[-+*/%&|^~!<>=?:$@\\])
+  | (?P<p>[(){}\[\];,])
+  | (?P<other>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+_ASM_TYPES: dict[str, _TokenType] = {
+    **_GROUP_TYPES,
+    "hash": Comment.Single,
+    "reg": Name.Variable,
+    "label": Name.Label,
+    "dir": Name.Attribute,
+}
+
+
+def lex_asm(text: str) -> list[tuple[_TokenType, str]]:
+    """(token type, text) of an assembly file, in order; the pieces add up to `text`.  The first word of
+    a statement (an instruction or a macro) is a keyword; `#` starts a directive at the start of a line
+    and a comment after code."""
+    out: list[tuple[_TokenType, str]] = []
+    append = out.append
+    groups = _ASM_TYPES
+    ws = Text.Whitespace
+    line_start = True  # only white space since the last newline
+    statement_start = True  # nothing but labels and white space since the last newline or `;`
+    pos, n = 0, len(text)
+    match = _ASM_RX.match
+    while pos < n:
+        m = match(text, pos)
+        if m is None:  # every character matches `other`: never
+            append((Text, text[pos:]))
+            break
+        kind = m.lastgroup or "other"
+        value = m.group()
+        if kind == "pp" and not line_start:
+            nl = text.find("\n", pos)
+            value = text[pos:] if nl < 0 else text[pos:nl]
+            kind = "hash"
+        pos += len(value)
+        if kind == "ws":
+            if value == "\n":
+                line_start = statement_start = True
+            append((ws, value))
+            continue
+        if kind in ("cm", "c1", "cont"):
+            append((groups[kind], value))
+            continue
+        if kind == "id":
+            append((Keyword if statement_start else Name, value))
+            statement_start = False
+        elif kind == "p" and value == ";":
+            append((Punctuation, value))
+            statement_start = True
+        else:
+            append((groups[kind], value))
+            if kind != "label":
+                statement_start = False
+        line_start = False
+    return out
+
+
+def lex_table(text: str) -> list[tuple[_TokenType, str]]:
+    """A system call table: `#` comments, numbers, words."""
+    out: list[tuple[_TokenType, str]] = []
+    for m in re.finditer(r"(?P<c>#[^\n]*)|(?P<ws>[ \t\r]+|\n)|(?P<num>\d+(?![\w]))|(?P<w>[^\s#]+)", text):
+        kind = m.lastgroup
+        ttype = {"c": Comment.Single, "ws": Text.Whitespace, "num": Number}.get(kind or "", Name)
+        out.append((ttype, m.group()))
+    return out
+
+
+def lex_for(path: str | None) -> Callable[[str], list[tuple[_TokenType, str]]]:
+    """The lexer for a file of the tree: assembly, a system call table, else kernel C."""
+    if path is not None and path.endswith(".S"):
+        return lex_asm
+    if path is not None and path.endswith(".tbl"):
+        return lex_table
+    return lex
+
+
+class KernelAsmLexer(Lexer):
+    """The kernel's preprocessed assembly (see `lex_asm`), for Pygments' formatters."""
+
+    name = "Kernel assembly"
+    aliases = ["kernel-asm"]
+    filenames: list[str] = []
+
+    def __init__(self, **options: object) -> None:
+        options.setdefault("stripnl", False)
+        options.setdefault("ensurenl", True)
+        super().__init__(**options)
+
+    def get_tokens_unprocessed(self, text: str) -> Iterator[tuple[int, _TokenType, str]]:
+        pos = 0
+        for ttype, value in lex_asm(text):
+            yield pos, ttype, value
+            pos += len(value)

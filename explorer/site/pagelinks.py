@@ -20,8 +20,8 @@ from .pages import LinkContext, embed_html
 
 log = logging.getLogger("mkdocs.plugins.kernel_explorer")
 
-_FILE_TARGET = re.compile(r"^(?P<path>[\w./+-]+\.[ch])(?:(?:#L|:)(?P<line>\d+))?$")
-_EMBED_AT = re.compile(r"^(?P<path>[\w./+-]+\.[ch]):(?P<line>\d+):(?P<name>[\w.]+)$")
+_FILE_TARGET = re.compile(r"^(?P<path>[\w./+-]+\.(?:[ch]|S|tbl))(?:(?:#L|:)(?P<line>\d+))?$")
+_EMBED_AT = re.compile(r"^(?P<path>[\w./+-]+\.(?:[ch]|S)):(?P<line>\d+):(?P<name>[\w.]+)$")
 
 EmbedKey = tuple[str, int, str, str, frozenset[str], tuple[int, int]]
 

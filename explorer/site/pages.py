@@ -100,7 +100,7 @@ class RenderedSource:
 def render_source_page(site: SiteIndex, ctx: LinkContext, path: str) -> RenderedSource:
     data = (site.tree / path).read_bytes()
     text = decode(data)
-    toks = tokens(text)
+    toks = tokens(text, path)
     links = site.file_links(path, data)
     page_url = source_url(site.kernel, path)
     code = render(text, _spans(links, page_url, ctx, path), toks=toks)
@@ -186,7 +186,7 @@ def embed_html(site: SiteIndex, ctx: LinkContext, d: SiteDefinition, page_url: s
     all_lines = text.split("\n")
     first, last = definition_range(d, all_lines)
     excerpt = "\n".join(all_lines[first - 1:last]) + "\n"
-    toks = tokens(excerpt)
+    toks = tokens(excerpt, d.path)
     links = site.file_links(d.path, data, first, last)
     spans = _spans(links, page_url, ctx, None)
     code = render(excerpt, spans, first_line=first, line_ids=False, toks=toks)

@@ -22,14 +22,14 @@ from pygments.formatters.html import HtmlFormatter
 from pygments.token import Comment, Name, Token, _TokenType
 
 from ..escaping import HTML_TEXT, html_attr
-from .lexer import KernelCLexer, lex
+from .lexer import KernelCLexer, lex_for
 
 _ESCAPE = HTML_TEXT  # the code is element text: html_text's table, for str.translate in the loop below
 
 # Token types shown without colour: no <span> is written for them.
 _BARE = (Token.Text, Name, Token.Punctuation, Token.Operator, Token.Error)
 # Name subtypes that are coloured anyway.
-_COLOURED_NAMES = (Name.Function, Name.Class, Name.Builtin, Name.Label, Name.Constant)
+_COLOURED_NAMES = (Name.Function, Name.Class, Name.Builtin, Name.Label, Name.Constant, Name.Variable, Name.Attribute)  # the last two: assembly registers and directives
 
 
 class LinkSpan(NamedTuple):
@@ -47,11 +47,12 @@ def make_lexer() -> KernelCLexer:
     return KernelCLexer(stripnl=False, ensurenl=True)
 
 
-def tokens(text: str) -> list[tuple[_TokenType, str]]:
-    """Pygments tokens of `text`, ending in a newline; straight from the lexer (no re-filtering)."""
+def tokens(text: str, path: str | None = None) -> list[tuple[_TokenType, str]]:
+    """Pygments tokens of `text`, ending in a newline; straight from the lexer (no re-filtering).  `path`
+    chooses the lexer: .S files are assembly, .tbl files system call tables, the rest C."""
     if not text.endswith("\n"):
         text += "\n"
-    return lex(text)
+    return lex_for(path)(text)
 
 
 class SourceFormatter(HtmlFormatter):
