@@ -235,3 +235,46 @@ def test_every_table_of_file_rows_is_shared() -> None:
     tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
     with_file_rows = {t for t in tables if t != "files" and "file_id" in {c[1] for c in db.execute(f"PRAGMA table_info({t})")}}
     assert with_file_rows - DERIVED_TABLES == set(_PER_FILE_TABLES)
+
+
+def test_assembly_and_system_call_tables_share_and_derive_their_own_rows(tmp_path: Path) -> None:
+    """The tables and dispatch sites are copied; the wrapper definitions and table calls derived from
+    them are derived again in the receiving index, never copied (no duplicates)."""
+    from test_asm import demo_files
+
+    folder = tmp_path / "kernel-snippets"
+    folder.mkdir()
+    toml = ['default = "linux-a"']
+    for name in ("linux-a", "linux-b"):
+        toml += ["", f'[kernels."{name}"]', 'paths = ["arch/x86", "net"]']
+    (folder / "kernels.toml").write_text("\n".join(toml) + "\n", encoding="utf-8")
+    files = demo_files()
+    write_tree(folder / "linux-a", files)
+    changed = dict(files)
+    changed["net/demo_socket.c"] = files["net/demo_socket.c"] + (b"\n" if isinstance(files["net/demo_socket.c"], bytes) else "\n")
+    write_tree(folder / "linux-b", changed)
+    project = Project.load(folder)
+    build_index(project, "linux-a", jobs=1)
+    result = build_index(project, "linux-b", jobs=1)
+    assert result.shared == result.files - 1 > 5  # every indexed file but the changed one
+    alone_folder = tmp_path / "alone"
+    alone_folder.mkdir()
+    (alone_folder / "kernels.toml").write_text("\n".join(toml) + "\n", encoding="utf-8")
+    write_tree(alone_folder / "linux-b", changed)
+    alone = Project.load(alone_folder)
+    build_index(alone, "linux-b", jobs=1)
+    shared, parsed = contents(project.index_path("linux-b")), contents(alone.index_path("linux-b"))
+    for table in parsed:
+        assert shared[table] == parsed[table], table
+    db = sqlite3.connect(project.index_path("linux-b"))
+    try:
+        derived = db.execute("SELECT count(*) FROM derived_symbols").fetchone()[0]
+        calls = sorted(db.execute("SELECT name, via FROM table_calls").fetchall())
+    finally:
+        db.close()
+    db = sqlite3.connect(alone.index_path("linux-b"))
+    try:
+        assert derived == db.execute("SELECT count(*) FROM derived_symbols").fetchone()[0] > 0
+        assert calls == sorted(db.execute("SELECT name, via FROM table_calls").fetchall()) != []
+    finally:
+        db.close()
