@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .config import ConfigError, Project
 from .console import EXIT_FAIL, EXIT_OK, EXIT_USAGE, emit_json, err
+from .opsgroups import OpsContext
 from .store import (
     CALL_TREE_LIMIT,
     KINDS,
@@ -188,18 +189,28 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
                        help=f"list at most N calls (default {CALL_TREE_LIMIT}); each definition is expanded once")
         p.add_argument("--file", metavar="PATH", help="the definition in this file, when several files define the name "
                        "(default: each of them, one after the other)")
+        p.add_argument("--ops", metavar="TABLE", type=symbol_name,
+                       help="calls through ops members only through TABLE and the tables registrations pair with it "
+                       "(e.g. inet_stream_ops, tcp_prot); direct calls stay")
         p.set_defaults(func=cmd_calls, direction=which)
 
     p = sub.add_parser("struct", parents=[common], help="a struct's members in order, and its first-member embedding chain")
     p.add_argument("name", type=symbol_name, help="e.g. inet_connection_sock")
     p.set_defaults(func=cmd_struct)
 
-    p = sub.add_parser("path", parents=[common], help="a call chain from one function to another")
+    p = sub.add_parser("path", parents=[common], help="a call chain from one function to another",
+                       description="A shortest call chain from FROM to TO. Calls through ops members prefer chains whose "
+                       "ops tables are consistent: one socket, each ops type served by one table, and tables paired "
+                       "where registrations pair them (an inetsw_array entry pairs tcp_prot with inet_stream_ops). "
+                       "When only the wide reading (any function any table stores in the member) connects them, "
+                       "the chain is marked so.")
     p.add_argument("start", metavar="FROM", type=symbol_name)
     p.add_argument("goal", metavar="TO", type=symbol_name)
     p.add_argument("--max-depth", type=_positive, default=12, metavar="N", help="give up beyond N calls (default 12)")
     p.add_argument("--from-file", metavar="PATH", help="start at FROM's definition in this file (default: any of them)")
     p.add_argument("--to-file", metavar="PATH", help="end at TO's definition in this file (default: any of them)")
+    p.add_argument("--ops", metavar="TABLE", type=symbol_name,
+                   help="a chain through TABLE's socket: only ops tables consistent with it (e.g. inet_dgram_ops)")
     p.set_defaults(func=cmd_path)
 
     p = sub.add_parser("check", parents=[common], help="verify that annotations resolve and have not drifted from the code",
@@ -522,7 +533,7 @@ def _print_one_tree(tree: CallTree, children: list[CallNode], head: str, root: t
     out = [head]
     for n, (lead, node) in enumerate(lines):
         edge = node.edge
-        via = f"  via {edge.via}" if edge.via else ""
+        via = f"  via {edge.via_text()}" if edge.via else ""
         if not node.seen:
             note = ""
         elif edge.node not in where:  # another root of the same name: say which definition it is
@@ -536,13 +547,31 @@ def _print_one_tree(tree: CallTree, children: list[CallNode], head: str, root: t
     print("\n".join(out))
 
 
+def _ops_context(index: Index, table: str | None) -> OpsContext | int | None:
+    """--ops TABLE as a context, or an exit code after a one-line error naming tables like it."""
+    if table is None:
+        return None
+    ctx = index.ops_context(table)
+    if ctx is not None:
+        return ctx
+    like = index.ops_tables_like(table)
+    for part in sorted({p for p in table.split("_") if len(p) >= 3}, key=len, reverse=True):
+        like = like or index.ops_tables_like(part)
+    err(f"{table} is not an ops table (no initializer stores a function in it)"
+        + (f"; did you mean {', '.join(like)}?" if like else ""))
+    return EXIT_FAIL
+
+
 def cmd_calls(project: Project, args: argparse.Namespace) -> int:
     with _open_index(project, args) as index:
         if not index.lookup(args.name):
             return _not_found(index, args.name, project.kernel(args.kernel).name)
         if args.file is not None and not index.definitions_of(args.name, args.file):
             return _no_definition_in(index, args.name, args.file)
-        tree = index.call_tree(args.name, args.direction, args.depth, args.limit, args.file)
+        ops = _ops_context(index, args.ops)
+        if isinstance(ops, int):
+            return ops
+        tree = index.call_tree(args.name, args.direction, args.depth, args.limit, args.file, ops)
     if args.json:
         emit_json(_tree_json(tree))
     else:
@@ -598,19 +627,25 @@ def cmd_path(project: Project, args: argparse.Namespace) -> int:
         for name, path in ((args.start, args.from_file), (args.goal, args.to_file)):
             if path is not None and not index.definitions_of(name, path):
                 return _no_definition_in(index, name, path)
-        chain = index.call_path(args.start, args.goal, args.max_depth, args.from_file, args.to_file)
-    if chain is None:
+        ops = _ops_context(index, args.ops)
+        if isinstance(ops, int):
+            return ops
+        found = index.find_path(args.start, args.goal, args.max_depth, args.from_file, args.to_file, ops)
+    if found is None:
         err(f"no call chain from {args.start} to {args.goal} within {args.max_depth} calls")
         if args.json:
             emit_json([])
         return EXIT_FAIL
     if args.json:
-        emit_json([{**e.as_dict(), "caller": e.caller} for e in chain])
+        emit_json([{**e.as_dict(), "caller": e.caller, "consistent": found.consistent} for e in found.edges])
         return EXIT_OK
     print(args.start)
-    for e in chain:
-        via = f" (via {e.via})" if e.via else ""
+    for e in found.edges:
+        via = f" (via {e.via_text()})" if e.via else ""
         print(f"  → {e.name}{via}   called at {e.path}:{e.line}")
+    if not found.consistent:
+        print("note: no chain with consistent ops tables (one socket, tables paired as registered) was found; "
+              "this one is of the wide reading: a call through an ops member may reach any function a table stores in it")
     return EXIT_OK
 
 

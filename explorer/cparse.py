@@ -24,7 +24,7 @@ from typing import Any, NamedTuple, TypeVar, cast
 import tree_sitter_c
 from tree_sitter import Language, Node, Parser
 
-from .xref import MAX_NESTING, FnAssign, RefCollector, RefRow, join_conditions, type_name
+from .xref import MAX_NESTING, FnAssign, RefCollector, RefRow, TableAddress, join_conditions, type_name
 
 C_LANGUAGE = Language(tree_sitter_c.language())
 
@@ -542,6 +542,7 @@ class ParseResult:
     refs: list[RefRow] = field(default_factory=list)
     assigns: list[FnAssign] = field(default_factory=list)
     partial: bool = False  # nested deeper than MAX_NESTING somewhere: what lies deeper is left out
+    tables: list[TableAddress] = field(default_factory=list)  # ops table addresses of initializer elements
 
 
 def make_parser() -> Parser:
@@ -1269,7 +1270,7 @@ def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) 
         found = _type_argument_roles(src, found, prepared.type_arguments)
     if line_conditions and found:
         found = [r._replace(cond=join_conditions(r.cond, line_conditions[r.line])) if r.line in line_conditions else r for r in found]
-    return ParseResult(walker.out, walker.errors, lines, found, walker.xref.assigns, partial)
+    return ParseResult(walker.out, walker.errors, lines, found, walker.xref.assigns, partial, walker.xref.tables)
 
 
 # #if blocks inside an initializer (`.compat_ioctl = inet_compat_ioctl,` under #ifdef

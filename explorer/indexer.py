@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .config import KernelSpec, Project
 from .lockfile import Lock, LockError, read_lock
+from .opsgroups import group_ops_tables
 from .progress import progress
 from .resolve import resolve_accesses
 from .runlock import RunLockBusy, disk_error, kernel_run_lock, owner_gone, pid_tag
@@ -36,7 +37,7 @@ from .store import SCHEMA_VERSION, create_schema
 
 if TYPE_CHECKING:  # the parser (and tree-sitter) is imported only when a file is parsed
     from .cparse import DefinitionRow
-    from .xref import FnAssign, RefRow
+    from .xref import FnAssign, RefRow, TableAddress
 
 SOURCE_SUFFIXES = (".c", ".h")
 _SERIAL_BELOW = 40  # fewer changed files than this are parsed in-process
@@ -103,7 +104,8 @@ _CHUNK_SCHEMA = """
 CREATE TABLE files (id INTEGER PRIMARY KEY, path TEXT, sha256 TEXT, size INTEGER, mtime_ns INTEGER, lines INTEGER, error_nodes INTEGER, partial INTEGER);
 CREATE TABLE symbols (name TEXT, kind TEXT, line INTEGER, col INTEGER, end_line INTEGER, scope TEXT, signature TEXT, cond TEXT, type TEXT, start_line INTEGER, start_byte INTEGER, end_byte INTEGER, digest INTEGER, file_id INTEGER);
 CREATE TABLE refs (line INTEGER, col INTEGER, end_col INTEGER, name TEXT, role TEXT, func TEXT, cond TEXT, key TEXT, file_id INTEGER);
-CREATE TABLE fnassign (line INTEGER, key TEXT, function TEXT, file_id INTEGER);
+CREATE TABLE fnassign (line INTEGER, key TEXT, function TEXT, tbl TEXT, file_id INTEGER);
+CREATE TABLE tableaddr (line INTEGER, holder TEXT, name TEXT, file_id INTEGER);
 CREATE TABLE includes (file_id INTEGER, path TEXT);
 CREATE TABLE failures (path TEXT, reason TEXT);
 """
@@ -129,6 +131,7 @@ class ParsedFile(NamedTuple):
     refs: list[RefRow]
     assigns: list[FnAssign]
     includes: list[str]  # tree paths the file's #include lines may name
+    tables: list[TableAddress]  # ops table addresses of initializer elements
 
 
 class ParseFailure(NamedTuple):
@@ -150,7 +153,7 @@ def _parse_one(job: Job) -> ParsedFile:
     result = parse_definitions(_parser, src, job.rel, refs=job.refs)
     digests = [definition_digest(src[d.start_byte : d.end_byte]) for d in result.definitions]
     return ParsedFile(result.lines, result.error_nodes, result.partial, result.definitions, digests, result.refs,
-                      result.assigns, include_paths(src, job.rel))
+                      result.assigns, include_paths(src, job.rel), result.tables)
 
 
 def definition_digest(text: bytes) -> int:
@@ -189,7 +192,8 @@ def _parse_chunk(args: tuple[str, list[Job]]) -> tuple[str, int, list[ParseFailu
         db.executemany("INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        [(*d, digest, *fid) for d, digest in zip(parsed.definitions, parsed.digests, strict=True)])
         db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [r + fid for r in parsed.refs])
-        db.executemany("INSERT INTO fnassign VALUES (?, ?, ?, ?)", [a + fid for a in parsed.assigns])
+        db.executemany("INSERT INTO fnassign VALUES (?, ?, ?, ?, ?)", [a + fid for a in parsed.assigns])
+        db.executemany("INSERT INTO tableaddr VALUES (?, ?, ?, ?)", [t + fid for t in parsed.tables])
         db.executemany("INSERT INTO includes VALUES (?, ?)", [(job.file_id, path) for path in parsed.includes])
     db.executemany("INSERT INTO failures VALUES (?, ?)", failures)
     db.commit()
@@ -206,8 +210,9 @@ _MERGE = (
     "INSERT INTO refs (file_id, line, col, end_col, name, role, func, cond, access_id)"
     " SELECT r.file_id, r.line, r.col, r.end_col, r.name, r.role, r.func, r.cond, a.id"
     " FROM chunk.refs r LEFT JOIN access a ON a.key = r.key",
-    "INSERT INTO fnassign (file_id, line, access_id, function)"
-    " SELECT f.file_id, f.line, a.id, f.function FROM chunk.fnassign f JOIN access a ON a.key = f.key",
+    "INSERT INTO fnassign (file_id, line, access_id, function, tbl)"
+    " SELECT f.file_id, f.line, a.id, f.function, f.tbl FROM chunk.fnassign f JOIN access a ON a.key = f.key",
+    "INSERT INTO tableaddr (file_id, line, holder, name) SELECT file_id, line, holder, name FROM chunk.tableaddr",
     "INSERT INTO includes (file_id, path) SELECT file_id, path FROM chunk.includes",
 )
 
@@ -217,7 +222,7 @@ _MERGE = (
 
 # The modules that turn C into rows, and (found by following their relative imports)
 # every module of the package they use; the indexer's own file holds the chunk schema.
-_ROW_CODE_ROOTS = ("cparse", "xref", "resolve")
+_ROW_CODE_ROOTS = ("cparse", "xref", "resolve", "opsgroups")
 _RELATIVE_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.+)([\w.]*)[ \t]+import[ \t]+\(?([\w, \t]+)", re.MULTILINE)
 
 
@@ -365,6 +370,7 @@ def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | N
             failed = _write(db, tree, spec, to_parse, touched, removed, current, jobs, Path(workdir))
         create_schema(db)  # indexes after a bulk load are cheaper than during it
         resolve_accesses(db)
+        group_ops_tables(db)
         _write_meta(db, lock, spec.name)
         db.commit()
         symbols, errors = _counts_in(db)
@@ -390,7 +396,7 @@ def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[
         row = db.execute("SELECT id FROM files WHERE path = ?", (rel,)).fetchone()
         if row is None:
             continue
-        for table in ("symbols", "refs", "fnassign", "includes"):
+        for table in ("symbols", "refs", "fnassign", "includes", "tableaddr"):
             db.execute(f"DELETE FROM {table} WHERE file_id = ?", row)
         db.execute("DELETE FROM files WHERE id = ?", row)
     for rel in touched:

@@ -50,6 +50,9 @@ MAX_MACRO_BODY = 20000
 _MACRO_PREFIX = b"void __kx_macro(void){"
 _MACRO_SUFFIX = b"\n;}"
 
+# The nodes of one initializer element looked at for table addresses (an ops table has a few dozen).
+_MAX_ELEMENT_NODES = 5000
+
 _INDIRECT_CALL_RX = re.compile(r"^INDIRECT_CALL_(?:(\d)|INET(?:_1)?)$")
 # Declarators in macro form: MACRO(type, name, ...) declares the local `name`.
 DECLARES_LOCAL = frozenset({"DECLARE_SOCKADDR"})
@@ -87,6 +90,16 @@ class FnAssign(NamedTuple):
     line: int
     key: str  # the member written, as a key
     function: str
+    table: str | None = None  # the variable whose initializer stores it (an ops table), None in code
+
+
+class TableAddress(NamedTuple):
+    """An ops table candidate named in one element of a top-level initializer (`.ops = &inet_stream_ops`
+    in an entry of inetsw_array); elements naming two or more are kept (see explorer/opsgroups.py)."""
+
+    line: int  # the element's first line
+    holder: str  # the variable initialized
+    name: str  # the address taken, or the holder itself when its own initializer stores functions
 
 
 def type_name(node: Node | None) -> str | None:
@@ -119,6 +132,8 @@ class RefCollector:
         self.enabled = enabled
         self.refs: list[RefRow] = []
         self.assigns: list[FnAssign] = []
+        self.tables: list[TableAddress] = []
+        self.table: str | None = None  # the top-level variable whose initializer is being walked
         self.cond_of = cond_of  # (block) -> own condition, from the definition walker
         self.depth = 0  # statement expressions `({ ... })` walked inside one another
         self.partial = False  # some were nested deeper than MAX_NESTING and left out
@@ -210,7 +225,44 @@ class RefCollector:
             if decl.type == "init_declarator":
                 value = decl.child_by_field_name("value")
                 if value is not None:
-                    self.expr(value, {}, None, cond, "read", init_type=tname)
+                    holder, is_array = _variable_name(decl.child_by_field_name("declarator"))
+                    first = len(self.assigns)
+                    self.table = holder
+                    try:
+                        self.expr(value, {}, None, cond, "read", init_type=tname)
+                    finally:
+                        self.table = None
+                    if holder is not None and value.type == "initializer_list":
+                        self.table_addresses(value, holder, is_array, len(self.assigns) > first)
+
+    def table_addresses(self, value: Node, holder: str, is_array: bool, stores_functions: bool) -> None:
+        """The addresses (`&name`) each element of an initializer takes: one element for a single
+        variable, each entry for an array.  An element naming two or more (the holder counts when its
+        own initializer stores functions: it is an ops table itself) is recorded."""
+        elements = [value]
+        if is_array:
+            elements = []
+            for child in value.named_children:
+                if child.type == "initializer_pair":
+                    child = child.child_by_field_name("value") or child
+                if child.type == "initializer_list":
+                    elements.append(child)
+        for element in elements:
+            names: dict[str, None] = {holder: None} if stores_functions else {}
+            stack = [element]
+            seen = 0
+            while stack and seen < _MAX_ELEMENT_NODES:
+                cur = stack.pop()
+                seen += 1
+                if cur.type == "pointer_expression" and cur.children and cur.children[0].type == "&":
+                    arg = cur.child_by_field_name("argument")
+                    if arg is not None and arg.type == "identifier":
+                        names.setdefault(_text(arg), None)
+                elif cur.type in ("initializer_list", "initializer_pair", "ERROR") or cur.type in _PREPROC_BLOCKS:
+                    stack.extend(c for c in cur.named_children if c.type not in ("field_designator", "comment"))
+            if len(names) >= 2:
+                line = element.start_point[0] + 1
+                self.tables.extend(TableAddress(line, holder, name) for name in names)
 
     # ------------------------------------------------------------------ helpers
     def add(self, node: Node, role: str, func: str | None, cond: str | None, key: str | None = None) -> None:
@@ -464,7 +516,7 @@ class RefCollector:
                 self.add(fid, "write", w.func, w.cond, key)
                 fn_name = _function_value(value) if value is not None else None
                 if fn_name and fn_name not in w.locals_:
-                    self.assigns.append(FnAssign(fid.start_point[0] + 1, key, fn_name))
+                    self.assigns.append(FnAssign(fid.start_point[0] + 1, key, fn_name, self.table))
                 sub_type = f"@{itype}.{member}"  # nested initializer: the member's type
         for d in designators:
             if d.type == "subscript_designator":
@@ -630,6 +682,23 @@ def _statement_in_disguise(node: Node) -> bool:
     if type_node is None or type_node.type != "macro_type_specifier":
         return False
     return any(c.type in ("function_declarator", "ERROR") for c in node.children)
+
+
+def _variable_name(node: Node | None) -> tuple[str | None, bool]:
+    """The name a top-level declarator declares, and whether it is an array (`x[]`, `*x[4]`)."""
+    is_array = False
+    for _ in range(16):
+        if node is None:
+            return None, is_array
+        if node.type == "identifier":
+            return _text(node), is_array
+        if node.type == "array_declarator":
+            is_array = True
+        if node.type == "parenthesized_declarator":
+            node = next((c for c in node.named_children if c.type != "comment"), None)
+        else:
+            node = node.child_by_field_name("declarator")
+    return None, is_array
 
 
 def _function_value(node: Node) -> str | None:
