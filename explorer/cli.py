@@ -10,6 +10,7 @@ Exit codes: 0 success, 1 nothing found or the work failed, 2 bad arguments.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import re
 import sqlite3
@@ -26,6 +27,7 @@ from .opsgroups import OpsContext
 from .store import (
     CALL_TREE_LIMIT,
     KINDS,
+    LOCAL_ROLES,
     ROLES,
     CallNode,
     CallTree,
@@ -173,10 +175,13 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_dump)
 
     p = sub.add_parser("refs", parents=[common], help="where a symbol is used: calls, reads, writes, address taken, type and macro uses",
-                       description="Uses of a function, macro, type, global, or STRUCT.FIELD (resolved by type, not by name). "
-                       "Uses of locals and parameters are not listed.")
-    p.add_argument("name", type=symbol_name, help="e.g. inet_csk_listen_start, sk_acceptq_is_full, sock_common.skc_state, sk_state")
-    p.add_argument("--role", choices=ROLES, help="only uses in this role")
+                       description="Uses of a function, macro, type, global, or STRUCT.FIELD (resolved by type, not by name); "
+                       "with --in FUNCTION, of a local or parameter of that function (roles decl, read, write, addr).")
+    p.add_argument("name", type=symbol_name, help="e.g. inet_csk_listen_start, sk_acceptq_is_full, sock_common.skc_state, sk_state; "
+                   "with --in, a local or parameter (err)")
+    p.add_argument("--role", choices=tuple(dict.fromkeys(ROLES + LOCAL_ROLES)), help="only uses in this role")
+    p.add_argument("--in", dest="within", metavar="FUNCTION", type=symbol_name,
+                   help="NAME is a local or parameter of FUNCTION (every definition of it): its declaration and uses")
     p.set_defaults(func=cmd_refs)
 
     for which, text in (("callers", "who calls a function (direct calls and calls through ops tables)"),
@@ -449,7 +454,36 @@ def cmd_versions(project: Project, args: argparse.Namespace) -> int:
     return EXIT_FAIL if damaged else EXIT_OK
 
 
+def cmd_local_refs(project: Project, args: argparse.Namespace) -> int:
+    """refs NAME --in FUNCTION."""
+    with _open_index(project, args) as index:
+        if not any(s.kind == "function" for s in index.lookup(args.within)):
+            close = [n for n in index.suggest(args.within) if n != args.within]
+            err(f"no function {args.within} in {project.kernel(args.kernel).name}"
+                + (f"; did you mean {', '.join(close)}?" if close else ""))
+            return EXIT_FAIL
+        found = index.local_refs(args.within, args.name)
+        if not found:
+            names = index.locals_of(args.within)
+            close = difflib.get_close_matches(args.name, names, n=5, cutoff=0.5)
+            what = f"did you mean {', '.join(close)}?" if close else (f"its locals and parameters: {', '.join(names[:12])}"
+                                                                       + (" …" if len(names) > 12 else "") if names else "it has none")
+            err(f"{args.within} has no local or parameter {args.name}; {what}")
+            return EXIT_FAIL
+    if args.role:
+        found = [r for r in found if r.role == args.role]
+    if args.json:
+        emit_json([r.as_dict() for r in found])
+        return EXIT_OK
+    for r in found:
+        print(f"{r.path}:{r.line}:{r.col + 1}  {r.role:<5}  {r.function}  {r.kind} {r.name}")
+    print(f"{len(found)} uses", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_refs(project: Project, args: argparse.Namespace) -> int:
+    if args.within is not None:
+        return cmd_local_refs(project, args)
     with _open_index(project, args) as index:
         names = [args.name]
         if not index.lookup(args.name):

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple, TypeVar, cast
 import tree_sitter_c
 from tree_sitter import Language, Node, Parser
 
-from .xref import MAX_NESTING, FnAssign, RefCollector, RefRow, TableAddress, join_conditions, type_name
+from .xref import MAX_NESTING, FnAssign, LocalUses, RefCollector, RefRow, TableAddress, join_conditions, type_name
 
 C_LANGUAGE = Language(tree_sitter_c.language())
 
@@ -543,6 +543,7 @@ class ParseResult:
     assigns: list[FnAssign] = field(default_factory=list)
     partial: bool = False  # nested deeper than MAX_NESTING somewhere: what lies deeper is left out
     tables: list[TableAddress] = field(default_factory=list)  # ops table addresses of initializer elements
+    locals: list[LocalUses] = field(default_factory=list)  # locals and parameters of each function, with their uses
 
 
 def make_parser() -> Parser:
@@ -816,7 +817,9 @@ class MacroDefinedFunctions:
             body = end_node if end_node.type == "compound_statement" else end_node.child_by_field_name("body")
             if body is not None:
                 close = self.src.find(b")", match.start("name"))
-                self.xref.definer_body(body, name, self.conditions.condition_at(top), _blank_annotation_words(self.src[match.start("name") : close if close > 0 else match.end()]))  # `struct sock __user *`: the type is sock
+                line = self.src.count(b"\n", 0, match.start("name")) + 1
+                self.xref.definer_body(body, name, self.conditions.condition_at(top), _blank_annotation_words(self.src[match.start("name") : close if close > 0 else match.end()]),  # `struct sock __user *`: the type is sock
+                                       match.start("name"), line)
             line = self.src.count(b"\n", 0, match.start("name")) + 1
             line_start = self.src.rfind(b"\n", 0, match.start("name")) + 1
             col = match.start("name") - line_start
@@ -950,7 +953,7 @@ class DefinitionWalker:
         sig = _collapse(self.src[node.start_byte : sig_end])
         scope = "file" if "static" in _storage(node) else "global"
         self.emit(name, "function", name_node, node, scope, sig, cond, type_=type_name(node.child_by_field_name("type")))
-        self.xref.function(node, name, cond)
+        self.xref.function(node, name, cond, name_node.start_point[0] + 1)
         if body is not None and b"#" in self.text(body):
             self.nested_macros(body, cond)
 
@@ -1270,7 +1273,8 @@ def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) 
         found = _type_argument_roles(src, found, prepared.type_arguments)
     if line_conditions and found:
         found = [r._replace(cond=join_conditions(r.cond, line_conditions[r.line])) if r.line in line_conditions else r for r in found]
-    return ParseResult(walker.out, walker.errors, lines, found, walker.xref.assigns, partial, walker.xref.tables)
+    return ParseResult(walker.out, walker.errors, lines, found, walker.xref.assigns, partial, walker.xref.tables,
+                       walker.xref.locals)
 
 
 # #if blocks inside an initializer (`.compat_ioctl = inet_compat_ioctl,` under #ifdef

@@ -37,7 +37,7 @@ from .store import SCHEMA_VERSION, create_schema
 
 if TYPE_CHECKING:  # the parser (and tree-sitter) is imported only when a file is parsed
     from .cparse import DefinitionRow
-    from .xref import FnAssign, RefRow, TableAddress
+    from .xref import FnAssign, LocalUses, RefRow, TableAddress
 
 SOURCE_SUFFIXES = (".c", ".h")
 _SERIAL_BELOW = 40  # fewer changed files than this are parsed in-process
@@ -106,6 +106,7 @@ CREATE TABLE symbols (name TEXT, kind TEXT, line INTEGER, col INTEGER, end_line 
 CREATE TABLE refs (line INTEGER, col INTEGER, end_col INTEGER, name TEXT, role TEXT, func TEXT, cond TEXT, key TEXT, file_id INTEGER);
 CREATE TABLE fnassign (line INTEGER, key TEXT, function TEXT, tbl TEXT, file_id INTEGER);
 CREATE TABLE tableaddr (line INTEGER, holder TEXT, name TEXT, file_id INTEGER);
+CREATE TABLE locals (line INTEGER, data TEXT, file_id INTEGER);
 CREATE TABLE includes (file_id INTEGER, path TEXT);
 CREATE TABLE failures (path TEXT, reason TEXT);
 """
@@ -132,6 +133,7 @@ class ParsedFile(NamedTuple):
     assigns: list[FnAssign]
     includes: list[str]  # tree paths the file's #include lines may name
     tables: list[TableAddress]  # ops table addresses of initializer elements
+    locals: list[LocalUses]  # each function's locals and parameters with their uses
 
 
 class ParseFailure(NamedTuple):
@@ -153,7 +155,7 @@ def _parse_one(job: Job) -> ParsedFile:
     result = parse_definitions(_parser, src, job.rel, refs=job.refs)
     digests = [definition_digest(src[d.start_byte : d.end_byte]) for d in result.definitions]
     return ParsedFile(result.lines, result.error_nodes, result.partial, result.definitions, digests, result.refs,
-                      result.assigns, include_paths(src, job.rel), result.tables)
+                      result.assigns, include_paths(src, job.rel), result.tables, result.locals)
 
 
 def definition_digest(text: bytes) -> int:
@@ -194,6 +196,7 @@ def _parse_chunk(args: tuple[str, list[Job]]) -> tuple[str, int, list[ParseFailu
         db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [r + fid for r in parsed.refs])
         db.executemany("INSERT INTO fnassign VALUES (?, ?, ?, ?, ?)", [a + fid for a in parsed.assigns])
         db.executemany("INSERT INTO tableaddr VALUES (?, ?, ?, ?)", [t + fid for t in parsed.tables])
+        db.executemany("INSERT INTO locals VALUES (?, ?, ?)", [u + fid for u in parsed.locals])
         db.executemany("INSERT INTO includes VALUES (?, ?)", [(job.file_id, path) for path in parsed.includes])
     db.executemany("INSERT INTO failures VALUES (?, ?)", failures)
     db.commit()
@@ -213,6 +216,7 @@ _MERGE = (
     "INSERT INTO fnassign (file_id, line, access_id, function, tbl)"
     " SELECT f.file_id, f.line, a.id, f.function, f.tbl FROM chunk.fnassign f JOIN access a ON a.key = f.key",
     "INSERT INTO tableaddr (file_id, line, holder, name) SELECT file_id, line, holder, name FROM chunk.tableaddr",
+    "INSERT OR IGNORE INTO locals (file_id, line, data) SELECT file_id, line, data FROM chunk.locals",
     "INSERT INTO includes (file_id, path) SELECT file_id, path FROM chunk.includes",
 )
 
@@ -396,7 +400,7 @@ def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[
         row = db.execute("SELECT id FROM files WHERE path = ?", (rel,)).fetchone()
         if row is None:
             continue
-        for table in ("symbols", "refs", "fnassign", "includes", "tableaddr"):
+        for table in ("symbols", "refs", "fnassign", "includes", "tableaddr", "locals"):
             db.execute(f"DELETE FROM {table} WHERE file_id = ?", row)
         db.execute("DELETE FROM files WHERE id = ?", row)
     for rel in touched:

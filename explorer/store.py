@@ -82,6 +82,12 @@ CREATE TABLE IF NOT EXISTS tableaddr ( -- addresses an element of a top-level in
     holder TEXT NOT NULL,               -- the variable initialized (inetsw_array)
     name TEXT NOT NULL                  -- the variable whose address is taken (or the holder, an ops table itself)
 );
+CREATE TABLE IF NOT EXISTS locals (    -- the locals and parameters of one function definition and their uses (xref.LocalUses)
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    line INTEGER NOT NULL,              -- the function's name line (its symbols row)
+    data TEXT NOT NULL,                 -- NAME:K:L.C.R,...;... (K p/l, L relative to `line`, C byte column, R d/r/w/a)
+    PRIMARY KEY (file_id, line)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS opsgroup (  -- ops tables used together, from tableaddr (explorer/opsgroups.py)
     grp INTEGER NOT NULL,               -- one per initializer element naming ops tables of two or more types
     tbl TEXT NOT NULL,                  -- an ops table of the group
@@ -397,6 +403,41 @@ class Index:
         if role:
             out = [r for r in out if r.role == role]
         out.sort(key=lambda r: (r.path, r.line, r.col))
+        return out
+
+    # ------------------------------------------------------------ locals and parameters (the `locals` table)
+
+    def local_refs(self, function: str, name: str | None = None) -> list[LocalRef]:
+        """The uses of the locals and parameters of each definition of `function` (or of its local
+        `name` alone), the declaration first, then in file order."""
+        out: list[LocalRef] = []
+        for path, line, data in self.db.execute(
+            "SELECT f.path, s.line, l.data FROM symbols s JOIN files f ON f.id = s.file_id"
+            " JOIN locals l ON l.file_id = s.file_id AND l.line = s.line"
+            " WHERE s.name = ? AND s.kind = 'function' ORDER BY f.path, s.line", (function,)):
+            for local, kind, uses in unpack_locals(data, line):
+                if name is None or local == name:
+                    out.extend(LocalRef(path, use_line, col, function, _LOCAL_ROLE_NAMES[role], local, kind)
+                               for use_line, col, role in uses)
+        return out
+
+    def locals_of(self, function: str) -> list[str]:
+        """The names of the locals and parameters of `function` (every definition), in order of declaration."""
+        names: dict[str, None] = {}
+        for (data,) in self.db.execute(
+            "SELECT l.data FROM symbols s JOIN locals l ON l.file_id = s.file_id AND l.line = s.line"
+            " WHERE s.name = ? AND s.kind = 'function'", (function,)):
+            names.update(dict.fromkeys(local for local, _, _ in unpack_locals(data, 0)))
+        return list(names)
+
+    def locals_in_file(self, path: str) -> list[tuple[int, str, str, list[tuple[int, int, str]]]]:
+        """Each function of `path` that has locals: (its name line, local, kind, uses as (line, byte
+        column, role letter)), for the site's source pages."""
+        out = []
+        for line, data in self.db.execute(
+            "SELECT l.line, l.data FROM locals l JOIN files f ON f.id = l.file_id WHERE f.path = ? ORDER BY l.line", (path,)):
+            for local, kind, uses in unpack_locals(data, line):
+                out.append((line, local, kind, uses))
         return out
 
     # ------------------------------------------------------------ the call graph: a node per definition
@@ -1044,6 +1085,41 @@ class Ref:
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
+@dataclass(frozen=True)
+class LocalRef:
+    """A use of a local or parameter (`kexplore refs NAME --in FUNCTION`)."""
+
+    path: str
+    line: int
+    col: int
+    function: str
+    role: str  # decl read write addr
+    name: str
+    kind: str  # parameter or local
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+_LOCAL_ROLE_NAMES = {"d": "decl", "r": "read", "w": "write", "a": "addr"}
+_LOCAL_KINDS = {"p": "parameter", "l": "local"}
+
+
+def unpack_locals(data: str, base_line: int) -> Iterator[tuple[str, str, list[tuple[int, int, str]]]]:
+    """The `locals` table's text (see xref.LocalUses) as (name, kind, [(line, byte column, role letter)])."""
+    for entry in data.split(";"):
+        try:
+            name, kind, uses_text = entry.split(":", 2)
+            uses = []
+            for use in uses_text.split(","):
+                if use:
+                    line_text, rest = use.split(".", 1)
+                    uses.append((base_line + int(line_text), int(rest[:-1]), rest[-1]))
+        except ValueError:  # a damaged row: what can be read of the others is still given
+            continue
+        yield name, _LOCAL_KINDS.get(kind, "local"), uses
+
+
 # A node of the call graph: a name and the file of its definition (None: no definition indexed,
 # a function only declared or unknown).  Two static functions of one name are two nodes.
 CallNodeKey = tuple[str, str | None]
@@ -1288,6 +1364,7 @@ class CallTree:
 
 
 ROLES = ("call", "read", "write", "addr", "type", "macro")
+LOCAL_ROLES = ("decl", "read", "write", "addr")
 
 # Call edges: direct calls by name, and calls through a member (`sock->ops->listen(...)`) to
 # every function stored in that member by an ops table or an assignment.  `{0}` takes the

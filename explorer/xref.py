@@ -93,6 +93,19 @@ class FnAssign(NamedTuple):
     table: str | None = None  # the variable whose initializer stores it (an ops table), None in code
 
 
+class LocalUses(NamedTuple):
+    """The locals and parameters of one function definition and every use of each, packed in one
+    text (explorer/store.py, `locals` table): ``NAME:K:L.C.R,L.C.R;NAME:...`` where K is p
+    (parameter) or l (local), L the line relative to the function's name line, C the byte
+    column, R the role: d (the declaration), r (read), w (write), a (address taken)."""
+
+    line: int  # the function's name line (its symbols row)
+    data: str
+
+
+_LOCAL_ROLES = {"read": "r", "write": "w", "addr": "a", "call": "r", "decl": "d"}
+
+
 class TableAddress(NamedTuple):
     """An ops table candidate named in one element of a top-level initializer (`.ops = &inet_stream_ops`
     in an entry of inetsw_array); elements naming two or more are kept (see explorer/opsgroups.py)."""
@@ -133,13 +146,16 @@ class RefCollector:
         self.refs: list[RefRow] = []
         self.assigns: list[FnAssign] = []
         self.tables: list[TableAddress] = []
+        self.locals: list[LocalUses] = []
+        # while a function body is walked: each local's kind (p or l) and its uses (line, col, role)
+        self._uses: dict[str, tuple[str, list[tuple[int, int, str]]]] | None = None
         self.table: str | None = None  # the top-level variable whose initializer is being walked
         self.cond_of = cond_of  # (block) -> own condition, from the definition walker
         self.depth = 0  # statement expressions `({ ... })` walked inside one another
         self.partial = False  # some were nested deeper than MAX_NESTING and left out
 
     # ------------------------------------------------------------------ entry points
-    def function(self, node: Node, name: str, cond: str | None) -> None:
+    def function(self, node: Node, name: str, cond: str | None, name_line: int) -> None:
         if not self.enabled:
             return
         locals_: dict[str, str | None] = {}
@@ -148,27 +164,80 @@ class RefCollector:
         fdecl = declarator
         while fdecl is not None and fdecl.type != "function_declarator":
             fdecl = fdecl.child_by_field_name("declarator")
-        if fdecl is not None:
-            params = fdecl.child_by_field_name("parameters")
-            if params is not None:
-                for param in params.named_children:
-                    if param.type == "parameter_declaration":
-                        self.declare(param, locals_, name, cond)
-        body = node.child_by_field_name("body")
-        if body is not None:
-            self.walk(body, locals_, name, cond)
+        self._uses = {}
+        try:
+            if fdecl is not None:
+                params = fdecl.child_by_field_name("parameters")
+                if params is not None:
+                    for param in params.named_children:
+                        if param.type == "parameter_declaration":
+                            self.declare(param, locals_, name, cond, "p")
+            body = node.child_by_field_name("body")
+            if body is not None:
+                self.walk(body, locals_, name, cond)
+            self._pack_locals(name_line)
+        finally:
+            self._uses = None
 
-    def definer_body(self, body: Node, name: str, cond: str | None, params_text: bytes) -> None:
-        """SYSCALL_DEFINEn(name, type, arg, ...) bodies: arguments come in pairs."""
+    def _pack_locals(self, name_line: int) -> None:
+        """The uses gathered for one function as a LocalUses row (none for a function without locals)."""
+        if not self._uses:
+            return
+        parts = []
+        for local, (kind, uses) in self._uses.items():
+            uses.sort()
+            seen = dict.fromkeys(f"{line - name_line}.{col}{role}" for line, col, role in uses)
+            parts.append(f"{local}:{kind}:{','.join(seen)}")
+        self.locals.append(LocalUses(name_line, ";".join(parts)))
+
+    def local_use(self, node: Node, name: str, role: str) -> None:
+        """A use of a local or parameter (recorded while a function body is walked)."""
+        uses = self._uses
+        if uses is None:
+            return
+        entry = uses.get(name)
+        if entry is None:
+            entry = uses[name] = ("l", [])
+        row, col = node.start_point
+        entry[1].append((row + 1, col, _LOCAL_ROLES.get(role, "r")))
+
+    def local_declared(self, node: Node, name: str, kind: str) -> None:
+        uses = self._uses
+        if uses is None:
+            return
+        entry = uses.get(name)
+        if entry is None or not entry[1]:
+            entry = uses[name] = (kind, entry[1] if entry else [])
+        row, col = node.start_point
+        entry[1].append((row + 1, col, "d"))
+
+    def definer_body(self, body: Node, name: str, cond: str | None, params_text: bytes, params_start: int = -1,
+                     name_line: int = 0) -> None:
+        """SYSCALL_DEFINEn(name, type, arg, ...) bodies: arguments come in pairs (`params_start`: the
+        byte offset of params_text in the file, for the parameters' own positions)."""
         if not self.enabled:
             return
         locals_: dict[str, str | None] = {}
-        parts = [p.strip() for p in params_text.decode("utf-8", "replace").split(",")[1:]]
-        for i in range(0, len(parts) - 1, 2):
-            arg = parts[i + 1].strip()
-            if re.match(r"^[A-Za-z_]\w*$", arg):
-                locals_[arg] = normalize_type_text(parts[i])
-        self.walk(body, locals_, name, cond)
+        self._uses = {}
+        try:
+            pieces = params_text.split(b",")
+            offset = len(pieces[0]) + 1
+            for i in range(1, len(pieces) - 1, 2):
+                type_text, arg_raw = pieces[i], pieces[i + 1]
+                arg_at = offset + len(type_text) + 1
+                offset = arg_at + len(arg_raw) + 1
+                arg = arg_raw.strip().decode("utf-8", "replace")
+                if re.match(r"^[A-Za-z_]\w*$", arg):
+                    locals_[arg] = normalize_type_text(type_text.decode("utf-8", "replace").strip())
+                    if params_start >= 0:
+                        at = params_start + arg_at + (len(arg_raw) - len(arg_raw.lstrip()))
+                        line = self.src.count(b"\n", 0, at) + 1
+                        col = at - (self.src.rfind(b"\n", 0, at) + 1)
+                        self._uses[arg] = ("p", [(line, col, "d")])
+            self.walk(body, locals_, name, cond)
+            self._pack_locals(name_line)
+        finally:
+            self._uses = None
 
     def macro_body(self, value: Node, params: Node, name: str, cond: str | None) -> None:
         """A function-like macro's body: its identifier uses, the macro as their function (so the
@@ -287,7 +356,7 @@ class RefCollector:
         elif t == "type_descriptor":
             self.type_refs(node.child_by_field_name("type"), func, cond)
 
-    def declare(self, node: Node, locals_: dict[str, str | None], func: str | None, cond: str | None) -> None:
+    def declare(self, node: Node, locals_: dict[str, str | None], func: str | None, cond: str | None, kind: str = "l") -> None:
         type_node = node.child_by_field_name("type")
         self.type_refs(type_node, func, cond)
         tname = type_name(type_node)
@@ -308,7 +377,9 @@ class RefCollector:
                     nxt = next(iter(cur.named_children), None)
                 cur = nxt
             if cur is not None:
-                locals_[_text(cur)] = tname
+                local = _text(cur)
+                locals_[local] = tname
+                self.local_declared(cur, local, kind)
             if value is not None:
                 self.expr(value, locals_, func, cond, "read", init_type=tname)
 
@@ -382,8 +453,11 @@ class RefCollector:
                 if params is not None:
                     stack.append(params)
             elif t in ("identifier", "type_identifier"):
-                if _text(cur) not in locals_:
+                text = _text(cur)
+                if text not in locals_:
                     self.add(cur, "read", func, cond)
+                else:
+                    self.local_use(cur, text, "read")
             elif t in ("field_identifier", "primitive_type") or t in _SKIP:
                 continue
             else:
@@ -402,9 +476,14 @@ class RefCollector:
             visit_of(cur.type, other)(self, walk, cur, r, itype)
 
     def visit_identifier(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
-        text = node.text
-        if text is not None and text.decode("utf-8", "replace") not in w.locals_:
+        raw = node.text
+        if raw is None:
+            return
+        text = raw.decode("utf-8", "replace")
+        if text not in w.locals_:
             self.add(node, role, w.func, w.cond)
+        elif self._uses is not None:
+            self.local_use(node, text, role)
 
     def visit_generic(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
         """Expressions whose parts are simply read (a parenthesized one passes its role on)."""
@@ -441,6 +520,7 @@ class RefCollector:
         if fname in DECLARES_LOCAL and len(arg_nodes) >= 2 and arg_nodes[1].type == "identifier":
             # DECLARE_SOCKADDR(struct sockaddr_in *, sin, msg->msg_name) declares `sin`
             w.locals_[_text(arg_nodes[1])] = normalize_type_text(_text(arg_nodes[0]))
+            self.local_declared(arg_nodes[1], _text(arg_nodes[1]), "l")
             arg_nodes = arg_nodes[2:]
         indirect = _INDIRECT_CALL_RX.match(fname) if fname else None
         if fname and indirect:

@@ -280,6 +280,9 @@ def call_list(site: SiteIndex, ctx: LinkContext, rows: list[CallEdge], page_url:
         through = ""
         if row.via:
             through = f" through <code>.{html_text(row.via)}</code>" if "." in row.via else f" in the macro <code>{html_text(row.via)}</code>"
+            tables = [t for t in row.tables if t]
+            if tables:
+                through += " of " + ", ".join(f"<code>{html_text(t)}</code>" for t in tables[:4]) + (" …" if len(tables) > 4 else "")
         groups.setdefault((row.def_path, row.def_line), []).append(f"<li>{who} at {site_link}{through}</li>")
     more = f'<p class="kx-meta">… and {len(rows) - limit} more.</p>' if len(rows) > limit else ""
     if len(groups) < 2:
