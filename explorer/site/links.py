@@ -158,6 +158,25 @@ class SiteIndex:
             end_line, end_col = lk.line, lk.end
         return out
 
+    def local_spans(self, path: str, data: bytes) -> list[tuple[int, int, int, int, bool]]:
+        """The locals and parameters of `path`: (line, start, end, number, at its declaration) in
+        characters, one number per local of each function."""
+        lines = data.split(b"\n")
+        with self.open() as index:
+            found = index.locals_in_file(path)
+        out = []
+        for number, (_, name, _kind, uses) in enumerate(found):
+            width = len(name)
+            for line, col, role in uses:
+                if not 1 <= line <= len(lines):
+                    continue
+                raw = lines[line - 1]
+                if raw[col : col + width] != name.encode():
+                    continue  # the file is not the one indexed: no span rather than a wrong one
+                start = char_column(raw, col)
+                out.append((line, start, start + width, number, role == "d"))
+        return out
+
     def _definition_link(self, d: SiteDefinition, lines: list[bytes]) -> Link | None:
         if d.line - 1 >= len(lines):
             return None

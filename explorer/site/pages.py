@@ -84,7 +84,7 @@ def render_source_page(site: SiteIndex, ctx: LinkContext, path: str) -> Rendered
     toks = tokens(text)
     links = site.file_links(path, data)
     page_url = source_url(site.kernel, path)
-    code = render(text, _spans(links, page_url, ctx, path), toks=toks)
+    code = render(text, _with_locals(_spans(links, page_url, ctx, path), site.local_spans(path, data)), toks=toks)
     lines = site.files.get(path, text.count("\n"))
     crumbs = _breadcrumbs(site.kernel, path, page_url)
     header = (
@@ -93,6 +93,22 @@ def render_source_page(site: SiteIndex, ctx: LinkContext, path: str) -> Rendered
     )
     refs = [(lk.target, lk.line) for lk in links if not lk.definition]
     return RenderedSource(path, f'<div class="kx-source">{header}{code}</div>', refs)
+
+
+def _with_locals(spans: list[LinkSpan], locals_: list[tuple[int, int, int, int, bool]]) -> list[LinkSpan]:
+    """The link spans and the spans of locals and parameters, sorted, a local that would overlap a link left out."""
+    if not locals_:
+        return spans
+    taken: dict[int, list[tuple[int, int]]] = {}
+    for span in spans:
+        taken.setdefault(span.line, []).append((span.start, span.end))
+    out = list(spans)
+    for line, start, end, number, decl in locals_:
+        if any(s < end and start < e for s, e in taken.get(line, ())):
+            continue
+        out.append(LinkSpan(line, start, end, "", decl, number))
+    out.sort(key=lambda s: (s.line, s.start))
+    return out
 
 
 def _breadcrumbs(kernel: str, path: str, page_url: str) -> str:
