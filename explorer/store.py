@@ -902,16 +902,18 @@ class Index:
             chain.append(row[0])
         return chain
 
-    def ops_targets(self) -> dict[str, list[str]]:
-        """STRUCT.FIELD → the functions stored in it (ops tables, assignments): what a call through it may reach."""
-        out: dict[str, list[str]] = {}
-        for member, function in self.db.execute(
-            "SELECT DISTINCT a.target, fa.function FROM fnassign fa JOIN access a ON a.id = fa.access_id"
+    def ops_targets(self) -> dict[str, list[tuple[str, str]]]:
+        """STRUCT.FIELD → the functions stored in it (ops tables, assignments), each with the file that
+        stores it (whose own static of that name, if any, is the one stored): what a call through it may reach."""
+        out: dict[str, dict[tuple[str, str], None]] = {}
+        for member, function, path in self.db.execute(
+            "SELECT a.target, fa.function, min(f.path) FROM fnassign fa JOIN access a ON a.id = fa.access_id"
+            " JOIN files f ON f.id = fa.file_id"
             " WHERE a.target IS NOT NULL AND fa.function IN (SELECT name FROM symbols WHERE kind = 'function')"
-            " ORDER BY a.target, fa.function"
+            " GROUP BY a.target, fa.function, fa.file_id ORDER BY a.target, fa.function"
         ):
-            out.setdefault(member, []).append(function)
-        return out
+            out.setdefault(member, {})[(function, path)] = None
+        return {member: list(found) for member, found in out.items()}
 
     def refs_in_file(self, path: str) -> list[tuple[int, int, int, str, str, str | None]]:
         """Link spans of one file: (line, col, end_col, name, role, target); byte columns.
@@ -931,6 +933,12 @@ class Index:
 
 
     # ------------------------------------------------------------ for the site (explorer/site/)
+
+    def included_files(self, path: str) -> frozenset[str]:
+        """The indexed files that `path`'s #include lines name."""
+        return frozenset(row[0] for row in self.db.execute(
+            "SELECT DISTINCT h.path FROM includes i JOIN files f ON f.id = i.file_id JOIN files h ON h.path = i.path"
+            " WHERE f.path = ?", (path,)))
 
     def file_lines(self) -> dict[str, int]:
         """path → number of lines, of every indexed file, by path."""

@@ -452,7 +452,7 @@ def ref_shard(name: str) -> int:
 
 def names_data(site: SiteIndex, file_ids: dict[str, int], symbol_pages: frozenset[str],
                notes: dict[str, Annotation] | None = None,
-               ops_targets: dict[str, list[str]] | None = None) -> dict[str, bytes]:
+               ops_targets: dict[str, list[tuple[str, str]]] | None = None) -> dict[str, bytes]:
     """shard → JSON: [[name, kind, file id, line, signature, cond, has page, commentary?, targets?], ...].
 
     targets, for a member that holds function pointers: [[function, file id, line], ...], the
@@ -469,10 +469,10 @@ def names_data(site: SiteIndex, file_ids: dict[str, int], symbol_pages: frozense
             sig = d.signature if len(d.signature) <= SIGNATURE_MAX else d.signature[:SIGNATURE_MAX] + "…"
             row: list[object] = [name, d.kind, file_ids[d.path], d.line, sig, d.cond or "", 1 if name in symbol_pages else 0]
             note = notes.get(name)
-            targets = []
-            for function in ops_targets.get(name, ()) if d.kind == "member" else ():
-                fd = site.best(function)
-                if fd is not None:
+            targets: list[list[object]] = []
+            for function, stored_in in ops_targets.get(name, ()) if d.kind == "member" else ():
+                fd = site.best(function, stored_in)  # the definition the storing file sees
+                if fd is not None and [function, file_ids[fd.path], fd.line] not in targets:
                     targets.append([function, file_ids[fd.path], fd.line])
             if note is not None or targets:
                 row.append(note.summary(300) if note is not None else "")
