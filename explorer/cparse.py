@@ -24,7 +24,18 @@ from typing import Any, NamedTuple, TypeVar, cast
 import tree_sitter_c
 from tree_sitter import Language, Node, Parser
 
-from .xref import MAX_NESTING, FnAssign, LocalUses, RefCollector, RefRow, TableAddress, join_conditions, type_name
+from .xref import (
+    MAX_NESTING,
+    FnAssign,
+    LocalUses,
+    RefCollector,
+    RefRow,
+    TableAddress,
+    TypeHint,
+    anonymous_record_name,
+    join_conditions,
+    type_name,
+)
 
 C_LANGUAGE = Language(tree_sitter_c.language())
 
@@ -544,6 +555,7 @@ class ParseResult:
     partial: bool = False  # nested deeper than MAX_NESTING somewhere: what lies deeper is left out
     tables: list[TableAddress] = field(default_factory=list)  # ops table addresses of initializer elements
     locals: list[LocalUses] = field(default_factory=list)  # locals and parameters of each function, with their uses
+    type_hints: list[TypeHint] = field(default_factory=list)  # types of macro-declared locals and extern-only globals
 
 
 def make_parser() -> Parser:
@@ -954,14 +966,18 @@ class DefinitionWalker:
         scope = "file" if "static" in _storage(node) else "global"
         self.emit(name, "function", name_node, node, scope, sig, cond, type_=type_name(node.child_by_field_name("type")))
         self.xref.function(node, name, cond, name_node.start_point[0] + 1)
+        records, self.xref.local_records = self.xref.local_records, []
+        for record, alias in records:  # struct bodies declared inside the function: their members
+            self.specifier(record, cond, alias)
         if body is not None and b"#" in self.text(body):
             self.nested_macros(body, cond)
 
     def declaration(self, node: Node, cond: str | None) -> None:
         storage = _storage(node)
         type_node = node.child_by_field_name("type")
+        anonymous = anonymous_record_name(node)  # members of `struct { ... } name` go under name
         if type_node is not None and type_node.type in _SPEC_KIND:
-            self.specifier(type_node, cond)
+            self.specifier(type_node, cond, anonymous)
         error_names = [c for c in node.children if c.type == "ERROR"]
         if error_names:
             self.errors += 1
@@ -983,6 +999,10 @@ class DefinitionWalker:
                     continue
                 kind = "prototype"
             else:
+                if "extern" in storage and type_node is not None:
+                    extern_type = type_name(type_node)
+                    if extern_type:
+                        self.xref.type_hints.append(TypeHint(name, extern_type, "extern"))
                 if "extern" in storage or "typedef" in storage:
                     continue
                 kind = "variable"
@@ -996,7 +1016,7 @@ class DefinitionWalker:
                 sig_end = (self.src.find(b")", decl.start_byte, node.end_byte) + 1) or node.end_byte
             sig = _collapse(self.src[sig_start:sig_end])
             scope = "file" if "static" in storage else "global"
-            self.emit(name, kind, name_node, node, scope, sig, cond, type_=type_name(type_node), start=sig_start)
+            self.emit(name, kind, name_node, node, scope, sig, cond, type_=type_name(type_node) or anonymous, start=sig_start)
         self.xref.declaration(node, cond)
 
     def type_definition(self, node: Node, cond: str | None) -> None:
@@ -1274,7 +1294,7 @@ def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) 
     if line_conditions and found:
         found = [r._replace(cond=join_conditions(r.cond, line_conditions[r.line])) if r.line in line_conditions else r for r in found]
     return ParseResult(walker.out, walker.errors, lines, found, walker.xref.assigns, partial, walker.xref.tables,
-                       walker.xref.locals)
+                       walker.xref.locals, walker.xref.type_hints)
 
 
 # #if blocks inside an initializer (`.compat_ioctl = inet_compat_ioctl,` under #ifdef

@@ -37,7 +37,7 @@ from .store import SCHEMA_VERSION, create_schema
 
 if TYPE_CHECKING:  # the parser (and tree-sitter) is imported only when a file is parsed
     from .cparse import DefinitionRow
-    from .xref import FnAssign, LocalUses, RefRow, TableAddress
+    from .xref import FnAssign, LocalUses, RefRow, TableAddress, TypeHint
 
 SOURCE_SUFFIXES = (".c", ".h")
 _SERIAL_BELOW = 40  # fewer changed files than this are parsed in-process
@@ -107,6 +107,7 @@ CREATE TABLE refs (line INTEGER, col INTEGER, end_col INTEGER, name TEXT, role T
 CREATE TABLE fnassign (line INTEGER, key TEXT, function TEXT, tbl TEXT, file_id INTEGER);
 CREATE TABLE tableaddr (line INTEGER, holder TEXT, name TEXT, file_id INTEGER);
 CREATE TABLE locals (line INTEGER, data TEXT, file_id INTEGER);
+CREATE TABLE typehints (name TEXT, type TEXT, origin TEXT, file_id INTEGER);
 CREATE TABLE includes (file_id INTEGER, path TEXT);
 CREATE TABLE failures (path TEXT, reason TEXT);
 """
@@ -134,6 +135,7 @@ class ParsedFile(NamedTuple):
     includes: list[str]  # tree paths the file's #include lines may name
     tables: list[TableAddress]  # ops table addresses of initializer elements
     locals: list[LocalUses]  # each function's locals and parameters with their uses
+    type_hints: list[TypeHint]  # types of macro-declared locals and extern-only globals
 
 
 class ParseFailure(NamedTuple):
@@ -155,7 +157,7 @@ def _parse_one(job: Job) -> ParsedFile:
     result = parse_definitions(_parser, src, job.rel, refs=job.refs)
     digests = [definition_digest(src[d.start_byte : d.end_byte]) for d in result.definitions]
     return ParsedFile(result.lines, result.error_nodes, result.partial, result.definitions, digests, result.refs,
-                      result.assigns, include_paths(src, job.rel), result.tables, result.locals)
+                      result.assigns, include_paths(src, job.rel), result.tables, result.locals, result.type_hints)
 
 
 def definition_digest(text: bytes) -> int:
@@ -197,6 +199,7 @@ def _parse_chunk(args: tuple[str, list[Job]]) -> tuple[str, int, list[ParseFailu
         db.executemany("INSERT INTO fnassign VALUES (?, ?, ?, ?, ?)", [a + fid for a in parsed.assigns])
         db.executemany("INSERT INTO tableaddr VALUES (?, ?, ?, ?)", [t + fid for t in parsed.tables])
         db.executemany("INSERT INTO locals VALUES (?, ?, ?)", [u + fid for u in parsed.locals])
+        db.executemany("INSERT INTO typehints VALUES (?, ?, ?, ?)", [h + fid for h in parsed.type_hints])
         db.executemany("INSERT INTO includes VALUES (?, ?)", [(job.file_id, path) for path in parsed.includes])
     db.executemany("INSERT INTO failures VALUES (?, ?)", failures)
     db.commit()
@@ -217,6 +220,7 @@ _MERGE = (
     " SELECT f.file_id, f.line, a.id, f.function, f.tbl FROM chunk.fnassign f JOIN access a ON a.key = f.key",
     "INSERT INTO tableaddr (file_id, line, holder, name) SELECT file_id, line, holder, name FROM chunk.tableaddr",
     "INSERT OR IGNORE INTO locals (file_id, line, data) SELECT file_id, line, data FROM chunk.locals",
+    "INSERT INTO typehints (file_id, name, type, origin) SELECT file_id, name, type, origin FROM chunk.typehints",
     "INSERT INTO includes (file_id, path) SELECT file_id, path FROM chunk.includes",
 )
 
@@ -400,7 +404,7 @@ def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[
         row = db.execute("SELECT id FROM files WHERE path = ?", (rel,)).fetchone()
         if row is None:
             continue
-        for table in ("symbols", "refs", "fnassign", "includes", "tableaddr", "locals"):
+        for table in ("symbols", "refs", "fnassign", "includes", "tableaddr", "locals", "typehints"):
             db.execute(f"DELETE FROM {table} WHERE file_id = ?", row)
         db.execute("DELETE FROM files WHERE id = ?", row)
     for rel in touched:

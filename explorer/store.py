@@ -88,6 +88,13 @@ CREATE TABLE IF NOT EXISTS locals (    -- the locals and parameters of one funct
     data TEXT NOT NULL,                 -- NAME:K:L.C.R,...;... (K p/l, L relative to `line`, C byte column, R d/r/w/a)
     PRIMARY KEY (file_id, line)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS typehints ( -- types of names without a definition of their own (explorer/resolve.py)
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,                 -- a local a macro's body declares (nh), or a global declared only extern
+    type TEXT NOT NULL,
+    origin TEXT NOT NULL                -- the macro's name, or "extern"
+);
+CREATE INDEX IF NOT EXISTS typehints_file ON typehints(file_id);
 CREATE TABLE IF NOT EXISTS opsgroup (  -- ops tables used together, from tableaddr (explorer/opsgroups.py)
     grp INTEGER NOT NULL,               -- one per initializer element naming ops tables of two or more types
     tbl TEXT NOT NULL,                  -- an ops table of the group

@@ -29,7 +29,7 @@ CONTAINER_OF = frozenset(
 )
 # Accessors whose result has the type of their first argument.
 PASS_THROUGH = frozenset(
-    ["READ_ONCE", "rcu_dereference", "rcu_dereference_protected", "rcu_dereference_bh", "rcu_dereference_check", "rcu_dereference_raw", "rcu_dereference_bh_check", "rcu_dereference_rtnl", "rtnl_dereference", "rcu_access_pointer", "smp_load_acquire", "unrcu_pointer", "rcu_dereference_sched", "xchg", "cmpxchg", "data_race"]
+    ["READ_ONCE", "per_cpu", "per_cpu_ptr", "this_cpu_ptr", "raw_cpu_ptr", "rcu_dereference", "rcu_dereference_protected", "rcu_dereference_bh", "rcu_dereference_check", "rcu_dereference_raw", "rcu_dereference_bh_check", "rcu_dereference_rtnl", "rtnl_dereference", "rcu_access_pointer", "smp_load_acquire", "unrcu_pointer", "rcu_dereference_sched", "xchg", "cmpxchg", "data_race"]
 )
 # How deep walkers follow structures nested in structures of the same kind (#if blocks,
 # structs, ERROR regions, statement expressions): each level costs a few Python frames.
@@ -106,6 +106,15 @@ class LocalUses(NamedTuple):
 _LOCAL_ROLES = {"read": "r", "write": "w", "addr": "a", "call": "r", "decl": "d"}
 
 
+class TypeHint(NamedTuple):
+    """The type of a name that has no definition of its own: a local that a macro's body declares
+    (for_nexthops declares `nh`), or a global only declared `extern`."""
+
+    name: str
+    type: str
+    origin: str  # the macro, or "extern"
+
+
 class TableAddress(NamedTuple):
     """An ops table candidate named in one element of a top-level initializer (`.ops = &inet_stream_ops`
     in an entry of inetsw_array); elements naming two or more are kept (see explorer/opsgroups.py)."""
@@ -147,6 +156,11 @@ class RefCollector:
         self.assigns: list[FnAssign] = []
         self.tables: list[TableAddress] = []
         self.locals: list[LocalUses] = []
+        # struct and union bodies declared inside the function being walked, with the name their members
+        # go under (None: the struct's own tag; else FUNCTION.VARIABLE for an anonymous one); the
+        # definition walker takes them after each function
+        self.local_records: list[tuple[Node, str | None]] = []
+        self.type_hints: list[TypeHint] = []
         # while a function body is walked: each local's kind (p or l) and its uses (line, col, role)
         self._uses: dict[str, tuple[str, list[tuple[int, int, str]]]] | None = None
         self.table: str | None = None  # the top-level variable whose initializer is being walked
@@ -264,8 +278,10 @@ class RefCollector:
         for param in params.named_children:
             if param.type == "identifier":
                 locals_[_text(param)] = None
+        own = set(locals_)
         first_ref, first_assign = len(self.refs), len(self.assigns)
         self.walk(block, locals_, name, cond)
+        self.type_hints.extend(TypeHint(local, type_, name) for local, type_ in locals_.items() if type_ and local not in own)
         found = self.refs[first_ref:]
         del self.refs[first_ref:], self.assigns[first_assign:]
         starts = [0]
@@ -289,7 +305,7 @@ class RefCollector:
             return
         type_node = node.child_by_field_name("type")
         self.type_refs(type_node, None, cond)
-        tname = type_name(type_node)
+        tname = type_name(type_node) or anonymous_record_name(node)
         for decl in node.children_by_field_name("declarator"):
             if decl.type == "init_declarator":
                 value = decl.child_by_field_name("value")
@@ -360,6 +376,15 @@ class RefCollector:
         type_node = node.child_by_field_name("type")
         self.type_refs(type_node, func, cond)
         tname = type_name(type_node)
+        if (self._uses is not None and type_node is not None and type_node.type in ("struct_specifier", "union_specifier")
+                and type_node.child_by_field_name("body") is not None):
+            if tname is None:  # `struct { struct tcphdr th; ... } rep;`: members go under FUNCTION.rep
+                first, _ = _variable_name(next(iter(node.children_by_field_name("declarator")), None))
+                if first is not None:
+                    tname = f"{func}.{first}" if func else first
+                    self.local_records.append((type_node, tname))
+            else:
+                self.local_records.append((type_node, None))
         for decl in node.children_by_field_name("declarator"):
             cur: Node | None = decl
             value = None
@@ -762,6 +787,16 @@ def _statement_in_disguise(node: Node) -> bool:
     if type_node is None or type_node.type != "macro_type_specifier":
         return False
     return any(c.type in ("function_declarator", "ERROR") for c in node.children)
+
+
+def anonymous_record_name(node: Node) -> str | None:
+    """The name the members of a declaration's anonymous struct or union go under: its first
+    variable's (`static const struct { ... } icmpmibmap[] = ...` → icmpmibmap.name), else None."""
+    type_node = node.child_by_field_name("type")
+    if (type_node is None or type_node.type not in ("struct_specifier", "union_specifier")
+            or type_node.child_by_field_name("name") is not None or type_node.child_by_field_name("body") is None):
+        return None
+    return _variable_name(next(iter(node.children_by_field_name("declarator")), None))[0]
 
 
 def _variable_name(node: Node | None) -> tuple[str | None, bool]:
