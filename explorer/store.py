@@ -587,7 +587,7 @@ class Index:
                     out[about].append((call.caller, call.caller[0], via, call.path, call.line,
                                        call.tables if via == call.via else ()))
             targets, vias = following, following_via
-        return _edges(resolver, self._narrowed(out, ops), limit)
+        return _edges(resolver, self._narrowed(out, ops, callers=True), limit)
 
     # ------------------------------------------------------------ which ops tables go together (explorer/opsgroups.py)
 
@@ -627,16 +627,33 @@ class Index:
             return None
         return OpsContext().through(self.ops_groups(), type_, [table])
 
-    def _narrowed(self, rows: dict[CallNodeKey, list[_Row]], ops: OpsContext | None) -> dict[CallNodeKey, list[_Row]]:
+    def _stored_in(self, functions: Collection[str]) -> dict[str, list[tuple[str, str]]]:
+        """function → the (table, ops member) pairs whose initializers store it."""
+        out: dict[str, list[tuple[str, str]]] = {}
+        for function, table, member in self.db.execute(
+            "SELECT DISTINCT fa.function, fa.tbl, a.target FROM fnassign fa JOIN access a ON a.id = fa.access_id"
+            " WHERE fa.function IN (SELECT value FROM json_each(?)) AND fa.tbl IS NOT NULL AND a.target IS NOT NULL",
+            (json.dumps(sorted(functions)),)):
+            out.setdefault(function, []).append((table, member))
+        return out
+
+    def _narrowed(self, rows: dict[CallNodeKey, list[_Row]], ops: OpsContext | None,
+                  callers: bool = False) -> dict[CallNodeKey, list[_Row]]:
         """With an ops context, calls through ops members keep only the tables it allows (a call none
-        of whose tables fits is left out); direct calls and calls through macros stay."""
+        of whose tables fits is left out); direct calls and calls through macros stay.  For callers,
+        a caller that tables store is kept only if one of them fits (wisp_dgram_connect, stored only
+        in the datagram table, is no caller on a stream socket)."""
         if ops is None:
             return rows
         groups = self.ops_groups()
+        stored = self._stored_in({row[0][0] for got in rows.values() for row in got}) if callers else {}
         out: dict[CallNodeKey, list[_Row]] = {}
         for about, got in rows.items():
             kept: list[_Row] = []
             for row in got:
+                homes = stored.get(row[0][0])
+                if homes and all(ops.through(groups, ops_type(member), [table]) is None for table, member in homes):
+                    continue
                 via, tables = row[2], row[5]
                 if via is None or not tables or "." not in via:
                     kept.append(row)
