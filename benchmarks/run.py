@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark, print a summary, write JSON to benchmarks/results/.
 
-    .venv/bin/python benchmarks/run.py [--only recall,callers_cscope,index_time,lookup_time,memory,site,call_tree,member_resolution,kernels] [--samples N]
+    .venv/bin/python benchmarks/run.py [--only recall,callers_cscope,index_time,lookup_time,memory,site,call_tree,member_resolution,ops_dispatch,kernels] [--samples N]
 
 Each benchmark is a module of this folder with a `run()` that returns a `common.Result`;
 each also runs alone (`.venv/bin/python benchmarks/recall.py`).  Targets are reported,
@@ -26,6 +26,7 @@ import kernels
 import lookup_time
 import member_resolution
 import memory
+import ops_dispatch
 import recall
 from common import RESULTS, ROOT, BenchmarkError, Result, environment, log, write_result
 
@@ -50,6 +51,7 @@ BENCHMARKS = {
     "site": lambda args: site_bench.run(),
     "call_tree": lambda args: call_tree.run(),
     "member_resolution": lambda args: member_resolution.run(samples=args.samples),
+    "ops_dispatch": lambda args: ops_dispatch.run(),
     "kernels": lambda args: kernels.run(),
 }
 

@@ -10,6 +10,7 @@ Exit codes: 0 success, 1 nothing found or the work failed, 2 bad arguments.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import re
 import sqlite3
@@ -23,10 +24,12 @@ from . import __version__
 from .config import ConfigError, Project
 from .console import EXIT_FAIL, EXIT_OK, EXIT_USAGE, emit_json, err
 from .history import Definition, DiffPart, definitions, diff_parts, find, pair
+from .opsgroups import OpsContext
 from .store import (
     CALL_TREE_LIMIT,
     CALLABLE_KINDS,
     KINDS,
+    LOCAL_ROLES,
     ROLES,
     CallNode,
     CallTree,
@@ -193,9 +196,13 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("refs", parents=[common], help="where a symbol is used: calls, reads, writes, address taken, type, macro and export uses",
                        description="Uses of a function, macro, type, global, or STRUCT.FIELD (resolved by type, not by name). "
                        "EXPORT_SYMBOL lines are uses with the role export. A name without an indexed definition (a builtin, a symbol "
-                       "defined outside the tree) still has its uses listed. Uses of locals and parameters are not listed.")
-    p.add_argument("name", type=symbol_name, help="e.g. inet_csk_listen_start, sk_acceptq_is_full, sock_common.skc_state, sk_state")
-    p.add_argument("--role", choices=ROLES, help="only uses in this role")
+                       "defined outside the tree) still has its uses listed. With --in FUNCTION, the uses of a local or parameter "
+                       "of that function (roles decl, read, write, addr).")
+    p.add_argument("name", type=symbol_name, help="e.g. inet_csk_listen_start, sk_acceptq_is_full, sock_common.skc_state, sk_state; "
+                   "with --in, a local or parameter (err)")
+    p.add_argument("--role", choices=tuple(dict.fromkeys(ROLES + LOCAL_ROLES)), help="only uses in this role")
+    p.add_argument("--in", dest="within", metavar="FUNCTION", type=symbol_name,
+                   help="NAME is a local or parameter of FUNCTION (every definition of it): its declaration and uses")
     p.set_defaults(func=cmd_refs)
 
     for which, text in (("callers", "who calls a function (direct calls and calls through ops tables)"),
@@ -208,18 +215,28 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
                        help=f"list at most N calls (default {CALL_TREE_LIMIT}); each definition is expanded once")
         p.add_argument("--file", metavar="PATH", help="the definition in this file, when several files define the name "
                        "(default: each of them, one after the other)")
+        p.add_argument("--ops", metavar="TABLE", type=symbol_name,
+                       help="calls through ops members only through TABLE and the tables registrations pair with it "
+                       "(e.g. inet_stream_ops, tcp_prot); direct calls stay")
         p.set_defaults(func=cmd_calls, direction=which)
 
     p = sub.add_parser("struct", parents=[common], help="a struct's members in order, and its first-member embedding chain")
     p.add_argument("name", type=symbol_name, help="e.g. inet_connection_sock")
     p.set_defaults(func=cmd_struct)
 
-    p = sub.add_parser("path", parents=[common], help="a call chain from one function to another")
+    p = sub.add_parser("path", parents=[common], help="a call chain from one function to another",
+                       description="A shortest call chain from FROM to TO. Calls through ops members prefer chains whose "
+                       "ops tables are consistent: one socket, each ops type served by one table, and tables paired "
+                       "where registrations pair them (an inetsw_array entry pairs tcp_prot with inet_stream_ops). "
+                       "When only the wide reading (any function any table stores in the member) connects them, "
+                       "the chain is marked so.")
     p.add_argument("start", metavar="FROM", type=symbol_name)
     p.add_argument("goal", metavar="TO", type=symbol_name)
     p.add_argument("--max-depth", type=_positive, default=12, metavar="N", help="give up beyond N calls (default 12)")
     p.add_argument("--from-file", metavar="PATH", help="start at FROM's definition in this file (default: any of them)")
     p.add_argument("--to-file", metavar="PATH", help="end at TO's definition in this file (default: any of them)")
+    p.add_argument("--ops", metavar="TABLE", type=symbol_name,
+                   help="a chain through TABLE's socket: only ops tables consistent with it (e.g. inet_dgram_ops)")
     p.set_defaults(func=cmd_path)
 
     p = sub.add_parser("check", parents=[common], help="verify that annotations resolve and have not drifted from the code",
@@ -530,7 +547,36 @@ def cmd_versions(project: Project, args: argparse.Namespace) -> int:
     return EXIT_FAIL if damaged else EXIT_OK
 
 
+def cmd_local_refs(project: Project, args: argparse.Namespace) -> int:
+    """refs NAME --in FUNCTION."""
+    with _open_index(project, args) as index:
+        if not any(s.kind == "function" for s in index.lookup(args.within)):
+            close = [n for n in index.suggest(args.within) if n != args.within]
+            err(f"no function {args.within} in {project.kernel(args.kernel).name}"
+                + (f"; did you mean {', '.join(close)}?" if close else ""))
+            return EXIT_FAIL
+        found = index.local_refs(args.within, args.name)
+        if not found:
+            names = index.locals_of(args.within)
+            close = difflib.get_close_matches(args.name, names, n=5, cutoff=0.5)
+            what = f"did you mean {', '.join(close)}?" if close else (f"its locals and parameters: {', '.join(names[:12])}"
+                                                                       + (" …" if len(names) > 12 else "") if names else "it has none")
+            err(f"{args.within} has no local or parameter {args.name}; {what}")
+            return EXIT_FAIL
+    if args.role:
+        found = [r for r in found if r.role == args.role]
+    if args.json:
+        emit_json([r.as_dict() for r in found])
+        return EXIT_OK
+    for r in found:
+        print(f"{r.path}:{r.line}:{r.col + 1}  {r.role:<5}  {r.function}  {r.kind} {r.name}")
+    print(f"{len(found)} uses", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_refs(project: Project, args: argparse.Namespace) -> int:
+    if args.within is not None:
+        return cmd_local_refs(project, args)
     with _open_index(project, args) as index:
         names = [args.name]
         if not index.lookup(args.name):
@@ -621,7 +667,7 @@ def _print_one_tree(tree: CallTree, children: list[CallNode], head: str, root: t
     out = [head]
     for n, (lead, node) in enumerate(lines):
         edge = node.edge
-        via = f"  via {edge.via}" if edge.via else ""
+        via = f"  via {edge.via_text()}" if edge.via else ""
         if not node.seen:
             note = ""
         elif edge.node not in where:  # another root of the same name: say which definition it is
@@ -635,13 +681,31 @@ def _print_one_tree(tree: CallTree, children: list[CallNode], head: str, root: t
     print("\n".join(out))
 
 
+def _ops_context(index: Index, table: str | None) -> OpsContext | int | None:
+    """--ops TABLE as a context, or an exit code after a one-line error naming tables like it."""
+    if table is None:
+        return None
+    ctx = index.ops_context(table)
+    if ctx is not None:
+        return ctx
+    like = index.ops_tables_like(table)
+    for part in sorted({p for p in table.split("_") if len(p) >= 3}, key=len, reverse=True):
+        like = like or index.ops_tables_like(part)
+    err(f"{table} is not an ops table (no initializer stores a function in it)"
+        + (f"; did you mean {', '.join(like)}?" if like else ""))
+    return EXIT_FAIL
+
+
 def cmd_calls(project: Project, args: argparse.Namespace) -> int:
     with _open_index(project, args) as index:
         if not index.lookup(args.name):
             return _not_found(index, args.name, project.kernel(args.kernel).name)
         if args.file is not None and not index.definitions_of(args.name, args.file):
             return _no_definition_in(index, args.name, args.file)
-        tree = index.call_tree(args.name, args.direction, args.depth, args.limit, args.file)
+        ops = _ops_context(index, args.ops)
+        if isinstance(ops, int):
+            return ops
+        tree = index.call_tree(args.name, args.direction, args.depth, args.limit, args.file, ops)
     if args.json:
         emit_json(_tree_json(tree))
     else:
@@ -702,19 +766,25 @@ def cmd_path(project: Project, args: argparse.Namespace) -> int:
         for name, path in ((args.start, args.from_file), (args.goal, args.to_file)):
             if path is not None and not index.definitions_of(name, path):
                 return _no_definition_in(index, name, path)
-        chain = index.call_path(args.start, args.goal, args.max_depth, args.from_file, args.to_file)
-    if chain is None:
+        ops = _ops_context(index, args.ops)
+        if isinstance(ops, int):
+            return ops
+        found = index.find_path(args.start, args.goal, args.max_depth, args.from_file, args.to_file, ops)
+    if found is None:
         err(f"no call chain from {args.start} to {args.goal} within {args.max_depth} calls")
         if args.json:
             emit_json([])
         return EXIT_FAIL
     if args.json:
-        emit_json([{**e.as_dict(), "caller": e.caller} for e in chain])
+        emit_json([{**e.as_dict(), "caller": e.caller, "consistent": found.consistent} for e in found.edges])
         return EXIT_OK
     print(args.start)
-    for e in chain:
-        via = f" (via {e.via})" if e.via else ""
+    for e in found.edges:
+        via = f" (via {e.via_text()})" if e.via else ""
         print(f"  → {e.name}{via}   called at {e.path}:{e.line}")
+    if not found.consistent:
+        print("note: no chain with consistent ops tables (one socket, tables paired as registered) was found; "
+              "this one is of the wide reading: a call through an ops member may reach any function a table stores in it")
     return EXIT_OK
 
 

@@ -27,7 +27,18 @@ from tree_sitter import Language, Node, Parser
 from .exports import find_exports
 from .kerneldoc import DocRow
 from .kerneldoc import attach as attach_docs
-from .xref import MAX_NESTING, FnAssign, RefCollector, RefRow, join_conditions, type_name
+from .xref import (
+    MAX_NESTING,
+    FnAssign,
+    LocalUses,
+    RefCollector,
+    RefRow,
+    TableAddress,
+    TypeHint,
+    anonymous_record_name,
+    join_conditions,
+    type_name,
+)
 
 C_LANGUAGE = Language(tree_sitter_c.language())
 
@@ -547,6 +558,9 @@ class ParseResult:
     partial: bool = False  # nested deeper than MAX_NESTING somewhere: what lies deeper is left out
     docs: list[DocRow] = field(default_factory=list)  # kernel-doc comments on what they document
     exports: list[ExportRow] = field(default_factory=list)  # EXPORT_SYMBOL lines
+    tables: list[TableAddress] = field(default_factory=list)  # ops table addresses of initializer elements
+    locals: list[LocalUses] = field(default_factory=list)  # locals and parameters of each function, with their uses
+    type_hints: list[TypeHint] = field(default_factory=list)  # types of macro-declared locals and extern-only globals
 
 
 class ExportRow(NamedTuple):
@@ -832,7 +846,9 @@ class MacroDefinedFunctions:
             body = end_node if end_node.type == "compound_statement" else end_node.child_by_field_name("body")
             if body is not None:
                 close = self.src.find(b")", match.start("name"))
-                self.xref.definer_body(body, name, self.conditions.condition_at(top), _blank_annotation_words(self.src[match.start("name") : close if close > 0 else match.end()]))  # `struct sock __user *`: the type is sock
+                line = self.src.count(b"\n", 0, match.start("name")) + 1
+                self.xref.definer_body(body, name, self.conditions.condition_at(top), _blank_annotation_words(self.src[match.start("name") : close if close > 0 else match.end()]),  # `struct sock __user *`: the type is sock
+                                       match.start("name"), line)
             line = self.src.count(b"\n", 0, match.start("name")) + 1
             line_start = self.src.rfind(b"\n", 0, match.start("name")) + 1
             col = match.start("name") - line_start
@@ -966,15 +982,19 @@ class DefinitionWalker:
         sig = _collapse(self.src[node.start_byte : sig_end])
         scope = "file" if "static" in _storage(node) else "global"
         self.emit(name, "function", name_node, node, scope, sig, cond, type_=type_name(node.child_by_field_name("type")))
-        self.xref.function(node, name, cond)
+        self.xref.function(node, name, cond, name_node.start_point[0] + 1)
+        records, self.xref.local_records = self.xref.local_records, []
+        for record, alias in records:  # struct bodies declared inside the function: their members
+            self.specifier(record, cond, alias)
         if body is not None and b"#" in self.text(body):
             self.nested_macros(body, cond)
 
     def declaration(self, node: Node, cond: str | None) -> None:
         storage = _storage(node)
         type_node = node.child_by_field_name("type")
+        anonymous = anonymous_record_name(node)  # members of `struct { ... } name` go under name
         if type_node is not None and type_node.type in _SPEC_KIND:
-            self.specifier(type_node, cond)
+            self.specifier(type_node, cond, anonymous)
         error_names = [c for c in node.children if c.type == "ERROR"]
         if error_names:
             self.errors += 1
@@ -996,6 +1016,10 @@ class DefinitionWalker:
                     continue
                 kind = "prototype"
             else:
+                if "extern" in storage and type_node is not None:
+                    extern_type = type_name(type_node)
+                    if extern_type:
+                        self.xref.type_hints.append(TypeHint(name, extern_type, "extern"))
                 if "extern" in storage or "typedef" in storage:
                     continue
                 kind = "variable"
@@ -1009,7 +1033,7 @@ class DefinitionWalker:
                 sig_end = (self.src.find(b")", decl.start_byte, node.end_byte) + 1) or node.end_byte
             sig = _collapse(self.src[sig_start:sig_end])
             scope = "file" if "static" in storage else "global"
-            self.emit(name, kind, name_node, node, scope, sig, cond, type_=type_name(type_node), start=sig_start)
+            self.emit(name, kind, name_node, node, scope, sig, cond, type_=type_name(type_node) or anonymous, start=sig_start)
         self.xref.declaration(node, cond)
 
     def type_definition(self, node: Node, cond: str | None) -> None:
@@ -1289,7 +1313,8 @@ def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) 
     exports = [ExportRow(e.line, e.col, e.end_col, e.name, e.macro, e.namespace, _condition_at(walker.conditions, root, e.offset))
                for e in find_exports(src)]
     return ParseResult(walker.out, walker.errors, lines, found, walker.xref.assigns, partial,
-                       attach_docs(src, walker.out), exports)
+                       docs=attach_docs(src, walker.out), exports=exports, tables=walker.xref.tables,
+                       locals=walker.xref.locals, type_hints=walker.xref.type_hints)
 
 
 def _condition_at(conditions: Conditions, root: Node, offset: int) -> str | None:

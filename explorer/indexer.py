@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .config import KernelSpec, Project
 from .lockfile import Lock, LockError, read_lock
+from .opsgroups import group_ops_tables
 from .progress import progress
 from .resolve import resolve_accesses
 from .runlock import RunLockBusy, disk_error, kernel_run_lock, owner_gone, pid_tag
@@ -40,7 +41,7 @@ if TYPE_CHECKING:  # the parser (and tree-sitter) is imported only when a file i
     from .cparse import DefinitionRow, ExportRow
     from .kerneldoc import DocRow
     from .syscalls import DispatchSite, TableRow
-    from .xref import FnAssign, RefRow
+    from .xref import FnAssign, LocalUses, RefRow, TableAddress, TypeHint
 
 SOURCE_SUFFIXES = (".c", ".h", ".S", ".tbl")
 # Linker scripts go through the C preprocessor as .lds.S files but are not assembly: ENTRY(x) there names the entry point.
@@ -115,7 +116,10 @@ _CHUNK_SCHEMA = """
 CREATE TABLE files (id INTEGER PRIMARY KEY, path TEXT, sha256 TEXT, size INTEGER, mtime_ns INTEGER, lines INTEGER, error_nodes INTEGER, partial INTEGER);
 CREATE TABLE symbols (name TEXT, kind TEXT, line INTEGER, col INTEGER, end_line INTEGER, scope TEXT, signature TEXT, cond TEXT, type TEXT, start_line INTEGER, start_byte INTEGER, end_byte INTEGER, digest INTEGER, file_id INTEGER);
 CREATE TABLE refs (line INTEGER, col INTEGER, end_col INTEGER, name TEXT, role TEXT, func TEXT, cond TEXT, key TEXT, file_id INTEGER);
-CREATE TABLE fnassign (line INTEGER, key TEXT, function TEXT, file_id INTEGER);
+CREATE TABLE fnassign (line INTEGER, key TEXT, function TEXT, tbl TEXT, file_id INTEGER);
+CREATE TABLE tableaddr (line INTEGER, holder TEXT, name TEXT, file_id INTEGER);
+CREATE TABLE locals (line INTEGER, data TEXT, file_id INTEGER);
+CREATE TABLE typehints (name TEXT, type TEXT, origin TEXT, file_id INTEGER);
 CREATE TABLE includes (file_id INTEGER, path TEXT);
 CREATE TABLE docs (name TEXT, def_line INTEGER, line INTEGER, summary TEXT, params TEXT, returns TEXT, context TEXT, text TEXT, file_id INTEGER);
 CREATE TABLE exports (line INTEGER, col INTEGER, end_col INTEGER, name TEXT, macro TEXT, namespace TEXT, cond TEXT, file_id INTEGER);
@@ -147,6 +151,9 @@ class ParsedFile(NamedTuple):
     includes: list[str]  # tree paths the file's #include lines may name
     docs: list[DocRow]  # kernel-doc comments on the definitions they document
     exports: list[ExportRow]  # EXPORT_SYMBOL lines
+    tables: list[TableAddress]  # ops table addresses of initializer elements
+    locals: list[LocalUses]  # each function's locals and parameters with their uses
+    type_hints: list[TypeHint]  # types of macro-declared locals and extern-only globals
     table: tuple[TableRow, ...] | list[TableRow] = ()  # a system call table's rows
     dispatch: tuple[DispatchSite, ...] | list[DispatchSite] = ()  # where a C file includes a generated system call header
 
@@ -170,7 +177,7 @@ def _parse_one(job: Job) -> ParsedFile:
 
         rows, bad = parse_table(src)
         lines = src.count(b"\n") + (1 if src and not src.endswith(b"\n") else 0)
-        return ParsedFile(lines, bad, False, [], [], [], [], [], [], [], rows)
+        return ParsedFile(lines, bad, False, [], [], [], [], [], [], [], [], [], [], table=rows)
     if job.rel.endswith(".S"):
         from .asmparse import parse_asm
 
@@ -186,7 +193,8 @@ def _parse_one(job: Job) -> ParsedFile:
 
         dispatch = dispatch_sites(src, [(d.name, d.kind, d.start_byte, d.end_byte) for d in result.definitions])
     return ParsedFile(result.lines, result.error_nodes, result.partial, result.definitions, digests, result.refs,
-                      result.assigns, include_paths(src, job.rel), result.docs, result.exports, dispatch=dispatch)
+                      result.assigns, include_paths(src, job.rel), result.docs, result.exports, result.tables,
+                      result.locals, result.type_hints, dispatch=dispatch)
 
 
 def definition_digest(text: bytes) -> int:
@@ -225,7 +233,10 @@ def _parse_chunk(args: tuple[str, list[Job]]) -> tuple[str, int, list[ParseFailu
         db.executemany("INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        [(*d, digest, *fid) for d, digest in zip(parsed.definitions, parsed.digests, strict=True)])
         db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [r + fid for r in parsed.refs])
-        db.executemany("INSERT INTO fnassign VALUES (?, ?, ?, ?)", [a + fid for a in parsed.assigns])
+        db.executemany("INSERT INTO fnassign VALUES (?, ?, ?, ?, ?)", [a + fid for a in parsed.assigns])
+        db.executemany("INSERT INTO tableaddr VALUES (?, ?, ?, ?)", [t + fid for t in parsed.tables])
+        db.executemany("INSERT INTO locals VALUES (?, ?, ?)", [u + fid for u in parsed.locals])
+        db.executemany("INSERT INTO typehints VALUES (?, ?, ?, ?)", [h + fid for h in parsed.type_hints])
         db.executemany("INSERT INTO includes VALUES (?, ?)", [(job.file_id, path) for path in parsed.includes])
         db.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [d + fid for d in parsed.docs])
         db.executemany("INSERT INTO exports VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [e + fid for e in parsed.exports])
@@ -246,8 +257,11 @@ _MERGE = (
     "INSERT INTO refs (file_id, line, col, end_col, name, role, func, cond, access_id)"
     " SELECT r.file_id, r.line, r.col, r.end_col, r.name, r.role, r.func, r.cond, a.id"
     " FROM chunk.refs r LEFT JOIN access a ON a.key = r.key",
-    "INSERT INTO fnassign (file_id, line, access_id, function)"
-    " SELECT f.file_id, f.line, a.id, f.function FROM chunk.fnassign f JOIN access a ON a.key = f.key",
+    "INSERT INTO fnassign (file_id, line, access_id, function, tbl)"
+    " SELECT f.file_id, f.line, a.id, f.function, f.tbl FROM chunk.fnassign f JOIN access a ON a.key = f.key",
+    "INSERT INTO tableaddr (file_id, line, holder, name) SELECT file_id, line, holder, name FROM chunk.tableaddr",
+    "INSERT OR IGNORE INTO locals (file_id, line, data) SELECT file_id, line, data FROM chunk.locals",
+    "INSERT INTO typehints (file_id, name, type, origin) SELECT file_id, name, type, origin FROM chunk.typehints",
     "INSERT INTO includes (file_id, path) SELECT file_id, path FROM chunk.includes",
     "INSERT INTO docs (file_id, name, def_line, line, summary, params, returns, context, text)"
     " SELECT file_id, name, def_line, line, summary, params, returns, context, text FROM chunk.docs",
@@ -265,7 +279,7 @@ _MERGE = (
 
 # The modules that turn C into rows, and (found by following their relative imports)
 # every module of the package they use; the indexer's own file holds the chunk schema.
-_ROW_CODE_ROOTS = ("cparse", "xref", "resolve", "asmparse", "syscalls")
+_ROW_CODE_ROOTS = ("cparse", "xref", "resolve", "asmparse", "syscalls", "opsgroups")
 _RELATIVE_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.+)([\w.]*)[ \t]+import[ \t]+\(?([\w, \t]+)", re.MULTILINE)
 
 
@@ -418,6 +432,7 @@ def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | N
         create_schema(db)  # indexes after a bulk load are cheaper than during it
         resolve_accesses(db)
         derive_syscalls(db)
+        group_ops_tables(db)
         _write_meta(db, lock, spec.name)
         db.commit()
         symbols, errors = _counts_in(db)
@@ -447,7 +462,8 @@ def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[
         row = db.execute("SELECT id FROM files WHERE path = ?", (rel,)).fetchone()
         if row is None:
             continue
-        for table in ("symbols", "refs", "fnassign", "includes", "docs", "exports", "syscall_table", "syscall_dispatch"):
+        for table in ("symbols", "refs", "fnassign", "includes", "docs", "exports", "syscall_table", "syscall_dispatch",
+                      "tableaddr", "locals", "typehints"):
             db.execute(f"DELETE FROM {table} WHERE file_id = ?", row)
         db.execute("DELETE FROM files WHERE id = ?", row)
     for rel in touched:
@@ -502,7 +518,7 @@ class Donor(NamedTuple):
 # `access` table (keys re-interned in the receiving index, whose resolver resolves them afresh).
 _PER_FILE_TABLES: dict[str, tuple[str, ...]] = {
     "symbols": (), "refs": ("access_id",), "fnassign": ("access_id",), "includes": (), "docs": (), "exports": (),
-    "syscall_table": (), "syscall_dispatch": (),
+    "syscall_table": (), "syscall_dispatch": (), "tableaddr": (), "locals": (), "typehints": (),
 }
 # Rows made from the others after every run (explorer/syscalls.py): never copied, derived again.
 DERIVED_TABLES = frozenset({"table_calls", "derived_symbols", "syscall_entries"})

@@ -81,11 +81,24 @@ class TypeTables:
                         chains.append(chain)
             elif kind == "variable" and type_:
                 self.globals.setdefault(name, type_)
+        # names without a definition: globals declared only `extern` (ipv6_stub), and locals that
+        # macro bodies declare (for_nexthops: nh), the latter only where every macro agrees on the type
+        self.macro_locals: dict[str, str | None] = {}
+        self.declaring_macros: dict[str, set[str]] = {}  # a macro-declared local → the macros declaring it
+        for name, type_, origin in db.execute("SELECT name, type, origin FROM typehints ORDER BY name, origin, type"):
+            if origin == "extern":
+                self.globals.setdefault(name, type_)
+                continue
+            self.declaring_macros.setdefault(name, set()).add(origin)
+            if self.macro_locals.get(name, type_) != type_:
+                self.macro_locals[name] = None
+            else:
+                self.macro_locals[name] = type_
 
     def fingerprint(self) -> str:
         """Changes when anything resolution depends on changes."""
         digest = hashlib.sha256()
-        for table in (self.members, self.typedefs, self.returns, self.globals, self.aliases):
+        for table in (self.members, self.typedefs, self.returns, self.globals, self.aliases, self.macro_locals):
             digest.update(json.dumps(sorted(table.items()), separators=(",", ":")).encode())
         return digest.hexdigest()
 
@@ -96,6 +109,7 @@ class AccessResolver:
     def __init__(self, tables: TypeTables) -> None:
         self.tables = tables
         self._cache: dict[str, Resolution] = {}
+        self.through_macro_locals: set[str] = set()  # keys whose root is a local a macro body declares
 
     def canon(self, type_: str | None) -> str | None:
         for _ in range(_MAX_TYPEDEF_DEPTH):
@@ -157,6 +171,10 @@ class AccessResolver:
         elif kind == "g":
             type_ = self.tables.globals.get(name)
             if type_ is None:
+                type_ = self.tables.macro_locals.get(name)
+                if type_ is not None:
+                    self.through_macro_locals.add(key)
+            if type_ is None:
                 return Resolution(None, None, "not a local and no global of that name")
         elif kind == "c":
             type_ = self.tables.returns.get(name)
@@ -177,6 +195,18 @@ class AccessResolver:
         return Resolution(final[0], final[2], None)
 
 
+def _in_declaring_functions(db: sqlite3.Connection, tables: TypeTables, access_id: int, key: str) -> bool:
+    """Whether every use of this access sits in a function that names a macro declaring its root
+    (`nh` inside for_nexthops(fi) { ... }, read as a call or as a type): a name is taken for a
+    macro's local only there."""
+    macros = sorted(tables.declaring_macros.get(key.split("|", 1)[0][2:], ()))
+    row = db.execute(
+        "SELECT count(*), count(CASE WHEN EXISTS (SELECT 1 FROM refs c WHERE c.file_id = r.file_id AND c.func = r.func"
+        " AND c.access_id IS NULL AND c.name IN (SELECT value FROM json_each(?))) THEN 1 END)"
+        " FROM refs r WHERE r.access_id = ?", (json.dumps(macros), access_id)).fetchone()
+    return bool(row[0]) and row[0] == row[1]
+
+
 def resolve_accesses(db: sqlite3.Connection) -> int:
     """Fill access.target/macro/reason.
 
@@ -193,6 +223,8 @@ def resolve_accesses(db: sqlite3.Connection) -> int:
     updates = []
     for access_id, key in rows:
         r = resolver.resolve(key)
+        if key in resolver.through_macro_locals and r.target is not None and not _in_declaring_functions(db, tables, access_id, key):
+            r = Resolution(None, None, "not a local and no global of that name (a macro declares one, not called here)")
         updates.append((r.target, r.macro, r.reason, access_id))
     db.executemany("UPDATE access SET target = ?, macro = ?, reason = ?, state = 1 WHERE id = ?", updates)
     db.execute("INSERT OR REPLACE INTO meta VALUES ('type_fingerprint', ?)", (fingerprint,))

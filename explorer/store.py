@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import NamedTuple, NotRequired, TypedDict, TypeVar
 
 from .kerneldoc import KernelDoc
+from .opsgroups import OpsContext, OpsGroup, OpsGroups, ops_type
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 T = TypeVar("T")
 
@@ -73,7 +74,35 @@ CREATE TABLE IF NOT EXISTS fnassign (  -- a function stored in a member: `.liste
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     line INTEGER NOT NULL,
     access_id INTEGER NOT NULL REFERENCES access(id),
-    function TEXT NOT NULL
+    function TEXT NOT NULL,
+    tbl TEXT                            -- the variable whose initializer stores it (inet_stream_ops), NULL in code
+);
+CREATE TABLE IF NOT EXISTS tableaddr ( -- addresses an element of a top-level initializer takes (`.ops = &inet_stream_ops`)
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    line INTEGER NOT NULL,              -- the element's first line
+    holder TEXT NOT NULL,               -- the variable initialized (inetsw_array)
+    name TEXT NOT NULL                  -- the variable whose address is taken (or the holder, an ops table itself)
+);
+CREATE TABLE IF NOT EXISTS locals (    -- the locals and parameters of one function definition and their uses (xref.LocalUses)
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    line INTEGER NOT NULL,              -- the function's name line (its symbols row)
+    data TEXT NOT NULL,                 -- NAME:K:L.C.R,...;... (K p/l, L relative to `line`, C byte column, R d/r/w/a)
+    PRIMARY KEY (file_id, line)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS typehints ( -- types of names without a definition of their own (explorer/resolve.py)
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,                 -- a local a macro's body declares (nh), or a global declared only extern
+    type TEXT NOT NULL,
+    origin TEXT NOT NULL                -- the macro's name, or "extern"
+);
+CREATE INDEX IF NOT EXISTS typehints_file ON typehints(file_id);
+CREATE TABLE IF NOT EXISTS opsgroup (  -- ops tables used together, from tableaddr (explorer/opsgroups.py)
+    grp INTEGER NOT NULL,               -- one per initializer element naming ops tables of two or more types
+    tbl TEXT NOT NULL,                  -- an ops table of the group
+    type TEXT NOT NULL,                 -- its ops type (proto_ops, proto)
+    file_id INTEGER NOT NULL,           -- where the element is
+    line INTEGER NOT NULL,
+    holder TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS includes (  -- a file's #include lines, as the tree paths they may name
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
@@ -152,6 +181,8 @@ CREATE INDEX IF NOT EXISTS docs_name ON docs(name);
 CREATE INDEX IF NOT EXISTS docs_file ON docs(file_id);
 CREATE INDEX IF NOT EXISTS exports_name ON exports(name);
 CREATE INDEX IF NOT EXISTS exports_file ON exports(file_id);
+CREATE INDEX IF NOT EXISTS tableaddr_file ON tableaddr(file_id);
+CREATE INDEX IF NOT EXISTS fnassign_tbl ON fnassign(tbl);
 CREATE INDEX IF NOT EXISTS symbols_name ON symbols(name);
 CREATE INDEX IF NOT EXISTS symbols_file ON symbols(file_id);
 CREATE INDEX IF NOT EXISTS table_calls_func ON table_calls(func);
@@ -295,6 +326,7 @@ class Index:
             found = "no schema version" if row is None else f"schema version {row[0]}, expected {SCHEMA_VERSION}"
             raise IndexDamaged(path, found)
         self._graph: _Resolver | None = None  # what the call graph has read so far (see _Resolver)
+        self._ops_groups: OpsGroups | None = None
 
     def close(self) -> None:
         self.db.close()
@@ -547,6 +579,41 @@ class Index:
         return any(self.db.execute(
             "SELECT 1 FROM refs WHERE name = ? AND access_id IS NULL UNION ALL SELECT 1 FROM exports WHERE name = ? LIMIT 1", (name, name)))
 
+    # ------------------------------------------------------------ locals and parameters (the `locals` table)
+
+    def local_refs(self, function: str, name: str | None = None) -> list[LocalRef]:
+        """The uses of the locals and parameters of each definition of `function` (or of its local
+        `name` alone), the declaration first, then in file order."""
+        out: list[LocalRef] = []
+        for path, line, data in self.db.execute(
+            "SELECT f.path, s.line, l.data FROM symbols s JOIN files f ON f.id = s.file_id"
+            " JOIN locals l ON l.file_id = s.file_id AND l.line = s.line"
+            " WHERE s.name = ? AND s.kind = 'function' ORDER BY f.path, s.line", (function,)):
+            for local, kind, uses in unpack_locals(data, line):
+                if name is None or local == name:
+                    out.extend(LocalRef(path, use_line, col, function, _LOCAL_ROLE_NAMES[role], local, kind)
+                               for use_line, col, role in uses)
+        return out
+
+    def locals_of(self, function: str) -> list[str]:
+        """The names of the locals and parameters of `function` (every definition), in order of declaration."""
+        names: dict[str, None] = {}
+        for (data,) in self.db.execute(
+            "SELECT l.data FROM symbols s JOIN locals l ON l.file_id = s.file_id AND l.line = s.line"
+            " WHERE s.name = ? AND s.kind = 'function'", (function,)):
+            names.update(dict.fromkeys(local for local, _, _ in unpack_locals(data, 0)))
+        return list(names)
+
+    def locals_in_file(self, path: str) -> list[tuple[int, str, str, list[tuple[int, int, str]]]]:
+        """Each function of `path` that has locals: (its name line, local, kind, uses as (line, byte
+        column, role letter)), for the site's source pages."""
+        out = []
+        for line, data in self.db.execute(
+            "SELECT l.line, l.data FROM locals l JOIN files f ON f.id = l.file_id WHERE f.path = ? ORDER BY l.line", (path,)):
+            for local, kind, uses in unpack_locals(data, line):
+                out.append((line, local, kind, uses))
+        return out
+
     # ------------------------------------------------------------ the call graph: a node per definition
 
     def definitions_of(self, name: str, path: str | None = None) -> list[CallNodeKey]:
@@ -588,18 +655,25 @@ class Index:
         resolver.load({r[2] for r in rows})
         resolver.prepare({(r[2], r[3]) for r in rows})
         out: list[_Call] = []
-        seen: set[tuple[CallNodeKey, CallNodeKey, str, int, int, str | None]] = set()
-        for func, func_file, name, from_file, path, line, via, col, what in rows:
+        seen: dict[tuple[CallNodeKey, CallNodeKey, str, int, int, str | None], int] = {}
+        tables: dict[int, list[str]] = {}  # an ops call's place in `out` → the tables storing its function
+        for func, func_file, name, from_file, path, line, via, col, what, table in rows:
             caller = (func, path)
             resolver.note(caller, func_file, what)
             for callee in resolver.callees(name, from_file):
-                call = _Call(caller, callee, path, line, col, via)
-                if via is not None:  # one ops edge per reachable definition, however many tables store it
-                    key = (call.caller, call.callee, path, line, col, via)
-                    if key in seen:
+                if table is not None:  # an ops call (a table call's `via` is its table row): one edge per reachable
+                    # definition, naming every table that stores it
+                    key = (caller, callee, path, line, col, via)
+                    at = seen.get(key)
+                    if at is not None:
+                        if table not in tables[at]:
+                            tables[at].append(table)
                         continue
-                    seen.add(key)
-                out.append(call)
+                    seen[key] = len(out)
+                    tables[len(out)] = [table]
+                out.append(_Call(caller, callee, path, line, col, via))
+        for at, names in tables.items():
+            out[at] = out[at]._replace(tables=tuple(sorted(names)))
         return out, resolver
 
     @staticmethod
@@ -608,7 +682,8 @@ class Index:
         """The row about definition `about` naming `other`, for a call by `caller` at path:line."""
         return CallEdge(other[0], path, line, via, caller, other[1], resolver.line(other), about[1], resolver.line(about))
 
-    def callees_of_nodes(self, nodes: Collection[CallNodeKey], limit: int | None = None) -> dict[CallNodeKey, list[CallEdge]]:
+    def callees_of_nodes(self, nodes: Collection[CallNodeKey], limit: int | None = None,
+                         ops: OpsContext | None = None) -> dict[CallNodeKey, list[CallEdge]]:
         """What each definition calls: a call of a function-like macro is a call, `via` the macro, of
         each function its body calls (macros calling macros followed up to _MACRO_LEVELS deep, each
         function once per call site); names known only as macros are left out, unknown names stay
@@ -623,7 +698,7 @@ class Index:
             if resolver.kind(call.callee) == "macro":
                 sites.append((call.caller, call.callee, call.path, call.line))
             else:
-                out[call.caller].append((call.callee, call.caller[0], call.via, call.path, call.line))
+                out[call.caller].append((call.callee, call.caller[0], call.via, call.path, call.line, call.tables))
         self._read_macro_bodies({m for _, m, _, _ in sites})
         flat: dict[CallNodeKey, list[CallNodeKey]] = {}
         for about, macro, path, line in sites:
@@ -631,8 +706,8 @@ class Index:
             if callees is None:
                 callees = flat[macro] = _macro_callees(resolver, macro)
             for callee in callees:
-                out[about].append((callee, about[0], macro[0], path, line))
-        return _edges(resolver, out, limit)
+                out[about].append((callee, about[0], macro[0], path, line, ()))
+        return _edges(resolver, self._narrowed(out, ops), limit)
 
     def _read_macro_bodies(self, macros: Collection[CallNodeKey]) -> None:
         """The calls in the bodies of `macros` and of the macros they call, _MACRO_LEVELS deep, into
@@ -652,7 +727,8 @@ class Index:
             pending = {c for body in bodies.values() for c in body
                        if resolver.kind(c) == "macro" and c not in resolver.macro_bodies}
 
-    def callers_of_nodes(self, nodes: Collection[CallNodeKey], limit: int | None = None) -> dict[CallNodeKey, list[CallEdge]]:
+    def callers_of_nodes(self, nodes: Collection[CallNodeKey], limit: int | None = None,
+                         ops: OpsContext | None = None) -> dict[CallNodeKey, list[CallEdge]]:
         """Who calls each definition (each edge names the caller); a caller that is a function-like
         macro gives way to the call sites of the macro, `via` it (macros in macros followed).  With
         `limit`, see _edges."""
@@ -677,9 +753,85 @@ class Index:
                         elif call.caller in following and about not in following[call.caller]:
                             following[call.caller].append(about)
                         continue
-                    out[about].append((call.caller, call.caller[0], via, call.path, call.line))
+                    out[about].append((call.caller, call.caller[0], via, call.path, call.line,
+                                       call.tables if via == call.via else ()))
             targets, vias = following, following_via
-        return _edges(resolver, out, limit)
+        return _edges(resolver, self._narrowed(out, ops, callers=True), limit)
+
+    # ------------------------------------------------------------ which ops tables go together (explorer/opsgroups.py)
+
+    def ops_groups(self) -> OpsGroups:
+        """Every group of ops tables the initializers of the index make (read once)."""
+        if self._ops_groups is None:
+            groups: dict[int, list[tuple[str, str, str, int, str]]] = {}
+            for grp, tbl, type_, path, line, holder in self.db.execute(
+                "SELECT g.grp, g.tbl, g.type, f.path, g.line, g.holder FROM opsgroup g JOIN files f ON f.id = g.file_id"
+                " ORDER BY g.grp, g.rowid"
+            ):
+                groups.setdefault(grp, []).append((tbl, type_, path, line, holder))
+            self._ops_groups = OpsGroups(
+                OpsGroup(rows[0][2], rows[0][3], rows[0][4], tuple((t, ty) for t, ty, _, _, _ in rows)) for rows in groups.values())
+        return self._ops_groups
+
+    def ops_table_type(self, table: str) -> str | None:
+        """The ops type of an ops table (proto_ops for inet_stream_ops), None if `table` stores no function."""
+        row = self.db.execute(
+            "SELECT a.target FROM fnassign fa JOIN access a ON a.id = fa.access_id WHERE fa.tbl = ? AND a.target IS NOT NULL"
+            " AND EXISTS (SELECT 1 FROM symbols s WHERE s.name = fa.function AND s.kind = 'function')"
+            " ORDER BY a.target LIMIT 1", (table,)).fetchone()
+        return ops_type(row[0]) if row is not None else None
+
+    def ops_tables_like(self, text: str, limit: int = 5) -> list[str]:
+        """Ops tables whose names contain `text` (shortest first), for suggestions."""
+        return [row[0] for row in self.db.execute(
+            "SELECT DISTINCT fa.tbl FROM fnassign fa WHERE fa.tbl LIKE ? ESCAPE '\\'"
+            " AND EXISTS (SELECT 1 FROM symbols s WHERE s.name = fa.function AND s.kind = 'function')"
+            " ORDER BY length(fa.tbl), fa.tbl LIMIT ?",
+            (f"%{_like_escape(text)}%", limit))]
+
+    def ops_context(self, table: str) -> OpsContext | None:
+        """The context of a chain known to go through `table` (--ops TABLE), None if it is no ops table."""
+        type_ = self.ops_table_type(table)
+        if type_ is None:
+            return None
+        return OpsContext().through(self.ops_groups(), type_, [table])
+
+    def _stored_in(self, functions: Collection[str]) -> dict[str, list[tuple[str, str]]]:
+        """function → the (table, ops member) pairs whose initializers store it."""
+        out: dict[str, list[tuple[str, str]]] = {}
+        for function, table, member in self.db.execute(
+            "SELECT DISTINCT fa.function, fa.tbl, a.target FROM fnassign fa JOIN access a ON a.id = fa.access_id"
+            " WHERE fa.function IN (SELECT value FROM json_each(?)) AND fa.tbl IS NOT NULL AND a.target IS NOT NULL",
+            (json.dumps(sorted(functions)),)):
+            out.setdefault(function, []).append((table, member))
+        return out
+
+    def _narrowed(self, rows: dict[CallNodeKey, list[_Row]], ops: OpsContext | None,
+                  callers: bool = False) -> dict[CallNodeKey, list[_Row]]:
+        """With an ops context, calls through ops members keep only the tables it allows (a call none
+        of whose tables fits is left out); direct calls and calls through macros stay.  For callers,
+        a caller that tables store is kept only if one of them fits (wisp_dgram_connect, stored only
+        in the datagram table, is no caller on a stream socket)."""
+        if ops is None:
+            return rows
+        groups = self.ops_groups()
+        stored = self._stored_in({row[0][0] for got in rows.values() for row in got}) if callers else {}
+        out: dict[CallNodeKey, list[_Row]] = {}
+        for about, got in rows.items():
+            kept: list[_Row] = []
+            for row in got:
+                homes = stored.get(row[0][0])
+                if homes and all(ops.through(groups, ops_type(member), [table]) is None for table, member in homes):
+                    continue
+                via, tables = row[2], row[5]
+                if via is None or not tables or "." not in via:
+                    kept.append(row)
+                    continue
+                after = ops.through(groups, ops_type(via), tables)
+                if after is not None:
+                    kept.append((*row[:5], after.narrow(via, tables)))
+            out[about] = kept
+        return out
 
     def callees_of(self, names: Collection[str]) -> dict[str, list[CallEdge]]:
         """What each of `names` calls (all its definitions), in one query a level of macros."""
@@ -706,7 +858,7 @@ class Index:
         return [e for n in nodes for e in found[n]]
 
     def call_tree(self, name: str, direction: str, depth: int, limit: int = CALL_TREE_LIMIT,
-                  path: str | None = None) -> CallTree:
+                  path: str | None = None, ops: OpsContext | None = None) -> CallTree:
         """`name`'s callers or callees, `depth` levels deep, breadth first with one query per level.
 
         Nodes are definitions: a name defined in several files has a root for each (or `path`'s
@@ -723,7 +875,7 @@ class Index:
         frontier: list[tuple[CallNodeKey, list[CallNode], CallNode | None]] = [(r, tree.children, None) for r in roots]
         level = 1
         while frontier and level <= depth:
-            edges = fetch(dict.fromkeys(n for n, _, _ in frontier), limit - tree.nodes)
+            edges = fetch(dict.fromkeys(n for n, _, _ in frontier), limit - tree.nodes, ops)
             following: list[tuple[CallNodeKey, list[CallNode], CallNode | None]] = []
             for i, (caller, children, parent) in enumerate(frontier):
                 for edge in edges[caller]:
@@ -760,71 +912,116 @@ class Index:
         for call in calls:
             if call.callee[0] in functions and resolver.kind(call.callee) != "macro" and resolver.kind(call.caller) != "macro":
                 graph.setdefault(call.caller, []).append(
-                    self._edge(resolver, call.caller, call.callee, call.caller[0], call.via, call.path, call.line))
+                    self._edge(resolver, call.caller, call.callee, call.caller[0], call.via, call.path, call.line)._replace(tables=call.tables))
         return graph
 
     def call_path(self, start: str, goal: str, max_depth: int = 12, start_path: str | None = None,
                   goal_path: str | None = None) -> list[CallEdge] | None:
-        """The shortest call chain from a definition of start to one of goal through functions, or None.
+        """The chain of find_path (consistent ops tables preferred), or None."""
+        found = self.find_path(start, goal, max_depth, start_path, goal_path)
+        return None if found is None else found.edges
 
-        Breadth first from both ends at once (callees of the start side, callers of the goal side,
-        whichever frontier is smaller), one query per level: the graph is never loaded whole.
-        Nodes are definitions, so a chain never jumps between two static functions of one name.
-        """
+    def find_path(self, start: str, goal: str, max_depth: int = 12, start_path: str | None = None,
+                  goal_path: str | None = None, ops: OpsContext | None = None) -> CallPath | None:
+        """A shortest call chain from a definition of start to one of goal through functions whose
+        ops tables are consistent (see explorer/opsgroups.py: one socket, each ops type served by
+        one table, tables of different types paired where the registrations pair them), else the
+        shortest chain of the wide reading (every function any table stores in a member), marked
+        not consistent; None if there is neither within max_depth calls."""
         starts, goals = self.definitions_of(start, start_path), self.definitions_of(goal, goal_path)
         if start == goal or not starts or not goals or not self._functions([goal]):
             return None
-        ahead: dict[CallNodeKey, tuple[int, CallEdge | None]] = {s: (0, None) for s in starts}
-        behind: dict[CallNodeKey, tuple[int, CallEdge | None]] = {g: (0, None) for g in goals}
-        forward, backward = list(starts), list(goals)
+        groups = self.ops_groups()
+        found = self._search_path(starts, goals, max_depth, groups, ops or OpsContext())
+        if found is not None:
+            return found
+        wide = self._search_path(starts, goals, max_depth, None, OpsContext())
+        return None if wide is None else wide._replace(consistent=False)
+
+    def _search_path(self, starts: list[CallNodeKey], goals: list[CallNodeKey], max_depth: int,
+                     groups: OpsGroups | None, ops: OpsContext) -> CallPath | None:
+        """Breadth first from both ends at once (callees of the start side, callers of the goal side,
+        whichever frontier is smaller), one query per level: the graph is never loaded whole.  A state
+        is a definition and what the chain has learned of its ops tables (at most _PATH_CONTEXTS per
+        definition); without `groups`, every chain is consistent (the wide reading)."""
+        ahead: dict[_PathState, tuple[int, CallEdge | None, _PathState | None]] = {(s, ops): (0, None, None) for s in starts}
+        behind: dict[_PathState, tuple[int, CallEdge | None, _PathState | None]] = {(g, ops): (0, None, None) for g in goals}
+        contexts: dict[tuple[bool, CallNodeKey], list[OpsContext]] = {}
+        for side, states in ((True, ahead), (False, behind)):
+            for node, ctx in states:
+                contexts.setdefault((side, node), []).append(ctx)
+        forward, backward = list(ahead), list(behind)
+
+        def step(ctx: OpsContext, edge: CallEdge) -> OpsContext | None:
+            if groups is None or edge.via is None or "." not in edge.via or not edge.tables:
+                return ctx
+            return ctx.through(groups, ops_type(edge.via), edge.tables)
+
+        def add(side: bool, table: dict[_PathState, tuple[int, CallEdge | None, _PathState | None]], node: CallNodeKey,
+                ctx: OpsContext, dist: int, edge: CallEdge, prev: _PathState, meets: list[tuple[_PathState, _PathState, OpsContext]],
+                nxt: list[_PathState]) -> None:
+            known = contexts.setdefault((side, node), [])
+            if ctx in known or len(known) >= _PATH_CONTEXTS:
+                return
+            known.append(ctx)
+            table[(node, ctx)] = (dist, edge, prev)
+            nxt.append((node, ctx))
+            for other in contexts.get((not side, node), ()):
+                merged = ctx if groups is None else ctx.merge(groups, other)
+                if merged is not None:
+                    meets.append(((node, ctx), (node, other), merged) if side else ((node, other), (node, ctx), merged))
+
         for _ in range(max_depth):
             if not forward or not backward:
                 return None
-            meets: list[CallNodeKey] = []
+            meets: list[tuple[_PathState, _PathState, OpsContext]] = []
+            nxt: list[_PathState] = []
             if len(forward) <= len(backward):
-                found = self.callees_of_nodes(forward)
-                edges = [e for n in forward for e in found[n]]
-                functions = self._functions({e.name for e in edges})
-                nxt: list[CallNodeKey] = []
-                for e in edges:
-                    if e.name in functions and e.node not in ahead:
-                        ahead[e.node] = (ahead[e.from_node][0] + 1, e)
-                        nxt.append(e.node)
-                        if e.node in behind:
-                            meets.append(e.node)
+                found = self.callees_of_nodes(dict.fromkeys(n for n, _ in forward))
+                functions = self._functions({e.name for n, _ in forward for e in found[n]})
+                for state in forward:
+                    node, ctx = state
+                    for e in found[node]:
+                        if e.name not in functions:
+                            continue
+                        after = step(ctx, e)
+                        if after is not None:
+                            add(True, ahead, e.node, after, ahead[state][0] + 1, e, state, meets, nxt)
                 forward = nxt
             else:
-                found = self.callers_of_nodes(backward)
-                nxt = []
-                for n in backward:
-                    for e in found[n]:  # e.name is the caller; as a chain link it goes caller → n
-                        link = CallEdge(n[0], e.path, e.line, e.via, e.name, n[1], e.def_line, e.name_path, e.name_line)
-                        if link.from_node not in behind:
-                            behind[link.from_node] = (behind[n][0] + 1, link)
-                            nxt.append(link.from_node)
-                            if link.from_node in ahead:
-                                meets.append(link.from_node)
+                found = self.callers_of_nodes(dict.fromkeys(n for n, _ in backward))
+                for state in backward:
+                    node, ctx = state
+                    for e in found[node]:  # e.name is the caller; as a chain link it goes caller → node
+                        link = CallEdge(node[0], e.path, e.line, e.via, e.name, node[1], e.def_line, e.name_path,
+                                        e.name_line, e.tables)
+                        after = step(ctx, link)
+                        if after is not None:
+                            add(False, behind, link.from_node, after, behind[state][0] + 1, link, state, meets, nxt)
                 backward = nxt
             if meets:
-                best = min(meets, key=lambda m: ahead[m][0] + behind[m][0])
-                if ahead[best][0] + behind[best][0] > max_depth:
+                best = min(meets, key=lambda m: ahead[m[0]][0] + behind[m[1]][0])
+                if ahead[best[0]][0] + behind[best[1]][0] > max_depth:
                     return None
-                return self._chain(ahead, behind, best)
+                chain = self._chain(ahead, behind, best[0], best[1])
+                merged = best[2]
+                return CallPath([e._replace(tables=merged.narrow(e.via, e.tables)) for e in chain], True, merged)
         return None
 
     @staticmethod
-    def _chain(ahead: dict[CallNodeKey, tuple[int, CallEdge | None]], behind: dict[CallNodeKey, tuple[int, CallEdge | None]],
-               meet: CallNodeKey) -> list[CallEdge]:
+    def _chain(ahead: dict[_PathState, tuple[int, CallEdge | None, _PathState | None]],
+               behind: dict[_PathState, tuple[int, CallEdge | None, _PathState | None]],
+               meet_ahead: _PathState, meet_behind: _PathState) -> list[CallEdge]:
         chain: list[CallEdge] = []
-        edge = ahead[meet][1]
-        while edge is not None:
+        _, edge, prev = ahead[meet_ahead]
+        while edge is not None and prev is not None:
             chain.append(edge)
-            edge = ahead[edge.from_node][1]
+            _, edge, prev = ahead[prev]
         chain.reverse()
-        edge = behind[meet][1]
-        while edge is not None:
+        _, edge, prev = behind[meet_behind]
+        while edge is not None and prev is not None:
             chain.append(edge)
-            edge = behind[edge.node][1]
+            _, edge, prev = behind[prev]
         return chain
 
     def _functions(self, names: Collection[str]) -> set[str]:
@@ -898,18 +1095,21 @@ class Index:
             chain.append(row[0])
         return chain
 
-    def ops_targets(self, members: Collection[str] | None = None) -> dict[str, list[str]]:
-        """STRUCT.FIELD → the functions stored in it (ops tables, assignments): what a call through it may
+    def ops_targets(self, members: Collection[str] | None = None) -> dict[str, list[tuple[str, str]]]:
+        """STRUCT.FIELD → the functions stored in it (ops tables, assignments), each with the file that
+        stores it (whose own static of that name, if any, is the one stored): what a call through it may
         reach; of every member, or of `members` only."""
-        out: dict[str, list[str]] = {}
+        out: dict[str, dict[tuple[str, str], None]] = {}
         only = "" if members is None else " AND a.target IN (SELECT value FROM json_each(?))"
-        for member, function in self.db.execute(
-            "SELECT DISTINCT a.target, fa.function FROM fnassign fa JOIN access a ON a.id = fa.access_id"
+        for member, function, path in self.db.execute(
+            "SELECT a.target, fa.function, min(f.path) FROM fnassign fa JOIN access a ON a.id = fa.access_id"
+            " JOIN files f ON f.id = fa.file_id"
             " WHERE a.target IS NOT NULL AND fa.function IN (SELECT name FROM symbols WHERE kind = 'function')"
-            + only + " ORDER BY a.target, fa.function", () if members is None else (json.dumps(sorted(members)),)
+            + only + " GROUP BY a.target, fa.function, fa.file_id ORDER BY a.target, fa.function",
+            () if members is None else (json.dumps(sorted(members)),),
         ):
-            out.setdefault(member, []).append(function)
-        return out
+            out.setdefault(member, {})[(function, path)] = None
+        return {member: list(found) for member, found in out.items()}
 
     def refs_in_file(self, path: str) -> list[tuple[int, int, int, str, str, str | None]]:
         """Link spans of one file: (line, col, end_col, name, role, target); byte columns.
@@ -930,6 +1130,12 @@ class Index:
 
 
     # ------------------------------------------------------------ for the site (explorer/site/)
+
+    def included_files(self, path: str) -> frozenset[str]:
+        """The indexed files that `path`'s #include lines name."""
+        return frozenset(row[0] for row in self.db.execute(
+            "SELECT DISTINCT h.path FROM includes i JOIN files f ON f.id = i.file_id JOIN files h ON h.path = i.path"
+            " WHERE f.path = ?", (path,)))
 
     def file_lines(self) -> dict[str, int]:
         """path → number of lines, of every indexed file, by path."""
@@ -1160,12 +1366,43 @@ class Export:
     macro: str  # EXPORT_SYMBOL, EXPORT_SYMBOL_GPL, EXPORT_SYMBOL_NS_GPL, ...
     namespace: str | None = None
 
+
+@dataclass(frozen=True)
+class LocalRef:
+    """A use of a local or parameter (`kexplore refs NAME --in FUNCTION`)."""
+
+    path: str
+    line: int
+    col: int
+    function: str
+    role: str  # decl read write addr
+    name: str
+    kind: str  # parameter or local
+
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
 # Definitions that share a kernel-doc comment and an export with the other global definitions of their name.
 _SHARED_DOC_KINDS = frozenset({"function", "prototype", "variable", "macro"})
+_LOCAL_ROLE_NAMES = {"d": "decl", "r": "read", "w": "write", "a": "addr"}
+_LOCAL_KINDS = {"p": "parameter", "l": "local"}
+
+
+def unpack_locals(data: str, base_line: int) -> Iterator[tuple[str, str, list[tuple[int, int, str]]]]:
+    """The `locals` table's text (see xref.LocalUses) as (name, kind, [(line, byte column, role letter)])."""
+    for entry in data.split(";"):
+        try:
+            name, kind, uses_text = entry.split(":", 2)
+            uses = []
+            for use in uses_text.split(","):
+                if use:
+                    line_text, rest = use.split(".", 1)
+                    uses.append((base_line + int(line_text), int(rest[:-1]), rest[-1]))
+        except ValueError:  # a damaged row: what can be read of the others is still given
+            continue
+        yield name, _LOCAL_KINDS.get(kind, "local"), uses
+
 
 # A node of the call graph: a name and the file of its definition (None: no definition indexed,
 # a function only declared or unknown).  Two static functions of one name are two nodes.
@@ -1185,6 +1422,7 @@ class CallEdge(NamedTuple):
     name_line: int | None = None
     def_path: str | None = None  # the definition the row is about: the function asked about
     def_line: int | None = None
+    tables: tuple[str, ...] = ()  # through an ops member: the ops tables storing the function ("": stored in code)
 
     @property
     def node(self) -> CallNodeKey:
@@ -1197,14 +1435,41 @@ class CallEdge(NamedTuple):
         return (self.caller or "", self.def_path)
 
     def as_dict(self) -> dict[str, object]:
+        named = [t for t in self.tables if t]
         return {"name": self.name, "path": self.path, "line": self.line, "via": self.via,
+                "table": named[0] if len(named) == 1 else None, "tables": named,
                 "def_path": self.def_path, "def_line": self.def_line,
                 "name_path": self.name_path, "name_line": self.name_line}
+
+    def via_text(self, most: int = 3) -> str:
+        """`proto_ops.connect in inet_stream_ops`: the member, and the tables storing the function."""
+        if self.via is None:
+            return ""
+        named = [t for t in self.tables if t]
+        if not named:
+            return self.via
+        more = f" +{len(named) - most}" if len(named) > most else ""
+        return f"{self.via} in {', '.join(named[:most])}{more}"
 
 
 def _call_order(edge: CallEdge) -> tuple[bool, str, int]:
     """Direct calls (and calls through macros) before calls through ops members, then by site."""
     return (edge.via is not None and "." in edge.via, edge.path, edge.line)
+
+
+class CallPath(NamedTuple):
+    """`kexplore path`: the chain, whether its ops tables are consistent (False: only the wide
+    reading, every function any table stores in a member, connects the two), and what the chain
+    says of its socket's tables."""
+
+    edges: list[CallEdge]
+    consistent: bool
+    ops: OpsContext
+
+
+# A state of a path search: a definition, and what the chain to it learned of its ops tables.
+_PathState = tuple[CallNodeKey, OpsContext]
+_PATH_CONTEXTS = 8  # contexts kept per definition and side
 
 
 class _Call(NamedTuple):
@@ -1216,6 +1481,7 @@ class _Call(NamedTuple):
     line: int
     col: int
     via: str | None
+    tables: tuple[str, ...] = ()  # through an ops member: the tables storing the callee ("": an assignment in code)
 
 
 class _Definition(NamedTuple):
@@ -1383,6 +1649,7 @@ class CallTree:
 
 
 ROLES = ("call", "jump", "read", "write", "addr", "type", "macro", "export")  # jump: jmp and the conditional jumps in assembly
+LOCAL_ROLES = ("decl", "read", "write", "addr")
 
 # Call edges: direct calls by name, and calls through a member (`sock->ops->listen(...)`) to
 # every function stored in that member by an ops table or an assignment.  `{0}` takes the
@@ -1394,17 +1661,17 @@ _CALLER = (f"(SELECT min((s.kind IN ({_MACRO_SQL})) * 1000000000 + s.line) FROM 
            f" AND +s.file_id = r.file_id AND s.kind IN ({_CALLABLE_SQL}, {_MACRO_SQL}))")
 _MACRO_MARK = 1_000_000_000  # _CALLER: a macro's line plus this (a function of that file comes first)
 _DIRECT_CALLS = (
-    f"SELECT r.func, r.file_id, r.name, r.file_id, f.path, r.line, NULL, r.col, {_CALLER} FROM refs r JOIN files f ON f.id = r.file_id"
+    f"SELECT r.func, r.file_id, r.name, r.file_id, f.path, r.line, NULL, r.col, {_CALLER}, NULL FROM refs r JOIN files f ON f.id = r.file_id"
     " WHERE r.role IN ('call', 'jump') AND +r.access_id IS NULL AND r.func IS NOT NULL{0}"
 )
 # Calls the index derives (explorer/syscalls.py): the system call table's dispatch and the wrappers
 # SYSCALL_DEFINEn generates; `via` names the table and number, or the macro.
 _TABLE_CALLS = (
-    f"SELECT r.func, r.file_id, r.name, r.file_id, f.path, r.line, r.via, r.col, {_CALLER} FROM table_calls r"
+    f"SELECT r.func, r.file_id, r.name, r.file_id, f.path, r.line, r.via, r.col, {_CALLER}, NULL FROM table_calls r"
     " JOIN files f ON f.id = r.file_id WHERE 1{0}"
 )
 _OPS_CALLS = (
-    f"SELECT DISTINCT r.func, r.file_id, fa.function, fa.file_id, f.path, r.line, a.target, r.col, {_CALLER}"
+    f"SELECT DISTINCT r.func, r.file_id, fa.function, fa.file_id, f.path, r.line, a.target, r.col, {_CALLER}, coalesce(fa.tbl, '')"
     " FROM refs r JOIN access a ON a.id = r.access_id JOIN access a2 ON a2.target = a.target"
     " JOIN fnassign fa ON fa.access_id = a2.id JOIN files f ON f.id = r.file_id"
     " WHERE r.role = 'call' AND a.target IS NOT NULL AND r.func IS NOT NULL"
@@ -1413,7 +1680,7 @@ _OPS_CALLS = (
 
 
 # An edge before it is built: (the other definition, the calling function's name, via, site path, line).
-_Row = tuple[CallNodeKey, str, "str | None", str, int]
+_Row = tuple[CallNodeKey, str, "str | None", str, int, tuple[str, ...]]
 
 
 def _edges(resolver: _Resolver, rows: dict[CallNodeKey, list[_Row]], limit: int | None) -> dict[CallNodeKey, list[CallEdge]]:
@@ -1428,8 +1695,8 @@ def _edges(resolver: _Resolver, rows: dict[CallNodeKey, list[_Row]], limit: int 
         if limit is not None:
             got = got[: max(limit - built, 0) + 1]
         about_line = resolver.line(about)
-        out[about] = [CallEdge(other[0], path, line, via, caller, other[1], resolver.line(other), about[1], about_line)
-                      for other, caller, via, path, line in got]
+        out[about] = [CallEdge(other[0], path, line, via, caller, other[1], resolver.line(other), about[1], about_line, tables)
+                      for other, caller, via, path, line, tables in got]
         built += len(got)
     return out
 

@@ -29,7 +29,7 @@ CONTAINER_OF = frozenset(
 )
 # Accessors whose result has the type of their first argument.
 PASS_THROUGH = frozenset(
-    ["READ_ONCE", "rcu_dereference", "rcu_dereference_protected", "rcu_dereference_bh", "rcu_dereference_check", "rcu_dereference_raw", "rcu_dereference_bh_check", "rcu_dereference_rtnl", "rtnl_dereference", "rcu_access_pointer", "smp_load_acquire", "unrcu_pointer", "rcu_dereference_sched", "xchg", "cmpxchg", "data_race"]
+    ["READ_ONCE", "per_cpu", "per_cpu_ptr", "this_cpu_ptr", "raw_cpu_ptr", "rcu_dereference", "rcu_dereference_protected", "rcu_dereference_bh", "rcu_dereference_check", "rcu_dereference_raw", "rcu_dereference_bh_check", "rcu_dereference_rtnl", "rtnl_dereference", "rcu_access_pointer", "smp_load_acquire", "unrcu_pointer", "rcu_dereference_sched", "xchg", "cmpxchg", "data_race"]
 )
 # How deep walkers follow structures nested in structures of the same kind (#if blocks,
 # structs, ERROR regions, statement expressions): each level costs a few Python frames.
@@ -49,6 +49,9 @@ MAX_MACRO_BODY = 20000
 # prefix, so the body's first line keeps its columns after a shift).
 _MACRO_PREFIX = b"void __kx_macro(void){"
 _MACRO_SUFFIX = b"\n;}"
+
+# The nodes of one initializer element looked at for table addresses (an ops table has a few dozen).
+_MAX_ELEMENT_NODES = 5000
 
 _INDIRECT_CALL_RX = re.compile(r"^INDIRECT_CALL_(?:(\d)|INET(?:_1)?)$")
 # Declarators in macro form: MACRO(type, name, ...) declares the local `name`.
@@ -87,6 +90,38 @@ class FnAssign(NamedTuple):
     line: int
     key: str  # the member written, as a key
     function: str
+    table: str | None = None  # the variable whose initializer stores it (an ops table), None in code
+
+
+class LocalUses(NamedTuple):
+    """The locals and parameters of one function definition and every use of each, packed in one
+    text (explorer/store.py, `locals` table): ``NAME:K:L.C.R,L.C.R;NAME:...`` where K is p
+    (parameter) or l (local), L the line relative to the function's name line, C the byte
+    column, R the role: d (the declaration), r (read), w (write), a (address taken)."""
+
+    line: int  # the function's name line (its symbols row)
+    data: str
+
+
+_LOCAL_ROLES = {"read": "r", "write": "w", "addr": "a", "call": "r", "decl": "d"}
+
+
+class TypeHint(NamedTuple):
+    """The type of a name that has no definition of its own: a local that a macro's body declares
+    (for_nexthops declares `nh`), or a global only declared `extern`."""
+
+    name: str
+    type: str
+    origin: str  # the macro, or "extern"
+
+
+class TableAddress(NamedTuple):
+    """An ops table candidate named in one element of a top-level initializer (`.ops = &inet_stream_ops`
+    in an entry of inetsw_array); elements naming two or more are kept (see explorer/opsgroups.py)."""
+
+    line: int  # the element's first line
+    holder: str  # the variable initialized
+    name: str  # the address taken, or the holder itself when its own initializer stores functions
 
 
 def type_name(node: Node | None) -> str | None:
@@ -119,12 +154,22 @@ class RefCollector:
         self.enabled = enabled
         self.refs: list[RefRow] = []
         self.assigns: list[FnAssign] = []
+        self.tables: list[TableAddress] = []
+        self.locals: list[LocalUses] = []
+        # struct and union bodies declared inside the function being walked, with the name their members
+        # go under (None: the struct's own tag; else FUNCTION.VARIABLE for an anonymous one); the
+        # definition walker takes them after each function
+        self.local_records: list[tuple[Node, str | None]] = []
+        self.type_hints: list[TypeHint] = []
+        # while a function body is walked: each local's kind (p or l) and its uses (line, col, role)
+        self._uses: dict[str, tuple[str, list[tuple[int, int, str]]]] | None = None
+        self.table: str | None = None  # the top-level variable whose initializer is being walked
         self.cond_of = cond_of  # (block) -> own condition, from the definition walker
         self.depth = 0  # statement expressions `({ ... })` walked inside one another
         self.partial = False  # some were nested deeper than MAX_NESTING and left out
 
     # ------------------------------------------------------------------ entry points
-    def function(self, node: Node, name: str, cond: str | None) -> None:
+    def function(self, node: Node, name: str, cond: str | None, name_line: int) -> None:
         if not self.enabled:
             return
         locals_: dict[str, str | None] = {}
@@ -133,27 +178,80 @@ class RefCollector:
         fdecl = declarator
         while fdecl is not None and fdecl.type != "function_declarator":
             fdecl = fdecl.child_by_field_name("declarator")
-        if fdecl is not None:
-            params = fdecl.child_by_field_name("parameters")
-            if params is not None:
-                for param in params.named_children:
-                    if param.type == "parameter_declaration":
-                        self.declare(param, locals_, name, cond)
-        body = node.child_by_field_name("body")
-        if body is not None:
-            self.walk(body, locals_, name, cond)
+        self._uses = {}
+        try:
+            if fdecl is not None:
+                params = fdecl.child_by_field_name("parameters")
+                if params is not None:
+                    for param in params.named_children:
+                        if param.type == "parameter_declaration":
+                            self.declare(param, locals_, name, cond, "p")
+            body = node.child_by_field_name("body")
+            if body is not None:
+                self.walk(body, locals_, name, cond)
+            self._pack_locals(name_line)
+        finally:
+            self._uses = None
 
-    def definer_body(self, body: Node, name: str, cond: str | None, params_text: bytes) -> None:
-        """SYSCALL_DEFINEn(name, type, arg, ...) bodies: arguments come in pairs."""
+    def _pack_locals(self, name_line: int) -> None:
+        """The uses gathered for one function as a LocalUses row (none for a function without locals)."""
+        if not self._uses:
+            return
+        parts = []
+        for local, (kind, uses) in self._uses.items():
+            uses.sort()
+            seen = dict.fromkeys(f"{line - name_line}.{col}{role}" for line, col, role in uses)
+            parts.append(f"{local}:{kind}:{','.join(seen)}")
+        self.locals.append(LocalUses(name_line, ";".join(parts)))
+
+    def local_use(self, node: Node, name: str, role: str) -> None:
+        """A use of a local or parameter (recorded while a function body is walked)."""
+        uses = self._uses
+        if uses is None:
+            return
+        entry = uses.get(name)
+        if entry is None:
+            entry = uses[name] = ("l", [])
+        row, col = node.start_point
+        entry[1].append((row + 1, col, _LOCAL_ROLES.get(role, "r")))
+
+    def local_declared(self, node: Node, name: str, kind: str) -> None:
+        uses = self._uses
+        if uses is None:
+            return
+        entry = uses.get(name)
+        if entry is None or not entry[1]:
+            entry = uses[name] = (kind, entry[1] if entry else [])
+        row, col = node.start_point
+        entry[1].append((row + 1, col, "d"))
+
+    def definer_body(self, body: Node, name: str, cond: str | None, params_text: bytes, params_start: int = -1,
+                     name_line: int = 0) -> None:
+        """SYSCALL_DEFINEn(name, type, arg, ...) bodies: arguments come in pairs (`params_start`: the
+        byte offset of params_text in the file, for the parameters' own positions)."""
         if not self.enabled:
             return
         locals_: dict[str, str | None] = {}
-        parts = [p.strip() for p in params_text.decode("utf-8", "replace").split(",")[1:]]
-        for i in range(0, len(parts) - 1, 2):
-            arg = parts[i + 1].strip()
-            if re.match(r"^[A-Za-z_]\w*$", arg):
-                locals_[arg] = normalize_type_text(parts[i])
-        self.walk(body, locals_, name, cond)
+        self._uses = {}
+        try:
+            pieces = params_text.split(b",")
+            offset = len(pieces[0]) + 1
+            for i in range(1, len(pieces) - 1, 2):
+                type_text, arg_raw = pieces[i], pieces[i + 1]
+                arg_at = offset + len(type_text) + 1
+                offset = arg_at + len(arg_raw) + 1
+                arg = arg_raw.strip().decode("utf-8", "replace")
+                if re.match(r"^[A-Za-z_]\w*$", arg):
+                    locals_[arg] = normalize_type_text(type_text.decode("utf-8", "replace").strip())
+                    if params_start >= 0:
+                        at = params_start + arg_at + (len(arg_raw) - len(arg_raw.lstrip()))
+                        line = self.src.count(b"\n", 0, at) + 1
+                        col = at - (self.src.rfind(b"\n", 0, at) + 1)
+                        self._uses[arg] = ("p", [(line, col, "d")])
+            self.walk(body, locals_, name, cond)
+            self._pack_locals(name_line)
+        finally:
+            self._uses = None
 
     def macro_body(self, value: Node, params: Node, name: str, cond: str | None) -> None:
         """A function-like macro's body: its identifier uses, the macro as their function (so the
@@ -180,8 +278,10 @@ class RefCollector:
         for param in params.named_children:
             if param.type == "identifier":
                 locals_[_text(param)] = None
+        own = set(locals_)
         first_ref, first_assign = len(self.refs), len(self.assigns)
         self.walk(block, locals_, name, cond)
+        self.type_hints.extend(TypeHint(local, type_, name) for local, type_ in locals_.items() if type_ and local not in own)
         found = self.refs[first_ref:]
         del self.refs[first_ref:], self.assigns[first_assign:]
         starts = [0]
@@ -205,12 +305,49 @@ class RefCollector:
             return
         type_node = node.child_by_field_name("type")
         self.type_refs(type_node, None, cond)
-        tname = type_name(type_node)
+        tname = type_name(type_node) or anonymous_record_name(node)
         for decl in node.children_by_field_name("declarator"):
             if decl.type == "init_declarator":
                 value = decl.child_by_field_name("value")
                 if value is not None:
-                    self.expr(value, {}, None, cond, "read", init_type=tname)
+                    holder, is_array = _variable_name(decl.child_by_field_name("declarator"))
+                    first = len(self.assigns)
+                    self.table = holder
+                    try:
+                        self.expr(value, {}, None, cond, "read", init_type=tname)
+                    finally:
+                        self.table = None
+                    if holder is not None and value.type == "initializer_list":
+                        self.table_addresses(value, holder, is_array, len(self.assigns) > first)
+
+    def table_addresses(self, value: Node, holder: str, is_array: bool, stores_functions: bool) -> None:
+        """The addresses (`&name`) each element of an initializer takes: one element for a single
+        variable, each entry for an array.  An element naming two or more (the holder counts when its
+        own initializer stores functions: it is an ops table itself) is recorded."""
+        elements = [value]
+        if is_array:
+            elements = []
+            for child in value.named_children:
+                if child.type == "initializer_pair":
+                    child = child.child_by_field_name("value") or child
+                if child.type == "initializer_list":
+                    elements.append(child)
+        for element in elements:
+            names: dict[str, None] = {holder: None} if stores_functions else {}
+            stack = [element]
+            seen = 0
+            while stack and seen < _MAX_ELEMENT_NODES:
+                cur = stack.pop()
+                seen += 1
+                if cur.type == "pointer_expression" and cur.children and cur.children[0].type == "&":
+                    arg = cur.child_by_field_name("argument")
+                    if arg is not None and arg.type == "identifier":
+                        names.setdefault(_text(arg), None)
+                elif cur.type in ("initializer_list", "initializer_pair", "ERROR") or cur.type in _PREPROC_BLOCKS:
+                    stack.extend(c for c in cur.named_children if c.type not in ("field_designator", "comment"))
+            if len(names) >= 2:
+                line = element.start_point[0] + 1
+                self.tables.extend(TableAddress(line, holder, name) for name in names)
 
     # ------------------------------------------------------------------ helpers
     def add(self, node: Node, role: str, func: str | None, cond: str | None, key: str | None = None) -> None:
@@ -235,10 +372,19 @@ class RefCollector:
         elif t == "type_descriptor":
             self.type_refs(node.child_by_field_name("type"), func, cond)
 
-    def declare(self, node: Node, locals_: dict[str, str | None], func: str | None, cond: str | None) -> None:
+    def declare(self, node: Node, locals_: dict[str, str | None], func: str | None, cond: str | None, kind: str = "l") -> None:
         type_node = node.child_by_field_name("type")
         self.type_refs(type_node, func, cond)
         tname = type_name(type_node)
+        if (self._uses is not None and type_node is not None and type_node.type in ("struct_specifier", "union_specifier")
+                and type_node.child_by_field_name("body") is not None):
+            if tname is None:  # `struct { struct tcphdr th; ... } rep;`: members go under FUNCTION.rep
+                first, _ = _variable_name(next(iter(node.children_by_field_name("declarator")), None))
+                if first is not None:
+                    tname = f"{func}.{first}" if func else first
+                    self.local_records.append((type_node, tname))
+            else:
+                self.local_records.append((type_node, None))
         for decl in node.children_by_field_name("declarator"):
             cur: Node | None = decl
             value = None
@@ -256,7 +402,9 @@ class RefCollector:
                     nxt = next(iter(cur.named_children), None)
                 cur = nxt
             if cur is not None:
-                locals_[_text(cur)] = tname
+                local = _text(cur)
+                locals_[local] = tname
+                self.local_declared(cur, local, kind)
             if value is not None:
                 self.expr(value, locals_, func, cond, "read", init_type=tname)
 
@@ -330,8 +478,11 @@ class RefCollector:
                 if params is not None:
                     stack.append(params)
             elif t in ("identifier", "type_identifier"):
-                if _text(cur) not in locals_:
+                text = _text(cur)
+                if text not in locals_:
                     self.add(cur, "read", func, cond)
+                else:
+                    self.local_use(cur, text, "read")
             elif t in ("field_identifier", "primitive_type") or t in _SKIP:
                 continue
             else:
@@ -350,9 +501,14 @@ class RefCollector:
             visit_of(cur.type, other)(self, walk, cur, r, itype)
 
     def visit_identifier(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
-        text = node.text
-        if text is not None and text.decode("utf-8", "replace") not in w.locals_:
+        raw = node.text
+        if raw is None:
+            return
+        text = raw.decode("utf-8", "replace")
+        if text not in w.locals_:
             self.add(node, role, w.func, w.cond)
+        elif self._uses is not None:
+            self.local_use(node, text, role)
 
     def visit_generic(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
         """Expressions whose parts are simply read (a parenthesized one passes its role on)."""
@@ -389,6 +545,7 @@ class RefCollector:
         if fname in DECLARES_LOCAL and len(arg_nodes) >= 2 and arg_nodes[1].type == "identifier":
             # DECLARE_SOCKADDR(struct sockaddr_in *, sin, msg->msg_name) declares `sin`
             w.locals_[_text(arg_nodes[1])] = normalize_type_text(_text(arg_nodes[0]))
+            self.local_declared(arg_nodes[1], _text(arg_nodes[1]), "l")
             arg_nodes = arg_nodes[2:]
         indirect = _INDIRECT_CALL_RX.match(fname) if fname else None
         if fname and indirect:
@@ -464,7 +621,7 @@ class RefCollector:
                 self.add(fid, "write", w.func, w.cond, key)
                 fn_name = _function_value(value) if value is not None else None
                 if fn_name and fn_name not in w.locals_:
-                    self.assigns.append(FnAssign(fid.start_point[0] + 1, key, fn_name))
+                    self.assigns.append(FnAssign(fid.start_point[0] + 1, key, fn_name, self.table))
                 sub_type = f"@{itype}.{member}"  # nested initializer: the member's type
         for d in designators:
             if d.type == "subscript_designator":
@@ -630,6 +787,33 @@ def _statement_in_disguise(node: Node) -> bool:
     if type_node is None or type_node.type != "macro_type_specifier":
         return False
     return any(c.type in ("function_declarator", "ERROR") for c in node.children)
+
+
+def anonymous_record_name(node: Node) -> str | None:
+    """The name the members of a declaration's anonymous struct or union go under: its first
+    variable's (`static const struct { ... } icmpmibmap[] = ...` → icmpmibmap.name), else None."""
+    type_node = node.child_by_field_name("type")
+    if (type_node is None or type_node.type not in ("struct_specifier", "union_specifier")
+            or type_node.child_by_field_name("name") is not None or type_node.child_by_field_name("body") is None):
+        return None
+    return _variable_name(next(iter(node.children_by_field_name("declarator")), None))[0]
+
+
+def _variable_name(node: Node | None) -> tuple[str | None, bool]:
+    """The name a top-level declarator declares, and whether it is an array (`x[]`, `*x[4]`)."""
+    is_array = False
+    for _ in range(16):
+        if node is None:
+            return None, is_array
+        if node.type == "identifier":
+            return _text(node), is_array
+        if node.type == "array_declarator":
+            is_array = True
+        if node.type == "parenthesized_declarator":
+            node = next((c for c in node.named_children if c.type != "comment"), None)
+        else:
+            node = node.child_by_field_name("declarator")
+    return None, is_array
 
 
 def _function_value(node: Node) -> str | None:

@@ -352,3 +352,31 @@ def test_include_lines_name_tree_paths_and_never_leave_the_tree() -> None:
         "include/net/sock.h", "include/uapi/net/sock.h", "net/ipv4/local.h", "include/local.h", "include/uapi/local.h",
         "include/etc/shadow", "include/uapi/etc/shadow"]  # the climb out of the tree is dropped
     assert all(not p.startswith(("/", "..")) for p in include_paths(src, "a.c"))
+
+
+def test_links_and_hover_cards_follow_the_definition_visible_from_the_file(snippets: Path) -> None:
+    """A source page links each use to the definition the call graph resolves it to (the hover card
+    shows the definition its link goes to): a header's static inline through #include, the file's own
+    static, never another file's static; an ops member's card offers the function its table's file sees."""
+    from explorer.config import Project
+    from explorer.site.links import SiteIndex
+    from explorer.site.pages import names_data
+
+    project = Project.load(snippets)
+    site = SiteIndex.load("linux-test", project.index_path("linux-test"), project.tree("linux-test"))
+
+    def link_of(rel: str, name: str) -> tuple[str, int] | None:
+        data = (project.tree("linux-test") / rel).read_bytes()
+        found = [(lk.path, lk.target_line) for lk in site.file_links(rel, data) if lk.target == name and not lk.definition]
+        return found[0] if found else None
+
+    assert link_of("net/ipv4/twin_one.c", "twin") == ("include/net/twin_a.h", 1)
+    assert link_of("net/ipv4/twin_two.c", "twin") == ("include/net/twin_b.h", 1)
+    assert link_of(DEMUX, "dup_rcv") == (DEMUX, line_in(DEMUX, "static int dup_rcv"))
+    assert link_of(IP, "dup_rcv") == (IP, line_in(IP, "static int dup_rcv"))
+    assert link_of(FREE_USER, "own_only") is None  # a static of free_own.c: no definition is visible
+    file_ids = {p: i for i, p in enumerate(sorted(site.files))}
+    with site.open() as index:
+        shards = names_data(site, file_ids, frozenset(), {}, index.ops_targets())
+    rows = [row for data in shards.values() for row in json.loads(data) if row[0] == "relay_proto.handler"]
+    assert [t for row in rows for t in row[8]] == [["dup_rcv", file_ids[IP], line_in(IP, "static int dup_rcv")]]

@@ -39,10 +39,11 @@ class SiteDefinition(NamedTuple):
     signature: str
     cond: str | None
     start_line: int  # where the whole definition starts (the index's start_line)
+    scope: str = "global"  # file: static, seen only in its own file (a .c file's never reaches another)
 
     @classmethod
     def of(cls, s: Symbol) -> SiteDefinition:
-        return cls(s.name, s.kind, s.path, s.line, s.col, s.end_line, s.signature, s.cond, s.start_line)
+        return cls(s.name, s.kind, s.path, s.line, s.col, s.end_line, s.signature, s.cond, s.start_line, s.scope)
 
 
 class Link(NamedTuple):
@@ -80,6 +81,7 @@ class SiteIndex:
     _defs: dict[str, list[SiteDefinition]] = field(default_factory=dict, repr=False)  # name → definitions, ranked
     _index: tuple[int, Index] | None = field(default=None, repr=False)  # (pid, connection)
     _refs_cache: dict[str, list[tuple[int, int, int, str, str, str | None]]] = field(default_factory=dict, repr=False)  # embeds of one file, page after page
+    _includes: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)  # a file → the indexed files it #includes
 
     CACHE_NAMES = 20_000  # names whose definitions are kept
 
@@ -144,15 +146,35 @@ class SiteIndex:
         return real[0] if real else found[0] if found else None
 
     def best(self, name: str, from_path: str | None = None) -> SiteDefinition | None:
-        """The definition a use of `name` goes to: one in the same file first, then by rank."""
+        """The definition a use of `name` in `from_path` goes to, as the call graph resolves it: the
+        file's own, else one in a header it includes, else a global one by rank, never a static of
+        another .c file (None if there is nothing else).  Without `from_path`, by rank."""
         found = self.lookup(name)
         if not found:
             return None
-        if from_path is not None:
-            for d in found:
-                if d.path == from_path and d.kind != "prototype":
+        if from_path is None:
+            return found[0]
+        for d in found:
+            if d.path == from_path and d.kind != "prototype":
+                return d
+        visible = [d for d in found if not (d.scope == "file" and d.path.endswith(".c"))]
+        if not visible:
+            return None  # only other files' statics: the use reaches none of them (as in the call graph)
+        top = rank(visible[0])[0]
+        if any(d.path.endswith(".h") for d in visible):
+            included = self.includes_of(from_path)
+            for d in visible:
+                if d.path in included and rank(d)[0] == top:
                     return d
-        return found[0]
+        return visible[0]
+
+    def includes_of(self, path: str) -> frozenset[str]:
+        """The indexed files `path` #includes (read once per file)."""
+        got = self._includes.get(path)
+        if got is None:
+            with self.open() as index:
+                got = self._includes[path] = index.included_files(path)
+        return got
 
     def file_definitions(self, path: str) -> list[SiteDefinition]:
         """The definitions of one file, in order."""
@@ -239,6 +261,25 @@ class SiteIndex:
                 continue  # overlaps the previous link
             out.append(lk)
             end_line, end_col = lk.line, lk.end
+        return out
+
+    def local_spans(self, path: str, data: bytes) -> list[tuple[int, int, int, int, bool]]:
+        """The locals and parameters of `path`: (line, start, end, number, at its declaration) in
+        characters, one number per local of each function."""
+        lines = data.split(b"\n")
+        with self.open() as index:
+            found = index.locals_in_file(path)
+        out = []
+        for number, (_, name, _kind, uses) in enumerate(found):
+            width = len(name)
+            for line, col, role in uses:
+                if not 1 <= line <= len(lines):
+                    continue
+                raw = lines[line - 1]
+                if raw[col : col + width] != name.encode():
+                    continue  # the file is not the one indexed: no span rather than a wrong one
+                start = char_column(raw, col)
+                out.append((line, start, start + width, number, role == "d"))
         return out
 
     def _definition_link(self, d: SiteDefinition, lines: list[bytes]) -> Link | None:

@@ -103,7 +103,7 @@ def render_source_page(site: SiteIndex, ctx: LinkContext, path: str) -> Rendered
     toks = tokens(text, path)
     links = site.file_links(path, data)
     page_url = source_url(site.kernel, path)
-    code = render(text, _spans(links, page_url, ctx, path), toks=toks)
+    code = render(text, _with_locals(_spans(links, page_url, ctx, path), site.local_spans(path, data)), toks=toks)
     lines = site.files.get(path, text.count("\n"))
     crumbs = _breadcrumbs(site.kernel, path, page_url)
     header = (
@@ -112,6 +112,22 @@ def render_source_page(site: SiteIndex, ctx: LinkContext, path: str) -> Rendered
     )
     refs = [(lk.target, lk.line) for lk in links if not lk.definition]
     return RenderedSource(path, f'<div class="kx-source">{header}{code}</div>', refs)
+
+
+def _with_locals(spans: list[LinkSpan], locals_: list[tuple[int, int, int, int, bool]]) -> list[LinkSpan]:
+    """The link spans and the spans of locals and parameters, sorted, a local that would overlap a link left out."""
+    if not locals_:
+        return spans
+    taken: dict[int, list[tuple[int, int]]] = {}
+    for span in spans:
+        taken.setdefault(span.line, []).append((span.start, span.end))
+    out = list(spans)
+    for line, start, end, number, decl in locals_:
+        if any(s < end and start < e for s, e in taken.get(line, ())):
+            continue
+        out.append(LinkSpan(line, start, end, "", decl, number))
+    out.sort(key=lambda s: (s.line, s.start))
+    return out
 
 
 def _breadcrumbs(kernel: str, path: str, page_url: str) -> str:
@@ -336,6 +352,9 @@ def call_list(site: SiteIndex, ctx: LinkContext, rows: list[CallEdge], page_url:
         through = ""
         if row.via:
             through = f" through <code>.{html_text(row.via)}</code>" if "." in row.via else f" in the macro <code>{html_text(row.via)}</code>"
+            tables = [t for t in row.tables if t]
+            if tables:
+                through += " of " + ", ".join(f"<code>{html_text(t)}</code>" for t in tables[:4]) + (" …" if len(tables) > 4 else "")
         groups.setdefault((row.def_path, row.def_line), []).append(f"<li>{who} at {site_link}{through}</li>")
     more = f'<p class="kx-meta">… and {len(rows) - limit} more.</p>' if len(rows) > limit else ""
     if len(groups) < 2:
@@ -503,7 +522,7 @@ def ref_shard(name: str) -> int:
 
 def names_data(site: SiteIndex, defs: dict[str, list[SiteDefinition]], file_ids: dict[str, int],
                symbol_pages: frozenset[str], notes: dict[str, Annotation] | None = None,
-               ops_targets: dict[str, list[str]] | None = None,
+               ops_targets: dict[str, list[tuple[str, str]]] | None = None,
                kernel_docs: dict[tuple[str, str, int], str] | None = None) -> dict[str, bytes]:
     """shard → JSON: [[name, kind, file id, line, signature, cond, has page, commentary?, targets?, kernel-doc?], ...].
 
@@ -516,7 +535,7 @@ def names_data(site: SiteIndex, defs: dict[str, list[SiteDefinition]], file_ids:
     ops_targets = ops_targets or {}
     kernel_docs = kernel_docs or {}
     shards: dict[str, list[list[object]]] = defaultdict(list)
-    wanted = {f for d_list in defs.values() for d in d_list if d.kind == "member" for f in ops_targets.get(d.name, ())}
+    wanted = {f for d_list in defs.values() for d in d_list if d.kind == "member" for f, _ in ops_targets.get(d.name, ())}
     site.prefetch(wanted)
     for name, found in defs.items():
         key = shard_of_name(name)
@@ -527,10 +546,11 @@ def names_data(site: SiteIndex, defs: dict[str, list[SiteDefinition]], file_ids:
             sig = d.signature if len(d.signature) <= SIGNATURE_MAX else d.signature[:SIGNATURE_MAX] + "…"
             row: list[object] = [name, d.kind, file_ids[d.path], d.line, sig, d.cond or "", 1 if name in symbol_pages else 0]
             note = notes.get(name)
-            targets = []
-            for function in ops_targets.get(name, ()) if d.kind == "member" else ():
-                fd = site.best(function)
-                if fd is not None and fd.path in file_ids and (site.has_page(fd.path) or fd in defs.get(fd.name, ())):
+            targets: list[list[object]] = []
+            for function, stored_in in ops_targets.get(name, ()) if d.kind == "member" else ():
+                fd = site.best(function, stored_in)  # the definition the storing file sees
+                if (fd is not None and fd.path in file_ids and (site.has_page(fd.path) or fd in defs.get(fd.name, ()))
+                        and [function, file_ids[fd.path], fd.line] not in targets):
                     targets.append([function, file_ids[fd.path], fd.line])
             kdoc = kernel_docs.get((name, d.path, d.line))
             if note is not None or targets or kdoc:

@@ -194,7 +194,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             self.kernels[spec.name] = old
         config.markdown_extensions.append(SymbolLinkExtension(self._current_resolver))
         config.extra_css.append(f"{ASSETS}/explorer.css")
-        for script in ("config.js", "explorer.js"):
+        for script in ("config.js", "explorer.js", "locals.js"):
             config.extra_javascript.append(f"{ASSETS}/{script}")
         self.timings["config"] = time.perf_counter() - started
         return config
@@ -359,7 +359,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             add(uri, "")
 
         here = Path(__file__).parent / "assets"
-        for name in ("explorer.css", "explorer.js"):
+        for name in ("explorer.css", "explorer.js", "locals.js"):
             files.append(File.generated(config, f"{ASSETS}/{name}", abs_src_path=str(here / name)))
         add(f"{ASSETS}/config.js", _config_js(first, kernel_data, self.config.mermaid), page=False)
         if self.config.mermaid:

@@ -10,7 +10,10 @@ The markup is kept small, because the work set is half a million lines:
   numbers are a CSS counter, so they are neither in the HTML nor in a copy);
 - a token gets a ``<span class>`` only when it is coloured: names, punctuation,
   operators and white space are bare text;
-- a link is ``<a href>``, with ``class="d"`` on the name at its own definition.
+- a link is ``<a href>``, with ``class="d"`` on the name at its own definition;
+- a local or parameter is ``<a data-l=N>`` without href (N numbers the locals of the file, so
+  it is scoped to its function), ``class=ld`` at its declaration: explorer/site/assets/locals.js
+  highlights the declaration and the uses of the one hovered or clicked.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class LinkSpan(NamedTuple):
     end: int
     href: str  # a URL (percent-encoded, as `urls.relative_href` gives it); attribute-escaped when written
     definition: bool = False  # the name at its own definition
+    local: int = -1  # a local or parameter: its number in the file (href is not used)
 
 
 def make_lexer() -> KernelCLexer:
@@ -70,6 +74,10 @@ class SourceFormatter(HtmlFormatter):
         self.line_ids = line_ids
         by_line: dict[int, list[tuple[int, int, str]]] = {}
         for span in spans:
+            if span.local >= 0:
+                tag = f"<a class=ld data-l={span.local}>" if span.definition else f"<a data-l={span.local}>"
+                by_line.setdefault(span.line, []).append((span.start, span.end, tag))
+                continue
             href = html_attr(span.href)
             tag = f'<a class="d" href="{href}">' if span.definition else f'<a href="{href}">'
             by_line.setdefault(span.line, []).append((span.start, span.end, tag))

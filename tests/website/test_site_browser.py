@@ -144,3 +144,34 @@ def test_definition_name_opens_its_references(real_site: str, page) -> None:  # 
     panel = page.locator(".kx-panel")
     panel.locator("h3").wait_for(state="visible")
     assert "references" in panel.inner_text()
+
+
+def test_hovering_a_local_highlights_its_declaration_and_uses_in_its_function_only(real_site: str, page) -> None:  # type: ignore[no-untyped-def]
+    """`err` of inet_csk_listen_start: a hover marks its declaration and every use (the lines the index
+    gives), a click keeps them marked, and no other function's `err` is touched; no page load."""
+    path, first, last = _definition("inet_csk_listen_start")
+    with Index(REAL_INDEX) as index:
+        uses = index.local_refs("inet_csk_listen_start", "err")
+    text = (REAL_INDEX.parent.parent / "linux-6.1" / path).read_text(encoding="utf-8", errors="replace").splitlines()
+    decl_line = next(n for n in range(first, last + 1) if "int err;" in text[n - 1])
+    assert [u.line for u in uses if u.role == "decl"] == [decl_line]
+    want = sorted(u.line for u in uses)
+    page.goto(f"{real_site}linux-6.1/source/{path}/#L{first}")
+    url = page.url
+    decl = page.locator(f"#L{decl_line} a.ld", has_text="err")
+    assert decl.count() == 1
+    decl.hover()
+    lit = page.locator(".kx-code a.kx-lhl")
+    lit.first.wait_for(state="attached")
+    lines = sorted(int(h.evaluate("e => e.closest('code > span[id]').id.slice(1)")) for h in lit.all())
+    assert lines == want
+    assert all(h.inner_text() == "err" for h in lit.all())
+    assert all(first <= n <= last for n in lines)  # another function's err is a local of its own
+    assert page.locator(".kx-code a[data-l]", has_text="err").count() > len(want)
+    # a click keeps the marks when the pointer leaves; Escape drops them
+    decl.click()
+    page.mouse.move(0, 0)
+    assert page.locator(".kx-code a.kx-lhl").count() == len(want)
+    assert page.url == url and page.locator(".kx-card").count() == 0
+    page.keyboard.press("Escape")
+    assert page.locator(".kx-code a.kx-lhl").count() == 0

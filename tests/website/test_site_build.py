@@ -65,7 +65,8 @@ def test_columns_after_non_ascii_text(built: Path) -> None:
     page = (built / "demo-1.0/source/net/demo/demo_core.c/index.html").read_text(encoding="utf-8")
     line = _line(page, line_of(DEMO_CORE, "naïve café"))  # /* naïve café */ err = demo_alloc_queue(ds);
     assert "naïve café" in line
-    assert f'<a href="#L{ALLOC}">demo_alloc_queue</a>(ds);' in line
+    # the call's link, and the locals around it, at the right characters after the non-ASCII comment
+    assert re.search(rf'</span> <a data-l=(\d+)>err</a> = <a href="#L{ALLOC}">demo_alloc_queue</a>\(<a data-l=(\d+)>ds</a>\);', line)
 
 
 def test_source_is_escaped(built: Path) -> None:

@@ -209,7 +209,7 @@
     return parent;
   }
   document.addEventListener("mouseover", function (ev) {
-    var a = ev.target instanceof Element ? ev.target.closest(".kx-code a") : null;
+    var a = ev.target instanceof Element ? ev.target.closest(".kx-code a[href]") : null;
     if (!a) return;
     hideCard();
     hoverTimer = setTimeout(function () {
@@ -227,7 +227,7 @@
     }, 300);
   });
   document.addEventListener("mouseout", function (ev) {
-    if (ev.target instanceof Element && ev.target.closest(".kx-code a")) hideCard();
+    if (ev.target instanceof Element && ev.target.closest(".kx-code a[href]")) hideCard();
   });
 
   /* ---------------------------------------------------------------- references panel */
