@@ -520,8 +520,8 @@ _PER_FILE_TABLES: dict[str, tuple[str, ...]] = {
     "symbols": (), "refs": ("access_id",), "fnassign": ("access_id",), "includes": (), "docs": (), "exports": (),
     "syscall_table": (), "syscall_dispatch": (), "tableaddr": (), "locals": (), "typehints": (),
 }
-# Rows made from the others after every run (explorer/syscalls.py): never copied, derived again.
-DERIVED_TABLES = frozenset({"table_calls", "derived_symbols", "syscall_entries"})
+# Rows made from the others after every run (explorer/syscalls.py, explorer/opsgroups.py): never copied, derived again.
+DERIVED_TABLES = frozenset({"table_calls", "derived_symbols", "syscall_entries", "opsgroup"})
 _SHARE_BATCH = 2000  # files per copy: bounds the temporary mapping table
 
 
@@ -560,6 +560,8 @@ def _copy_from(db: sqlite3.Connection, donor: Donor, spec: KernelSpec, to_parse:
         donor_columns = {t: {r[1] for r in db.execute(f"PRAGMA donor.table_info({t})")} for t in _PER_FILE_TABLES}
         if any(set(columns[t]) - {"id"} - donor_columns[t] for t in _PER_FILE_TABLES):
             return copied  # another schema: nothing to share
+        without_rowid = {name for name, sql in db.execute("SELECT name, sql FROM donor.sqlite_master WHERE type = 'table'")
+                         if sql and "WITHOUT ROWID" in sql.upper()}
         with progress(f"copying unchanged files from {donor.kernel}", len(wanted)) as bar:
             for start in range(0, len(wanted), _SHARE_BATCH):
                 batch = wanted[start : start + _SHARE_BATCH]
@@ -597,10 +599,10 @@ def _copy_from(db: sqlite3.Connection, donor: Donor, spec: KernelSpec, to_parse:
                             picks.append(f"t.{col}")
                     # the donor's derived wrapper definitions are its own; this index derives its own
                     derived = " WHERE t.id NOT IN (SELECT symbol_id FROM donor.derived_symbols)" if table == "symbols" else ""
+                    order = "" if table in without_rowid else " ORDER BY t.rowid"  # rows in the donor's order
                     db.execute(
                         f"INSERT INTO main.{table} ({', '.join(cols)}) SELECT {', '.join(picks)}"
-                        f" FROM share_map m JOIN donor.{table} t ON t.file_id = m.donor_id{''.join(joins)}{derived}"
-                        " ORDER BY t.rowid"
+                        f" FROM share_map m JOIN donor.{table} t ON t.file_id = m.donor_id{''.join(joins)}{derived}{order}"
                     )
                 copied.update(row[0] for row in db.execute(
                     "SELECT f.path FROM share_map m JOIN donor.files f ON f.id = m.donor_id"))
