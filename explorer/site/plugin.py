@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import jinja2
 from mkdocs.config import base
@@ -35,11 +36,26 @@ from mkdocs.utils.templates import TemplateContext
 
 from ..annotations import Annotation
 from ..config import ConfigError, Project
-from ..escaping import script_json
+from ..escaping import html_attr, script_json
 from ..urls import relative, source_url, symbol_url
 from .links import SiteIndex
 from .markdown import CommentaryLinkResolver, SymbolLinkExtension
 from .pagelinks import EmbedKey, LinkTargets, PageLinkResolver
+from .publish import (
+    PageMeta,
+    SiteUrlError,
+    check_site_url,
+    commentary_meta,
+    folder_meta,
+    html_title_text,
+    page_url_of,
+    robots_txt,
+    source_date_epoch,
+    source_meta,
+    symbol_list_meta,
+    symbol_meta,
+    write_sitemap,
+)
 from .pages import REF_SHARDS, LinkContext, refs_html, symbol_page
 from .renderpool import RenderJob, RenderPool
 from .selection import CommentaryPage, SymbolSelection, planned_pages, select_symbols
@@ -71,6 +87,8 @@ class PluginConfig(base.Config):
     """Bundle mermaid (from the npm registry, cached) for diagrams."""
     mermaid_version = c.Type(str, default="11.17.2")
     """The exact mermaid version bundled."""
+    site_meta = c.Type(bool, default=True)
+    """Describe every page (description, OpenGraph, canonical: needs `site_url`), write the sitemap of every page and robots.txt."""
 
 
 @dataclass
@@ -82,6 +100,7 @@ class BuildState:
     targets: LinkTargets
     source_pages: dict[str, str] = field(default_factory=dict)  # src_uri → path, built in this build
     symbol_pages: dict[str, str] = field(default_factory=dict)  # src_uri → name, built in this build
+    generated: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # src_uri → (kind, kernel, subject), every generated page
 
 
 @contextmanager
@@ -118,6 +137,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         self.resolver: CommentaryLinkResolver | None = None  # the current page's
         self.lab_results: Path | None = None
         self.timings: dict[str, float] = {}  # this build's own figures (under serve, the plugin outlives builds)
+        self.page_urls: list[str] = []  # this build's pages, for the sitemap
         self._t0 = 0.0
 
     # ------------------------------------------------------------------ hooks
@@ -152,6 +172,8 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
                 self.site = SiteIndex.load(spec.name, index_path, project.tree(spec.name))
             self.pool.forget()
         config.markdown_extensions.append(SymbolLinkExtension(self._current_resolver))
+        if self.config.site_meta:
+            _publishing_config(config)
         config.extra_css.append(f"{ASSETS}/explorer.css")
         for script in ("config.js", "explorer.js"):
             config.extra_javascript.append(f"{ASSETS}/{script}")
@@ -163,6 +185,8 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             return None
         with index_errors(self.site.index_path):
             self._plan(files, config)
+        if self.config.site_meta:
+            _publishing_files(files, config)
         return files
 
     def on_nav(self, nav: Navigation, *, config: MkDocsConfig, files: Files) -> Navigation | None:
@@ -184,6 +208,9 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             # MkDocs makes a new template environment for every rebuild; keep the compiled
             # templates (about 0.7 s of material's) between rebuilds
             env.bytecode_cache = self.bytecode_cache
+        # the pages of this build, for the sitemap (their canonical URLs are known once the navigation is)
+        self.page_urls = [f.page.canonical_url for f in files.documentation_pages()
+                          if f.page is not None and f.page.canonical_url]
         return env
 
     def on_page_markdown(self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files) -> str | None:
@@ -210,6 +237,9 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
                 except LookupError as exc:
                     raise PluginError(f"kernel-explorer: {exc}") from None
             context["page"] = page
+        if self.config.site_meta:
+            # a key of the template's own, read by kernel-explorer/meta.html (TemplateContext lists MkDocs' keys)
+            cast("dict[str, object]", context)["kx_meta"] = self._page_meta(page, config)
         return context
 
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str | None:
@@ -229,6 +259,8 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             return
         with index_errors(self.site.index_path):
             self._write_back_and_data(Path(config.site_dir))
+        if self.config.site_meta and config.site_url:
+            self._write_sitemap(Path(config.site_dir), config.site_url)
 
     def on_shutdown(self) -> None:
         self.pool.close()
@@ -270,6 +302,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
                                         inclusion=InclusionLevel.NOT_IN_NAV if page else InclusionLevel.UNDEFINED))
 
         for planned in planned_pages(site, selection, self.config.source_pages):
+            build.generated[planned.src_uri] = (planned.kind, kernel, planned.subject)
             if cache is not None and cache.reuse_page(planned, selection.inputs_of(planned.subject, notes)):
                 continue
             if planned.kind == "source":
@@ -324,6 +357,46 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
                                       kernel=self.site.kernel)
         return None
 
+    def _page_meta(self, page: Page, config: MkDocsConfig) -> PageMeta:
+        """What the page says about itself (description, OpenGraph); material writes `page.meta.description`
+        into the page as HTML, so it is set here, escaped for its attribute."""
+        assert self.site is not None and self.build is not None and self.project is not None
+        generated = self.build.generated.get(page.file.src_uri)
+        if generated is None:
+            title = html_title_text(str(page.meta.get("title") or page.title or config.site_name))
+            described = page.meta.get("description")
+            meta = commentary_meta(title, str(described) if described else None, page.markdown or "",
+                                   config.site_description or "")
+        else:
+            kind, kernel, subject = generated
+            kernel_title = self.project.kernel(kernel).title or kernel
+            if kind == "source":
+                meta = source_meta(subject, kernel_title)
+            elif kind == "folder":
+                meta = folder_meta(subject, kernel_title)
+            elif kind == "symbol":
+                d = self.site.definition(subject)
+                note = self.build.notes.get(subject)
+                meta = (symbol_meta(subject, d.kind, d.path, d.line, kernel_title, kerneldoc=self._kerneldoc(subject),
+                                    annotation=note.text if note is not None else None)
+                        if d is not None else PageMeta(subject, config.site_description or ""))
+            else:
+                meta = symbol_list_meta(kernel_title)
+        page.meta["description"] = html_attr(meta.description)
+        return meta
+
+    def _kerneldoc(self, name: str) -> str | None:
+        """The kernel-doc comment of `name`, for its page's description (preferred to the annotation).
+        The index does not keep kernel-doc yet: once it does, return its text (Markdown or plain) here."""
+        return None
+
+    def _write_sitemap(self, site_dir: Path, site_url: str) -> None:
+        """The sitemap of every page of this build and of those reused from the last one (under serve)."""
+        urls = list(self.page_urls)
+        if self.serve_cache is not None:
+            urls += [page_url_of(site_url, dest) for dest in self.serve_cache.reused if dest.endswith(".html")]
+        write_sitemap(site_dir, site_url, urls, source_date_epoch())
+
     def _write_back_and_data(self, site_dir: Path) -> None:
         assert self.site is not None and self.build is not None
         started = time.perf_counter()
@@ -359,6 +432,32 @@ def _squeeze(html: str) -> str:
     for i in range(0, len(parts), 2):
         parts[i] = _INDENT_RX.sub("\n", parts[i])
     return "".join(parts)
+
+
+def _publishing_config(config: MkDocsConfig) -> None:
+    """site_url checked; the plugin's theme folder (main.html: the page metadata) between a custom_dir and
+    the theme; the plugin's sitemap instead of MkDocs' (which misses the pages `mkdocs serve` reuses,
+    holds at most 50,000 URLs, and dates every page with the build)."""
+    if config.site_url:
+        try:
+            config.site_url = check_site_url(config.site_url)
+        except SiteUrlError as exc:
+            raise PluginError(f"kernel-explorer: {exc}") from None
+    theme_dir = str(Path(__file__).parent / "templates" / "theme")
+    if theme_dir not in config.theme.dirs:
+        config.theme.dirs.insert(1 if config.theme.custom_dir else 0, theme_dir)
+    config.theme.static_templates.discard("sitemap.xml")
+
+
+def _publishing_files(files: Files, config: MkDocsConfig) -> None:
+    """No copy of MkDocs' sitemap template (no longer a template, it would be copied as a file); robots.txt
+    unless docs/ has one."""
+    theme_sitemap = files.get_file_from_path("sitemap.xml")
+    docs = Path(config.docs_dir).resolve()
+    if theme_sitemap is not None and theme_sitemap.abs_src_path and not Path(theme_sitemap.abs_src_path).resolve().is_relative_to(docs):
+        files.remove(theme_sitemap)
+    if config.site_url and files.get_file_from_path("robots.txt") is None:
+        files.append(File.generated(config, "robots.txt", content=robots_txt(config.site_url)))
 
 
 def _config_js(kernel: str, shards: list[str], mermaid: bool) -> str:
