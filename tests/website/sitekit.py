@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import http.server
 import logging
+import os
 import textwrap
 import threading
 from collections.abc import Iterator
@@ -188,6 +189,11 @@ def build_site(config_file: Path, *, strict: bool = True, site_dir: Path | None 
     return Path(config.site_dir)
 
 
+CHROMIUM = "/usr/bin/chromium"  # Debian's, driven by Playwright
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
 REPO = Path(__file__).resolve().parent.parent.parent  # the checkout (put on PYTHONPATH for subprocesses)
 REAL_INDEX = PACKAGE_ROOT / "kernel-snippets" / "index" / "linux-6.1.sqlite"
 REAL_TREE = PACKAGE_ROOT / "kernel-snippets" / "linux-6.1"
@@ -205,6 +211,21 @@ def line_of(text: str, needle: str) -> int:
         if needle in line:
             return n
     raise AssertionError(f"{needle!r} not in the fixture")
+
+
+@contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """Environment variables set for a block (mkdocs.yml reads `!ENV` ones when it is loaded)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
