@@ -59,6 +59,7 @@ index: vendor
 lint: $(STAMP_PIP)
 	$(BIN)/ruff check explorer tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/zizmor --offline --no-progress .github/workflows
 
 test: index lint
 	$(BIN)/python -m pytest -q
