@@ -119,7 +119,7 @@ def symbol_meta(name: str, kind: str, path: str, line: int, kernel_title: str, *
                 kerneldoc: str | None = None, annotation: str | None = None) -> PageMeta:
     """A symbol page: what the symbol is and where, then the first sentence of its kernel-doc (the
     kernel's own words about it) or, without one, of the project's annotation."""
-    summary = first_sentence(plain_text(kerneldoc or annotation or ""))
+    summary = first_sentence(first_paragraph(kerneldoc or annotation or ""))
     lead = f"{name}: {_article(kind)} {kind} in {path}, line {line}, {kernel_title}."
     return PageMeta(f"{name} ({kind}, {kernel_title})", f"{lead} {summary}".strip() if summary else lead)
 

@@ -4,7 +4,6 @@ the GitHub Pages workflow (checked with zizmor)."""
 
 from __future__ import annotations
 
-import html.parser
 import logging
 import re
 import subprocess
@@ -28,9 +27,8 @@ from explorer.site.publish import (
 )
 from explorer.store import Index
 
-from .sitekit import REPO, DemoProject, build_site, environment
+from .sitekit import REPO, SITEMAP_NS, DemoProject, build_site, environment, head_of, html_pages, sitemap_urls
 
-SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 WORKFLOW = REPO / ".github" / "workflows" / "pages.yml"
 ZIZMOR = Path(sys.executable).with_name("zizmor")
 # as the project's mkdocs.yml says it
@@ -46,45 +44,6 @@ annotations: true
 <!-- reviewed: demo-1.0:000000000000 -->
 Checks the [[demo_queue_full|queue]] before it starts listening. The second sentence is not in the description.
 """
-
-
-class _Head(html.parser.HTMLParser):
-    """The <meta> and <link rel=canonical> of a page's head, as a browser reads them."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.meta: dict[str, str] = {}
-        self.canonical: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "meta" and ("property" in a or "name" in a):
-            self.meta[a.get("property") or a["name"]] = a.get("content", "")
-        elif tag == "link" and a.get("rel") == "canonical":
-            self.canonical.append(a.get("href", ""))
-
-
-def head_of(page: Path) -> _Head:
-    parser = _Head()
-    parser.feed(page.read_text(encoding="utf-8"))
-    return parser
-
-
-def html_pages(site: Path) -> dict[str, Path]:
-    """Every page of a built site by its directory URL relative to the site ('' for the home page)."""
-    pages = {}
-    for page in site.rglob("*.html"):
-        rel = page.relative_to(site).as_posix()
-        if rel == "404.html":  # served for any missing path, not a page of the site
-            continue
-        pages[rel[: -len("index.html")] if rel.endswith("index.html") else rel] = page
-    return pages
-
-
-def sitemap_urls(site: Path) -> list[str]:
-    root = ET.parse(site / "sitemap.xml").getroot()  # well-formed XML, or this raises
-    assert root.tag == f"{SITEMAP_NS}urlset"
-    return [loc.text or "" for loc in root.iter(f"{SITEMAP_NS}loc")]
 
 
 @pytest.fixture
