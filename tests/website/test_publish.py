@@ -241,3 +241,28 @@ def test_the_linter_rejects_a_broken_workflow(tmp_path: Path) -> None:
     (broken / "unpinned.yml").write_text(text.replace("actions/cache@v4", "someone/cache@main"), encoding="utf-8")
     result = _zizmor(broken / "unpinned.yml")
     assert result.returncode != 0 and "unpinned" in result.stdout + result.stderr
+
+
+def test_sitemap_under_serve_keeps_the_pages_reused_from_the_last_build(env_project: DemoProject) -> None:
+    """`mkdocs serve` rebuilds after an edit without building the generated pages again: the sitemap
+    still lists them."""
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    config_file = str(env_project.root / "mkdocs.yml")
+    with environment(KEXPLORE_SITE_URL="https://example.org/k/"):
+        config = load_config(config_file)
+        config.plugins.on_startup(command="serve", dirty=False)
+        try:
+            build(config)
+            site = Path(config.site_dir)
+            first = sitemap_urls(site)
+            assert sorted(first) == sorted("https://example.org/k/" + rel for rel in html_pages(site))
+            env_project.write_doc("index.md", (env_project.docs / "index.md").read_text(encoding="utf-8") + "\nAn edit.\n")
+            config = load_config(config_file)
+            build(config)
+            assert "An edit." in (site / "index.html").read_text(encoding="utf-8")
+            assert sorted(sitemap_urls(site)) == sorted(first)
+            assert any("/source/" in url for url in first)
+        finally:
+            config.plugins.on_shutdown()
