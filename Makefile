@@ -82,7 +82,7 @@ publish: index
 	@test -n "$$(ls build/labs 2>/dev/null)" || $(KEXPLORE) lab record || true
 	export SOURCE_DATE_EPOCH="$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || echo 0)}"; \
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --clean && \
-	$(BIN)/python -m explorer.site.publish site $(ARCHIVE)
+	$(BIN)/python -m explorer.site.archive site $(ARCHIVE)
 
 serve: index
 	-$(KEXPLORE) lab record

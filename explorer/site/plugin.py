@@ -363,7 +363,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         assert self.site is not None and self.build is not None and self.project is not None
         generated = self.build.generated.get(page.file.src_uri)
         if generated is None:
-            title = html_title_text(str(page.meta.get("title") or page.title or config.site_name))
+            title = config.site_name if page.is_homepage else html_title_text(str(page.meta.get("title") or page.title or config.site_name))
             described = page.meta.get("description")
             meta = commentary_meta(title, str(described) if described else None, page.markdown or "",
                                    config.site_description or "")
@@ -443,6 +443,8 @@ def _publishing_config(config: MkDocsConfig) -> None:
             config.site_url = check_site_url(config.site_url)
         except SiteUrlError as exc:
             raise PluginError(f"kernel-explorer: {exc}") from None
+    else:  # not a warning: a site for a local preview need not have one
+        log.info("kernel-explorer: no site_url in mkdocs.yml: no canonical links, no sitemap.xml, no robots.txt")
     theme_dir = str(Path(__file__).parent / "templates" / "theme")
     if theme_dir not in config.theme.dirs:
         config.theme.dirs.insert(1 if config.theme.custom_dir else 0, theme_dir)

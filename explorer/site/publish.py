@@ -1,5 +1,5 @@
 """What a published site needs besides its pages: each page's description for search engines and
-link previews, the sitemap, robots.txt and a reproducible archive of the built site.
+link previews, the sitemap and robots.txt (the archive of the built site is `archive.py`).
 
 No MkDocs here: the plugin hands over names, paths and URLs.  Every text is kept raw (as the kernel,
 the index or the commentary spell it) and escaped where it is written: `html_attr` in the plugin,
@@ -12,8 +12,6 @@ import gzip
 import io
 import os
 import re
-import stat
-import tarfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -229,95 +227,7 @@ def page_url_of(site_url: str, dest_path: str) -> str:
     return site_url + quote(rel)
 
 
-# ---------------------------------------------------------------------------- the deployable archive
-
-
-class ArchiveError(Exception):
-    """The site folder cannot be archived as it is (missing, or holding links or special files)."""
-
-
-def write_archive(site_dir: Path, archive: Path, mtime: int = 0, prefix: str = "") -> int:
-    """A .tar.gz of `site_dir` that is the same bytes for the same site: members sorted by name, one
-    `mtime`, owner root, modes 0644/0755, no gzip name or time.  Written to a temporary file and
-    renamed into place; returns the number of files.  Symbolic links and special files are refused
-    (a static host serves files)."""
-    if not site_dir.is_dir():
-        raise ArchiveError(f"{site_dir} is not a built site: run `make site` first")
-    entries: list[tuple[str, Path, bool]] = []  # (name in the archive, path, is a folder)
-    stack = [(site_dir, "")]
-    while stack:  # an explicit stack: a deep tree never drives recursion
-        folder, rel = stack.pop()
-        with os.scandir(folder) as it:
-            for entry in it:
-                name = f"{rel}{entry.name}"
-                mode = entry.stat(follow_symlinks=False).st_mode
-                if stat.S_ISDIR(mode):
-                    entries.append((name, Path(entry.path), True))
-                    stack.append((Path(entry.path), name + "/"))
-                elif stat.S_ISREG(mode):
-                    entries.append((name, Path(entry.path), False))
-                else:
-                    raise ArchiveError(f"{entry.path}: not a regular file or folder (a link?): build the site with "
-                                       "`mkdocs build` (not serve) before archiving")
-    entries.sort(key=lambda e: e[0])
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    tmp = archive.with_name(f".{archive.name}.{os.getpid()}.tmp")
-    files = 0
-    try:
-        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=mtime) as gz, \
-                tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            for name, path, is_dir in entries:
-                info = tarfile.TarInfo(prefix + name)
-                info.mtime = mtime
-                info.uid = info.gid = 0
-                info.uname = info.gname = "root"
-                if is_dir:
-                    info.type = tarfile.DIRTYPE
-                    info.mode = 0o755
-                    tar.addfile(info)
-                else:
-                    info.mode = 0o644
-                    with open(path, "rb") as f:
-                        info.size = os.fstat(f.fileno()).st_size
-                        tar.addfile(info, f)
-                    files += 1
-        os.replace(tmp, archive)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return files
-
-
 def source_date_epoch(default: int = 0) -> int:
     """The build's timestamp for reproducible output: $SOURCE_DATE_EPOCH (the convention MkDocs reads too)."""
     value = os.environ.get("SOURCE_DATE_EPOCH", "")
     return int(value) if value.isdigit() else default
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m explorer.site.publish SITE_DIR ARCHIVE`: the reproducible archive (`make publish`)."""
-    import argparse
-    import sys
-
-    parser = argparse.ArgumentParser(prog="python -m explorer.site.publish",
-                                     description="Write a reproducible .tar.gz of a built site (members sorted, one "
-                                                 "timestamp: $SOURCE_DATE_EPOCH, else 0).")
-    parser.add_argument("site_dir", type=Path, help="the built site (mkdocs build)")
-    parser.add_argument("archive", type=Path, help="the .tar.gz to write")
-    parser.add_argument("--json", action="store_true", help="print the archive's path and file count as JSON")
-    args = parser.parse_args(argv)
-    try:
-        files = write_archive(args.site_dir, args.archive, source_date_epoch())
-    except (ArchiveError, OSError) as exc:
-        print(f"publish: {exc}", file=sys.stderr)
-        return 1
-    if args.json:
-        import json
-
-        print(json.dumps({"archive": str(args.archive), "files": files}))
-    else:
-        print(f"{args.archive}: {files} files")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -17,14 +17,8 @@ import yaml
 from mkdocs.config.base import ValidationError
 from mkdocs.exceptions import Abort, PluginError
 
-from explorer.site.publish import (
-    ArchiveError,
-    first_sentence,
-    main,
-    plain_text,
-    sitemap_files,
-    write_archive,
-)
+from explorer.site.archive import ArchiveError, main, write_archive
+from explorer.site.publish import first_sentence, plain_text, sitemap_files
 from explorer.store import Index
 
 from .sitekit import REPO, SITEMAP_NS, DemoProject, build_site, environment, head_of, html_pages, sitemap_urls
@@ -103,7 +97,8 @@ def test_symbol_and_source_pages_describe_what_they_show(env_project: DemoProjec
     assert "net/demo/" in head["description"]
     # a commentary page: its first sentence, links as their words
     head = head_of(site / "index.html").meta
-    assert head["og:title"] == "Demo commentary"
+    assert head["og:title"] == "demo explorer"  # the home page is the site (as its <title> says)
+    assert head_of(site / "notes/index.html").meta["og:title"] == "Demo annotations"
     assert head["description"] == "The listen handler is demo_listen; it calls the second half."
     assert head["og:type"] == "article"
 
