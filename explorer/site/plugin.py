@@ -59,7 +59,7 @@ from .publish import (
 from .pages import REF_SHARDS, LinkContext, refs_html, symbol_page
 from .renderpool import RenderJob, RenderPool
 from .selection import CommentaryPage, SymbolSelection, planned_pages, select_symbols
-from .servecache import MemoryBytecodeCache, ServeCache
+from .servecache import MemoryBytecodeCache, ServeCache, dest_of
 from .sitedata import DataWriter, SiteData, name_shards
 from .sourcepage import SourcePage
 
@@ -391,10 +391,11 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         return None
 
     def _write_sitemap(self, site_dir: Path, site_url: str) -> None:
-        """The sitemap of every page of this build and of those reused from the last one (under serve)."""
-        urls = list(self.page_urls)
-        if self.serve_cache is not None:
-            urls += [page_url_of(site_url, dest) for dest in self.serve_cache.reused if dest.endswith(".html")]
+        """The sitemap of every page: those MkDocs built and every generated page the plan holds, also
+        those a cache (`mkdocs serve`) put back instead of building them."""
+        assert self.build is not None
+        urls = set(self.page_urls)
+        urls.update(page_url_of(site_url, dest_of(uri)) for uri in self.build.generated)
         write_sitemap(site_dir, site_url, urls, source_date_epoch())
 
     def _write_back_and_data(self, site_dir: Path) -> None:

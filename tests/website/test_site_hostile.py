@@ -30,7 +30,7 @@ from .hostilekit import (
     make_hostile_project,
 )
 from .site_linkcheck import check_site
-from .sitekit import build_site, head_of
+from .sitekit import build_site, head_of, html_pages, sitemap_urls
 
 HOSTILE_FILES = [QUOTE_FILE, APOS_FILE, SCHEME_FILE, URL_FILE, SCRIPT_FILE, HANDLER_FILE]
 
@@ -292,3 +292,10 @@ def test_symbol_page_description_names_its_hostile_file_as_text(site: Path, name
     assert any(head.meta["description"].startswith(f"{name}: a{'n' if d.kind[0] in 'aeiou' else ''} {d.kind} in {d.path}, "
                                                    f"line {d.line}, Hostile.") for d in defs), head.meta["description"]
     assert any(head.meta["og:title"] == f"{name} ({d.kind}, Hostile)" for d in defs)
+
+
+def test_sitemap_lists_every_page_once_with_hostile_names_encoded(site: Path) -> None:
+    urls = sitemap_urls(site)
+    assert sorted(urls) == sorted(SITE_URL + quote(rel) for rel in html_pages(site))
+    for path in HOSTILE_FILES:
+        assert SITE_URL + quote(source_url(path)) in urls
