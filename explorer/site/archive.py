@@ -45,7 +45,7 @@ def write_archive(site_dir: Path, archive: Path, mtime: int = 0, prefix: str = "
     tmp = archive.with_name(f".{archive.name}.{os.getpid()}.tmp")
     files = 0
     try:
-        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=mtime) as gz, \
+        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=mtime, compresslevel=6) as gz, \
                 tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
             for name, path, is_dir in entries:
                 info = tarfile.TarInfo(prefix + name)

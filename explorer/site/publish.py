@@ -75,6 +75,8 @@ def first_sentence(text: str, limit: int = DESCRIPTION_LIMIT) -> str:
     m = _SENTENCE_END.search(text)
     if m:
         text = text[: m.start()]
+    if text.endswith(":"):  # a sentence that leads into a list or a code block
+        text = text[:-1].rstrip() + "…"
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]

@@ -155,6 +155,7 @@ def test_descriptions_are_first_sentences_of_plain_text() -> None:
         "See the handler, x, sock_common.skc_state and a."
     assert first_sentence("One sentence here. Two sentences. ") == "One sentence here."
     assert first_sentence("Calls e.g. foo() first.") == "Calls e.g. foo() first."
+    assert first_sentence("A socket has two queues:") == "A socket has two queues…"
     long = first_sentence("word " * 100, limit=50)
     assert len(long) <= 50 and long.endswith("…")
 
