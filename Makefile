@@ -14,12 +14,13 @@ DEB_PACKAGES := python3-venv python3-dev universal-ctags cscope time hyperfine i
 STAMP_DEB := $(VENV)/.debian-packages
 STAMP_PIP := $(VENV)/.installed
 
-.PHONY: all setup vendor index lint test bench site serve clean distclean help
+.PHONY: all setup vendor index lint test bench site serve publish clean distclean help
 
 help:
 	@echo "make serve   set up (venv, packages, kernel sources, index), build and serve the site on 127.0.0.1:8000"
 	@echo "make test    set up, then run ruff, mypy and the test suite"
 	@echo "make lint    ruff and mypy (configured in pyproject.toml)"
+	@echo "make publish build the site strictly for KEXPLORE_SITE_URL and write $(ARCHIVE)"
 	@echo "make index   vendor the kernels and (re)build their indexes"
 	@echo "make bench   run the benchmarks (figures in benchmarks/results/)"
 	@echo "make clean   remove the site and caches; distclean also removes the venv, trees and indexes"
@@ -58,6 +59,7 @@ index: vendor
 lint: $(STAMP_PIP)
 	$(BIN)/ruff check explorer tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/zizmor --offline --no-progress .github/workflows
 
 test: index lint
 	$(BIN)/python -m pytest -q
@@ -71,12 +73,23 @@ site: index
 	-$(KEXPLORE) lab record
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
+# `make publish`: the site built strictly for $KEXPLORE_SITE_URL (canonical links, sitemap) and a
+# reproducible archive of it for any static host: the same commit and lab results give the same
+# bytes (SOURCE_DATE_EPOCH: the last commit's time). Labs are recorded once, into build/labs/
+# (`kexplore lab record` records them again).
+ARCHIVE := build/kernel-explorer-site.tar.gz
+publish: index
+	@test -n "$$(ls build/labs 2>/dev/null)" || $(KEXPLORE) lab record || true
+	export SOURCE_DATE_EPOCH="$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || echo 0)}"; \
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --clean && \
+	$(BIN)/python -m explorer.site.archive site $(ARCHIVE)
+
 serve: index
 	-$(KEXPLORE) lab record
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve -a 127.0.0.1:8000
 
 clean:
-	rm -rf site .pytest_cache .hypothesis .mypy_cache .ruff_cache benchmarks/results
+	rm -rf site $(ARCHIVE) .pytest_cache .hypothesis .mypy_cache .ruff_cache benchmarks/results
 
 distclean: clean
 	rm -rf $(VENV) kernel-snippets/linux-*/ kernel-snippets/index

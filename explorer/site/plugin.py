@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import jinja2
 from mkdocs.config import base
@@ -35,15 +36,30 @@ from mkdocs.utils.templates import TemplateContext
 
 from ..annotations import Annotation
 from ..config import ConfigError, Project
-from ..escaping import script_json
+from ..escaping import html_attr, script_json
 from ..urls import changes_uri, changes_url, elsewhere_key, relative, source_url, symbol_uri, symbol_url
 from .links import SiteIndex
 from .markdown import CommentaryLinkResolver, SymbolLinkExtension
 from .pagelinks import EmbedKey, LinkTargets, PageLinkResolver
+from .publish import (
+    PageMeta,
+    SiteUrlError,
+    check_site_url,
+    commentary_meta,
+    folder_meta,
+    html_title_text,
+    page_url_of,
+    robots_txt,
+    source_date_epoch,
+    source_meta,
+    symbol_list_meta,
+    symbol_meta,
+    write_sitemap,
+)
 from .pages import REF_SHARDS, LinkContext, elsewhere_page, refs_html, symbol_page
 from .renderpool import RenderJob, RenderPool
 from .selection import CommentaryPage, SymbolSelection, planned_pages, select_symbols, source_files
-from .servecache import MemoryBytecodeCache, ServeCache
+from .servecache import MemoryBytecodeCache, ServeCache, dest_of
 from .sitedata import DataWriter, SiteData, name_shards
 from .sourcepage import SourcePage
 from .versions import SymbolDiff, changes_page, short_name, diff_block, review_note, source_switch, symbol_diff, symbol_switch
@@ -81,6 +97,8 @@ class PluginConfig(base.Config):
     """Bundle mermaid (from the npm registry, cached) for diagrams."""
     mermaid_version = c.Type(str, default="11.17.2")
     """The exact mermaid version bundled."""
+    site_meta = c.Type(bool, default=True)
+    """Describe every page (description, OpenGraph, canonical: needs `site_url`), write the sitemap of every page and robots.txt."""
 
 
 @dataclass
@@ -105,6 +123,7 @@ class BuildState:
     source_pages: dict[str, str] = field(default_factory=dict)  # src_uri → path, built in this build
     symbol_pages: dict[str, str] = field(default_factory=dict)  # src_uri → name, built in this build
     other_pages: dict[str, tuple[str, str]] = field(default_factory=dict)  # src_uri → (kind, subject): elsewhere, changes
+    generated: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # src_uri → (kind, kernel, subject), every generated page
 
 
 @contextmanager
@@ -140,6 +159,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         self.resolver: CommentaryLinkResolver | None = None  # the current page's
         self.lab_results: Path | None = None
         self.timings: dict[str, float] = {}  # this build's own figures (under serve, the plugin outlives builds)
+        self.page_urls: list[str] = []  # this build's pages, for the sitemap
         self._t0 = 0.0
         self._started: set[str] = set()  # kernels whose render pool has started in this build
 
@@ -193,6 +213,8 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
                 old = KernelSite(site)
             self.kernels[spec.name] = old
         config.markdown_extensions.append(SymbolLinkExtension(self._current_resolver))
+        if self.config.site_meta:
+            _publishing_config(config)
         config.extra_css.append(f"{ASSETS}/explorer.css")
         for script in ("config.js", "explorer.js", "locals.js"):
             config.extra_javascript.append(f"{ASSETS}/{script}")
@@ -203,6 +225,8 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         if not self.config.enabled or not self.kernels:
             return None
         self._plan(files, config)
+        if self.config.site_meta:
+            _publishing_files(files, config)
         return files
 
     def on_nav(self, nav: Navigation, *, config: MkDocsConfig, files: Files) -> Navigation | None:
@@ -228,6 +252,9 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             # MkDocs makes a new template environment for every rebuild; keep the compiled
             # templates (about 0.7 s of material's) between rebuilds
             env.bytecode_cache = self.bytecode_cache
+        # the pages of this build, for the sitemap (their canonical URLs are known once the navigation is)
+        self.page_urls = [f.page.canonical_url for f in files.documentation_pages()
+                          if f.page is not None and f.page.canonical_url]
         return env
 
     def on_page_markdown(self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files) -> str | None:
@@ -264,6 +291,9 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             if self.serve_cache is None:
                 ks.pool.release(path)  # written once: keep only its references
             context["page"] = page
+        if self.config.site_meta:
+            # a key of the template's own, read by kernel-explorer/meta.html (TemplateContext lists MkDocs' keys)
+            cast("dict[str, object]", context)["kx_meta"] = self._page_meta(page, config)
         return context
 
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str | None:
@@ -286,6 +316,8 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         for kernel in self.builds:
             with index_errors(self.kernels[kernel].site.index_path):
                 self._write_back_and_data(Path(config.site_dir), kernel)
+        if self.config.site_meta and config.site_url:
+            self._write_sitemap(Path(config.site_dir), config.site_url)
         log.info("kernel-explorer timings (s): %s", {k: round(v, 2) for k, v in self.timings.items()})
 
     def on_shutdown(self) -> None:
@@ -339,6 +371,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
                 build.shards = tuple(name_shards(site.page_names() | build.elsewhere))
                 for planned in planned_pages(site, selection, self.config.source_pages):
                     self.page_kernel[planned.src_uri] = kernel
+                    build.generated[planned.src_uri] = (planned.kind, kernel, planned.subject)
                     if cache is not None and cache.reuse_page(planned, selection.inputs_of(planned.subject, notes)):
                         continue
                     if planned.kind == "source":
@@ -356,6 +389,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             uri = changes_uri(kernel)
             self.page_kernel[uri] = kernel
             self.builds[kernel].other_pages[uri] = ("changes", first)
+            self.builds[kernel].generated[uri] = ("changes", kernel, first)
             add(uri, "")
 
         here = Path(__file__).parent / "assets"
@@ -475,6 +509,62 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         pages = {k: b.selection.names for k, b in self.builds.items()}
         return changes_page(sites[older], sites[kernel], names, diffs, sites, pages, changes_url(kernel), blocks)
 
+    def _page_meta(self, page: Page, config: MkDocsConfig) -> PageMeta:
+        """What the page says about itself (description, OpenGraph); material writes `page.meta.description`
+        into the page as HTML, so it is set here, escaped for its attribute."""
+        assert self.project is not None
+        uri = page.file.src_uri
+        kernel = self.page_kernel.get(uri)
+        generated = self.builds[kernel].generated.get(uri) if kernel in self.builds else None
+        if generated is None:
+            title = config.site_name if page.is_homepage else html_title_text(str(page.meta.get("title") or page.title or config.site_name))
+            described = page.meta.get("description")
+            meta = commentary_meta(title, str(described) if described else None, page.markdown or "",
+                                   config.site_description or "")
+        else:
+            kind, kernel, subject = generated
+            kernel_title = self.project.kernel(kernel).title or kernel
+            site = self.kernels[kernel].site
+            if kind == "source":
+                meta = source_meta(subject, kernel_title)
+            elif kind == "folder":
+                meta = folder_meta(subject, kernel_title)
+            elif kind == "symbol":
+                d = site.definition(subject)
+                note = self.builds[kernel].notes.get(subject)
+                meta = (symbol_meta(subject, d.kind, d.path, d.line, kernel_title, kerneldoc=self._kerneldoc(site, subject),
+                                    annotation=note.text if note is not None else None)
+                        if d is not None else PageMeta(subject, config.site_description or ""))
+            elif kind == "elsewhere":
+                meta = PageMeta(f"Defined elsewhere: {subject} ({kernel_title})",
+                                f"Where the {kernel_title} names starting with {subject!r} that the site links to are defined,"
+                                " in files without a page of their own: kind, file, line and signature.")
+            elif kind == "changes":
+                older = self.project.kernel(subject).title or subject
+                meta = PageMeta(f"What changed in {kernel_title}",
+                                f"The functions and structs of the TCP connection path, changed or unchanged from {older}"
+                                f" to {kernel_title}, each with its diff.")
+            else:
+                meta = symbol_list_meta(kernel_title)
+        page.meta["description"] = html_attr(meta.description)
+        return meta
+
+    @staticmethod
+    def _kerneldoc(site: SiteIndex, name: str) -> str | None:
+        """The summary of `name`'s kernel-doc comment, for its page's description (preferred to the annotation)."""
+        for doc in site.kernel_docs(name).values():
+            if doc.summary:
+                return doc.summary
+        return None
+
+    def _write_sitemap(self, site_dir: Path, site_url: str) -> None:
+        """The sitemap of every page: those MkDocs built and every generated page the plan holds, also
+        those a cache (`mkdocs serve`) put back instead of building them."""
+        urls = set(self.page_urls)
+        for build in self.builds.values():
+            urls.update(page_url_of(site_url, dest_of(uri)) for uri in build.generated)
+        write_sitemap(site_dir, site_url, urls, source_date_epoch())
+
     def _write_back_and_data(self, site_dir: Path, kernel: str) -> None:
         build = self.builds[kernel]
         ks = self.kernels[kernel]
@@ -511,6 +601,34 @@ def _squeeze(html: str) -> str:
     for i in range(0, len(parts), 2):
         parts[i] = _INDENT_RX.sub("\n", parts[i])
     return "".join(parts)
+
+
+def _publishing_config(config: MkDocsConfig) -> None:
+    """site_url checked; the plugin's theme folder (main.html: the page metadata) between a custom_dir and
+    the theme; the plugin's sitemap instead of MkDocs' (which misses the pages `mkdocs serve` reuses,
+    holds at most 50,000 URLs, and dates every page with the build)."""
+    if config.site_url:
+        try:
+            config.site_url = check_site_url(config.site_url)
+        except SiteUrlError as exc:
+            raise PluginError(f"kernel-explorer: {exc}") from None
+    else:  # not a warning: a site for a local preview need not have one
+        log.info("kernel-explorer: no site_url in mkdocs.yml: no canonical links, no sitemap.xml, no robots.txt")
+    theme_dir = str(Path(__file__).parent / "templates" / "theme")
+    if theme_dir not in config.theme.dirs:
+        config.theme.dirs.insert(1 if config.theme.custom_dir else 0, theme_dir)
+    config.theme.static_templates.discard("sitemap.xml")
+
+
+def _publishing_files(files: Files, config: MkDocsConfig) -> None:
+    """No copy of MkDocs' sitemap template (no longer a template, it would be copied as a file); robots.txt
+    unless docs/ has one."""
+    theme_sitemap = files.get_file_from_path("sitemap.xml")
+    docs = Path(config.docs_dir).resolve()
+    if theme_sitemap is not None and theme_sitemap.abs_src_path and not Path(theme_sitemap.abs_src_path).resolve().is_relative_to(docs):
+        files.remove(theme_sitemap)
+    if config.site_url and files.get_file_from_path("robots.txt") is None:
+        files.append(File.generated(config, "robots.txt", content=robots_txt(config.site_url)))
 
 
 def _config_js(default: str, kernels: dict[str, dict[str, object]], mermaid: bool) -> str:

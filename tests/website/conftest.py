@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
+from explorer.config import PACKAGE_ROOT, Project
+
 from .sitekit import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
     INDEX_MD,
     MKDOCS_YML,
     DemoProject,
+    build_site,
+    environment,
     make_demo_kernel,
     make_two_demo_kernels,
+    real_index_missing,
+    serve_folder,
     write_two_kernel_project,
 )
+
+SUB_PATH = "kernel-explorer/"  # where a GitHub project page puts the site: https://USER.github.io/kernel-explorer/
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +62,87 @@ def two_kernel_snippets(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def two_kernel_project(tmp_path: Path, two_kernel_snippets: Path) -> DemoProject:
     """A site of demo-1.0 and demo-2.0, with an annotation of demo_listen_start reviewed for demo-1.0 only."""
     return write_two_kernel_project(tmp_path, two_kernel_snippets)
+
+
+@contextmanager
+def real_config() -> Iterator[Path]:
+    """The project's mkdocs.yml, its `kernels:` cut to the kernels indexed here (a checkout that has
+    indexed only the default kernel builds the site of that one; `make test` indexes both)."""
+    config = PACKAGE_ROOT / "mkdocs.yml"
+    text = config.read_text(encoding="utf-8")
+    project = Project.load(PACKAGE_ROOT / "kernel-snippets")
+    m = re.search(r"^(\s*kernels: )\[(.*)\]$", text, re.M)
+    wanted = [k.strip() for k in m.group(2).split(",")] if m else []
+    indexed = [k for k in wanted if k in project.kernels and project.index_path(k).is_file()]
+    if m is None or indexed == wanted:
+        yield config
+        return
+    cut = PACKAGE_ROOT / f".mkdocs-test-{os.getpid()}.yml"  # beside mkdocs.yml: its relative folders stay right
+    cut.write_text(text[:m.start()] + m.group(1) + "[" + ", ".join(indexed) + "]" + text[m.end():], encoding="utf-8")
+    try:
+        yield cut
+    finally:
+        cut.unlink()
+
+
+@dataclass(frozen=True)
+class PublishedSite:
+    """The project's real site as it is published: `folder` served at `url`, a sub-path of the host."""
+
+    folder: Path
+    url: str  # ends with /kernel-explorer/; also the site_url it was built for
+
+
+@pytest.fixture(scope="session")
+def published_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PublishedSite]:
+    """The project's mkdocs.yml built once per session, strictly, with KEXPLORE_SITE_URL naming a
+    sub-path of a server on 127.0.0.1 (started first, so the URL holds its port), and served there."""
+    missing = real_index_missing()
+    if missing is not None:
+        pytest.skip(missing)
+    root = tmp_path_factory.mktemp("published")
+    folder = root / SUB_PATH.rstrip("/")
+    try:
+        with serve_folder(root) as host:
+            url = host + SUB_PATH
+            with environment(KEXPLORE_SITE_URL=url), real_config() as config:
+                build_site(config, strict=True, site_dir=folder)
+            yield PublishedSite(folder, url)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def real_site(published_site: PublishedSite) -> str:
+    """The URL of the project's site (under a sub-path of the host)."""
+    return published_site.url
+
+
+@pytest.fixture
+def page(real_site: str) -> Iterator[object]:
+    """A Chromium page that fails the test on a request to another host, a console error or a script error."""
+    from playwright.sync_api import sync_playwright
+
+    allowed = urlsplit(real_site).netloc
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context()
+
+        def guard(route) -> None:  # type: ignore[no-untyped-def]
+            host = urlsplit(route.request.url).netloc
+            if host != allowed:
+                problems.append(f"request to another host: {route.request.url}")
+                route.abort()
+            else:
+                route.continue_()
+
+        context.route("**/*", guard)
+        pg = context.new_page()
+        pg.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+        pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+        try:
+            yield pg
+        finally:
+            browser.close()
+    assert problems == []

@@ -156,6 +156,7 @@ The open handler is [[evil_open]], its helper [[quote_helper]]; the struct is [[
 
 MKDOCS_YML = """\
 site_name: hostile explorer
+site_url: https://example.org/hostile/
 docs_dir: docs
 site_dir: site
 theme:

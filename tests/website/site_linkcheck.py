@@ -21,6 +21,8 @@ class _Collector(html.parser.HTMLParser):
                 continue
             if key == "id" or (tag == "a" and key == "name"):
                 self.ids.add(value)
+            if tag == "link" and key == "href" and ("rel", "canonical") in attrs:
+                continue  # names the page's public address (site_url), loads nothing
             if key in ("href", "src") and not (tag == "a" and key == "src"):
                 self.links.append((f"{tag}.{key}", value))
 

@@ -6,10 +6,13 @@ The C below is the project's own, in kernel style; no kernel code is copied.
 from __future__ import annotations
 
 import functools
+import html.parser
 import http.server
 import logging
+import os
 import textwrap
 import threading
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -188,6 +191,11 @@ def build_site(config_file: Path, *, strict: bool = True, site_dir: Path | None 
     return Path(config.site_dir)
 
 
+CHROMIUM = "/usr/bin/chromium"  # Debian's, driven by Playwright
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
 REPO = Path(__file__).resolve().parent.parent.parent  # the checkout (put on PYTHONPATH for subprocesses)
 REAL_INDEX = PACKAGE_ROOT / "kernel-snippets" / "index" / "linux-6.1.sqlite"
 REAL_TREE = PACKAGE_ROOT / "kernel-snippets" / "linux-6.1"
@@ -205,6 +213,64 @@ def line_of(text: str, needle: str) -> int:
         if needle in line:
             return n
     raise AssertionError(f"{needle!r} not in the fixture")
+
+
+@contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """Environment variables set for a block (mkdocs.yml reads `!ENV` ones when it is loaded)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+
+
+class _Head(html.parser.HTMLParser):
+    """The <meta> and <link rel=canonical> of a page's head, as a browser reads them."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.meta: dict[str, str] = {}
+        self.canonical: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "meta" and ("property" in a or "name" in a):
+            self.meta[a.get("property") or a["name"]] = a.get("content", "")
+        elif tag == "link" and a.get("rel") == "canonical":
+            self.canonical.append(a.get("href", ""))
+
+
+def head_of(page: Path) -> _Head:
+    """The head of a page (read up to </head>: a source page is large)."""
+    parser = _Head()
+    parser.feed(page.read_text(encoding="utf-8").split("</head>", 1)[0])
+    return parser
+
+
+def html_pages(site: Path) -> dict[str, Path]:
+    """Every page of a built site by its directory URL relative to the site ('' for the home page)."""
+    pages = {}
+    for page in site.rglob("*.html"):
+        rel = page.relative_to(site).as_posix()
+        if rel == "404.html":  # served for any missing path, not a page of the site
+            continue
+        pages[rel[: -len("index.html")] if rel.endswith("index.html") else rel] = page
+    return pages
+
+
+def sitemap_urls(site: Path) -> list[str]:
+    root = ET.parse(site / "sitemap.xml").getroot()  # well-formed XML, or this raises
+    assert root.tag == f"{SITEMAP_NS}urlset"
+    return [loc.text or "" for loc in root.iter(f"{SITEMAP_NS}loc")]
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -1,28 +1,16 @@
 """The real site in Debian's Chromium, driven by Playwright: links land on definitions, search works,
-nothing is loaded from another host and no console error occurs."""
+nothing is loaded from another host and no console error occurs, with the site under a sub-path
+(/kernel-explorer/) as a GitHub project page has it."""
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
-from explorer.config import PACKAGE_ROOT, Project
 from explorer.store import Index
 
-from .sitekit import REAL_INDEX, build_site, real_index_missing, serve_folder
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
+from .sitekit import CHROMIUM, REAL_INDEX, real_index_missing
 
 pytestmark = [
     pytest.mark.vendored,
@@ -30,67 +18,8 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing: `make setup` installs Debian's chromium"),
 ]
 
-
-@contextmanager
-def _real_config() -> Iterator[Path]:
-    """The project's mkdocs.yml, its `kernels:` cut to the kernels indexed here (a checkout that has
-    indexed only the default kernel builds the site of that one; `make test` indexes both)."""
-    config = PACKAGE_ROOT / "mkdocs.yml"
-    text = config.read_text(encoding="utf-8")
-    project = Project.load(PACKAGE_ROOT / "kernel-snippets")
-    m = re.search(r"^(\s*kernels: )\[(.*)\]$", text, re.M)
-    wanted = [k.strip() for k in m.group(2).split(",")] if m else []
-    indexed = [k for k in wanted if k in project.kernels and project.index_path(k).is_file()]
-    if m is None or indexed == wanted:
-        yield config
-        return
-    cut = PACKAGE_ROOT / f".mkdocs-test-{os.getpid()}.yml"  # beside mkdocs.yml: its relative folders stay right
-    cut.write_text(text[:m.start()] + m.group(1) + "[" + ", ".join(indexed) + "]" + text[m.end():], encoding="utf-8")
-    try:
-        yield cut
-    finally:
-        cut.unlink()
-
-
-@pytest.fixture(scope="module")
-def real_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The project's site, built into a temporary folder and served on 127.0.0.1."""
-    with _real_config() as config:
-        site = build_site(config, strict=True, site_dir=tmp_path_factory.mktemp("real") / "site")
-    try:
-        with serve_folder(site) as url:
-            yield url
-    finally:
-        shutil.rmtree(site, ignore_errors=True)
-
-
-@pytest.fixture
-def page(real_site: str) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    allowed = urlsplit(real_site).netloc
-    problems: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context()
-
-        def guard(route) -> None:  # type: ignore[no-untyped-def]
-            host = urlsplit(route.request.url).netloc
-            if host != allowed:
-                problems.append(f"request to another host: {route.request.url}")
-                route.abort()
-            else:
-                route.continue_()
-
-        context.route("**/*", guard)
-        pg = context.new_page()
-        pg.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
-        pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-        try:
-            yield pg
-        finally:
-            browser.close()
-    assert problems == []
+# `real_site` (the project's site, built once per session and served under the sub-path /kernel-explorer/)
+# and `page` (Chromium, failing on requests to other hosts and console errors) are in conftest.py
 
 
 def _definition(name: str) -> tuple[str, int, int]:

@@ -30,7 +30,7 @@ from .hostilekit import (
     make_hostile_project,
 )
 from .site_linkcheck import check_site
-from .sitekit import build_site
+from .sitekit import build_site, head_of, html_pages, sitemap_urls
 
 HOSTILE_FILES = [QUOTE_FILE, APOS_FILE, SCHEME_FILE, URL_FILE, SCRIPT_FILE, HANDLER_FILE]
 
@@ -266,3 +266,36 @@ def test_data_for_the_scripts_holds_the_names_as_they_are(site: Path) -> None:
     config = (site / "assets/kernel-explorer/config.js").read_text(encoding="utf-8")
     settings = json.loads(config.split("=", 1)[1].rstrip().rstrip(";"))
     assert settings["kernel"] == KERNEL and settings["source"] == f"{KERNEL}/source/"
+
+
+SITE_URL = "https://example.org/hostile/"  # hostilekit's mkdocs.yml
+
+
+@pytest.mark.parametrize("path", HOSTILE_FILES)
+def test_page_metadata_names_a_hostile_file_as_text(site: Path, path: str) -> None:
+    """The description, OpenGraph tags and canonical link hold the name, escaped for their attribute."""
+    head = head_of(page_of(site, source_url(path)))
+    assert head.meta["og:title"] == f"{path} (Hostile)"
+    assert path in head.meta["description"] and head.meta["og:description"] == head.meta["description"]
+    assert head.canonical == [SITE_URL + quote(source_url(path))]
+    assert head.meta["og:url"] == head.canonical[0]
+    assert unquote(urlsplit(head.canonical[0]).path) == f"/hostile/{source_url(path)}"
+
+
+@pytest.mark.parametrize("name", SYMBOLS)
+def test_symbol_page_description_names_its_hostile_file_as_text(site: Path, name: str) -> None:
+    from explorer.store import Index
+
+    with Index(site.parent.parent / "snippets" / "index" / f"{KERNEL}.sqlite") as index:
+        defs = [d for d in index.lookup(name) if d.kind != "prototype"]
+    head = head_of(page_of(site, f"{KERNEL}/symbol/{name}/"))
+    assert any(head.meta["description"].startswith(f"{name}: a{'n' if d.kind[0] in 'aeiou' else ''} {d.kind} in {d.path}, "
+                                                   f"line {d.line}, Hostile.") for d in defs), head.meta["description"]
+    assert any(head.meta["og:title"] == f"{name} ({d.kind}, Hostile)" for d in defs)
+
+
+def test_sitemap_lists_every_page_once_with_hostile_names_encoded(site: Path) -> None:
+    urls = sitemap_urls(site)
+    assert sorted(urls) == sorted(SITE_URL + quote(rel) for rel in html_pages(site))
+    for path in HOSTILE_FILES:
+        assert SITE_URL + quote(source_url(path)) in urls
