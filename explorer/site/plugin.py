@@ -38,6 +38,7 @@ from ..config import ConfigError, Project
 from ..escaping import script_json
 from ..urls import relative, source_url, symbol_url
 from .links import SiteIndex
+from .i18n import DEFAULT_CJK_FONT, CjkCharacters
 from .markdown import CommentaryLinkResolver, SymbolLinkExtension
 from .pagelinks import EmbedKey, LinkTargets, PageLinkResolver
 from .pages import REF_SHARDS, LinkContext, refs_html, symbol_page
@@ -46,6 +47,7 @@ from .selection import CommentaryPage, SymbolSelection, planned_pages, select_sy
 from .servecache import MemoryBytecodeCache, ServeCache
 from .sitedata import DataWriter, SiteData, name_shards
 from .sourcepage import SourcePage
+from .translation import Translation
 
 log = logging.getLogger("mkdocs.plugins.kernel_explorer")
 
@@ -71,6 +73,10 @@ class PluginConfig(base.Config):
     """Bundle mermaid (from the npm registry, cached) for diagrams."""
     mermaid_version = c.Type(str, default="11.17.2")
     """The exact mermaid version bundled."""
+    translation = c.Optional(c.Type(str))
+    """A translation's language code ("zh"): its pages live in docs/CODE/, its navigation is the nav's section of them."""
+    cjk_font = c.Type(str, default=DEFAULT_CJK_FONT)
+    """The font whose glyphs for the CJK characters the pages use are bundled (assets/kernel-explorer/cjk.woff2)."""
 
 
 @dataclass
@@ -118,6 +124,8 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         self.resolver: CommentaryLinkResolver | None = None  # the current page's
         self.lab_results: Path | None = None
         self.timings: dict[str, float] = {}  # this build's own figures (under serve, the plugin outlives builds)
+        self.translation: Translation | None = None
+        self.cjk = CjkCharacters()  # kept across `mkdocs serve` rebuilds: pages reused from the cache are not scanned
         self._t0 = 0.0
 
     # ------------------------------------------------------------------ hooks
@@ -155,6 +163,11 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         config.extra_css.append(f"{ASSETS}/explorer.css")
         for script in ("config.js", "explorer.js"):
             config.extra_javascript.append(f"{ASSETS}/{script}")
+        # the translated edition and the bundled CJK font (explorer/site/translation.py); the characters
+        # of the pages are kept across `mkdocs serve` rebuilds (reused pages are not scanned again)
+        if self.serve_cache is None:
+            self.cjk = CjkCharacters()
+        self.translation = Translation.configure(config, self.config.translation, Path(self.config.cjk_font), ASSETS)
         self.timings["config"] = time.perf_counter() - started
         return config
 
@@ -172,6 +185,8 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             file = files.get_file_from_path(uri)
             if file is not None:
                 SourcePage(file, config, path, self.site.files.get(path, 0))
+        if self.translation is not None:
+            self.translation.on_nav(nav, files)
         return nav
 
     def on_env(self, env: jinja2.Environment, *, config: MkDocsConfig, files: Files) -> jinja2.Environment | None:
@@ -202,6 +217,8 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
                         nav: Navigation) -> TemplateContext | None:
         if not self.config.enabled or self.site is None or self.build is None:
             return None
+        if self.translation is not None and not page.file.generated_by:
+            self.translation.on_page_context(context, page, config)
         path = self.build.source_pages.get(page.file.src_uri)
         if path is not None:
             with index_errors(self.site.index_path):
@@ -215,6 +232,9 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str | None:
         if not self.config.enabled or self.site is None or self.build is None:
             return None
+        self.cjk.add(output)
+        if self.translation is not None:
+            self.translation.after_page(config)
         uri = page.file.src_uri
         kernel = self.site.kernel
         if not (uri in self.build.source_pages or uri in self.build.symbol_pages or uri.startswith(f"{kernel}/source/")):
@@ -229,6 +249,11 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             return
         with index_errors(self.site.index_path):
             self._write_back_and_data(Path(config.site_dir))
+        if self.translation is not None:
+            started = time.perf_counter()
+            size = self.translation.write_font(self.cjk, Path(config.site_dir))
+            self.timings["cjk font"] = time.perf_counter() - started
+            log.info(f"kernel-explorer: CJK font subset: {len(self.cjk.chars)} characters, {size:,} bytes")
 
     def on_shutdown(self) -> None:
         self.pool.close()
