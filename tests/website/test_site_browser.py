@@ -181,6 +181,16 @@ def _zh_render(real_site: str, env: dict[str, str], block_font: bool) -> dict[st
             node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": "article.md-content__inner > p"})["nodeId"]
             used = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
             text = pg.locator("article.md-content__inner > p").first.inner_text()
+            # and a Chinese label of a diagram (mermaid draws it after the page loaded)
+            pg.locator(".kx-diagram svg").first.wait_for()
+            pg.evaluate("""() => {
+                const label = Array.from(document.querySelectorAll(".kx-diagram svg .nodeLabel"))
+                    .find(el => /[\u4e00-\u9fff]/.test(el.textContent));
+                if (label) label.id = "kx-probe-label";
+            }""")
+            label = cdp.send("DOM.querySelector", {"nodeId": cdp.send("DOM.getDocument")["root"]["nodeId"],
+                                                    "selector": "#kx-probe-label"})["nodeId"]
+            diagram = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": label})["fonts"] if label else []
             # each of the paragraph's first distinct ideographs drawn alone, as pixels
             ideographs = list(dict.fromkeys(ch for ch in text if "\u4e00" <= ch <= "\u9fff"))[:4]
             shots = []
@@ -195,7 +205,7 @@ def _zh_render(real_site: str, env: dict[str, str], block_font: bool) -> dict[st
                 pg.evaluate("document.getElementById('kx-probe').remove()")
         finally:
             browser.close()
-    return {"lang": lang, "faces": faces, "used": used, "text": text, "ideographs": ideographs, "shots": shots,
+    return {"lang": lang, "faces": faces, "used": used, "diagram": diagram, "text": text, "ideographs": ideographs, "shots": shots,
             "problems": problems}
 
 
@@ -211,6 +221,7 @@ def test_chinese_is_drawn_with_the_bundled_font_in_a_browser_without_cjk_fonts(r
     bundled = [f for f in used.values() if f["isCustomFont"]]
     assert bundled and bundled[0]["familyName"] == "Droid Sans Fallback"
     assert bundled[0]["glyphCount"] >= cjk  # every Chinese character of the paragraph came from the bundled face
+    assert any(f["isCustomFont"] and f["familyName"] == "Droid Sans Fallback" for f in seen["diagram"])  # type: ignore[attr-defined]
     shots = seen["shots"]
     assert len(shots) == 4 and len(set(shots)) == 4, "each ideograph must look different (real glyphs)"  # type: ignore[arg-type]
 
@@ -220,6 +231,7 @@ def test_chinese_is_drawn_with_the_bundled_font_in_a_browser_without_cjk_fonts(r
     assert blocked["ideographs"] == seen["ideographs"]
     assert len(set(blocked["shots"])) == 1, "without the bundled font every ideograph is the same missing-glyph box"  # type: ignore[arg-type]
     assert not any(f["isCustomFont"] for f in blocked["used"])  # type: ignore[attr-defined]
+    assert not any(f["isCustomFont"] for f in blocked["diagram"])  # type: ignore[attr-defined]
 
 
 def test_search_finds_a_chinese_word_inside_a_sentence(real_site: str, page) -> None:  # type: ignore[no-untyped-def]
