@@ -253,7 +253,8 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             started = time.perf_counter()
             size = self.translation.write_font(self.cjk, Path(config.site_dir))
             self.timings["cjk font"] = time.perf_counter() - started
-            log.info(f"kernel-explorer: CJK font subset: {len(self.cjk.chars)} characters, {size:,} bytes")
+            log.info(f"kernel-explorer: CJK font subset: {len(self.cjk.chars)} characters, {size:,} bytes, "
+                     f"{self.timings['cjk font']:.2f} s")
 
     def on_shutdown(self) -> None:
         self.pool.close()
