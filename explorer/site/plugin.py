@@ -334,6 +334,9 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             started = time.perf_counter()
             self.timings.setdefault("first symbol page", started - self._t0)
             mentions = [(title, posixpath.relpath(src, posixpath.dirname(uri))) for title, src in build.selection.mentions.get(name, [])]
+            if self.translation is not None:  # pages of the translation say which language they are in
+                mentions = [(self.translation.mention_title(title, src), href)
+                            for (title, href), (_, src) in zip(mentions, build.selection.mentions.get(name, []), strict=True)]
             site = self.site
             text = symbol_page(site, build.targets.link_context, name, mentions, blocks, build.notes, site.embedding(name),
                                Path(config.docs_dir))

@@ -117,6 +117,12 @@ class Translation:
         if nav is not None:
             context["nav"] = nav
 
+    def mention_title(self, title: str, src_uri: str) -> str:
+        """A page's title in a list of pages of both languages (a symbol page's commentary)."""
+        if self.edition is None or self.edition.language_of(src_uri) is self.edition.main:
+            return title
+        return f"{title} ({self.edition.other.name})"
+
     def after_page(self, config: MkDocsConfig) -> None:
         if self.edition is None:
             return

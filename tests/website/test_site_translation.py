@@ -57,17 +57,25 @@ def test_pages_of_the_translation_have_their_urls_lang_and_a_switch_to_the_same_
     only = _html(site, "only-en")
     assert _switch(only) == {"zh": "../zh/"}
     assert 'title="本页尚无中文版' in only
-    # the links of the translated pages resolve like any other
-    assert 'href="../../demo-1.0/symbol/demo_listen_start/' in zh_guide or "demo_listen_start" in zh_guide
+    # the links of the translated pages resolve like any other, and the symbol pages (one for both
+    # languages) list the pages of each language that mention them, saying which is which
+    assert re.search(r'href="\.\./\.\./demo-1\.0/(symbol|source)/[^"]*"', zh_guide)
+    symbol = _html(site, "demo-1.0/symbol/demo_listen")
+    assert "演示 (中文)" in symbol and ">Guide<" in symbol
+    assert not (site / "zh" / "demo-1.0").exists()
 
 
 def test_each_language_has_its_navigation_and_its_previous_and_next_pages(demo_project: DemoProject) -> None:
     site = _translated(demo_project)
     zh_guide = _html(site, "zh/guide")
     en_guide = _html(site, "guide")
-    sidebar = zh_guide.split('data-md-component="navigation"', 1)[1].split("</nav>", 1)[0] if 'data-md-component="navigation"' in zh_guide else zh_guide
-    assert "首页" in sidebar and "Only English" not in sidebar
-    assert "指南" not in en_guide.split("md-footer", 1)[0].split('class="md-content"', 1)[0] or "中文" not in en_guide
+
+    def sidebar(html: str) -> str:  # the primary navigation, which comes before the content
+        return html.split("md-nav--primary", 1)[1].split('class="md-content"', 1)[0]
+
+    assert "首页" in sidebar(zh_guide) and "指南" in sidebar(zh_guide)
+    assert "Only English" not in sidebar(zh_guide) and "中文" not in sidebar(zh_guide)
+    assert "Only English" in sidebar(en_guide) and "指南" not in sidebar(en_guide) and "中文" not in sidebar(en_guide)
     # previous/next stay inside a language: zh/guide follows zh/index, guide has Only English next
     assert re.search(r'<link rel="prev" href="\.\./"', zh_guide)
     assert not re.search(r'<link rel="next"', zh_guide)
