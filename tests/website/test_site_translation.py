@@ -63,6 +63,7 @@ def test_pages_of_the_translation_have_their_urls_lang_and_a_switch_to_the_same_
     symbol = _html(site, "demo-1.0/symbol/demo_listen")
     assert "演示 (中文)" in symbol and ">Guide<" in symbol
     assert not (site / "zh" / "demo-1.0").exists()
+    assert 'class="kx-lang"' not in symbol and '<html lang="en"' in symbol  # generated pages: one, language-neutral
 
 
 def test_each_language_has_its_navigation_and_its_previous_and_next_pages(demo_project: DemoProject) -> None:
@@ -135,3 +136,14 @@ def test_a_missing_or_damaged_font_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_bytes(b"not a font at all")
     with pytest.raises(FontError, match="cannot subset"):
         write_cjk_font(bad, "全", tmp_path / "out.woff2")
+
+
+def test_a_translation_code_must_be_another_language(demo_project: DemoProject, caplog: pytest.LogCaptureFixture) -> None:
+    from mkdocs.exceptions import Abort
+
+    root = demo_project.root
+    (root / "mkdocs.yml").write_text(TRANSLATED_YML.replace("translation: zh", "translation: en").format(site_dir="site"),
+                                     encoding="utf-8")
+    with pytest.raises(Abort):
+        build_site(root / "mkdocs.yml")
+    assert "translation 'en' must be a language code other than 'en'" in caplog.text
