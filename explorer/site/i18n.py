@@ -201,8 +201,16 @@ def write_cjk_font(source: Path, chars: str, target: Path, cache: Path | None = 
             partial = cached.with_suffix(".part")
             partial.write_bytes(data)
             partial.replace(cached)
+            _prune(cached.parent, keep=8)
     target.write_bytes(data)
     return len(data)
+
+
+def _prune(cache: Path, keep: int) -> None:
+    """Only the newest subsets stay cached (each edit that adds a character makes another)."""
+    subsets = sorted(cache.glob("cjk-*.woff2"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in subsets[keep:]:
+        old.unlink(missing_ok=True)
 
 
 def _subset(source: Path, chars: str) -> bytes:

@@ -147,3 +147,16 @@ def test_a_translation_code_must_be_another_language(demo_project: DemoProject, 
     with pytest.raises(Abort):
         build_site(root / "mkdocs.yml")
     assert "translation 'en' must be a language code other than 'en'" in caplog.text
+
+
+def test_the_subset_is_cached_and_the_cache_keeps_only_the_newest(tmp_path: Path) -> None:
+    from explorer.site.i18n import DEFAULT_CJK_FONT
+
+    cache = tmp_path / "cache"
+    sizes = [write_cjk_font(Path(DEFAULT_CJK_FONT), "全连接队列" + chr(0x4E00 + i), tmp_path / f"out{i}.woff2", cache)
+             for i in range(9)]
+    assert all(size > 0 for size in sizes)
+    assert len(list(cache.glob("cjk-*.woff2"))) == 8
+    # a cached subset is the same bytes as a fresh one
+    again = write_cjk_font(Path(DEFAULT_CJK_FONT), "全连接队列" + chr(0x4E08), tmp_path / "again.woff2", cache)
+    assert (tmp_path / "again.woff2").read_bytes() == (tmp_path / "out8.woff2").read_bytes() and again == sizes[8]
