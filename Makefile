@@ -7,10 +7,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 KEXPLORE := $(BIN)/kexplore
 # Debian packages: venv support for the system Python, the comparison tools for the
-# benchmarks, GNU time for peak memory, and what the labs and browser tests use.
+# benchmarks, GNU time for peak memory, what the labs and browser tests use, and the CJK font
+# whose glyphs the site bundles (fonts-droid-fallback, Apache-2.0).
 # npm (for mermaid, fetched from the npm registry at build time) is installed with Debian's nodejs
 # only where no npm is on the PATH: Node.js from elsewhere conflicts with Debian's npm package.
-DEB_PACKAGES := python3-venv python3-dev universal-ctags cscope time hyperfine iproute2 nftables chromium
+DEB_PACKAGES := python3-venv python3-dev universal-ctags cscope time hyperfine iproute2 nftables chromium fonts-droid-fallback
 STAMP_DEB := $(VENV)/.debian-packages
 STAMP_PIP := $(VENV)/.installed
 

@@ -39,6 +39,7 @@ from ..config import ConfigError, Project
 from ..escaping import html_attr, script_json
 from ..urls import changes_uri, changes_url, elsewhere_key, relative, source_url, symbol_uri, symbol_url
 from .links import SiteIndex
+from .i18n import DEFAULT_CJK_FONT, CjkCharacters
 from .markdown import CommentaryLinkResolver, SymbolLinkExtension
 from .pagelinks import EmbedKey, LinkTargets, PageLinkResolver
 from .publish import (
@@ -62,6 +63,7 @@ from .selection import CommentaryPage, SymbolSelection, planned_pages, select_sy
 from .servecache import MemoryBytecodeCache, ServeCache, dest_of
 from .sitedata import DataWriter, SiteData, name_shards
 from .sourcepage import SourcePage
+from .translation import Translation
 from .versions import SymbolDiff, changes_page, short_name, diff_block, review_note, source_switch, symbol_diff, symbol_switch
 
 log = logging.getLogger("mkdocs.plugins.kernel_explorer")
@@ -99,6 +101,10 @@ class PluginConfig(base.Config):
     """The exact mermaid version bundled."""
     site_meta = c.Type(bool, default=True)
     """Describe every page (description, OpenGraph, canonical: needs `site_url`), write the sitemap of every page and robots.txt."""
+    translation = c.Optional(c.Type(str))
+    """A translation's language code ("zh"): its pages live in docs/CODE/, its navigation is the nav's section of them."""
+    cjk_font = c.Type(str, default=DEFAULT_CJK_FONT)
+    """The font whose glyphs for the CJK characters the pages use are bundled (assets/kernel-explorer/cjk.woff2)."""
 
 
 @dataclass
@@ -160,6 +166,8 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         self.lab_results: Path | None = None
         self.timings: dict[str, float] = {}  # this build's own figures (under serve, the plugin outlives builds)
         self.page_urls: list[str] = []  # this build's pages, for the sitemap
+        self.translation: Translation | None = None
+        self.cjk = CjkCharacters()  # kept across `mkdocs serve` rebuilds: pages reused from the cache are not scanned
         self._t0 = 0.0
         self._started: set[str] = set()  # kernels whose render pool has started in this build
 
@@ -218,6 +226,11 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         config.extra_css.append(f"{ASSETS}/explorer.css")
         for script in ("config.js", "explorer.js", "locals.js"):
             config.extra_javascript.append(f"{ASSETS}/{script}")
+        # the translated edition and the bundled CJK font (explorer/site/translation.py); the characters
+        # of the pages are kept across `mkdocs serve` rebuilds (reused pages are not scanned again)
+        if self.serve_cache is None:
+            self.cjk = CjkCharacters()
+        self.translation = Translation.configure(config, self.config.translation, Path(self.config.cjk_font), ASSETS)
         self.timings["config"] = time.perf_counter() - started
         return config
 
@@ -240,6 +253,8 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
                     SourcePage(file, config, path, site.files.get(path, 0))
         for kernel in list(self.builds)[1:]:  # "What changed in 6.12", last in the navigation
             nav.items.append(Link(f"What changed in {short_name(kernel)}", changes_url(kernel)))
+        if self.translation is not None:
+            self.translation.on_nav(nav, files)
         return nav
 
     def on_env(self, env: jinja2.Environment, *, config: MkDocsConfig, files: Files) -> jinja2.Environment | None:
@@ -274,6 +289,8 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
                         nav: Navigation) -> TemplateContext | None:
         if not self.config.enabled or not self.builds:
             return None
+        if self.translation is not None and not page.file.generated_by:
+            self.translation.on_page_context(context, page, config)
         uri = page.file.src_uri
         kernel = self.page_kernel.get(uri)
         path = self.builds[kernel].source_pages.get(uri) if kernel is not None else None
@@ -299,6 +316,9 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str | None:
         if not self.config.enabled or not self.builds:
             return None
+        self.cjk.add(output)
+        if self.translation is not None:
+            self.translation.after_page(config)
         uri = page.file.src_uri
         kernel = self.page_kernel.get(uri)
         if kernel is None:
@@ -318,6 +338,12 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
                 self._write_back_and_data(Path(config.site_dir), kernel)
         if self.config.site_meta and config.site_url:
             self._write_sitemap(Path(config.site_dir), config.site_url)
+        if self.translation is not None:
+            started = time.perf_counter()
+            size = self.translation.write_font(self.cjk, Path(config.site_dir))
+            self.timings["cjk font"] = time.perf_counter() - started
+            log.info(f"kernel-explorer: CJK font subset: {len(self.cjk.chars)} characters, {size:,} bytes, "
+                     f"{self.timings['cjk font']:.2f} s")
         log.info("kernel-explorer timings (s): %s", {k: round(v, 2) for k, v in self.timings.items()})
 
     def on_shutdown(self) -> None:
@@ -472,6 +498,9 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         started = time.perf_counter()
         self.timings.setdefault("first symbol page", started - self._t0)
         mentions = [(title, posixpath.relpath(src, posixpath.dirname(uri))) for title, src in build.selection.mentions.get(name, [])]
+        if self.translation is not None:  # pages of the translation say which language they are in
+            mentions = [(self.translation.mention_title(title, src), href)
+                        for (title, href), (_, src) in zip(mentions, build.selection.mentions.get(name, []), strict=True)]
         text = symbol_page(site, build.targets.link_context, name, mentions, blocks, build.notes, site.embedding(name),
                            Path(config.docs_dir))
         page_url = symbol_url(kernel, name)

@@ -5,12 +5,13 @@ nothing is loaded from another host and no console error occurs, with the site u
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from explorer.store import Index
 
-from .sitekit import CHROMIUM, REAL_INDEX, real_index_missing
+from .sitekit import CHROMIUM, CHROMIUM_ARGS, REAL_INDEX, real_index_missing
 
 pytestmark = [
     pytest.mark.vendored,
@@ -104,3 +105,132 @@ def test_hovering_a_local_highlights_its_declaration_and_uses_in_its_function_on
     assert page.url == url and page.locator(".kx-card").count() == 0
     page.keyboard.press("Escape")
     assert page.locator(".kx-code a.kx-lhl").count() == 0
+
+
+# ---------------------------------------------------------------- the Chinese edition
+
+ZH_PAGE = "zh/walkthrough/queues/"  # long Chinese sentences, tables and a diagram
+
+
+def _zh_fontconfig(folder: Path) -> dict[str, str]:
+    """An environment whose fontconfig knows one Latin font and no CJK font at all."""
+    latin = next((p for p in (Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+                              Path("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf")) if p.is_file()), None)
+    assert latin is not None, "no DejaVu Sans or Liberation Sans: install Debian's fonts-dejavu-core (chromium brings it)"
+    (folder / "fonts").mkdir()
+    (folder / "fonts" / latin.name).symlink_to(latin)
+    (folder / "fonts.conf").write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
+        f"  <dir>{folder / 'fonts'}</dir>\n  <cachedir>{folder / 'cache'}</cachedir>\n</fontconfig>\n",
+        encoding="utf-8")
+    import os
+
+    return dict(os.environ, FONTCONFIG_FILE=str(folder / "fonts.conf"))
+
+
+def _zh_render(real_site: str, env: dict[str, str], block_font: bool) -> dict[str, object]:
+    """Open the Chinese page in a Chromium that has no CJK font; what drew its text, and how."""
+    from playwright.sync_api import sync_playwright
+
+    allowed = urlsplit(real_site).netloc
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=env)
+        try:
+            context = browser.new_context()
+
+            def guard(route) -> None:  # type: ignore[no-untyped-def]
+                url = route.request.url
+                if urlsplit(url).netloc != allowed:
+                    problems.append(f"request to another host: {url}")
+                    route.abort()
+                elif block_font and url.endswith("/cjk.woff2"):
+                    route.abort()
+                else:
+                    route.continue_()
+
+            context.route("**/*", guard)
+            pg = context.new_page()
+            if not block_font:
+                pg.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+                pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            pg.goto(f"{real_site}{ZH_PAGE}")
+            pg.wait_for_load_state("networkidle")
+            pg.evaluate("document.fonts.ready.then(() => true)")
+            lang = pg.evaluate("document.documentElement.lang")
+            faces = pg.evaluate("Array.from(document.fonts).map(f => [f.family.replace(/\"/g, ''), f.status])")
+            # the fonts Chromium really drew the first Chinese paragraph with (DevTools protocol)
+            cdp = context.new_cdp_session(pg)
+            cdp.send("DOM.enable")
+            cdp.send("CSS.enable")
+            root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+            node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": "article.md-content__inner > p"})["nodeId"]
+            used = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+            text = pg.locator("article.md-content__inner > p").first.inner_text()
+            # and a Chinese label of a diagram (mermaid draws it after the page loaded)
+            pg.locator(".kx-diagram svg").first.wait_for()
+            pg.evaluate("""() => {
+                const label = Array.from(document.querySelectorAll(".kx-diagram svg .nodeLabel"))
+                    .find(el => /[\u4e00-\u9fff]/.test(el.textContent));
+                if (label) label.id = "kx-probe-label";
+            }""")
+            label = cdp.send("DOM.querySelector", {"nodeId": cdp.send("DOM.getDocument")["root"]["nodeId"],
+                                                    "selector": "#kx-probe-label"})["nodeId"]
+            diagram = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": label})["fonts"] if label else []
+            # each of the paragraph's first distinct ideographs drawn alone, as pixels
+            ideographs = list(dict.fromkeys(ch for ch in text if "\u4e00" <= ch <= "\u9fff"))[:4]
+            shots = []
+            for ch in ideographs:
+                pg.evaluate("""(ch) => {
+                    const probe = document.createElement("span");
+                    probe.id = "kx-probe"; probe.textContent = ch;
+                    probe.style.cssText = "font-size:48px;line-height:1;display:inline-block;padding:2px";
+                    document.querySelector("article.md-content__inner").prepend(probe);
+                }""", ch)
+                shots.append(pg.locator("#kx-probe").screenshot())
+                pg.evaluate("document.getElementById('kx-probe').remove()")
+        finally:
+            browser.close()
+    return {"lang": lang, "faces": faces, "used": used, "diagram": diagram, "text": text, "ideographs": ideographs, "shots": shots,
+            "problems": problems}
+
+
+def test_chinese_is_drawn_with_the_bundled_font_in_a_browser_without_cjk_fonts(real_site: str, tmp_path: Path) -> None:
+    env = _zh_fontconfig(tmp_path)
+    seen = _zh_render(real_site, env, block_font=False)
+    assert seen["problems"] == []
+    assert seen["lang"] == "zh"
+    assert ["kx-cjk", "loaded"] in seen["faces"]
+    used = {f["familyName"]: f for f in seen["used"]}  # type: ignore[attr-defined]
+    cjk = sum(1 for ch in seen["text"] if "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef")  # type: ignore[attr-defined]
+    assert cjk > 20, "the probed paragraph should be Chinese"
+    bundled = [f for f in used.values() if f["isCustomFont"]]
+    assert bundled and bundled[0]["familyName"] == "Droid Sans Fallback"
+    assert bundled[0]["glyphCount"] >= cjk  # every Chinese character of the paragraph came from the bundled face
+    assert any(f["isCustomFont"] and f["familyName"] == "Droid Sans Fallback" for f in seen["diagram"])  # type: ignore[attr-defined]
+    shots = seen["shots"]
+    assert len(shots) == 4 and len(set(shots)) == 4, "each ideograph must look different (real glyphs)"  # type: ignore[arg-type]
+
+    # the same browser without the bundled font: the characters become identical boxes, which shows
+    # that this browser has no CJK font of its own and that the comparison above can fail
+    blocked = _zh_render(real_site, env, block_font=True)
+    assert blocked["ideographs"] == seen["ideographs"]
+    assert len(set(blocked["shots"])) == 1, "without the bundled font every ideograph is the same missing-glyph box"  # type: ignore[arg-type]
+    assert not any(f["isCustomFont"] for f in blocked["used"])  # type: ignore[attr-defined]
+    assert not any(f["isCustomFont"] for f in blocked["diagram"])  # type: ignore[attr-defined]
+
+
+def test_search_finds_a_chinese_word_inside_a_sentence(real_site: str, page) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{real_site}zh/")
+    search = page.locator(".md-search__input")
+    search.click()
+    search.press_sequentially("全连接队列", delay=20)  # as an input method commits it: insertText, no key events
+    search.press("End")  # material reads the query on keyup
+    results = page.locator(".md-search-result__item")
+    results.first.wait_for(state="visible")
+    marked = page.locator(".md-search-result__item mark")
+    marked.first.wait_for(state="visible")
+    assert "全连接队列" in [m.inner_text() for m in marked.all()]
+    # found in Chinese prose: a result on a zh/ page whose text holds the word between other words
+    hits = [(a.get_attribute("href") or "", a.inner_text()) for a in page.locator(".md-search-result__link").all()]
+    assert any("/zh/" in f"/{href}" and "全连接队列" in text and len(text) > len("全连接队列") + 10 for href, text in hits), hits[:5]

@@ -291,8 +291,15 @@
     script.src = siteURL(KX.mermaid);
     script.onload = function () {
       var dark = document.body.getAttribute("data-md-color-scheme") === "slate";
-      window.mermaid.initialize({ startOnLoad: false, theme: dark ? "dark" : "default", securityLevel: "strict" });
-      window.mermaid.run({ nodes: nodes }).catch(function (err) {
+      // the page's font stack (with the bundled CJK face), loaded for the diagrams' text before
+      // mermaid measures it, so Chinese labels are drawn and sized with real glyphs
+      var font = getComputedStyle(document.body).fontFamily;
+      var text = nodes.map(function (n) { return n.textContent; }).join("");
+      var ready = document.fonts && document.fonts.load ? document.fonts.load("16px " + font, text).catch(function () {}) : Promise.resolve();
+      ready.then(function () {
+        window.mermaid.initialize({ startOnLoad: false, theme: dark ? "dark" : "default", securityLevel: "strict", fontFamily: font });
+        return window.mermaid.run({ nodes: nodes });
+      }).catch(function (err) {
         console.warn("kernel-explorer: a diagram could not be drawn:", err && (err.message || err.str || err));
       });
     };
