@@ -76,7 +76,7 @@ serve: index
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve -a 127.0.0.1:8000
 
 clean:
-	rm -rf site .pytest_cache .hypothesis .mypy_cache .ruff_cache benchmarks/results
+	rm -rf site build/site-cache .pytest_cache .hypothesis .mypy_cache .ruff_cache benchmarks/results
 
 distclean: clean
 	rm -rf $(VENV) $(TREE) kernel-snippets/index

@@ -69,6 +69,7 @@ class SiteIndex:
     defs: dict[str, list[SiteDefinition]] = field(default_factory=dict)
     by_file: dict[str, list[SiteDefinition]] = field(default_factory=dict)
     files: dict[str, int] = field(default_factory=dict)  # path → lines
+    hashes: dict[str, str] = field(default_factory=dict)  # path → sha256 of the indexed bytes
     stamp: tuple[int, int] = (0, 0)
     _refs_cache: dict[str, list[tuple[int, int, int, str, str, str | None]]] = field(default_factory=dict, repr=False)  # embeds of one file, page after page
 
@@ -80,6 +81,7 @@ class SiteIndex:
             st = index_path.stat()
             site = cls(kernel, index_path, tree, stamp=(st.st_mtime_ns, st.st_size))
             site.files = index.file_lines()
+            site.hashes = index.file_hashes()
             for symbol in index.dump():
                 d = SiteDefinition.of(symbol)
                 site.defs.setdefault(d.name, []).append(d)

@@ -13,11 +13,13 @@ instance, which `mkdocs serve` keeps across rebuilds.
 from __future__ import annotations
 
 import logging
+import os
 import posixpath
 import re
+import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +29,7 @@ from mkdocs.config import base
 from mkdocs.config import config_options as c
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
-from mkdocs.plugins import BasePlugin
+from mkdocs.plugins import BasePlugin, event_priority
 from mkdocs.structure.files import File, Files, InclusionLevel
 from mkdocs.structure.nav import Navigation
 from mkdocs.structure.pages import Page
@@ -41,10 +43,11 @@ from .links import SiteIndex
 from .markdown import CommentaryLinkResolver, SymbolLinkExtension
 from .pagelinks import EmbedKey, LinkTargets, PageLinkResolver
 from .pages import REF_SHARDS, LinkContext, refs_html, symbol_page
+from .buildcache import BuildCache, page_key, take_back, tree_digest
 from .renderpool import RenderJob, RenderPool
-from .selection import CommentaryPage, SymbolSelection, planned_pages, select_symbols
-from .servecache import MemoryBytecodeCache, ServeCache
-from .sitedata import DataWriter, SiteData, name_shards
+from .selection import CommentaryPage, PlannedPage, SymbolSelection, planned_pages, select_symbols
+from .servecache import MemoryBytecodeCache, ServeCache, dest_of
+from .sitedata import DataWriter, SiteData, name_shards, names_files, names_key, refs_files
 from .sourcepage import SourcePage
 
 log = logging.getLogger("mkdocs.plugins.kernel_explorer")
@@ -71,6 +74,10 @@ class PluginConfig(base.Config):
     """Bundle mermaid (from the npm registry, cached) for diagrams."""
     mermaid_version = c.Type(str, default="11.17.2")
     """The exact mermaid version bundled."""
+    cache = c.Type(bool, default=True)
+    """Under `mkdocs build`, reuse the generated pages of earlier builds whose inputs are unchanged."""
+    cache_dir = c.Optional(c.Type(str))
+    """Where that cache lives (a folder per kernel); default: build/site-cache/ beside mkdocs.yml."""
 
 
 @dataclass
@@ -82,6 +89,8 @@ class BuildState:
     targets: LinkTargets
     source_pages: dict[str, str] = field(default_factory=dict)  # src_uri → path, built in this build
     symbol_pages: dict[str, str] = field(default_factory=dict)  # src_uri → name, built in this build
+    searched: list[str] = field(default_factory=list)  # dests of the generated pages in the search index, in order
+    keys: dict[str, str] = field(default_factory=dict)  # data part → key (with the build cache)
 
 
 @contextmanager
@@ -114,6 +123,9 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         self.data = DataWriter()
         self.embeds: dict[EmbedKey, str] = {}  # kept across `mkdocs serve` rebuilds
         self.serve_cache: ServeCache | None = None
+        self.build_cache: BuildCache | None = None
+        self._command = ""
+        self._previous: Path | None = None  # the last build's folder of the kernel, moved aside
         self.bytecode_cache: MemoryBytecodeCache | None = None
         self.resolver: CommentaryLinkResolver | None = None  # the current page's
         self.lab_results: Path | None = None
@@ -124,6 +136,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         # MkDocs keeps a plugin with on_startup for the whole process: a build after a serve starts clean
+        self._command = command
         self.serve_cache = ServeCache() if command == "serve" else None
         self.bytecode_cache = MemoryBytecodeCache() if command == "serve" else None
 
@@ -151,6 +164,10 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             with index_errors(index_path):
                 self.site = SiteIndex.load(spec.name, index_path, project.tree(spec.name))
             self.pool.forget()
+        self.build_cache = None
+        if self._command == "build" and self.config.cache:
+            cache_root = Path(self.config.cache_dir) if self.config.cache_dir else base_dir / "build" / "site-cache"
+            self.build_cache = BuildCache.open(cache_root / spec.name)
         config.markdown_extensions.append(SymbolLinkExtension(self._current_resolver))
         config.extra_css.append(f"{ASSETS}/explorer.css")
         for script in ("config.js", "explorer.js"):
@@ -185,6 +202,24 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             # templates (about 0.7 s of material's) between rebuilds
             env.bytecode_cache = self.bytecode_cache
         return env
+
+    def on_pre_build(self, *, config: MkDocsConfig) -> None:
+        if not self.config.enabled or self.site is None or self.build_cache is None:
+            return
+        # MkDocs is about to empty the site folder: move the kernel's folder aside instead (a
+        # rename), to take its reused pages back after the build
+        self._previous = None
+        folder = Path(config.site_dir) / self.site.kernel
+        aside = self.build_cache.folder / "previous-site"
+        if aside.exists():
+            shutil.rmtree(aside, ignore_errors=True)
+        if folder.is_dir() and not folder.is_symlink():
+            try:
+                aside.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(folder, aside)
+                self._previous = aside
+            except OSError:  # another file system: MkDocs removes it
+                pass
 
     def on_page_markdown(self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files) -> str | None:
         if not self.config.enabled or self.site is None or self.build is None:
@@ -224,11 +259,15 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         # the theme's indentation is a third of a small page: 2,000 generated pages carry it
         return _squeeze(output)
 
+    @event_priority(50)  # before the search plugin writes its index: reused symbol pages' entries go in first
     def on_post_build(self, config: MkDocsConfig) -> None:
         if not self.config.enabled or self.site is None or self.build is None:
             return
         with index_errors(self.site.index_path):
-            self._write_back_and_data(Path(config.site_dir))
+            if self.build_cache is not None:
+                self._end_cached_build(Path(config.site_dir), config)
+            else:
+                self._write_back_and_data(Path(config.site_dir))
 
     def on_shutdown(self) -> None:
         self.pool.close()
@@ -264,13 +303,18 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         cache = self.serve_cache
         if cache is not None:
             cache.begin_build()
+        reuse = self._cache_plan(site, selection, notes, commentary, config)
 
         def add(src_uri: str, content: str | bytes, page: bool = True) -> None:
             files.append(File.generated(config, src_uri, content=content,
                                         inclusion=InclusionLevel.NOT_IN_NAV if page else InclusionLevel.UNDEFINED))
 
         for planned in planned_pages(site, selection, self.config.source_pages):
+            if planned.kind in ("symbol", "symbols"):
+                build.searched.append(dest_of(planned.src_uri))
             if cache is not None and cache.reuse_page(planned, selection.inputs_of(planned.subject, notes)):
+                continue
+            if reuse is not None and reuse(planned):
                 continue
             if planned.kind == "source":
                 build.source_pages[planned.src_uri] = planned.subject
@@ -294,6 +338,129 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         self.pool.start(RenderJob(site, link_context, tuple(build.source_pages.values()), self.config.jobs))
         self.timings["files"] = time.perf_counter() - started
         self._t0 = time.perf_counter()
+
+    def _cache_plan(self, site: SiteIndex, selection: SymbolSelection, notes: dict[str, Annotation],
+                    commentary: list[CommentaryPage], config: MkDocsConfig) -> Callable[[PlannedPage], bool] | None:
+        """With the build cache: a function telling whether a planned page is reused (and left out)."""
+        cache = self.build_cache
+        if cache is None or self.build is None:
+            return None
+        cache.reused, cache.built = [], {}
+        common = self._common_key(config)
+        index_id = list(site.stamp)
+        refs_key = page_key(common, index_id, "refs")
+        self.build.keys = {"refs": refs_key,
+                           "names": page_key(common, index_id, names_key(SiteData(site, selection.names, notes)))}
+        # the source pages' links and the references data come from the same renders
+        sources_ok = cache.data_current("refs", refs_key)
+        source_base = page_key(common, index_id)
+        # a source page links the name at a definition to its symbol page: the files defining (or
+        # using) a name that gained or lost a page are built again
+        changed = cache.names ^ selection.names
+        affected: set[str] = set()
+        for name in sorted(changed):
+            affected.update(d.path for d in site.lookup(name))
+            affected.update(path for path, _line, _role in site.uses(name))
+        nav = page_key(sorted((p.src_uri, _title_lines(p.markdown)) for p in commentary))
+        pages_key = page_key(common, nav, index_id, sorted(selection.names))
+        tree = site.tree
+
+        def reuse(planned: PlannedPage) -> bool:
+            dest = dest_of(planned.src_uri)
+            if planned.kind == "source":
+                path = planned.subject
+                try:
+                    st = (tree / path).stat()
+                except OSError:
+                    return False
+                key = page_key(source_base, site.hashes.get(path), st.st_size, st.st_mtime_ns)
+                if not sources_ok or path in affected:
+                    cache.built[dest] = key
+                    return False
+                return cache.reuse(dest, key)
+            if planned.kind == "folder" and planned.subject:  # the top folder: hand-written pages may link it
+                return cache.reuse(dest, page_key(pages_key, planned.markdown))
+            if planned.kind == "symbol":
+                name = planned.subject
+                note = notes.get(name)
+                return cache.reuse(dest, page_key(pages_key, name, selection.mentions.get(name, []),
+                                                  note.text if note is not None else None))
+            return False
+
+        return reuse
+
+    def _common_key(self, config: MkDocsConfig) -> str:
+        """What every generated page depends on: this package's code, templates and assets, the
+        versions of what renders, mkdocs.yml and the theme's own templates."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        versions: list[tuple[str, str | None]] = []
+        for dist in ("mkdocs", "mkdocs-material", "pygments", "markdown", "pymdown-extensions", "jinja2"):
+            try:
+                versions.append((dist, version(dist)))
+            except PackageNotFoundError:
+                versions.append((dist, None))
+        custom = [Path(d) for d in config.theme.dirs if "site-packages" not in Path(d).parts]
+        yml = Path(config.config_file_path).read_bytes() if config.config_file_path else b""
+        return page_key(versions, tree_digest([Path(__file__).resolve().parent.parent, *custom]),
+                        yml.decode("utf-8", "replace"), self.config.kernel, config.site_url, config.use_directory_urls)
+
+    def _end_cached_build(self, site_dir: Path, config: MkDocsConfig) -> None:
+        """With the build cache: the reused pages and data into the site, this build's into the cache."""
+        assert self.site is not None and self.build is not None and self.build_cache is not None
+        started = time.perf_counter()
+        site, build, cache = self.site, self.build, self.build_cache
+        search = self._splice_search(config)
+        self.timings["pages (from on_files to on_post_build)"] = started - self._t0
+        out = site_dir / site.kernel / "_kx"
+        if self._previous is not None:
+            kernel = site.kernel + "/"
+            keep = {d[len(kernel):] for d in cache.reused if d.startswith(kernel)}
+            keep.update(f"_kx/{rel}" for part in ("refs", "names") if cache.data_current(part, build.keys[part])
+                        for rel in cache.data_files(part))
+            take_back(self._previous, site_dir / site.kernel, keep)
+            self._previous = None
+        data = SiteData(site, build.selection.names, build.notes)
+        for part, make in (("refs", lambda: refs_files(site, self.pool.refs())), ("names", lambda: names_files(data))):
+            key = build.keys[part]
+            if not cache.data_current(part, key):
+                cache.store_data(part, make())
+            cache.restore_data(part, out)
+        self.pool.close()
+        cache.end_build(site_dir, build.selection.names, build.keys, search)
+        log.info(f"kernel-explorer: built {len(build.symbol_pages) + len(build.source_pages)} generated pages, "
+                 f"reused {len(cache.reused)} from the cache {cache.folder}")
+        self.timings["waiting for renders"] = self.pool.waited
+        self.timings["cache and data"] = time.perf_counter() - started
+        log.info("kernel-explorer timings (s): %s", {k: round(v, 2) for k, v in self.timings.items()})
+
+    def _splice_search(self, config: MkDocsConfig) -> dict[str, list[dict[str, object]]]:
+        """Put the search entries of reused symbol pages into the search plugin's index, in the
+        order of a build without the cache; returns those of the pages built in this build."""
+        assert self.build is not None and self.build_cache is not None
+        index = None
+        for plugin in config.plugins.values():
+            candidate = getattr(getattr(plugin, "search_index", None), "entries", None)
+            if isinstance(candidate, list):
+                index = plugin.search_index
+                break
+        if index is None:
+            return {}
+        order = self.build.searched
+        urls = {dest[: -len("index.html")] if dest.endswith("index.html") else dest: dest for dest in order}
+        fresh: dict[str, list[dict[str, object]]] = {}
+        rest = []
+        for entry in index.entries:
+            dest = urls.get(str(entry.get("location", "")).split("#", 1)[0])
+            if dest is None:
+                rest.append(entry)
+            else:
+                fresh.setdefault(dest, []).append(entry)
+        reused = set(self.build_cache.reused)
+        for dest in order:
+            rest.extend(self.build_cache.search_entries(dest) if dest in reused else fresh.get(dest, []))
+        index.entries = rest
+        return fresh
 
     def _page_markdown(self, markdown: str, page: Page, config: MkDocsConfig) -> str | None:
         assert self.site is not None and self.build is not None
@@ -351,6 +518,17 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
 
 _PRE_RX = re.compile(r"(<pre\b.*?</pre>)", re.DOTALL)
 _INDENT_RX = re.compile(r"\n\s+")
+
+
+def _title_lines(markdown: str) -> str:
+    """What a hand-written page's title in the navigation comes from: its front matter and first
+    level-1 heading (all of it when it has no such heading)."""
+    head = ""
+    if markdown.startswith("---"):
+        end = markdown.find("\n---", 3)
+        head = markdown[: end + 4] if end >= 0 else markdown
+    m = re.search(r"^#[ \t].*$", markdown, re.M)
+    return head + "\n" + (m.group(0) if m else markdown)
 
 
 def _squeeze(html: str) -> str:

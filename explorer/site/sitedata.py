@@ -29,6 +29,31 @@ class SiteData:
     notes: Mapping[str, Annotation]
 
 
+def refs_files(site: SiteIndex, refs: RefsByName) -> dict[str, bytes]:
+    """files.json and the reference shards: they depend on the index only."""
+    file_ids = {p: i for i, p in enumerate(site.files)}
+    files = {"files.json": json.dumps(list(site.files), separators=(",", ":")).encode()}
+    ref_shards = refs_data(refs, file_ids)
+    for shard in range(REF_SHARDS):
+        files[f"refs/{shard}.json"] = ref_shards.get(shard, b"{}")
+    return files
+
+
+def names_files(data: SiteData) -> dict[str, bytes]:
+    """The names shards: they depend on the index, the symbol pages and the annotations."""
+    site = data.site
+    file_ids = {p: i for i, p in enumerate(site.files)}
+    with site.open() as index:
+        ops_targets = index.ops_targets()
+    shards = names_data(site, file_ids, data.symbol_pages, dict(data.notes), ops_targets)
+    return {f"names/{k}.json": shards.get(k, b"[]") for k in name_shards(site)}
+
+
+def names_key(data: SiteData) -> tuple[object, ...]:
+    """What `names_files` depends on besides the index."""
+    return (sorted(data.symbol_pages), sorted((n, a.summary(300)) for n, a in data.notes.items()))
+
+
 def name_shards(site: SiteIndex) -> list[str]:
     """The keys of the names shards (the pages' script is told them in config.js)."""
     return sorted({shard_of_name(n) for n in site.defs})
@@ -46,20 +71,11 @@ class DataWriter:
         """Write the files into `home`; `refs()` (which may wait for the source pages) is called only
         when the index changed since the last build."""
         site = data.site
-        paths = list(site.files)
-        file_ids = {p: i for i, p in enumerate(paths)}
         if self._refs is None or self._refs[0] != site.stamp:
-            files = {"files.json": json.dumps(paths, separators=(",", ":")).encode()}
-            ref_shards = refs_data(refs(), file_ids)
-            for shard in range(REF_SHARDS):
-                files[f"refs/{shard}.json"] = ref_shards.get(shard, b"{}")
-            self._refs = (site.stamp, files)
-        key = (site.stamp, data.symbol_pages, tuple(sorted((n, a.summary(300)) for n, a in data.notes.items())))
+            self._refs = (site.stamp, refs_files(site, refs()))
+        key = (site.stamp, names_key(data))
         if self._names is None or self._names[0] != key:
-            with site.open() as index:
-                ops_targets = index.ops_targets()
-            shards = names_data(site, file_ids, data.symbol_pages, dict(data.notes), ops_targets)
-            self._names = (key, {f"names/{k}.json": shards.get(k, b"[]") for k in name_shards(site)})
+            self._names = (key, names_files(data))
         (home / "names").mkdir(parents=True, exist_ok=True)
         (home / "refs").mkdir(parents=True, exist_ok=True)
         for rel, blob in {**self._refs[1], **self._names[1]}.items():
