@@ -379,7 +379,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
                     return False
                 return cache.reuse(dest, key)
             if planned.kind == "folder" and planned.subject:  # the top folder: hand-written pages may link it
-                return cache.reuse(dest, page_key(pages_key, planned.markdown))
+                return cache.reuse(dest, page_key(common, nav, planned.markdown))
             if planned.kind == "symbol":
                 name = planned.subject
                 note = notes.get(name)
