@@ -77,7 +77,7 @@ class PluginConfig(base.Config):
     cache = c.Type(bool, default=True)
     """Under `mkdocs build`, reuse the generated pages of earlier builds whose inputs are unchanged."""
     cache_dir = c.Optional(c.Type(str))
-    """Where that cache lives (a folder per kernel); default: build/site-cache/ beside mkdocs.yml."""
+    """Where that cache lives (a folder per kernel); default: $KEXPLORE_SITE_CACHE, else build/site-cache/ beside mkdocs.yml."""
 
 
 @dataclass
@@ -166,7 +166,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             self.pool.forget()
         self.build_cache = None
         if self._command == "build" and self.config.cache:
-            cache_root = Path(self.config.cache_dir) if self.config.cache_dir else base_dir / "build" / "site-cache"
+            cache_root = Path(self.config.cache_dir or os.environ.get("KEXPLORE_SITE_CACHE") or base_dir / "build" / "site-cache")
             self.build_cache = BuildCache.open(cache_root / spec.name)
         config.markdown_extensions.append(SymbolLinkExtension(self._current_resolver))
         config.extra_css.append(f"{ASSETS}/explorer.css")
