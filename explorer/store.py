@@ -763,6 +763,10 @@ class Index:
         """path → number of lines, of every indexed file, by path."""
         return {path: int(lines) for path, lines in self.db.execute("SELECT path, lines FROM files ORDER BY path")}
 
+    def symbols_in_file(self, path: str) -> list[Symbol]:
+        """Every definition of one file."""
+        return [Symbol(*row) for row in self.db.execute(f"{_SELECT} WHERE f.path = ?", (path,))]
+
     def file_hashes(self) -> dict[str, str]:
         """path → sha256 of the indexed bytes, of every indexed file."""
         return {path: sha for path, sha in self.db.execute("SELECT path, sha256 FROM files")}

@@ -9,6 +9,7 @@ All SQL lives in `explorer.store`; this module only reads through `Index` method
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,13 +62,20 @@ def _rank(d: SiteDefinition) -> tuple[int, int, str, int]:
 
 @dataclass
 class SiteIndex:
-    """What the site reads from one kernel's index, loaded once (and kept under `mkdocs serve`)."""
+    """What the site reads from one kernel's index (kept under `mkdocs serve`).
+
+    The files are read at once; the definitions lazily: `lookup` and `in_file` ask SQLite for
+    one name or one file (a build that reuses its pages asks for a few hundred) until something
+    needs them all (`defs`, `by_file`, `load_all`: rendering source pages, the names data), which
+    reads every definition once."""
 
     kernel: str
     index_path: Path
     tree: Path
-    defs: dict[str, list[SiteDefinition]] = field(default_factory=dict)
-    by_file: dict[str, list[SiteDefinition]] = field(default_factory=dict)
+    _defs: dict[str, list[SiteDefinition]] = field(default_factory=dict, repr=False)
+    _by_file: dict[str, list[SiteDefinition]] = field(default_factory=dict, repr=False)
+    _all: bool = False  # every definition is in _defs and _by_file
+    _reader: tuple[int, Index] | None = field(default=None, repr=False)  # (pid, connection) for lazy lookups
     files: dict[str, int] = field(default_factory=dict)  # path → lines
     hashes: dict[str, str] = field(default_factory=dict)  # path → sha256 of the indexed bytes
     stamp: tuple[int, int] = (0, 0)
@@ -82,15 +90,56 @@ class SiteIndex:
             site = cls(kernel, index_path, tree, stamp=(st.st_mtime_ns, st.st_size))
             site.files = index.file_lines()
             site.hashes = index.file_hashes()
+        return site
+
+    def _lazy(self) -> Index:
+        """One connection for the lazy lookups (a forked process opens its own)."""
+        if self._reader is None or self._reader[0] != os.getpid():
+            self._reader = (os.getpid(), Index(self.index_path))
+        return self._reader[1]
+
+    def close(self) -> None:
+        if self._reader is not None and self._reader[0] == os.getpid():
+            self._reader[1].close()
+        self._reader = None
+
+    def load_all(self) -> None:
+        """Read every definition (once): before forking the workers that render source pages."""
+        if self._all:
+            return
+        self.close()
+        defs: dict[str, list[SiteDefinition]] = {}
+        by_file: dict[str, list[SiteDefinition]] = {}
+        with self.open() as index:
             for symbol in index.dump():
                 d = SiteDefinition.of(symbol)
-                site.defs.setdefault(d.name, []).append(d)
-                site.by_file.setdefault(d.path, []).append(d)
-        for items in site.defs.values():
+                defs.setdefault(d.name, []).append(d)
+                by_file.setdefault(d.path, []).append(d)
+        for items in defs.values():
             items.sort(key=_rank)
-        for items in site.by_file.values():
+        for items in by_file.values():
             items.sort(key=lambda d: (d.line, d.col))
-        return site
+        self._defs, self._by_file, self._all = defs, by_file, True
+
+    @property
+    def defs(self) -> dict[str, list[SiteDefinition]]:
+        """name → its definitions, ranked (every name: reads them all)."""
+        self.load_all()
+        return self._defs
+
+    @property
+    def by_file(self) -> dict[str, list[SiteDefinition]]:
+        """path → its definitions in order (every file: reads them all)."""
+        self.load_all()
+        return self._by_file
+
+    def in_file(self, path: str) -> list[SiteDefinition]:
+        """The definitions of one file, in order."""
+        found = self._by_file.get(path)
+        if found is None and not self._all:
+            found = sorted((SiteDefinition.of(s) for s in self._lazy().symbols_in_file(path)), key=lambda d: (d.line, d.col))
+            self._by_file[path] = found
+        return found or []
 
     def is_current(self) -> bool:
         try:
@@ -105,7 +154,11 @@ class SiteIndex:
     # ------------------------------------------------------------ lookups
 
     def lookup(self, name: str) -> list[SiteDefinition]:
-        return self.defs.get(name, [])
+        found = self._defs.get(name)
+        if found is None and not self._all:
+            found = sorted((SiteDefinition.of(s) for s in self._lazy().lookup(name)), key=_rank)
+            self._defs[name] = found
+        return found or []
 
     def definition(self, name: str) -> SiteDefinition | None:
         """The definition a page about `name` shows first: a real one before prototypes."""
@@ -115,7 +168,7 @@ class SiteIndex:
 
     def best(self, name: str, from_path: str | None = None) -> SiteDefinition | None:
         """The definition a use of `name` goes to: one in the same file first, then by rank."""
-        found = self.defs.get(name)
+        found = self.lookup(name)
         if not found:
             return None
         if from_path is not None:
@@ -144,7 +197,7 @@ class SiteIndex:
         lines = data.split(b"\n")
         last = last_line or len(lines)
         links: list[Link] = []
-        for d in self.by_file.get(path, ()):
+        for d in self.in_file(path):
             if first_line <= d.line <= last:
                 link = self._definition_link(d, lines)
                 if link:

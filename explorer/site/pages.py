@@ -133,7 +133,7 @@ def outline_html(site: SiteIndex, path: str) -> str:
     """The outline of a file: its definitions in order, each a link to its line (empty without any)."""
     items = []
     seen: set[tuple[str, int]] = set()
-    for d in site.by_file.get(path, ()):
+    for d in site.in_file(path):
         if d.kind not in OUTLINE_KINDS or (d.name, d.line) in seen:
             continue
         seen.add((d.name, d.line))
@@ -385,7 +385,7 @@ def member_table(site: SiteIndex, struct: SiteDefinition, notes: dict[str, Annot
     """An HTML table of a struct's members (nested ones included), linked to their lines."""
     page_url = symbol_url(site.kernel, struct.name)
     base = html_attr(relative_href(page_url, source_url(site.kernel, struct.path)))
-    members = [m for m in site.by_file.get(struct.path, ()) if m.kind == "member"
+    members = [m for m in site.in_file(struct.path) if m.kind == "member"
                and m.name.startswith(struct.name + ".") and struct.line <= m.line <= struct.end_line]
     if not members:
         return ""

@@ -161,6 +161,8 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         index_path = project.index_path(spec.name)
         site = self.site
         if site is None or site.index_path != index_path or site.kernel != spec.name or not site.is_current():
+            if site is not None:
+                site.close()
             with index_errors(index_path):
                 self.site = SiteIndex.load(spec.name, index_path, project.tree(spec.name))
             self.pool.forget()
@@ -268,14 +270,19 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
                 self._end_cached_build(Path(config.site_dir), config)
             else:
                 self._write_back_and_data(Path(config.site_dir))
+        self.site.close()
 
     def on_shutdown(self) -> None:
         self.pool.close()
+        if self.site is not None:
+            self.site.close()
         if self.serve_cache is not None:
             self.serve_cache.remove()
 
     def on_build_error(self, *, error: Exception) -> None:
         self.pool.close()
+        if self.site is not None:
+            self.site.close()
 
     # ------------------------------------------------------------------ the steps the hooks hand off to
 
@@ -325,7 +332,12 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         here = Path(__file__).parent / "assets"
         for name in ("explorer.css", "explorer.js"):
             files.append(File.generated(config, f"{ASSETS}/{name}", abs_src_path=str(here / name)))
-        add(f"{ASSETS}/config.js", _config_js(kernel, name_shards(site), self.config.mermaid), page=False)
+        shards = None
+        if self.build_cache is not None and self.build_cache.data_current("names", build.keys["names"]):
+            # the names data is reused: its shards are known without reading every name
+            shards = sorted(f[len("names/"):-len(".json")] for f in self.build_cache.data_files("names"))
+        add(f"{ASSETS}/config.js", _config_js(kernel, shards if shards is not None else name_shards(site), self.config.mermaid),
+            page=False)
         if self.config.mermaid:
             from .mermaid import MermaidError, ensure_mermaid
 

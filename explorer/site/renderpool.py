@@ -21,6 +21,8 @@ from .pages import LinkContext, RenderedSource, render_source_page
 
 # Below this many pages, forking workers costs more than it saves.
 _MIN_PARALLEL = 40
+# Up to this many pages, the definitions they link to are looked up name by name.
+_LAZY_PAGES = 20
 
 # Worker state, inherited through fork() by the pool (set just before the fork).
 _WORKER: tuple[SiteIndex, LinkContext] | None = None
@@ -76,6 +78,8 @@ class RenderPool:
         if not todo:
             self._pending = None
             return
+        if len(todo) > _LAZY_PAGES:
+            job.site.load_all()  # one read of every definition instead of a query per name (and before forking)
         jobs = job.jobs or os.cpu_count() or 1
         if jobs <= 1 or len(todo) < _MIN_PARALLEL:
             self._pending = (render_source_page(job.site, job.link_context, p) for p in todo)
