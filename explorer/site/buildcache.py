@@ -81,6 +81,9 @@ class BuildCache:
     reused: list[str] = field(default_factory=list)  # dests taken from the cache in this build
     built: dict[str, str] = field(default_factory=dict)  # dest → key, built in this build
     search: dict[str, list[SearchEntry]] = field(default_factory=dict)  # dest → its search entries, this build
+    # the search entries of hand-written pages, by a digest of what the search plugin reads of them
+    memo: dict[str, list[SearchEntry]] = field(default_factory=dict)  # from the last build
+    memo_now: dict[str, list[SearchEntry]] = field(default_factory=dict)  # used or made in this build
 
     @classmethod
     def open(cls, folder: Path) -> BuildCache:
@@ -94,6 +97,7 @@ class BuildCache:
                              for dest, e in raw["pages"].items()}
             cache.names = frozenset(raw["names"])
             cache.data = dict(raw["data"])
+            cache.memo = dict(raw.get("memo", {}))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return cls(folder)
         return cache
@@ -189,6 +193,7 @@ class BuildCache:
             "version": VERSION,
             "names": sorted(names),
             "data": data,
+            "memo": self.memo_now,
             "pages": {d: {"key": e.key, "size": e.size, "mtime_ns": e.mtime_ns, **({"search": e.search} if e.search else {})}
                       for d, e in sorted(entries.items())},
         }

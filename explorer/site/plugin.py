@@ -29,7 +29,7 @@ from mkdocs.config import base
 from mkdocs.config import config_options as c
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
-from mkdocs.plugins import BasePlugin, event_priority
+from mkdocs.plugins import BasePlugin, CombinedEvent, event_priority
 from mkdocs.structure.files import File, Files, InclusionLevel
 from mkdocs.structure.nav import Navigation
 from mkdocs.structure.pages import Page
@@ -126,6 +126,8 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         self.build_cache: BuildCache | None = None
         self._command = ""
         self._previous: Path | None = None  # the last build's folder of the kernel, moved aside
+        self._common = ""  # what every generated page depends on (with the build cache)
+        self._memo_page: tuple[Page, str, int, object] | None = None  # the page the search plugin is reading
         self.bytecode_cache: MemoryBytecodeCache | None = None
         self.resolver: CommentaryLinkResolver | None = None  # the current page's
         self.lab_results: Path | None = None
@@ -199,7 +201,10 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         templates = Path(__file__).parent / "templates"
         assert env.loader is not None
         env.loader = jinja2.ChoiceLoader([env.loader, jinja2.FileSystemLoader(str(templates))])
-        if self.bytecode_cache is not None:
+        if self.build_cache is not None:
+            # compiling material's templates costs about a second each build: keep them compiled
+            env.bytecode_cache = jinja2.FileSystemBytecodeCache(str(self._bytecode_folder()))
+        elif self.bytecode_cache is not None:
             # MkDocs makes a new template environment for every rebuild; keep the compiled
             # templates (about 0.7 s of material's) between rebuilds
             env.bytecode_cache = self.bytecode_cache
@@ -235,8 +240,24 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         self.resolver = None
         return None
 
-    def on_page_context(self, context: TemplateContext, *, page: Page, config: MkDocsConfig,
-                        nav: Navigation) -> TemplateContext | None:
+    # before the search plugin's: a hand-written page it indexed the same way last time is not indexed again
+    @event_priority(60)
+    def _on_page_context_before_search(self, context: TemplateContext, *, page: Page, config: MkDocsConfig,
+                                       nav: Navigation) -> TemplateContext | None:
+        if self.config.enabled and self.build_cache is not None and page.file.generated_by is None:
+            self._search_memo(page, config)
+        return None
+
+    # after every plugin's: the page's meta as it was, before the template reads it
+    @event_priority(-60)
+    def _on_page_context_after_all(self, context: TemplateContext, *, page: Page, config: MkDocsConfig,
+                                   nav: Navigation) -> TemplateContext | None:
+        if self.config.enabled:
+            self._search_memo_done(page, config)
+        return None
+
+    def _on_page_context(self, context: TemplateContext, *, page: Page, config: MkDocsConfig,
+                         nav: Navigation) -> TemplateContext | None:
         if not self.config.enabled or self.site is None or self.build is None:
             return None
         path = self.build.source_pages.get(page.file.src_uri)
@@ -248,6 +269,8 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
                     raise PluginError(f"kernel-explorer: {exc}") from None
             context["page"] = page
         return context
+
+    on_page_context = CombinedEvent(_on_page_context_before_search, _on_page_context, _on_page_context_after_all)
 
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str | None:
         if not self.config.enabled or self.site is None or self.build is None:
@@ -358,7 +381,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         if cache is None or self.build is None:
             return None
         cache.reused, cache.built = [], {}
-        common = self._common_key(config)
+        common = self._common = self._common_key(config)
         index_id = list(site.stamp)
         refs_key = page_key(common, index_id, "refs")
         self.build.keys = {"refs": refs_key,
@@ -400,6 +423,12 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             return False
 
         return reuse
+
+    def _bytecode_folder(self) -> Path:
+        assert self.build_cache is not None
+        folder = self.build_cache.folder.parent / "jinja"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     def _common_key(self, config: MkDocsConfig) -> str:
         """What every generated page depends on: this package's code, templates and assets, the
@@ -446,16 +475,57 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         self.timings["cache and data"] = time.perf_counter() - started
         log.info("kernel-explorer timings (s): %s", {k: round(v, 2) for k, v in self.timings.items()})
 
+    @staticmethod
+    def _search_index(config: MkDocsConfig):  # type: ignore[no-untyped-def]
+        """The search plugin's index (material's or MkDocs' own: a list `entries`), or None."""
+        for plugin in config.plugins.values():
+            index = getattr(plugin, "search_index", None)
+            if isinstance(getattr(index, "entries", None), list):
+                return index
+        return None
+
+    def _search_memo(self, page: Page, config: MkDocsConfig) -> None:
+        """Before the search plugin reads a hand-written page: its entries of the last build when
+        what the plugin reads (content, table of contents, URL, title, meta) is the same, and the
+        plugin told to leave the page out (restored in `_search_memo_done`); else a mark, to keep
+        what it adds."""
+        assert self.build_cache is not None
+        index = self._search_index(config)
+        search_meta = page.meta.get("search") or {}
+        if index is None or not isinstance(search_meta, dict) or search_meta.get("exclude"):
+            return
+        key = page_key(self._common, page.url, page.content, str(page.title), str(page.toc),
+                       {k: str(v) for k, v in page.meta.items()})
+        cached = self.build_cache.memo.get(key)
+        if cached is not None:
+            index.entries.extend(cached)
+            self.build_cache.memo_now[key] = cached
+            self._memo_page = (page, key, -1, page.meta.get("search"))
+            page.meta["search"] = {**search_meta, "exclude": True}
+        else:
+            self._memo_page = (page, key, len(index.entries), page.meta.get("search"))
+
+    def _search_memo_done(self, page: Page, config: MkDocsConfig) -> None:
+        memo = self._memo_page
+        if memo is None or memo[0] is not page or self.build_cache is None:
+            return
+        self._memo_page = None
+        _page, key, mark, original = memo
+        if mark < 0:
+            if original is None:
+                page.meta.pop("search", None)
+            else:
+                page.meta["search"] = original
+            return
+        index = self._search_index(config)
+        if index is not None:
+            self.build_cache.memo_now[key] = list(index.entries[mark:])
+
     def _splice_search(self, config: MkDocsConfig) -> dict[str, list[dict[str, object]]]:
         """Put the search entries of reused symbol pages into the search plugin's index, in the
         order of a build without the cache; returns those of the pages built in this build."""
         assert self.build is not None and self.build_cache is not None
-        index = None
-        for plugin in config.plugins.values():
-            candidate = getattr(getattr(plugin, "search_index", None), "entries", None)
-            if isinstance(candidate, list):
-                index = plugin.search_index
-                break
+        index = self._search_index(config)
         if index is None:
             return {}
         order = self.build.searched

@@ -55,6 +55,8 @@ def test_a_warm_build_reuses_every_generated_page_and_gives_the_same_site_as_a_c
     # every generated page but the two lists hand-written pages may link (the top folder, the symbols)
     assert set(warm.reused) == generated - {f"{KERNEL}/source/index.html", f"{KERNEL}/symbol/index.html"}
     assert not warm.built
+    # the hand-written pages were not indexed for search again: their entries came from the cache
+    assert warm.memo_now and set(warm.memo_now) <= set(warm.memo)
     assert _files(site) == cold  # byte for byte, the search index and the data included
     broken, external = check_site(site)
     assert broken == [] and external == []
