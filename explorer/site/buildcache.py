@@ -210,28 +210,36 @@ def take_back(previous: Path, fresh: Path, keep: set[str]) -> None:
     MkDocs empties the site folder before each build; removing the 2,000 folders of a kernel's
     pages costs seconds on some disks, so the plugin moves them aside first and takes them back."""
     written: set[str] = set()
+    prev, new = str(previous), str(fresh)
     if fresh.is_dir():
-        for folder, _dirs, names in os.walk(fresh):
+        cut = len(new) + 1
+        for folder, _dirs, names in os.walk(new):
+            made = False
             for name in names:
-                src = Path(folder) / name
-                rel = src.relative_to(fresh).as_posix()
-                target = previous / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if target.is_dir() and not target.is_symlink():
+                src = os.path.join(folder, name)
+                rel = src[cut:]
+                target = os.path.join(prev, rel)
+                if not made:
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    made = True
+                if os.path.isdir(target) and not os.path.islink(target):
                     shutil.rmtree(target)
                 os.replace(src, target)
                 written.add(rel)
-        shutil.rmtree(fresh)
-    for folder, dirs, names in os.walk(previous, topdown=False):
+        shutil.rmtree(new)
+    cut = len(prev) + 1
+    for folder, _dirs, names in os.walk(prev, topdown=False):
+        removed = 0
         for name in names:
-            path = Path(folder) / name
-            rel = path.relative_to(previous).as_posix()
+            path = os.path.join(folder, name)
+            rel = path[cut:]
             if rel not in written and rel not in keep:
-                path.unlink()
-        if not os.listdir(folder) and Path(folder) != previous:
+                os.unlink(path)
+                removed += 1
+        if folder != prev and (removed or not names) and not os.listdir(folder):
             os.rmdir(folder)
     fresh.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(previous, fresh)
+    os.replace(prev, new)
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -105,6 +105,14 @@ def test_after_a_commentary_edit_only_the_pages_that_depend_on_it_are_built(demo
     broken, _ = check_site(site)
     assert broken == []
 
+    # the link goes away again: so does the page (the last build's folder, taken back, keeps no stale page)
+    demo_project.write_doc("queue.md", "# The queue, renamed\n\nAllocation: [[demo_alloc_queue]], still.\n")
+    _build(demo_project)
+    assert not (site / KERNEL / "symbol" / "demo_queue_full").exists()
+    assert '/symbol/demo_queue_full/' not in (site / KERNEL / "source" / defined_in / "index.html").read_text(encoding="utf-8")
+    broken, _ = check_site(site)
+    assert broken == []
+
 
 def test_a_cached_page_changed_in_place_is_not_trusted(demo_project: DemoProject) -> None:
     site = demo_project.root / "site"
