@@ -359,7 +359,10 @@
         ul.appendChild(el("li", null, link));
       });
     };
-    files().then(function (paths) {
+    var whenLoaded = function (f) {  // after the load event: a large tree never delays the page
+      if (document.readyState === "complete") setTimeout(f, 0); else window.addEventListener("load", f);
+    };
+    whenLoaded(function () { files().then(function (paths) {
       var ul = el("ul", { "class": "kx-tree-list" });
       fillFolder(ul, makeTree(paths), "");
       fill(treeBox, [ul]);
@@ -369,7 +372,7 @@
         var top = mark.offsetTop - (box ? box.offsetTop : 0);
         if (box) box.scrollTop = Math.max(0, top - 80);
       }
-    }).catch(function () { /* the link to the folder stays */ });
+    }).catch(function () { /* the link to the folder stays */ }); });
   }
 
   /* ---------------------------------------------------------------- symbols in the search box */
