@@ -269,7 +269,7 @@ def symbol_page(site: SiteIndex, ctx: LinkContext, name: str, mentions: list[tup
         out += ["## Annotation", "", text, "",
                 f'<p class="kx-meta">From {_block_text(note.path.name)}, reviewed against the code it annotates.</p>', ""]
     if embedding and len(embedding) > 1:
-        blocks["embedding"] = _embedding_mermaid(embedding)
+        blocks["embedding"] = _embedding_mermaid(embedding, _node_href(site, ctx, page_url, name))
         out += ["## Embedding", "", "Each struct begins with the next one, so a pointer to one is a pointer to all:", "",
                 "[[source:@embedding]]", ""]
     if d0.kind in ("struct", "union"):
@@ -367,11 +367,16 @@ def _demote_headings(markdown: str) -> str:
     return "\n".join("#" + line if line.startswith("###") else line for line in markdown.splitlines())
 
 
-def _embedding_mermaid(chain: list[str]) -> str:
+def _embedding_mermaid(chain: list[str], href: NodeHref | None = None) -> str:
     lines = ["flowchart LR"]
     lines += [f'  s{i}["struct {mermaid_label(name)}"]' for i, name in enumerate(chain)]
     lines += [f"  s{i} -->|first member| s{i + 1}" for i in range(len(chain) - 1)]
-    return _mermaid_block(lines)
+    links = {}
+    for i, name in enumerate(chain):
+        target = href(name, None, None) if href is not None else None
+        if target:
+            links[f"s{i}"] = target
+    return _mermaid_block(lines, links)
 
 
 def _mermaid_block(lines: list[str], links: dict[str, str] | None = None) -> str:
