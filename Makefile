@@ -90,7 +90,7 @@ serve: index
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve -a 127.0.0.1:8000
 
 clean:
-	rm -rf site $(ARCHIVE) .pytest_cache .hypothesis .mypy_cache .ruff_cache benchmarks/results
+	rm -rf site build/site-cache $(ARCHIVE) .pytest_cache .hypothesis .mypy_cache .ruff_cache benchmarks/results
 
 distclean: clean
 	rm -rf $(VENV) kernel-snippets/linux-*/ kernel-snippets/index

@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark, print a summary, write JSON to benchmarks/results/.
 
-    .venv/bin/python benchmarks/run.py [--only recall,callers_cscope,index_time,lookup_time,memory,site,call_tree,member_resolution,ops_dispatch,kernels] [--samples N]
+    .venv/bin/python benchmarks/run.py [--only recall,callers_cscope,index_time,lookup_time,memory,site,source_pages,call_tree,member_resolution,ops_dispatch,kernels] [--samples N]
 
 Each benchmark is a module of this folder with a `run()` that returns a `common.Result`;
 each also runs alone (`.venv/bin/python benchmarks/recall.py`).  Targets are reported,
@@ -41,6 +41,7 @@ def _load(name: str, path: Path):  # type: ignore[no-untyped-def]
 
 
 site_bench = _load("kexplore_bench_site", Path(__file__).resolve().parent / "site.py")
+source_pages_bench = _load("kexplore_bench_source_pages", Path(__file__).resolve().parent / "source_pages.py")
 
 BENCHMARKS = {
     "recall": lambda args: recall.run(samples=args.samples),
@@ -49,6 +50,7 @@ BENCHMARKS = {
     "index_time": lambda args: index_time.run(),
     "memory": lambda args: memory.run(),
     "site": lambda args: site_bench.run(),
+    "source_pages": lambda args: source_pages_bench.run(),
     "call_tree": lambda args: call_tree.run(),
     "member_resolution": lambda args: member_resolution.run(samples=args.samples),
     "ops_dispatch": lambda args: ops_dispatch.run(),

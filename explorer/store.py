@@ -1194,6 +1194,9 @@ class Index:
         """Every definition of the files `paths`, file by file (through symbols_file)."""
         for file_id in self._file_ids(paths):
             yield from (Symbol(*row) for row in self.db.execute(f"{_SELECT} WHERE s.file_id = ?", (file_id,)))
+    def file_hashes(self) -> dict[str, str]:
+        """path → sha256 of the indexed bytes, of every indexed file."""
+        return {path: sha for path, sha in self.db.execute("SELECT path, sha256 FROM files")}
 
     # ------------------------------------------------------------ across kernels (history, diff, changes)
 

@@ -76,12 +76,14 @@ class SiteIndex:
     index_path: Path
     tree: Path
     files: dict[str, int] = field(default_factory=dict)  # path → lines, of every indexed file
+    hashes: dict[str, str] = field(default_factory=dict)  # path → sha256 of the indexed bytes (build cache keys)
     stamp: tuple[int, int] = (0, 0)
     pages: frozenset[str] | None = None  # the files with a source page (None: every indexed file)
     _defs: dict[str, list[SiteDefinition]] = field(default_factory=dict, repr=False)  # name → definitions, ranked
     _index: tuple[int, Index] | None = field(default=None, repr=False)  # (pid, connection)
     _refs_cache: dict[str, list[tuple[int, int, int, str, str, str | None]]] = field(default_factory=dict, repr=False)  # embeds of one file, page after page
     _includes: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)  # a file → the indexed files it #includes
+    _file_defs: tuple[str, list[SiteDefinition]] | None = field(default=None, repr=False)  # the last file_definitions
 
     CACHE_NAMES = 20_000  # names whose definitions are kept
 
@@ -93,7 +95,14 @@ class SiteIndex:
             st = index_path.stat()
             site = cls(kernel, index_path, tree, stamp=(st.st_mtime_ns, st.st_size))
             site.files = index.file_lines()
+            site.hashes = index.file_hashes()
         return site
+
+    def close(self) -> None:
+        """Close this process's connection (a forked worker's stays its own)."""
+        if self._index is not None and self._index[0] == os.getpid():
+            self._index[1].close()
+        self._index = None
 
     def is_current(self) -> bool:
         try:
@@ -177,8 +186,11 @@ class SiteIndex:
         return got
 
     def file_definitions(self, path: str) -> list[SiteDefinition]:
-        """The definitions of one file, in order."""
-        return [SiteDefinition.of(s) for s in self.index().file_definitions(path)]
+        """The definitions of one file, in order (the last file's kept: a source page reads them for
+        its links and its outline)."""
+        if self._file_defs is None or self._file_defs[0] != path:
+            self._file_defs = (path, [SiteDefinition.of(s) for s in self.index().file_definitions(path)])
+        return self._file_defs[1]
 
     def page_names(self) -> set[str]:
         """The names defined in the files with pages."""

@@ -18,7 +18,7 @@ import posixpath
 import re
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,13 +97,39 @@ class RenderedSource:
     refs: list[tuple[str, int]] = field(default_factory=list)  # (target symbol, line) of each use
 
 
+# What the outline of a source page lists, in the file's order (members and enumerators are
+# inside these; prototypes are declarations of what is defined elsewhere).
+OUTLINE_KINDS = frozenset({"function", "struct", "union", "enum", "typedef", "macro", "variable"})
+
+
 def render_source_page(site: SiteIndex, ctx: LinkContext, path: str) -> RenderedSource:
+    """A source page's content.  Its structure, for the stylesheet, the script and other additions:
+
+    ```html
+    <div class="kx-source">
+      <div class="kx-file-head" data-kx-path="net/ipv4/af_inet.c">   the path (untrusted: escaped)
+        <h1><span class="kx-crumbs">…links to the folders…</span></h1><span class="kx-meta">N lines · kernel</span>
+      </div>
+      <aside class="kx-side" data-search-exclude>                     beside the code (above it on narrow screens)
+        <details class="kx-tree" open><summary>Files</summary>       the kernel's folders: filled by explorer.js
+          <div data-kx-tree><a href="../">the folder</a></div>          from _kx/files.json; the link is for readers without script
+        </details>
+        <details class="kx-outline" open><summary>Outline <span class="kx-meta">N</span></summary>
+          <ol><li data-kind="function"><a href="#L193">inet_listen</a></li>…</ol>   the file's definitions, in order
+        </details>                                                   (explorer.js adds a filter box above the list)
+      </aside>
+      <div class="highlight kx-code"><pre><span></span><code>          the code (render.py: lines in groups of 100)
+        <span class="kx-chunk" style="…"><span id="L1">…</span>…</span>…
+      </code></pre></div>
+    </div>
+    ```
+    """
     data = (site.tree / path).read_bytes()
     text = decode(data)
     toks = tokens(text, path)
     links = site.file_links(path, data)
     page_url = source_url(site.kernel, path)
-    code = render(text, _with_locals(_spans(links, page_url, ctx, path), site.local_spans(path, data)), toks=toks)
+    code = render(text, _with_locals(_spans(links, page_url, ctx, path), site.local_spans(path, data)), toks=toks, chunks=True)
     lines = site.files.get(path, text.count("\n"))
     crumbs = _breadcrumbs(site.kernel, path, page_url)
     header = (
@@ -111,7 +137,30 @@ def render_source_page(site: SiteIndex, ctx: LinkContext, path: str) -> Rendered
         f'<span class="kx-meta">{lines} lines · {html_text(site.kernel)}</span></div>'
     )
     refs = [(lk.target, lk.line) for lk in links if not lk.definition]
-    return RenderedSource(path, f'<div class="kx-source">{header}{code}</div>', refs)
+    side = f'<aside class="kx-side" data-search-exclude>{_tree_box(path)}{outline_html(site, path)}</aside>'
+    return RenderedSource(path, f'<div class="kx-source">{header}{side}{code}</div>', refs)
+
+
+def _tree_box(path: str) -> str:
+    folder = posixpath.dirname(path)
+    name = folder or "the kernel's folders"
+    return (f'<details class="kx-tree" open><summary>Files</summary><div data-kx-tree>'
+            f'<a href="../">{html_text(name)}/</a></div></details>')
+
+
+def outline_html(site: SiteIndex, path: str) -> str:
+    """The outline of a file: its definitions in order, each a link to its line (empty without any)."""
+    items = []
+    seen: set[tuple[str, int]] = set()
+    for d in site.file_definitions(path):
+        if d.kind not in OUTLINE_KINDS or (d.name, d.line) in seen:
+            continue
+        seen.add((d.name, d.line))
+        items.append(f'<li data-kind="{html_attr(d.kind)}"><a href="#L{d.line}" title="{html_attr(d.kind)}">{html_text(d.name)}</a></li>')
+    if not items:
+        return ""
+    return (f'<details class="kx-outline" open><summary>Outline <span class="kx-meta">{len(items)}</span></summary>'
+            f'<ol>{"".join(items)}</ol></details>')
 
 
 def _with_locals(spans: list[LinkSpan], locals_: list[tuple[int, int, int, int, bool]]) -> list[LinkSpan]:
@@ -264,7 +313,7 @@ def symbol_page(site: SiteIndex, ctx: LinkContext, name: str, mentions: list[tup
         out += ["## Annotation", "", text, "",
                 f'<p class="kx-meta">From {_block_text(note.path.name)}, reviewed against the code it annotates.</p>', ""]
     if embedding and len(embedding) > 1:
-        blocks["embedding"] = _embedding_mermaid(embedding)
+        blocks["embedding"] = _embedding_mermaid(embedding, _node_href(site, ctx, page_url, name))
         out += ["## Embedding", "", "Each struct begins with the next one, so a pointer to one is a pointer to all:", "",
                 "[[source:@embedding]]", ""]
     if d0.kind in ("struct", "union"):
@@ -279,7 +328,7 @@ def symbol_page(site: SiteIndex, ctx: LinkContext, name: str, mentions: list[tup
     calls_in = callers(site, name)
     calls_out = callees(site, name)
     if calls_in or calls_out:
-        blocks["graph"] = _mermaid(name, calls_in, calls_out)
+        blocks["graph"] = _mermaid(name, calls_in, calls_out, _node_href(site, ctx, page_url, name))
         out += ["## Call graph", "", "[[source:@graph]]", ""]
         for title, rows in (("Callers", calls_in), ("Callees", calls_out)):
             if rows:
@@ -391,16 +440,23 @@ def _demote_headings(markdown: str) -> str:
     return "\n".join("#" + line if line.startswith("###") else line for line in markdown.splitlines())
 
 
-def _embedding_mermaid(chain: list[str]) -> str:
+def _embedding_mermaid(chain: list[str], href: NodeHref | None = None) -> str:
     lines = ["flowchart LR"]
     lines += [f'  s{i}["struct {mermaid_label(name)}"]' for i, name in enumerate(chain)]
     lines += [f"  s{i} -->|first member| s{i + 1}" for i in range(len(chain) - 1)]
-    return _mermaid_block(lines)
+    links = {}
+    for i, name in enumerate(chain):
+        target = href(name, None, None) if href is not None else None
+        if target:
+            links[f"s{i}"] = target
+    return _mermaid_block(lines, links)
 
 
-def _mermaid_block(lines: list[str]) -> str:
-    """A mermaid diagram as the pages' script expects it (drawn in the browser, not searched)."""
-    return '<pre class="kx-mermaid" data-search-exclude><code>' + html_text("\n".join(lines)) + "</code></pre>"
+def _mermaid_block(lines: list[str], links: dict[str, str] | None = None) -> str:
+    """A mermaid diagram as the pages' script expects it (drawn in the browser, not searched);
+    `links`: {node id: URL} of the boxes that link somewhere."""
+    attr = f' data-kx-links="{html_attr(json.dumps(links, sort_keys=True))}"' if links else ""
+    return f'<pre class="kx-mermaid" data-search-exclude{attr}><code>' + html_text("\n".join(lines)) + "</code></pre>"
 
 
 def member_table(site: SiteIndex, struct: SiteDefinition, notes: dict[str, Annotation] | None = None) -> str:
@@ -437,9 +493,37 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _mermaid(name: str, calls_in: list[CallEdge], calls_out: list[CallEdge], limit: int = 12) -> str:
+NodeHref = Callable[[str, "str | None", "int | None"], "str | None"]
+
+
+def _node_href(site: SiteIndex, ctx: LinkContext, page_url: str, page_name: str) -> NodeHref:
+    """Where the box of (name, path of its definition) of a call graph links, from the page at `page_url`:
+    as `call_list` links the name (the symbol page of the definition it leads with, else the source line,
+    or its entry on a "defined elsewhere" page for a file without a page)."""
+
+    def href(name: str, path: str | None, line: int | None) -> str | None:
+        d = site.best(name)
+        if path is not None and line is not None and (d is None or d.path != path):
+            return ctx.definition_href(page_url, name, path, line)
+        if name == page_name:
+            return None  # the page itself
+        if name in ctx.symbol_pages:
+            return relative_href(page_url, symbol_url(site.kernel, name))
+        if d is not None:
+            return ctx.definition_href(page_url, name, d.path, d.line)
+        return None
+
+    return href
+
+
+def _mermaid(name: str, calls_in: list[CallEdge], calls_out: list[CallEdge],
+             href: NodeHref | None = None, limit: int = 12) -> str:
     """The page's function in the middle, callers on the left, callees on the right.  A node is a
-    definition: two static functions of one name are two boxes, each labelled with its file."""
+    definition: two static functions of one name are two boxes, each labelled with its file.
+
+    `href(name, path, line)` says where a box links (None: nowhere); the links go into the
+    block's ``data-kx-links`` ({mermaid node id: URL}), which explorer.js turns into SVG links
+    once mermaid has drawn the diagram."""
     rows = calls_in[:limit] + calls_out[:limit]
     paths: dict[str, set[str | None]] = {}
     for row in rows:
@@ -454,6 +538,7 @@ def _mermaid(name: str, calls_in: list[CallEdge], calls_out: list[CallEdge], lim
         return f'{node(n, path)}["{mermaid_label(label)}"]'
 
     lines = ["flowchart LR"]
+    links: dict[str, str] = {}
     for path in sorted(paths.get(name) or {None}, key=lambda p: p or ""):
         lines.append(f"  {box(name, path)}:::kxSelf")
     seen = set()
@@ -463,11 +548,14 @@ def _mermaid(name: str, calls_in: list[CallEdge], calls_out: list[CallEdge], lim
             if key in seen:
                 continue
             seen.add(key)
+            target = href(row.name, row.name_path, row.name_line) if href is not None else None
+            if target:
+                links.setdefault(node(row.name, row.name_path), target)
             arrow = f'-.->|"{mermaid_label(row.via)}"|' if row.via else "-->"
             me, other = node(name, row.def_path), box(row.name, row.name_path)
             lines.append(f"  {other} {arrow} {me}" if direction == "in" else f"  {me} {arrow} {other}")
     lines.append("  classDef kxSelf stroke-width:3px")
-    return _mermaid_block(lines)
+    return _mermaid_block(lines, links)
 
 
 def refs_html(site: SiteIndex, refs: list[tuple[str, int, str]], page_url: str, limit: int = 300) -> str:

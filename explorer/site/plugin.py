@@ -4,7 +4,8 @@ Hooks only: each checks `enabled`, then hands off to objects that know nothing o
 `selection` (which pages), `renderpool` (source pages highlighted in worker processes while
 MkDocs reads the hand-written pages), `pagelinks` (where `[[...]]` links go), `pages` (what a
 page holds), `sitedata` (the JSON the pages load) and, under `mkdocs serve`, `servecache`
-(the last build's pages reused).  Generated pages are virtual (`File.generated`), out of the
+(the last build's pages reused) or, under `mkdocs build`, `buildcache` (the pages of earlier
+builds whose inputs are unchanged, a cache per kernel).  Generated pages are virtual (`File.generated`), out of the
 navigation (mkdocs-material repeats the navigation in every page), and source pages are out
 of the search index.  The index, the rendered pages and the caches live on the plugin
 instance, which `mkdocs serve` keeps across rebuilds.
@@ -12,12 +13,16 @@ instance, which `mkdocs serve` keeps across rebuilds.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 import posixpath
 import re
+import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +33,7 @@ from mkdocs.config import base
 from mkdocs.config import config_options as c
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
-from mkdocs.plugins import BasePlugin
+from mkdocs.plugins import BasePlugin, CombinedEvent, event_priority
 from mkdocs.structure.files import File, Files, InclusionLevel
 from mkdocs.structure.nav import Link, Navigation
 from mkdocs.structure.pages import Page
@@ -38,8 +43,9 @@ from ..annotations import Annotation
 from ..config import ConfigError, Project
 from ..escaping import html_attr, script_json
 from ..urls import changes_uri, changes_url, elsewhere_key, relative, source_url, symbol_uri, symbol_url
-from .links import SiteIndex
+from .buildcache import BuildCache, page_key, take_back, tree_digest
 from .i18n import DEFAULT_CJK_FONT, CjkCharacters
+from .links import SiteIndex
 from .markdown import CommentaryLinkResolver, SymbolLinkExtension
 from .pagelinks import EmbedKey, LinkTargets, PageLinkResolver
 from .publish import (
@@ -59,9 +65,9 @@ from .publish import (
 )
 from .pages import REF_SHARDS, LinkContext, elsewhere_page, refs_html, symbol_page
 from .renderpool import RenderJob, RenderPool
-from .selection import CommentaryPage, SymbolSelection, planned_pages, select_symbols, source_files
+from .selection import CommentaryPage, PlannedPage, SymbolSelection, planned_pages, select_symbols, source_files
 from .servecache import MemoryBytecodeCache, ServeCache, dest_of
-from .sitedata import DataWriter, SiteData, name_shards
+from .sitedata import DataWriter, SiteData, data_paths, name_shards, names_files, names_key, refs_files, remap_refs
 from .sourcepage import SourcePage
 from .translation import Translation
 from .versions import SymbolDiff, changes_page, short_name, diff_block, review_note, source_switch, symbol_diff, symbol_switch
@@ -105,6 +111,10 @@ class PluginConfig(base.Config):
     """A translation's language code ("zh"): its pages live in docs/CODE/, its navigation is the nav's section of them."""
     cjk_font = c.Type(str, default=DEFAULT_CJK_FONT)
     """The font whose glyphs for the CJK characters the pages use are bundled (assets/kernel-explorer/cjk.woff2)."""
+    cache = c.Type(bool, default=True)
+    """Under `mkdocs build`, reuse the generated pages of earlier builds whose inputs are unchanged."""
+    cache_dir = c.Optional(c.Type(str))
+    """Where that cache lives (a folder per kernel); default: $KEXPLORE_SITE_CACHE, else build/site-cache/ beside mkdocs.yml."""
 
 
 @dataclass
@@ -115,6 +125,8 @@ class KernelSite:
     pool: RenderPool = field(default_factory=RenderPool)
     data: DataWriter = field(default_factory=DataWriter)
     embeds: dict[EmbedKey, str] = field(default_factory=dict)
+    build_cache: BuildCache | None = None  # under `mkdocs build`: the pages of earlier builds (this build's)
+    previous: Path | None = None  # the last build's folder of the kernel, moved aside (with the build cache)
 
 
 @dataclass
@@ -130,6 +142,9 @@ class BuildState:
     symbol_pages: dict[str, str] = field(default_factory=dict)  # src_uri → name, built in this build
     other_pages: dict[str, tuple[str, str]] = field(default_factory=dict)  # src_uri → (kind, subject): elsewhere, changes
     generated: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # src_uri → (kind, kernel, subject), every generated page
+    keys: dict[str, str] = field(default_factory=dict)  # data part → key (with the build cache)
+    page_elsewhere: dict[str, list[str]] = field(default_factory=dict)  # dest → names its links sent to "defined elsewhere" pages
+    page_cjk: dict[str, str] = field(default_factory=dict)  # dest → the CJK characters of a generated page built now
 
 
 @contextmanager
@@ -170,6 +185,13 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         self.cjk = CjkCharacters()  # kept across `mkdocs serve` rebuilds: pages reused from the cache are not scanned
         self._t0 = 0.0
         self._started: set[str] = set()  # kernels whose render pool has started in this build
+        self._command = ""
+        self._cache_root: Path | None = None  # with the build cache
+        self._common = ""  # what every generated page depends on (with the build cache)
+        self._memo_page: tuple[Page, str, int, object] | None = None  # the page the search plugin is reading
+        self._searched: list[str] = []  # dests of the generated pages, in the order of MkDocs' files (for the search index)
+        self._digests: dict[str, str] = {}  # kernel → a digest of its files with pages, this build
+        self._collect: tuple[str, str, set[str]] | None = None  # (kernel, dest, the names set aside) of the page being converted
 
     @property
     def site(self) -> SiteIndex | None:
@@ -184,6 +206,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         # MkDocs keeps a plugin with on_startup for the whole process: a build after a serve starts clean
+        self._command = command
         self.serve_cache = ServeCache() if command == "serve" else None
         self.bytecode_cache = MemoryBytecodeCache() if command == "serve" else None
 
@@ -220,6 +243,14 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
                     old.pool.close()
                 old = KernelSite(site)
             self.kernels[spec.name] = old
+        self._cache_root = None
+        for ks in self.kernels.values():
+            ks.build_cache = None
+        if self._command == "build" and self.config.cache:
+            root = Path(self.config.cache_dir or os.environ.get("KEXPLORE_SITE_CACHE") or base_dir / "build" / "site-cache")
+            self._cache_root = root
+            for kernel, ks in self.kernels.items():
+                ks.build_cache = BuildCache.open(root / kernel)
         config.markdown_extensions.append(SymbolLinkExtension(self._current_resolver))
         if self.config.site_meta:
             _publishing_config(config)
@@ -263,7 +294,12 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         templates = Path(__file__).parent / "templates"
         assert env.loader is not None
         env.loader = jinja2.ChoiceLoader([env.loader, jinja2.FileSystemLoader(str(templates))])
-        if self.bytecode_cache is not None:
+        if self._cache_root is not None:
+            # compiling material's templates costs about a second each build: keep them compiled
+            folder = self._cache_root / "jinja"
+            folder.mkdir(parents=True, exist_ok=True)
+            env.bytecode_cache = jinja2.FileSystemBytecodeCache(str(folder))
+        elif self.bytecode_cache is not None:
             # MkDocs makes a new template environment for every rebuild; keep the compiled
             # templates (about 0.7 s of material's) between rebuilds
             env.bytecode_cache = self.bytecode_cache
@@ -272,10 +308,38 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
                           if f.page is not None and f.page.canonical_url]
         return env
 
+    def on_pre_build(self, *, config: MkDocsConfig) -> None:
+        if not self.config.enabled:
+            return
+        # MkDocs is about to empty the site folder: move each kernel's folder aside instead (a
+        # rename), to take its reused pages back after the build
+        for kernel, ks in self.kernels.items():
+            ks.previous = None
+            if ks.build_cache is None:
+                continue
+            folder = Path(config.site_dir) / kernel
+            aside = ks.build_cache.folder / "previous-site"
+            if aside.exists():
+                shutil.rmtree(aside, ignore_errors=True)
+            if folder.is_dir() and not folder.is_symlink():
+                try:
+                    aside.parent.mkdir(parents=True, exist_ok=True)
+                    os.rename(folder, aside)
+                    ks.previous = aside
+                except OSError:  # another file system: MkDocs removes it
+                    pass
+
     def on_page_markdown(self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files) -> str | None:
         if not self.config.enabled or not self.builds:
             return None
         kernel = self.page_kernel.get(page.file.src_uri, next(iter(self.kernels)))
+        uri = page.file.src_uri
+        if uri in self.page_kernel and self.kernels[kernel].build_cache is not None and uri not in self.builds[kernel].other_pages:
+            # the names this page sends to "defined elsewhere" pages, kept with it in the cache (a build
+            # that reuses it gives them to those pages without converting it)
+            ctx = self.builds[kernel].targets.link_context
+            self._collect = (kernel, page.file.dest_uri, ctx.elsewhere)
+            ctx.elsewhere = set()
         with index_errors(self.kernels[kernel].site.index_path):
             return self._page_markdown(markdown, page, config, kernel)
 
@@ -283,10 +347,34 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         if not self.config.enabled or not self.kernels:
             return None
         self.resolver = None
+        if self._collect is not None:
+            kernel, dest, kept = self._collect
+            self._collect = None
+            ctx = self.builds[kernel].targets.link_context
+            added, ctx.elsewhere = ctx.elsewhere, kept
+            kept.update(added)
+            if added:
+                self.builds[kernel].page_elsewhere[dest] = sorted(added)
         return None
 
-    def on_page_context(self, context: TemplateContext, *, page: Page, config: MkDocsConfig,
-                        nav: Navigation) -> TemplateContext | None:
+    # before the search plugin's: a hand-written page it indexed the same way last time is not indexed again
+    @event_priority(60)
+    def _on_page_context_before_search(self, context: TemplateContext, *, page: Page, config: MkDocsConfig,
+                                       nav: Navigation) -> TemplateContext | None:
+        if self.config.enabled and self._cache_root is not None and page.file.generated_by is None:
+            self._search_memo(page, config)
+        return None
+
+    # after every plugin's: the page's meta as it was, before the template reads it
+    @event_priority(-60)
+    def _on_page_context_after_all(self, context: TemplateContext, *, page: Page, config: MkDocsConfig,
+                                   nav: Navigation) -> TemplateContext | None:
+        if self.config.enabled:
+            self._search_memo_done(page, config)
+        return None
+
+    def _on_page_context(self, context: TemplateContext, *, page: Page, config: MkDocsConfig,
+                         nav: Navigation) -> TemplateContext | None:
         if not self.config.enabled or not self.builds:
             return None
         if self.translation is not None and not page.file.generated_by:
@@ -313,14 +401,23 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             cast("dict[str, object]", context)["kx_meta"] = self._page_meta(page, config)
         return context
 
+    on_page_context = CombinedEvent(_on_page_context_before_search, _on_page_context, _on_page_context_after_all)
+
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str | None:
         if not self.config.enabled or not self.builds:
             return None
-        self.cjk.add(output)
-        if self.translation is not None:
-            self.translation.after_page(config)
         uri = page.file.src_uri
         kernel = self.page_kernel.get(uri)
+        if kernel is not None and self.kernels[kernel].build_cache is not None:
+            chars = CjkCharacters()  # kept with the page in the cache: the font of a build that reuses it has them
+            chars.add(output)
+            if chars.chars:
+                self.builds[kernel].page_cjk[page.file.dest_uri] = chars.text()
+                self.cjk.chars.update(chars.chars)
+        else:
+            self.cjk.add(output)
+        if self.translation is not None:
+            self.translation.after_page(config)
         if kernel is None:
             return None
         if self.serve_cache is not None and uri != f"{kernel}/source/index.md":
@@ -330,12 +427,17 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         # the theme's indentation is a third of a small page: 2,000 generated pages carry it
         return _squeeze(output)
 
+    @event_priority(50)  # before the search plugin writes its index: reused pages' entries go in first
     def on_post_build(self, config: MkDocsConfig) -> None:
         if not self.config.enabled or not self.builds:
             return
+        search = self._splice_search(config) if self._cache_root is not None else {}
         for kernel in self.builds:
             with index_errors(self.kernels[kernel].site.index_path):
-                self._write_back_and_data(Path(config.site_dir), kernel)
+                if self.kernels[kernel].build_cache is not None:
+                    self._end_cached_build(Path(config.site_dir), kernel, search)
+                else:
+                    self._write_back_and_data(Path(config.site_dir), kernel)
         if self.config.site_meta and config.site_url:
             self._write_sitemap(Path(config.site_dir), config.site_url)
         if self.translation is not None:
@@ -349,12 +451,14 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
     def on_shutdown(self) -> None:
         for ks in self.kernels.values():
             ks.pool.close()
+            ks.site.close()
         if self.serve_cache is not None:
             self.serve_cache.remove()
 
     def on_build_error(self, *, error: Exception) -> None:
         for ks in self.kernels.values():
             ks.pool.close()
+            ks.site.close()
 
     # ------------------------------------------------------------------ the steps the hooks hand off to
 
@@ -377,13 +481,15 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         self.builds = {}
         self.page_kernel = {}
         self.diffs = {}
+        self._searched = []
+        self._digests = {}
 
         def add(src_uri: str, content: str | bytes, page: bool = True) -> None:
             files.append(File.generated(config, src_uri, content=content,
                                         inclusion=InclusionLevel.NOT_IN_NAV if page else InclusionLevel.UNDEFINED))
 
         kernel_data: dict[str, dict[str, object]] = {}
-        for kernel, ks in self.kernels.items():
+        for kernel, ks in self.kernels.items():  # first what every kernel's pages depend on
             site = ks.site
             with index_errors(site.index_path):
                 site.pages = (source_files(site, self.config.source_paths, self.config.source_includes,
@@ -392,13 +498,23 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
                 if selection.unknown and kernel == next(iter(self.kernels)):
                     log.warning(f"kernel-explorer: mkdocs.yml lists symbols the index does not know: {', '.join(selection.unknown)}")
                 link_context = LinkContext(kernel, selection.names, site.pages)
-                build = self.builds[kernel] = BuildState(selection, notes, LinkTargets(site, link_context, ks.embeds))
-                build.elsewhere = site.elsewhere_names()
-                build.shards = tuple(name_shards(site.page_names() | build.elsewhere))
+                self.builds[kernel] = BuildState(selection, notes, LinkTargets(site, link_context, ks.embeds))
+        if self._cache_root is not None:
+            self._common = self._common_key(config)
+        for kernel, ks in self.kernels.items():
+            site = ks.site
+            build = self.builds[kernel]
+            selection = build.selection
+            with index_errors(site.index_path):
+                build.elsewhere, build.shards = self._elsewhere_and_shards(kernel)
+                reuse = self._cache_plan(kernel, notes, commentary)
                 for planned in planned_pages(site, selection, self.config.source_pages):
                     self.page_kernel[planned.src_uri] = kernel
                     build.generated[planned.src_uri] = (planned.kind, kernel, planned.subject)
+                    self._searched.append(dest_of(planned.src_uri))
                     if cache is not None and cache.reuse_page(planned, selection.inputs_of(planned.subject, notes)):
+                        continue
+                    if reuse is not None and reuse(planned):
                         continue
                     if planned.kind == "source":
                         build.source_pages[planned.src_uri] = planned.subject
@@ -416,6 +532,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             self.page_kernel[uri] = kernel
             self.builds[kernel].other_pages[uri] = ("changes", first)
             self.builds[kernel].generated[uri] = ("changes", kernel, first)
+            self._searched.append(dest_of(uri))
             add(uri, "")
 
         here = Path(__file__).parent / "assets"
@@ -437,6 +554,109 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         self._pool(first)
         self.timings["files"] = time.perf_counter() - started
         self._t0 = time.perf_counter()
+
+    def _pages_digest(self, kernel: str) -> str:
+        """A digest of which files of `kernel` have source pages (this build)."""
+        found = self._digests.get(kernel)
+        if found is None:
+            pages = self.kernels[kernel].site.pages
+            found = "all" if pages is None else hashlib.sha256("\n".join(sorted(pages)).encode()).hexdigest()
+            self._digests[kernel] = found
+        return found
+
+    def _elsewhere_and_shards(self, kernel: str) -> tuple[set[str], tuple[str, ...]]:
+        """The names the "defined elsewhere" pages list (from the index) and the names shards of the data;
+        with the build cache, those of the last build when the index and the files with pages are the same."""
+        ks = self.kernels[kernel]
+        site, cache = ks.site, ks.build_cache
+        key = page_key(list(site.stamp), self._pages_digest(kernel))
+        if cache is not None:
+            got = cache.extra.get("elsewhere")
+            if isinstance(got, dict) and got.get("key") == key:
+                cache.extra_now["elsewhere"] = got
+                return set(got["names"]), tuple(got["shards"])
+        elsewhere = site.elsewhere_names()
+        shards = tuple(name_shards(site.page_names() | elsewhere))
+        if cache is not None:
+            cache.extra_now["elsewhere"] = {"key": key, "names": sorted(elsewhere), "shards": list(shards)}
+        return elsewhere, shards
+
+    def _cache_plan(self, kernel: str, notes: dict[str, Annotation],
+                    commentary: list[CommentaryPage]) -> Callable[[PlannedPage], bool] | None:
+        """With the build cache: a function telling whether a planned page of `kernel` is reused (and left out)."""
+        ks = self.kernels[kernel]
+        site, cache, build = ks.site, ks.build_cache, self.builds[kernel]
+        if cache is None:
+            return None
+        cache.reused, cache.built = [], {}
+        selection = build.selection
+        common = self._common
+        # a page of one kernel shows the others too (version switch, diffs): every kernel's index and pages
+        kernels = [(k, list(o.site.stamp), self._pages_digest(k)) for k, o in self.kernels.items()]
+        refs_key = page_key(common, list(site.stamp), self._pages_digest(kernel), "refs")
+        build.keys = {"refs": refs_key}
+        # the source pages' links and the references data come from the same renders
+        sources_ok = cache.data_current("refs", refs_key)
+        source_base = page_key(common, kernels)
+        # a source page links the name at a definition to its symbol page: the files defining (or
+        # using) a name that gained or lost a page are built again
+        affected: set[str] = set()
+        if sources_ok:
+            for name in sorted(cache.names ^ selection.names):
+                affected.update(d.path for d in site.lookup(name))
+                affected.update(path for path, _line, _role in site.uses(name))
+        nav = page_key(sorted((p.src_uri, _title_lines(p.markdown)) for p in commentary))
+        pages_key = page_key(common, nav, kernels, [(k, sorted(b.selection.names)) for k, b in self.builds.items()])
+        tree = site.tree
+        ctx = build.targets.link_context
+
+        def reused(dest: str, key: str) -> bool:
+            if not cache.reuse(dest, key):
+                return False
+            names, chars = cache.page_extra(dest)
+            ctx.elsewhere.update(names)
+            self.cjk.chars.update(chars)
+            return True
+
+        def reuse(planned: PlannedPage) -> bool:
+            dest = dest_of(planned.src_uri)
+            if planned.kind == "source":
+                path = planned.subject
+                try:
+                    st = (tree / path).stat()
+                except OSError:
+                    return False
+                key = page_key(source_base, site.hashes.get(path), st.st_size, st.st_mtime_ns)
+                if not sources_ok or path in affected:
+                    cache.built[dest] = key
+                    return False
+                return reused(dest, key)
+            if planned.kind == "folder" and planned.subject:  # the top folder: hand-written pages may link it
+                return reused(dest, page_key(common, nav, kernels, planned.markdown))
+            if planned.kind == "symbol":
+                name = planned.subject
+                note = notes.get(name)
+                return reused(dest, page_key(pages_key, name, selection.mentions.get(name, []),
+                                             [note.text, note.reviewed] if note is not None else None))
+            return False
+
+        return reuse
+
+    def _common_key(self, config: MkDocsConfig) -> str:
+        """What every generated page depends on: this package's code, templates and assets, the
+        versions of what renders, mkdocs.yml and the theme's own templates."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        versions: list[tuple[str, str | None]] = []
+        for dist in ("mkdocs", "mkdocs-material", "pygments", "markdown", "pymdown-extensions", "jinja2"):
+            try:
+                versions.append((dist, version(dist)))
+            except PackageNotFoundError:
+                versions.append((dist, None))
+        custom = [Path(d) for d in config.theme.dirs if "site-packages" not in Path(d).parts]
+        yml = Path(config.config_file_path).read_bytes() if config.config_file_path else b""
+        return page_key(versions, tree_digest([Path(__file__).resolve().parent.parent, *custom]),
+                        yml.decode("utf-8", "replace"), list(self.kernels), config.site_url, config.use_directory_urls)
 
     def _pool(self, kernel: str) -> RenderPool:
         """The render pool of `kernel`, started on first use (the other kernels' pools closed: their
@@ -594,6 +814,119 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             urls.update(page_url_of(site_url, dest_of(uri)) for uri in build.generated)
         write_sitemap(site_dir, site_url, urls, source_date_epoch())
 
+    def _end_cached_build(self, site_dir: Path, kernel: str, search: dict[str, list[dict[str, object]]]) -> None:
+        """With the build cache: the reused pages and data of `kernel` into the site, this build's into the cache."""
+        ks, build = self.kernels[kernel], self.builds[kernel]
+        site, cache = ks.site, ks.build_cache
+        assert cache is not None
+        started = time.perf_counter()
+        self.timings.setdefault("pages (from on_files to on_post_build)", started - self._t0)
+        out = site_dir / kernel / "_kx"
+        elsewhere = frozenset(build.elsewhere | build.targets.link_context.elsewhere)
+        data = SiteData(site, build.selection.names, build.notes, elsewhere, build.shards)
+        build.keys["names"] = page_key(self._common, list(site.stamp), self._pages_digest(kernel), names_key(data))
+        current = {part: cache.data_current(part, key) for part, key in build.keys.items()}
+        if ks.previous is not None:
+            prefix = kernel + "/"
+            keep = {d[len(prefix):] for d in cache.reused if d.startswith(prefix)}
+            keep.update(f"_kx/{rel}" for part, ok in current.items() if ok for rel in cache.data_files(part))
+            take_back(ks.previous, site_dir / kernel, keep)
+            ks.previous = None
+        if not all(current.values()):
+            defs = site.data_definitions(elsewhere)
+            paths = data_paths(site, defs)
+            if not current["refs"]:  # every source page was built
+                cache.store_data("refs", refs_files(paths, self._pool(kernel).refs()))
+            else:
+                cached = cache.read_data("refs")
+                if json.loads(cached["files.json"]) != paths:
+                    cache.store_data("refs", remap_refs(cached, paths))
+            if not current["names"]:
+                cache.store_data("names", names_files(data, defs, {p: i for i, p in enumerate(paths)}))
+        for part in ("refs", "names"):
+            cache.restore_data(part, out)
+        ks.pool.close()
+        cache.end_build(site_dir, build.selection.names, build.keys, search, build.page_elsewhere, build.page_cjk)
+        built = sum(1 for uri in build.generated if uri in build.source_pages or uri in build.symbol_pages)
+        log.info(f"kernel-explorer: {kernel}: built {built} generated pages, reused {len(cache.reused)} from the cache {cache.folder}")
+        self.timings[f"waiting for renders ({kernel})"] = ks.pool.waited
+        self.timings[f"cache and data ({kernel})"] = time.perf_counter() - started
+
+    def _memo_cache(self) -> BuildCache | None:
+        """The cache that keeps the search entries of hand-written pages (the default kernel's)."""
+        return next(iter(self.kernels.values())).build_cache if self.kernels else None
+
+    @staticmethod
+    def _search_index(config: MkDocsConfig):  # type: ignore[no-untyped-def]
+        """The search plugin's index (material's or MkDocs' own: a list `entries`), or None."""
+        for plugin in config.plugins.values():
+            index = getattr(plugin, "search_index", None)
+            if isinstance(getattr(index, "entries", None), list):
+                return index
+        return None
+
+    def _search_memo(self, page: Page, config: MkDocsConfig) -> None:
+        """Before the search plugin reads a hand-written page: its entries of the last build when
+        what the plugin reads (content, table of contents, URL, title, meta) is the same, and the
+        plugin told to leave the page out (restored in `_search_memo_done`); else a mark, to keep
+        what it adds."""
+        memo = self._memo_cache()
+        index = self._search_index(config)
+        search_meta = page.meta.get("search") or {}
+        if memo is None or index is None or not isinstance(search_meta, dict) or search_meta.get("exclude"):
+            return
+        key = page_key(self._common, page.url, page.content, str(page.title), str(page.toc),
+                       {k: str(v) for k, v in page.meta.items()})
+        cached = memo.memo.get(key)
+        if cached is not None:
+            index.entries.extend(cached)
+            memo.memo_now[key] = cached
+            self._memo_page = (page, key, -1, page.meta.get("search"))
+            page.meta["search"] = {**search_meta, "exclude": True}
+        else:
+            self._memo_page = (page, key, len(index.entries), page.meta.get("search"))
+
+    def _search_memo_done(self, page: Page, config: MkDocsConfig) -> None:
+        pending = self._memo_page
+        memo = self._memo_cache()
+        if pending is None or pending[0] is not page or memo is None:
+            return
+        self._memo_page = None
+        _page, key, mark, original = pending
+        if mark < 0:
+            if original is None:
+                page.meta.pop("search", None)
+            else:
+                page.meta["search"] = original
+            return
+        index = self._search_index(config)
+        if index is not None:
+            memo.memo_now[key] = list(index.entries[mark:])
+
+    def _splice_search(self, config: MkDocsConfig) -> dict[str, list[dict[str, object]]]:
+        """Put the search entries of reused generated pages into the search plugin's index, in the
+        order of a build without the cache; returns those of the pages built in this build."""
+        index = self._search_index(config)
+        if index is None:
+            return {}
+        order = self._searched
+        urls = {dest[: -len("index.html")] if dest.endswith("index.html") else dest: dest for dest in order}
+        caches = {k: ks.build_cache for k, ks in self.kernels.items() if ks.build_cache is not None}
+        reused = {dest for cache in caches.values() for dest in cache.reused}
+        fresh: dict[str, list[dict[str, object]]] = {}
+        rest = []
+        for entry in index.entries:
+            dest = urls.get(str(entry.get("location", "")).split("#", 1)[0])
+            if dest is None:
+                rest.append(entry)
+            else:
+                fresh.setdefault(dest, []).append(entry)
+        for dest in order:
+            cache = caches.get(dest.split("/", 1)[0])
+            rest.extend(cache.search_entries(dest) if dest in reused and cache is not None else fresh.get(dest, []))
+        index.entries = rest
+        return fresh
+
     def _write_back_and_data(self, site_dir: Path, kernel: str) -> None:
         build = self.builds[kernel]
         ks = self.kernels[kernel]
@@ -618,6 +951,17 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             out.symlink_to(home, target_is_directory=True)
         self.timings[f"waiting for renders ({kernel})"] = ks.pool.waited
         self.timings[f"data ({kernel})"] = time.perf_counter() - started
+
+
+def _title_lines(markdown: str) -> str:
+    """What a hand-written page's title in the navigation comes from: its front matter and first
+    level-1 heading (all of it when it has no such heading)."""
+    head = ""
+    if markdown.startswith("---"):
+        end = markdown.find("\n---", 3)
+        head = markdown[: end + 4] if end >= 0 else markdown
+    m = re.search(r"^#[ \t].*$", markdown, re.M)
+    return head + "\n" + (m.group(0) if m else markdown)
 
 
 _PRE_RX = re.compile(r"(<pre\b.*?</pre>)", re.DOTALL)

@@ -8,6 +8,13 @@ The markup is kept small, because the work set is half a million lines:
 
 - one ``<span id="L123">`` per line, holding the line's text and its newline (the line
   numbers are a CSS counter, so they are neither in the HTML nor in a copy);
+- on source pages (`chunk` lines), the lines in groups of `CHUNK`:
+  ``<span class="kx-chunk" style="counter-reset: kxl 199; contain-intrinsic-size: auto 140em">``,
+  which the stylesheet lays out only when seen (``content-visibility: auto``): a browser
+  styles and lays out the hundred lines on screen, not the 12,000 of filter.c, while
+  anchors (``#L123``), find-in-page and reading without JavaScript work as before (Chromium
+  and Firefox reveal such content for a fragment or a search); the height of a group is
+  known beforehand (a line is 1.4em high and never wraps);
 - a token gets a ``<span class>`` only when it is coloured: names, punctuation,
   operators and white space are bare text;
 - a link is ``<a href>``, with ``class="d"`` on the name at its own definition;
@@ -33,6 +40,10 @@ _ESCAPE = HTML_TEXT  # the code is element text: html_text's table, for str.tran
 _BARE = (Token.Text, Name, Token.Punctuation, Token.Operator, Token.Error)
 # Name subtypes that are coloured anyway.
 _COLOURED_NAMES = (Name.Function, Name.Class, Name.Builtin, Name.Label, Name.Constant, Name.Variable, Name.Attribute)  # the last two: assembly registers and directives
+
+
+CHUNK = 100  # lines per group of a source page (see the module's docstring)
+LINE_EM = 1.4  # the height of a line of code, in em (explorer.css says the same)
 
 
 class LinkSpan(NamedTuple):
@@ -66,12 +77,14 @@ class SourceFormatter(HtmlFormatter):
     the Pygments version is pinned in pyproject.toml and a golden test watches it.
     """
 
-    def __init__(self, spans: Iterable[LinkSpan] = (), *, first_line: int = 1, line_ids: bool = True, **options: object) -> None:
+    def __init__(self, spans: Iterable[LinkSpan] = (), *, first_line: int = 1, line_ids: bool = True,
+                 chunk_lines: int = 0, **options: object) -> None:
         options.setdefault("cssclass", "highlight kx-code")
         options.setdefault("wrapcode", True)
         super().__init__(**options)
         self.first_line = first_line
         self.line_ids = line_ids
+        self.chunk_lines = chunk_lines  # with line ids: the total number of lines, grouped by CHUNK; 0: no groups
         by_line: dict[int, list[tuple[int, int, str]]] = {}
         for span in spans:
             if span.local >= 0:
@@ -104,6 +117,26 @@ class SourceFormatter(HtmlFormatter):
         return opener
 
     def _format_lines(self, tokensource: Iterable[tuple[_TokenType, str]]) -> Iterator[tuple[int, str]]:
+        lines = self._lines(tokensource)
+        total = self.chunk_lines
+        if not total or not self.line_ids:
+            yield from lines
+            return
+        first = self.first_line
+        n = 0
+        for kind, html in lines:
+            if n % CHUNK == 0:
+                size = min(CHUNK, max(total - n, 1))
+                html = (f'<span class="kx-chunk" style="counter-reset: kxl {first + n - 1}; '
+                        f'contain-intrinsic-size: auto {size * LINE_EM:g}em">' + html)
+            n += 1
+            if n % CHUNK == 0 or n == total:
+                html += "</span>"
+            yield kind, html
+        if n % CHUNK and n != total:
+            yield 0, "</span>"
+
+    def _lines(self, tokensource: Iterable[tuple[_TokenType, str]]) -> Iterator[tuple[int, str]]:
         spans_by_line = self.spans_by_line
         lineno = self.first_line
         line_ids = self.line_ids
@@ -182,9 +215,11 @@ class SourceFormatter(HtmlFormatter):
 
 
 def render(text: str, spans: Iterable[LinkSpan] = (), *, first_line: int = 1, line_ids: bool = True,
-           toks: list[tuple[_TokenType, str]] | None = None) -> str:
-    """`text` (whole lines, starting at `first_line`) as highlighted, linked HTML."""
-    formatter = SourceFormatter(spans, first_line=first_line, line_ids=line_ids)
+           toks: list[tuple[_TokenType, str]] | None = None, chunks: bool = False) -> str:
+    """`text` (whole lines, starting at `first_line`) as highlighted, linked HTML; `chunks`: the
+    lines in groups laid out only when seen (source pages)."""
+    total = text.count("\n") + (0 if text.endswith("\n") else 1) if chunks else 0
+    formatter = SourceFormatter(spans, first_line=first_line, line_ids=line_ids, chunk_lines=total)
     from io import StringIO
 
     buf = StringIO()

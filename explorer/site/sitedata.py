@@ -45,6 +45,48 @@ def data_paths(site: SiteIndex, defs: Mapping[str, list[SiteDefinition]]) -> lis
     return pages + others
 
 
+def refs_files(paths: list[str], refs: RefsByName) -> dict[str, bytes]:
+    """files.json (`paths`) and the reference shards (file ids: positions in `paths`)."""
+    file_ids = {p: i for i, p in enumerate(paths)}
+    files = {"files.json": json.dumps(paths, separators=(",", ":")).encode()}
+    ref_shards = refs_data(refs, file_ids)
+    for shard in range(REF_SHARDS):
+        files[f"refs/{shard}.json"] = ref_shards.get(shard, b"{}")
+    return files
+
+
+def remap_refs(files: Mapping[str, bytes], paths: list[str]) -> dict[str, bytes]:
+    """`refs_files` output made for other paths, renumbered for `paths` (a file no longer listed drops out)."""
+    old = json.loads(files["files.json"])
+    new_ids = {p: i for i, p in enumerate(paths)}
+    move = {str(i): new_ids.get(p) for i, p in enumerate(old)}
+    out = {"files.json": json.dumps(paths, separators=(",", ":")).encode()}
+    for rel, blob in files.items():
+        if rel == "files.json":
+            continue
+        shard = json.loads(blob)
+        out[rel] = json.dumps({name: {str(move[f]): lines for f, lines in by_file.items() if move.get(f) is not None}
+                               for name, by_file in shard.items()}, separators=(",", ":")).encode()
+    return out
+
+
+def names_key(data: SiteData) -> tuple[object, ...]:
+    """What the names shards are made from besides the index."""
+    return (sorted(data.symbol_pages), sorted((n, a.summary(300)) for n, a in data.notes.items()),
+            sorted(data.elsewhere), data.shards)
+
+
+def names_files(data: SiteData, defs: Mapping[str, list[SiteDefinition]], file_ids: Mapping[str, int]) -> dict[str, bytes]:
+    """The names shards of the definitions `defs` (`SiteIndex.data_definitions`)."""
+    site = data.site
+    index = site.index()
+    ops_targets = index.ops_targets({n for n, found in defs.items() if any(d.kind == "member" for d in found)})
+    kernel_docs = {(name, path, line): summary for name, path, line, summary in index.doc_summaries() if name in defs}
+    shards = names_data(site, dict(defs), dict(file_ids), data.symbol_pages, dict(data.notes), ops_targets, kernel_docs)
+    keys = data.shards if data.shards is not None else sorted(shards)
+    return {f"names/{k}.json": shards.get(k, b"[]") for k in keys}
+
+
 class DataWriter:
     """Writes the data files of a build into one folder, skipping those unchanged since the last build."""
 
@@ -58,25 +100,14 @@ class DataWriter:
         """Write the files into `home`; `refs()` (which may wait for the source pages) is called only
         when the index changed since the last build."""
         site = data.site
-        key = (site.stamp, data.symbol_pages, tuple(sorted((n, a.summary(300)) for n, a in data.notes.items())),
-               data.elsewhere, data.shards)
+        key = (site.stamp, names_key(data))
         defs = site.data_definitions(data.elsewhere) if self._names is None or self._names[0] != key else {}
         paths = data_paths(site, defs) if defs or self._paths is None else self._paths
         self._paths = paths
-        file_ids = {p: i for i, p in enumerate(paths)}
         if self._refs is None or self._refs[0] != (site.stamp, tuple(paths)):
-            files = {"files.json": json.dumps(paths, separators=(",", ":")).encode()}
-            ref_shards = refs_data(refs(), file_ids)
-            for shard in range(REF_SHARDS):
-                files[f"refs/{shard}.json"] = ref_shards.get(shard, b"{}")
-            self._refs = ((site.stamp, tuple(paths)), files)
+            self._refs = ((site.stamp, tuple(paths)), refs_files(paths, refs()))
         if self._names is None or self._names[0] != key:
-            index = site.index()
-            ops_targets = index.ops_targets({n for n, found in defs.items() if any(d.kind == "member" for d in found)})
-            kernel_docs = {(name, path, line): summary for name, path, line, summary in index.doc_summaries() if name in defs}
-            shards = names_data(site, defs, file_ids, data.symbol_pages, dict(data.notes), ops_targets, kernel_docs)
-            keys = data.shards if data.shards is not None else sorted(shards)
-            self._names = (key, {f"names/{k}.json": shards.get(k, b"[]") for k in keys})
+            self._names = (key, names_files(data, defs, {p: i for i, p in enumerate(paths)}))
         (home / "names").mkdir(parents=True, exist_ok=True)
         (home / "refs").mkdir(parents=True, exist_ok=True)
         for rel, blob in {**self._refs[1], **self._names[1]}.items():

@@ -238,3 +238,26 @@ def test_lab_pages_read_results_beside_mkdocs_yml(demo_project: DemoProject) -> 
     demo_project.write_doc("lab.md", "# A lab\n\n<!-- kexplore-lab: syn-queue -->\n")
     site = build_site(demo_project.root / "mkdocs.yml", strict=False)
     assert reason in (site / "lab/index.html").read_text(encoding="utf-8")
+
+
+def test_call_graph_boxes_carry_links_that_resolve(built: Path) -> None:
+    """The boxes of a symbol page's diagrams link (data-kx-links, made into SVG links by explorer.js)
+    to pages of the site; the page's own box links nowhere."""
+    import html as html_module
+
+    page = built / "demo-1.0/symbol/demo_listen/index.html"
+    text = page.read_text(encoding="utf-8")
+    blocks = re.findall(r'<pre class="kx-mermaid" data-search-exclude data-kx-links="([^"]*)"><code>(.*?)</code>', text, re.S)
+    assert blocks
+    for raw, diagram in blocks:
+        links = json.loads(html_module.unescape(raw))
+        assert links
+        for node, href in links.items():
+            assert re.search(rf"\b{node}\[", html_module.unescape(diagram)), node  # a box of this diagram
+            path, _, frag = href.partition("#")
+            target = (page.parent / path).resolve()
+            target = target / "index.html" if target.is_dir() else target
+            assert target.is_file(), href
+            if frag:
+                assert f'id="{frag}"' in target.read_text(encoding="utf-8"), href
+            assert target != page.resolve()

@@ -125,7 +125,7 @@
     });
   }
   function lineOf(el) {
-    var line = el.closest("code > span[id]");
+    var line = el.closest(".kx-code span[id^='L']");
     return line ? +line.id.slice(1) : 0;
   }
 
@@ -151,7 +151,8 @@
   if (code) {
     code.addEventListener("click", function (ev) {
       var line = ev.target;
-      if (!(line instanceof HTMLElement) || line.parentElement !== code || !line.id) return;
+      if (!(line instanceof HTMLElement) || !line.id || !/^L\d+$/.test(line.id)) return;
+      if (line.parentElement !== code && !line.parentElement.classList.contains("kx-chunk")) return;
       var gutter = parseFloat(getComputedStyle(line).paddingLeft) || 0;
       if (ev.clientX - line.getBoundingClientRect().left > gutter) return;
       var n = +line.id.slice(1);
@@ -284,6 +285,8 @@
       var div = document.createElement("div");
       div.className = "kx-diagram";
       div.textContent = pre.textContent;
+      var links = pre.getAttribute("data-kx-links");
+      if (links) div.setAttribute("data-kx-links", links);
       pre.replaceWith(div);
       nodes.push(div);
     });
@@ -299,11 +302,116 @@
       ready.then(function () {
         window.mermaid.initialize({ startOnLoad: false, theme: dark ? "dark" : "default", securityLevel: "strict", fontFamily: font });
         return window.mermaid.run({ nodes: nodes });
+      }).then(function () {
+        nodes.forEach(linkBoxes);
       }).catch(function (err) {
         console.warn("kernel-explorer: a diagram could not be drawn:", err && (err.message || err.str || err));
       });
     };
     document.head.appendChild(script);
+  }
+
+  /* the boxes of a drawn diagram as links: {node id: URL relative to the page} from the
+     block's data-kx-links; mermaid names a box's group "…flowchart-<node id>-<n>" */
+  function linkBoxes(div) {
+    var links;
+    try { links = JSON.parse(div.getAttribute("data-kx-links") || "{}"); } catch (e) { return; }
+    var SVG = "http://www.w3.org/2000/svg";
+    div.querySelectorAll("g.node").forEach(function (g) {
+      var m = /(?:^|-)flowchart-([A-Za-z0-9]+)-\d+$/.exec(g.id || "");
+      if (!m || !Object.prototype.hasOwnProperty.call(links, m[1])) return;
+      var href = new URL(links[m[1]], document.baseURI);
+      if (href.origin !== location.origin) return;
+      var a = document.createElementNS(SVG, "a");
+      a.setAttribute("href", href.href);
+      a.setAttribute("class", "kx-box-link");
+      g.parentNode.insertBefore(a, g);
+      a.appendChild(g);
+    });
+  }
+
+  /* ---------------------------------------------------------------- outline filter */
+  var outline = document.querySelector(".kx-outline");
+  if (outline) {
+    var list = outline.querySelector("ol");
+    var filter = el("input", { type: "search", "class": "kx-filter", placeholder: "Filter definitions",
+                               "aria-label": "Filter the definitions of this file" });
+    list.parentNode.insertBefore(filter, list);
+    var items = Array.prototype.slice.call(list.children);
+    filter.addEventListener("input", function () {
+      var q = filter.value.trim().toLowerCase();
+      items.forEach(function (li) { li.hidden = !!q && li.textContent.toLowerCase().indexOf(q) < 0; });
+    });
+    filter.addEventListener("keydown", function (ev) {
+      if (ev.key !== "Enter") return;
+      var first = items.filter(function (li) { return !li.hidden; })[0];
+      if (first) { ev.preventDefault(); location.hash = first.querySelector("a").getAttribute("href"); }
+    });
+  }
+
+  /* ---------------------------------------------------------------- file tree */
+  /* the kernel's folders from files.json, built lazily: a folder's entries are made when it is
+     first opened; the folders holding this page's file are open, the file marked.  Only the files
+     with a page of their own are listed (ids below KX.pages); the folders of the other files the
+     data knows, holding none with a page, are shown greyed, without entries */
+  var treeBox = document.querySelector("[data-kx-tree]");
+  if (treeBox) {
+    var here = currentPath();
+    var makeTree = function (paths) {
+      var root = { dirs: {}, files: [], pages: true };
+      var withPages = KX.pages === null || KX.pages === undefined ? paths.length : KX.pages;
+      paths.forEach(function (p, id) {
+        var page = id < withPages;
+        var parts = String(p).split("/"), node = root;
+        for (var i = 0; i < parts.length - 1; i++) {
+          if (!Object.prototype.hasOwnProperty.call(node.dirs, parts[i])) {
+            if (!page) { node.dirs[parts[i]] = { dirs: {}, files: [], pages: false }; return; }
+            node.dirs[parts[i]] = { dirs: {}, files: [], pages: true };
+          }
+          node = node.dirs[parts[i]];
+          if (!node.pages) return;
+        }
+        if (page) node.files.push(parts[parts.length - 1]);
+      });
+      return root;
+    };
+    var fillFolder = function (ul, node, prefix) {
+      Object.keys(node.dirs).sort().forEach(function (name) {
+        var full = prefix + name, sub = node.dirs[name];
+        if (!sub.pages) {
+          ul.appendChild(el("li", { "class": "kx-dir kx-nopage", title: "no file of this folder has a page" }, name + "/"));
+          return;
+        }
+        var details = el("details", null, el("summary", null, name + "/"));
+        var inner = el("ul");
+        details.appendChild(inner);
+        var filled = false;
+        var open = function () { if (!filled) { filled = true; fillFolder(inner, sub, full + "/"); } };
+        details.addEventListener("toggle", function () { if (details.open) open(); });
+        if (here && here.indexOf(full + "/") === 0) { open(); details.open = true; }
+        ul.appendChild(el("li", { "class": "kx-dir" }, details));
+      });
+      node.files.slice().sort().forEach(function (name) {
+        var full = prefix + name;
+        var link = el("a", { href: sourceHref(full) }, name);
+        if (full === here) { link.setAttribute("aria-current", "page"); link.className = "kx-here"; }
+        ul.appendChild(el("li", null, link));
+      });
+    };
+    var whenLoaded = function (f) {  // after the load event: a large tree never delays the page
+      if (document.readyState === "complete") setTimeout(f, 0); else window.addEventListener("load", f);
+    };
+    whenLoaded(function () { files().then(function (paths) {
+      var ul = el("ul", { "class": "kx-tree-list" });
+      fillFolder(ul, makeTree(paths), "");
+      fill(treeBox, [ul]);
+      var mark = treeBox.querySelector(".kx-here");
+      if (mark) {
+        var box = treeBox.closest(".kx-tree");
+        var top = mark.offsetTop - (box ? box.offsetTop : 0);
+        if (box) box.scrollTop = Math.max(0, top - 80);
+      }
+    }).catch(function () { /* the link to the folder stays */ }); });
   }
 
   /* ---------------------------------------------------------------- symbols in the search box */

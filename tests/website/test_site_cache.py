@@ -1,0 +1,126 @@
+"""Incremental builds: real `mkdocs build`s of the demo site reusing build/site-cache/ (issue 12, item 1)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from .site_linkcheck import check_site
+from .sitekit import DemoProject
+
+KERNEL = "demo-1.0"
+
+
+def _build(project: DemoProject):  # type: ignore[no-untyped-def]
+    """One `mkdocs build` as the CLI runs it; returns the plugin (its cache says what was built)."""
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    config = load_config(str(project.root / "mkdocs.yml"), strict=True)
+    config.plugins.on_startup(command="build", dirty=False)
+    try:
+        build(config)
+    finally:
+        config.plugins.on_shutdown()
+        logging.getLogger("mkdocs").handlers[:] = [
+            h for h in logging.getLogger("mkdocs").handlers if type(h).__name__ != "CountHandler"
+        ]
+    return config.plugins["kernel-explorer"]
+
+
+def _files(site: Path) -> dict[str, bytes]:
+    """Every file of the built site by path."""
+    out = {}
+    for folder, _dirs, names in os.walk(site):
+        for name in names:
+            path = Path(folder) / name
+            out[path.relative_to(site).as_posix()] = path.read_bytes()
+    return out
+
+
+def test_a_warm_build_reuses_every_generated_page_and_gives_the_same_site_as_a_cold_one(demo_project: DemoProject) -> None:
+    site = demo_project.root / "site"
+    cache = demo_project.root / "build" / "site-cache"
+    plugin = _build(demo_project)
+    cold = _files(site)
+    first = plugin.build_cache
+    assert first.built and not first.reused  # nothing was cached yet
+    assert (cache / KERNEL / "manifest.json").is_file()
+
+    plugin = _build(demo_project)
+    warm = plugin.build_cache
+    generated = {d for d in cold if d.startswith(f"{KERNEL}/") and d.endswith(".html")}
+    # every generated page but the two lists hand-written pages may link (the top folder, the symbols)
+    assert set(warm.reused) == generated - {f"{KERNEL}/source/index.html", f"{KERNEL}/symbol/index.html"}
+    assert not warm.built
+    # the hand-written pages were not indexed for search again: their entries came from the cache
+    assert warm.memo_now and set(warm.memo_now) <= set(warm.memo)
+    assert _files(site) == cold  # byte for byte, the search index and the data included
+    broken, external = check_site(site)
+    assert broken == [] and external == []
+
+    # `make clean` removes the cache: the next build is cold again, and the same
+    shutil.rmtree(cache)
+    plugin = _build(demo_project)
+    assert not plugin.build_cache.reused
+    assert _files(site) == cold
+
+
+def test_after_a_commentary_edit_only_the_pages_that_depend_on_it_are_built(demo_project: DemoProject) -> None:
+    site = demo_project.root / "site"
+    demo_project.write_doc("queue.md", "# The queue\n\nAllocation: [[demo_alloc_queue]].\n")
+    _build(demo_project)
+    before = _files(site)
+
+    # prose that links to nothing new: no generated page is built, only the page itself changes
+    demo_project.write_doc("queue.md", "# The queue\n\nAllocation: [[demo_alloc_queue]], still.\n")
+    plugin = _build(demo_project)
+    assert not plugin.build_cache.built
+    after = _files(site)
+    assert {p for p in after if after[p] != before.get(p)} == {"queue/index.html", "search/search_index.json"}
+
+    # its title changes: it is in the navigation of every page that shows one (not the source pages)
+    demo_project.write_doc("queue.md", "# The queue, renamed\n\nAllocation: [[demo_alloc_queue]], still.\n")
+    plugin = _build(demo_project)
+    built = set(plugin.build_cache.built)
+    assert f"{KERNEL}/symbol/demo_alloc_queue/index.html" in built
+    assert not {b for b in built if b.startswith(f"{KERNEL}/source/") and b.endswith((".c/index.html", ".h/index.html"))}
+    assert "The queue, renamed" in (site / KERNEL / "symbol" / "demo_alloc_queue" / "index.html").read_text(encoding="utf-8")
+
+    # a link to a symbol without a page: its page is made, and of the source pages only that of the
+    # file defining it (whose definition now links to the page) is built again
+    assert not (site / KERNEL / "symbol" / "demo_queue_full").exists()
+    demo_project.write_doc("queue.md", "# The queue, renamed\n\n[[demo_alloc_queue]] and [[demo_queue_full]].\n")
+    plugin = _build(demo_project)
+    built = set(plugin.build_cache.built)
+    assert f"{KERNEL}/symbol/demo_queue_full/index.html" in built
+    sources = {b for b in built if b.startswith(f"{KERNEL}/source/") and b.endswith((".c/index.html", ".h/index.html"))}
+    defined_in = "include/net/demo_sock.h"
+    uses = {f"{KERNEL}/source/{defined_in}/index.html", f"{KERNEL}/source/net/demo/demo_core.c/index.html"}
+    assert f"{KERNEL}/source/{defined_in}/index.html" in sources and sources <= uses
+    header = (site / KERNEL / "source" / defined_in / "index.html").read_text(encoding="utf-8")
+    assert '/symbol/demo_queue_full/">demo_queue_full</a>' in header
+    broken, _ = check_site(site)
+    assert broken == []
+
+    # the link goes away again: so does the page (the last build's folder, taken back, keeps no stale page)
+    demo_project.write_doc("queue.md", "# The queue, renamed\n\nAllocation: [[demo_alloc_queue]], still.\n")
+    _build(demo_project)
+    assert not (site / KERNEL / "symbol" / "demo_queue_full").exists()
+    assert '/symbol/demo_queue_full/' not in (site / KERNEL / "source" / defined_in / "index.html").read_text(encoding="utf-8")
+    broken, _ = check_site(site)
+    assert broken == []
+
+
+def test_a_cached_page_changed_in_place_is_not_trusted(demo_project: DemoProject) -> None:
+    site = demo_project.root / "site"
+    _build(demo_project)
+    page = site / KERNEL / "source" / "net" / "demo" / "demo_core.c" / "index.html"
+    good = page.read_bytes()
+    with page.open("ab") as f:  # a hard link into the cache: the cached copy changes too
+        f.write(b"<!-- edited -->")
+    plugin = _build(demo_project)
+    assert f"{KERNEL}/source/net/demo/demo_core.c/index.html" in plugin.build_cache.built
+    assert page.read_bytes() == good
