@@ -199,6 +199,11 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         return next(iter(self.kernels.values())).site if self.kernels else None
 
     @property
+    def build_cache(self) -> BuildCache | None:
+        """The default kernel's build cache (under `mkdocs build` with `cache`), this build's."""
+        return next(iter(self.kernels.values())).build_cache if self.kernels else None
+
+    @property
     def build(self) -> BuildState | None:
         return self.builds.get(next(iter(self.kernels))) if self.kernels else None
 

@@ -70,7 +70,7 @@ class RenderPool:
         todo = []
         for path in job.paths:
             cached = self._rendered.get(path)
-            if cached is None or cached[0] != self._key(path):
+            if cached is None or cached[0] != self._key(path) or not cached[1].html:  # released: written, only its refs kept
                 todo.append(path)
         self._todo = set(todo)
         if not todo:

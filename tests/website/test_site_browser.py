@@ -11,6 +11,7 @@ import pytest
 
 from explorer.store import Index
 
+from .conftest import PublishedSite
 from .sitekit import CHROMIUM, CHROMIUM_ARGS, REAL_INDEX, REAL_TREE, real_index_missing
 
 pytestmark = [
@@ -234,13 +235,21 @@ def test_search_finds_a_chinese_word_inside_a_sentence(real_site: str, page) -> 
     # found in Chinese prose: a result on a zh/ page whose text holds the word between other words
     hits = [(a.get_attribute("href") or "", a.inner_text()) for a in page.locator(".md-search-result__link").all()]
     assert any("/zh/" in f"/{href}" and "全连接队列" in text and len(text) > len("全连接队列") + 10 for href, text in hits), hits[:5]
-def _line_count(path: str) -> int:
-    with Index(REAL_INDEX) as index:
-        return index.file_lines()[path]
+def _data_files(published_site: PublishedSite, kernel: str = "linux-6.1") -> tuple[list[str], list[str]]:
+    """(the files with a source page, the other files) of `kernel` as the built site's data lists them."""
+    import json
+
+    paths = json.loads((published_site.folder / kernel / "_kx" / "files.json").read_text(encoding="utf-8"))
+    config = (published_site.folder / "assets" / "kernel-explorer" / "config.js").read_text(encoding="utf-8")
+    count = json.loads(config[config.index("=") + 1: config.rindex(";")])["kernels"][kernel]["pages"]
+    return (paths, []) if count is None else (paths[:count], paths[count:])
 
 
-def test_the_file_tree_shows_the_current_file_and_opens_folders(real_site: str, page) -> None:  # type: ignore[no-untyped-def]
+def test_the_file_tree_shows_the_current_file_and_opens_folders(published_site: PublishedSite, page) -> None:  # type: ignore[no-untyped-def]
+    real_site = published_site.url
     path, _first, _ = _definition("inet_listen")
+    files, others = _data_files(published_site)
+    assert path in files
     page.goto(f"{real_site}linux-6.1/source/{path}/")
     here = page.locator(".kx-tree a.kx-here")
     here.wait_for(state="attached")
@@ -250,8 +259,6 @@ def test_the_file_tree_shows_the_current_file_and_opens_folders(real_site: str, 
     top = path.split("/", 1)[0]
     opened = page.locator(".kx-tree details[open] > summary").all_inner_texts()
     assert opened[0] == top + "/"
-    with Index(REAL_INDEX) as index:
-        files = list(index.file_lines())
     other = sorted({p.split("/", 1)[0] for p in files if "/" in p and not p.startswith(top + "/")})[0]
     folder = page.locator(".kx-tree-list > li.kx-dir > details", has=page.locator(f"summary:text-is('{other}/')"))
     assert folder.get_attribute("open") is None
@@ -259,7 +266,8 @@ def test_the_file_tree_shows_the_current_file_and_opens_folders(real_site: str, 
     folder.locator("summary").click()
     first_entry = folder.locator(":scope > ul > li").first
     first_entry.wait_for(state="visible")
-    inside = sorted({p[len(other) + 1:].split("/", 1)[0] for p in files if p.startswith(other + "/")})
+    inside = {p[len(other) + 1:].split("/", 1)[0] for p in files if p.startswith(other + "/")}
+    inside |= {p[len(other) + 1:].split("/", 1)[0] for p in others if p.startswith(other + "/") and "/" in p[len(other) + 1:]}
     assert folder.locator(":scope > ul > li").count() == len(inside)
     # a neighbouring file opens its page, where it is the one marked
     folder_of = path.rsplit("/", 1)[0]
@@ -268,6 +276,14 @@ def test_the_file_tree_shows_the_current_file_and_opens_folders(real_site: str, 
     page.wait_for_url(f"**/linux-6.1/source/{sibling}/")
     page.locator(".kx-tree a.kx-here").wait_for(state="attached")
     assert page.locator(".kx-tree a.kx-here").inner_text() == sibling.rsplit("/", 1)[1]
+    # a top folder whose files have no page is greyed, without entries (the whole tree is indexed,
+    # a part of it has pages)
+    bare = sorted({p.split("/", 1)[0] for p in others if "/" in p} - {p.split("/", 1)[0] for p in files})
+    if bare:
+        grey = page.locator(".kx-tree-list > li.kx-nopage", has_text=f"{bare[0]}/")
+        assert grey.count() == 1 and grey.locator("a, details").count() == 0
+    # every file in the tree has a page: no link of the tree leads to a missing page
+    assert page.locator(".kx-tree a[href]").count() > 0
 
 
 def test_the_outline_lists_definitions_in_order_links_them_and_filters(real_site: str, page) -> None:  # type: ignore[no-untyped-def]
@@ -319,11 +335,13 @@ def test_a_box_of_the_call_graph_links_to_its_page(real_site: str, page) -> None
         assert label in page.locator(f"#{frag}").inner_text()
 
 
-def test_a_line_deep_in_the_largest_file_is_reached_with_and_without_script(real_site: str, page) -> None:  # type: ignore[no-untyped-def]
+def test_a_line_deep_in_the_largest_file_is_reached_with_and_without_script(published_site: PublishedSite, page) -> None:  # type: ignore[no-untyped-def]
     """Lines are laid out a hundred at a time when seen: anchors, ranges and find-in-page still reach them."""
+    real_site = published_site.url
+    files, _ = _data_files(published_site)
     with Index(REAL_INDEX) as index:
         lines = index.file_lines()
-    path = max(lines, key=lambda p: lines[p])
+    path = max(files, key=lambda p: lines[p])  # the largest file with a page
     n = lines[path] * 3 // 4
     page.goto(f"{real_site}linux-6.1/source/{path}/#L{n}-L{n + 3}")
     for k in range(n, n + 4):

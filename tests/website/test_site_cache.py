@@ -8,7 +8,9 @@ import shutil
 from pathlib import Path
 
 from .site_linkcheck import check_site
-from .sitekit import DemoProject
+from explorer.config import Project
+
+from .sitekit import DemoProject, sitemap_urls
 
 KERNEL = "demo-1.0"
 
@@ -124,3 +126,42 @@ def test_a_cached_page_changed_in_place_is_not_trusted(demo_project: DemoProject
     plugin = _build(demo_project)
     assert f"{KERNEL}/source/net/demo/demo_core.c/index.html" in plugin.build_cache.built
     assert page.read_bytes() == good
+
+
+def test_the_two_kernel_site_is_cached_per_kernel_and_a_warm_build_is_the_cold_one(two_kernel_project: DemoProject) -> None:
+    """Both kernels reuse every generated page (version switches, diffs, "defined elsewhere" pages and
+    the What-changed page included), each from its own cache; the sitemap lists the reused pages too."""
+    root = two_kernel_project.root
+    yml = root / "mkdocs.yml"
+    yml.write_text("site_url: http://127.0.0.1:8000/demo/\n" + yml.read_text(encoding="utf-8"), encoding="utf-8")
+    site = root / "site"
+    plugin = _build(two_kernel_project)
+    cold = _files(site)
+    kernels = list(plugin.kernels)
+    assert kernels == ["demo-1.0", "demo-2.0"]
+    for kernel in kernels:
+        cache = plugin.kernels[kernel].build_cache
+        assert cache.folder == root / "build" / "site-cache" / kernel and cache.built and not cache.reused
+    cold_urls = sorted(sitemap_urls(site))
+    assert any("/demo-2.0/source/net/demo/" in u for u in cold_urls)
+
+    plugin = _build(two_kernel_project)
+    for kernel in kernels:
+        cache = plugin.kernels[kernel].build_cache
+        generated = {d for d in cold if d.startswith(f"{kernel}/") and d.endswith(".html")}
+        always = {d for d in generated if d == f"{kernel}/source/index.html" or d.startswith(
+            (f"{kernel}/symbol/index.html", f"{kernel}/elsewhere/", f"{kernel}/changes/"))}
+        assert cache.reused and set(cache.reused) == generated - always, kernel
+        assert not cache.built
+    assert _files(site) == cold  # byte for byte: switches, diffs, search index, data, sitemap
+    assert sorted(sitemap_urls(site)) == cold_urls
+    broken, external = check_site(site)
+    assert broken == [] and external == []
+
+    # a page of one kernel shows the other (its version switch): a change of the other kernel's index
+    # builds both kernels' pages again
+    other = Project.load(root / "kernel-snippets").index_path("demo-2.0")
+    os.utime(other, ns=(other.stat().st_atime_ns, other.stat().st_mtime_ns + 1_000_000_000))
+    plugin = _build(two_kernel_project)
+    assert plugin.kernels["demo-1.0"].build_cache.built and plugin.kernels["demo-2.0"].build_cache.built
+    assert _files(site) == cold
