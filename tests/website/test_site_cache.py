@@ -7,9 +7,9 @@ import os
 import shutil
 from pathlib import Path
 
-from .site_linkcheck import check_site
 from explorer.config import Project
 
+from .site_linkcheck import check_site
 from .sitekit import DemoProject, sitemap_urls
 
 KERNEL = "demo-1.0"
