@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import KERNEL, ROOT, BenchmarkError, Result, Target, log, run_alone
+from common import ROOT, BenchmarkError, Result, Target, log, run_alone
 
 NAME = "source_pages"
 CHROMIUM = "/usr/bin/chromium"
@@ -68,15 +68,16 @@ def build(site_dir: Path) -> float:
 
 
 def pick_pages(site_dir: Path) -> tuple[tuple[str, int], tuple[str, int]]:
-    """(path, lines) of the largest source page and of the one closest to a fifth of its lines."""
-    root = site_dir / KERNEL / "source"
+    """(KERNEL/source/path, lines) of the largest source page of every kernel of the site and of the
+    one closest to a fifth of its lines."""
     sizes: dict[str, int] = {}
-    for page in root.rglob("index.html"):
-        rel = page.parent.relative_to(root).as_posix()
-        if rel.endswith((".c", ".h")):
-            sizes[rel] = page.read_bytes().count(b'<span id="L')
+    for root in sorted(site_dir.glob("*/source")):
+        for page in root.rglob("index.html"):
+            rel = page.parent.relative_to(site_dir).as_posix()
+            if rel.endswith((".c", ".h")):
+                sizes[rel] = page.read_bytes().count(b'<span id="L')
     if len(sizes) < 2:
-        raise BenchmarkError(f"the build has fewer than two source pages under {root}")
+        raise BenchmarkError(f"the build has fewer than two source pages under {site_dir}/*/source")
     largest = max(sizes, key=lambda p: (sizes[p], p))
     fifth = sizes[largest] / 5
     small = min((p for p in sizes if p != largest), key=lambda p: (abs(sizes[p] - fifth), p))
@@ -119,7 +120,7 @@ def measure(site_dir: Path, paths: list[str], loads: int = LOADS) -> dict[str, d
                         page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
                         cdp = context.new_cdp_session(page)
                         cdp.send("Performance.enable")
-                        page.goto(f"{base}{KERNEL}/source/{path}/", wait_until="load", timeout=60_000)
+                        page.goto(f"{base}{path}/", wait_until="load", timeout=60_000)
                         page.wait_for_function("performance.getEntriesByType('navigation')[0].loadEventEnd > 0")
                         figures = page.evaluate(METRICS_JS)
                         metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
