@@ -391,7 +391,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         source_base = page_key(common, index_id)
         # a source page links the name at a definition to its symbol page: the files defining (or
         # using) a name that gained or lost a page are built again
-        changed = cache.names ^ selection.names
+        changed = cache.names ^ selection.names if sources_ok else frozenset()  # (else every one is built)
         affected: set[str] = set()
         for name in sorted(changed):
             affected.update(d.path for d in site.lookup(name))
