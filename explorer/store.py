@@ -1166,12 +1166,14 @@ class Index:
 
     def link_targets_in(self, paths: Collection[str]) -> set[str]:
         """The names the uses in the files `paths` link to: STRUCT.FIELD for a resolved member access,
-        else the name as written (unresolved member accesses left out), as `refs_in_file` gives them."""
-        ids = self._file_ids(paths)
+        else the name as written (unresolved member accesses left out), and the names of their
+        EXPORT_SYMBOL lines, as `refs_in_file` gives them."""
+        ids = json.dumps(self._file_ids(paths))
         return {row[0] for row in self.db.execute(
             "SELECT DISTINCT CASE WHEN r.access_id IS NULL THEN r.name ELSE a.target END FROM refs r"
-            " LEFT JOIN access a ON a.id = r.access_id WHERE r.file_id IN (SELECT value FROM json_each(?))",
-            (json.dumps(ids),)) if row[0]}
+            " LEFT JOIN access a ON a.id = r.access_id WHERE r.file_id IN (SELECT value FROM json_each(?))"
+            " UNION SELECT e.name FROM exports e WHERE e.file_id IN (SELECT value FROM json_each(?))",
+            (ids, ids)) if row[0]}
 
     def names_defined_in(self, paths: Collection[str]) -> set[str]:
         """The names of the definitions of the files `paths`."""
