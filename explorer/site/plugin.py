@@ -574,7 +574,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         with the build cache, those of the last build when the index and the files with pages are the same."""
         ks = self.kernels[kernel]
         site, cache = ks.site, ks.build_cache
-        key = page_key(list(site.stamp), self._pages_digest(kernel))
+        key = page_key(self._common, list(site.stamp), self._pages_digest(kernel))  # (the code reading them too)
         if cache is not None:
             got = cache.extra.get("elsewhere")
             if isinstance(got, dict) and got.get("key") == key:
