@@ -73,7 +73,12 @@ def test_every_page_is_canonical_under_site_url_and_describes_itself(published_s
                 assert any(meta["description"].startswith(f"{name}: a{'n' if d.kind[0] in 'aeiou' else ''} {d.kind} in "
                                                           f"{d.path}, line {d.line}, ") for d in defs), rel
                 note = notes.get(name)
-                if note is not None:
+                index = indexes[parts[0]]
+                found = index.lookup(name)
+                kdoc = [d.summary for d in index.docs(found) if d is not None and d.summary]
+                if kdoc:  # the kernel authors' summary is preferred to the annotation
+                    assert any(first_sentence(first_paragraph(k))[:60] in meta["description"] for k in kdoc), rel
+                elif note is not None:
                     assert first_sentence(first_paragraph(note.text)) in meta["description"], rel
             elif len(parts) > 2 and parts[1] == "source" and page.read_text(encoding="utf-8").count('id="L1"'):
                 path = "/".join(parts[2:])
