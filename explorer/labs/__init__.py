@@ -78,7 +78,7 @@ LABS: tuple[LabInfo, ...] = (
     ),
     LabInfo(
         name="syn-queue",
-        title="The SYN queue: half-open connections and SYN cookies",
+        title="The SYN queue: pending connections and SYN cookies",
         summary="In a private network namespace, send SYNs that never complete to a listener, count the "
         "SYN-RECV entries the kernel keeps against backlog, somaxconn and tcp_max_syn_backlog, and "
         "see which counters count the drops; then turn SYN cookies on and watch them take over.",
