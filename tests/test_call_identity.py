@@ -377,6 +377,6 @@ def test_links_and_hover_cards_follow_the_definition_visible_from_the_file(snipp
     assert link_of(FREE_USER, "own_only") is None  # a static of free_own.c: no definition is visible
     file_ids = {p: i for i, p in enumerate(sorted(site.files))}
     with site.open() as index:
-        shards = names_data(site, file_ids, frozenset(), {}, index.ops_targets())
+        shards = names_data(site, site.data_definitions(()), file_ids, frozenset(), {}, index.ops_targets())
     rows = [row for data in shards.values() for row in json.loads(data) if row[0] == "relay_proto.handler"]
     assert [t for row in rows for t in row[8]] == [["dup_rcv", file_ids[IP], line_in(IP, "static int dup_rcv")]]

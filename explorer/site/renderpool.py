@@ -66,6 +66,8 @@ class RenderPool:
     def start(self, job: RenderJob) -> None:
         global _WORKER
         self.close()
+        for path in self._released:  # a released page kept its references only: never reuse its empty HTML
+            self._rendered.pop(path, None)
         self._job = job
         self._refs = None
         self._folded = {}
