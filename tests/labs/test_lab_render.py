@@ -186,7 +186,7 @@ def test_mkdocs_builds_the_lab_pages(project, tmp_path) -> None:  # type: ignore
             markdown_extensions: [tables, fenced_code]
             nav:
               - index.md
-              - Labs: [labs/index.md, labs/accept-queue.md, labs/syn-queue.md]
+              - Labs: [labs/index.md, labs/accept-queue.md, labs/syn-queue.md, labs/final-ack.md, labs/reuseport.md]
             """
         )
     )
