@@ -254,6 +254,8 @@ def format_final_ack(r: FinalAckResult) -> str:
         ("TCPSynRetrans", f"+{r.synack_retransmits}", _mark(r.predicted, r.agrees, "synack_retransmits")),
         ("EmbryonicRsts", f"+{r.embryonic_rsts}", _mark(r.predicted, r.agrees, "embryonic_rsts")),
     ]
+    if r.completed_after_accept is not None:
+        rows.append(("completed after accept", r.completed_after_accept, _mark(r.predicted, r.agrees, "completed_after_accept")))
     lines = [
         f"final-ack lab: backlog {r.backlog}, accept queue full, {r.clients} more clients send their final ACK, "
         f"net.ipv4.tcp_abort_on_overflow = {r.abort_on_overflow} (a private network namespace; watched {r.watched_seconds} s)",

@@ -245,6 +245,8 @@ def _final_ack_run(result: FinalAckResult, link: Link | None) -> list[str]:
         ("TcpExt TCPSynRetrans (SYN-ACKs sent again)", f"+{r.synack_retransmits}", _predicted(r, "synack_retransmits")),
         ("TcpExt EmbryonicRsts", f"+{r.embryonic_rsts}", _predicted(r, "embryonic_rsts")),
     ]
+    if r.completed_after_accept is not None:
+        rows.append(("requests completed once the lab accepted (made room)", r.completed_after_accept, _predicted(r, "completed_after_accept")))
     lines = [f"Watched for {md_text(r.watched_seconds)} s after the final ACKs were let through.", ""]
     lines += ["| observation | measured | the vendored code predicts |", "|---|---:|---:|"]
     lines += [f"| {_cell(a)} | {_cell(b)} | {_cell(c)} |" for a, b, c in rows]

@@ -253,6 +253,7 @@ class FinalAckResult:
     listen_drops: int
     synack_retransmits: int  # TcpExt TCPSynRetrans after the final ACKs were let through
     embryonic_rsts: int
+    completed_after_accept: int | None  # with 0: waiting requests that completed once the lab accepted (None with 1)
     server_syn_recv: int  # the listener's requests from late clients (SYN-RECV)
     request_retransmits: int  # their num_retrans as sock_diag reports it
     bytes_sent: int

@@ -50,6 +50,15 @@ def test_abort_off_drops_the_final_ack_and_retries(code, lab_namespaces, capacit
 
 
 @pytest.mark.usefixtures("netns_capable")
+def test_abort_off_completes_the_waiting_requests_once_there_is_room(code, capacity_extra) -> None:  # type: ignore[no-untyped-def]
+    backlog, clients = 1, 4  # more waiting than the emptied queue holds: only backlog + 1 complete
+    r = final_ack_lab(backlog, clients, 0, code=code)
+    room = backlog + capacity_extra
+    assert r.filled == room and r.completed_after_accept == min(clients, room)
+    assert r.agrees.get("completed_after_accept") is True
+
+
+@pytest.mark.usefixtures("netns_capable")
 def test_abort_on_resets_the_client(code, lab_namespaces) -> None:  # type: ignore[no-untyped-def]
     r = final_ack_lab(BACKLOG, CLIENTS, 1, code=code)
     assert r.abort_on_overflow == 1
@@ -57,6 +66,7 @@ def test_abort_on_resets_the_client(code, lab_namespaces) -> None:  # type: igno
     assert r.server_syn_recv == 0  # the requests were dropped
     assert r.embryonic_rsts == CLIENTS
     assert r.listen_overflows == CLIENTS  # one final ACK each, then nothing is left to retry
+    assert r.completed_after_accept is None
     assert r.agrees and all(r.agrees.values()), r.agrees
     assert lab_namespaces(os.getpid()) == []
 
