@@ -40,6 +40,7 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
 from . import LabError, check_backlog, check_range
+from .accept_queue import _raise_fd_limit
 from .code import KernelCode, code_refs, vendored_kernel
 from .observe import counter_deltas, kernel_release, read_netstat, read_sysctl, tcp_sockets, wait_until_stable, write_sysctl
 from .results import Explanation, FinalAckResult
@@ -130,6 +131,7 @@ def final_ack_lab(
     require_root("final-ack", "it creates a network namespace, sets net.ipv4.tcp_abort_on_overflow and an nftables rule inside it")
     require_tool("nft", "nftables")
     fill, full_op = _capacity(code, backlog)
+    _raise_fd_limit(clients + 2 * fill + 64)
     with ExitStack() as stack:
         stack.enter_context(signals_raise())
         ns = stack.enter_context(PrivateNetns())
