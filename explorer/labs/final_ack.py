@@ -146,6 +146,7 @@ def _run(ns: PrivateNetns, backlog: int, clients: int, abort: int, fill: int, ma
     try:
         with ns.entered():
             write_sysctl("net.ipv4.tcp_abort_on_overflow", abort)
+            abort_read = read_sysctl("net.ipv4.tcp_abort_on_overflow")  # what the namespace's listen_overflow label will read
             setup_backlog = fill + clients + 1  # room for the late requests and the fillers while they arrive
             if read_sysctl("net.core.somaxconn") < setup_backlog:
                 write_sysctl("net.core.somaxconn", setup_backlog)
@@ -208,7 +209,7 @@ def _run(ns: PrivateNetns, backlog: int, clients: int, abort: int, fill: int, ma
         kernel=kernel_release(),
         backlog=backlog,
         clients=clients,
-        abort_on_overflow=abort,
+        abort_on_overflow=abort_read,
         established=established,
         reset=reset,
         listen_overflows=deltas["ListenOverflows"],
