@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,7 @@ BUDGET = {"seconds": 60.0, "mb": 250.0, "files": 20_000}
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--snippets", type=Path, help="the folder with kernels.toml and both kernels' indexes")
+    parser.add_argument("--keep", type=Path, metavar="DIR", help="copy the built site to DIR (for a link check)")
     args = parser.parse_args(argv)
     env = dict(os.environ)
     if args.snippets:
@@ -52,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         du_kb = int(subprocess.run(["du", "-s", "--block-size=1K", str(site)], capture_output=True, text=True,
                                    check=True).stdout.split()[0])
         files = sum(1 for p in site.rglob("*") if p.is_file())
+        if args.keep:
+            shutil.rmtree(args.keep, ignore_errors=True)
+            shutil.copytree(site, args.keep, symlinks=True)
         per_kernel = {}
         for kernel_dir in sorted(p for p in site.iterdir() if (p / "source").is_dir()):
             per_kernel[kernel_dir.name] = {

@@ -171,7 +171,7 @@ def get_parser(only: str | None = None) -> argparse.ArgumentParser:
                        epilog="--json: a list with one object per definition: name, kind, path, line and doc "
                        "({path, line, summary, params, returns, context, text} or null). "
                        "Exits 1 when no definition of NAME has kernel-doc.")
-    p.add_argument("name", type=symbol_name, help="e.g. inet_csk_get_port, sock.sk_state, struct names")
+    p.add_argument("name", type=symbol_name, help="e.g. sk_alloc, sock_common, sock_common.skc_state")
     p.add_argument("--kind", choices=KINDS, help="only definitions of this kind")
     p.set_defaults(func=cmd_doc)
 

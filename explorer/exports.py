@@ -3,7 +3,8 @@
 Found by their text (tree-sitter reads them as declarations or errors): a line that starts
 with an export macro and names one identifier.  The macros of 6.1 and 6.12: EXPORT_SYMBOL,
 EXPORT_SYMBOL_GPL, the namespaced EXPORT_SYMBOL_NS and EXPORT_SYMBOL_NS_GPL, the per-CPU and
-tracepoint forms, EXPORT_SYMBOL_FOR_MODULES and EXPORT_INDIRECT_CALLABLE.  A line inside a
+tracepoint forms (EXPORT_EARLY_PER_CPU_SYMBOL too), EXPORT_SYMBOL_IF_KUNIT, EXPORT_SYMBOL_FOR_MODULES
+and EXPORT_INDIRECT_CALLABLE.  A line inside a
 macro's body (after a line ending in a backslash) exports a macro parameter, not a symbol: left
 out, and so is a pasted name (`EXPORT_SYMBOL(name##_ops)`).
 """
@@ -14,7 +15,7 @@ import re
 from typing import NamedTuple
 
 _EXPORT_RX = re.compile(
-    rb"^[ \t]*(?P<macro>EXPORT_(?:PER_CPU_|TRACEPOINT_)?SYMBOL(?:_GPL)?(?:_NS(?:_GPL)?)?(?:_FOR_MODULES)?"
+    rb"^[ \t]*(?P<macro>EXPORT_(?:EARLY_PER_CPU_|PER_CPU_|TRACEPOINT_)?SYMBOL(?:_GPL)?(?:_NS(?:_GPL)?)?(?:_FOR_MODULES|_IF_KUNIT)?"
     rb"|EXPORT_INDIRECT_CALLABLE)[ \t]*\([ \t]*(?P<name>[A-Za-z_]\w*)[ \t]*(?P<rest>[,)][^\n]*)",
     re.MULTILINE,
 )

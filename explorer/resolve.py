@@ -18,6 +18,7 @@ import hashlib
 import json
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # A field macro: `#define sk_state __sk_common.skc_state`, `#define udp_port_hash
@@ -83,17 +84,12 @@ class TypeTables:
                 self.globals.setdefault(name, type_)
         # names without a definition: globals declared only `extern` (ipv6_stub), and locals that
         # macro bodies declare (for_nexthops: nh), the latter only where every macro agrees on the type
-        self.macro_locals: dict[str, str | None] = {}
-        self.declaring_macros: dict[str, set[str]] = {}  # a macro-declared local → the macros declaring it
+        self.macro_locals: dict[str, dict[str, str]] = {}  # a macro-declared local → each declaring macro → its type
         for name, type_, origin in db.execute("SELECT name, type, origin FROM typehints ORDER BY name, origin, type"):
             if origin == "extern":
                 self.globals.setdefault(name, type_)
-                continue
-            self.declaring_macros.setdefault(name, set()).add(origin)
-            if self.macro_locals.get(name, type_) != type_:
-                self.macro_locals[name] = None
             else:
-                self.macro_locals[name] = type_
+                self.macro_locals.setdefault(name, {}).setdefault(origin, type_)
 
     def fingerprint(self) -> str:
         """Changes when anything resolution depends on changes."""
@@ -106,10 +102,11 @@ class TypeTables:
 class AccessResolver:
     """Member-access keys to STRUCT.FIELD, through typedefs and field macros (one cache per run)."""
 
-    def __init__(self, tables: TypeTables) -> None:
+    def __init__(self, tables: TypeTables, macro_local: Callable[[str, dict[str, str]], str | None] | None = None) -> None:
         self.tables = tables
         self._cache: dict[str, Resolution] = {}
-        self.through_macro_locals: set[str] = set()  # keys whose root is a local a macro body declares
+        # (key, the macros declaring its root with their types) → the type where the key is used, or None
+        self.macro_local = macro_local
 
     def canon(self, type_: str | None) -> str | None:
         for _ in range(_MAX_TYPEDEF_DEPTH):
@@ -170,10 +167,11 @@ class AccessResolver:
                 return Resolution(None, None, "local of unknown type")
         elif kind == "g":
             type_ = self.tables.globals.get(name)
-            if type_ is None:
-                type_ = self.tables.macro_locals.get(name)
-                if type_ is not None:
-                    self.through_macro_locals.add(key)
+            declaring = self.tables.macro_locals.get(name)
+            if type_ is None and declaring and self.macro_local is not None:
+                type_ = self.macro_local(key, declaring)
+                if type_ is None:
+                    return Resolution(None, None, "not a local and no global of that name (macros declare one, none named here agrees)")
             if type_ is None:
                 return Resolution(None, None, "not a local and no global of that name")
         elif kind == "c":
@@ -195,16 +193,19 @@ class AccessResolver:
         return Resolution(final[0], final[2], None)
 
 
-def _in_declaring_functions(db: sqlite3.Connection, tables: TypeTables, access_id: int, key: str) -> bool:
-    """Whether every use of this access sits in a function that names a macro declaring its root
-    (`nh` inside for_nexthops(fi) { ... }, read as a call or as a type): a name is taken for a
-    macro's local only there."""
-    macros = sorted(tables.declaring_macros.get(key.split("|", 1)[0][2:], ()))
-    row = db.execute(
-        "SELECT count(*), count(CASE WHEN EXISTS (SELECT 1 FROM refs c WHERE c.file_id = r.file_id AND c.func = r.func"
-        " AND c.access_id IS NULL AND c.name IN (SELECT value FROM json_each(?))) THEN 1 END)"
-        " FROM refs r WHERE r.access_id = ?", (json.dumps(macros), access_id)).fetchone()
-    return bool(row[0]) and row[0] == row[1]
+def _macro_local_type(db: sqlite3.Connection, access_id: int, declaring: dict[str, str]) -> str | None:
+    """The type of a macro-declared local (`nh` inside for_nexthops(fi) { ... }) where this access
+    is used: every use must sit in a function that names (as a call or as a type) a macro
+    declaring it, and the macros so named must agree on the type; else None (never a guess)."""
+    types: set[str] = set()
+    for (named,) in db.execute(
+        "SELECT (SELECT group_concat(DISTINCT c.name) FROM refs c WHERE c.file_id = r.file_id AND c.func = r.func"
+        " AND c.access_id IS NULL AND c.name IN (SELECT value FROM json_each(?))) FROM refs r WHERE r.access_id = ?",
+        (json.dumps(sorted(declaring)), access_id)):
+        if not named:
+            return None
+        types.update(declaring[m] for m in named.split(","))
+    return types.pop() if len(types) == 1 else None
 
 
 def resolve_accesses(db: sqlite3.Connection) -> int:
@@ -218,13 +219,15 @@ def resolve_accesses(db: sqlite3.Connection) -> int:
     fingerprint = tables.fingerprint()
     row = db.execute("SELECT value FROM meta WHERE key = 'type_fingerprint'").fetchone()
     where = " WHERE state = 0" if row is not None and row[0] == fingerprint else ""
-    resolver = AccessResolver(tables)
     rows = db.execute(f"SELECT id, key FROM access{where}").fetchall()
+    if where:  # a macro's local depends on the functions using the key, which new files may change: looked at again
+        rows += [(i, k) for i, k in db.execute("SELECT id, key FROM access WHERE state = 1 AND key GLOB 'g:*'")
+                 if k[2:].split("|", 1)[0] in tables.macro_locals]
+    ids = {key: access_id for access_id, key in rows}
+    resolver = AccessResolver(tables, lambda key, declaring: _macro_local_type(db, ids[key], declaring))
     updates = []
     for access_id, key in rows:
         r = resolver.resolve(key)
-        if key in resolver.through_macro_locals and r.target is not None and not _in_declaring_functions(db, tables, access_id, key):
-            r = Resolution(None, None, "not a local and no global of that name (a macro declares one, not called here)")
         updates.append((r.target, r.macro, r.reason, access_id))
     db.executemany("UPDATE access SET target = ?, macro = ?, reason = ?, state = 1 WHERE id = ?", updates)
     db.execute("INSERT OR REPLACE INTO meta VALUES ('type_fingerprint', ?)", (fingerprint,))

@@ -282,10 +282,12 @@ def test_export_lines_in_macro_bodies_and_pasted_names_are_left_out() -> None:
     src = (b"#define EXPORT_IT(x) \\\n\tEXPORT_SYMBOL(x)\n"
            b"EXPORT_SYMBOL(name##_ops);\n"
            b"  EXPORT_SYMBOL_GPL( spaced_out );\n"
-           b"EXPORT_SYMBOL_FOR_MODULES(for_some, \"kvm\");\n")
+           b"EXPORT_SYMBOL_FOR_MODULES(for_some, \"kvm\");\n"
+           b"EXPORT_SYMBOL_IF_KUNIT(for_tests);\nEXPORT_EARLY_PER_CPU_SYMBOL(early_map);\n")
     found = find_exports(src)
     assert [(e.name, e.macro, e.line) for e in found] == [
-        ("spaced_out", "EXPORT_SYMBOL_GPL", 4), ("for_some", "EXPORT_SYMBOL_FOR_MODULES", 5)]
+        ("spaced_out", "EXPORT_SYMBOL_GPL", 4), ("for_some", "EXPORT_SYMBOL_FOR_MODULES", 5),
+        ("for_tests", "EXPORT_SYMBOL_IF_KUNIT", 6), ("early_map", "EXPORT_EARLY_PER_CPU_SYMBOL", 7)]
     assert found[0].col == src.split(b"\n")[3].index(b"spaced_out")
 
 

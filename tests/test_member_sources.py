@@ -38,6 +38,9 @@ struct table {
 
 #define end_for_cells() }
 
+#define stat_cells(t) {\t\t\t\t\t\\
+\tstruct stats *cl = 0;
+
 #define twisted(t) {\t\t\t\t\t\\
 \tstruct stats *st = 0;
 
@@ -79,6 +82,16 @@ int weigh(struct table *t)
 \t\tsum += cl->weight;
 \t} end_for_cells();
 \treturn sum;
+}
+
+int count_hits(struct table *t)
+{
+\tint hits = 0;
+
+\tstat_cells(t) {
+\t\thits += cl->hits;
+\t} end_for_cells();
+\treturn hits;
 }
 
 int no_macro_here(void)
@@ -132,13 +145,16 @@ def test_per_cpu_has_its_variables_type_and_initializers_of_anonymous_structs_wr
 
 
 def test_a_macro_local_is_taken_only_where_the_function_names_the_macro(index) -> None:  # type: ignore[no-untyped-def]
-    # no_macro_here uses `cl` without naming for_cells: never guessed (a key used both inside and
+    # two macros declare `cl` with two types: each function gets the type of the macro it names
+    assert (PATH, line_in("hits += cl->hits")) in resolved_at(index, "stats.hits")
+    assert (PATH, line_in("sum += cl->weight")) in resolved_at(index, "cell.weight")
+    # no_macro_here uses `cl` without naming either: never guessed (a key used both inside and
     # outside such functions stays unresolved everywhere: the resolution is per key)
     assert index.refs("cell.next") == []
     rows = index.db.execute(
         "SELECT a.target, a.reason FROM refs r JOIN access a ON a.id = r.access_id JOIN files f ON f.id = r.file_id"
         " WHERE f.path = ? AND r.line = ? AND r.name = 'next'", (PATH, line_in("return cl->next"))).fetchall()
-    assert rows and all(target is None and "not called here" in reason for target, reason in rows)
+    assert rows and all(target is None and "none named here agrees" in reason for target, reason in rows)
 
 
 @requires_vendored

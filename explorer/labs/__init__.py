@@ -78,7 +78,7 @@ LABS: tuple[LabInfo, ...] = (
     ),
     LabInfo(
         name="syn-queue",
-        title="The SYN queue: half-open connections and SYN cookies",
+        title="The SYN queue: pending connections and SYN cookies",
         summary="In a private network namespace, send SYNs that never complete to a listener, count the "
         "SYN-RECV entries the kernel keeps against backlog, somaxconn and tcp_max_syn_backlog, and "
         "see which counters count the drops; then turn SYN cookies on and watch them take over.",
@@ -93,6 +93,31 @@ LABS: tuple[LabInfo, ...] = (
             "inet_csk_reqsk_queue_hash_add",
             "reqsk_queue_alloc",
         ),
+    ),
+)
+
+
+LABS += (
+    LabInfo(
+        name="final-ack",
+        title="The final ACK and a full accept queue: tcp_abort_on_overflow",
+        summary="In a private network namespace, fill a listener's accept queue, then let more clients complete "
+        "their handshakes: with net.ipv4.tcp_abort_on_overflow = 0 their final ACK is dropped and retried (the "
+        "client thinks it is connected, the server keeps the request and retransmits its SYN-ACK, ListenOverflows "
+        "grows); with 1 the client gets a reset.",
+        needs_root=True,
+        command="sudo kexplore lab final-ack --backlog 2 --clients 3 --abort-on-overflow 0",
+        symbols=("tcp_check_req", "tcp_v4_syn_recv_sock", "sk_acceptq_is_full", "inet_csk_complete_hashdance", "inet_csk_reqsk_queue_add", "reqsk_timer_handler"),
+    ),
+    LabInfo(
+        name="reuseport",
+        title="SO_REUSEPORT: which listener gets the connection",
+        summary="In a private network namespace, N listeners with SO_REUSEPORT share one port; M clients connect and "
+        "the lab counts what each listener accepts, then reconnects every client from the same source port and sees "
+        "it reach the same listener: the choice is a hash of the connection's addresses and ports.",
+        needs_root=True,
+        command="sudo kexplore lab reuseport --listeners 4 --clients 64",
+        symbols=("inet_lookup_reuseport", "reuseport_select_sock", "reuseport_select_sock_by_hash", "inet_ehashfn", "reuseport_add_sock"),
     ),
 )
 

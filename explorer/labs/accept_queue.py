@@ -28,6 +28,7 @@ from .observe import counter_deltas, kernel_release, read_netstat, read_sysctl, 
 from .results import AcceptQueueObservation, AcceptQueueResult, Explanation
 
 LOOPBACK = "127.0.0.1"
+LOOPBACK6 = "::1"
 DEFAULT_BACKLOG = 4
 SETTLE_S = 0.15  # how long the socket states must stay unchanged before we look
 MAX_WAIT_S = 5.0
@@ -47,17 +48,18 @@ def _raise_fd_limit(needed: int) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
 
 
-def _snapshot(port: int) -> AcceptQueueObservation:
+def _snapshot(port: int, loopback: str = LOOPBACK) -> AcceptQueueObservation:
     """The listener, its children and its clients, as sock_diag sees them."""
     listener = None
     client_established = client_syn_sent = server_established = server_syn_recv = 0
-    for s in tcp_sockets(("LISTEN", "ESTABLISHED", "SYN-SENT", "SYN-RECV")):
+    family = socket.AF_INET6 if ":" in loopback else socket.AF_INET
+    for s in tcp_sockets(("LISTEN", "ESTABLISHED", "SYN-SENT", "SYN-RECV"), family):
         if s.state == "LISTEN" and s.sport == port:
             listener = s
-        elif s.dport == port and s.dst == LOOPBACK:
+        elif s.dport == port and s.dst == loopback:
             client_established += s.state == "ESTABLISHED"
             client_syn_sent += s.state == "SYN-SENT"
-        elif s.sport == port and s.src == LOOPBACK:
+        elif s.sport == port and s.src == loopback:
             server_established += s.state == "ESTABLISHED"
             server_syn_recv += s.state == "SYN-RECV"
     if listener is None:
@@ -80,13 +82,15 @@ def accept_queue_lab(
     private_netns: bool = False,
     somaxconn: int | None = None,
     max_wait: float = MAX_WAIT_S,
+    ipv6: bool = False,
 ) -> AcceptQueueResult:
     """Run the lab; return its observations, predictions and explanations.
 
     `clients` defaults to four more than the accept queue can hold. With `private_netns`
     (root only) the lab runs in a namespace of its own, so the TcpExt counters count
     nothing but the lab, and `somaxconn` sets net.core.somaxconn inside that namespace (to see
-    the clamp with a few clients).
+    the clamp with a few clients).  With `ipv6` the listener and the clients use ::1
+    (tcp_v6_conn_request and tcp_v6_syn_recv_sock apply the same tests).
     """
     check_arguments(backlog, clients)
     if somaxconn is not None and not private_netns:
@@ -105,33 +109,37 @@ def accept_queue_lab(
         if clients is None:
             clients = min(min(backlog, somaxconn) + 1 + 4, MAX_CLIENTS)
         _raise_fd_limit(clients + 64)
-        result = _run(backlog, clients, somaxconn, max_wait, "private" if private_netns else "current")
+        result = _run(backlog, clients, somaxconn, max_wait, "private" if private_netns else "current", ipv6)
     return _explain(result, code)
 
 
-def _run(backlog: int, clients: int, somaxconn: int, max_wait: float, netns: str) -> AcceptQueueResult:
+def _run(backlog: int, clients: int, somaxconn: int, max_wait: float, netns: str, ipv6: bool = False) -> AcceptQueueResult:
     sockets: list[socket.socket] = []
     started = time.monotonic()
+    family, loopback = (socket.AF_INET6, LOOPBACK6) if ipv6 else (socket.AF_INET, LOOPBACK)
     try:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener = socket.socket(family, socket.SOCK_STREAM)
         sockets.append(listener)
-        listener.bind((LOOPBACK, 0))
+        try:
+            listener.bind((loopback, 0))
+        except OSError as exc:
+            raise LabError(f"cannot listen on {loopback}: {exc.strerror or exc} (is IPv6 disabled here?)", exit_code=1) from None
         listener.listen(backlog)
         port = listener.getsockname()[1]
         before = read_netstat()
         failed = 0
         for _ in range(clients):
-            client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            client = socket.socket(family, socket.SOCK_STREAM)
             sockets.append(client)
             client.setblocking(False)
             # abortive close afterwards: RST, no TIME-WAIT left behind
             client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-            rc = client.connect_ex((LOOPBACK, port))
+            rc = client.connect_ex((loopback, port))
             if rc not in (0, errno.EINPROGRESS):
                 failed += 1
         # Loopback handshakes finish in softirq context, usually before connect() returns;
         # wait until nothing moves (bounded), then look once.
-        snap = wait_until_stable(lambda: _snapshot(port), max_wait, settle=SETTLE_S)
+        snap = wait_until_stable(lambda: _snapshot(port, loopback), max_wait, settle=SETTLE_S)
         deltas = counter_deltas(before, read_netstat())
         elapsed = time.monotonic() - started
     finally:
@@ -154,6 +162,7 @@ def _run(backlog: int, clients: int, somaxconn: int, max_wait: float, netns: str
         counters=deltas,
         seconds=round(elapsed, 3),
         netns=netns,
+        ipv6=ipv6,
     )
 
 
@@ -213,6 +222,11 @@ def _explain(result: AcceptQueueResult, code: KernelCode | None) -> AcceptQueueR
         f"counts again, so the overflows are at least the number of stuck clients"
         + (" (other sockets in this namespace count too: run with --netns for a clean count)." if r.netns != "private" else ".")
     )
+    if r.ipv6:
+        queue_text += (
+            " Over IPv6 (::1) the handshake goes through tcp_v6_conn_request and tcp_v6_syn_recv_sock, which make the "
+            "same sk_acceptq_is_full test and hand the SYN to the same tcp_conn_request."
+        )
     explanations = (
         Explanation("effective_backlog", clamp_text, code_refs(code, "__sys_listen", "inet_listen", "tcp_diag_get_info")),
         Explanation("queued", queue_text, code_refs(code, "sk_acceptq_is_full", "sk_acceptq_added", "tcp_v4_syn_recv_sock", "tcp_diag_get_info")),

@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ..console import EXIT_OK, EXIT_USAGE, emit_json, err
 from . import LABS, MAX_CLIENTS, MAX_SYNS, LabError
-from .results import AcceptQueueSettings, SynQueueSettings
+from .results import AcceptQueueSettings, FinalAckSettings, ReuseportSettings, SynQueueSettings
 
 if TYPE_CHECKING:
     from ..config import Project
     from .code import KernelCode
-    from .results import AcceptQueueResult, Explanation, SynQueueResult, VendoredKernel
+    from .results import AcceptQueueResult, Explanation, FinalAckResult, ReuseportResult, SynQueueResult, VendoredKernel
 
 PROG = "kexplore lab"
 WIDTH = 100
-R = TypeVar("R", "AcceptQueueResult", "SynQueueResult")
+R = TypeVar("R", "AcceptQueueResult", "SynQueueResult", "FinalAckResult", "ReuseportResult")
 
 
 def _int(text: str) -> int:
@@ -91,7 +91,7 @@ def add_lab_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], com
     """Add `lab` and its subcommands to kexplore's subparsers; `common` gives --json/--kernel/--snippets."""
     lab = sub.add_parser(
         "lab",
-        help="live loopback experiments: backlog, accept queue, SYN queue, on this machine's kernel",
+        help="live loopback experiments: backlog, accept queue, SYN queue, final ACK, SO_REUSEPORT, on this machine's kernel",
         description="Run a small experiment on this machine's kernel and explain each observation with the "
         "vendored code that decides it. `kexplore lab list` shows the labs.",
     )
@@ -104,13 +104,15 @@ def add_lab_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], com
 
     ACCEPT_QUEUE.add_to(labs, common)
     SYN_QUEUE.add_to(labs, common)
+    FINAL_ACK.add_to(labs, common)
+    REUSEPORT.add_to(labs, common)
 
     p = labs.add_parser(
         "record",
         parents=[common],
         help="run every lab this user can run and write the results for the site",
         description="Run the labs with the settings the site shows and write one JSON file per lab "
-        "(default build/labs/, git-ignored). The SYN-queue lab is recorded as skipped without root.",
+        "(default build/labs/, git-ignored). The labs that need root are recorded as skipped without it.",
     )
     p.add_argument("--out", type=Path, metavar="DIR", help="where to write LAB.json (default: build/labs/ in the checkout)")
     p.set_defaults(func=cmd_lab_record)
@@ -212,7 +214,7 @@ def format_accept_queue(r: AcceptQueueResult) -> str:
         ("ListenDrops", f"+{r.drops}", ""),
     ]
     lines = [
-        f"accept-queue lab: listen(127.0.0.1, backlog {r.backlog}), {r.clients} clients connect, nobody accepts ({where})",
+        f"accept-queue lab: listen({'::1' if r.ipv6 else '127.0.0.1'}, backlog {r.backlog}), {r.clients} clients connect, nobody accepts ({where})",
         kernel_note(r.kernel, r.vendored_kernel),
         "",
     ]
@@ -224,7 +226,7 @@ def format_accept_queue(r: AcceptQueueResult) -> str:
 
 def format_syn_queue(r: SynQueueResult) -> str:
     lines = [
-        f"syn-queue lab: {r.syns} SYNs that never complete, to a listener with backlog {r.backlog} "
+        f"syn-queue lab: {r.syns} {'IPv6' if r.ipv6 else 'IPv4'} SYNs that never complete, to a listener with backlog {r.backlog} "
         f"(applied: {r.effective_backlog}), in a private network namespace",
         f"somaxconn {r.somaxconn}, tcp_max_syn_backlog {r.tcp_max_syn_backlog}",
         kernel_note(r.kernel, r.vendored_kernel),
@@ -241,15 +243,62 @@ def format_syn_queue(r: SynQueueResult) -> str:
     return "\n".join(lines + _explanations(r.explanations))
 
 
+def format_final_ack(r: FinalAckResult) -> str:
+    rows: list[tuple[str, int | str, str]] = [
+        ("accept queue filled", f"{r.queued}/{r.effective_backlog}", "Recv-Q/Send-Q: full"),
+        ("late clients", r.clients, ""),
+        ("still ESTABLISHED", r.established, _mark(r.predicted, r.agrees, "established")),
+        ("reset (ECONNRESET)", r.reset, _mark(r.predicted, r.agrees, "reset")),
+        ("server SYN-RECV", r.server_syn_recv, _mark(r.predicted, r.agrees, "server_syn_recv")),
+        ("ListenOverflows", f"+{r.listen_overflows}", _mark(r.predicted, r.agrees, "listen_overflows")),
+        ("TCPSynRetrans", f"+{r.synack_retransmits}", _mark(r.predicted, r.agrees, "synack_retransmits")),
+        ("EmbryonicRsts", f"+{r.embryonic_rsts}", _mark(r.predicted, r.agrees, "embryonic_rsts")),
+    ]
+    if r.completed_after_accept is not None:
+        rows.append(("completed after accept", r.completed_after_accept, _mark(r.predicted, r.agrees, "completed_after_accept")))
+    lines = [
+        f"final-ack lab: backlog {r.backlog}, accept queue full, {r.clients} more clients send their final ACK, "
+        f"net.ipv4.tcp_abort_on_overflow = {r.abort_on_overflow} (a private network namespace; watched {r.watched_seconds} s)",
+        kernel_note(r.kernel, r.vendored_kernel),
+        "",
+    ]
+    lines += [f"  {label:<24}{value!s:>8}   {note}".rstrip() for label, value, note in rows]
+    return "\n".join(lines + _explanations(r.explanations))
+
+
+def format_reuseport(r: ReuseportResult) -> str:
+    lines = [
+        f"reuseport lab: {r.listeners} SO_REUSEPORT listeners on 127.0.0.1:{r.port}, {r.clients} connections "
+        "(a private network namespace)",
+        kernel_note(r.kernel, r.vendored_kernel),
+        "",
+    ]
+    lines += [f"  listener {i + 1:<15}{n:>8}" for i, n in enumerate(r.per_listener)]
+    lines.append(f"  {'accepted in all':<24}{sum(r.per_listener):>8}   {_mark(r.predicted, r.agrees, 'accepted')}".rstrip())
+    lines.append(
+        f"  {'same listener again':<24}{r.same_listener_again:>8}   of {r.repeated} reconnections from the same port; "
+        + _mark(r.predicted, r.agrees, "same_listener_again")
+    )
+    return "\n".join(lines + _explanations(r.explanations))
+
+
 # ---------------------------------------------------------------- the table of lab commands
 
 
 def _accept_queue(args: argparse.Namespace, code: KernelCode) -> AcceptQueueResult:
-    return AcceptQueueSettings(args.backlog, args.clients, args.netns, args.somaxconn).run(code)
+    return AcceptQueueSettings(args.backlog, args.clients, args.netns, args.somaxconn, args.ipv6).run(code)
 
 
 def _syn_queue(args: argparse.Namespace, code: KernelCode) -> SynQueueResult:
-    return SynQueueSettings(args.backlog, args.syns, args.somaxconn, args.max_syn_backlog).run(code)
+    return SynQueueSettings(args.backlog, args.syns, args.somaxconn, args.max_syn_backlog, args.ipv6).run(code)
+
+
+def _final_ack(args: argparse.Namespace, code: KernelCode) -> FinalAckResult:
+    return FinalAckSettings(args.backlog, args.clients, args.abort_on_overflow).run(code)
+
+
+def _reuseport(args: argparse.Namespace, code: KernelCode) -> ReuseportResult:
+    return ReuseportSettings(args.listeners, args.clients).run(code)
 
 
 ACCEPT_QUEUE = LabCommand(
@@ -263,6 +312,7 @@ ACCEPT_QUEUE = LabCommand(
         Option("--clients", f"client connections (default: backlog + 5, at most {MAX_CLIENTS:,})", metavar="M"),
         Option("--netns", "run in a private network namespace (root): counters count only the lab", switch=True),
         Option("--somaxconn", "set net.core.somaxconn inside the private namespace (with --netns)"),
+        Option("--ipv6", "listen and connect on ::1 instead of 127.0.0.1", switch=True),
     ),
     run=_accept_queue,
     format=format_accept_queue,
@@ -278,7 +328,36 @@ SYN_QUEUE = LabCommand(
         Option("--syns", f"SYNs to send (default {SynQueueSettings.syns}, at most {MAX_SYNS:,})", default=SynQueueSettings.syns, metavar="M"),
         Option("--somaxconn", "net.core.somaxconn inside the lab's namespace"),
         Option("--max-syn-backlog", "net.ipv4.tcp_max_syn_backlog inside the lab's namespace"),
+        Option("--ipv6", "listen on ::1 and send IPv6 SYNs (tcp_v6_conn_request) instead of IPv4", switch=True),
     ),
     run=_syn_queue,
     format=format_syn_queue,
+)
+FINAL_ACK = LabCommand(
+    name="final-ack",
+    help="final ACKs that meet a full accept queue: tcp_abort_on_overflow 0 (dropped, retried) or 1 (reset) (root)",
+    description="In a private network namespace (root), fill the accept queue of a listener that never accepts, "
+    "then let M more clients complete their handshakes, with net.ipv4.tcp_abort_on_overflow set to 0 or 1 inside "
+    "the namespace; count the clients still ESTABLISHED and those reset, the listener's requests, SYN-ACK "
+    "retransmissions and ListenOverflows.",
+    options=(
+        Option("--backlog", f"listen() backlog (default {FinalAckSettings.backlog}, at most 1,000)", default=FinalAckSettings.backlog),
+        Option("--clients", f"late clients whose final ACK meets the full queue (default {FinalAckSettings.clients}, at most 1,000)", default=FinalAckSettings.clients, metavar="M"),
+        Option("--abort-on-overflow", "net.ipv4.tcp_abort_on_overflow inside the namespace: 0 or 1 (default 0)", default=FinalAckSettings.abort_on_overflow, metavar="0|1"),
+    ),
+    run=_final_ack,
+    format=format_final_ack,
+)
+REUSEPORT = LabCommand(
+    name="reuseport",
+    help="N SO_REUSEPORT listeners on one port, M connections: who accepts which (root)",
+    description="In a private network namespace (root), N sockets with SO_REUSEPORT listen on one port and M "
+    "clients connect; count the connections each listener accepts (in the order they listened), then reconnect "
+    "every client from the same source port and check it reaches the same listener.",
+    options=(
+        Option("--listeners", f"SO_REUSEPORT listeners (default {ReuseportSettings.listeners}, at most 64)", default=ReuseportSettings.listeners),
+        Option("--clients", f"connections (default {ReuseportSettings.clients}, at most 2,000)", default=ReuseportSettings.clients, metavar="M"),
+    ),
+    run=_reuseport,
+    format=format_reuseport,
 )

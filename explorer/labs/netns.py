@@ -66,6 +66,16 @@ def require_tool(name: str, package: str) -> str:
     return path
 
 
+def require_root(lab: str, why: str) -> None:
+    """Refuse (exit 2) to run `lab` without root, saying what it needs root for."""
+    if os.geteuid() != 0:
+        raise LabError(
+            f"the {lab} lab needs root: {why}. Run it as root (sudo kexplore lab {lab}); nothing outside "
+            "the lab's own network namespace is touched.",
+            exit_code=2,
+        )
+
+
 def run(argv: list[str], *, stdin: str | None = None) -> str:
     """Run a command with a time limit; raise LabError with its stderr when it fails."""
     try:

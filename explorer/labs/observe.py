@@ -147,10 +147,13 @@ class DiagSocket:
     rqueue: int
     wqueue: int
     inode: int
+    retrans: int = 0  # a request's SYN-ACK retransmissions (num_retrans); a socket's icsk_retransmits
 
 
-def tcp_sockets(states: tuple[str, ...] | None = ("LISTEN", "ESTABLISHED", "SYN-SENT", "SYN-RECV")) -> list[DiagSocket]:
-    """IPv4 TCP sockets of this thread's network namespace, in the given states (None: all).
+def tcp_sockets(
+    states: tuple[str, ...] | None = ("LISTEN", "ESTABLISHED", "SYN-SENT", "SYN-RECV"), family: int = socket.AF_INET
+) -> list[DiagSocket]:
+    """TCP sockets of this thread's network namespace of one family (AF_INET or AF_INET6), in the given states (None: all).
 
     Asking for SYN-RECV also returns request sockets (the SYN queue), as `ss` does.
     """
@@ -159,7 +162,7 @@ def tcp_sockets(states: tuple[str, ...] | None = ("LISTEN", "ESTABLISHED", "SYN-
         mask |= 1 << STATE_NUMBERS[name]
     if mask & (1 << STATE_NUMBERS["SYN-RECV"]):
         mask |= 1 << STATE_NUMBERS["NEW-SYN-RECV"]
-    request = _REQ_V2.pack(socket.AF_INET, socket.IPPROTO_TCP, 0, mask)
+    request = _REQ_V2.pack(family, socket.IPPROTO_TCP, 0, mask)
     request += _SOCKID.pack(0, 0, b"\0" * 16, b"\0" * 16) + _SOCKID_TAIL.pack(0, b"\xff" * 8)
     header = _NLMSGHDR.pack(_NLMSGHDR.size + len(request), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
     found: list[DiagSocket] = []
@@ -186,7 +189,8 @@ def tcp_sockets(states: tuple[str, ...] | None = ("LISTEN", "ESTABLISHED", "SYN-
 
 
 def _parse_diag_msg(data: bytes, at: int) -> DiagSocket:
-    _family, state, _timer, _retrans = _MSG_HEAD.unpack_from(data, at)
+    family, state, _timer, retrans = _MSG_HEAD.unpack_from(data, at)
+    af, width = (socket.AF_INET6, 16) if family == socket.AF_INET6 else (socket.AF_INET, 4)
     at += _MSG_HEAD.size
     sport, dport, src, dst = _SOCKID.unpack_from(data, at)
     at += _SOCKID.size + _SOCKID_TAIL.size
@@ -196,11 +200,12 @@ def _parse_diag_msg(data: bytes, at: int) -> DiagSocket:
         name = "SYN-RECV"
     return DiagSocket(
         state=name,
-        src=socket.inet_ntop(socket.AF_INET, src[:4]),
+        src=socket.inet_ntop(af, src[:width]),
         sport=sport,
-        dst=socket.inet_ntop(socket.AF_INET, dst[:4]),
+        dst=socket.inet_ntop(af, dst[:width]),
         dport=dport,
         rqueue=rqueue,
         wqueue=wqueue,
         inode=inode,
+        retrans=retrans,
     )

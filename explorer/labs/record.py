@@ -23,7 +23,17 @@ from ..config import PACKAGE_ROOT, Project
 from . import LABS, LabError, lab_info
 from .code import KernelCode
 from .observe import kernel_release, read_sysctl
-from .results import AcceptQueueSettings, LabRecord, LabSettings, RecordedRun, ResultsDamaged, SynQueueSettings, load_record
+from .results import (
+    AcceptQueueSettings,
+    FinalAckSettings,
+    LabRecord,
+    LabSettings,
+    RecordedRun,
+    ResultsDamaged,
+    ReuseportSettings,
+    SynQueueSettings,
+    load_record,
+)
 
 DEFAULT_OUT = PACKAGE_ROOT / "build" / "labs"
 MAX_RESULTS_BYTES = 16 * 1024 * 1024  # a recorded file is a few kB; anything this large is not one
@@ -51,11 +61,13 @@ def recordings(lab: str, root: bool) -> list[Recording]:
                     "backlog 100 with net.core.somaxconn = 8: clamped",
                     AcceptQueueSettings(backlog=100, clients=12, private_netns=True, somaxconn=8),
                 ),
+                Recording("IPv6: backlog 4, nine clients on ::1", AcceptQueueSettings(backlog=4, clients=9, private_netns=True, ipv6=True)),
             ]
         above = read_sysctl("net.core.somaxconn") + 100
         return [
             Recording("backlog 4, nine clients", AcceptQueueSettings(backlog=4, clients=9)),
             Recording(f"backlog {above}: above net.core.somaxconn, clamped", AcceptQueueSettings(backlog=above, clients=8)),
+            Recording("IPv6: backlog 4, nine clients on ::1", AcceptQueueSettings(backlog=4, clients=9, ipv6=True)),
         ]
     if lab == "syn-queue":
         return [
@@ -64,6 +76,17 @@ def recordings(lab: str, root: bool) -> list[Recording]:
                 "backlog 256, 400 SYNs, tcp_max_syn_backlog 128: the last quarter rule",
                 SynQueueSettings(backlog=256, syns=400, max_syn_backlog=128),
             ),
+            Recording("IPv6: backlog 16, 64 SYNs to ::1", SynQueueSettings(backlog=16, syns=64, ipv6=True)),
+        ]
+    if lab == "final-ack":
+        return [
+            Recording("tcp_abort_on_overflow = 0: the final ACK is dropped, and retried", FinalAckSettings(backlog=2, clients=3, abort_on_overflow=0)),
+            Recording("tcp_abort_on_overflow = 1: the client gets a reset", FinalAckSettings(backlog=2, clients=3, abort_on_overflow=1)),
+        ]
+    if lab == "reuseport":
+        return [
+            Recording("four listeners, 64 connections", ReuseportSettings(listeners=4, clients=64)),
+            Recording("two listeners, 200 connections", ReuseportSettings(listeners=2, clients=200)),
         ]
     raise KeyError(lab)
 
@@ -79,7 +102,7 @@ def record_lab(project: Project, lab: str, *, kernel: str | None = None) -> LabR
     data = LabRecord(lab=lab, recorded_at=_now(), kernel=kernel_release(), root=root)
     if info.needs_root and not root:
         return dataclasses.replace(
-            data, skipped="recorded without root: this lab needs root (a network namespace, sysctls, nftables, raw SYNs)"
+            data, skipped="recorded without root: this lab needs root (a network namespace of its own, with sysctls or nftables rules inside it)"
         )
     with KernelCode(project, kernel) as code:
         try:

@@ -33,9 +33,11 @@ from .code import CodeRef, KernelCode, same_series
 from .results import (
     AcceptQueueResult,
     Explanation,
+    FinalAckResult,
     LabRecord,
     LabResult,
     ResultsDamaged,
+    ReuseportResult,
     SynQueueResult,
     SynQueueRun,
     disagreements,
@@ -141,7 +143,7 @@ def _kernel_note(result: LabResult, disagreements: int = 0) -> str:
     )
 
 
-def _predicted(result: AcceptQueueResult | SynQueueRun, key: str) -> str:
+def _predicted(result: AcceptQueueResult | SynQueueRun | FinalAckResult | ReuseportResult, key: str) -> str:
     predicted, agrees = result.predicted, result.agrees
     if key in predicted:
         value = str(predicted[key])
@@ -230,9 +232,48 @@ def _syn_queue_run(result: SynQueueResult, link: Link | None) -> list[str]:
     return [*lines, "", *_explanations(result.explanations, link)]
 
 
+def _final_ack_run(result: FinalAckResult, link: Link | None) -> list[str]:
+    r = result
+    rows = [
+        ("`net.ipv4.tcp_abort_on_overflow` (in the lab's namespace)", r.abort_on_overflow, "-"),
+        ("accept queue (`ss -lnt` Recv-Q / Send-Q)", f"{r.queued} / {r.effective_backlog}", "-"),
+        ("late clients sending their final ACK", r.clients, "-"),
+        ("late clients still ESTABLISHED", r.established, _predicted(r, "established")),
+        ("late clients reset (ECONNRESET)", r.reset, _predicted(r, "reset")),
+        ("requests the listener keeps (SYN-RECV)", r.server_syn_recv, _predicted(r, "server_syn_recv")),
+        ("TcpExt ListenOverflows", f"+{r.listen_overflows}", _predicted(r, "listen_overflows")),
+        ("TcpExt TCPSynRetrans (SYN-ACKs sent again)", f"+{r.synack_retransmits}", _predicted(r, "synack_retransmits")),
+        ("TcpExt EmbryonicRsts", f"+{r.embryonic_rsts}", _predicted(r, "embryonic_rsts")),
+    ]
+    if r.completed_after_accept is not None:
+        rows.append(("requests completed once the lab accepted (made room)", r.completed_after_accept, _predicted(r, "completed_after_accept")))
+    lines = [f"Watched for {md_text(r.watched_seconds)} s after the final ACKs were let through.", ""]
+    lines += ["| observation | measured | the vendored code predicts |", "|---|---:|---:|"]
+    lines += [f"| {_cell(a)} | {_cell(b)} | {_cell(c)} |" for a, b, c in rows]
+    return [*lines, "", *_explanations(r.explanations, link)]
+
+
+def _reuseport_run(result: ReuseportResult, link: Link | None) -> list[str]:
+    r = result
+    lines = ["| listener (in the order they listened) | connections accepted |", "|---|---:|"]
+    lines += [f"| {i + 1} | {n} |" for i, n in enumerate(r.per_listener)]
+    lines += [
+        "",
+        f"All listeners: {sum(r.per_listener)} of {r.clients} connections (predicted: {_predicted(r, 'accepted')}). "
+        f"Connected again from the same source port: {r.same_listener_again} of {r.repeated} reached the same "
+        f"listener (predicted: {_predicted(r, 'same_listener_again')}).",
+        "",
+    ]
+    return [*lines, *_explanations(r.explanations, link)]
+
+
 def _run_section(result: LabResult, link: Link | None) -> list[str]:
     if isinstance(result, SynQueueResult):
         return _syn_queue_run(result, link)
+    if isinstance(result, FinalAckResult):
+        return _final_ack_run(result, link)
+    if isinstance(result, ReuseportResult):
+        return _reuseport_run(result, link)
     return _accept_queue_run(result, link)
 
 

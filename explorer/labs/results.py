@@ -112,6 +112,7 @@ class AcceptQueueResult:
     counters: dict[str, int]
     seconds: float
     netns: str = "current"
+    ipv6: bool = False
     explanations: tuple[Explanation, ...] = ()
     predicted: dict[str, int] = field(default_factory=dict)
     agrees: dict[str, bool] = field(default_factory=dict)
@@ -126,6 +127,7 @@ class AcceptQueueSettings:
     clients: int | None = None
     private_netns: bool = False
     somaxconn: int | None = None
+    ipv6: bool = False
 
     @property
     def needs_root(self) -> bool:
@@ -133,12 +135,14 @@ class AcceptQueueSettings:
 
     def flags(self) -> str:
         """The command-line options that repeat this run."""
-        return _flags(("--netns", self.private_netns), ("--somaxconn", self.somaxconn), ("--backlog", self.backlog), ("--clients", self.clients))
+        return _flags(
+            ("--netns", self.private_netns), ("--ipv6", self.ipv6), ("--somaxconn", self.somaxconn), ("--backlog", self.backlog), ("--clients", self.clients)
+        )
 
     def run(self, code: KernelCode | None) -> AcceptQueueResult:
         from .accept_queue import accept_queue_lab
 
-        return accept_queue_lab(self.backlog, self.clients, code=code, private_netns=self.private_netns, somaxconn=self.somaxconn)
+        return accept_queue_lab(self.backlog, self.clients, code=code, private_netns=self.private_netns, somaxconn=self.somaxconn, ipv6=self.ipv6)
 
 
 # ---------------------------------------------------------------- the SYN-queue lab
@@ -200,6 +204,7 @@ class SynQueueResult:
     effective_backlog: int
     runs: tuple[SynQueueRun, SynQueueRun]
     seconds: float
+    ipv6: bool = False
     explanations: tuple[Explanation, ...] = ()
     vendored_kernel: VendoredKernel | None = None
 
@@ -212,6 +217,7 @@ class SynQueueSettings:
     syns: int = 64
     somaxconn: int | None = None
     max_syn_backlog: int | None = None
+    ipv6: bool = False
 
     @property
     def needs_root(self) -> bool:
@@ -219,25 +225,131 @@ class SynQueueSettings:
 
     def flags(self) -> str:
         """The command-line options that repeat this run."""
-        return _flags(("--backlog", self.backlog), ("--syns", self.syns), ("--somaxconn", self.somaxconn), ("--max-syn-backlog", self.max_syn_backlog))
+        return _flags(
+            ("--ipv6", self.ipv6), ("--backlog", self.backlog), ("--syns", self.syns), ("--somaxconn", self.somaxconn), ("--max-syn-backlog", self.max_syn_backlog)
+        )
 
     def run(self, code: KernelCode | None) -> SynQueueResult:
         from .syn_queue import syn_queue_lab
 
-        return syn_queue_lab(self.backlog, self.syns, code=code, somaxconn=self.somaxconn, max_syn_backlog=self.max_syn_backlog)
+        return syn_queue_lab(self.backlog, self.syns, code=code, somaxconn=self.somaxconn, max_syn_backlog=self.max_syn_backlog, ipv6=self.ipv6)
 
 
-LabResult = AcceptQueueResult | SynQueueResult
-LabSettings = AcceptQueueSettings | SynQueueSettings
-RESULT_TYPES: dict[str, type[AcceptQueueResult] | type[SynQueueResult]] = {
+# ---------------------------------------------------------------- the final-ACK lab
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinalAckResult:
+    """The final-ACK lab: late clients' final ACKs meet a full accept queue, tcp_abort_on_overflow 0 or 1."""
+
+    lab: str = "final-ack"
+    kernel: str
+    backlog: int
+    clients: int
+    abort_on_overflow: int
+    established: int  # late clients still ESTABLISHED when the lab looked
+    reset: int  # late clients whose connection was reset (SO_ERROR ECONNRESET)
+    listen_overflows: int
+    listen_drops: int
+    synack_retransmits: int  # TcpExt TCPSynRetrans after the final ACKs were let through
+    embryonic_rsts: int
+    completed_after_accept: int | None  # with 0: waiting requests that completed once the lab accepted (None with 1)
+    server_syn_recv: int  # the listener's requests from late clients (SYN-RECV)
+    request_retransmits: int  # their num_retrans as sock_diag reports it
+    bytes_sent: int
+    filled: int  # connections the lab put in the accept queue
+    queued: int  # the accept queue when the lab looked
+    effective_backlog: int
+    port: int
+    netns: str
+    counters: dict[str, int]
+    watched_seconds: float
+    seconds: float
+    explanations: tuple[Explanation, ...] = ()
+    predicted: dict[str, int] = field(default_factory=dict)
+    agrees: dict[str, bool] = field(default_factory=dict)
+    vendored_kernel: VendoredKernel | None = None
+
+
+@dataclass(frozen=True)
+class FinalAckSettings:
+    """What the final-ACK lab is asked: `kexplore lab final-ack`'s options."""
+
+    backlog: int = 2
+    clients: int = 3
+    abort_on_overflow: int = 0
+
+    @property
+    def needs_root(self) -> bool:
+        return True
+
+    def flags(self) -> str:
+        return _flags(("--backlog", self.backlog), ("--clients", self.clients), ("--abort-on-overflow", self.abort_on_overflow))
+
+    def run(self, code: KernelCode | None) -> FinalAckResult:
+        from .final_ack import final_ack_lab
+
+        return final_ack_lab(self.backlog, self.clients, self.abort_on_overflow, code=code)
+
+
+# ---------------------------------------------------------------- the SO_REUSEPORT lab
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReuseportResult:
+    """The SO_REUSEPORT lab: N listeners on one port, M connections, who accepted which."""
+
+    lab: str = "reuseport"
+    kernel: str
+    listeners: int
+    clients: int
+    per_listener: tuple[int, ...]  # accepted connections per listener, in the order they listened
+    same_listener_again: int  # second connections from the same source port that reached the same listener
+    repeated: int  # how many second connections were made
+    port: int
+    netns: str
+    seconds: float
+    explanations: tuple[Explanation, ...] = ()
+    predicted: dict[str, int] = field(default_factory=dict)
+    agrees: dict[str, bool] = field(default_factory=dict)
+    vendored_kernel: VendoredKernel | None = None
+
+
+@dataclass(frozen=True)
+class ReuseportSettings:
+    """What the SO_REUSEPORT lab is asked: `kexplore lab reuseport`'s options."""
+
+    listeners: int = 4
+    clients: int = 64
+
+    @property
+    def needs_root(self) -> bool:
+        return True
+
+    def flags(self) -> str:
+        return _flags(("--listeners", self.listeners), ("--clients", self.clients))
+
+    def run(self, code: KernelCode | None) -> ReuseportResult:
+        from .reuseport import reuseport_lab
+
+        return reuseport_lab(self.listeners, self.clients, code=code)
+
+
+LabResult = AcceptQueueResult | SynQueueResult | FinalAckResult | ReuseportResult
+LabSettings = AcceptQueueSettings | SynQueueSettings | FinalAckSettings | ReuseportSettings
+RESULT_TYPES: dict[str, type[AcceptQueueResult] | type[SynQueueResult] | type[FinalAckResult] | type[ReuseportResult]] = {
     "accept-queue": AcceptQueueResult,
     "syn-queue": SynQueueResult,
+    "final-ack": FinalAckResult,
+    "reuseport": ReuseportResult,
 }
 
 
 def disagreements(result: LabResult) -> int:
     """How many predictions in one result (or its runs) the measurement contradicted."""
-    parts: tuple[AcceptQueueResult | SynQueueRun, ...] = result.runs if isinstance(result, SynQueueResult) else (result,)
+    parts: tuple[AcceptQueueResult | SynQueueRun | FinalAckResult | ReuseportResult, ...] = (
+        result.runs if isinstance(result, SynQueueResult) else (result,)
+    )
     return sum(1 for part in parts for ok in part.agrees.values() if not ok)
 
 

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .netns import PrivateNetns
 
 LOOPBACK = "127.0.0.1"
+LOOPBACK6 = "::1"
 DEFAULT_BACKLOG = 16
 DEFAULT_SYNS = 64
 FIRST_SOURCE_PORT = 20_000  # below the ephemeral range (32768-60999), so never the listener's
@@ -96,11 +97,26 @@ def build_syn(src: str, sport: int, dst: str, dport: int, seq: int) -> bytes:
     return ip + tcp
 
 
-def _send_syns(raw: socket.socket, port: int, syns: int) -> int:
+def build_syn6_tcp(src: str, sport: int, dst: str, dport: int, seq: int) -> bytes:
+    """A TCP SYN (with an MSS option) for an IPv6 raw socket, its checksum over the IPv6 pseudo-header.
+
+    The kernel writes the IPv6 header itself (raw IPv6 sockets have no IP_HDRINCL).
+    """
+    options = struct.pack("!BBH", 2, 4, 65475)  # MSS
+    offset_words = (20 + len(options)) // 4
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, 0, offset_words << 4, 0x02, 65535, 0, 0) + options
+    pseudo = socket.inet_pton(socket.AF_INET6, src) + socket.inet_pton(socket.AF_INET6, dst) + struct.pack("!IxxxB", len(tcp), socket.IPPROTO_TCP)
+    return tcp[:16] + struct.pack("!H", _checksum(pseudo + tcp)) + tcp[18:]
+
+
+def _send_syns(raw: socket.socket, port: int, syns: int, ipv6: bool = False) -> int:
     sent = 0
     for i in range(syns):
-        packet = build_syn(LOOPBACK, FIRST_SOURCE_PORT + i, LOOPBACK, port, seq=0x10000 * (i + 1))
-        raw.sendto(packet, (LOOPBACK, 0))
+        if ipv6:
+            raw.sendto(build_syn6_tcp(LOOPBACK6, FIRST_SOURCE_PORT + i, LOOPBACK6, port, seq=0x10000 * (i + 1)), (LOOPBACK6, 0))
+        else:
+            packet = build_syn(LOOPBACK, FIRST_SOURCE_PORT + i, LOOPBACK, port, seq=0x10000 * (i + 1))
+            raw.sendto(packet, (LOOPBACK, 0))
         sent += 1
         if i % 256 == 255:
             time.sleep(0.001)  # let softirq drain the loopback backlog (netdev_max_backlog)
@@ -110,10 +126,10 @@ def _send_syns(raw: socket.socket, port: int, syns: int) -> int:
 # ---------------------------------------------------------------- one run
 
 
-def _observe(port: int) -> ListenerObservation:
+def _observe(port: int, family: int = socket.AF_INET) -> ListenerObservation:
     """The listener's SYN-RECV requests, its accept-queue length and the backlog it applied."""
     syn_recv, rqueue, wqueue = 0, -1, -1
-    for s in tcp_sockets(("LISTEN", "SYN-RECV")):
+    for s in tcp_sockets(("LISTEN", "SYN-RECV"), family):
         if s.sport != port:
             continue
         if s.state == "LISTEN":
@@ -138,7 +154,7 @@ def _nft_dropped(ns: PrivateNetns) -> int | None:
 
 
 def _one_run(
-    backlog: int, syns: int, cookies: bool, somaxconn: int | None, max_syn_backlog: int | None, max_wait: float
+    backlog: int, syns: int, cookies: bool, somaxconn: int | None, max_syn_backlog: int | None, max_wait: float, ipv6: bool = False
 ) -> SynQueueRun:
     from .netns import PrivateNetns
 
@@ -159,18 +175,23 @@ def _one_run(
                     tcp_max_syn_backlog=read_sysctl("net.ipv4.tcp_max_syn_backlog"),
                     tcp_synack_retries=read_sysctl("net.ipv4.tcp_synack_retries"),
                 )
-                listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                family = socket.AF_INET6 if ipv6 else socket.AF_INET
+                listener = socket.socket(family, socket.SOCK_STREAM)
                 sockets.append(listener)
-                listener.bind((LOOPBACK, 0))
+                try:
+                    listener.bind((LOOPBACK6 if ipv6 else LOOPBACK, 0))
+                except OSError as exc:
+                    raise LabError(f"cannot listen on {LOOPBACK6 if ipv6 else LOOPBACK}: {exc.strerror or exc}", exit_code=1) from None
                 listener.listen(backlog)
                 port = listener.getsockname()[1]
-                raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+                # IPv4: the whole packet (IP_HDRINCL); IPv6: the TCP segment, the kernel adds the IPv6 header
+                raw = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_TCP) if ipv6 else socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
                 sockets.append(raw)
                 before = read_netstat()
                 started = time.monotonic()
-                sent = _send_syns(raw, port, syns)
+                sent = _send_syns(raw, port, syns, ipv6)
                 # wait until the counters and the queue stop moving (bounded), then look once
-                seen, deltas = wait_until_stable(lambda: (_observe(port), counter_deltas(before, read_netstat())), max_wait, settle=SETTLE_S)
+                seen, deltas = wait_until_stable(lambda: (_observe(port, family), counter_deltas(before, read_netstat())), max_wait, settle=SETTLE_S)
                 elapsed = time.monotonic() - started
             synacks_dropped = _nft_dropped(ns)
         finally:
@@ -204,11 +225,13 @@ def syn_queue_lab(
     somaxconn: int | None = None,
     max_syn_backlog: int | None = None,
     max_wait: float = MAX_WAIT_S,
+    ipv6: bool = False,
 ) -> SynQueueResult:
     """Run the lab twice (cookies off, then on), each in a fresh namespace; return the result.
 
     `somaxconn` and `max_syn_backlog` set net.core.somaxconn and net.ipv4.tcp_max_syn_backlog
-    inside the lab's namespaces (never outside).
+    inside the lab's namespaces (never outside).  With `ipv6` the listener is on ::1 and the
+    SYNs are IPv6 (tcp_v6_conn_request hands them to the same tcp_conn_request).
     """
     check_arguments(backlog, syns, somaxconn, max_syn_backlog)
     require_root()
@@ -218,7 +241,7 @@ def syn_queue_lab(
     require_tool("nft", "nftables")
     started = time.monotonic()
     with signals_raise():
-        off, on = (_one_run(backlog, syns, cookies, somaxconn, max_syn_backlog, max_wait) for cookies in (False, True))
+        off, on = (_one_run(backlog, syns, cookies, somaxconn, max_syn_backlog, max_wait, ipv6) for cookies in (False, True))
     result = SynQueueResult(
         kernel=kernel_release(),
         backlog=backlog,
@@ -228,6 +251,7 @@ def syn_queue_lab(
         effective_backlog=off.effective_backlog,
         runs=(off, on),
         seconds=round(time.monotonic() - started, 3),
+        ipv6=ipv6,
     )
     return _explain(result, code)
 
@@ -284,7 +308,8 @@ def _explain(result: SynQueueResult, code: KernelCode | None) -> SynQueueResult:
             f"backlog + 1 = {eff + 1} fit) and, with cookies off only, when less than a quarter of "
             f"tcp_max_syn_backlog = {max_syn} is free (at most {quarter_cap} fit): here {binding} is the limit. "
             f"Refused SYNs are dropped: ListenDrops +{off.drops}, of which TCPReqQFullDrop +{off.reqq_full_drop} "
-            f"came from the full queue (tcp_syn_flood_action); the quarter rule's drops have no counter of their own.",
+            f"came from the full queue (tcp_syn_flood_action); the quarter rule's drops have no counter of their own."
+            + (" The SYNs were IPv6, to ::1: tcp_v6_conn_request hands them to the same tcp_conn_request." if r.ipv6 else ""),
             code_refs(code, "tcp_conn_request", "inet_csk_reqsk_queue_is_full", "tcp_syn_flood_action", "tcp_listendrop"),
         ),
         Explanation(

@@ -27,6 +27,10 @@ _KIND_ORDER = {k: i for i, k in enumerate(
 )}
 
 
+# What `static` hides from other files (a type defined in a .c file is linked by name from anywhere).
+_STATIC_KINDS = frozenset({"function", "variable", "prototype"})
+
+
 class SiteDefinition(NamedTuple):
     """A definition as the site's pages use it (from the index's symbols)."""
 
@@ -156,8 +160,9 @@ class SiteIndex:
 
     def best(self, name: str, from_path: str | None = None) -> SiteDefinition | None:
         """The definition a use of `name` in `from_path` goes to, as the call graph resolves it: the
-        file's own, else one in a header it includes, else a global one by rank, never a static of
-        another .c file (None if there is nothing else).  Without `from_path`, by rank."""
+        file's own, else one in a header it includes, else a global one by rank, never a static
+        function or variable of another .c file (None if there is nothing else).  Without
+        `from_path`, by rank."""
         found = self.lookup(name)
         if not found:
             return None
@@ -166,7 +171,7 @@ class SiteIndex:
         for d in found:
             if d.path == from_path and d.kind != "prototype":
                 return d
-        visible = [d for d in found if not (d.scope == "file" and d.path.endswith(".c"))]
+        visible = [d for d in found if not (d.scope == "file" and d.path.endswith(".c") and d.kind in _STATIC_KINDS)]
         if not visible:
             return None  # only other files' statics: the use reaches none of them (as in the call graph)
         top = rank(visible[0])[0]

@@ -18,7 +18,7 @@ import posixpath
 import re
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -651,7 +651,7 @@ def names_data(site: SiteIndex, defs: dict[str, list[SiteDefinition]], file_ids:
     return {k: json.dumps(v, separators=(",", ":"), ensure_ascii=False).encode() for k, v in shards.items()}
 
 
-def refs_data(refs: dict[str, dict[str, list[int]]], file_ids: dict[str, int]) -> dict[int, bytes]:
+def refs_data(refs: Mapping[str, Mapping[str, Iterable[int]]], file_ids: dict[str, int]) -> dict[int, bytes]:
     """shard → JSON: {name: {file id: [lines]}}."""
     shards: dict[int, dict[str, dict[int, list[int]]]] = defaultdict(dict)
     for name, by_file in refs.items():

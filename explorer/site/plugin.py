@@ -1,4 +1,7 @@
-"""The MkDocs plugin `kernel-explorer`: the index as cross-linked source, symbol and folder pages.
+"""The MkDocs plugin `kernel-explorer`: the index as cross-linked source, symbol and folder pages,
+for each kernel of the option `kernels` (the first the default the commentary links into), with
+a version switch, diffs between the kernels (`versions`) and "defined elsewhere" pages for the
+definitions in files without a page (`selection.source_files` decides which files have one).
 
 Hooks only: each checks `enabled`, then hands off to objects that know nothing of MkDocs:
 `selection` (which pages), `renderpool` (source pages highlighted in worker processes while
@@ -174,7 +177,7 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
         self.kernels: dict[str, KernelSite] = {}  # the site's kernels in order, the first the default
         self.builds: dict[str, BuildState] = {}
         self.page_kernel: dict[str, str] = {}  # generated page src_uri → its kernel, this build
-        self.diffs: dict[str, SymbolDiff] = {}  # name → its diff from the default kernel to the last, this build
+        self.diffs: dict[str, SymbolDiff] = {}  # "older\0newer\0name" → the symbol's diff, this build
         self.serve_cache: ServeCache | None = None
         self.bytecode_cache: MemoryBytecodeCache | None = None
         self.resolver: CommentaryLinkResolver | None = None  # the current page's

@@ -11,8 +11,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections import defaultdict
-from collections.abc import Iterator
+from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.pool import Pool
 
@@ -54,7 +54,9 @@ class RenderPool:
         self._todo: set[str] = set()
         self._pending: Iterator[RenderedSource] | None = None
         self._pool: Pool | None = None
-        self._refs: dict[str, dict[str, list[int]]] | None = None
+        self._refs: dict[str, dict[str, Sequence[int]]] | None = None
+        self._folded: dict[str, dict[str, array[int]]] = {}  # the references of released pages
+        self._released: set[str] = set()
         self.waited = 0.0  # seconds spent waiting for results in this build
 
     def forget(self) -> None:
@@ -64,13 +66,17 @@ class RenderPool:
     def start(self, job: RenderJob) -> None:
         global _WORKER
         self.close()
+        for path in self._released:  # a released page kept its references only: never reuse its empty HTML
+            self._rendered.pop(path, None)
         self._job = job
         self._refs = None
+        self._folded = {}
+        self._released = set()
         self.waited = 0.0
         todo = []
         for path in job.paths:
             cached = self._rendered.get(path)
-            if cached is None or cached[0] != self._key(path) or not cached[1].html:  # released: written, only its refs kept
+            if cached is None or cached[0] != self._key(path):
                 todo.append(path)
         self._todo = set(todo)
         if not todo:
@@ -92,23 +98,38 @@ class RenderPool:
         finally:
             self.waited += time.perf_counter() - started
 
-    def refs(self) -> dict[str, dict[str, list[int]]]:
+    def refs(self) -> dict[str, dict[str, Sequence[int]]]:
         """name → path → lines of its uses, over every source page of the job (waits for the renders)."""
         if self._refs is None:
-            refs: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+            refs: dict[str, dict[str, Sequence[int]]] = {name: dict(by_path) for name, by_path in self._folded.items()}
             for path in self._job.paths if self._job is not None else ():
+                if path in self._released:
+                    continue
                 for target, line in self.result(path).refs:
-                    refs[target][path].append(line)
+                    lines = refs.setdefault(target, {}).setdefault(path, [])
+                    assert isinstance(lines, list)
+                    lines.append(line)
             self._refs = refs
+            self._folded = {}
             self.close()
         return self._refs
 
     def release(self, path: str) -> None:
-        """Forget the HTML of a page that has been written (a build that is not served keeps only
-        the references of its pages, not 170 MB of HTML)."""
+        """Forget a page that has been written, in a build that is not served: its HTML is dropped and
+        its references are folded into compact arrays (a tuple per use would cost more than the HTML)."""
         cached = self._rendered.get(path)
-        if cached is not None:
-            self._rendered[path] = (cached[0], RenderedSource(path, "", cached[1].refs))
+        if cached is None or path in self._released:
+            return
+        for target, line in cached[1].refs:
+            by_path = self._folded.get(target)
+            if by_path is None:
+                by_path = self._folded[target] = {}
+            lines = by_path.get(path)
+            if lines is None:
+                lines = by_path[path] = array("I")
+            lines.append(line)
+        self._rendered[path] = (cached[0], RenderedSource(path, "", []))
+        self._released.add(path)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -9,7 +9,7 @@ the files whose content changed.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from ..annotations import Annotation
 from .links import SiteDefinition, SiteIndex
 from .pages import REF_SHARDS, names_data, refs_data, shard_of_name
 
-RefsByName = dict[str, dict[str, list[int]]]  # name → path → lines of its uses
+RefsByName = dict[str, dict[str, Sequence[int]]]  # name → path → lines of its uses
 
 
 @dataclass(frozen=True)

@@ -104,3 +104,31 @@ def test_nonsense_is_refused(kwargs, needle) -> None:  # type: ignore[no-untyped
         accept_queue_lab(**kwargs)
     assert info.value.exit_code == 2
     assert needle in str(info.value)
+
+
+@pytest.mark.usefixtures("netns_capable")
+def test_ipv6_holds_backlog_plus_one_on_loopback6(capacity_extra, code, lab_namespaces) -> None:  # type: ignore[no-untyped-def]
+    """Over IPv6 (::1, in the lab's own namespace) the listener holds the same backlog + 1."""
+    import socket
+
+    backlog, clients = 2, 6
+    result = accept_queue_lab(backlog, clients, code=code, private_netns=True, ipv6=True)
+    assert result.ipv6 is True
+    assert result.effective_backlog == backlog
+    assert result.queued == backlog + capacity_extra
+    assert result.syn_sent == clients - result.queued
+    assert result.overflows >= result.syn_sent
+    assert result.agrees and all(result.agrees.values()), result.agrees
+    assert any("::1" in item.text for item in result.explanations)
+    assert lab_namespaces(os.getpid()) == []
+    # the lab watched IPv6 sockets: an IPv4 query finds none of its port in this namespace
+    assert not [s for s in tcp_sockets(None, socket.AF_INET) if result.port in (s.sport, s.dport)]
+
+
+def test_ipv6_in_this_namespace_leaves_nothing_behind(capacity_extra, code) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    result = accept_queue_lab(1, 4, code=code, ipv6=True)
+    assert result.queued == 1 + capacity_extra and result.syn_sent == 4 - result.queued
+    left = [s for s in tcp_sockets(None, socket.AF_INET6) if result.port in (s.sport, s.dport)]
+    assert left == []

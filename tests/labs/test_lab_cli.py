@@ -15,8 +15,10 @@ from explorer.labs.results import AcceptQueueResult, SynQueueResult, from_json
 def test_lab_list_json(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["lab", "list", "--json"]) == 0
     labs = {lab["name"]: lab for lab in json.loads(capsys.readouterr().out)}
-    assert set(labs) == {"accept-queue", "syn-queue"}
+    assert set(labs) == {"accept-queue", "syn-queue", "final-ack", "reuseport"}
     assert labs["syn-queue"]["needs_root"] is True and labs["accept-queue"]["needs_root"] is False
+    assert labs["final-ack"]["needs_root"] is True and labs["reuseport"]["needs_root"] is True
+    assert "tcp_check_req" in labs["final-ack"]["symbols"] and "reuseport_select_sock" in labs["reuseport"]["symbols"]
     assert "sk_acceptq_is_full" in labs["accept-queue"]["symbols"]
     assert "tcp_syn_flood_action" in labs["syn-queue"]["symbols"]
 
@@ -60,6 +62,8 @@ def test_accept_queue_text_names_the_code(capsys) -> None:  # type: ignore[no-un
         (["lab", "syn-queue", "--syns", str(MAX_SYNS + 1)], f"{MAX_SYNS:,}"),
         (["lab", "syn-queue", "--backlog", "-5"], "negative"),
         (["lab", "accept-queue", "--somaxconn", "8"], "--netns"),
+        (["lab", "final-ack", "--abort-on-overflow", "3"], "--abort-on-overflow 3"),
+        (["lab", "reuseport", "--listeners", "0"], "--listeners 0"),
     ],
 )
 def test_refusals_exit_2_with_a_message(argv, needle, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -104,7 +108,7 @@ def test_syn_queue_json_keys(capsys) -> None:  # type: ignore[no-untyped-def]
 def test_record_writes_one_file_per_lab(tmp_path, capsys, netns_missing) -> None:  # type: ignore[no-untyped-def]
     assert main(["lab", "record", "--out", str(tmp_path), "--json"]) == 0
     written = json.loads(capsys.readouterr().out)
-    assert set(written) == {"accept-queue", "syn-queue"}
+    assert set(written) == {"accept-queue", "syn-queue", "final-ack", "reuseport"}
     accept = json.loads((tmp_path / "accept-queue.json").read_text())
     assert accept["lab"] == "accept-queue" and accept["kernel"] == os.uname().release
     assert accept["runs"] and all("kexplore lab accept-queue" in run["command"] for run in accept["runs"])
@@ -113,8 +117,22 @@ def test_record_writes_one_file_per_lab(tmp_path, capsys, netns_missing) -> None
     syn = json.loads((tmp_path / "syn-queue.json").read_text())
     if netns_missing is None:  # root with network namespaces (CI): recorded, cookies off and on
         assert syn["skipped"] is None
-        assert len(syn["runs"]) == 2 and all(len(run["result"]["runs"]) == 2 for run in syn["runs"])
+        assert len(syn["runs"]) == 3 and all(len(run["result"]["runs"]) == 2 for run in syn["runs"])
+        assert [run["result"]["ipv6"] for run in syn["runs"]] == [False, False, True]
         assert all(run["command"].startswith("sudo kexplore lab syn-queue ") for run in syn["runs"])
+    for lab in ("final-ack", "reuseport"):
+        data = json.loads((tmp_path / f"{lab}.json").read_text())
+        if netns_missing is None:
+            assert data["skipped"] is None and len(data["runs"]) == 2
+            assert all(run["command"].startswith(f"sudo kexplore lab {lab} ") for run in data["runs"])
+        else:
+            assert data["runs"] == [] and data["skipped"]
+    if netns_missing is None:
+        final = [run["result"] for run in json.loads((tmp_path / "final-ack.json").read_text())["runs"]]
+        assert [r["abort_on_overflow"] for r in final] == [0, 1]
+        assert final[0]["established"] == final[0]["clients"] and final[1]["reset"] == final[1]["clients"]
+        ipv6 = [run for run in accept["runs"] if run["result"]["ipv6"]]
+        assert len(ipv6) == 1 and "--ipv6" in ipv6[0]["command"]
     elif os.geteuid() != 0:
         assert "root" in syn["skipped"] and syn["runs"] == []
     else:  # root in a place without network namespaces: skipped, with the reason

@@ -152,7 +152,7 @@ def test_docs_pages_exist_and_link_only_to_pages_that_exist() -> None:
             assert "://" not in target and (DOCS_LABS / target).is_file(), (page.name, target)
 
 
-def test_mkdocs_builds_the_lab_pages(project, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_mkdocs_builds_the_lab_pages(project, tmp_path, netns_missing) -> None:  # type: ignore[no-untyped-def]
     """A tiny site holding docs/labs/, with a hook that expands the markers as the site plugin will."""
     mkdocs_config = pytest.importorskip("mkdocs.config")
     from mkdocs.commands.build import build
@@ -186,7 +186,7 @@ def test_mkdocs_builds_the_lab_pages(project, tmp_path) -> None:  # type: ignore
             markdown_extensions: [tables, fenced_code]
             nav:
               - index.md
-              - Labs: [labs/index.md, labs/accept-queue.md, labs/syn-queue.md]
+              - Labs: [labs/index.md, labs/accept-queue.md, labs/syn-queue.md, labs/final-ack.md, labs/reuseport.md]
             """
         )
     )
@@ -196,6 +196,14 @@ def test_mkdocs_builds_the_lab_pages(project, tmp_path) -> None:  # type: ignore
     assert "Results recorded when this site was built" in html
     assert "sk_acceptq_is_full" in html and "<table>" in html
     assert (tmp_path / "site" / "labs" / "syn-queue" / "index.html").is_file()
+    final_ack = (tmp_path / "site" / "labs" / "final-ack" / "index.html").read_text()
+    reuseport = (tmp_path / "site" / "labs" / "reuseport" / "index.html").read_text()
+    if netns_missing is None:  # recorded: both runs of final-ack, and the per-listener table
+        assert "late clients reset (ECONNRESET)" in final_ack and final_ack.count("<table>") == 2
+        assert "sudo kexplore lab final-ack --backlog 2 --clients 3 --abort-on-overflow 1" in final_ack
+        assert "connections accepted" in reuseport and "tcp_check_req" in final_ack
+    else:
+        assert "Not recorded" in final_ack and "Not recorded" in reuseport
 
 
 HOSTILE = 'x"><img src=x onerror=alert(4)> [click](javascript:alert(5)) `` ` [[source:x]] **bold**\n# heading'

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from explorer.labs import MAX_SYNS, LabError
-from explorer.labs.syn_queue import QUARTER_RULE, _checksum, build_syn, syn_queue_lab
+from explorer.labs.syn_queue import QUARTER_RULE, _checksum, build_syn, build_syn6_tcp, syn_queue_lab
 
 IP_HEADER, TCP_HEADER, MSS_OPTION = 20, 20, 4  # bytes: no IP options, one TCP option
 
@@ -35,6 +35,30 @@ def test_syn_packet_checksums() -> None:
     tcp = packet[IP_HEADER:]
     pseudo = packet[12:20] + bytes([0, 6]) + len(tcp).to_bytes(2, "big")
     assert _checksum(pseudo + tcp) == 0
+
+
+def test_ipv6_syn_checksum_over_the_pseudo_header() -> None:
+    tcp = build_syn6_tcp("::1", 20001, "::1", 40000, seq=12345)
+    assert len(tcp) == TCP_HEADER + MSS_OPTION and tcp[13] == 0x02
+    loopback6 = socket.inet_pton(socket.AF_INET6, "::1")
+    pseudo = loopback6 + loopback6 + len(tcp).to_bytes(4, "big") + bytes([0, 0, 0, socket.IPPROTO_TCP])
+    assert _checksum(pseudo + tcp) == 0
+
+
+@pytest.mark.usefixtures("netns_capable")
+def test_ipv6_cookies_off_then_on(vendored_source, operator_after, code, lab_namespaces) -> None:  # type: ignore[no-untyped-def]
+    """The same limits over IPv6: SYNs to ::1 reach the same tcp_conn_request."""
+    kept = 6 + _queue_extra(vendored_source, operator_after)
+    syns = 30
+    result = syn_queue_lab(6, syns, code=code, ipv6=True)
+    off, on = result.runs
+    assert result.ipv6 is True
+    assert off.syns_sent == on.syns_sent == syns
+    assert off.syn_recv == on.syn_recv == kept
+    assert off.drops == off.reqq_full_drop == syns - kept and off.cookies_sent == 0
+    assert on.cookies_sent == on.reqq_full_do_cookies == syns - kept and on.drops == 0
+    assert all(run.agrees and all(run.agrees.values()) for run in (off, on))
+    assert lab_namespaces(os.getpid()) == []
 
 
 def test_without_root_it_says_so_and_exits_2(monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -110,10 +134,18 @@ def test_backlog_clamped_in_the_namespace(vendored_source, operator_after, code)
 
 
 @pytest.mark.usefixtures("netns_capable")
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupted_run_removes_its_namespace(sig, lab_namespaces) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("sig", "lab"),
+    [
+        (signal.SIGINT, ["syn-queue", "--backlog", "4096", "--syns", "10000"]),
+        (signal.SIGTERM, ["syn-queue", "--backlog", "4096", "--syns", "10000"]),
+        (signal.SIGTERM, ["final-ack", "--backlog", "50", "--clients", "500"]),
+        (signal.SIGINT, ["reuseport", "--listeners", "8", "--clients", "2000"]),
+    ],
+)
+def test_interrupted_run_removes_its_namespace(sig, lab, lab_namespaces) -> None:  # type: ignore[no-untyped-def]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "explorer", "lab", "syn-queue", "--backlog", "4096", "--syns", "10000"],
+        [sys.executable, "-m", "explorer", "lab", *lab],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

@@ -61,3 +61,42 @@ def test_serve_cache_reuses_pages_it_kept_and_symbol_pages_with_the_same_inputs(
     finally:
         cache.remove()
     assert not cache.folder.exists()
+
+
+def test_released_pages_keep_their_references(demo_snippets: Path) -> None:
+    """A build that is not served drops each page once written and folds its references into arrays:
+    the references data is the same as when every page is kept."""
+    from explorer.site.pages import LinkContext
+    from explorer.site.renderpool import RenderJob, RenderPool
+
+    site = _site(demo_snippets)
+    job = RenderJob(site, LinkContext("demo-1.0"), tuple(sorted(site.files)), jobs=1)
+    kept, released = RenderPool(), RenderPool()
+    kept.start(job)
+    released.start(job)
+    for path in job.paths:
+        assert kept.result(path).html
+        released.result(path)
+        released.release(path)
+        assert released.result(path).html == ""
+    expect = {name: {p: list(lines) for p, lines in by.items()} for name, by in kept.refs().items()}
+    got = {name: {p: list(lines) for p, lines in by.items()} for name, by in released.refs().items()}
+    assert got == expect
+    assert expect  # the demo kernel has uses to link
+    assert any(len(lines) > 1 for by in expect.values() for lines in by.values())
+
+
+def test_source_files_rule_prefixes_then_included_files_then_defining_headers(two_kernel_snippets: Path) -> None:
+    """The files that get pages: those under the prefixes, the files they include, the headers with what they use."""
+    from explorer.site.selection import source_files
+
+    project = Project.load(two_kernel_snippets)
+    site = SiteIndex.load("demo-1.0", project.index_path("demo-1.0"), project.tree("demo-1.0"))
+    assert source_files(site, []) is None  # every indexed file
+    bare = source_files(site, ["net/demo"], includes=False, defining_headers=False)
+    assert bare == {p for p in site.files if p.startswith("net/demo/")}
+    with_includes = source_files(site, ["net/demo"], includes=True, defining_headers=False)
+    assert with_includes == bare | {"include/net/demo_sock.h"}
+    # demo_hash is defined in lib/demo_lib.c, a .c file: never added as a defining header
+    assert source_files(site, ["net/demo/"], includes=False, defining_headers=True) == with_includes
+    assert "lib/demo_lib.c" in site.files

@@ -1,0 +1,116 @@
+"""The final-ACK lab, run for real in its own network namespace (root), against the vendored tcp_check_req."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+
+from explorer.cli import main
+from explorer.labs import LabError
+from explorer.labs.final_ack import MAX_FINAL_ACK_CLIENTS, final_ack_lab
+from explorer.labs.results import FinalAckResult, from_json
+
+BACKLOG, CLIENTS = 2, 3
+JSON_KEYS = ("backlog", "clients", "abort_on_overflow", "established", "reset", "listen_overflows", "kernel")
+
+
+def _overflow_label(vendored_source) -> str:  # type: ignore[no-untyped-def]
+    """The code of tcp_check_req from its listen_overflow label to the embryonic_reset label."""
+    body = vendored_source("tcp_check_req")
+    match = re.search(r"^listen_overflow:\n(.*?)^embryonic_reset:", body, re.S | re.M)
+    assert match, "tcp_check_req has no listen_overflow label followed by embryonic_reset"
+    return match.group(1)
+
+
+def test_the_vendored_label_reads_the_sysctl(vendored_source) -> None:  # type: ignore[no-untyped-def]
+    label = _overflow_label(vendored_source)
+    # with the sysctl off: mark the request acked and return NULL (drop, keep the request)
+    assert re.search(r"if \(!READ_ONCE\(sock_net\(sk\)->ipv4\.sysctl_tcp_abort_on_overflow\)\) \{\s*inet_rsk\(req\)->acked = 1;\s*return NULL;", label)
+    assert "goto listen_overflow" in vendored_source("tcp_check_req")
+    assert re.search(r"if \(sk_acceptq_is_full\(sk\)\)\s*goto exit_overflow;", vendored_source("tcp_v4_syn_recv_sock"))
+
+
+@pytest.mark.usefixtures("netns_capable")
+def test_abort_off_drops_the_final_ack_and_retries(code, lab_namespaces, capacity_extra) -> None:  # type: ignore[no-untyped-def]
+    r = final_ack_lab(BACKLOG, CLIENTS, 0, code=code)
+    assert r.abort_on_overflow == 0 and r.kernel == os.uname().release
+    assert r.queued == BACKLOG + capacity_extra and r.effective_backlog == BACKLOG  # the queue really was full
+    assert r.established == CLIENTS and r.reset == 0  # the clients think they are connected
+    assert r.bytes_sent == CLIENTS  # and their send() succeeded
+    assert r.server_syn_recv == CLIENTS  # the listener keeps every request
+    assert r.synack_retransmits >= CLIENTS and r.request_retransmits >= CLIENTS  # and resends its SYN-ACKs
+    assert r.listen_overflows > CLIENTS  # each byte, and its retries, counted
+    assert r.listen_drops >= r.listen_overflows
+    assert r.embryonic_rsts == 0
+    assert r.agrees and all(r.agrees.values()), r.agrees
+    assert lab_namespaces(os.getpid()) == []
+
+
+@pytest.mark.usefixtures("netns_capable")
+def test_abort_off_completes_the_waiting_requests_once_there_is_room(code, capacity_extra) -> None:  # type: ignore[no-untyped-def]
+    backlog, clients = 1, 4  # more waiting than the emptied queue holds: only backlog + 1 complete
+    r = final_ack_lab(backlog, clients, 0, code=code)
+    room = backlog + capacity_extra
+    assert r.filled == room and r.completed_after_accept == min(clients, room)
+    assert r.agrees.get("completed_after_accept") is True
+
+
+@pytest.mark.usefixtures("netns_capable")
+def test_abort_on_resets_the_client(code, lab_namespaces) -> None:  # type: ignore[no-untyped-def]
+    r = final_ack_lab(BACKLOG, CLIENTS, 1, code=code)
+    assert r.abort_on_overflow == 1
+    assert r.reset == CLIENTS and r.established == 0
+    assert r.server_syn_recv == 0  # the requests were dropped
+    assert r.embryonic_rsts == CLIENTS
+    assert r.listen_overflows == CLIENTS  # one final ACK each, then nothing is left to retry
+    assert r.completed_after_accept is None
+    assert r.agrees and all(r.agrees.values()), r.agrees
+    assert lab_namespaces(os.getpid()) == []
+
+
+@pytest.mark.usefixtures("netns_capable")
+def test_the_sysctl_is_set_inside_the_namespace_only() -> None:
+    with open("/proc/sys/net/ipv4/tcp_abort_on_overflow") as f:
+        before = f.read()
+    final_ack_lab(1, 1, 1 - int(before))
+    with open("/proc/sys/net/ipv4/tcp_abort_on_overflow") as f:
+        assert f.read() == before
+
+
+@pytest.mark.usefixtures("netns_capable")
+def test_json_keys(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["lab", "final-ack", "--backlog", "1", "--clients", "2", "--abort-on-overflow", "1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    for key in JSON_KEYS:
+        assert key in data, key
+    assert (data["backlog"], data["clients"], data["abort_on_overflow"]) == (1, 2, 1)
+    assert data["reset"] + data["established"] == 2
+    assert from_json(FinalAckResult, data).reset == data["reset"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--abort-on-overflow", "2"], "--abort-on-overflow 2"),
+        (["--abort-on-overflow", "-1"], "--abort-on-overflow -1"),
+        (["--backlog", "-1"], "negative"),
+        (["--clients", "0"], "--clients 0"),
+        (["--clients", str(MAX_FINAL_ACK_CLIENTS + 1)], f"{MAX_FINAL_ACK_CLIENTS:,}"),
+    ],
+)
+def test_nonsense_is_refused(argv, needle, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["lab", "final-ack", *argv]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.startswith("kexplore lab: ") and err.count("\n") == 1
+
+
+def test_without_root_it_says_so_and_exits_2(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(LabError) as info:
+        final_ack_lab(2, 3, 0)
+    assert info.value.exit_code == 2 and "needs root" in str(info.value)
+    assert main(["lab", "final-ack"]) == 2
+    assert "needs root" in capsys.readouterr().err
