@@ -28,8 +28,8 @@ def test_the_whole_real_site_has_no_broken_link_or_anchor_and_loads_nothing_from
         # entries are in) has its page, and every source page is checked, not a sample
         listed = json.loads((site / kernel / "_kx" / "files.json").read_text(encoding="utf-8"))
         with_pages = listed if data["pages"] is None else listed[: data["pages"]]
-        sources = {p.parent.relative_to(site / kernel / "source").as_posix() for p in pages
-                   if p.is_relative_to(site / kernel / "source") and p.parent.name.endswith((".c", ".h", ".S"))}
+        sources = {p.parent.relative_to(site / kernel / "source").as_posix() for p in pages  # a file's page, not a folder's
+                   if p.is_relative_to(site / kernel / "source") and b' data-kx-path="' in p.read_bytes()}
         assert sources == set(with_pages), kernel
         with Index(Project.load(PACKAGE_ROOT / "kernel-snippets").index_path(kernel)) as index:
             assert set(with_pages) <= set(index.file_lines())
