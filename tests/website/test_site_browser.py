@@ -56,7 +56,9 @@ def test_search_jumps_to_a_symbol_and_finds_commentary(real_site: str, page) -> 
     search = page.locator(".md-search__input")
     search.click()
     search.press_sequentially("inet_csk_listen_start", delay=10)
-    first = page.locator(".kx-symbol-results a").first
+    # the box may first show the results of a prefix typed so far (a loaded machine types slowly):
+    # wait until the first result is the name typed
+    first = page.locator(".kx-symbol-results li:first-child a", has_text="inet_csk_listen_start")
     first.wait_for(state="visible")
     assert "inet_csk_listen_start" in first.inner_text()
     first.click()
