@@ -371,3 +371,4 @@ def test_a_line_deep_in_the_largest_file_is_reached_with_and_without_script(publ
         assert box is not None and 0 <= box["y"] < bare.viewport_size["height"]
     finally:
         context.close()
+
