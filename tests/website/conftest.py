@@ -9,20 +9,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from explorer.config import PACKAGE_ROOT, Project
 
 from .sitekit import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     INDEX_MD,
     MKDOCS_YML,
     DemoProject,
     build_site,
     environment,
+    guarded_page,
     make_demo_kernel,
     make_two_demo_kernels,
     real_index_missing,
@@ -121,28 +119,5 @@ def real_site(published_site: PublishedSite) -> str:
 @pytest.fixture
 def page(real_site: str) -> Iterator[object]:
     """A Chromium page that fails the test on a request to another host, a console error or a script error."""
-    from playwright.sync_api import sync_playwright
-
-    allowed = urlsplit(real_site).netloc
-    problems: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context()
-
-        def guard(route) -> None:  # type: ignore[no-untyped-def]
-            host = urlsplit(route.request.url).netloc
-            if host != allowed:
-                problems.append(f"request to another host: {route.request.url}")
-                route.abort()
-            else:
-                route.continue_()
-
-        context.route("**/*", guard)
-        pg = context.new_page()
-        pg.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
-        pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-        try:
-            yield pg
-        finally:
-            browser.close()
-    assert problems == []
+    with guarded_page(real_site) as pg:
+        yield pg

@@ -196,6 +196,38 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
+
+
+@contextmanager
+def guarded_page(url: str) -> Iterator[object]:
+    """A Chromium page for the site at `url` that fails the test on a request to another host, a
+    console error or a script error (checked when the block ends)."""
+    from urllib.parse import urlsplit
+
+    from playwright.sync_api import sync_playwright
+
+    allowed = urlsplit(url).netloc
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context()
+
+        def guard(route) -> None:  # type: ignore[no-untyped-def]
+            if urlsplit(route.request.url).netloc != allowed:
+                problems.append(f"request to another host: {route.request.url}")
+                route.abort()
+            else:
+                route.continue_()
+
+        context.route("**/*", guard)
+        pg = context.new_page()
+        pg.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+        pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+        try:
+            yield pg
+        finally:
+            browser.close()
+    assert problems == []
 REPO = Path(__file__).resolve().parent.parent.parent  # the checkout (put on PYTHONPATH for subprocesses)
 REAL_INDEX = PACKAGE_ROOT / "kernel-snippets" / "index" / "linux-6.1.sqlite"
 REAL_TREE = PACKAGE_ROOT / "kernel-snippets" / "linux-6.1"

@@ -7,17 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
-from .sitekit import build_site, make_two_demo_kernels, serve_folder, write_two_kernel_project
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
+from .sitekit import CHROMIUM, build_site, guarded_page, make_two_demo_kernels, serve_folder, write_two_kernel_project
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing: `make setup` installs Debian's chromium")
 
@@ -34,30 +27,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def page(served: str) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    allowed = urlsplit(served).netloc
-    problems: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context()
-
-        def guard(route) -> None:  # type: ignore[no-untyped-def]
-            if urlsplit(route.request.url).netloc != allowed:
-                problems.append(f"request to another host: {route.request.url}")
-                route.abort()
-            else:
-                route.continue_()
-
-        context.route("**/*", guard)
-        pg = context.new_page()
-        pg.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
-        pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-        try:
-            yield pg
-        finally:
-            browser.close()
-    assert problems == []
+    """Chromium on the demo two-kernel site, failing on requests elsewhere and console errors."""
+    with guarded_page(served) as pg:
+        yield pg
 
 
 def test_switch_leads_to_the_same_file_in_the_other_kernel_and_back(served: str, page) -> None:  # type: ignore[no-untyped-def]
