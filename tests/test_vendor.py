@@ -717,7 +717,10 @@ with kernel_run_lock(snippets, name, command):
     live.mkdir()
     (live / "half.c").write_text("int half;\\n")
     print("locked", flush=True)
-    time.sleep(hold)
+    if hold < 0:  # until the test writes a line: no race with a slow second process
+        sys.stdin.readline()
+    else:
+        time.sleep(hold)
 print("released", flush=True)
 sys.stdin.read()  # stays alive, temporary and all, until the test closes stdin
 """
@@ -772,14 +775,25 @@ def test_a_second_run_waits_and_keeps_the_live_temporary_of_the_first(project: P
     (gone / "net").mkdir(parents=True)
     older = project.snippets / f".tmp-{NAME}-abcd1234"  # named before temporaries carried a pid
     older.mkdir()
-    proc = holder("vendor", 1.5)
-    second = subprocess.run(
+    proc = holder("vendor", -1)
+    second = subprocess.Popen(
         [sys.executable, "-m", "explorer", "vendor", "--snippets", str(project.snippets), "--from", str(tarball), "--json"],
-        capture_output=True, text=True, env=run_env(KEXPLORE_LOCK_TIMEOUT="60"), timeout=120,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=run_env(KEXPLORE_LOCK_TIMEOUT="60"),
     )
-    assert second.returncode == 0, second.stderr
-    assert f"waiting up to 60 s for pid {proc.pid} (kexplore vendor)" in second.stderr
-    assert json.loads(second.stdout)["files"] == len(EXPECTED)
+    assert second.stderr is not None and proc.stdin is not None
+    seen = []
+    for line in second.stderr:  # the second run says it waits, and only then does the first let go
+        seen.append(line)
+        if "waiting up to" in line:
+            break
+    proc.stdin.write("release\n")
+    proc.stdin.flush()
+    out, err = second.communicate(timeout=120)
+    stderr = "".join(seen) + err
+    assert second.returncode == 0, stderr
+    assert f"waiting up to 60 s for pid {proc.pid} (kexplore vendor)" in stderr
+    assert proc.stdout is not None and proc.stdout.readline() == "released\n"
+    assert json.loads(out)["files"] == len(EXPECTED)
     assert proc.poll() is None  # the first run still lives: its temporary stays
     live = project.snippets / f".tmp-{NAME}-pid{proc.pid}-live"
     assert (live / "half.c").read_text() == "int half;\n"
