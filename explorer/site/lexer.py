@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from typing import ClassVar
 
 from pygments.lexer import Lexer
 from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, String, Text, _TokenType
@@ -65,23 +66,36 @@ _GROUP_TYPES: dict[str, _TokenType] = {
 }
 
 
-class KernelCLexer(Lexer):
-    """C as the kernel writes it, in one regular-expression pass."""
+class _OnePassLexer(Lexer):
+    """A Pygments lexer around one of this module's passes (`lex`, `lex_asm`): the text as written, in order."""
 
-    name = "Kernel C"
-    aliases = ["kernel-c"]
-    filenames: list[str] = []
+    filenames: ClassVar[list[str]] = []
 
     def __init__(self, **options: object) -> None:
         options.setdefault("stripnl", False)
         options.setdefault("ensurenl", True)
         super().__init__(**options)
 
+    @staticmethod
+    def one_pass(text: str) -> list[tuple[_TokenType, str]]:
+        raise NotImplementedError
+
     def get_tokens_unprocessed(self, text: str) -> Iterator[tuple[int, _TokenType, str]]:
         pos = 0
-        for ttype, value in lex(text):
+        for ttype, value in self.one_pass(text):
             yield pos, ttype, value
             pos += len(value)
+
+
+class KernelCLexer(_OnePassLexer):
+    """C as the kernel writes it, in one regular-expression pass."""
+
+    name = "Kernel C"
+    aliases: ClassVar[list[str]] = ["kernel-c"]
+
+    @staticmethod
+    def one_pass(text: str) -> list[tuple[_TokenType, str]]:
+        return lex(text)
 
 
 _ID_TYPES: dict[str, _TokenType] = {
@@ -226,20 +240,12 @@ def lex_for(path: str | None) -> Callable[[str], list[tuple[_TokenType, str]]]:
     return lex
 
 
-class KernelAsmLexer(Lexer):
+class KernelAsmLexer(_OnePassLexer):
     """The kernel's preprocessed assembly (see `lex_asm`), for Pygments' formatters."""
 
     name = "Kernel assembly"
-    aliases = ["kernel-asm"]
-    filenames: list[str] = []
+    aliases: ClassVar[list[str]] = ["kernel-asm"]
 
-    def __init__(self, **options: object) -> None:
-        options.setdefault("stripnl", False)
-        options.setdefault("ensurenl", True)
-        super().__init__(**options)
-
-    def get_tokens_unprocessed(self, text: str) -> Iterator[tuple[int, _TokenType, str]]:
-        pos = 0
-        for ttype, value in lex_asm(text):
-            yield pos, ttype, value
-            pos += len(value)
+    @staticmethod
+    def one_pass(text: str) -> list[tuple[_TokenType, str]]:
+        return lex_asm(text)
