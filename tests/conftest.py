@@ -6,6 +6,7 @@ in kernel style, with invented names: no kernel code is copied here.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable
@@ -65,6 +66,33 @@ def indexed_widget_project(snippets: Path):  # type: ignore[no-untyped-def]
     project = make_project(snippets, widget_files())
     build_index(project, jobs=1)
     return project
+
+
+def indexed_snippets(tmp_path_factory: pytest.TempPathFactory, label: str, files: dict[str, bytes | str]) -> Path:
+    """A fresh kernel-snippets folder whose one kernel holds `files`, indexed for real with one job."""
+    from explorer.indexer import build_index
+
+    folder = tmp_path_factory.mktemp(label) / "kernel-snippets"
+    build_index(make_project(folder, files), jobs=1)
+    return folder
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], snippets: Path, *argv: str) -> tuple[int, str, str]:
+    """`kexplore ARGV --snippets SNIPPETS` in this process: exit code, stdout, stderr (never a traceback)."""
+    from explorer.cli import main
+
+    code = main([*argv, "--snippets", str(snippets)])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, err
+
+
+def json_children(capsys: pytest.CaptureFixture[str], snippets: Path, *argv: str) -> list[dict[str, object]]:
+    """The `children` rows of a call-graph command's `--json` answer (callers, callees)."""
+    code, out, _ = run_cli(capsys, snippets, *argv, "--json")
+    assert code == 0
+    children: list[dict[str, object]] = json.loads(out)["children"]
+    return children
 
 
 def symbols_of(db_path: Path) -> set[tuple[str, str, str, int]]:

@@ -10,7 +10,8 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import VENDORED_INDEX, VENDORED_TREE, make_project, requires_vendored
+from conftest import VENDORED_INDEX, VENDORED_TREE, indexed_snippets, requires_vendored
+from conftest import run_cli as run
 
 from explorer.cli import main
 
@@ -70,18 +71,7 @@ def col_of(line: int, word: str, nth: int = 0) -> int:
 
 @pytest.fixture(scope="module")
 def snippets(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from explorer.indexer import build_index
-
-    folder = tmp_path_factory.mktemp("locals") / "kernel-snippets"
-    build_index(make_project(folder, {PATH: SOURCE}), jobs=1)
-    return folder
-
-
-def run(capsys, snippets: Path, *argv: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
-    code = main([*argv, "--snippets", str(snippets)])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
+    return indexed_snippets(tmp_path_factory, "locals", {PATH: SOURCE})
 
 
 def uses(capsys, snippets: Path, *argv: str) -> list[tuple[int, int, str]]:  # type: ignore[no-untyped-def]

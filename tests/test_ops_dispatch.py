@@ -12,7 +12,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import VENDORED_INDEX, VENDORED_TREE, make_project, requires_vendored
+from conftest import VENDORED_INDEX, VENDORED_TREE, indexed_snippets, requires_vendored
+from conftest import json_children as rows
+from conftest import run_cli as run
 
 from explorer.cli import main
 
@@ -178,25 +180,7 @@ def line_in(rel: str, needle: str, nth: int = 0) -> int:
 
 @pytest.fixture(scope="module")
 def snippets(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from explorer.indexer import build_index
-
-    folder = tmp_path_factory.mktemp("dispatch") / "kernel-snippets"
-    build_index(make_project(folder, FILES), jobs=1)
-    return folder
-
-
-def run(capsys, snippets: Path, *argv: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
-    code = main([*argv, "--snippets", str(snippets)])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
-
-
-def rows(capsys, snippets: Path, *argv: str) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
-    code, out, _ = run(capsys, snippets, *argv, "--json")
-    assert code == 0
-    children: list[dict[str, object]] = json.loads(out)["children"]
-    return children
+    return indexed_snippets(tmp_path_factory, "dispatch", FILES)
 
 
 def test_initializers_pairing_tables_of_two_ops_types_make_groups(snippets: Path) -> None:
