@@ -171,8 +171,10 @@ def write_demo_kernel(snippets: Path) -> None:
     )
 
 
-def build_site(config_file: Path, *, strict: bool = True, site_dir: Path | None = None) -> Path:
-    """A real `mkdocs build` in-process; returns the site folder. Raises mkdocs' Abort on strict failures."""
+def build_config(config_file: Path, *, strict: bool = True, site_dir: Path | None = None):  # type: ignore[no-untyped-def]
+    """A real `mkdocs build` in-process, as the CLI runs it; returns its config (plugins and all).
+
+    Raises mkdocs' Abort on strict failures."""
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
 
@@ -188,7 +190,12 @@ def build_site(config_file: Path, *, strict: bool = True, site_dir: Path | None 
         logging.getLogger("mkdocs").handlers[:] = [
             h for h in logging.getLogger("mkdocs").handlers if type(h).__name__ != "CountHandler"
         ]
-    return Path(config.site_dir)
+    return config
+
+
+def build_site(config_file: Path, *, strict: bool = True, site_dir: Path | None = None) -> Path:
+    """A real `mkdocs build` in-process; returns the site folder. Raises mkdocs' Abort on strict failures."""
+    return Path(build_config(config_file, strict=strict, site_dir=site_dir).site_dir)
 
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's, driven by Playwright

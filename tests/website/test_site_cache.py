@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 from pathlib import Path
@@ -10,26 +9,14 @@ from pathlib import Path
 from explorer.config import Project
 
 from .site_linkcheck import check_site
-from .sitekit import DemoProject, sitemap_urls
+from .sitekit import DemoProject, build_config, sitemap_urls
 
 KERNEL = "demo-1.0"
 
 
 def _build(project: DemoProject):  # type: ignore[no-untyped-def]
     """One `mkdocs build` as the CLI runs it; returns the plugin (its cache says what was built)."""
-    from mkdocs.commands.build import build
-    from mkdocs.config import load_config
-
-    config = load_config(str(project.root / "mkdocs.yml"), strict=True)
-    config.plugins.on_startup(command="build", dirty=False)
-    try:
-        build(config)
-    finally:
-        config.plugins.on_shutdown()
-        logging.getLogger("mkdocs").handlers[:] = [
-            h for h in logging.getLogger("mkdocs").handlers if type(h).__name__ != "CountHandler"
-        ]
-    return config.plugins["kernel-explorer"]
+    return build_config(project.root / "mkdocs.yml").plugins["kernel-explorer"]
 
 
 def _files(site: Path) -> dict[str, bytes]:
