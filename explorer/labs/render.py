@@ -347,15 +347,17 @@ def render_lab_markdown(
     kernel: str | None = None,
     unreadable: str | None = None,
     language: str = "en",
+    messages: Messages | None = None,
 ) -> str:
     """A lab page's generated part: the command, the recorded results, and the code it exercises.
 
     `results` is a file written by `kexplore lab record` (see `explorer.labs.record.load_results`),
     or None when nothing was recorded; `unreadable` says why a file that is there could not be read.
-    `language` is the page's ("en", or "zh" for the Chinese edition: explorer/labs/i18n.py).
+    `language` is the page's ("en", or "zh" for the Chinese edition: explorer/labs/i18n.py); or pass
+    `messages`, which then lists what had no translation (`Messages.missing`).
     """
     info = lab_info(lab)
-    t = Messages(language)
+    t = messages or Messages(language)
     if site_syntax:
         link = _SITE_SYNTAX
     command = f"`{info.command}`"
