@@ -29,10 +29,11 @@ from pathlib import Path
 
 from ..config import Project
 from . import lab_info
+from .accept_queue import _full_operator
 from .code import CodeRef, KernelCode, same_series
+from .i18n import Messages, explanation, run_title, skip_reason, slug
 from .results import (
     AcceptQueueResult,
-    Explanation,
     FinalAckResult,
     LabRecord,
     LabResult,
@@ -62,8 +63,9 @@ def expand_lab_markers(
     link: Link | None = None,
     site_syntax: bool = False,
     kernel: str | None = None,
+    language: str = "en",
 ) -> str:
-    """Replace `<!-- kexplore-lab: NAME -->` lines with the lab's rendered Markdown."""
+    """Replace `<!-- kexplore-lab: NAME -->` lines with the lab's rendered Markdown, in `language` ("en", "zh")."""
     if "kexplore-lab:" not in markdown:
         return markdown
     from .record import load_results
@@ -73,14 +75,14 @@ def expand_lab_markers(
         try:
             lab_info(name)
         except KeyError:
-            return f"*(no lab named `{name}`)*"
+            return Messages(language)("*(no lab named {name})*", name=f"`{name}`")
         try:
             results, unreadable = load_results(results_dir, name), None
         except ResultsDamaged as exc:
             log.warning("%s", exc)
             results, unreadable = None, str(exc)
         return render_lab_markdown(
-            project, name, results, link=link, site_syntax=site_syntax, kernel=kernel, unreadable=unreadable
+            project, name, results, link=link, site_syntax=site_syntax, kernel=kernel, unreadable=unreadable, language=language
         )
 
     return MARKER.sub(replace, markdown)
@@ -121,37 +123,37 @@ def _ref_md(ref: CodeRef, link: Link | None) -> str:
     return text + where
 
 
-def _kernel_note(result: LabResult, disagreements: int = 0) -> str:
+def _kernel_note(result: LabResult, t: Messages, disagreements: int = 0) -> str:
     vendored = result.vendored_kernel
     running = md_code(result.kernel)
     if vendored is None:
-        return f"Recorded on Linux {running}."
+        return t("Recorded on Linux {running}.", running=running)
     version = md_code(vendored.version or vendored.name)
     title = md_text(vendored.title)
     if same_series(result.kernel, vendored.version):
-        return f"Recorded on Linux {running}; the code below is {title} ({version}), the same series."
+        return t("Recorded on Linux {running}; the code below is {title} ({version}), the same series.", running=running, title=title, version=version)
     return (
-        f"Recorded on Linux {running}; the code below is {title} ({version}).\n\n"
-        f"> **The running kernel differs from the vendored one.** The numbers come from {running}, the code "
-        f"quoted here from {version}. "
+        t("Recorded on Linux {running}; the code below is {title} ({version}).", running=running, title=title, version=version) + "\n\n"
+        + t("> **The running kernel differs from the vendored one.** The numbers come from {running}, the code "
+            "quoted here from {version}. ", running=running, version=version)
         + (
-            "Every prediction made from the vendored code held on the running kernel."
+            t("Every prediction made from the vendored code held on the running kernel.")
             if not disagreements
-            else f"{disagreements} prediction(s) did not hold (marked **differs**): the code that decided "
-            "those numbers has changed between the two."
+            else t("{count} prediction(s) did not hold (marked **differs**): the code that decided "
+                   "those numbers has changed between the two.", count=disagreements)
         )
     )
 
 
-def _predicted(result: AcceptQueueResult | SynQueueRun | FinalAckResult | ReuseportResult, key: str) -> str:
+def _predicted(result: AcceptQueueResult | SynQueueRun | FinalAckResult | ReuseportResult, key: str, t: Messages) -> str:
     predicted, agrees = result.predicted, result.agrees
     if key in predicted:
         value = str(predicted[key])
     elif f"{key}_at_least" in predicted:
-        value = f"at least {predicted[key + '_at_least']}"
+        value = t("at least {value}", value=predicted[key + "_at_least"])
     else:
         return "-"
-    return value + ("" if agrees.get(key, True) else " (**differs**)")
+    return value + ("" if agrees.get(key, True) else t(" (**differs**)"))
 
 
 _IDENTIFIER = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
@@ -184,28 +186,29 @@ def code_spans(text: str) -> str:
     )
 
 
-def _explanations(explanations: tuple[Explanation, ...], link: Link | None) -> list[str]:
+def _explanations(result: LabResult, link: Link | None, t: Messages, full_op: str) -> list[str]:
     lines = []
-    for item in explanations:
-        refs = ", ".join(_ref_md(ref, link) for ref in item.code)
-        lines.append(f"- {code_spans(item.text)} Code: {refs}.")
+    for item in result.explanations:
+        refs = t(", ").join(_ref_md(ref, link) for ref in item.code)
+        text = code_spans(explanation(t.language, result, item, full_op))
+        lines.append("- " + t("{text} Code: {refs}.", text=text, refs=refs))
     return lines
 
 
-def _accept_queue_run(result: AcceptQueueResult, link: Link | None) -> list[str]:
+def _accept_queue_run(result: AcceptQueueResult, link: Link | None, t: Messages, full_op: str) -> list[str]:
     rows = [
         ("backlog passed to `listen()`", result.backlog, "-"),
         ("`net.core.somaxconn`", result.somaxconn, "-"),
         ("clients connecting", result.clients, "-"),
-        ("effective backlog (`ss -lnt` Send-Q)", result.effective_backlog, _predicted(result, "effective_backlog")),
-        ("in the accept queue (`ss -lnt` Recv-Q)", result.queued, _predicted(result, "queued")),
-        ("clients stuck in SYN-SENT", result.syn_sent, _predicted(result, "syn_sent")),
-        ("TcpExt ListenOverflows", f"+{result.overflows}", _predicted(result, "overflows")),
+        ("effective backlog (`ss -lnt` Send-Q)", result.effective_backlog, _predicted(result, "effective_backlog", t)),
+        ("in the accept queue (`ss -lnt` Recv-Q)", result.queued, _predicted(result, "queued", t)),
+        ("clients stuck in SYN-SENT", result.syn_sent, _predicted(result, "syn_sent", t)),
+        ("TcpExt ListenOverflows", f"+{result.overflows}", _predicted(result, "overflows", t)),
         ("TcpExt ListenDrops", f"+{result.drops}", "-"),
     ]
-    lines = ["| observation | measured | the vendored code predicts |", "|---|---:|---:|"]
-    lines += [f"| {_cell(a)} | {_cell(b)} | {_cell(c)} |" for a, b, c in rows]
-    return [*lines, "", *_explanations(result.explanations, link)]
+    lines = [t("| observation | measured | the vendored code predicts |"), "|---|---:|---:|"]
+    lines += [f"| {_cell(t(a))} | {_cell(b)} | {_cell(c)} |" for a, b, c in rows]
+    return [*lines, "", *_explanations(result, link, t, full_op)]
 
 
 SYN_QUEUE_ROWS = (
@@ -217,103 +220,110 @@ SYN_QUEUE_ROWS = (
 )
 
 
-def _syn_queue_run(result: SynQueueResult, link: Link | None) -> list[str]:
+def _syn_queue_run(result: SynQueueResult, link: Link | None, t: Messages, full_op: str) -> list[str]:
     off, on = result.runs
     lines = [
-        f"Backlog {result.backlog} (applied: {result.effective_backlog}), {result.syns} SYNs, "
-        f"`net.core.somaxconn` = {result.somaxconn}, `net.ipv4.tcp_max_syn_backlog` = {result.tcp_max_syn_backlog} "
-        f"(inside the lab's namespace).",
+        t("Backlog {backlog} (applied: {effective}), {syns} SYNs, `net.core.somaxconn` = {somaxconn}, "
+          "`net.ipv4.tcp_max_syn_backlog` = {max_syn_backlog} (inside the lab's namespace).",
+          backlog=result.backlog, effective=result.effective_backlog, syns=result.syns, somaxconn=result.somaxconn,
+          max_syn_backlog=result.tcp_max_syn_backlog),
         "",
-        "| observation | cookies off | predicted | cookies on | predicted |",
+        t("| observation | cookies off | predicted | cookies on | predicted |"),
         "|---|---:|---:|---:|---:|",
     ]
     for label, key in SYN_QUEUE_ROWS:
-        lines.append(f"| {label} | {getattr(off, key)} | {_predicted(off, key)} | {getattr(on, key)} | {_predicted(on, key)} |")
-    return [*lines, "", *_explanations(result.explanations, link)]
+        lines.append(f"| {t(label)} | {getattr(off, key)} | {_predicted(off, key, t)} | {getattr(on, key)} | {_predicted(on, key, t)} |")
+    return [*lines, "", *_explanations(result, link, t, full_op)]
 
 
-def _final_ack_run(result: FinalAckResult, link: Link | None) -> list[str]:
+def _final_ack_run(result: FinalAckResult, link: Link | None, t: Messages, full_op: str) -> list[str]:
     r = result
     rows = [
         ("`net.ipv4.tcp_abort_on_overflow` (in the lab's namespace)", r.abort_on_overflow, "-"),
         ("accept queue (`ss -lnt` Recv-Q / Send-Q)", f"{r.queued} / {r.effective_backlog}", "-"),
         ("late clients sending their final ACK", r.clients, "-"),
-        ("late clients still ESTABLISHED", r.established, _predicted(r, "established")),
-        ("late clients reset (ECONNRESET)", r.reset, _predicted(r, "reset")),
-        ("requests the listener keeps (SYN-RECV)", r.server_syn_recv, _predicted(r, "server_syn_recv")),
-        ("TcpExt ListenOverflows", f"+{r.listen_overflows}", _predicted(r, "listen_overflows")),
-        ("TcpExt TCPSynRetrans (SYN-ACKs sent again)", f"+{r.synack_retransmits}", _predicted(r, "synack_retransmits")),
-        ("TcpExt EmbryonicRsts", f"+{r.embryonic_rsts}", _predicted(r, "embryonic_rsts")),
+        ("late clients still ESTABLISHED", r.established, _predicted(r, "established", t)),
+        ("late clients reset (ECONNRESET)", r.reset, _predicted(r, "reset", t)),
+        ("requests the listener keeps (SYN-RECV)", r.server_syn_recv, _predicted(r, "server_syn_recv", t)),
+        ("TcpExt ListenOverflows", f"+{r.listen_overflows}", _predicted(r, "listen_overflows", t)),
+        ("TcpExt TCPSynRetrans (SYN-ACKs sent again)", f"+{r.synack_retransmits}", _predicted(r, "synack_retransmits", t)),
+        ("TcpExt EmbryonicRsts", f"+{r.embryonic_rsts}", _predicted(r, "embryonic_rsts", t)),
     ]
     if r.completed_after_accept is not None:
-        rows.append(("requests completed once the lab accepted (made room)", r.completed_after_accept, _predicted(r, "completed_after_accept")))
-    lines = [f"Watched for {md_text(r.watched_seconds)} s after the final ACKs were let through.", ""]
-    lines += ["| observation | measured | the vendored code predicts |", "|---|---:|---:|"]
-    lines += [f"| {_cell(a)} | {_cell(b)} | {_cell(c)} |" for a, b, c in rows]
-    return [*lines, "", *_explanations(r.explanations, link)]
+        rows.append(("requests completed once the lab accepted (made room)", r.completed_after_accept, _predicted(r, "completed_after_accept", t)))
+    lines = [t("Watched for {seconds} s after the final ACKs were let through.", seconds=md_text(r.watched_seconds)), ""]
+    lines += [t("| observation | measured | the vendored code predicts |"), "|---|---:|---:|"]
+    lines += [f"| {_cell(t(a))} | {_cell(b)} | {_cell(c)} |" for a, b, c in rows]
+    return [*lines, "", *_explanations(r, link, t, full_op)]
 
 
-def _reuseport_run(result: ReuseportResult, link: Link | None) -> list[str]:
+def _reuseport_run(result: ReuseportResult, link: Link | None, t: Messages, full_op: str) -> list[str]:
     r = result
-    lines = ["| listener (in the order they listened) | connections accepted |", "|---|---:|"]
+    lines = [t("| listener (in the order they listened) | connections accepted |"), "|---|---:|"]
     lines += [f"| {i + 1} | {n} |" for i, n in enumerate(r.per_listener)]
     lines += [
         "",
-        f"All listeners: {sum(r.per_listener)} of {r.clients} connections (predicted: {_predicted(r, 'accepted')}). "
-        f"Connected again from the same source port: {r.same_listener_again} of {r.repeated} reached the same "
-        f"listener (predicted: {_predicted(r, 'same_listener_again')}).",
+        t("All listeners: {accepted} of {clients} connections (predicted: {predicted}). "
+          "Connected again from the same source port: {same} of {repeated} reached the same "
+          "listener (predicted: {predicted_same}).",
+          accepted=sum(r.per_listener), clients=r.clients, predicted=_predicted(r, "accepted", t),
+          same=r.same_listener_again, repeated=r.repeated, predicted_same=_predicted(r, "same_listener_again", t)),
         "",
     ]
-    return [*lines, *_explanations(r.explanations, link)]
+    return [*lines, *_explanations(r, link, t, full_op)]
 
 
-def _run_section(result: LabResult, link: Link | None) -> list[str]:
+def _run_section(result: LabResult, link: Link | None, t: Messages, full_op: str) -> list[str]:
     if isinstance(result, SynQueueResult):
-        return _syn_queue_run(result, link)
+        return _syn_queue_run(result, link, t, full_op)
     if isinstance(result, FinalAckResult):
-        return _final_ack_run(result, link)
+        return _final_ack_run(result, link, t, full_op)
     if isinstance(result, ReuseportResult):
-        return _reuseport_run(result, link)
-    return _accept_queue_run(result, link)
+        return _reuseport_run(result, link, t, full_op)
+    return _accept_queue_run(result, link, t, full_op)
 
 
-def _results_section(lab: str, results: LabRecord | None, link: Link | None, unreadable: str | None = None) -> list[str]:
+def _results_section(lab: str, results: LabRecord | None, link: Link | None, unreadable: str | None, t: Messages,
+                     full_op: str) -> list[str]:
     info = lab_info(lab)
-    lines = ["## Results recorded when this site was built", ""]
+    command = f"`{info.command}`"
+    lines = ["## " + t.heading("Results recorded when this site was built"), ""]
     if unreadable:
-        return [*lines, f"The recorded results could not be read: {md_text(unreadable)}. Run the lab yourself: `{info.command}`.", ""]
+        return [*lines, t("The recorded results could not be read: {error}. Run the lab yourself: {command}.",
+                          error=md_text(unreadable), command=command), ""]
     if results is None or (not results.runs and not results.skipped):
         return [
             *lines,
-            "No results were recorded for this build. Record them with `kexplore lab record` "
-            f"(as root for the whole set), or run the lab yourself: `{info.command}`.",
+            t("No results were recorded for this build. Record them with `kexplore lab record` "
+              "(as root for the whole set), or run the lab yourself: {command}.", command=command),
             "",
         ]
     if results.skipped:
         return [
             *lines,
-            f"Not recorded on Linux {md_code(results.kernel)} ({md_text(results.recorded_at)}): {md_text(results.skipped)}. "
-            f"Run it yourself: `{info.command}`.",
+            t("Not recorded on Linux {kernel} ({when}): {reason}. Run it yourself: {command}.", kernel=md_code(results.kernel),
+              when=md_text(results.recorded_at), reason=md_text(skip_reason(t.language, results.skipped)), command=command),
             "",
         ]
     runs = results.runs
     wrong = sum(disagreements(run.result) for run in runs)
-    lines += [_kernel_note(runs[0].result, wrong), "", f"Recorded {md_text(results.recorded_at)}.", ""]
+    lines += [_kernel_note(runs[0].result, t, wrong), "", t("Recorded {when}.", when=md_text(results.recorded_at)), ""]
     for run in runs:
-        lines += [f"### {md_text(run.title)}", "", md_code(run.command), ""]
-        lines += _run_section(run.result, link)
+        title = md_text(run_title(t.language, run.title))
+        anchor = slug(run.title) if t.language != "en" else ""
+        lines += [f"### {title}" + (f" {{#{anchor}}}" if anchor else ""), "", md_code(run.command), ""]
+        lines += _run_section(run.result, link, t, full_op)
         lines.append("")
     return lines
 
 
-def _code_section(code: KernelCode, lab: str, link: Link | None) -> list[str]:
+def _code_section(code: KernelCode, lab: str, link: Link | None, t: Messages) -> list[str]:
     info = lab_info(lab)
-    lines = [f"## The code it exercises ({code.title})", ""]
+    lines = ["## " + t.heading("The code it exercises ({title})", title=code.title), ""]
     if not code.indexed:
         return lines + [
-            "The vendored kernel is not indexed here, so the excerpts are missing; the symbols are: "
-            + ", ".join(f"`{name}`" for name in info.symbols)
-            + ". Run `kexplore vendor && kexplore index` (or `make index`).",
+            t("The vendored kernel is not indexed here, so the excerpts are missing; the symbols are: {symbols}. "
+              "Run `kexplore vendor && kexplore index` (or `make index`).", symbols=", ".join(f"`{name}`" for name in info.symbols)),
             "",
         ]
     for name in info.symbols:
@@ -336,17 +346,24 @@ def render_lab_markdown(
     site_syntax: bool = False,
     kernel: str | None = None,
     unreadable: str | None = None,
+    language: str = "en",
+    messages: Messages | None = None,
 ) -> str:
     """A lab page's generated part: the command, the recorded results, and the code it exercises.
 
     `results` is a file written by `kexplore lab record` (see `explorer.labs.record.load_results`),
     or None when nothing was recorded; `unreadable` says why a file that is there could not be read.
+    `language` is the page's ("en", or "zh" for the Chinese edition: explorer/labs/i18n.py); or pass
+    `messages`, which then lists what had no translation (`Messages.missing`).
     """
     info = lab_info(lab)
+    t = messages or Messages(language)
     if site_syntax:
         link = _SITE_SYNTAX
-    lines = [f"Run it yourself: `{info.command}`" + (" (needs root)." if info.needs_root else "."), ""]
-    lines += _results_section(lab, results, link, unreadable)
+    command = f"`{info.command}`"
+    lines = [t("Run it yourself: {command} (needs root).", command=command) if info.needs_root
+             else t("Run it yourself: {command}.", command=command), ""]
     with KernelCode(project, kernel) as code:
-        lines += _code_section(code, lab, link)
+        lines += _results_section(lab, results, link, unreadable, t, _full_operator(code) or ">")
+        lines += _code_section(code, lab, link, t)
     return "\n".join(lines).rstrip() + "\n"

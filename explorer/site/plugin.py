@@ -715,8 +715,10 @@ class KernelExplorerPlugin(BasePlugin[PluginConfig]):
             from ..labs.render import expand_lab_markers
 
             assert self.project is not None
+            edition = self.translation.edition if self.translation is not None else None
+            language = edition.language_of(uri).code if edition is not None else "en"  # the tables in the page's language
             return expand_lab_markers(markdown, self.project, results_dir=self.lab_results, site_syntax=True,
-                                      kernel=site.kernel)
+                                      kernel=site.kernel, language=language)
         return None
 
     def _symbol_page(self, name: str, kernel: str, blocks: dict[str, str], config: MkDocsConfig) -> str:

@@ -222,8 +222,9 @@ def _hostile(recorded: LabRecord) -> LabRecord:
     return dataclasses.replace(recorded, recorded_at=HOSTILE, runs=(run,))
 
 
+@pytest.mark.parametrize("language", ["en", "zh"])
 @pytest.mark.parametrize("site_syntax", [False, True])
-def test_text_from_a_results_file_is_text_on_the_page(project, recorded, vendored_index, site_syntax) -> None:  # type: ignore[no-untyped-def]
+def test_text_from_a_results_file_is_text_on_the_page(project, recorded, vendored_index, site_syntax, language) -> None:  # type: ignore[no-untyped-def]
     """Rendered through real Python-Markdown with the site's own [[...]] extension: markup in the file stays text."""
     markdown = pytest.importorskip("markdown")
     from explorer.site.markdown import CommentaryLinkResolver, SymbolLinkExtension
@@ -245,8 +246,8 @@ def test_text_from_a_results_file_is_text_on_the_page(project, recorded, vendore
     skipped = dataclasses.replace(hostile, runs=(), skipped=HOSTILE, kernel=HOSTILE)
     for record in (hostile, skipped):
         asked = Asked()
-        text = render_lab_markdown(project, "accept-queue", record, site_syntax=site_syntax)
-        page = markdown.markdown(text, extensions=["tables", "fenced_code", SymbolLinkExtension(lambda asked=asked: asked)])
+        text = render_lab_markdown(project, "accept-queue", record, site_syntax=site_syntax, language=language)
+        page = markdown.markdown(text, extensions=["tables", "fenced_code", "attr_list", SymbolLinkExtension(lambda asked=asked: asked)])
         assert "<img" not in page, page
         assert 'href="javascript' not in page, page
         assert "<strong>bold</strong>" not in page and "<h1>heading" not in page
@@ -262,3 +263,70 @@ def test_a_damaged_file_with_markup_in_its_keys_is_text_on_the_page(project, rec
     (tmp_path / "accept-queue.json").write_text(json.dumps(data))
     page = markdown.markdown(expand_lab_markers("<!-- kexplore-lab: accept-queue -->\n", project, tmp_path), extensions=["tables"])
     assert "could not be read" in page and "<img" not in page and 'href="javascript' not in page
+
+
+# ---------------------------------------------------------------- the Chinese edition's lab pages
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.fixture(scope="module")
+def recorded_labs(project, tmp_path_factory, vendored_index, netns_capable) -> Path:  # type: ignore[no-untyped-def]
+    """Every lab recorded for real, as `kexplore lab record` records them for the site."""
+    from explorer.labs.record import record_labs
+
+    out = tmp_path_factory.mktemp("recorded")
+    record_labs(project, out)
+    return out
+
+
+@pytest.mark.parametrize("lab", [lab.name for lab in LABS])
+def test_a_chinese_page_gets_every_part_of_the_results_in_chinese(project, recorded_labs, lab) -> None:  # type: ignore[no-untyped-def]
+    from explorer.labs.i18n import EXPLANATIONS_ZH, Messages
+
+    record = load_results(recorded_labs, lab)
+    assert record is not None and not record.skipped and record.runs, record
+    messages = Messages("zh")
+    zh = render_lab_markdown(project, lab, record, site_syntax=True, messages=messages)
+    en = render_lab_markdown(project, lab, record, site_syntax=True)
+    assert messages.missing == set(), "every sentence and label the page uses has its Chinese"
+    assert not _CJK.search(en) and _CJK.search(zh)
+    for run in record.runs:
+        for item in run.result.explanations:
+            assert (lab, item.observation) in EXPLANATIONS_ZH, (lab, item.observation)
+            assert item.text not in zh  # written again in Chinese, not the file's English
+    # the tables hold the same numbers in the same rows; only the words change
+    def rows(text: str) -> list[list[str]]:
+        return [re.findall(r"\d+", line.split("|", 2)[2]) for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+
+    assert rows(en) == rows(zh) and rows(zh)
+    # the same anchors for the generated headings as on the English page
+    assert "## 构建本站时记录的结果 {#results-recorded-when-this-site-was-built}" in zh
+    for run in record.runs:
+        assert re.search(r"^### .*[\u4e00-\u9fff].* \{#[\w-]+\}$", zh, re.M), run.title
+
+
+def test_every_recorded_run_title_and_the_skip_reason_have_their_chinese(project, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from explorer.labs.i18n import run_title
+    from explorer.labs.record import record_lab, recordings
+
+    for lab in LABS:
+        for root in (True, False):
+            for rec in recordings(lab.name, root):
+                title = run_title("zh", rec.title)
+                assert title != rec.title and _CJK.search(title), rec.title
+                assert re.findall(r"\d+", title) == re.findall(r"\d+", rec.title.replace("nine", "9").replace("four", "4").replace("two", "2"))
+                assert run_title("en", rec.title) == rec.title
+    monkeypatch.setattr("os.geteuid", lambda: 1000)  # what `kexplore lab record` writes without root
+    skipped = record_lab(project, "final-ack")
+    assert skipped.skipped
+    zh = render_lab_markdown(project, "final-ack", skipped, language="zh")
+    assert "未在 Linux" in zh and "需要 root" in zh and skipped.skipped not in zh
+
+
+def test_without_results_or_with_a_damaged_file_a_chinese_page_says_so_in_chinese(project, recorded, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert "这次构建没有记录结果" in expand_lab_markers("<!-- kexplore-lab: syn-queue -->\n", project, tmp_path, language="zh")
+    (tmp_path / "accept-queue.json").write_text("{")
+    page = expand_lab_markers("<!-- kexplore-lab: accept-queue -->\n", project, tmp_path, language="zh")
+    assert "记录的结果无法读取" in page and str(tmp_path / "accept-queue.json") in page.replace("\\", "")
+    assert "没有名为 `nope` 的实验" in expand_lab_markers("<!-- kexplore-lab: nope -->\n", project, tmp_path, language="zh")

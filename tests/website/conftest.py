@@ -89,23 +89,30 @@ class PublishedSite:
 
     folder: Path
     url: str  # ends with /kernel-explorer/; also the site_url it was built for
+    labs: Path  # the lab results it shows, recorded for it (`kexplore lab record`)
 
 
 @pytest.fixture(scope="session")
 def published_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PublishedSite]:
     """The project's mkdocs.yml built once per session, strictly, with KEXPLORE_SITE_URL naming a
-    sub-path of a server on 127.0.0.1 (started first, so the URL holds its port), and served there."""
+    sub-path of a server on 127.0.0.1 (started first, so the URL holds its port), and served there.
+    The labs are recorded for it first, for real (as root; without root, those that need it are
+    recorded as skipped), so that its lab pages show result tables in both languages."""
     missing = real_index_missing()
     if missing is not None:
         pytest.skip(missing)
+    from explorer.labs.record import record_labs
+
+    labs = tmp_path_factory.mktemp("labs")
+    record_labs(Project.load(PACKAGE_ROOT / "kernel-snippets"), labs)
     root = tmp_path_factory.mktemp("published")
     folder = root / SUB_PATH.rstrip("/")
     try:
         with serve_folder(root) as host:
             url = host + SUB_PATH
-            with environment(KEXPLORE_SITE_URL=url), real_config() as config:
+            with environment(KEXPLORE_SITE_URL=url, KEXPLORE_LAB_RESULTS=str(labs)), real_config() as config:
                 build_site(config, strict=True, site_dir=folder)
-            yield PublishedSite(folder, url)
+            yield PublishedSite(folder, url, labs)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

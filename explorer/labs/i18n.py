@@ -1,0 +1,350 @@
+"""The labs' generated Markdown in the site's languages: English, and Chinese for the translated pages.
+
+`explorer.labs.render` writes every sentence, table header and label of a lab page through a
+`Messages` of the page's language: the English text is the message id (gettext's habit), so the
+English pages are exactly what they were, and a message with no Chinese entry yet comes out in
+English on a Chinese page (and is listed in `Messages.missing`, which the tests read).
+
+What a results file says in words is English, written when the lab ran: the run titles, the
+reason a lab was skipped, and each observation's explanation. On a Chinese page
+
+- a run title or skip reason that `kexplore lab record` writes is matched and translated
+  (`run_title`, `skip_reason`); any other text stays as the file has it;
+- an explanation is written again in Chinese from the result's numbers (`explanation`), one
+  writer per lab and observation, so that the numbers are the measured ones; an observation with
+  no Chinese writer keeps the file's English text.
+
+Numbers, JSON keys, sysctl names and kernel identifiers are never translated. Text from a file
+is escaped by the caller exactly as in English (`md_text`, `md_code`, `code_spans`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .results import (
+    AcceptQueueResult,
+    Explanation,
+    FinalAckResult,
+    LabResult,
+    ReuseportResult,
+    SynQueueResult,
+)
+
+# msgid (the English text, a str.format template) -> its Chinese; the values put into a template
+# are Markdown already (escaped by the caller), the templates themselves are the project's own
+ZH: dict[str, str] = {
+    # the page's frame
+    "Run it yourself: {command} (needs root).": "自己动手运行：{command}（需要 root）。",
+    "Run it yourself: {command}.": "自己动手运行：{command}。",
+    "*(no lab named {name})*": "*（没有名为 {name} 的实验）*",
+    "Results recorded when this site was built": "构建本站时记录的结果",
+    "The recorded results could not be read: {error}. Run the lab yourself: {command}.":
+        "记录的结果无法读取：{error}。请自己运行这个实验：{command}。",
+    "No results were recorded for this build. Record them with `kexplore lab record` "
+    "(as root for the whole set), or run the lab yourself: {command}.":
+        "这次构建没有记录结果。可以用 `kexplore lab record` 记录（以 root 运行才能记录全部实验），"
+        "或者自己运行这个实验：{command}。",
+    "Not recorded on Linux {kernel} ({when}): {reason}. Run it yourself: {command}.":
+        "未在 Linux {kernel} 上记录（{when}）：{reason}。请自己运行：{command}。",
+    "Recorded {when}.": "记录时间：{when}。",
+    "Recorded on Linux {running}.": "记录于 Linux {running}。",
+    "Recorded on Linux {running}; the code below is {title} ({version}), the same series.":
+        "记录于 Linux {running}；下面的代码来自 {title}（{version}），属于同一系列。",
+    "Recorded on Linux {running}; the code below is {title} ({version}).":
+        "记录于 Linux {running}；下面的代码来自 {title}（{version}）。",
+    "> **The running kernel differs from the vendored one.** The numbers come from {running}, the code "
+    "quoted here from {version}. ":
+        "> **运行中的内核与收录的内核不同。** 数字来自 {running}，这里引用的代码来自 {version}。",
+    "Every prediction made from the vendored code held on the running kernel.":
+        "根据收录代码作出的每一项预测，在运行中的内核上都成立。",
+    "{count} prediction(s) did not hold (marked **differs**): the code that decided "
+    "those numbers has changed between the two.":
+        "有 {count} 项预测没有应验（标为 **不符**）：决定这些数字的代码在两个版本之间有了改动。",
+    "at least {value}": "至少 {value}",
+    " (**differs**)": "（**不符**）",
+    "{text} Code: {refs}.": "{text}代码：{refs}。",
+    ", ": "、",
+    "The code it exercises ({title})": "实验所验证的代码（{title}）",
+    "The vendored kernel is not indexed here, so the excerpts are missing; the symbols are: {symbols}. "
+    "Run `kexplore vendor && kexplore index` (or `make index`).":
+        "这里没有为收录的内核建立索引，所以缺少代码摘录；涉及的符号是：{symbols}。"
+        "请运行 `kexplore vendor && kexplore index`（或 `make index`）。",
+    # the tables' headers
+    "| observation | measured | the vendored code predicts |": "| 观测项 | 实测值 | 收录代码的预测 |",
+    "| observation | cookies off | predicted | cookies on | predicted |": "| 观测项 | 关闭 Cookie | 预测 | 开启 Cookie | 预测 |",
+    "| listener (in the order they listened) | connections accepted |": "| 监听套接字（按调用 `listen()` 的先后） | 接受的连接数 |",
+    # the accept-queue lab
+    "backlog passed to `listen()`": "传给 `listen()` 的 backlog",
+    "clients connecting": "发起连接的客户端",
+    "effective backlog (`ss -lnt` Send-Q)": "实际生效的 backlog（`ss -lnt` 的 Send-Q）",
+    "in the accept queue (`ss -lnt` Recv-Q)": "全连接队列中的连接（`ss -lnt` 的 Recv-Q）",
+    "clients stuck in SYN-SENT": "卡在 SYN-SENT 的客户端",
+    # the SYN-queue lab
+    "Backlog {backlog} (applied: {effective}), {syns} SYNs, `net.core.somaxconn` = {somaxconn}, "
+    "`net.ipv4.tcp_max_syn_backlog` = {max_syn_backlog} (inside the lab's namespace).":
+        "backlog {backlog}（实际采用 {effective}），{syns} 个 SYN，`net.core.somaxconn` = {somaxconn}，"
+        "`net.ipv4.tcp_max_syn_backlog` = {max_syn_backlog}（都是实验所在网络命名空间中的值）。",
+    "SYN-RECV requests kept": "保留下来的 SYN-RECV 请求",
+    # the final-ACK lab
+    "Watched for {seconds} s after the final ACKs were let through.": "放行最后的 ACK 之后，观察了 {seconds} 秒。",
+    "`net.ipv4.tcp_abort_on_overflow` (in the lab's namespace)": "`net.ipv4.tcp_abort_on_overflow`（实验的网络命名空间中）",
+    "accept queue (`ss -lnt` Recv-Q / Send-Q)": "全连接队列（`ss -lnt` 的 Recv-Q / Send-Q）",
+    "late clients sending their final ACK": "发出最后 ACK 的后到客户端",
+    "late clients still ESTABLISHED": "仍处于 ESTABLISHED 的后到客户端",
+    "late clients reset (ECONNRESET)": "被重置的后到客户端（ECONNRESET）",
+    "requests the listener keeps (SYN-RECV)": "监听套接字保留的请求（SYN-RECV）",
+    "TcpExt TCPSynRetrans (SYN-ACKs sent again)": "TcpExt TCPSynRetrans（重发的 SYN-ACK）",
+    "requests completed once the lab accepted (made room)": "实验 `accept()` 腾出空间后完成的请求",
+    # the SO_REUSEPORT lab
+    "All listeners: {accepted} of {clients} connections (predicted: {predicted}). "
+    "Connected again from the same source port: {same} of {repeated} reached the same "
+    "listener (predicted: {predicted_same}).":
+        "所有监听套接字合计接受了 {clients} 个连接中的 {accepted} 个（预测：{predicted}）。"
+        "从同一个源端口再连接一次：{repeated} 个连接中有 {same} 个到达了同一个监听套接字（预测：{predicted_same}）。",
+}
+
+CATALOGUES = {"zh": ZH}  # any other language: English
+
+# names that are the same in every language (they are looked up, and found, as they are)
+SAME = frozenset({"`net.core.somaxconn`", "TcpExt ListenOverflows", "TcpExt ListenDrops", "TcpExt TCPReqQFullDrop",
+                  "TcpExt TCPReqQFullDoCookies", "TcpExt SyncookiesSent", "TcpExt EmbryonicRsts"})
+
+
+@dataclass
+class Messages:
+    """The messages of one language (English where it has no catalogue); `t(msgid, **values)` is the text."""
+
+    language: str = "en"
+    missing: set[str] = field(default_factory=set)
+
+    def __call__(self, msgid: str, **values: object) -> str:
+        template = msgid
+        catalogue = CATALOGUES.get(self.language)
+        if catalogue is not None and msgid not in SAME:
+            found = catalogue.get(msgid)
+            if found is None:
+                self.missing.add(msgid)
+            else:
+                template = found
+        return template.format(**values) if values else template
+
+    def heading(self, msgid: str, **values: object) -> str:
+        """A heading's text; on a translated page with the English heading's anchor, so that both have one id."""
+        text = self(msgid, **values)
+        if self.language == "en":
+            return text
+        anchor = slug(msgid.format(**values) if values else msgid)
+        return f"{text} {{#{anchor}}}" if anchor else text
+
+
+def slug(text: str) -> str:
+    """The id Python-Markdown's toc gives an English heading (its default `slugify`), `[\\w-]` only."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    text = re.sub(r"[^\w\s-]", "", text).strip().lower()
+    return re.sub(r"[-\s]+", "-", text)
+
+
+# ---------------------------------------------------------------- words from a results file
+
+# the titles `kexplore lab record` gives its runs (explorer/labs/record.py)
+_TITLES_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(a), b) for a, b in (
+    (r"backlog (\d+), nine clients", "backlog {0}，9 个客户端"),
+    (r"backlog (\d+) with net\.core\.somaxconn = (\d+): clamped", "backlog {0}，net.core.somaxconn = {1}：被截断"),
+    (r"backlog (\d+): above net\.core\.somaxconn, clamped", "backlog {0}：超过 net.core.somaxconn，被截断"),
+    (r"IPv6: backlog (\d+), nine clients on ::1", "IPv6：backlog {0}，9 个客户端连接 ::1"),
+    (r"backlog (\d+), (\d+) SYNs", "backlog {0}，{1} 个 SYN"),
+    (r"backlog (\d+), (\d+) SYNs, tcp_max_syn_backlog (\d+): the last quarter rule",
+     "backlog {0}，{1} 个 SYN，tcp_max_syn_backlog {2}：最后四分之一规则"),
+    (r"IPv6: backlog (\d+), (\d+) SYNs to ::1", "IPv6：backlog {0}，{1} 个 SYN 发往 ::1"),
+    (r"tcp_abort_on_overflow = 0: the final ACK is dropped, and retried", "tcp_abort_on_overflow = 0：最后的 ACK 被丢弃，之后重试"),
+    (r"tcp_abort_on_overflow = 1: the client gets a reset", "tcp_abort_on_overflow = 1：客户端收到 RST"),
+    (r"(four|two) listeners, (\d+) connections", "{0} 个监听套接字，{1} 个连接"),
+))
+_NUMBERS = {"two": "2", "four": "4", "nine": "9"}
+
+_SKIPS_ZH = {
+    "recorded without root: this lab needs root (a network namespace of its own, with sysctls or nftables rules inside it)":
+        "记录时没有 root 权限：这个实验需要 root（它要在自己的网络命名空间里设置 sysctl 或 nftables 规则）",
+}
+
+
+def run_title(language: str, title: str) -> str:
+    """A recorded run's title in `language` (plain text: the caller escapes it); an unknown one as it is."""
+    if language == "zh":
+        for pattern, template in _TITLES_ZH:
+            match = pattern.fullmatch(title)
+            if match:
+                return template.format(*(_NUMBERS.get(g, g) for g in match.groups()))
+    return title
+
+
+def skip_reason(language: str, reason: str) -> str:
+    """Why a lab was not recorded, in `language` when it is the reason `kexplore lab record` gives."""
+    return _SKIPS_ZH.get(reason, reason) if language == "zh" else reason
+
+
+# ---------------------------------------------------------------- explanations, from the numbers
+
+Writer = Callable[[LabResult, str], str]  # (the result, the operator of sk_acceptq_is_full) -> Chinese text
+
+
+def _aq_backlog(r: LabResult, op: str) -> str:
+    assert isinstance(r, AcceptQueueResult)
+    head = f"`listen()` 要求的 backlog 是 {r.backlog}，内核采用的是 {r.effective_backlog}（`ss -lnt` 的 Send-Q）。"
+    if r.backlog > r.somaxconn:
+        return head + (f"{r.backlog} 超过了 `net.core.somaxconn` = {r.somaxconn}，`__sys_listen` 按 "
+                       "`(unsigned int)backlog > somaxconn` 把它截断为 somaxconn，然后 `inet_listen` 才把它存入 `sk_max_ack_backlog`。")
+    return head + (f"{r.backlog} 没有超过 `net.core.somaxconn` = {r.somaxconn}，所以 `__sys_listen` 原样放行，"
+                   "由 `inet_listen` 存入 `sk_max_ack_backlog`。")
+
+
+def _aq_queued(r: LabResult, op: str) -> str:
+    assert isinstance(r, AcceptQueueResult)
+    text = (f"{r.queued} 个连接完成了握手，在全连接队列里等待（`ss -lnt` 的 Recv-Q），backlog 为 {r.effective_backlog}："
+            f"`sk_acceptq_is_full` 检查的是 `sk_ack_backlog {op} sk_max_ack_backlog`，所以队列要放进 backlog + 1 个连接才算满。")
+    if r.ipv6:
+        text += ("走 IPv6（::1）时，握手经过 `tcp_v6_conn_request` 和 `tcp_v6_syn_recv_sock`，它们做同样的 "
+                 "`sk_acceptq_is_full` 检查，并把 SYN 交给同一个 `tcp_conn_request`。")
+    return text
+
+
+def _aq_stuck(r: LabResult, op: str) -> str:
+    assert isinstance(r, AcceptQueueResult)
+    return (f"{r.syn_sent} 个客户端卡在 SYN-SENT：全连接队列已满，`tcp_conn_request` 丢弃它们的 SYN"
+            "（即 `sk_acceptq_is_full(sk)` 那个检查），不作应答，客户端稍后会重传。")
+
+
+def _aq_counters(r: LabResult, op: str) -> str:
+    assert isinstance(r, AcceptQueueResult)
+    return (f"TcpExt ListenOverflows 增加了 {r.overflows}，ListenDrops 增加了 {r.drops}：每个被丢弃的 SYN 在两者中各计一次"
+            "（先是 `NET_INC_STATS(LINUX_MIB_LISTENOVERFLOWS)`，再是 `tcp_listendrop`），重传的 SYN 会再计一次，"
+            "所以溢出次数至少等于卡住的客户端数"
+            + ("（这个网络命名空间里的其他套接字也会计入：要得到干净的计数，请加 `--netns` 运行）。" if r.netns != "private" else "。"))
+
+
+def _sq_backlog(r: LabResult, op: str) -> str:
+    assert isinstance(r, SynQueueResult)
+    return (f"`listen()` 要求的 backlog 是 {r.backlog}，监听套接字采用了 {r.effective_backlog}"
+            f"（实验的网络命名空间中 `net.core.somaxconn` = {r.somaxconn}；超过它的值会被 `__sys_listen` 截断）。")
+
+
+def _sq_cookies_off(r: LabResult, op: str) -> str:
+    assert isinstance(r, SynQueueResult)
+    off = r.runs[0]
+    eff, max_syn = r.effective_backlog, r.tcp_max_syn_backlog
+    quarter_cap = max_syn - (max_syn >> 2) + 1
+    binding = "backlog" if eff + 1 <= quarter_cap else "`tcp_max_syn_backlog`"
+    return (f"关闭 SYN Cookie 时，{r.syns} 个 SYN 中有 {off.syn_recv} 个作为 SYN-RECV 请求保留下来。"
+            f"`tcp_conn_request` 在两种情况下拒绝 SYN：一是 `inet_csk_reqsk_queue_is_full`（qlen > `sk_max_ack_backlog`，"
+            f"所以能放 backlog + 1 = {eff + 1} 个）；二是仅在关闭 Cookie 时，`tcp_max_syn_backlog` = {max_syn} 的空位剩下不到四分之一"
+            f"（最多放 {quarter_cap} 个）。这里起限制作用的是 {binding}。被拒绝的 SYN 都被丢弃：ListenDrops +{off.drops}，"
+            f"其中 TCPReqQFullDrop +{off.reqq_full_drop} 来自队列已满（`tcp_syn_flood_action`）；四分之一规则造成的丢弃没有自己的计数器。"
+            + ("这些 SYN 走的是 IPv6，发往 ::1：`tcp_v6_conn_request` 把它们交给同一个 `tcp_conn_request`。" if r.ipv6 else ""))
+
+
+def _sq_cookies_on(r: LabResult, op: str) -> str:
+    assert isinstance(r, SynQueueResult)
+    on = r.runs[1]
+    return (f"开启 SYN Cookie 时，{r.syns} 个 SYN 中有 {on.syn_recv} 个作为请求保留下来：队列满了以后，`tcp_syn_flood_action` "
+            f"改用 Cookie 应答，而不是丢弃：TCPReqQFullDoCookies +{on.reqq_full_do_cookies}，SyncookiesSent +{on.cookies_sent}，"
+            f"ListenDrops +{on.drops}。Cookie 不保存状态：连接的信息编码在 SYN-ACK 的序列号里（`cookie_init_sequence` "
+            "累加 SyncookiesSent，`cookie_v4_init_sequence` 计算序列号），所以无论来多少 SYN，半连接队列都有上限，"
+            "`tcp_max_syn_backlog` 也不再起作用。")
+
+
+def _sq_half_open(r: LabResult, op: str) -> str:
+    assert isinstance(r, SynQueueResult)
+    return ("实验的 nftables 规则丢弃了每一个 SYN-ACK，所以没有请求完成握手，也没有请求被重置；每个保留下来的请求都连同一个"
+            "重传定时器插入哈希表（`inet_csk_reqsk_queue_hash_add`），并计入监听套接字的 `icsk_accept_queue.qlen`"
+            "（`inet_csk_reqsk_queue_len`；这个队列由 `reqsk_queue_alloc` 在开始监听时初始化）。请求要在 "
+            f"`tcp_synack_retries` = {r.runs[0].sysctls.tcp_synack_retries} 次重传之后才会过期，那时实验早已观察完毕。")
+
+
+def _fa_filled(r: LabResult, op: str) -> str:
+    assert isinstance(r, FinalAckResult)
+    return (f"全连接队列中有 {r.queued} 个连接，backlog 为 {r.effective_backlog}：`sk_acceptq_is_full` 检查的是 "
+            f"`sk_ack_backlog {op} sk_max_ack_backlog`，所以队列已满。监听套接字先以更大的 backlog 监听，好让后到客户端的请求"
+            f"和填充队列的连接都放得下，然后再调用一次 `listen({r.backlog})`：对已经在监听的套接字，`inet_listen` 只保存新的 backlog。")
+
+
+def _fa_check(r: LabResult, op: str) -> str:
+    assert isinstance(r, FinalAckResult)
+    return ("每个后到客户端发出的那个字节都确认了 SYN-ACK，所以 `tcp_check_req` 把它当作最后的 ACK，调用 `syn_recv_sock`："
+            f"全连接队列已满，`tcp_v4_syn_recv_sock` 拒绝创建子套接字（ListenOverflows +{r.listen_overflows}，"
+            f"ListenDrops +{r.listen_drops}），`tcp_check_req` 于是跳到 `listen_overflow` 标签，读取 "
+            f"`net.ipv4.tcp_abort_on_overflow` = {r.abort_on_overflow}（实验的网络命名空间中的值）。")
+
+
+def _fa_kept(r: LabResult, op: str) -> str:
+    assert isinstance(r, FinalAckResult)
+    return ("取值为 0 时，这个标签把请求标记为已确认（acked）并返回 NULL：报文段被丢弃，什么也不回。"
+            f"{r.clients} 个客户端中有 {r.established} 个仍处于 ESTABLISHED（它们的 `send()` 一共返回了 {r.bytes_sent} 字节；"
+            f"{r.reset} 个被重置），监听套接字仍保留着 {r.server_syn_recv} 个 SYN-RECV 请求，它的请求定时器（`reqsk_timer_handler`）"
+            f"重传了 SYN-ACK（{r.watched_seconds} 秒内 TCPSynRetrans +{r.synack_retransmits}）。客户端应答每个 SYN-ACK，"
+            "并重传自己的那个字节（对重传的 SYN-ACK 也会再确认一次），每个这样的报文段都再次碰上满队列：ListenOverflows 不断增长。"
+            f"随后实验接受了队列中的 {r.queued} 个连接，腾出了空间：{r.server_syn_recv} 个等待中的请求里，有 "
+            f"{r.completed_after_accept} 个在客户端下一次重试时完成（`inet_csk_complete_hashdance` 把每个子套接字移入全连接队列），"
+            "不需要重新握手。")
+
+
+def _fa_reset(r: LabResult, op: str) -> str:
+    assert isinstance(r, FinalAckResult)
+    return ("取值为 1 时，这个标签接着执行到 `embryonic_reset`：监听套接字回一个 RST，并把请求从哈希表中移除"
+            f"（`inet_csk_reqsk_queue_drop`；EmbryonicRsts +{r.embryonic_rsts}）。{r.clients} 个客户端中有 {r.reset} 个"
+            f"收到 ECONNRESET；{r.established} 个仍处于 ESTABLISHED，监听套接字保留着 {r.server_syn_recv} 个请求。")
+
+
+def _rp_listeners(r: LabResult, op: str) -> str:
+    assert isinstance(r, ReuseportResult)
+    counts = "、".join(str(n) for n in r.per_listener)
+    fair = r.clients / r.listeners if r.listeners else 0.0
+    return (f"{r.listeners} 个监听套接字共用端口 {r.port}：每个都在 `bind()` 之前设置了 `SO_REUSEPORT`，所以 `inet_csk_get_port` "
+            "允许它们共用这个端口；`listen()` 按它们开始监听的先后，把它们放进同一个 reuseport 组（`inet_reuseport_add_sock`、"
+            f"`reuseport_add_sock`）。{sum(r.per_listener)} 个连接依次被各监听套接字接受了 {counts} 个（从第 1 个监听套接字算起；"
+            f"平均分配的话，每个应为 {fair:.1f} 个）。")
+
+
+def _rp_selection(r: LabResult, op: str) -> str:
+    return ("对每个 SYN，`__inet_lookup_listener` 在监听哈希表中找到这个组，`inet_lookup_reuseport` 请 `reuseport_select_sock` "
+            "挑一个成员：没有挂 BPF 程序时，`reuseport_select_sock_by_hash` 取 `reciprocal_scale(hash, n)`，其中 hash 是 "
+            "`inet_ehashfn` 对连接的地址和端口算出的哈希值。各监听套接字分到的数目不均匀，就像彼此独立的随机抽取那样，而不是轮流分配。")
+
+
+def _rp_again(r: LabResult, op: str) -> str:
+    assert isinstance(r, ReuseportResult)
+    return (f"随后每个客户端从同一个源端口再连接一次：{r.repeated} 个第二次连接中，有 {r.same_listener_again} 个到达了接受第一次"
+            "连接的那个监听套接字。哈希值只取决于四元组（以及启动时定下的一个密钥），所以只要组不变，同一个四元组总是选中同一个成员。")
+
+
+EXPLANATIONS_ZH: dict[tuple[str, str], Writer] = {
+    ("accept-queue", "effective_backlog"): _aq_backlog,
+    ("accept-queue", "queued"): _aq_queued,
+    ("accept-queue", "syn_sent"): _aq_stuck,
+    ("accept-queue", "overflows"): _aq_counters,
+    ("syn-queue", "effective_backlog"): _sq_backlog,
+    ("syn-queue", "syn_recv (cookies off)"): _sq_cookies_off,
+    ("syn-queue", "syn_recv (cookies on)"): _sq_cookies_on,
+    ("syn-queue", "half-open"): _sq_half_open,
+    ("final-ack", "filled"): _fa_filled,
+    ("final-ack", "listen_overflows"): _fa_check,
+    ("final-ack", "established"): _fa_kept,
+    ("final-ack", "reset"): _fa_reset,
+    ("reuseport", "per_listener"): _rp_listeners,
+    ("reuseport", "selection"): _rp_selection,
+    ("reuseport", "same_listener_again"): _rp_again,
+}
+
+
+def explanation(language: str, result: LabResult, item: Explanation, full_op: str = ">") -> str:
+    """An explanation's text in `language`: the Chinese written from the result's numbers, else the file's text.
+
+    The text is plain text with kernel names in backticks, for `render.code_spans`."""
+    if language == "zh":
+        writer = EXPLANATIONS_ZH.get((result.lab, item.observation))
+        if writer is not None:
+            return writer(result, full_op if full_op in (">", ">=") else ">")
+    return item.text
