@@ -13,6 +13,10 @@
 
 Inside code spans and code blocks nothing is replaced.  A name the index does not
 know is reported (page and name) as a warning, so ``mkdocs build --strict`` fails.
+
+A line break between two Chinese characters is dropped (`_CjkLineJoin`): browsers draw it as a
+space (Chromium does, between ideographs and after full-width punctuation alike), which Chinese
+prose has none of, so the Chinese pages can wrap their source lines like the English ones.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from markdown.blockparser import BlockParser
 from markdown.blockprocessors import BlockProcessor
 from markdown.extensions import Extension
 from markdown.inlinepatterns import InlineProcessor
+from markdown.treeprocessors import Treeprocessor
+
+from .i18n import CJK_RANGES
 
 LINK_RE = r"\[\[(?P<target>[^\[\]|\n]+?)(?:\|(?P<text>[^\[\]\n]+?))?\]\]"
 _EMBED_RE = re.compile(r"^\s*\[\[source:(?P<target>[^\[\]|\n]+?)\]\]\s*$")
@@ -111,6 +118,59 @@ class _EmbedProcessor(BlockProcessor):
         p.text = placeholder
 
 
+_CJK_CHAR = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in CJK_RANGES) + "]")
+_LINE_BREAK = re.compile(r"[ \t]*\n[ \t]*")
+_VERBATIM = frozenset({"pre", "code", "kbd", "samp", "script", "style", "textarea"})
+# where prose is: the line breaks inside one of these (and its inline elements) are looked at
+_PROSE = frozenset({"p", "li", "td", "th", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6", "figcaption", "summary"})
+_NOT_INLINE = _PROSE | {"ul", "ol", "dl", "table", "div", "blockquote", "details", "figure", "hr", "br"}
+
+
+class _CjkLineJoin(Treeprocessor):
+    """Joins the source lines of Chinese prose: a line break between two CJK characters goes, also
+    where an inline element (**bold**, a link) starts or ends at the break."""
+
+    def run(self, root: etree.Element) -> None:
+        for block in root.iter():  # ElementTree's own iteration: no Python recursion
+            if block.tag in _PROSE:
+                self._join(block)
+
+    @staticmethod
+    def _slots(block: etree.Element) -> list[tuple[etree.Element, str] | str]:
+        """The texts of a prose block in document order: (element, "text" or "tail") for the ones
+        that may change, a plain string for what may not (code, a nested list: a boundary)."""
+        slots: list[tuple[etree.Element, str] | str] = []
+        stack: list[tuple[str, etree.Element]] = [("el", block)]
+        while stack:  # an explicit stack: the tree is as deep as the Markdown's nesting
+            what, el = stack.pop()
+            if what == "tail":
+                slots.append((el, "tail"))
+                continue
+            if el is not block and (el.tag in _VERBATIM or el.tag in _NOT_INLINE):
+                slots.append("".join(el.itertext()) if el.tag in _VERBATIM else "\n")
+                continue
+            slots.append((el, "text"))
+            for child in reversed(el):
+                stack.append(("tail", child))
+                stack.append(("el", child))
+        return slots
+
+    def _join(self, block: etree.Element) -> None:
+        slots = self._slots(block)
+        texts = [s if isinstance(s, str) else (getattr(s[0], s[1]) or "") for s in slots]
+        for i, slot in enumerate(slots):
+            text = texts[i]
+            if isinstance(slot, str) or "\n" not in text:
+                continue
+
+            def around(m: re.Match[str], i: int = i, text: str = text) -> str:
+                before = text[m.start() - 1] if m.start() else next((t[-1] for t in reversed(texts[:i]) if t), "")
+                after = text[m.end()] if m.end() < len(text) else next((t[0] for t in texts[i + 1:] if t), "")
+                return "" if _CJK_CHAR.match(before) and _CJK_CHAR.match(after) else m.group(0)
+
+            setattr(slot[0], slot[1], _LINE_BREAK.sub(around, text))
+
+
 class SymbolLinkExtension(Extension):
     """Registers `[[...]]` links and `[[source:...]]` embeds; `resolver()` gives the current page's resolver."""
 
@@ -123,6 +183,9 @@ class SymbolLinkExtension(Extension):
         md.inlinePatterns.register(_SymbolLinkProcessor(LINK_RE, md, self.resolver), "kx-symbol-link", 175)
         # before paragraphs (10), after code blocks (80)
         md.parser.blockprocessors.register(_EmbedProcessor(md.parser, self.resolver), "kx-source-embed", 75)
+        # after the inline patterns (20), which make the text nodes final; code blocks and diagrams
+        # are stashed by then (a diagram's line breaks are its syntax), and code spans are skipped
+        md.treeprocessors.register(_CjkLineJoin(md), "kx-cjk-line-join", 15)
 
 
 def linked_names(markdown_text: str) -> set[str]:

@@ -4,11 +4,13 @@ nothing is loaded from another host and no console error occurs, with the site u
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 
+from explorer.config import PACKAGE_ROOT
 from explorer.store import Index
 
 from .conftest import PublishedSite
@@ -223,8 +225,16 @@ def test_chinese_is_drawn_with_the_bundled_font_in_a_browser_without_cjk_fonts(r
     assert not any(f["isCustomFont"] for f in blocked["diagram"])  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(("word", "where"), [("全连接队列", "/zh/"), ("临时端口", "/zh/walkthrough/client/")])
-def test_search_finds_a_chinese_word_inside_a_sentence(real_site: str, page, word: str, where: str) -> None:  # type: ignore[no-untyped-def]
+# (word, a Chinese page that must be among the results): a term of the original pages, and one that
+# only the chapters on request socks and concurrency use, and one of the client chapter (terms the site teaches jieba)
+ZH_SEARCHES = [("全连接队列", None), ("引用计数", "zh/walkthrough/request-sock/"), ("临时端口", "zh/walkthrough/client/")]
+
+
+@pytest.mark.parametrize(("word", "on_page"), ZH_SEARCHES)
+def test_search_finds_a_chinese_word_inside_a_sentence(real_site: str, page, word: str, on_page: str | None) -> None:  # type: ignore[no-untyped-def]
+    if on_page is not None:  # the word is in a sentence of that page, between other Chinese words
+        source = (PACKAGE_ROOT / "docs" / on_page.rstrip("/")).with_suffix(".md").read_text(encoding="utf-8")
+        assert re.search(f"[\u4e00-\u9fff]{{2}}{word}|{word}[\u4e00-\u9fff]{{2}}", source), (word, on_page)
     page.goto(f"{real_site}zh/")
     search = page.locator(".md-search__input")
     search.click()
@@ -235,9 +245,13 @@ def test_search_finds_a_chinese_word_inside_a_sentence(real_site: str, page, wor
     marked = page.locator(".md-search-result__item mark")
     marked.first.wait_for(state="visible")
     assert word in [m.inner_text() for m in marked.all()]
-    # found in Chinese prose: a result on that page whose text holds the word between other words
+    # found in Chinese prose: a result on a zh/ page whose text holds the word between other words
     hits = [(a.get_attribute("href") or "", a.inner_text()) for a in page.locator(".md-search-result__link").all()]
-    assert any(where in f"/{href}" and word in text and len(text) > len(word) + 10 for href, text in hits), hits[:5]
+    assert any("/zh/" in f"/{href}" and word in text and len(text) > len(word) + 10 for href, text in hits), hits[:5]
+    if on_page is not None:
+        assert any(urlsplit(urljoin(page.url, href)).path.endswith(f"/{on_page}") and word in text for href, text in hits), hits[:5]
+
+
 def _data_files(published_site: PublishedSite, kernel: str = "linux-6.1") -> tuple[list[str], list[str]]:
     """(the files with a source page, the other files) of `kernel` as the built site's data lists them."""
     import json

@@ -3,14 +3,17 @@ same page in the other language, a navigation per language, and the bundled CJK 
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
 import pytest
 
+from explorer.config import PACKAGE_ROOT
 from explorer.site.i18n import CjkCharacters, Edition, FontError, language_switch, write_cjk_font
 
-from .sitekit import MKDOCS_YML, DemoProject, build_site
+from .conftest import PublishedSite
+from .sitekit import MKDOCS_YML, DemoProject, build_site, real_index_missing
 
 TRANSLATED_YML = MKDOCS_YML.replace("      mermaid: false\n", "      mermaid: false\n      translation: zh\n") + """\
 nav:
@@ -30,7 +33,7 @@ def _translated(demo_project: DemoProject) -> Path:
     demo_project.write_doc("guide.md", "# Guide\n\nThe accept queue, [[demo_listen]].\n")
     demo_project.write_doc("only-en.md", "# Only English\n\nNo translation.\n")
     demo_project.write_doc("zh/index.md", "# 演示\n\n监听函数是 [[demo_listen]]，全连接队列在这里。\n")
-    demo_project.write_doc("zh/guide.md", "# 指南\n\n半连接队列与全连接队列，见 [[demo_listen_start]]。\n")
+    demo_project.write_doc("zh/guide.md", "# 指南\n\n半连接队列与\n全连接队列，见 [[demo_listen_start]]。\n")
     return build_site(root / "mkdocs.yml")
 
 
@@ -50,6 +53,7 @@ def test_pages_of_the_translation_have_their_urls_lang_and_a_switch_to_the_same_
     assert '<html lang="zh"' in zh_guide
     assert '<html lang="en"' in _html(site, "guide")
     assert _switch(zh_guide) == {"en": "../../guide/"}
+    assert "半连接队列与全连接队列" in zh_guide  # the source's line break inside the sentence is no space
     assert _switch(_html(site, "guide")) == {"zh": "../zh/guide/"}
     assert _switch(_html(site, "")) == {"zh": "zh/"}
     assert _switch(_html(site, "zh")) == {"en": "../"}
@@ -129,6 +133,28 @@ def test_cjk_characters_are_collected_from_html_and_ascii_pages_cost_nothing() -
     assert chars.chars == set("全连接队列（）满了。")
 
 
+def _render(text: str) -> str:
+    import markdown
+
+    from explorer.site.markdown import CommentaryLinkResolver, SymbolLinkExtension
+
+    return markdown.markdown(text, extensions=["tables", "pymdownx.superfences", SymbolLinkExtension(CommentaryLinkResolver)])
+
+
+def test_a_line_break_between_chinese_characters_is_dropped_and_no_other() -> None:
+    html = _render("全连接队列\n满了，`code` 之后\n还是中文。English\n中文 **加粗**\n接着，又一个\n**加粗**。见\n"
+                   "[链接](x.md)\n和 `a`\n以及\n\n- 列表项\n  继续\n    - 嵌套\n      项\n")
+    assert "<p>全连接队列满了，<code>code</code> 之后还是中文。English\n中文 <strong>加粗</strong>接着，" in html
+    assert "又一个<strong>加粗</strong>。见<a href=\"x.md\">链接</a>和 <code>a</code>\n以及</p>" in html
+    assert "<li>列表项继续" in html and "<li>嵌套项</li>" in html
+    # code keeps its lines, as do code blocks and the lines of a diagram (its syntax)
+    assert _render("`中文\n代码`") == "<p><code>中文\n代码</code></p>"
+    fenced = _render("```\n中文\n代码\n```\n")
+    assert "中文\n代码" in fenced
+    english = "The accept queue\n(全连接队列)\nis full.\n\n第一段\n\n第二段"
+    assert _render(english) == "<p>The accept queue\n(全连接队列)\nis full.</p>\n<p>第一段</p>\n<p>第二段</p>"
+
+
 def test_a_missing_or_damaged_font_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FontError, match="fonts-droid-fallback"):
         write_cjk_font(tmp_path / "missing.ttf", "全", tmp_path / "out.woff2")
@@ -160,3 +186,177 @@ def test_the_subset_is_cached_and_the_cache_keeps_only_the_newest(tmp_path: Path
     # a cached subset is the same bytes as a fresh one
     again = write_cjk_font(Path(DEFAULT_CJK_FONT), "全连接队列" + chr(0x4E08), tmp_path / "again.woff2", cache)
     assert (tmp_path / "again.woff2").read_bytes() == (tmp_path / "out8.woff2").read_bytes() and again == sizes[8]
+
+
+# ---------------------------------------------------------------- the project's own Chinese edition
+
+DOCS = PACKAGE_ROOT / "docs"
+ZH = "zh/"
+
+
+def _nav_pages(item: object) -> list[str]:
+    """The src_uris of a nav entry (a page, a titled page, a section), in order."""
+    stack, pages = [item], []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            pages.append(node)
+        elif isinstance(node, dict):
+            stack.extend(reversed(list(node.values())))
+        elif isinstance(node, list):
+            stack.extend(reversed(node))
+    return pages
+
+
+def _project_nav() -> tuple[list[str], list[str]]:
+    """(the main language's pages, the translation's pages) of the project's mkdocs.yml nav, in order:
+    the translation's section is the top-level section whose pages all live in zh/ (as the plugin has it)."""
+    from mkdocs.utils.yaml import yaml_load
+
+    with (PACKAGE_ROOT / "mkdocs.yml").open("rb") as stream:
+        config = yaml_load(stream)
+    main: list[str] = []
+    other: list[str] = []
+    for item in config["nav"]:
+        pages = _nav_pages(item)
+        translated = isinstance(item, dict) and bool(pages) and all(p.startswith(ZH) for p in pages)
+        (other if translated else main).extend(pages)
+    return main, other
+
+
+def _docs(folder: Path) -> list[str]:
+    return sorted(p.relative_to(DOCS).as_posix() for p in folder.rglob("*.md"))
+
+
+def test_every_chinese_page_is_in_the_chinese_navigation_in_the_english_order() -> None:
+    main, zh = _project_nav()
+    assert len(zh) == len(set(zh))
+    assert sorted(zh) == _docs(DOCS / "zh")  # every Chinese page is listed, and only those
+    assert not [p for p in main if p.startswith(ZH)]
+    english = [p.removeprefix(ZH) for p in zh]
+    assert [p for p in english if not (DOCS / p).is_file()] == []  # each translates an English page
+    assert english == [p for p in main if ZH + p in zh]  # in the English navigation's order
+
+
+def test_every_walkthrough_and_lab_page_has_a_chinese_edition() -> None:
+    main, _ = _project_nav()
+    english = ["index.md"] + _docs(DOCS / "walkthrough") + _docs(DOCS / "labs")
+    assert [p for p in english if p not in main] == []  # the English navigation lists them all
+    missing = [p for p in english if not (DOCS / ZH / p).is_file()]
+    assert missing == []
+    assert len(english) >= 15  # the walkthrough's pages and the labs at least
+
+
+_MD_LINK = re.compile(r"\]\(([^)\s]+)\)")
+_CODE = re.compile(r"^```.*?^```|`[^`\n]*`", re.S | re.M)
+_HEADING_ID = re.compile(r"^#{1,6} .*\{#([^}\s]+)\}\s*$", re.M)
+
+
+def test_chinese_pages_link_to_chinese_pages() -> None:
+    """A link from a Chinese page goes to the Chinese edition of a page that has one; to the English
+    page only for a section the Chinese page does not have."""
+    import posixpath
+
+    wrong = []
+    for src in _docs(DOCS / "zh"):
+        text = _CODE.sub("", (DOCS / src).read_text(encoding="utf-8"))
+        for target in _MD_LINK.findall(text):
+            if "://" in target or target.startswith(("#", "mailto:")):
+                continue
+            path, _, anchor = target.partition("#")
+            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(src), path))
+            if not (DOCS / resolved).is_file():
+                continue  # a generated page (source, symbol): one for both languages
+            chinese = DOCS / ZH / resolved
+            if resolved.startswith(ZH) or not chinese.is_file() or resolved == src.removeprefix(ZH):
+                continue  # a Chinese page, an English page without one, or this page's own English original
+            if not anchor or anchor in _HEADING_ID.findall(chinese.read_text(encoding="utf-8")):
+                wrong.append(f"{src}: {target} (the Chinese page is {ZH}{resolved})")
+    assert wrong == []
+
+
+def _page_url(src: str) -> str:
+    """The URL (from the site's root) of a documentation page, as MkDocs' directory URLs have it."""
+    stem = src.removesuffix(".md")
+    if stem == "index" or stem.endswith("/index"):
+        return stem.removesuffix("index")
+    return stem + "/"
+
+
+def _follow(page_url: str, href: str) -> str:
+    """A relative href of the page at `page_url`, as a URL from the site's root."""
+    import posixpath
+
+    joined = posixpath.normpath(posixpath.join(page_url or ".", href.split("#")[0]))
+    return "" if joined == "." else joined + "/"
+
+
+@pytest.mark.vendored
+@pytest.mark.skipif(real_index_missing() is not None, reason=real_index_missing() or "")
+def test_the_project_sites_chinese_pages_are_zh_and_switch_to_their_english_pages_and_back(published_site: PublishedSite) -> None:
+    site = published_site.folder
+    _, zh = _project_nav()
+    for src in zh:
+        url, english = _page_url(src), _page_url(src.removeprefix(ZH))
+        html, english_html = _html(site, url), _html(site, english)
+        assert '<html lang="zh"' in html, src
+        assert '<html lang="en"' in english_html, src
+        assert _follow(url, _switch(html)["en"]) == english, src
+        assert _follow(english, _switch(english_html)["zh"]) == url, src
+        # no line break between two Chinese characters of the prose (a browser draws it as a space)
+        prose = re.sub(r"<(pre|code|script|style)\b.*?</\1>", "x", html, flags=re.S)  # code: not Chinese
+        assert not re.search("[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]\\s*\n\\s*[\u4e00-\u9fff]", prose), src
+    # previous and next lead through the Chinese navigation, in its order
+    for before, after in itertools.pairwise(zh):
+        nxt = re.search(r'<link rel="next" href="([^"]*)"', _html(site, _page_url(before)))
+        prev = re.search(r'<link rel="prev" href="([^"]*)"', _html(site, _page_url(after)))
+        assert nxt is not None and _follow(_page_url(before), nxt.group(1)) == _page_url(after), before
+        assert prev is not None and _follow(_page_url(after), prev.group(1)) == _page_url(before), after
+
+
+@pytest.mark.vendored
+@pytest.mark.skipif(real_index_missing() is not None, reason=real_index_missing() or "")
+def test_the_project_sites_font_subset_covers_every_cjk_character_of_the_chinese_pages(published_site: PublishedSite) -> None:
+    from fontTools.ttLib import TTFont
+
+    site = published_site.folder
+    written = CjkCharacters()
+    for src in _docs(DOCS / "zh"):
+        written.add((DOCS / src).read_text(encoding="utf-8"))
+    shown = CjkCharacters()
+    for page in site.rglob("*.html"):
+        shown.add(page.read_text(encoding="utf-8"))
+    with TTFont(str(site / "assets" / "kernel-explorer" / "cjk.woff2")) as font:
+        covered = {chr(cp) for cp in font.getBestCmap()}
+    assert len(written.chars) > 500  # the Chinese edition, not a page or two
+    assert written.chars <= shown.chars  # every character of the Chinese pages' Markdown is on the site
+    assert sorted(shown.chars - covered) == []  # and the bundled subset has a glyph for each
+
+
+@pytest.mark.vendored
+@pytest.mark.skipif(real_index_missing() is not None, reason=real_index_missing() or "")
+def test_the_project_sites_search_index_holds_the_chinese_pages_cut_into_words(published_site: PublishedSite) -> None:
+    """Every Chinese page is in the search index with its text cut into words (U+200B between them,
+    where the configured separator splits), and each term the site teaches jieba is a whole word on
+    every page that uses it (or part of a longer such term): 全连接队列 is found inside a sentence."""
+    import json
+
+    from explorer.site.translation import SEARCH_TERMS
+
+    index = json.loads((published_site.folder / "search" / "search_index.json").read_text(encoding="utf-8"))
+    separator = re.compile(index["config"]["separator"])
+    words: dict[str, set[str]] = {}
+    for doc in index["docs"]:
+        text = re.sub(r"<[^>]+>", " ", f"{doc['title']} {doc['text']}")
+        words.setdefault(doc["location"].split("#")[0], set()).update(separator.split(text))
+    terms = SEARCH_TERMS["zh"]
+    _, zh = _project_nav()
+    for src in zh:
+        url = _page_url(src)
+        assert url in words, f"{src} is not in the search index"
+        chinese = {w for w in words[url] if len(w) > 1 and all("\u4e00" <= ch <= "\u9fff" for ch in w)}
+        assert len(chinese) > 20, src  # words, not whole sentences as one run of characters
+        prose = _CODE.sub("", (DOCS / src).read_text(encoding="utf-8"))
+        for term in terms:
+            if term in prose:
+                assert any(t in words[url] for t in terms if term in t), (src, term)
