@@ -2,7 +2,7 @@
 
 What the vendored code predicts (Linux 6.1):
 
-- `__sys_listen` clamps the backlog: `if ((unsigned int)backlog > somaxconn) backlog = somaxconn;`
+- `__sys_listen` (`__sys_listen_socket` since 6.11) clamps the backlog: `if ((unsigned int)backlog > somaxconn) backlog = somaxconn;`
   and `inet_listen` stores it in sk_max_ack_backlog, which sock_diag reports for a listener
   as its write-queue size (`ss -lnt` Send-Q).
 - `sk_acceptq_is_full` is `sk_ack_backlog > sk_max_ack_backlog`: the queue takes one more
@@ -23,7 +23,7 @@ import time
 from contextlib import ExitStack
 
 from . import MAX_CLIENTS, LabError, check_backlog, check_range
-from .code import KernelCode, code_refs, vendored_kernel
+from .code import KernelCode, clamp_function, code_refs, vendored_kernel
 from .observe import counter_deltas, kernel_release, read_netstat, read_sysctl, tcp_sockets, wait_until_stable, write_sysctl
 from .results import AcceptQueueObservation, AcceptQueueResult, Explanation
 
@@ -174,7 +174,7 @@ def _full_operator(code: KernelCode | None) -> str | None:
 
 
 def predict(code: KernelCode | None, backlog: int, somaxconn: int, clients: int) -> dict[str, int]:
-    """What the vendored __sys_listen and sk_acceptq_is_full imply; {} when their source is unavailable."""
+    """What the vendored clamp (__sys_listen, or __sys_listen_socket) and sk_acceptq_is_full imply; {} when their source is unavailable."""
     if code is None or not code.clamps_backlog():
         return {}
     predicted = {"effective_backlog": min(backlog, somaxconn)}
@@ -196,14 +196,15 @@ def _explain(result: AcceptQueueResult, code: KernelCode | None) -> AcceptQueueR
     if "overflows_at_least" in predicted:
         agrees["overflows"] = r.overflows >= predicted["overflows_at_least"]
     full_op = _full_operator(code) or ">"
+    clamp = clamp_function(code)
 
     clamp_text = (
         f"listen() asked for backlog {r.backlog}; the kernel applied {r.effective_backlog} (ss -lnt Send-Q). "
         + (
-            f"{r.backlog} is above net.core.somaxconn = {r.somaxconn}, and __sys_listen clamps "
+            f"{r.backlog} is above net.core.somaxconn = {r.somaxconn}, and {clamp} clamps "
             f"`(unsigned int)backlog > somaxconn` to somaxconn before inet_listen stores it in sk_max_ack_backlog."
             if r.backlog > r.somaxconn
-            else f"{r.backlog} is within net.core.somaxconn = {r.somaxconn}, so __sys_listen passes it through "
+            else f"{r.backlog} is within net.core.somaxconn = {r.somaxconn}, so {clamp} passes it through "
             f"and inet_listen stores it in sk_max_ack_backlog."
         )
     )
@@ -228,7 +229,7 @@ def _explain(result: AcceptQueueResult, code: KernelCode | None) -> AcceptQueueR
             "same sk_acceptq_is_full test and hand the SYN to the same tcp_conn_request."
         )
     explanations = (
-        Explanation("effective_backlog", clamp_text, code_refs(code, "__sys_listen", "inet_listen", "tcp_diag_get_info")),
+        Explanation("effective_backlog", clamp_text, code_refs(code, clamp, "inet_listen", "tcp_diag_get_info")),
         Explanation("queued", queue_text, code_refs(code, "sk_acceptq_is_full", "sk_acceptq_added", "tcp_v4_syn_recv_sock", "tcp_diag_get_info")),
         Explanation("syn_sent", stuck_text, code_refs(code, "tcp_conn_request", "sk_acceptq_is_full")),
         Explanation("overflows", counter_text, code_refs(code, "tcp_conn_request", "tcp_listendrop")),

@@ -14,6 +14,8 @@ from explorer.labs import MAX_CLIENTS, LabError
 from explorer.labs.accept_queue import accept_queue_lab
 from explorer.labs.observe import read_sysctl, tcp_sockets
 
+from .conftest import skip_unless_ci
+
 
 def _no_sockets_left(port: int) -> None:
     left = [s for s in tcp_sockets(None) if port in (s.sport, s.dport)]
@@ -132,3 +134,20 @@ def test_ipv6_in_this_namespace_leaves_nothing_behind(capacity_extra, code) -> N
     assert result.queued == 1 + capacity_extra and result.syn_sent == 4 - result.queued
     left = [s for s in tcp_sockets(None, socket.AF_INET6) if result.port in (s.sport, s.dport)]
     assert left == []
+
+
+@pytest.mark.parametrize("kernel", ["linux-6.1", "linux-6.12"])
+def test_the_clamp_is_read_where_each_kernel_has_it(project, vendored_index, kernel) -> None:  # type: ignore[no-untyped-def]
+    """6.11 moved the clamp from __sys_listen into __sys_listen_socket: the prediction finds it in both kernels."""
+    from explorer.labs.code import BACKLOG_CLAMP, KernelCode
+
+    with KernelCode(project, kernel) as code:
+        if not code.indexed:
+            skip_unless_ci(f"{kernel} is not indexed: run `make index`")
+        holders = [name for name in ("__sys_listen_socket", "__sys_listen") if code.contains(name, BACKLOG_CLAMP)]
+        assert len(holders) == 1, holders  # the clamp is in exactly one of them
+        assert code.clamp_function() == holders[0] and code.clamps_backlog() is True
+        result = accept_queue_lab(1, 3, code=code)
+        assert result.predicted["effective_backlog"] == 1
+        linked = {ref.symbol for item in result.explanations for ref in item.code}
+        assert holders[0] in linked
