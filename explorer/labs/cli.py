@@ -267,6 +267,8 @@ def format_final_ack(r: FinalAckResult) -> str:
 
 
 def format_reuseport(r: ReuseportResult) -> str:
+    if r.close_first:
+        return _format_reuseport_close(r)
     lines = [
         f"reuseport lab: {r.listeners} SO_REUSEPORT listeners on 127.0.0.1:{r.port}, {r.clients} connections "
         "(a private network namespace)",
@@ -279,6 +281,29 @@ def format_reuseport(r: ReuseportResult) -> str:
         f"  {'same listener again':<24}{r.same_listener_again:>8}   of {r.repeated} reconnections from the same port; "
         + _mark(r.predicted, r.agrees, "same_listener_again")
     )
+    return "\n".join(lines + _explanations(r.explanations))
+
+
+def _format_reuseport_close(r: ReuseportResult) -> str:
+    rows: list[tuple[str, int | str, str]] = [
+        ("tcp_migrate_req", r.migrate_req if r.migrate_req is not None else "-", ""),
+        ("accept queue at close", r.queued_at_close, "listener 1's Recv-Q"),
+        ("SYN queue at close", r.syn_recv_at_close, "listener 1's requests (SYN-RECV)"),
+        ("queued: reset", r.reset_queued, _mark(r.predicted, r.agrees, "reset_queued")),
+        ("queued: migrated", r.migrated_queued, _mark(r.predicted, r.agrees, "migrated_queued")),
+        ("pending: reset", r.reset_pending, _mark(r.predicted, r.agrees, "reset_pending")),
+        ("pending: migrated", r.migrated_pending, _mark(r.predicted, r.agrees, "migrated_pending")),
+        ("TCPMigrateReqSuccess", f"+{r.migrate_req_success}", _mark(r.predicted, r.agrees, "migrate_req_success")),
+        ("TCPMigrateReqFailure", f"+{r.migrate_req_failure}", ""),
+    ]
+    lines = [
+        f"reuseport lab: listener 1 of {r.listeners} on 127.0.0.1:{r.port} closes with {r.clients} queued connections and "
+        f"{r.pending} pending handshakes (a private network namespace)",
+        kernel_note(r.kernel, r.vendored_kernel),
+        "",
+    ]
+    lines += [f"  {label:<24}{value!s:>8}   {note}".rstrip() for label, value, note in rows]
+    lines += [f"  listener {i + 1:<15}{n:>8}   accepted after the close" for i, n in enumerate(r.per_listener)]
     return "\n".join(lines + _explanations(r.explanations))
 
 
@@ -298,7 +323,7 @@ def _final_ack(args: argparse.Namespace, code: KernelCode) -> FinalAckResult:
 
 
 def _reuseport(args: argparse.Namespace, code: KernelCode) -> ReuseportResult:
-    return ReuseportSettings(args.listeners, args.clients).run(code)
+    return ReuseportSettings(args.listeners, args.clients, args.close_first, args.migrate_req, args.pending).run(code)
 
 
 ACCEPT_QUEUE = LabCommand(
@@ -353,10 +378,15 @@ REUSEPORT = LabCommand(
     help="N SO_REUSEPORT listeners on one port, M connections: who accepts which (root)",
     description="In a private network namespace (root), N sockets with SO_REUSEPORT listen on one port and M "
     "clients connect; count the connections each listener accepts (in the order they listened), then reconnect "
-    "every client from the same source port and check it reaches the same listener.",
+    "every client from the same source port and check it reaches the same listener. With --close-first: "
+    "listener 1 alone gets M connections (its accept queue) and K pending handshakes (its SYN queue), the others join, "
+    "listener 1 closes, and the lab shows what became of them with net.ipv4.tcp_migrate_req 0 (reset) or 1 (migrated).",
     options=(
         Option("--listeners", f"SO_REUSEPORT listeners (default {ReuseportSettings.listeners}, at most 64)", default=ReuseportSettings.listeners),
         Option("--clients", f"connections (default {ReuseportSettings.clients}, at most 2,000)", default=ReuseportSettings.clients, metavar="M"),
+        Option("--close-first", "close listener 1 with M connections in its accept queue and K in its SYN queue (needs nftables)", switch=True),
+        Option("--migrate-req", "net.ipv4.tcp_migrate_req inside the lab's namespace, 0 or 1 (default 0; with --close-first)", metavar="0|1"),
+        Option("--pending", "handshakes waiting in listener 1's SYN queue when it closes (default 2, at most 1,000; with --close-first)", metavar="K"),
     ),
     run=_reuseport,
     format=format_reuseport,

@@ -87,6 +87,14 @@ def recordings(lab: str, root: bool) -> list[Recording]:
         return [
             Recording("four listeners, 64 connections", ReuseportSettings(listeners=4, clients=64)),
             Recording("two listeners, 200 connections", ReuseportSettings(listeners=2, clients=200)),
+            Recording(
+                "closing listener 1 with tcp_migrate_req = 0: its connections are reset",
+                ReuseportSettings(listeners=3, clients=8, close_first=True, migrate_req=0, pending=2),
+            ),
+            Recording(
+                "closing listener 1 with tcp_migrate_req = 1: its connections move to the others",
+                ReuseportSettings(listeners=3, clients=8, close_first=True, migrate_req=1, pending=2),
+            ),
         ]
     raise KeyError(lab)
 

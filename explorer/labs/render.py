@@ -253,8 +253,32 @@ def _final_ack_run(result: FinalAckResult, link: Link | None) -> list[str]:
     return [*lines, "", *_explanations(r.explanations, link)]
 
 
+# --close-first: (label, ReuseportResult field); the field names are the --json keys
+REUSEPORT_CLOSE_ROWS = (
+    ("`net.ipv4.tcp_migrate_req` (in the lab's namespace)", "migrate_req"),
+    ("listener 1's accept queue when it closed (`ss -lnt` Recv-Q)", "queued_at_close"),
+    ("listener 1's requests when it closed (SYN-RECV)", "syn_recv_at_close"),
+    ("queued connections whose client was reset", "reset_queued"),
+    ("queued connections accepted on another listener", "migrated_queued"),
+    ("pending handshakes whose client was reset", "reset_pending"),
+    ("pending handshakes accepted on another listener", "migrated_pending"),
+    ("TcpExt TCPMigrateReqSuccess", "migrate_req_success"),
+    ("TcpExt TCPMigrateReqFailure", "migrate_req_failure"),
+)
+
+
+def _reuseport_close_run(r: ReuseportResult, link: Link | None) -> list[str]:
+    lines = ["| observation | measured | the vendored code predicts |", "|---|---:|---:|"]
+    lines += [f"| {label} | {_cell(getattr(r, key))} | {_predicted(r, key)} |" for label, key in REUSEPORT_CLOSE_ROWS]
+    lines += ["", "| listener (in the order they listened) | connections accepted after listener 1 closed |", "|---|---:|"]
+    lines += [f"| {i + 1} | {n} |" for i, n in enumerate(r.per_listener)]
+    return [*lines, "", *_explanations(r.explanations, link)]
+
+
 def _reuseport_run(result: ReuseportResult, link: Link | None) -> list[str]:
     r = result
+    if r.close_first:
+        return _reuseport_close_run(r, link)
     lines = ["| listener (in the order they listened) | connections accepted |", "|---|---:|"]
     lines += [f"| {i + 1} | {n} |" for i, n in enumerate(r.per_listener)]
     lines += [

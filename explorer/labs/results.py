@@ -309,6 +309,18 @@ class ReuseportResult:
     port: int
     netns: str
     seconds: float
+    # --close-first: listener 1 closes with connections in its queues (all zero without it)
+    close_first: bool = False
+    migrate_req: int | None = None  # net.ipv4.tcp_migrate_req in the lab's namespace
+    pending: int = 0  # late clients whose request waited in listener 1's SYN queue
+    queued_at_close: int = 0  # listener 1's accept queue when it closed
+    syn_recv_at_close: int = 0  # listener 1's requests (SYN-RECV) when it closed
+    reset_queued: int = 0  # clients of that accept queue whose connection was reset
+    reset_pending: int = 0  # late clients whose connection was reset
+    migrated_queued: int = 0  # connections of that accept queue accepted on another listener
+    migrated_pending: int = 0  # late clients accepted on another listener
+    migrate_req_success: int = 0  # TcpExt TCPMigrateReqSuccess after the close
+    migrate_req_failure: int = 0  # TcpExt TCPMigrateReqFailure after the close
     explanations: tuple[Explanation, ...] = ()
     predicted: dict[str, int] = field(default_factory=dict)
     agrees: dict[str, bool] = field(default_factory=dict)
@@ -321,18 +333,23 @@ class ReuseportSettings:
 
     listeners: int = 4
     clients: int = 64
+    close_first: bool = False
+    migrate_req: int | None = None
+    pending: int | None = None
 
     @property
     def needs_root(self) -> bool:
         return True
 
     def flags(self) -> str:
-        return _flags(("--listeners", self.listeners), ("--clients", self.clients))
+        return _flags(
+            ("--listeners", self.listeners), ("--clients", self.clients), ("--close-first", self.close_first), ("--migrate-req", self.migrate_req), ("--pending", self.pending)
+        )
 
     def run(self, code: KernelCode | None) -> ReuseportResult:
         from .reuseport import reuseport_lab
 
-        return reuseport_lab(self.listeners, self.clients, code=code)
+        return reuseport_lab(self.listeners, self.clients, close_first=self.close_first, migrate_req=self.migrate_req, pending=self.pending, code=code)
 
 
 LabResult = AcceptQueueResult | SynQueueResult | FinalAckResult | ReuseportResult

@@ -202,6 +202,9 @@ def test_mkdocs_builds_the_lab_pages(project, tmp_path, netns_missing) -> None: 
         assert "late clients reset (ECONNRESET)" in final_ack and final_ack.count("<table>") == 2
         assert "sudo kexplore lab final-ack --backlog 2 --clients 3 --abort-on-overflow 1" in final_ack
         assert "connections accepted" in reuseport and "tcp_check_req" in final_ack
+        # the two closing runs: what became of listener 1's connections, with tcp_migrate_req 0 and 1
+        assert "queued connections whose client was reset" in reuseport and "TCPMigrateReqSuccess" in reuseport
+        assert "sudo kexplore lab reuseport --listeners 3 --clients 8 --close-first --migrate-req 1 --pending 2" in reuseport
     else:
         assert "Not recorded" in final_ack and "Not recorded" in reuseport
 
