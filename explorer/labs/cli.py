@@ -256,8 +256,12 @@ def format_final_ack(r: FinalAckResult) -> str:
     ]
     if r.completed_after_accept is not None:
         rows.append(("completed after accept", r.completed_after_accept, _mark(r.predicted, r.agrees, "completed_after_accept")))
+        rows.append(("last completed after", "-" if r.completed_seconds is None else f"{r.completed_seconds} s", "from the room to the last completion"))
+        rows.append(("SYN-ACKs resent after", f"+{r.synack_retransmits_after_accept}", _mark(r.predicted, r.agrees, "synack_retransmits_after_accept") or "TCPSynRetrans once there was room"))
     lines = [
-        f"final-ack lab: backlog {r.backlog}, accept queue full, {r.clients} more clients send their final ACK, "
+        f"final-ack lab: backlog {r.backlog}, accept queue full, {r.clients} more clients send their final ACK"
+        + ("" if r.client_data else " (no data: the ACK of a retransmitted SYN-ACK)")
+        + ", "
         f"net.ipv4.tcp_abort_on_overflow = {r.abort_on_overflow} (a private network namespace; watched {r.watched_seconds} s)",
         kernel_note(r.kernel, r.vendored_kernel),
         "",
@@ -319,7 +323,7 @@ def _syn_queue(args: argparse.Namespace, code: KernelCode) -> SynQueueResult:
 
 
 def _final_ack(args: argparse.Namespace, code: KernelCode) -> FinalAckResult:
-    return FinalAckSettings(args.backlog, args.clients, args.abort_on_overflow).run(code)
+    return FinalAckSettings(args.backlog, args.clients, args.abort_on_overflow, args.no_data).run(code)
 
 
 def _reuseport(args: argparse.Namespace, code: KernelCode) -> ReuseportResult:
@@ -369,6 +373,12 @@ FINAL_ACK = LabCommand(
         Option("--backlog", f"listen() backlog (default {FinalAckSettings.backlog}, at most 1,000)", default=FinalAckSettings.backlog),
         Option("--clients", f"late clients whose final ACK meets the full queue (default {FinalAckSettings.clients}, at most 1,000)", default=FinalAckSettings.clients, metavar="M"),
         Option("--abort-on-overflow", "net.ipv4.tcp_abort_on_overflow inside the namespace: 0 or 1 (default 0)", default=FinalAckSettings.abort_on_overflow, metavar="0|1"),
+        Option(
+            "--no-data",
+            "the late clients send nothing: their final ACK is the one answering the listener's retransmitted SYN-ACK "
+            "(takes a few seconds longer: SYN-ACKs are resent 1, 3, 7 s after the SYN)",
+            switch=True,
+        ),
     ),
     run=_final_ack,
     format=format_final_ack,

@@ -82,6 +82,10 @@ def recordings(lab: str, root: bool) -> list[Recording]:
         return [
             Recording("tcp_abort_on_overflow = 0: the final ACK is dropped, and retried", FinalAckSettings(backlog=2, clients=3, abort_on_overflow=0)),
             Recording("tcp_abort_on_overflow = 1: the client gets a reset", FinalAckSettings(backlog=2, clients=3, abort_on_overflow=1)),
+            Recording(
+                "tcp_abort_on_overflow = 0, clients with nothing to send: the ACK of a retransmitted SYN-ACK",
+                FinalAckSettings(backlog=2, clients=3, abort_on_overflow=0, no_data=True),
+            ),
         ]
     if lab == "reuseport":
         return [

@@ -232,6 +232,13 @@ def _syn_queue_run(result: SynQueueResult, link: Link | None) -> list[str]:
     return [*lines, "", *_explanations(result.explanations, link)]
 
 
+# with tcp_abort_on_overflow 0, after the lab made room: (label, FinalAckResult field = --json key)
+FINAL_ACK_ROOM_ROWS = (
+    ("seconds from the room to the last completion", "completed_seconds"),
+    ("TcpExt TCPSynRetrans once there was room", "synack_retransmits_after_accept"),
+)
+
+
 def _final_ack_run(result: FinalAckResult, link: Link | None) -> list[str]:
     r = result
     rows = [
@@ -247,7 +254,12 @@ def _final_ack_run(result: FinalAckResult, link: Link | None) -> list[str]:
     ]
     if r.completed_after_accept is not None:
         rows.append(("requests completed once the lab accepted (made room)", r.completed_after_accept, _predicted(r, "completed_after_accept")))
-    lines = [f"Watched for {md_text(r.watched_seconds)} s after the final ACKs were let through.", ""]
+        rows += [(label, "-" if getattr(r, key) is None else getattr(r, key), _predicted(r, key)) for label, key in FINAL_ACK_ROOM_ROWS]
+    lines = [
+        f"Watched for {md_text(r.watched_seconds)} s after the final ACKs were let through"
+        + ("." if r.client_data else ": the late clients sent nothing, so their final ACKs answer the listener's retransmitted SYN-ACKs."),
+        "",
+    ]
     lines += ["| observation | measured | the vendored code predicts |", "|---|---:|---:|"]
     lines += [f"| {_cell(a)} | {_cell(b)} | {_cell(c)} |" for a, b, c in rows]
     return [*lines, "", *_explanations(r.explanations, link)]

@@ -265,6 +265,9 @@ class FinalAckResult:
     counters: dict[str, int]
     watched_seconds: float
     seconds: float
+    client_data: bool = True  # False (--no-data): the final ACK is the ACK of a retransmitted SYN-ACK
+    completed_seconds: float | None = None  # with 0: seconds from the room to the last completion (None: none)
+    synack_retransmits_after_accept: int | None = None  # with 0: TcpExt TCPSynRetrans from the room to the end
     explanations: tuple[Explanation, ...] = ()
     predicted: dict[str, int] = field(default_factory=dict)
     agrees: dict[str, bool] = field(default_factory=dict)
@@ -278,18 +281,19 @@ class FinalAckSettings:
     backlog: int = 2
     clients: int = 3
     abort_on_overflow: int = 0
+    no_data: bool = False
 
     @property
     def needs_root(self) -> bool:
         return True
 
     def flags(self) -> str:
-        return _flags(("--backlog", self.backlog), ("--clients", self.clients), ("--abort-on-overflow", self.abort_on_overflow))
+        return _flags(("--backlog", self.backlog), ("--clients", self.clients), ("--abort-on-overflow", self.abort_on_overflow), ("--no-data", self.no_data))
 
     def run(self, code: KernelCode | None) -> FinalAckResult:
         from .final_ack import final_ack_lab
 
-        return final_ack_lab(self.backlog, self.clients, self.abort_on_overflow, code=code)
+        return final_ack_lab(self.backlog, self.clients, self.abort_on_overflow, code=code, client_data=not self.no_data)
 
 
 # ---------------------------------------------------------------- the SO_REUSEPORT lab
