@@ -214,13 +214,16 @@ def format_accept_queue(r: AcceptQueueResult) -> str:
         ("ListenDrops", f"+{r.drops}", ""),
     ]
     lines = [
-        f"accept-queue lab: listen({'::1' if r.ipv6 else '127.0.0.1'}, backlog {r.backlog}), {r.clients} clients connect, nobody accepts ({where})",
+        f"accept-queue lab: listen({'::1' if r.ipv6 else '::ffff:127.0.0.1' if r.v4_mapped else '127.0.0.1'}, backlog {r.backlog}), "
+        f"{r.clients} {'IPv4 ' if r.v4_mapped else ''}clients connect, nobody accepts ({where})",
         kernel_note(r.kernel, r.vendored_kernel),
         "",
     ]
     lines += [f"  {label:<24}{value!s:>8}   {note}".rstrip() for label, value, note in rows]
     if r.server_syn_recv:
         lines.append(f"  {'server SYN-RECV':<24}{r.server_syn_recv:>8}   handshakes whose final ACK met a full queue")
+    if r.v4_mapped:
+        lines.append(f"  {'accepted peer':<24}{r.accepted_peer or '-':>8}   what accept() returned for one child, after looking")
     return "\n".join(lines + _explanations(r.explanations))
 
 
@@ -315,7 +318,7 @@ def _format_reuseport_close(r: ReuseportResult) -> str:
 
 
 def _accept_queue(args: argparse.Namespace, code: KernelCode) -> AcceptQueueResult:
-    return AcceptQueueSettings(args.backlog, args.clients, args.netns, args.somaxconn, args.ipv6).run(code)
+    return AcceptQueueSettings(args.backlog, args.clients, args.netns, args.somaxconn, args.ipv6, args.v4_mapped).run(code)
 
 
 def _syn_queue(args: argparse.Namespace, code: KernelCode) -> SynQueueResult:
@@ -342,6 +345,7 @@ ACCEPT_QUEUE = LabCommand(
         Option("--netns", "run in a private network namespace (root): counters count only the lab", switch=True),
         Option("--somaxconn", "set net.core.somaxconn inside the private namespace (with --netns)"),
         Option("--ipv6", "listen and connect on ::1 instead of 127.0.0.1", switch=True),
+        Option("--v4-mapped", "an IPv6 listener (IPV6_V6ONLY off) on ::ffff:127.0.0.1, IPv4 clients; accepts one child to show its peer", switch=True),
     ),
     run=_accept_queue,
     format=format_accept_queue,

@@ -62,12 +62,17 @@ def recordings(lab: str, root: bool) -> list[Recording]:
                     AcceptQueueSettings(backlog=100, clients=12, private_netns=True, somaxconn=8),
                 ),
                 Recording("IPv6: backlog 4, nine clients on ::1", AcceptQueueSettings(backlog=4, clients=9, private_netns=True, ipv6=True)),
+                Recording(
+                    "v4-mapped: an IPv6 listener, backlog 4, nine IPv4 clients",
+                    AcceptQueueSettings(backlog=4, clients=9, private_netns=True, v4_mapped=True),
+                ),
             ]
         above = read_sysctl("net.core.somaxconn") + 100
         return [
             Recording("backlog 4, nine clients", AcceptQueueSettings(backlog=4, clients=9)),
             Recording(f"backlog {above}: above net.core.somaxconn, clamped", AcceptQueueSettings(backlog=above, clients=8)),
             Recording("IPv6: backlog 4, nine clients on ::1", AcceptQueueSettings(backlog=4, clients=9, ipv6=True)),
+            Recording("v4-mapped: an IPv6 listener, backlog 4, nine IPv4 clients", AcceptQueueSettings(backlog=4, clients=9, v4_mapped=True)),
         ]
     if lab == "syn-queue":
         return [

@@ -203,6 +203,8 @@ def _accept_queue_run(result: AcceptQueueResult, link: Link | None) -> list[str]
         ("TcpExt ListenOverflows", f"+{result.overflows}", _predicted(result, "overflows")),
         ("TcpExt ListenDrops", f"+{result.drops}", "-"),
     ]
+    if result.v4_mapped:  # the --json key is accepted_peer
+        rows.append(("the peer address `accept()` returned for one child (IPv6 listener, IPv4 client)", md_code(result.accepted_peer or "-"), "-"))
     lines = ["| observation | measured | the vendored code predicts |", "|---|---:|---:|"]
     lines += [f"| {_cell(a)} | {_cell(b)} | {_cell(c)} |" for a, b, c in rows]
     return [*lines, "", *_explanations(result.explanations, link)]

@@ -113,6 +113,8 @@ class AcceptQueueResult:
     seconds: float
     netns: str = "current"
     ipv6: bool = False
+    v4_mapped: bool = False  # an IPv6 listener on ::ffff:127.0.0.1, IPv4 clients
+    accepted_peer: str | None = None  # with v4_mapped: the peer address accept() gave for one child
     explanations: tuple[Explanation, ...] = ()
     predicted: dict[str, int] = field(default_factory=dict)
     agrees: dict[str, bool] = field(default_factory=dict)
@@ -128,6 +130,7 @@ class AcceptQueueSettings:
     private_netns: bool = False
     somaxconn: int | None = None
     ipv6: bool = False
+    v4_mapped: bool = False
 
     @property
     def needs_root(self) -> bool:
@@ -136,13 +139,20 @@ class AcceptQueueSettings:
     def flags(self) -> str:
         """The command-line options that repeat this run."""
         return _flags(
-            ("--netns", self.private_netns), ("--ipv6", self.ipv6), ("--somaxconn", self.somaxconn), ("--backlog", self.backlog), ("--clients", self.clients)
+            ("--netns", self.private_netns),
+            ("--ipv6", self.ipv6),
+            ("--v4-mapped", self.v4_mapped),
+            ("--somaxconn", self.somaxconn),
+            ("--backlog", self.backlog),
+            ("--clients", self.clients),
         )
 
     def run(self, code: KernelCode | None) -> AcceptQueueResult:
         from .accept_queue import accept_queue_lab
 
-        return accept_queue_lab(self.backlog, self.clients, code=code, private_netns=self.private_netns, somaxconn=self.somaxconn, ipv6=self.ipv6)
+        return accept_queue_lab(
+            self.backlog, self.clients, code=code, private_netns=self.private_netns, somaxconn=self.somaxconn, ipv6=self.ipv6, v4_mapped=self.v4_mapped
+        )
 
 
 # ---------------------------------------------------------------- the SYN-queue lab

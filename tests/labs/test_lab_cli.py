@@ -137,3 +137,11 @@ def test_record_writes_one_file_per_lab(tmp_path, capsys, netns_missing) -> None
         assert "root" in syn["skipped"] and syn["runs"] == []
     else:  # root in a place without network namespaces: skipped, with the reason
         assert syn["runs"] == [] and syn["skipped"]
+
+
+def test_accept_queue_v4_mapped_json_keys(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["lab", "accept-queue", "--v4-mapped", "--backlog", "1", "--clients", "3", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["v4_mapped"] is True and data["ipv6"] is False
+    assert data["accepted_peer"] == "::ffff:127.0.0.1"
+    assert from_json(AcceptQueueResult, data).accepted_peer == data["accepted_peer"]
