@@ -9,6 +9,7 @@ import pytest
 
 from explorer.cli import main
 from explorer.labs import MAX_CLIENTS, MAX_SYNS
+from explorer.labs.record import recordings
 from explorer.labs.results import AcceptQueueResult, SynQueueResult, from_json
 
 
@@ -123,16 +124,22 @@ def test_record_writes_one_file_per_lab(tmp_path, capsys, netns_missing) -> None
     for lab in ("final-ack", "reuseport"):
         data = json.loads((tmp_path / f"{lab}.json").read_text())
         if netns_missing is None:
-            assert data["skipped"] is None and len(data["runs"]) == 2
+            assert data["skipped"] is None and len(data["runs"]) == len(recordings(lab, True))
             assert all(run["command"].startswith(f"sudo kexplore lab {lab} ") for run in data["runs"])
         else:
             assert data["runs"] == [] and data["skipped"]
     if netns_missing is None:
         final = [run["result"] for run in json.loads((tmp_path / "final-ack.json").read_text())["runs"]]
-        assert [r["abort_on_overflow"] for r in final] == [0, 1]
+        assert [(r["abort_on_overflow"], r["client_data"]) for r in final] == [(0, True), (1, True), (0, False)]
         assert final[0]["established"] == final[0]["clients"] and final[1]["reset"] == final[1]["clients"]
+        assert final[2]["completed_after_accept"] and final[2]["synack_retransmits_after_accept"] >= final[2]["completed_after_accept"]
+        closing = [run["result"] for run in json.loads((tmp_path / "reuseport.json").read_text())["runs"] if run["result"]["close_first"]]
+        queued = closing[0]["clients"]
+        assert [(r["migrate_req"], r["reset_queued"], r["migrated_queued"]) for r in closing] == [(0, queued, 0), (1, 0, queued)]
         ipv6 = [run for run in accept["runs"] if run["result"]["ipv6"]]
         assert len(ipv6) == 1 and "--ipv6" in ipv6[0]["command"]
+        mapped = [run for run in accept["runs"] if run["result"]["v4_mapped"]]
+        assert len(mapped) == 1 and mapped[0]["result"]["accepted_peer"] == "::ffff:127.0.0.1"
     elif os.geteuid() != 0:
         assert "root" in syn["skipped"] and syn["runs"] == []
     else:  # root in a place without network namespaces: skipped, with the reason
