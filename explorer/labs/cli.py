@@ -246,7 +246,31 @@ def format_syn_queue(r: SynQueueResult) -> str:
     return "\n".join(lines + _explanations(r.explanations))
 
 
+def _format_fastopen(r: FinalAckResult) -> str:
+    rows: list[tuple[str, int | str, str]] = [
+        ("TCP_FASTOPEN (max_qlen)", f"{r.fastopen} ({r.fastopen_max_qlen})", _mark(r.predicted, r.agrees, "fastopen_max_qlen")),
+        ("Fast Open clients", r.clients, ""),
+        ("children before final ACK", r.fastopen_children, _mark(r.predicted, r.agrees, "fastopen_children")),
+        ("requests (no Fast Open)", r.fastopen_requests, _mark(r.predicted, r.agrees, "fastopen_requests")),
+        ("TCPFastOpenPassive", f"+{r.fastopen_passive}", _mark(r.predicted, r.agrees, "fastopen_passive")),
+        ("TCPFastOpenListenOverflow", f"+{r.fastopen_listen_overflow}", _mark(r.predicted, r.agrees, "fastopen_listen_overflow")),
+        ("accepted in SYN_RECV", r.accepted_syn_recv, _mark(r.predicted, r.agrees, "accepted_syn_recv")),
+        ("data read before ACK", r.data_before_handshake, _mark(r.predicted, r.agrees, "data_before_handshake")),
+        ("ESTABLISHED after ACK", r.established_after_release, _mark(r.predicted, r.agrees, "established_after_release")),
+    ]
+    lines = [
+        f"final-ack lab, Fast Open: {r.clients} clients send a SYN with data to a listener with TCP_FASTOPEN {r.fastopen}, "
+        "their final ACKs held back (a private network namespace)",
+        kernel_note(r.kernel, r.vendored_kernel),
+        "",
+    ]
+    lines += [f"  {label:<27}{value!s:>8}   {note}".rstrip() for label, value, note in rows]
+    return "\n".join(lines + _explanations(r.explanations))
+
+
 def format_final_ack(r: FinalAckResult) -> str:
+    if r.fastopen is not None:
+        return _format_fastopen(r)
     rows: list[tuple[str, int | str, str]] = [
         ("accept queue filled", f"{r.queued}/{r.effective_backlog}", "Recv-Q/Send-Q: full"),
         ("late clients", r.clients, ""),
@@ -326,7 +350,7 @@ def _syn_queue(args: argparse.Namespace, code: KernelCode) -> SynQueueResult:
 
 
 def _final_ack(args: argparse.Namespace, code: KernelCode) -> FinalAckResult:
-    return FinalAckSettings(args.backlog, args.clients, args.abort_on_overflow, args.no_data).run(code)
+    return FinalAckSettings(args.backlog, args.clients, args.abort_on_overflow, args.no_data, args.fastopen).run(code)
 
 
 def _reuseport(args: argparse.Namespace, code: KernelCode) -> ReuseportResult:
@@ -382,6 +406,12 @@ FINAL_ACK = LabCommand(
             "the late clients send nothing: their final ACK is the one answering the listener's retransmitted SYN-ACK "
             "(takes a few seconds longer: SYN-ACKs are resent 1, 3, 7 s after the SYN)",
             switch=True,
+        ),
+        Option(
+            "--fastopen",
+            "the late clients send their SYN with data (TCP Fast Open) to a listener with TCP_FASTOPEN Q: children in "
+            "SYN_RECV before the final ACK, TCPFastOpenListenOverflow beyond Q (at most 1,000)",
+            metavar="Q",
         ),
     ),
     run=_final_ack,

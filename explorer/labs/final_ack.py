@@ -80,11 +80,16 @@ table inet {NFT_TABLE} {{
 """
 
 
-def check_arguments(backlog: int, clients: int, abort_on_overflow: int) -> None:
+def check_arguments(backlog: int, clients: int, abort_on_overflow: int, fastopen: int | None = None, client_data: bool = True) -> None:
+    from .fastopen import MAX_FASTOPEN
+
     check_backlog(backlog)
     check_range("--backlog", backlog, 0, MAX_BACKLOG_HERE)
     check_range("--clients", clients, 1, MAX_FINAL_ACK_CLIENTS)
     check_range("--abort-on-overflow", abort_on_overflow, 0, 1)
+    check_range("--fastopen", fastopen, 1, MAX_FASTOPEN)
+    if fastopen is not None and not client_data:
+        raise LabError("--fastopen and --no-data: a Fast Open client sends its data in the SYN; choose one", exit_code=2)
 
 
 def _late_clients(port: int) -> tuple[int, int, int]:
@@ -133,13 +138,16 @@ def final_ack_lab(
     code: KernelCode | None = None,
     max_wait: float | None = None,
     client_data: bool = True,
+    fastopen: int | None = None,
 ) -> FinalAckResult:
     """Run the lab in a namespace of its own; return what the late clients and the listener show.
 
     With `client_data` False the late clients send nothing once released: their final ACK is the
-    one answering the listener's retransmitted SYN-ACK.
+    one answering the listener's retransmitted SYN-ACK.  With `fastopen` (a TCP_FASTOPEN limit)
+    the late clients send their SYN with data instead, and the result shows the Fast Open
+    children created before any final ACK (explorer.labs.fastopen).
     """
-    check_arguments(backlog, clients, abort_on_overflow)
+    check_arguments(backlog, clients, abort_on_overflow, fastopen, client_data)
     from .netns import PrivateNetns, require_root, require_tool, signals_raise
 
     require_root("final-ack", "it creates a network namespace, sets net.ipv4.tcp_abort_on_overflow and an nftables rule inside it")
@@ -150,6 +158,11 @@ def final_ack_lab(
         stack.enter_context(signals_raise())
         ns = stack.enter_context(PrivateNetns())
         wait = max_wait if max_wait is not None else (MAX_WAIT_S if client_data else NO_DATA_WAIT_S)
+        if fastopen is not None:
+            from .fastopen import run_fastopen
+
+            result = run_fastopen(ns, backlog, clients, fastopen, wait)
+            return _explain_fastopen(result, code)
         result = _run(ns, backlog, clients, abort_on_overflow, fill, wait, client_data)
     return _explain(result, code, full_op)
 
@@ -376,5 +389,67 @@ def _explain(result: FinalAckResult, code: KernelCode | None, full_op: str) -> F
         Explanation("filled", fill_text, code_refs(code, "sk_acceptq_is_full", "inet_listen", "inet_csk_reqsk_queue_add")),
         Explanation("listen_overflows", check_text, code_refs(code, "tcp_check_req", "tcp_v4_syn_recv_sock", "tcp_listendrop")),
         Explanation("established" if r.abort_on_overflow == 0 else "reset", outcome, refs),
+    )
+    return dataclasses.replace(result, explanations=explanations, predicted=predicted, agrees=agrees, vendored_kernel=vendored_kernel(code))
+
+
+def predict_fastopen(code: KernelCode | None, limit: int, clients: int, data: int) -> dict[str, int]:
+    """What the vendored tcp_fastopen_queue_check and tcp_fastopen_create_child imply; {} when unreadable."""
+    if code is None:
+        return {}
+    full = code.contains("tcp_fastopen_queue_check", r"fastopenq->qlen\s*>=\s*(?:fastopenq->)?max_qlen")
+    counted = code.contains("tcp_fastopen_queue_check", r"LINUX_MIB_TCPFASTOPENLISTENOVERFLOW")
+    queued = code.contains("tcp_conn_request", r"inet_csk_reqsk_queue_add\(\s*sk\s*,\s*req\s*,\s*fastopen_sk\s*\)")
+    if not (full and counted and queued):
+        return {}
+    children = min(clients, limit)
+    return {
+        "fastopen_max_qlen": limit,
+        "fastopen_children": children,
+        "fastopen_passive": children,
+        "fastopen_listen_overflow": clients - children,
+        "fastopen_requests": clients - children,
+        "accepted_syn_recv": children,
+        "data_before_handshake": children * data,
+        "established_after_release": children,
+    }
+
+
+def _explain_fastopen(result: FinalAckResult, code: KernelCode | None) -> FinalAckResult:
+    from .fastopen import DATA, TFO_SYSCTL
+
+    r = result
+    predicted = predict_fastopen(code, r.fastopen or 0, r.clients, len(DATA))
+    measured = dataclasses.asdict(r)
+    agrees = {key: measured[key] == value for key, value in predicted.items() if key in measured}
+    explanations = (
+        Explanation(
+            "fastopen_children",
+            f"With net.ipv4.tcp_fastopen = {TFO_SYSCTL:#x} in the lab's namespace (server on, no cookie needed) and "
+            f"TCP_FASTOPEN = {r.fastopen} on the listener (fastopen_queue_tune: fastopenq.max_qlen = {r.fastopen_max_qlen}, "
+            f"the last column of /proc/net/tcp), {r.clients} late clients sent a SYN with {len(DATA)} bytes of data and "
+            f"had their final ACK held back. tcp_conn_request asked tcp_try_fastopen for each: {r.fastopen_children} "
+            f"became children (tcp_fastopen_create_child, TCPFastOpenPassive +{r.fastopen_passive}), queued for accept() "
+            f"at once (inet_csk_reqsk_queue_add): the accept queue held {r.queued} connections before any handshake "
+            f"completed.",
+            code_refs(code, "tcp_try_fastopen", "fastopen_queue_tune", "tcp_fastopen_create_child", "inet_csk_reqsk_queue_add", "get_tcp4_sock"),
+        ),
+        Explanation(
+            "fastopen_listen_overflow",
+            f"tcp_fastopen_queue_check counts each child in fastopenq.qlen until its handshake completes: once "
+            f"{r.fastopen_max_qlen} were pending, the other SYNs found the Fast Open queue full "
+            f"(TCPFastOpenListenOverflow +{r.fastopen_listen_overflow}) and went on as normal SYNs: "
+            f"{r.fastopen_requests} requests waited in the SYN queue, their data not accepted.",
+            code_refs(code, "tcp_fastopen_queue_check", "tcp_conn_request"),
+        ),
+        Explanation(
+            "accepted_syn_recv",
+            f"accept() returned {r.accepted_syn_recv} children still in SYN_RECV (inet_csk_accept leaves their request "
+            f"attached), and read() returned {r.data_before_handshake} bytes of their SYNs' data before the handshake "
+            f"completed. Once the rule was removed and each client sent again, that segment's ACK completed the "
+            f"handshake (tcp_rcv_state_process, tcp_rcv_synrecv_state_fastopen, reqsk_fastopen_remove): "
+            f"{r.established_after_release} of them were ESTABLISHED.",
+            code_refs(code, "inet_csk_accept", "tcp_fastopen_add_skb", "tcp_rcv_synrecv_state_fastopen", "reqsk_fastopen_remove"),
+        ),
     )
     return dataclasses.replace(result, explanations=explanations, predicted=predicted, agrees=agrees, vendored_kernel=vendored_kernel(code))

@@ -91,6 +91,10 @@ def recordings(lab: str, root: bool) -> list[Recording]:
                 "tcp_abort_on_overflow = 0, clients with nothing to send: the ACK of a retransmitted SYN-ACK",
                 FinalAckSettings(backlog=2, clients=3, abort_on_overflow=0, no_data=True),
             ),
+            Recording(
+                "Fast Open: TCP_FASTOPEN 2, four clients send data in their SYN",
+                FinalAckSettings(clients=4, fastopen=2),
+            ),
         ]
     if lab == "reuseport":
         return [

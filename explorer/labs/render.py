@@ -241,8 +241,31 @@ FINAL_ACK_ROOM_ROWS = (
 )
 
 
+# --fastopen Q: (label, FinalAckResult field = --json key)
+FINAL_ACK_FASTOPEN_ROWS = (
+    ("`TCP_FASTOPEN` asked", "fastopen"),
+    ("the listener's Fast Open limit (`max_qlen`, `/proc/net/tcp`)", "fastopen_max_qlen"),
+    ("clients sending a SYN with data", "clients"),
+    ("children created from the SYN, in the accept queue before any final ACK", "fastopen_children"),
+    ("SYNs handled without Fast Open (requests in the SYN queue)", "fastopen_requests"),
+    ("TcpExt TCPFastOpenPassive", "fastopen_passive"),
+    ("TcpExt TCPFastOpenListenOverflow", "fastopen_listen_overflow"),
+    ("children `accept()` returned in SYN_RECV", "accepted_syn_recv"),
+    ("bytes of the SYNs' data read before the handshake completed", "data_before_handshake"),
+    ("accepted children ESTABLISHED once the clients' ACKs got through", "established_after_release"),
+)
+
+
+def _final_ack_fastopen_run(r: FinalAckResult, link: Link | None) -> list[str]:
+    lines = ["| observation | measured | the vendored code predicts |", "|---|---:|---:|"]
+    lines += [f"| {label} | {_cell(getattr(r, key))} | {_predicted(r, key)} |" for label, key in FINAL_ACK_FASTOPEN_ROWS]
+    return [*lines, "", *_explanations(r.explanations, link)]
+
+
 def _final_ack_run(result: FinalAckResult, link: Link | None) -> list[str]:
     r = result
+    if r.fastopen is not None:
+        return _final_ack_fastopen_run(r, link)
     rows = [
         ("`net.ipv4.tcp_abort_on_overflow` (in the lab's namespace)", r.abort_on_overflow, "-"),
         ("accept queue (`ss -lnt` Recv-Q / Send-Q)", f"{r.queued} / {r.effective_backlog}", "-"),

@@ -278,6 +278,16 @@ class FinalAckResult:
     client_data: bool = True  # False (--no-data): the final ACK is the ACK of a retransmitted SYN-ACK
     completed_seconds: float | None = None  # with 0: seconds from the room to the last completion (None: none)
     synack_retransmits_after_accept: int | None = None  # with 0: TcpExt TCPSynRetrans from the room to the end
+    # --fastopen Q: the late clients send their SYN with data (Fast Open); None and zeros without it
+    fastopen: int | None = None  # the TCP_FASTOPEN limit the listener set
+    fastopen_max_qlen: int | None = None  # the listener's fastopenq.max_qlen, as /proc/net/tcp shows it
+    fastopen_children: int = 0  # children created from the SYN, in the accept queue before any final ACK
+    fastopen_requests: int = 0  # SYNs handled without Fast Open: requests in the SYN queue
+    fastopen_passive: int = 0  # TcpExt TCPFastOpenPassive
+    fastopen_listen_overflow: int = 0  # TcpExt TCPFastOpenListenOverflow
+    accepted_syn_recv: int = 0  # children accept() returned while still in SYN_RECV
+    data_before_handshake: int = 0  # bytes read from them before their handshake completed
+    established_after_release: int = 0  # accepted children ESTABLISHED once the clients' ACKs got through
     explanations: tuple[Explanation, ...] = ()
     predicted: dict[str, int] = field(default_factory=dict)
     agrees: dict[str, bool] = field(default_factory=dict)
@@ -292,18 +302,21 @@ class FinalAckSettings:
     clients: int = 3
     abort_on_overflow: int = 0
     no_data: bool = False
+    fastopen: int | None = None
 
     @property
     def needs_root(self) -> bool:
         return True
 
     def flags(self) -> str:
+        if self.fastopen is not None:
+            return _flags(("--fastopen", self.fastopen), ("--clients", self.clients))
         return _flags(("--backlog", self.backlog), ("--clients", self.clients), ("--abort-on-overflow", self.abort_on_overflow), ("--no-data", self.no_data))
 
     def run(self, code: KernelCode | None) -> FinalAckResult:
         from .final_ack import final_ack_lab
 
-        return final_ack_lab(self.backlog, self.clients, self.abort_on_overflow, code=code, client_data=not self.no_data)
+        return final_ack_lab(self.backlog, self.clients, self.abort_on_overflow, code=code, client_data=not self.no_data, fastopen=self.fastopen)
 
 
 # ---------------------------------------------------------------- the SO_REUSEPORT lab

@@ -130,7 +130,8 @@ def test_record_writes_one_file_per_lab(tmp_path, capsys, netns_missing) -> None
             assert data["runs"] == [] and data["skipped"]
     if netns_missing is None:
         final = [run["result"] for run in json.loads((tmp_path / "final-ack.json").read_text())["runs"]]
-        assert [(r["abort_on_overflow"], r["client_data"]) for r in final] == [(0, True), (1, True), (0, False)]
+        assert [(r["abort_on_overflow"], r["client_data"], r["fastopen"]) for r in final] == [(0, True, None), (1, True, None), (0, False, None), (0, True, 2)]
+        assert final[3]["fastopen_children"] == 2 and final[3]["fastopen_listen_overflow"] == final[3]["clients"] - 2
         assert final[0]["established"] == final[0]["clients"] and final[1]["reset"] == final[1]["clients"]
         assert final[2]["completed_after_accept"] and final[2]["synack_retransmits_after_accept"] >= final[2]["completed_after_accept"]
         closing = [run["result"] for run in json.loads((tmp_path / "reuseport.json").read_text())["runs"] if run["result"]["close_first"]]

@@ -96,6 +96,41 @@ def test_without_data_and_abort_on_the_ack_of_the_retransmitted_synack_is_reset(
     assert r.agrees and all(r.agrees.values()), r.agrees
 
 
+def test_the_vendored_fastopen_queue_check(vendored_source) -> None:  # type: ignore[no-untyped-def]
+    check = vendored_source("tcp_fastopen_queue_check")
+    assert re.search(r"if \(fastopenq->qlen >= max_qlen\)", check) and "LINUX_MIB_TCPFASTOPENLISTENOVERFLOW" in check
+    assert "inet_csk_reqsk_queue_add(sk, req, fastopen_sk)" in vendored_source("tcp_conn_request")
+
+
+@pytest.mark.usefixtures("netns_capable")
+@pytest.mark.parametrize(("limit", "clients"), [(2, 5), (3, 3)])
+def test_fastopen_children_wait_in_syn_recv_before_the_final_ack(limit, clients, code, lab_namespaces) -> None:  # type: ignore[no-untyped-def]
+    from explorer.labs.fastopen import DATA
+
+    r = final_ack_lab(clients=clients, code=code, fastopen=limit)
+    assert r.fastopen == limit and r.fastopen_max_qlen == limit
+    children = min(limit, clients)
+    assert r.fastopen_children == children and r.queued == children  # in the accept queue before any final ACK
+    assert r.fastopen_passive == children
+    assert r.fastopen_listen_overflow == clients - children  # the Fast Open queue was full for the others...
+    assert r.fastopen_requests == clients - children  # ...which became ordinary requests
+    assert r.accepted_syn_recv == children  # accept() returned them still in SYN_RECV
+    assert r.data_before_handshake == children * len(DATA)  # with the SYN's data readable
+    assert r.established_after_release == children  # and the clients' ACKs completed them
+    assert r.listen_overflows == 0 and r.reset == 0
+    assert r.agrees and all(r.agrees.values()), r.agrees
+    assert lab_namespaces(os.getpid()) == []
+
+
+@pytest.mark.usefixtures("netns_capable")
+def test_fastopen_sysctl_is_set_inside_the_namespace_only() -> None:
+    with open("/proc/sys/net/ipv4/tcp_fastopen") as f:
+        before = f.read()
+    final_ack_lab(clients=1, fastopen=1)
+    with open("/proc/sys/net/ipv4/tcp_fastopen") as f:
+        assert f.read() == before
+
+
 @pytest.mark.usefixtures("netns_capable")
 def test_the_sysctl_is_set_inside_the_namespace_only() -> None:
     with open("/proc/sys/net/ipv4/tcp_abort_on_overflow") as f:
@@ -137,6 +172,8 @@ def test_a_recording_from_before_no_data_still_loads() -> None:
         (["--backlog", "-1"], "negative"),
         (["--clients", "0"], "--clients 0"),
         (["--clients", str(MAX_FINAL_ACK_CLIENTS + 1)], f"{MAX_FINAL_ACK_CLIENTS:,}"),
+        (["--fastopen", "0"], "--fastopen 0"),
+        (["--fastopen", "2", "--no-data"], "choose one"),
     ],
 )
 def test_nonsense_is_refused(argv, needle, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -199,8 +199,9 @@ def test_mkdocs_builds_the_lab_pages(project, tmp_path, netns_missing) -> None: 
     final_ack = (tmp_path / "site" / "labs" / "final-ack" / "index.html").read_text()
     reuseport = (tmp_path / "site" / "labs" / "reuseport" / "index.html").read_text()
     if netns_missing is None:  # recorded: both runs of final-ack, and the per-listener table
-        assert "late clients reset (ECONNRESET)" in final_ack and final_ack.count("<table>") == 3
+        assert "late clients reset (ECONNRESET)" in final_ack and final_ack.count("<table>") == 4
         assert "TcpExt TCPSynRetrans once there was room" in final_ack and "--abort-on-overflow 0 --no-data" in final_ack
+        assert "TcpExt TCPFastOpenListenOverflow" in final_ack and "sudo kexplore lab final-ack --fastopen 2 --clients 4" in final_ack
         assert "sudo kexplore lab final-ack --backlog 2 --clients 3 --abort-on-overflow 1" in final_ack
         assert "connections accepted" in reuseport and "tcp_check_req" in final_ack
         # the two closing runs: what became of listener 1's connections, with tcp_migrate_req 0 and 1
