@@ -16,16 +16,24 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ..console import EXIT_OK, EXIT_USAGE, emit_json, err
 from . import LABS, MAX_CLIENTS, MAX_SYNS, LabError
-from .results import AcceptQueueSettings, FinalAckSettings, ReuseportSettings, SynQueueSettings
+from .results import AcceptQueueSettings, FinalAckSettings, PortsSettings, ReuseportSettings, SynQueueSettings
 
 if TYPE_CHECKING:
     from ..config import Project
     from .code import KernelCode
-    from .results import AcceptQueueResult, Explanation, FinalAckResult, ReuseportResult, SynQueueResult, VendoredKernel
+    from .results import (
+        AcceptQueueResult,
+        Explanation,
+        FinalAckResult,
+        PortsResult,
+        ReuseportResult,
+        SynQueueResult,
+        VendoredKernel,
+    )
 
 PROG = "kexplore lab"
 WIDTH = 100
-R = TypeVar("R", "AcceptQueueResult", "SynQueueResult", "FinalAckResult", "ReuseportResult")
+R = TypeVar("R", "AcceptQueueResult", "SynQueueResult", "FinalAckResult", "ReuseportResult", "PortsResult")
 
 
 def _int(text: str) -> int:
@@ -91,7 +99,7 @@ def add_lab_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], com
     """Add `lab` and its subcommands to kexplore's subparsers; `common` gives --json/--kernel/--snippets."""
     lab = sub.add_parser(
         "lab",
-        help="live loopback experiments: backlog, accept queue, SYN queue, final ACK, SO_REUSEPORT, on this machine's kernel",
+        help="live loopback experiments: backlog, accept queue, SYN queue, final ACK, SO_REUSEPORT, client ports, on this machine's kernel",
         description="Run a small experiment on this machine's kernel and explain each observation with the "
         "vendored code that decides it. `kexplore lab list` shows the labs.",
     )
@@ -106,6 +114,7 @@ def add_lab_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], com
     SYN_QUEUE.add_to(labs, common)
     FINAL_ACK.add_to(labs, common)
     REUSEPORT.add_to(labs, common)
+    PORTS.add_to(labs, common)
 
     p = labs.add_parser(
         "record",
@@ -338,6 +347,31 @@ def _format_reuseport_close(r: ReuseportResult) -> str:
     return "\n".join(lines + _explanations(r.explanations))
 
 
+def format_ports(r: PortsResult) -> str:
+    rows: list[tuple[str, int | str, str]] = [
+        ("ip_local_port_range", f"{r.port_range[0]}-{r.port_range[1]}", f"{r.ports} ports"),
+        ("first destination", r.connected_first, f"then {r.first_error or '-'}; " + _mark(r.predicted, r.agrees, "connected_first")),
+        ("low-end parity first", r.first_pass_parity, _mark(r.predicted, r.agrees, "first_pass_parity")),
+        ("second destination", r.connected_second, f"then {r.second_error or '-'}; " + _mark(r.predicted, r.agrees, "connected_second")),
+        ("ports shared by both", r.shared_ports, _mark(r.predicted, r.agrees, "shared_ports")),
+    ]
+    if r.tw_reuse is not None:
+        rows += [
+            ("tcp_tw_reuse", r.tw_reuse, f"tcp_timestamps {r.tcp_timestamps}"),
+            ("TIME-WAIT taken over", r.tw_reused if r.tw_reused is not None else "-", f"port {r.tw_port} -> {r.new_port}; " + _mark(r.predicted, r.agrees, "tw_reused")),
+            ("TWRecycled", f"+{r.tw_recycled}", _mark(r.predicted, r.agrees, "tw_recycled")),
+        ]
+    lines = [
+        f"ports lab: unbound clients connect to 127.0.0.1:{r.destinations[0]} and :{r.destinations[1]} with a range of {r.ports} "
+        "ports (a private network namespace)",
+        kernel_note(r.kernel, r.vendored_kernel),
+        "",
+        f"  source ports, first destination: {', '.join(str(p) for p in r.source_ports_first)}",
+    ]
+    lines += [f"  {label:<24}{value!s:>12}   {note}".rstrip() for label, value, note in rows]
+    return "\n".join(lines + _explanations(r.explanations))
+
+
 # ---------------------------------------------------------------- the table of lab commands
 
 
@@ -351,6 +385,10 @@ def _syn_queue(args: argparse.Namespace, code: KernelCode) -> SynQueueResult:
 
 def _final_ack(args: argparse.Namespace, code: KernelCode) -> FinalAckResult:
     return FinalAckSettings(args.backlog, args.clients, args.abort_on_overflow, args.no_data, args.fastopen).run(code)
+
+
+def _ports(args: argparse.Namespace, code: KernelCode) -> PortsResult:
+    return PortsSettings(args.ports, args.tw_reuse).run(code)
 
 
 def _reuseport(args: argparse.Namespace, code: KernelCode) -> ReuseportResult:
@@ -434,4 +472,18 @@ REUSEPORT = LabCommand(
     ),
     run=_reuseport,
     format=format_reuseport,
+)
+PORTS = LabCommand(
+    name="ports",
+    help="the client's source port: a narrowed ip_local_port_range, EADDRNOTAVAIL, TIME-WAIT reuse (root)",
+    description="In a private network namespace (root), narrow net.ipv4.ip_local_port_range to N ports and connect "
+    "unbound clients to two destinations until connect() fails: which source ports they get, in which order, and how "
+    "the two destinations share them. With --tw-reuse, one connection closed by its client waits in TIME-WAIT and a "
+    "new connection to the same destination takes it over, or not, as net.ipv4.tcp_tw_reuse says.",
+    options=(
+        Option("--ports", f"ports in the lab's ip_local_port_range, 40000 and up (default {PortsSettings.ports}, 2 to 1,000)", default=PortsSettings.ports),
+        Option("--tw-reuse", "net.ipv4.tcp_tw_reuse inside the namespace, 0, 1 or 2, and run the TIME-WAIT step (waits a second)", metavar="0|1|2"),
+    ),
+    run=_ports,
+    format=format_ports,
 )

@@ -28,6 +28,7 @@ from .results import (
     FinalAckSettings,
     LabRecord,
     LabSettings,
+    PortsSettings,
     RecordedRun,
     ResultsDamaged,
     ReuseportSettings,
@@ -108,6 +109,12 @@ def recordings(lab: str, root: bool) -> list[Recording]:
                 "closing listener 1 with tcp_migrate_req = 1: its connections move to the others",
                 ReuseportSettings(listeners=3, clients=8, close_first=True, migrate_req=1, pending=2),
             ),
+        ]
+    if lab == "ports":
+        return [
+            Recording("eight ports, two destinations", PortsSettings(ports=8)),
+            Recording("TIME-WAIT with tcp_tw_reuse = 2 (loopback): taken over", PortsSettings(ports=4, tw_reuse=2)),
+            Recording("TIME-WAIT with tcp_tw_reuse = 0: EADDRNOTAVAIL", PortsSettings(ports=4, tw_reuse=0)),
         ]
     raise KeyError(lab)
 

@@ -36,6 +36,7 @@ from .results import (
     FinalAckResult,
     LabRecord,
     LabResult,
+    PortsResult,
     ResultsDamaged,
     ReuseportResult,
     SynQueueResult,
@@ -143,7 +144,7 @@ def _kernel_note(result: LabResult, disagreements: int = 0) -> str:
     )
 
 
-def _predicted(result: AcceptQueueResult | SynQueueRun | FinalAckResult | ReuseportResult, key: str) -> str:
+def _predicted(result: AcceptQueueResult | SynQueueRun | FinalAckResult | ReuseportResult | PortsResult, key: str) -> str:
     predicted, agrees = result.predicted, result.agrees
     if key in predicted:
         value = str(predicted[key])
@@ -328,7 +329,41 @@ def _reuseport_run(result: ReuseportResult, link: Link | None) -> list[str]:
     return [*lines, *_explanations(r.explanations, link)]
 
 
+# (label, PortsResult field = --json key)
+PORTS_ROWS = (
+    ("ports in `net.ipv4.ip_local_port_range` (in the lab's namespace)", "ports"),
+    ("connections to the first destination before `connect()` failed", "connected_first"),
+    ("the error of the next `connect()`", "first_error"),
+    ("leading ports of the low end's parity", "first_pass_parity"),
+    ("connections to the second destination", "connected_second"),
+    ("source ports used towards both destinations at once", "shared_ports"),
+)
+PORTS_TIME_WAIT_ROWS = (
+    ("`net.ipv4.tcp_tw_reuse` (in the lab's namespace)", "tw_reuse"),
+    ("the port whose 4-tuple waited in TIME-WAIT", "tw_port"),
+    ("a new connection took over the TIME-WAIT's 4-tuple (1 = yes)", "tw_reused"),
+    ("TcpExt TWRecycled", "tw_recycled"),
+)
+
+
+def _ports_run(r: PortsResult, link: Link | None) -> list[str]:
+    rows = PORTS_ROWS + (PORTS_TIME_WAIT_ROWS if r.tw_reuse is not None else ())
+    lines = [
+        f"Range {r.port_range[0]} to {r.port_range[1]}; destinations `127.0.0.1:{r.destinations[0]}` and "
+        f"`127.0.0.1:{r.destinations[1]}`; the first destination's source ports, in order: "
+        + ", ".join(str(p) for p in r.source_ports_first)
+        + ".",
+        "",
+        "| observation | measured | the vendored code predicts |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| {label} | {md_text(getattr(r, key) if getattr(r, key) not in (None, '') else '-')} | {_predicted(r, key)} |" for label, key in rows]
+    return [*lines, "", *_explanations(r.explanations, link)]
+
+
 def _run_section(result: LabResult, link: Link | None) -> list[str]:
+    if isinstance(result, PortsResult):
+        return _ports_run(result, link)
     if isinstance(result, SynQueueResult):
         return _syn_queue_run(result, link)
     if isinstance(result, FinalAckResult):

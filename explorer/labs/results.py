@@ -379,19 +379,73 @@ class ReuseportSettings:
         return reuseport_lab(self.listeners, self.clients, close_first=self.close_first, migrate_req=self.migrate_req, pending=self.pending, code=code)
 
 
-LabResult = AcceptQueueResult | SynQueueResult | FinalAckResult | ReuseportResult
-LabSettings = AcceptQueueSettings | SynQueueSettings | FinalAckSettings | ReuseportSettings
-RESULT_TYPES: dict[str, type[AcceptQueueResult] | type[SynQueueResult] | type[FinalAckResult] | type[ReuseportResult]] = {
+# ---------------------------------------------------------------- the client-ports lab
+
+
+@dataclass(frozen=True, kw_only=True)
+class PortsResult:
+    """The client-ports lab: source ports from a narrowed ip_local_port_range, and TIME-WAIT reuse."""
+
+    lab: str = "ports"
+    kernel: str
+    ports: int  # how many ports the lab's ip_local_port_range holds
+    port_range: tuple[int, int]  # net.ipv4.ip_local_port_range in the lab's namespace, as read back
+    destinations: tuple[int, int]  # the two listeners' ports on 127.0.0.1
+    source_ports_first: tuple[int, ...]  # the source ports of the first destination's clients, in order
+    connected_first: int  # connections to the first destination before connect() failed
+    first_error: str  # the errno name of that failure ("" if none failed)
+    connected_second: int  # connections to the second destination
+    second_error: str
+    shared_ports: int  # source ports used towards both destinations at once
+    first_pass_parity: int  # leading ports of the first destination with the range's low-end parity
+    tw_reuse: int | None = None  # net.ipv4.tcp_tw_reuse for the TIME-WAIT step (None: not run)
+    tcp_timestamps: int = 1
+    tw_port: int | None = None  # the port whose 4-tuple waited in TIME-WAIT
+    new_port: int | None = None  # the port of the connection made after it (None: connect() failed)
+    tw_reused: int | None = None  # 1 if that connection took over the TIME-WAIT's 4-tuple
+    tw_recycled: int | None = None  # TcpExt TWRecycled for it
+    netns: str = ""
+    seconds: float = 0.0
+    explanations: tuple[Explanation, ...] = ()
+    predicted: dict[str, int] = field(default_factory=dict)
+    agrees: dict[str, bool] = field(default_factory=dict)
+    vendored_kernel: VendoredKernel | None = None
+
+
+@dataclass(frozen=True)
+class PortsSettings:
+    """What the client-ports lab is asked: `kexplore lab ports`'s options."""
+
+    ports: int = 8
+    tw_reuse: int | None = None
+
+    @property
+    def needs_root(self) -> bool:
+        return True
+
+    def flags(self) -> str:
+        return _flags(("--ports", self.ports), ("--tw-reuse", self.tw_reuse))
+
+    def run(self, code: KernelCode | None) -> PortsResult:
+        from .ports import ports_lab
+
+        return ports_lab(self.ports, tw_reuse=self.tw_reuse, code=code)
+
+
+LabResult = AcceptQueueResult | SynQueueResult | FinalAckResult | ReuseportResult | PortsResult
+LabSettings = AcceptQueueSettings | SynQueueSettings | FinalAckSettings | ReuseportSettings | PortsSettings
+RESULT_TYPES: dict[str, type[AcceptQueueResult] | type[SynQueueResult] | type[FinalAckResult] | type[ReuseportResult] | type[PortsResult]] = {
     "accept-queue": AcceptQueueResult,
     "syn-queue": SynQueueResult,
     "final-ack": FinalAckResult,
     "reuseport": ReuseportResult,
+    "ports": PortsResult,
 }
 
 
 def disagreements(result: LabResult) -> int:
     """How many predictions in one result (or its runs) the measurement contradicted."""
-    parts: tuple[AcceptQueueResult | SynQueueRun | FinalAckResult | ReuseportResult, ...] = (
+    parts: tuple[AcceptQueueResult | SynQueueRun | FinalAckResult | ReuseportResult | PortsResult, ...] = (
         result.runs if isinstance(result, SynQueueResult) else (result,)
     )
     return sum(1 for part in parts for ok in part.agrees.values() if not ok)

@@ -16,7 +16,7 @@ from explorer.labs.results import AcceptQueueResult, SynQueueResult, from_json
 def test_lab_list_json(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["lab", "list", "--json"]) == 0
     labs = {lab["name"]: lab for lab in json.loads(capsys.readouterr().out)}
-    assert set(labs) == {"accept-queue", "syn-queue", "final-ack", "reuseport"}
+    assert set(labs) == {"accept-queue", "syn-queue", "final-ack", "reuseport", "ports"}
     assert labs["syn-queue"]["needs_root"] is True and labs["accept-queue"]["needs_root"] is False
     assert labs["final-ack"]["needs_root"] is True and labs["reuseport"]["needs_root"] is True
     assert "tcp_check_req" in labs["final-ack"]["symbols"] and "reuseport_select_sock" in labs["reuseport"]["symbols"]
@@ -109,7 +109,7 @@ def test_syn_queue_json_keys(capsys) -> None:  # type: ignore[no-untyped-def]
 def test_record_writes_one_file_per_lab(tmp_path, capsys, netns_missing) -> None:  # type: ignore[no-untyped-def]
     assert main(["lab", "record", "--out", str(tmp_path), "--json"]) == 0
     written = json.loads(capsys.readouterr().out)
-    assert set(written) == {"accept-queue", "syn-queue", "final-ack", "reuseport"}
+    assert set(written) == {"accept-queue", "syn-queue", "final-ack", "reuseport", "ports"}
     accept = json.loads((tmp_path / "accept-queue.json").read_text())
     assert accept["lab"] == "accept-queue" and accept["kernel"] == os.uname().release
     assert accept["runs"] and all("kexplore lab accept-queue" in run["command"] for run in accept["runs"])
@@ -121,7 +121,7 @@ def test_record_writes_one_file_per_lab(tmp_path, capsys, netns_missing) -> None
         assert len(syn["runs"]) == 3 and all(len(run["result"]["runs"]) == 2 for run in syn["runs"])
         assert [run["result"]["ipv6"] for run in syn["runs"]] == [False, False, True]
         assert all(run["command"].startswith("sudo kexplore lab syn-queue ") for run in syn["runs"])
-    for lab in ("final-ack", "reuseport"):
+    for lab in ("final-ack", "reuseport", "ports"):
         data = json.loads((tmp_path / f"{lab}.json").read_text())
         if netns_missing is None:
             assert data["skipped"] is None and len(data["runs"]) == len(recordings(lab, True))
@@ -139,6 +139,8 @@ def test_record_writes_one_file_per_lab(tmp_path, capsys, netns_missing) -> None
         assert [(r["migrate_req"], r["reset_queued"], r["migrated_queued"]) for r in closing] == [(0, queued, 0), (1, 0, queued)]
         ipv6 = [run for run in accept["runs"] if run["result"]["ipv6"]]
         assert len(ipv6) == 1 and "--ipv6" in ipv6[0]["command"]
+        ports = [run["result"] for run in json.loads((tmp_path / "ports.json").read_text())["runs"]]
+        assert [(r["tw_reuse"], r["tw_reused"]) for r in ports] == [(None, None), (2, 1), (0, 0)]
         mapped = [run for run in accept["runs"] if run["result"]["v4_mapped"]]
         assert len(mapped) == 1 and mapped[0]["result"]["accepted_peer"] == "::ffff:127.0.0.1"
     elif os.geteuid() != 0:

@@ -160,6 +160,10 @@ def test_mkdocs_builds_the_lab_pages(project, tmp_path, netns_missing) -> None: 
     docs = tmp_path / "docs"
     shutil.copytree(DOCS_LABS, docs / "labs")
     (docs / "index.md").write_text("# Home\n\nSee [the labs](labs/index.md).\n")
+    # the lab pages link into the walkthrough: a stub page stands in for each chapter they name
+    (docs / "walkthrough").mkdir()
+    for name in sorted({m for page in DOCS_LABS.glob("*.md") for m in re.findall(r"\.\./walkthrough/([\w-]+)\.md", page.read_text())}):
+        (docs / "walkthrough" / f"{name}.md").write_text(f"# {name}\n")
     results = tmp_path / "results"
     from explorer.labs.record import record_labs
 
@@ -186,7 +190,7 @@ def test_mkdocs_builds_the_lab_pages(project, tmp_path, netns_missing) -> None: 
             markdown_extensions: [tables, fenced_code]
             nav:
               - index.md
-              - Labs: [labs/index.md, labs/accept-queue.md, labs/syn-queue.md, labs/final-ack.md, labs/reuseport.md]
+              - Labs: [labs/index.md, labs/accept-queue.md, labs/syn-queue.md, labs/final-ack.md, labs/reuseport.md, labs/ports.md]
             """
         )
     )
@@ -207,6 +211,8 @@ def test_mkdocs_builds_the_lab_pages(project, tmp_path, netns_missing) -> None: 
         # the two closing runs: what became of listener 1's connections, with tcp_migrate_req 0 and 1
         assert "queued connections whose client was reset" in reuseport and "TCPMigrateReqSuccess" in reuseport
         assert "sudo kexplore lab reuseport --listeners 3 --clients 8 --close-first --migrate-req 1 --pending 2" in reuseport
+        ports = (tmp_path / "site" / "labs" / "ports" / "index.html").read_text()
+        assert "TcpExt TWRecycled" in ports and ports.count("<table>") == 3 and "EADDRNOTAVAIL" in ports
     else:
         assert "Not recorded" in final_ack and "Not recorded" in reuseport
 
