@@ -369,6 +369,10 @@ def format_ports(r: PortsResult) -> str:
         f"  source ports, first destination: {', '.join(str(p) for p in r.source_ports_first)}",
     ]
     lines += [f"  {label:<24}{value!s:>12}   {note}".rstrip() for label, value, note in rows]
+    for name, error in r.icmp_errors.items():
+        want = r.icmp_predicted.get(name)
+        mark = "" if want is None else f"predicted {want}: " + ("agrees" if want == error else "DIFFERS")
+        lines.append(f"  {'ICMP ' + name:<24}{error or '-':>12}   {mark}".rstrip())
     return "\n".join(lines + _explanations(r.explanations))
 
 
@@ -388,7 +392,7 @@ def _final_ack(args: argparse.Namespace, code: KernelCode) -> FinalAckResult:
 
 
 def _ports(args: argparse.Namespace, code: KernelCode) -> PortsResult:
-    return PortsSettings(args.ports, args.tw_reuse).run(code)
+    return PortsSettings(args.ports, args.tw_reuse, args.icmp).run(code)
 
 
 def _reuseport(args: argparse.Namespace, code: KernelCode) -> ReuseportResult:
@@ -483,6 +487,7 @@ PORTS = LabCommand(
     options=(
         Option("--ports", f"ports in the lab's ip_local_port_range, 40000 and up (default {PortsSettings.ports}, 2 to 1,000)", default=PortsSettings.ports),
         Option("--tw-reuse", "net.ipv4.tcp_tw_reuse inside the namespace, 0, 1 or 2, and run the TIME-WAIT step (waits a second)", metavar="0|1|2"),
+        Option("--icmp", "also answer SYNs with ICMP destination-unreachable errors (nftables) and show connect()'s error for each", switch=True),
     ),
     run=_ports,
     format=format_ports,

@@ -10,7 +10,10 @@ the range), and unbound clients connect:
 3. with `tw_reuse` (net.ipv4.tcp_tw_reuse inside the namespace): one connection of the first
    destination is closed by the client first, so its 4-tuple waits in TIME-WAIT; after the
    one second the reuse rule asks for, one more client connects to the first destination:
-   the TIME-WAIT's port is the only candidate left.
+   the TIME-WAIT's port is the only candidate left;
+4. with `icmp`: nftables rules answer SYNs to 127.0.0.3 with ICMP destination-unreachable
+   errors (one code per destination port), and a client connects to each: tcp_v4_err ends the
+   attempt in SYN-SENT at once with the error icmp_err_convert gives for the code.
 
 What the vendored code predicts (Linux 6.1, __inet_hash_connect and tcp_twsk_unique):
 
@@ -29,15 +32,20 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import re
 import socket
 import time
 from contextlib import ExitStack
+from typing import TYPE_CHECKING
 
 from . import LabError, check_range
 from .accept_queue import _raise_fd_limit
 from .code import KernelCode, code_refs, vendored_kernel
 from .observe import counter_deltas, kernel_release, read_netstat, read_sysctl, tcp_sockets, wait_until_stable, write_sysctl
 from .results import Explanation, PortsResult
+
+if TYPE_CHECKING:
+    from .netns import PrivateNetns
 
 SERVER = "127.0.0.1"
 LOW = 40_000  # the range's low end (even); the listeners' ports are outside it
@@ -49,24 +57,73 @@ TW_REUSE_DELAY_S = 1.1  # tcp_twsk_unique asks for a second since the TIME-WAIT'
 LINGER_RST = b"\x01\x00\x00\x00\x00\x00\x00\x00"
 
 
+ICMP_TARGET = "127.0.0.3"
+ICMP_FIRST_PORT = 21_000
+# nftables' names for ICMP destination-unreachable codes, and the codes (include/uapi/linux/icmp.h)
+ICMP_CODES = (("net-unreachable", 0), ("host-unreachable", 1), ("prot-unreachable", 2), ("port-unreachable", 3), ("admin-prohibited", 13))
+NFT_TABLE = "kexplore_lab"
+
+
+def icmp_ruleset() -> str:
+    rules = "\n".join(
+        f"        ip daddr {ICMP_TARGET} tcp dport {ICMP_FIRST_PORT + i} tcp flags & (syn | ack) == syn reject with icmp type {name}"
+        for i, (name, _code) in enumerate(ICMP_CODES)
+    )
+    return f"""
+table inet {NFT_TABLE} {{
+    chain output {{
+        type filter hook output priority filter; policy accept;
+{rules}
+    }}
+}}
+"""
+
+
 def check_arguments(ports: int, tw_reuse: int | None) -> None:
     check_range("--ports", ports, 2, MAX_PORTS)
     check_range("--tw-reuse", tw_reuse, 0, 2)
 
 
-def ports_lab(ports: int = DEFAULT_PORTS, *, tw_reuse: int | None = None, code: KernelCode | None = None, max_wait: float = MAX_WAIT_S) -> PortsResult:
-    """Run the lab in a namespace of its own; return the ports the clients got."""
+def ports_lab(
+    ports: int = DEFAULT_PORTS, *, tw_reuse: int | None = None, icmp: bool = False, code: KernelCode | None = None, max_wait: float = MAX_WAIT_S
+) -> PortsResult:
+    """Run the lab in a namespace of its own; return the ports the clients got (and, with `icmp`, the errors)."""
     check_arguments(ports, tw_reuse)
-    from .netns import PrivateNetns, require_root, signals_raise
+    from .netns import PrivateNetns, require_root, require_tool, signals_raise
 
     require_root("ports", "it creates a network namespace and sets net.ipv4.ip_local_port_range and tcp_tw_reuse inside it")
+    if icmp:
+        require_tool("nft", "nftables")
     _raise_fd_limit(4 * ports + 64)
     with ExitStack() as stack:
         stack.enter_context(signals_raise())
         ns = stack.enter_context(PrivateNetns())
+        icmp_errors, icmp_seconds = _icmp_phase(ns) if icmp else ({}, None)
         stack.enter_context(ns.entered())
         result = _run(ports, tw_reuse, ns.name, max_wait)
-    return _explain(result, code)
+    return _explain(dataclasses.replace(result, icmp_errors=icmp_errors, icmp_seconds=icmp_seconds), code)
+
+
+def _icmp_phase(ns: PrivateNetns) -> tuple[dict[str, str], float]:
+    """Connect once to each rejecting destination; {nftables' name of the ICMP code: the connect() error}, slowest seconds."""
+    ns.exec(["nft", "-f", "-"], stdin=icmp_ruleset())
+    errors: dict[str, str] = {}
+    slowest = 0.0
+    try:
+        with ns.entered():
+            for i, (name, _code) in enumerate(ICMP_CODES):
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as client:
+                    client.settimeout(MAX_WAIT_S)
+                    started = time.monotonic()
+                    try:
+                        rc = client.connect_ex((ICMP_TARGET, ICMP_FIRST_PORT + i))
+                    except TimeoutError:
+                        rc = errno.ETIMEDOUT
+                    slowest = max(slowest, time.monotonic() - started)
+                    errors[name] = errno.errorcode.get(rc, str(rc)) if rc else ""
+    finally:
+        ns.exec(["nft", "delete", "table", "inet", NFT_TABLE])
+    return errors, round(slowest, 3)
 
 
 def _connect_until_refused(port: int, limit: int, opened: list[socket.socket]) -> tuple[list[int], str]:
@@ -216,11 +273,25 @@ def predict(code: KernelCode | None, ports: int, tw_reuse: int | None) -> dict[s
     return predicted
 
 
+def predict_icmp(code: KernelCode | None) -> dict[str, str]:
+    """The error tcp_v4_err gives for each ICMP code, read from the vendored icmp_err_convert; {} when unreadable."""
+    if code is None:
+        return {}
+    table, err = code.source("icmp_err_convert"), code.source("tcp_v4_err")
+    if table is None or err is None or "err = icmp_err_convert[code].errno" not in err:
+        return {}
+    names = re.findall(r"\.errno\s*=\s*(E[A-Z]+)", table)
+    return {name: names[number] for name, number in ICMP_CODES if number < len(names)}
+
+
 def _explain(result: PortsResult, code: KernelCode | None) -> PortsResult:
     r = result
     predicted = predict(code, r.ports, r.tw_reuse)
     measured = dataclasses.asdict(r)
     agrees = {key: measured[key] == value for key, value in predicted.items() if key in measured}
+    icmp_predicted = predict_icmp(code) if r.icmp_errors else {}
+    if icmp_predicted:
+        agrees["icmp_errors"] = r.icmp_errors == icmp_predicted
     for key in ("connected_first", "connected_second", "shared_ports"):
         if f"{key}_at_least" in predicted:
             agrees[key] = measured[key] >= predicted[f"{key}_at_least"]
@@ -263,4 +334,19 @@ def _explain(result: PortsResult, code: KernelCode | None) -> PortsResult:
                 code_refs(code, "__inet_check_established", "tcp_twsk_unique"),
             )
         )
-    return dataclasses.replace(result, explanations=tuple(explanations), predicted=predicted, agrees=agrees, vendored_kernel=vendored_kernel(code))
+    if r.icmp_errors:
+        got = ", ".join(f"{name} {error or 'no error'}" for name, error in r.icmp_errors.items())
+        explanations.append(
+            Explanation(
+                "icmp_errors",
+                f"Before the port steps, nftables rules answered SYNs to {ICMP_TARGET} with ICMP destination-unreachable errors, one code per "
+                f"destination port, and a client connected to each: {got}, the slowest after {r.icmp_seconds} s. tcp_v4_err "
+                f"finds the socket in SYN-SENT by the TCP header quoted in the ICMP message, converts the code with "
+                f"icmp_err_convert, and since the attempt is not yet synchronized, ends it at once (tcp_done_with_error): "
+                f"connect() returns the error instead of retrying the SYN.",
+                code_refs(code, "tcp_v4_err", "icmp_err_convert", "tcp_done_with_error"),
+            )
+        )
+    return dataclasses.replace(
+        result, explanations=tuple(explanations), predicted=predicted, agrees=agrees, icmp_predicted=icmp_predicted, vendored_kernel=vendored_kernel(code)
+    )

@@ -112,7 +112,7 @@ def recordings(lab: str, root: bool) -> list[Recording]:
         ]
     if lab == "ports":
         return [
-            Recording("eight ports, two destinations", PortsSettings(ports=8)),
+            Recording("eight ports, two destinations, and ICMP errors in SYN-SENT", PortsSettings(ports=8, icmp=True)),
             Recording("TIME-WAIT with tcp_tw_reuse = 2 (loopback): taken over", PortsSettings(ports=4, tw_reuse=2)),
             Recording("TIME-WAIT with tcp_tw_reuse = 0: EADDRNOTAVAIL", PortsSettings(ports=4, tw_reuse=0)),
         ]

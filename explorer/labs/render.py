@@ -358,6 +358,11 @@ def _ports_run(r: PortsResult, link: Link | None) -> list[str]:
         "|---|---:|---:|",
     ]
     lines += [f"| {label} | {md_text(getattr(r, key) if getattr(r, key) not in (None, '') else '-')} | {_predicted(r, key)} |" for label, key in rows]
+    if r.icmp_errors:  # --json keys icmp_errors and icmp_predicted: the ICMP code's nftables name -> errno name
+        lines += ["", "| ICMP destination unreachable | `connect()` failed with | the vendored code predicts |", "|---|---:|---:|"]
+        for name, error in r.icmp_errors.items():
+            want = r.icmp_predicted.get(name, "-")
+            lines.append(f"| {md_text(name)} | {md_text(error or '-')} | {md_text(want)}{'' if want in ('-', error) else ' (**differs**)'} |")
     return [*lines, "", *_explanations(r.explanations, link)]
 
 

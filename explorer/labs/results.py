@@ -404,6 +404,9 @@ class PortsResult:
     new_port: int | None = None  # the port of the connection made after it (None: connect() failed)
     tw_reused: int | None = None  # 1 if that connection took over the TIME-WAIT's 4-tuple
     tw_recycled: int | None = None  # TcpExt TWRecycled for it
+    icmp_errors: dict[str, str] = field(default_factory=dict)  # --icmp: nftables' name of the ICMP code -> connect()'s errno name
+    icmp_predicted: dict[str, str] = field(default_factory=dict)  # the errors the vendored icmp_err_convert gives
+    icmp_seconds: float | None = None  # the slowest of those connect() calls
     netns: str = ""
     seconds: float = 0.0
     explanations: tuple[Explanation, ...] = ()
@@ -418,18 +421,19 @@ class PortsSettings:
 
     ports: int = 8
     tw_reuse: int | None = None
+    icmp: bool = False
 
     @property
     def needs_root(self) -> bool:
         return True
 
     def flags(self) -> str:
-        return _flags(("--ports", self.ports), ("--tw-reuse", self.tw_reuse))
+        return _flags(("--ports", self.ports), ("--tw-reuse", self.tw_reuse), ("--icmp", self.icmp))
 
     def run(self, code: KernelCode | None) -> PortsResult:
         from .ports import ports_lab
 
-        return ports_lab(self.ports, tw_reuse=self.tw_reuse, code=code)
+        return ports_lab(self.ports, tw_reuse=self.tw_reuse, icmp=self.icmp, code=code)
 
 
 LabResult = AcceptQueueResult | SynQueueResult | FinalAckResult | ReuseportResult | PortsResult

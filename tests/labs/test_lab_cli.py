@@ -141,6 +141,7 @@ def test_record_writes_one_file_per_lab(tmp_path, capsys, netns_missing) -> None
         assert len(ipv6) == 1 and "--ipv6" in ipv6[0]["command"]
         ports = [run["result"] for run in json.loads((tmp_path / "ports.json").read_text())["runs"]]
         assert [(r["tw_reuse"], r["tw_reused"]) for r in ports] == [(None, None), (2, 1), (0, 0)]
+        assert ports[0]["icmp_errors"] and ports[0]["icmp_errors"] == ports[0]["icmp_predicted"]
         mapped = [run for run in accept["runs"] if run["result"]["v4_mapped"]]
         assert len(mapped) == 1 and mapped[0]["result"]["accepted_peer"] == "::ffff:127.0.0.1"
     elif os.geteuid() != 0:

@@ -59,6 +59,23 @@ def test_time_wait_is_taken_over_as_tcp_tw_reuse_says(reuse, taken, code, lab_na
     assert lab_namespaces(os.getpid()) == []
 
 
+def test_the_vendored_tcp_v4_err_converts_unreachable_codes(vendored_source) -> None:  # type: ignore[no-untyped-def]
+    assert "err = icmp_err_convert[code].errno;" in vendored_source("tcp_v4_err")
+
+
+@pytest.mark.usefixtures("netns_capable")
+def test_icmp_errors_end_the_attempt_in_syn_sent(code, lab_namespaces) -> None:  # type: ignore[no-untyped-def]
+    from explorer.labs.ports import ICMP_CODES
+
+    r = ports_lab(2, icmp=True, code=code)
+    assert list(r.icmp_errors) == [name for name, _ in ICMP_CODES]
+    # each attempt ended with the code's own error, not a timeout after retried SYNs
+    assert all(error and error != "ETIMEDOUT" for error in r.icmp_errors.values()), r.icmp_errors
+    assert r.icmp_errors["port-unreachable"] == "ECONNREFUSED" and r.icmp_errors["host-unreachable"] == "EHOSTUNREACH"
+    assert r.icmp_predicted == r.icmp_errors and r.agrees.get("icmp_errors") is True  # as the vendored icmp_err_convert says
+    assert lab_namespaces(os.getpid()) == []
+
+
 @pytest.mark.usefixtures("netns_capable")
 def test_the_sysctls_are_set_inside_the_namespace_only() -> None:
     with open("/proc/sys/net/ipv4/ip_local_port_range") as f, open("/proc/sys/net/ipv4/tcp_tw_reuse") as g:

@@ -212,7 +212,7 @@ def test_mkdocs_builds_the_lab_pages(project, tmp_path, netns_missing) -> None: 
         assert "queued connections whose client was reset" in reuseport and "TCPMigrateReqSuccess" in reuseport
         assert "sudo kexplore lab reuseport --listeners 3 --clients 8 --close-first --migrate-req 1 --pending 2" in reuseport
         ports = (tmp_path / "site" / "labs" / "ports" / "index.html").read_text()
-        assert "TcpExt TWRecycled" in ports and ports.count("<table>") == 3 and "EADDRNOTAVAIL" in ports
+        assert "TcpExt TWRecycled" in ports and ports.count("<table>") == 4 and "ECONNREFUSED" in ports and "EADDRNOTAVAIL" in ports
     else:
         assert "Not recorded" in final_ack and "Not recorded" in reuseport
 
