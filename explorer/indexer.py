@@ -20,8 +20,9 @@ import shutil
 import signal
 import sqlite3
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from .config import KernelSpec, Project
 from .lockfile import Lock, LockError, read_lock
 from .opsgroups import group_ops_tables
 from .progress import progress
-from .resolve import resolve_accesses
+from .resolve import PendingResolution
 from .runlock import RunLockBusy, disk_error, kernel_run_lock, owner_gone, pid_tag
 from .store import SCHEMA_VERSION, create_schema
 from .syscalls import clear_derived, is_table
@@ -429,8 +430,11 @@ def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | N
         chunks = f".chunks-{spec.name}-{pid_tag()}-"
         with tempfile.TemporaryDirectory(prefix=chunks, dir=db_path.parent, ignore_cleanup_errors=True) as workdir:
             failed, shared = _write(db, tree, spec, to_parse, touched, removed, current, jobs, Path(workdir), donors)
-        create_schema(db)  # indexes after a bulk load are cheaper than during it
-        resolve_accesses(db)
+        # Indexes after a bulk load are cheaper than during it.  SQLite builds them with the GIL released,
+        # so the resolver's pure-Python part runs meanwhile on the other core (a serial tail otherwise).
+        pending = PendingResolution(db)
+        _beside(pending.compute, lambda: create_schema(db))
+        pending.finish(db)
         derive_syscalls(db)
         group_ops_tables(db)
         _write_meta(db, lock, spec.name)
@@ -452,6 +456,26 @@ def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | N
         time.perf_counter() - started, changed=to_parse, failed=sorted(failed), partial=partial,
         shared=sum(shared.values()), shared_from=sorted(k for k, n in shared.items() if n),
     )
+
+
+def _beside(background: Callable[[], None], foreground: Callable[[], None]) -> None:
+    """Run background in a thread while foreground runs here; an exception of either is raised here."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            background()
+        except BaseException as exc:  # handed to the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="kexplore-background", daemon=True)
+    thread.start()
+    try:
+        foreground()
+    finally:
+        thread.join()
+    if failure:
+        raise failure[0]
 
 
 def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[str], touched: list[str], removed: list[str],
