@@ -231,9 +231,11 @@ def _parse_chunk(args: tuple[str, list[Job]]) -> tuple[str, int, list[ParseFailu
             "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (job.file_id, job.rel, job.sha256, job.size, job.mtime_ns, parsed.lines, parsed.error_nodes, int(parsed.partial)),
         )
-        db.executemany("INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       [(*d, digest, *fid) for d, digest in zip(parsed.definitions, parsed.digests, strict=True)])
-        db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [r + fid for r in parsed.refs])
+        # the file's id as a literal (an int of ours): the biggest tables' rows go in as made, not copied into longer tuples
+        file_id = int(job.file_id)
+        db.executemany(f"INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {file_id})",
+                       [(*d, digest) for d, digest in zip(parsed.definitions, parsed.digests, strict=True)])
+        db.executemany(f"INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?, ?, {file_id})", parsed.refs)
         db.executemany("INSERT INTO fnassign VALUES (?, ?, ?, ?, ?)", [a + fid for a in parsed.assigns])
         db.executemany("INSERT INTO tableaddr VALUES (?, ?, ?, ?)", [t + fid for t in parsed.tables])
         db.executemany("INSERT INTO locals VALUES (?, ?, ?)", [u + fid for u in parsed.locals])
