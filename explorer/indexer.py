@@ -432,10 +432,7 @@ def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | N
         chunks = f".chunks-{spec.name}-{pid_tag()}-"
         with tempfile.TemporaryDirectory(prefix=chunks, dir=db_path.parent, ignore_cleanup_errors=True) as workdir:
             failed, shared = _write(db, tree, spec, to_parse, touched, removed, current, jobs, Path(workdir), donors)
-        # Indexes after a bulk load are cheaper than during it.  SQLite builds them with the GIL released,
-        # so the resolver's pure-Python part runs meanwhile on the other core (a serial tail otherwise).
-        pending = PendingResolution(db)
-        _beside(pending.compute, lambda: create_schema(db))
+        pending = _resolve_beside_indexes(db, tmp)
         pending.finish(db)
         derive_syscalls(db)
         group_ops_tables(db)
@@ -452,12 +449,43 @@ def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | N
                 db.close()
         with suppress(OSError):  # a failing cleanup must not hide the error that stopped the run
             tmp.unlink(missing_ok=True)
+            for suffix in ("-wal", "-shm"):  # left by a run stopped while the indexes were built
+                tmp.with_name(tmp.name + suffix).unlink(missing_ok=True)
         raise
     return IndexResult(
         spec.name, str(db_path), len(files), len(to_parse), len(removed), symbols, errors,
         time.perf_counter() - started, changed=to_parse, failed=sorted(failed), partial=partial,
         shared=sum(shared.values()), shared_from=sorted(k for k, n in shared.items() if n),
     )
+
+
+def _resolve_beside_indexes(db: sqlite3.Connection, path: Path) -> PendingResolution:
+    """Build the indexes (after a bulk load they are cheaper than during it) while the resolver reads the
+    type tables and resolves the member accesses on the other core, not after: SQLite builds an index with
+    the GIL released, and in WAL mode a reader (the resolver's own connection) reads the rows beside the
+    writer.  The keys that need a query of refs are left to PendingResolution.finish, once the indexes exist."""
+    db.commit()
+    if db.execute("PRAGMA journal_mode=WAL").fetchone()[0] != "wal":  # no WAL here (no shared memory): read first
+        early = PendingResolution(db)
+        _beside(early.compute, lambda: create_schema(db))
+        return early
+    done: list[PendingResolution] = []
+
+    def resolve() -> None:
+        reader = sqlite3.connect(path, timeout=60)
+        try:
+            pending = PendingResolution(reader)
+        finally:
+            reader.close()
+        pending.compute()
+        done.append(pending)
+
+    try:
+        _beside(resolve, lambda: create_schema(db))
+    finally:
+        db.commit()
+        db.execute("PRAGMA journal_mode=OFF")  # back to one file (the -wal and -shm files go)
+    return done[0]
 
 
 def _beside(background: Callable[[], None], foreground: Callable[[], None]) -> None:
