@@ -20,8 +20,9 @@ import shutil
 import signal
 import sqlite3
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from .config import KernelSpec, Project
 from .lockfile import Lock, LockError, read_lock
 from .opsgroups import group_ops_tables
 from .progress import progress
-from .resolve import resolve_accesses
+from .resolve import PendingResolution
 from .runlock import RunLockBusy, disk_error, kernel_run_lock, owner_gone, pid_tag
 from .store import SCHEMA_VERSION, create_schema
 from .syscalls import clear_derived, is_table
@@ -230,9 +231,11 @@ def _parse_chunk(args: tuple[str, list[Job]]) -> tuple[str, int, list[ParseFailu
             "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (job.file_id, job.rel, job.sha256, job.size, job.mtime_ns, parsed.lines, parsed.error_nodes, int(parsed.partial)),
         )
-        db.executemany("INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       [(*d, digest, *fid) for d, digest in zip(parsed.definitions, parsed.digests, strict=True)])
-        db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [r + fid for r in parsed.refs])
+        # the file's id as a literal (an int of ours): the biggest tables' rows go in as made, not copied into longer tuples
+        file_id = int(job.file_id)
+        db.executemany(f"INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {file_id})",
+                       [(*d, digest) for d, digest in zip(parsed.definitions, parsed.digests, strict=True)])
+        db.executemany(f"INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?, ?, {file_id})", parsed.refs)
         db.executemany("INSERT INTO fnassign VALUES (?, ?, ?, ?, ?)", [a + fid for a in parsed.assigns])
         db.executemany("INSERT INTO tableaddr VALUES (?, ?, ?, ?)", [t + fid for t in parsed.tables])
         db.executemany("INSERT INTO locals VALUES (?, ?, ?)", [u + fid for u in parsed.locals])
@@ -429,8 +432,8 @@ def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | N
         chunks = f".chunks-{spec.name}-{pid_tag()}-"
         with tempfile.TemporaryDirectory(prefix=chunks, dir=db_path.parent, ignore_cleanup_errors=True) as workdir:
             failed, shared = _write(db, tree, spec, to_parse, touched, removed, current, jobs, Path(workdir), donors)
-        create_schema(db)  # indexes after a bulk load are cheaper than during it
-        resolve_accesses(db)
+        pending = _resolve_beside_indexes(db, tmp)
+        pending.finish(db)
         derive_syscalls(db)
         group_ops_tables(db)
         _write_meta(db, lock, spec.name)
@@ -446,12 +449,63 @@ def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | N
                 db.close()
         with suppress(OSError):  # a failing cleanup must not hide the error that stopped the run
             tmp.unlink(missing_ok=True)
+            for suffix in ("-wal", "-shm"):  # left by a run stopped while the indexes were built
+                tmp.with_name(tmp.name + suffix).unlink(missing_ok=True)
         raise
     return IndexResult(
         spec.name, str(db_path), len(files), len(to_parse), len(removed), symbols, errors,
         time.perf_counter() - started, changed=to_parse, failed=sorted(failed), partial=partial,
         shared=sum(shared.values()), shared_from=sorted(k for k, n in shared.items() if n),
     )
+
+
+def _resolve_beside_indexes(db: sqlite3.Connection, path: Path) -> PendingResolution:
+    """Build the indexes (after a bulk load they are cheaper than during it) while the resolver reads the
+    type tables and resolves the member accesses on the other core, not after: SQLite builds an index with
+    the GIL released, and in WAL mode a reader (the resolver's own connection) reads the rows beside the
+    writer.  The keys that need a query of refs are left to PendingResolution.finish, once the indexes exist."""
+    db.commit()
+    if db.execute("PRAGMA journal_mode=WAL").fetchone()[0] != "wal":  # no WAL here (no shared memory): read first
+        early = PendingResolution(db)
+        _beside(early.compute, lambda: create_schema(db))
+        return early
+    done: list[PendingResolution] = []
+
+    def resolve() -> None:
+        reader = sqlite3.connect(path, timeout=60)
+        try:
+            pending = PendingResolution(reader)
+        finally:
+            reader.close()
+        pending.compute()
+        done.append(pending)
+
+    try:
+        _beside(resolve, lambda: create_schema(db))
+    finally:
+        db.commit()
+        db.execute("PRAGMA journal_mode=OFF")  # back to one file (the -wal and -shm files go)
+    return done[0]
+
+
+def _beside(background: Callable[[], None], foreground: Callable[[], None]) -> None:
+    """Run background in a thread while foreground runs here; an exception of either is raised here."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            background()
+        except BaseException as exc:  # handed to the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="kexplore-background", daemon=True)
+    thread.start()
+    try:
+        foreground()
+    finally:
+        thread.join()
+    if failure:
+        raise failure[0]
 
 
 def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[str], touched: list[str], removed: list[str],

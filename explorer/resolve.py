@@ -215,20 +215,65 @@ def resolve_accesses(db: sqlite3.Connection) -> int:
     struct, typedef, return type or global changed), in which case all of them.
     Returns the number of keys looked at.
     """
-    tables = TypeTables(db)
-    fingerprint = tables.fingerprint()
-    row = db.execute("SELECT value FROM meta WHERE key = 'type_fingerprint'").fetchone()
-    where = " WHERE state = 0" if row is not None and row[0] == fingerprint else ""
-    rows = db.execute(f"SELECT id, key FROM access{where}").fetchall()
-    if where:  # a macro's local depends on the functions using the key, which new files may change: looked at again
-        rows += [(i, k) for i, k in db.execute("SELECT id, key FROM access WHERE state = 1 AND key GLOB 'g:*'")
-                 if k[2:].split("|", 1)[0] in tables.macro_locals]
-    ids = {key: access_id for access_id, key in rows}
-    resolver = AccessResolver(tables, lambda key, declaring: _macro_local_type(db, ids[key], declaring))
-    updates = []
-    for access_id, key in rows:
-        r = resolver.resolve(key)
-        updates.append((r.target, r.macro, r.reason, access_id))
-    db.executemany("UPDATE access SET target = ?, macro = ?, reason = ?, state = 1 WHERE id = ?", updates)
-    db.execute("INSERT OR REPLACE INTO meta VALUES ('type_fingerprint', ?)", (fingerprint,))
-    return len(rows)
+    pending = PendingResolution(db)
+    pending.compute()
+    return pending.finish(db)
+
+
+class PendingResolution:
+    """resolve_accesses in three steps: read (SQL), compute (pure Python, touches no connection: the
+    indexer runs it in a thread while SQLite builds the indexes), finish (the keys that need a query of
+    refs, then the writes)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.tables = TypeTables(db)
+        self.fingerprint = ""
+        row = db.execute("SELECT value FROM meta WHERE key = 'type_fingerprint'").fetchone()
+        self._previous = row[0] if row is not None else None
+        # (id, key, state) of every key, read now: compute() chooses among them and reads no table
+        self._rows: list[tuple[int, str, int]] = db.execute("SELECT id, key, state FROM access").fetchall()
+        self.updates: list[tuple[str | None, str | None, str | None, int]] = []
+        self._deferred: list[tuple[int, str]] = []
+        self._resolver = AccessResolver(self.tables)
+        self.looked_at = 0
+
+    def compute(self) -> None:
+        """Every key that needs no query; the others are left to finish()."""
+        tables = self.tables
+        self.fingerprint = tables.fingerprint()
+        rows = [(i, k) for i, k, _ in self._rows]
+        if self._previous == self.fingerprint:  # only keys not resolved yet, and the macro-local ones again
+            rows = [(i, k) for i, k, state in self._rows if state == 0]
+            rows += [(i, k) for i, k, state in self._rows if state == 1 and k.startswith("g:")
+                     and k[2:].split("|", 1)[0] in tables.macro_locals]
+        self._rows = []
+        self.looked_at = len(rows)
+        resolve = self._resolver.resolve
+        updates, deferred = self.updates, self._deferred
+        for access_id, key in rows:
+            if _needs_macro_local(tables, key):
+                deferred.append((access_id, key))
+                continue
+            r = resolve(key)
+            updates.append((r.target, r.macro, r.reason, access_id))
+
+    def finish(self, db: sqlite3.Connection) -> int:
+        """The keys whose root a macro declares (a query of refs each, best with its indexes), then the writes."""
+        ids = {key: access_id for access_id, key in self._deferred}
+        self._resolver.macro_local = lambda key, declaring: _macro_local_type(db, ids[key], declaring)
+        for access_id, key in self._deferred:
+            r = self._resolver.resolve(key)
+            self.updates.append((r.target, r.macro, r.reason, access_id))
+        self.updates.sort(key=lambda u: u[3])  # in the order of the rows, as one pass over access
+        db.executemany("UPDATE access SET target = ?, macro = ?, reason = ?, state = 1 WHERE id = ?", self.updates)
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('type_fingerprint', ?)", (self.fingerprint,))
+        self.updates = []
+        return self.looked_at
+
+
+def _needs_macro_local(tables: TypeTables, key: str) -> bool:
+    """Whether resolving key asks AccessResolver.macro_local (a `g:` root with no global type that macros declare)."""
+    if not key.startswith("g:"):
+        return False
+    name = key[2:].split("|", 1)[0]
+    return tables.globals.get(name) is None and bool(tables.macro_locals.get(name))

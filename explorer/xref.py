@@ -494,11 +494,26 @@ class RefCollector:
         """References in an expression, walked with an explicit stack; one visit_* per node type."""
         walk = _ExpressionWalk(locals_, func, cond, [(node, role, init_type)])
         stack = walk.stack
+        pop = stack.pop
         visit_of = _EXPRESSION_VISITS.get
         other = RefCollector.visit_other
+        append_ref = self.refs.append
+        new = tuple.__new__
         while stack:
-            cur, r, itype = stack.pop()
-            visit_of(cur.type, other)(self, walk, cur, r, itype)
+            cur, r, itype = pop()
+            t = cur.type
+            if t == "identifier":  # the commonest node, visit_identifier inlined (a hot path)
+                raw = cur.text
+                if raw is None:
+                    continue
+                text = raw.decode("utf-8", "replace")
+                if text not in locals_:
+                    row, col = cur.start_point
+                    append_ref(new(RefRow, (row + 1, col, col + len(raw), text, r, func, cond, None)))
+                elif self._uses is not None:
+                    self.local_use(cur, text, r)
+            else:
+                visit_of(t, other)(self, walk, cur, r, itype)
 
     def visit_identifier(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
         raw = node.text

@@ -457,3 +457,40 @@ def test_a_file_where_the_index_folder_must_go_is_one_line(project, capsys: pyte
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "File exists" in lines[0] and str(db_of(project).parent) in lines[0]
     assert db_of(project).parent.read_text() == "not a folder"
+
+
+def test_the_index_is_one_file_after_the_resolver_read_beside_the_index_builds(project) -> None:  # type: ignore[no-untyped-def]
+    """The indexes are built in WAL mode (the resolver reads beside them): the finished index is back in
+    rollback mode, with no -wal or -shm file, and holds every access resolved as a serial resolve would."""
+    from explorer.resolve import resolve_accesses
+
+    build_index(project, jobs=1)
+    path = db_of(project)
+    assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith(path.name)) == [path.name]
+    assert path.read_bytes()[18:20] == b"\x01\x01"  # file format 1: not WAL
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] != "wal"
+        built = db.execute("SELECT key, target, macro, reason FROM access ORDER BY key").fetchall()
+        assert built and any(target for _, target, _, _ in built)
+        db.execute("DELETE FROM meta WHERE key = 'type_fingerprint'")
+        db.execute("UPDATE access SET target = NULL, macro = NULL, reason = NULL, state = 0")
+        resolve_accesses(db)
+        assert db.execute("SELECT key, target, macro, reason FROM access ORDER BY key").fetchall() == built
+    finally:
+        db.rollback()
+        db.close()
+
+
+def test_a_failure_of_the_resolver_thread_stops_the_run_and_keeps_the_old_index(project, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    build_index(project, jobs=1)
+    before = sha(db_of(project))
+
+    def broken(self) -> None:  # type: ignore[no-untyped-def]
+        raise RuntimeError("resolver broke")
+
+    monkeypatch.setattr(indexer.PendingResolution, "compute", broken)
+    with pytest.raises(RuntimeError, match="resolver broke"):
+        build_index(project, force=True, jobs=1)
+    assert sha(db_of(project)) == before
+    assert leftovers(db_of(project).parent) == []
