@@ -261,13 +261,14 @@ _ROLE_CODE = "CASE r.role " + " ".join(f"WHEN '{role}' THEN {i}" for i, role in 
 
 _MERGE = (
     "INSERT INTO files (id, path, sha256, size, mtime_ns, lines, error_nodes, partial) SELECT * FROM chunk.files",
-    # definitions: their strings but the name interned, what equals the name or line left NULL (explorer/store.py)
-    "INSERT OR IGNORE INTO names (name) SELECT scope FROM chunk.symbols UNION SELECT cond FROM chunk.symbols WHERE cond IS NOT NULL"
-    " UNION SELECT type FROM chunk.symbols WHERE type IS NOT NULL",
+    # definitions: their strings interned, what equals the name or the line left NULL (explorer/store.py)
+    "INSERT OR IGNORE INTO names (name) SELECT name FROM chunk.symbols UNION SELECT scope FROM chunk.symbols"
+    " UNION SELECT cond FROM chunk.symbols WHERE cond IS NOT NULL UNION SELECT type FROM chunk.symbols WHERE type IS NOT NULL",
     f"INSERT INTO symbol (name, kind, file_id, line, col, end_line, scope, signature, cond, type, start_line, start_byte, size, digest)"
-    f" SELECT s.name, {symbol_kind_sql('s.kind')}, s.file_id, s.line, s.col, nullif(s.end_line, s.line), sc.id,"
+    f" SELECT n.id, {symbol_kind_sql('s.kind')}, s.file_id, s.line, s.col, nullif(s.end_line, s.line), sc.id,"
     f" {stored_signature_sql('s.signature', 's.name')}, c.id, t.id, nullif(s.start_line, s.line), s.start_byte, s.end_byte - s.start_byte, s.digest"
-    f" FROM chunk.symbols s CROSS JOIN names sc ON sc.name = s.scope LEFT JOIN names c ON c.name = s.cond"
+    f" FROM chunk.symbols s CROSS JOIN names n ON n.name = s.name CROSS JOIN names sc ON sc.name = s.scope"
+    f" LEFT JOIN names c ON c.name = s.cond"
     f" LEFT JOIN names t ON t.name = s.type ORDER BY s.rowid",
     "INSERT OR IGNORE INTO access (key) SELECT key FROM chunk.refs WHERE key IS NOT NULL"
     " UNION SELECT key FROM chunk.fnassign",
@@ -286,12 +287,15 @@ _MERGE = (
     f"INSERT INTO ref_span (id, end_col) SELECT (r.file_id << {REF_FILE_SHIFT}) + r.rowid - b.first, r.end_col"
     f" FROM chunk.refs r CROSS JOIN temp.ref_base b ON b.file_id = r.file_id"
     f" WHERE r.end_col <> r.col + length(CAST(r.name AS BLOB)) AND r.rowid - b.first < {REF_PER_FILE}",
-    "INSERT INTO fnassign (file_id, line, access_id, function, tbl)"
-    " SELECT f.file_id, f.line, a.id, f.function, f.tbl FROM chunk.fnassign f JOIN access a ON a.key = f.key",
+    "INSERT OR IGNORE INTO names (name) SELECT function FROM chunk.fnassign UNION SELECT tbl FROM chunk.fnassign"
+    " WHERE tbl IS NOT NULL UNION SELECT path FROM chunk.includes",
+    "INSERT INTO assign (file_id, line, access_id, function, tbl) SELECT f.file_id, f.line, a.id, n.id, t.id"
+    " FROM chunk.fnassign f CROSS JOIN access a ON a.key = f.key CROSS JOIN names n ON n.name = f.function"
+    " LEFT JOIN names t ON t.name = f.tbl",
     "INSERT INTO tableaddr (file_id, line, holder, name) SELECT file_id, line, holder, name FROM chunk.tableaddr",
-    "INSERT OR IGNORE INTO locals (file_id, line, data) SELECT file_id, line, data FROM chunk.locals",
+    f"INSERT OR IGNORE INTO local (rowid, data) SELECT (file_id << {REF_FILE_SHIFT}) + line, data FROM chunk.locals ORDER BY 1",
     "INSERT INTO typehints (file_id, name, type, origin) SELECT file_id, name, type, origin FROM chunk.typehints",
-    "INSERT INTO includes (file_id, path) SELECT file_id, path FROM chunk.includes",
+    "INSERT INTO include (file_id, path) SELECT i.file_id, n.id FROM chunk.includes i CROSS JOIN names n ON n.name = i.path",
     "INSERT INTO docs (file_id, name, def_line, line, summary, params, returns, context, text)"
     " SELECT file_id, name, def_line, line, summary, params, returns, context, text FROM chunk.docs",
     "INSERT INTO exports (file_id, line, col, end_col, name, macro, namespace, cond)"
@@ -547,13 +551,14 @@ class Donor(NamedTuple):
 # The tables holding one file's rows (`file_id`), and which of their columns are ids of the
 # `access` table (keys re-interned in the receiving index, whose resolver resolves them afresh).
 _PER_FILE_TABLES: dict[str, dict[str, str]] = {
-    "symbol": {"scope": "names", "cond": "names", "type": "names"}, "fnassign": {"access_id": "access"}, "includes": {},
-    "docs": {}, "exports": {}, "syscall_table": {}, "syscall_dispatch": {}, "tableaddr": {}, "locals": {}, "typehints": {},
+    "symbol": {"name": "names", "scope": "names", "cond": "names", "type": "names"},
+    "assign": {"access_id": "access", "function": "names", "tbl": "names"}, "include": {"path": "names"},
+    "docs": {}, "exports": {}, "syscall_table": {}, "syscall_dispatch": {}, "tableaddr": {}, "typehints": {},
 }
 # The tables interned columns point into, and the column their ids stand for.
 _INTERNED = {"access": "key", "names": "name"}
 # The tables whose rows are a file's by their rowid (explorer/store.py, ref_range), and that rowid's column.
-FILE_RANGE_TABLES: dict[str, str] = {"ref": "rowid", "ref_span": "id"}
+FILE_RANGE_TABLES: dict[str, str] = {"ref": "rowid", "ref_span": "id", "local": "rowid"}
 # Rows made from the others after every run (explorer/syscalls.py, explorer/opsgroups.py): never copied, derived again.
 DERIVED_TABLES = frozenset({"table_calls", "derived_symbols", "syscall_entries", "opsgroup"})
 _SHARE_BATCH = 2000  # files per copy: bounds the temporary mapping table
@@ -617,7 +622,7 @@ def _copy_from(db: sqlite3.Connection, donor: Donor, spec: KernelSpec, to_parse:
                     f"INSERT OR IGNORE INTO access (key) SELECT a.key FROM share_map m"
                     f" JOIN donor.ref r ON {_DONOR_RANGE.format('r.rowid')} JOIN donor.access a ON a.id = r.access_id"
                     f" UNION SELECT a.key FROM share_map m"
-                    f" JOIN donor.fnassign x ON x.file_id = m.donor_id JOIN donor.access a ON a.id = x.access_id"
+                    f" JOIN donor.assign x ON x.file_id = m.donor_id JOIN donor.access a ON a.id = x.access_id"
                 )
                 _copy_refs(db)
                 for table, interned in _PER_FILE_TABLES.items():
@@ -658,7 +663,7 @@ _DONOR_RANGE = f"{{0}} BETWEEN m.donor_id << {REF_FILE_SHIFT} AND (m.donor_id <<
 
 
 def _copy_refs(db: sqlite3.Connection) -> None:
-    """The `ref` and `ref_span` rows of the files of share_map, with the donor's names interned here and its
+    """The `ref`, `ref_span` and `local` rows of the files of share_map, with the donor's names interned here and its
     access keys given this index's ids; each use keeps its place in its file."""
     moved = f"(m.new_id << {REF_FILE_SHIFT}) + {{0}} - (m.donor_id << {REF_FILE_SHIFT})"
     in_range = _DONOR_RANGE.format("t.rowid")
@@ -681,6 +686,10 @@ def _copy_refs(db: sqlite3.Connection) -> None:
     db.execute(
         f"INSERT INTO main.ref_span (id, end_col) SELECT {moved.format('t.id')}, t.end_col"
         f" FROM share_map m JOIN donor.ref_span t ON {_DONOR_RANGE.format('t.id')}"
+    )
+    db.execute(
+        f"INSERT INTO main.local (rowid, data) SELECT {moved.format('t.rowid')}, t.data"
+        f" FROM share_map m JOIN donor.local t ON {in_range} ORDER BY m.donor_id, t.rowid"
     )
 
 

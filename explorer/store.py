@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS files (
 );
 CREATE TABLE IF NOT EXISTS symbol (    -- definitions; read them through the view `symbols`, which spells every column out
     id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,                 -- STRUCT.FIELD for members
+    name INTEGER NOT NULL,              -- names.id: STRUCT.FIELD for members
     kind INTEGER NOT NULL,              -- index into KINDS: function prototype struct union enum enumerator member macro ...
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     line INTEGER NOT NULL,              -- 1-based line of the name
@@ -65,7 +65,7 @@ CREATE TABLE IF NOT EXISTS access (    -- one row per distinct member-access key
     reason TEXT,                        -- why it is unresolved
     state INTEGER NOT NULL DEFAULT 0    -- 0: not resolved yet
 );
-CREATE TABLE IF NOT EXISTS names (    -- every identifier and #if condition `ref` names, once (ids are this index's own)
+CREATE TABLE IF NOT EXISTS names (    -- every name and #if condition `ref` and `symbol` hold, once (ids are this index's own)
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE
 );
@@ -83,12 +83,12 @@ CREATE TABLE IF NOT EXISTS ref_span (  -- the few uses whose end is not col + th
     id INTEGER PRIMARY KEY,             -- ref.rowid
     end_col INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS fnassign (  -- a function stored in a member: `.listen = inet_listen`, `x->f = fn`
+CREATE TABLE IF NOT EXISTS assign (    -- a function stored in a member: `.listen = inet_listen`, `x->f = fn`; read through `fnassign`
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     line INTEGER NOT NULL,
     access_id INTEGER NOT NULL REFERENCES access(id),
-    function TEXT NOT NULL,
-    tbl TEXT                            -- the variable whose initializer stores it (inet_stream_ops), NULL in code
+    function INTEGER NOT NULL,          -- names.id
+    tbl INTEGER                         -- names.id: the variable whose initializer stores it (inet_stream_ops), NULL in code
 );
 CREATE TABLE IF NOT EXISTS tableaddr ( -- addresses an element of a top-level initializer takes (`.ops = &inet_stream_ops`)
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
@@ -96,12 +96,10 @@ CREATE TABLE IF NOT EXISTS tableaddr ( -- addresses an element of a top-level in
     holder TEXT NOT NULL,               -- the variable initialized (inetsw_array)
     name TEXT NOT NULL                  -- the variable whose address is taken (or the holder, an ops table itself)
 );
-CREATE TABLE IF NOT EXISTS locals (    -- the locals and parameters of one function definition and their uses (xref.LocalUses)
-    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
-    line INTEGER NOT NULL,              -- the function's name line (its symbols row)
-    data TEXT NOT NULL,                 -- NAME:K:L.C.R,...;... (K p/l, L relative to `line`, C byte column, R d/r/w/a)
-    PRIMARY KEY (file_id, line)
-) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS local (     -- the locals and parameters of one function definition and their uses (xref.LocalUses)
+    -- rowid: file_id << 20 | line, the function's name line (its symbols row); read through the view `locals`
+    data TEXT NOT NULL                  -- NAME:K:L.C.R,...;... (K p/l, L relative to `line`, C byte column, R d/r/w/a)
+);
 CREATE TABLE IF NOT EXISTS typehints ( -- types of names without a definition of their own (explorer/resolve.py)
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     name TEXT NOT NULL,                 -- a local a macro's body declares (nh), or a global declared only extern
@@ -117,9 +115,9 @@ CREATE TABLE IF NOT EXISTS opsgroup (  -- ops tables used together, from tablead
     line INTEGER NOT NULL,
     holder TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS includes (  -- a file's #include lines, as the tree paths they may name
+CREATE TABLE IF NOT EXISTS include (   -- a file's #include lines, as the tree paths they may name; read through `includes`
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
-    path TEXT NOT NULL
+    path INTEGER NOT NULL               -- names.id
 );
 CREATE TABLE IF NOT EXISTS docs (      -- kernel-doc comments on what they document (explorer/kerneldoc.py)
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
@@ -185,6 +183,12 @@ SCHEMA += f"""CREATE VIEW IF NOT EXISTS refs AS SELECT r.rowid AS id, r.rowid >>
     n.name AS name, {REF_ROLE_SQL} AS role, fn.name AS func, c.name AS cond, r.access_id AS access_id
     FROM ref r LEFT JOIN names n ON n.id = r.name LEFT JOIN names fn ON fn.id = r.func LEFT JOIN names c ON c.id = r.cond;
 """
+SCHEMA += f"""CREATE VIEW IF NOT EXISTS fnassign AS SELECT x.file_id AS file_id, x.line AS line, x.access_id AS access_id,
+    f.name AS function, t.name AS tbl FROM assign x LEFT JOIN names f ON f.id = x.function LEFT JOIN names t ON t.id = x.tbl;
+CREATE VIEW IF NOT EXISTS locals AS SELECT l.rowid AS id, l.rowid >> {REF_FILE_SHIFT} AS file_id, l.rowid & {REF_PER_FILE - 1} AS line,
+    l.data AS data FROM local l;
+CREATE VIEW IF NOT EXISTS includes AS SELECT i.file_id AS file_id, p.name AS path FROM include i LEFT JOIN names p ON p.id = i.path;
+"""
 
 
 def ref_range(file_id: int) -> tuple[int, int]:
@@ -203,16 +207,16 @@ CREATE INDEX IF NOT EXISTS ref_access ON ref(access_id) WHERE access_id IS NOT N
 CREATE INDEX IF NOT EXISTS ref_func ON ref(func) WHERE role IN (1, 5);           -- callees: calls and jumps only
 CREATE INDEX IF NOT EXISTS access_target ON access(target);
 CREATE INDEX IF NOT EXISTS access_macro ON access(macro);
-CREATE INDEX IF NOT EXISTS fnassign_access ON fnassign(access_id);
-CREATE INDEX IF NOT EXISTS fnassign_function ON fnassign(function);
-CREATE INDEX IF NOT EXISTS fnassign_file ON fnassign(file_id);
-CREATE INDEX IF NOT EXISTS includes_file ON includes(file_id);
+CREATE INDEX IF NOT EXISTS assign_access ON assign(access_id);
+CREATE INDEX IF NOT EXISTS assign_function ON assign(function);
+CREATE INDEX IF NOT EXISTS assign_file ON assign(file_id);
+CREATE INDEX IF NOT EXISTS include_file ON include(file_id);
 CREATE INDEX IF NOT EXISTS docs_name ON docs(name);
 CREATE INDEX IF NOT EXISTS docs_file ON docs(file_id);
 CREATE INDEX IF NOT EXISTS exports_name ON exports(name);
 CREATE INDEX IF NOT EXISTS exports_file ON exports(file_id);
 CREATE INDEX IF NOT EXISTS tableaddr_file ON tableaddr(file_id);
-CREATE INDEX IF NOT EXISTS fnassign_tbl ON fnassign(tbl);
+CREATE INDEX IF NOT EXISTS assign_tbl ON assign(tbl) WHERE tbl IS NOT NULL;
 CREATE INDEX IF NOT EXISTS symbol_name ON symbol(name);
 CREATE INDEX IF NOT EXISTS symbol_file ON symbol(file_id);
 CREATE INDEX IF NOT EXISTS table_calls_func ON table_calls(func);
@@ -261,15 +265,17 @@ def signature_sql(stored: str, name: str) -> str:
 KIND_SQL = "CASE s.kind " + " ".join(f"WHEN {i} THEN '{kind}'" for i, kind in enumerate(KINDS)) + " END"
 # `symbol` as the rows it stands for (the columns the table `symbols` had before its strings were interned); the
 # triggers let the few writers that add or remove single definitions (explorer/syscalls.py) write the view.
-SCHEMA += f"""CREATE VIEW IF NOT EXISTS symbols AS SELECT s.id AS id, s.name AS name, {KIND_SQL} AS kind, s.file_id AS file_id,
-    s.line AS line, s.col AS col, coalesce(s.end_line, s.line) AS end_line, sc.name AS scope, {signature_sql('s.signature', 's.name')} AS signature,
+SCHEMA += f"""CREATE VIEW IF NOT EXISTS symbols AS SELECT s.id AS id, n.name AS name, {KIND_SQL} AS kind, s.file_id AS file_id,
+    s.line AS line, s.col AS col, coalesce(s.end_line, s.line) AS end_line, sc.name AS scope, {signature_sql('s.signature', 'n.name')} AS signature,
     c.name AS cond, t.name AS type, coalesce(s.start_line, s.line) AS start_line, s.start_byte AS start_byte,
     s.start_byte + s.size AS end_byte, s.digest AS digest
-    FROM symbol s LEFT JOIN names sc ON sc.id = s.scope LEFT JOIN names c ON c.id = s.cond LEFT JOIN names t ON t.id = s.type;
+    FROM symbol s LEFT JOIN names n ON n.id = s.name LEFT JOIN names sc ON sc.id = s.scope LEFT JOIN names c ON c.id = s.cond
+    LEFT JOIN names t ON t.id = s.type;
 CREATE TRIGGER IF NOT EXISTS symbols_insert INSTEAD OF INSERT ON symbols BEGIN
-    INSERT OR IGNORE INTO names (name) SELECT value FROM json_each(json_array(NEW.scope, NEW.cond, NEW.type)) WHERE value IS NOT NULL;
+    INSERT OR IGNORE INTO names (name) SELECT value FROM json_each(json_array(NEW.name, NEW.scope, NEW.cond, NEW.type))
+        WHERE value IS NOT NULL;
     INSERT INTO symbol (id, name, kind, file_id, line, col, end_line, scope, signature, cond, type, start_line, start_byte, size, digest)
-    VALUES (NEW.id, NEW.name, {symbol_kind_sql('NEW.kind')}, NEW.file_id, NEW.line, NEW.col, nullif(NEW.end_line, NEW.line),
+    VALUES (NEW.id, (SELECT id FROM names WHERE name = NEW.name), {symbol_kind_sql('NEW.kind')}, NEW.file_id, NEW.line, NEW.col, nullif(NEW.end_line, NEW.line),
         (SELECT id FROM names WHERE name = NEW.scope), {stored_signature_sql('NEW.signature', 'NEW.name')},
         (SELECT id FROM names WHERE name = NEW.cond),
         (SELECT id FROM names WHERE name = NEW.type), nullif(NEW.start_line, NEW.line), NEW.start_byte, NEW.end_byte - NEW.start_byte,
@@ -656,9 +662,9 @@ class Index:
         `name` alone), the declaration first, then in file order."""
         out: list[LocalRef] = []
         for path, line, data in self.db.execute(
-            "SELECT f.path, s.line, l.data FROM symbols s JOIN files f ON f.id = s.file_id"
-            " JOIN locals l ON l.file_id = s.file_id AND l.line = s.line"
-            " WHERE s.name = ? AND s.kind = 'function' ORDER BY f.path, s.line", (function,)):
+            f"SELECT f.path, s.line, l.data FROM symbols s JOIN files f ON f.id = s.file_id"
+            f" JOIN local l ON l.rowid = (s.file_id << {REF_FILE_SHIFT}) + s.line"
+            f" WHERE s.name = ? AND s.kind = 'function' ORDER BY f.path, s.line", (function,)):
             for local, kind, uses in unpack_locals(data, line):
                 if name is None or local == name:
                     out.extend(LocalRef(path, use_line, col, function, _LOCAL_ROLE_NAMES[role], local, kind)
@@ -669,8 +675,8 @@ class Index:
         """The names of the locals and parameters of `function` (every definition), in order of declaration."""
         names: dict[str, None] = {}
         for (data,) in self.db.execute(
-            "SELECT l.data FROM symbols s JOIN locals l ON l.file_id = s.file_id AND l.line = s.line"
-            " WHERE s.name = ? AND s.kind = 'function'", (function,)):
+            f"SELECT l.data FROM symbols s JOIN local l ON l.rowid = (s.file_id << {REF_FILE_SHIFT}) + s.line"
+            f" WHERE s.name = ? AND s.kind = 'function'", (function,)):
             names.update(dict.fromkeys(local for local, _, _ in unpack_locals(data, 0)))
         return list(names)
 
@@ -678,8 +684,11 @@ class Index:
         """Each function of `path` that has locals: (its name line, local, kind, uses as (line, byte
         column, role letter)), for the site's source pages."""
         out = []
+        row = self.db.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()
+        if row is None:
+            return []
         for line, data in self.db.execute(
-            "SELECT l.line, l.data FROM locals l JOIN files f ON f.id = l.file_id WHERE f.path = ? ORDER BY l.line", (path,)):
+            "SELECT l.line, l.data FROM locals l WHERE l.id BETWEEN ? AND ? ORDER BY l.id", ref_range(row[0])):
             for local, kind, uses in unpack_locals(data, line):
                 out.append((line, local, kind, uses))
         return out

@@ -100,6 +100,7 @@ def contents(index: Path) -> dict[str, list[tuple[object, ...]]]:
             "fnassign": "SELECT f.path, x.line, a.key, a.target, x.function FROM fnassign x JOIN files f ON f.id = x.file_id"
                         " JOIN access a ON a.id = x.access_id",
             "includes": "SELECT f.path, i.path FROM includes i JOIN files f ON f.id = i.file_id",
+            "locals": "SELECT f.path, l.line, l.data FROM locals l JOIN files f ON f.id = l.file_id",
             "access": "SELECT key, target, macro, reason, state FROM access",
             "docs": "SELECT f.path, d.name, d.def_line, d.line, d.summary, d.params, d.returns, d.context, d.text"
                     " FROM docs d JOIN files f ON f.id = d.file_id",
