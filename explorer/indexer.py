@@ -262,40 +262,45 @@ _ROLE_CODE = "CASE r.role " + " ".join(f"WHEN '{role}' THEN {i}" for i, role in 
 _MERGE = (
     "INSERT INTO files (id, path, sha256, size, mtime_ns, lines, error_nodes, partial) SELECT * FROM chunk.files",
     # definitions: their strings interned, what equals the name or the line left NULL (explorer/store.py)
-    "INSERT OR IGNORE INTO names (name) SELECT name FROM chunk.symbols UNION SELECT scope FROM chunk.symbols"
-    " UNION SELECT cond FROM chunk.symbols WHERE cond IS NOT NULL UNION SELECT type FROM chunk.symbols WHERE type IS NOT NULL",
+    # every string of the chunk that a table interns, with its names.id (new ones appended): the inserts below
+    # look their strings up in this small table, not in the index-wide one
+    "CREATE TEMP TABLE IF NOT EXISTS chunk_names (name TEXT PRIMARY KEY, id INTEGER) WITHOUT ROWID",
+    "DELETE FROM temp.chunk_names",
+    "INSERT INTO temp.chunk_names (name, id) SELECT u.name, n.id FROM (SELECT name FROM chunk.symbols"
+    " UNION SELECT scope FROM chunk.symbols UNION SELECT cond FROM chunk.symbols UNION SELECT type FROM chunk.symbols"
+    " UNION SELECT name FROM chunk.refs UNION SELECT func FROM chunk.refs UNION SELECT cond FROM chunk.refs"
+    " UNION SELECT function FROM chunk.fnassign UNION SELECT tbl FROM chunk.fnassign UNION SELECT path FROM chunk.includes) u"
+    " LEFT JOIN names n ON n.name = u.name WHERE u.name IS NOT NULL",
+    "INSERT INTO names (name) SELECT name FROM temp.chunk_names WHERE id IS NULL",
+    "UPDATE temp.chunk_names SET id = (SELECT n.id FROM names n WHERE n.name = chunk_names.name) WHERE id IS NULL",
     f"INSERT INTO symbol (name, kind, file_id, line, col, end_line, scope, signature, cond, type, start_line, start_byte, size, digest)"
     f" SELECT n.id, {symbol_kind_sql('s.kind')}, s.file_id, s.line, s.col, nullif(s.end_line, s.line), sc.id,"
     f" {stored_signature_sql('s.signature', 's.name')}, c.id, t.id, nullif(s.start_line, s.line), s.start_byte, s.end_byte - s.start_byte, s.digest"
-    f" FROM chunk.symbols s CROSS JOIN names n ON n.name = s.name CROSS JOIN names sc ON sc.name = s.scope"
-    f" LEFT JOIN names c ON c.name = s.cond"
-    f" LEFT JOIN names t ON t.name = s.type ORDER BY s.rowid",
+    f" FROM chunk.symbols s CROSS JOIN temp.chunk_names n ON n.name = s.name CROSS JOIN temp.chunk_names sc ON sc.name = s.scope"
+    f" LEFT JOIN temp.chunk_names c ON c.name = s.cond"
+    f" LEFT JOIN temp.chunk_names t ON t.name = s.type ORDER BY s.rowid",
     "INSERT OR IGNORE INTO access (key) SELECT key FROM chunk.refs WHERE key IS NOT NULL"
     " UNION SELECT key FROM chunk.fnassign",
     # refs: names interned, roles as numbers, the rowid made of the file and the use's place in it (explorer/store.py)
-    "INSERT OR IGNORE INTO names (name) SELECT name FROM chunk.refs UNION SELECT func FROM chunk.refs WHERE func IS NOT NULL"
-    " UNION SELECT cond FROM chunk.refs WHERE cond IS NOT NULL",
     "CREATE TEMP TABLE IF NOT EXISTS ref_base (file_id INTEGER PRIMARY KEY, first INTEGER NOT NULL)",
     "DELETE FROM temp.ref_base",
     "INSERT INTO temp.ref_base SELECT file_id, min(rowid) FROM chunk.refs GROUP BY file_id",
     # a file's uses past REF_PER_FILE (a million; the largest file of the core tree has 19,000) are left out
     f"INSERT INTO ref (rowid, line, col, name, role, func, cond, access_id)"
     f" SELECT (r.file_id << {REF_FILE_SHIFT}) + r.rowid - b.first, r.line, r.col, n.id, {_ROLE_CODE}, fn.id, c.id, a.id"
-    f" FROM chunk.refs r CROSS JOIN temp.ref_base b ON b.file_id = r.file_id CROSS JOIN names n ON n.name = r.name"
-    f" LEFT JOIN names fn ON fn.name = r.func LEFT JOIN names c ON c.name = r.cond LEFT JOIN access a ON a.key = r.key"
+    f" FROM chunk.refs r CROSS JOIN temp.ref_base b ON b.file_id = r.file_id CROSS JOIN temp.chunk_names n ON n.name = r.name"
+    f" LEFT JOIN temp.chunk_names fn ON fn.name = r.func LEFT JOIN temp.chunk_names c ON c.name = r.cond LEFT JOIN access a ON a.key = r.key"
     f" WHERE r.rowid - b.first < {REF_PER_FILE} ORDER BY r.rowid",
     f"INSERT INTO ref_span (id, end_col) SELECT (r.file_id << {REF_FILE_SHIFT}) + r.rowid - b.first, r.end_col"
     f" FROM chunk.refs r CROSS JOIN temp.ref_base b ON b.file_id = r.file_id"
     f" WHERE r.end_col <> r.col + length(CAST(r.name AS BLOB)) AND r.rowid - b.first < {REF_PER_FILE}",
-    "INSERT OR IGNORE INTO names (name) SELECT function FROM chunk.fnassign UNION SELECT tbl FROM chunk.fnassign"
-    " WHERE tbl IS NOT NULL UNION SELECT path FROM chunk.includes",
     "INSERT INTO assign (file_id, line, access_id, function, tbl) SELECT f.file_id, f.line, a.id, n.id, t.id"
-    " FROM chunk.fnassign f CROSS JOIN access a ON a.key = f.key CROSS JOIN names n ON n.name = f.function"
-    " LEFT JOIN names t ON t.name = f.tbl",
+    " FROM chunk.fnassign f CROSS JOIN access a ON a.key = f.key CROSS JOIN temp.chunk_names n ON n.name = f.function"
+    " LEFT JOIN temp.chunk_names t ON t.name = f.tbl",
     "INSERT INTO tableaddr (file_id, line, holder, name) SELECT file_id, line, holder, name FROM chunk.tableaddr",
     f"INSERT OR IGNORE INTO local (rowid, data) SELECT (file_id << {REF_FILE_SHIFT}) + line, data FROM chunk.locals ORDER BY 1",
     "INSERT INTO typehints (file_id, name, type, origin) SELECT file_id, name, type, origin FROM chunk.typehints",
-    "INSERT INTO include (file_id, path) SELECT i.file_id, n.id FROM chunk.includes i CROSS JOIN names n ON n.name = i.path",
+    "INSERT INTO include (file_id, path) SELECT i.file_id, n.id FROM chunk.includes i CROSS JOIN temp.chunk_names n ON n.name = i.path",
     "INSERT INTO docs (file_id, name, def_line, line, summary, params, returns, context, text)"
     " SELECT file_id, name, def_line, line, summary, params, returns, context, text FROM chunk.docs",
     "INSERT INTO exports (file_id, line, col, end_col, name, macro, namespace, cond)"

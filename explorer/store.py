@@ -206,7 +206,7 @@ CREATE INDEX IF NOT EXISTS ref_name ON ref(name) WHERE access_id IS NULL;      -
 CREATE INDEX IF NOT EXISTS ref_access ON ref(access_id) WHERE access_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ref_func ON ref(func) WHERE role IN (1, 5);           -- callees: calls and jumps only
 CREATE INDEX IF NOT EXISTS access_target ON access(target);
-CREATE INDEX IF NOT EXISTS access_macro ON access(macro);
+CREATE INDEX IF NOT EXISTS access_macro ON access(macro) WHERE macro IS NOT NULL;  -- a few hundred keys
 CREATE INDEX IF NOT EXISTS assign_access ON assign(access_id);
 CREATE INDEX IF NOT EXISTS assign_function ON assign(function);
 CREATE INDEX IF NOT EXISTS assign_file ON assign(file_id);
@@ -1428,6 +1428,10 @@ def create_schema(db: sqlite3.Connection, indexes: bool = True) -> None:
     db.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # takes effect only on a new, empty database
     db.executescript(SCHEMA)
     if indexes:
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'ref_name'").fetchone() is None:  # after a bulk load:
+            # the unique indexes filled in random order during it are rebuilt full, into pages INDEXES then reuses
+            db.execute("REINDEX sqlite_autoindex_names_1")
+            db.execute("REINDEX sqlite_autoindex_access_1")
         db.executescript(INDEXES)
     db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
