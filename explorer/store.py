@@ -178,16 +178,18 @@ CREATE TABLE IF NOT EXISTS derived_symbols (symbol_id INTEGER PRIMARY KEY);  -- 
 # `ref` as the rows it stands for: the columns the table `refs` had before names were interned, and `id`, the
 # rowid (a file's uses: `id BETWEEN file_id << 20 AND (file_id << 20) + REF_PER_FILE - 1`, see ref_range).
 REF_ROLE_SQL = "CASE r.role " + " ".join(f"WHEN {i} THEN '{role}'" for i, role in enumerate(REF_ROLES)) + " END"
-SCHEMA += f"""CREATE VIEW IF NOT EXISTS refs AS SELECT r.rowid AS id, r.rowid >> {REF_FILE_SHIFT} AS file_id, r.line AS line,
+# The views (and the triggers of `symbols`) are made again by every create_schema: an index written by an
+# earlier build of this schema gets today's definitions.
+VIEWS = f"""CREATE VIEW refs AS SELECT r.rowid AS id, r.rowid >> {REF_FILE_SHIFT} AS file_id, r.line AS line,
     r.col AS col, coalesce((SELECT s.end_col FROM ref_span s WHERE s.id = r.rowid), r.col + length(CAST(n.name AS BLOB))) AS end_col,
     n.name AS name, {REF_ROLE_SQL} AS role, fn.name AS func, c.name AS cond, r.access_id AS access_id
-    FROM ref r LEFT JOIN names n ON n.id = r.name LEFT JOIN names fn ON fn.id = r.func LEFT JOIN names c ON c.id = r.cond;
+    FROM ref r JOIN names n ON n.id = r.name LEFT JOIN names fn ON fn.id = r.func LEFT JOIN names c ON c.id = r.cond;
 """
-SCHEMA += f"""CREATE VIEW IF NOT EXISTS fnassign AS SELECT x.file_id AS file_id, x.line AS line, x.access_id AS access_id,
-    f.name AS function, t.name AS tbl FROM assign x LEFT JOIN names f ON f.id = x.function LEFT JOIN names t ON t.id = x.tbl;
-CREATE VIEW IF NOT EXISTS locals AS SELECT l.rowid AS id, l.rowid >> {REF_FILE_SHIFT} AS file_id, l.rowid & {REF_PER_FILE - 1} AS line,
+VIEWS += f"""CREATE VIEW fnassign AS SELECT x.file_id AS file_id, x.line AS line, x.access_id AS access_id,
+    f.name AS function, t.name AS tbl FROM assign x JOIN names f ON f.id = x.function LEFT JOIN names t ON t.id = x.tbl;
+CREATE VIEW locals AS SELECT l.rowid AS id, l.rowid >> {REF_FILE_SHIFT} AS file_id, l.rowid & {REF_PER_FILE - 1} AS line,
     l.data AS data FROM local l;
-CREATE VIEW IF NOT EXISTS includes AS SELECT i.file_id AS file_id, p.name AS path FROM include i LEFT JOIN names p ON p.id = i.path;
+CREATE VIEW includes AS SELECT i.file_id AS file_id, p.name AS path FROM include i JOIN names p ON p.id = i.path;
 """
 
 
@@ -265,13 +267,13 @@ def signature_sql(stored: str, name: str) -> str:
 KIND_SQL = "CASE s.kind " + " ".join(f"WHEN {i} THEN '{kind}'" for i, kind in enumerate(KINDS)) + " END"
 # `symbol` as the rows it stands for (the columns the table `symbols` had before its strings were interned); the
 # triggers let the few writers that add or remove single definitions (explorer/syscalls.py) write the view.
-SCHEMA += f"""CREATE VIEW IF NOT EXISTS symbols AS SELECT s.id AS id, n.name AS name, {KIND_SQL} AS kind, s.file_id AS file_id,
+VIEWS += f"""CREATE VIEW symbols AS SELECT s.id AS id, n.name AS name, {KIND_SQL} AS kind, s.file_id AS file_id,
     s.line AS line, s.col AS col, coalesce(s.end_line, s.line) AS end_line, sc.name AS scope, {signature_sql('s.signature', 'n.name')} AS signature,
     c.name AS cond, t.name AS type, coalesce(s.start_line, s.line) AS start_line, s.start_byte AS start_byte,
     s.start_byte + s.size AS end_byte, s.digest AS digest
-    FROM symbol s LEFT JOIN names n ON n.id = s.name LEFT JOIN names sc ON sc.id = s.scope LEFT JOIN names c ON c.id = s.cond
+    FROM symbol s JOIN names n ON n.id = s.name LEFT JOIN names sc ON sc.id = s.scope LEFT JOIN names c ON c.id = s.cond
     LEFT JOIN names t ON t.id = s.type;
-CREATE TRIGGER IF NOT EXISTS symbols_insert INSTEAD OF INSERT ON symbols BEGIN
+CREATE TRIGGER symbols_insert INSTEAD OF INSERT ON symbols BEGIN
     INSERT OR IGNORE INTO names (name) SELECT value FROM json_each(json_array(NEW.name, NEW.scope, NEW.cond, NEW.type))
         WHERE value IS NOT NULL;
     INSERT INTO symbol (id, name, kind, file_id, line, col, end_line, scope, signature, cond, type, start_line, start_byte, size, digest)
@@ -281,10 +283,12 @@ CREATE TRIGGER IF NOT EXISTS symbols_insert INSTEAD OF INSERT ON symbols BEGIN
         (SELECT id FROM names WHERE name = NEW.type), nullif(NEW.start_line, NEW.line), NEW.start_byte, NEW.end_byte - NEW.start_byte,
         NEW.digest);
 END;
-CREATE TRIGGER IF NOT EXISTS symbols_delete INSTEAD OF DELETE ON symbols BEGIN
+CREATE TRIGGER symbols_delete INSTEAD OF DELETE ON symbols BEGIN
     DELETE FROM symbol WHERE id = OLD.id;
 END;
 """
+
+VIEW_NAMES = ("refs", "fnassign", "locals", "includes", "symbols")
 
 CALLABLE_KINDS = ("function", "asm function", "asm code", "asm label")
 MACRO_KINDS = ("macro", "asm macro")
@@ -722,10 +726,11 @@ class Index:
         direct, through, table = "", "", ""
         args: list[str] = []
         for names, direct_col, through_col, table_col in ((callers, "fn.name", "fn.name", "t.func"),
-                                                           (callees, "n.name", "fa.function", "t.name")):
+                                                           (callees, "n.name", "fx.name", "t.name")):
             if names is not None:
                 direct += f" AND {direct_col} IN (SELECT value FROM json_each(?))"
-                through += f" AND {through_col} IN (SELECT value FROM json_each(?))"
+                # by caller: through ref_func (whose condition this repeats); by callee: through the member's assignments
+                through += f"{' AND r.role IN (1, 5)' if names is callers else ''} AND {through_col} IN (SELECT value FROM json_each(?))"
                 table += f" AND {table_col} IN (SELECT value FROM json_each(?))"
                 args.append(json.dumps(sorted(names)))
         rows = self.db.execute(
@@ -882,8 +887,9 @@ class Index:
         """function → the (table, ops member) pairs whose initializers store it."""
         out: dict[str, list[tuple[str, str]]] = {}
         for function, table, member in self.db.execute(
-            "SELECT DISTINCT fa.function, fa.tbl, a.target FROM fnassign fa JOIN access a ON a.id = fa.access_id"
-            " WHERE fa.function IN (SELECT value FROM json_each(?)) AND fa.tbl IS NOT NULL AND a.target IS NOT NULL",
+            "SELECT DISTINCT fx.name, ft.name, a.target FROM names fx JOIN assign fa ON fa.function = fx.id"
+            " JOIN names ft ON ft.id = fa.tbl JOIN access a ON a.id = fa.access_id"
+            " WHERE fx.name IN (SELECT value FROM json_each(?)) AND a.target IS NOT NULL",
             (json.dumps(sorted(functions)),)):
             out.setdefault(function, []).append((table, member))
         return out
@@ -1433,6 +1439,9 @@ def create_schema(db: sqlite3.Connection, indexes: bool = True) -> None:
             db.execute("REINDEX sqlite_autoindex_names_1")
             db.execute("REINDEX sqlite_autoindex_access_1")
         db.executescript(INDEXES)
+    for view in VIEW_NAMES:
+        db.execute(f"DROP VIEW IF EXISTS {view}")  # its triggers go with it
+    db.executescript(VIEWS)
     db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
 
@@ -1758,13 +1767,18 @@ LOCAL_ROLES = ("decl", "read", "write", "addr")
 # cheaper than reading every definition of every calling name (`probe`, `init`: thousands).
 
 
-def _caller(func: str, file_id: str) -> str:
-    return (f"(SELECT min((s.kind IN ({_MACRO_SQL})) * 1000000000 + s.line) FROM symbols s WHERE s.name = {func}"
-            f" AND +s.file_id = {file_id} AND s.kind IN ({_CALLABLE_SQL}, {_MACRO_SQL}))")
+_CALLABLE_CODES = ", ".join(str(KINDS.index(k)) for k in CALLABLE_KINDS)
+_MACRO_CODES = ", ".join(str(KINDS.index(k)) for k in MACRO_KINDS)
+
+
+def _caller(name_id: str, file_id: str) -> str:
+    """The calling definition's line (see _CALLER) from `symbol` itself: name_id is the caller's names.id."""
+    return (f"(SELECT min((s.kind IN ({_MACRO_CODES})) * 1000000000 + s.line) FROM symbol s WHERE s.name = {name_id}"
+            f" AND +s.file_id = {file_id} AND s.kind IN ({_CALLABLE_CODES}, {_MACRO_CODES}))")
 
 
 _REF_FILE = f"(r.rowid >> {REF_FILE_SHIFT})"
-_CALLER = _caller("fn.name", _REF_FILE)
+_CALLER = _caller("r.func", _REF_FILE)
 _MACRO_MARK = 1_000_000_000  # _CALLER: a macro's line plus this (a function of that file comes first)
 _DIRECT_CALLS = (
     f"SELECT fn.name, {_REF_FILE}, n.name, {_REF_FILE}, f.path, r.line, NULL, r.col, {_CALLER}, NULL FROM ref r"
@@ -1774,15 +1788,17 @@ _DIRECT_CALLS = (
 # Calls the index derives (explorer/syscalls.py): the system call table's dispatch and the wrappers
 # SYSCALL_DEFINEn generates; `via` names the table and number, or the macro.
 _TABLE_CALLS = (
-    f"SELECT t.func, t.file_id, t.name, t.file_id, f.path, t.line, t.via, t.col, {_caller('t.func', 't.file_id')}, NULL"
+    f"SELECT t.func, t.file_id, t.name, t.file_id, f.path, t.line, t.via, t.col,"
+    f" {_caller('(SELECT id FROM names WHERE name = t.func)', 't.file_id')}, NULL"
     " FROM table_calls t JOIN files f ON f.id = t.file_id WHERE 1{0}"
 )
-_OPS_CALLS = (
-    f"SELECT DISTINCT fn.name, {_REF_FILE}, fa.function, fa.file_id, f.path, r.line, a.target, r.col, {_CALLER}, coalesce(fa.tbl, '')"
+_OPS_CALLS = (  # `assign` itself too (the view fnassign, joined here, would not be flattened into the query)
+    f"SELECT DISTINCT fn.name, {_REF_FILE}, fx.name, fa.file_id, f.path, r.line, a.target, r.col, {_CALLER}, coalesce(ft.name, '')"
     f" FROM ref r JOIN names fn ON fn.id = r.func JOIN access a ON a.id = r.access_id JOIN access a2 ON a2.target = a.target"
-    f" JOIN fnassign fa ON fa.access_id = a2.id JOIN files f ON f.id = {_REF_FILE}"
-    " WHERE r.role IN (1, 5) AND r.role = 1 AND a.target IS NOT NULL"
-    " AND EXISTS (SELECT 1 FROM symbols s WHERE s.name = fa.function AND s.kind = 'function'){0}"
+    f" JOIN assign fa ON fa.access_id = a2.id JOIN names fx ON fx.id = fa.function LEFT JOIN names ft ON ft.id = fa.tbl"
+    f" JOIN files f ON f.id = {_REF_FILE}"
+    " WHERE r.role = 1 AND a.target IS NOT NULL"
+    f" AND EXISTS (SELECT 1 FROM symbol s WHERE s.name = fa.function AND s.kind = {KINDS.index('function')}){{0}}"
 )
 
 
