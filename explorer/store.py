@@ -447,7 +447,8 @@ class Index:
         escaped = _like_escape(q)
         sql = (
             # LIKE ignores ASCII case already: lower() on every name would triple the scan's cost
-            f"{_SELECT} WHERE s.name LIKE ? ESCAPE '\\'"
+            # the names matched first (a scan of `names`), then their definitions through symbol_name
+            f"{_SELECT} WHERE s.name IN (SELECT name FROM names WHERE name LIKE ? ESCAPE '\\')"
             + (" AND s.kind = ?" if kind else "")
             + " ORDER BY CASE WHEN lower(s.name) = ? THEN 0 WHEN lower(s.name) LIKE ? ESCAPE '\\' THEN 1 ELSE 2 END,"
             + f" length(s.name), s.name, {_KIND_RANK}, f.path, s.line LIMIT ?"
@@ -477,7 +478,7 @@ class Index:
         candidates = {
             row[0]
             for row in self.db.execute(
-                "SELECT DISTINCT name FROM symbols WHERE name LIKE ? OR name LIKE ? LIMIT 2000",
+                "SELECT DISTINCT name FROM symbols WHERE name IN (SELECT name FROM names WHERE name LIKE ? OR name LIKE ?) LIMIT 2000",
                 (f"%{q[:4]}%", f"%{q[-4:]}%"),
             )
         }
