@@ -50,14 +50,19 @@ def scan(tree: Path) -> dict[str, object]:
 
 
 def from_index(db_path: Path) -> dict[str, object]:
+    from explorer.store import REF_FILE_SHIFT, REF_PER_FILE, role_code
+
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
         q = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
         asm_files = "(SELECT id FROM files WHERE path LIKE '%.S')"
+        # the uses of the assembly files: each file's rowid range of `ref` (explorer/store.py, ref_range)
+        asm_refs_sql = (f"SELECT count(*) FROM files f JOIN ref r ON r.rowid BETWEEN f.id << {REF_FILE_SHIFT}"
+                        f" AND (f.id << {REF_FILE_SHIFT}) + {REF_PER_FILE - 1} WHERE f.path LIKE '%.S'")
         out: dict[str, object] = {
             "asm_symbols": q(f"SELECT count(*) FROM symbols WHERE file_id IN {asm_files}"),
-            "asm_refs": q(f"SELECT count(*) FROM refs WHERE file_id IN {asm_files}"),
-            "asm_call_edges": q(f"SELECT count(*) FROM refs WHERE file_id IN {asm_files} AND role IN ('call', 'jump')"),
+            "asm_refs": q(asm_refs_sql),
+            "asm_call_edges": q(f"{asm_refs_sql} AND r.role IN ({role_code('call')}, {role_code('jump')})"),
             "table_rows": q("SELECT count(*) FROM syscall_table"),
             "dispatch_sites": q("SELECT count(*) FROM syscall_dispatch"),
             "table_edges": q("SELECT count(*) FROM table_calls"),
@@ -69,12 +74,12 @@ def from_index(db_path: Path) -> dict[str, object]:
         except sqlite3.DatabaseError:
             sizes = {}
         if sizes:
-            total_refs = q("SELECT count(*) FROM refs") or 1
+            total_refs = q("SELECT count(*) FROM ref") or 1
             total_symbols = q("SELECT count(*) FROM symbols") or 1
-            refs_bytes = sum(v for k, v in sizes.items() if k == "refs" or k.startswith("refs_"))
+            refs_bytes = sum(v for k, v in sizes.items() if k in ("ref", "names") or k.startswith("ref_"))
             symbol_bytes = sum(v for k, v in sizes.items() if k == "symbols" or k.startswith("symbols_"))
             own = sum(v for k, v in sizes.items() if k.startswith(("syscall_", "table_calls", "derived_symbols")))
-            asm_refs, asm_symbols = q(f"SELECT count(*) FROM refs WHERE file_id IN {asm_files}"), q(
+            asm_refs, asm_symbols = q(asm_refs_sql), q(
                 f"SELECT count(*) FROM symbols WHERE file_id IN {asm_files}")
             out["estimated_bytes"] = int(refs_bytes * asm_refs / total_refs + symbol_bytes * asm_symbols / total_symbols + own)
         return out

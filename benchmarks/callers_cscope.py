@@ -36,6 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import INDEX, KERNEL, SNIPPETS, TREE, BenchmarkError, Result, Target, log, require, run_alone, shown, tool
 from recall import Sources, _first_error
 
+from explorer.store import REF_FILE_SHIFT, REF_PER_FILE
+
+# refs r of file f: its rowid range (explorer/store.py, ref_range)
+_IN_FILE = f"r.id BETWEEN f.id << {REF_FILE_SHIFT} AND (f.id << {REF_FILE_SHIFT}) + {REF_PER_FILE - 1}"
+
 NAME = "callers_cscope"
 SEED = 61  # for --wide N: which functions are drawn
 
@@ -232,7 +237,7 @@ class IndexView:
     def refs_at(self, path: str, line: int, name: str) -> list[tuple[str, str | None, int | None]]:
         """(role, enclosing function, access id) of every reference to `name` on that line."""
         return list(self.db.execute(
-            "SELECT r.role, r.func, r.access_id FROM refs r JOIN files f ON f.id = r.file_id"
+            f"SELECT r.role, r.func, r.access_id FROM files f JOIN refs r ON {_IN_FILE}"
             " WHERE f.path = ? AND r.line = ? AND r.name = ?",
             (path, line, name),
         ))
@@ -248,19 +253,22 @@ class IndexView:
 
     def refs_in_function(self, path: str, name: str) -> int:
         return int(self.db.execute(
-            "SELECT count(*) FROM refs r JOIN files f ON f.id = r.file_id WHERE f.path = ? AND r.func = ?", (path, name)
+            f"SELECT count(*) FROM files f JOIN refs r ON {_IN_FILE} WHERE f.path = ? AND r.func = ?", (path, name)
         ).fetchone()[0])
 
     def bodies_without_refs(self, records_refs, min_lines: int = 4) -> list[tuple[str, int, int, str]]:  # type: ignore[no-untyped-def]
         """(path, line, end line, name) of functions in xref_paths, of min_lines or more, with no reference at all."""
+        # (file, function) of every use, from one pass over `ref` (no index covers every use's function)
+        with_refs = set(self.db.execute(
+            f"SELECT DISTINCT r.rowid >> {REF_FILE_SHIFT}, n.name FROM ref r JOIN names n ON n.id = r.func"))
         rows = self.db.execute(
-            "SELECT f.path, s.line, s.end_line, s.name FROM symbols s JOIN files f ON f.id = s.file_id"
+            "SELECT f.path, s.line, s.end_line, s.name, s.file_id FROM symbols s JOIN files f ON f.id = s.file_id"
             " WHERE s.kind = 'function' AND s.end_line - s.line + 1 >= ?"
-            " AND NOT EXISTS (SELECT 1 FROM refs r WHERE r.file_id = s.file_id AND r.func = s.name)"
             " ORDER BY s.line - s.end_line, f.path",
             (min_lines,),
         )
-        return [row for row in rows if records_refs(row[0])]
+        return [(path, line, end, name) for path, line, end, name, file_id in rows
+                if (file_id, name) not in with_refs and records_refs(path)]
 
     def function_line(self, path: str, name: str) -> int | None:
         row = self.db.execute(

@@ -58,6 +58,19 @@ def _index(snippets: Path, *extra: str) -> tuple[float, dict[str, object]]:
     return seconds, json.loads(proc.stdout)
 
 
+def table_bytes(index: Path) -> dict[str, int]:
+    """Bytes of each table of an index with its indexes (SQLite's dbstat), largest first."""
+    db = sqlite3.connect(f"file:{index}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT coalesce(m.tbl_name, d.name), sum(d.pgsize) FROM dbstat d"
+                          " LEFT JOIN sqlite_master m ON m.name = d.name GROUP BY 1 ORDER BY 2 DESC").fetchall()
+    except sqlite3.DatabaseError:  # an SQLite built without dbstat
+        return {}
+    finally:
+        db.close()
+    return {str(table): int(size) for table, size in rows}
+
+
 def _cscope_bytes(files: list[str], workdir: Path) -> tuple[int, float]:
     cscope = tool("cscope")
     if cscope is None:
@@ -91,11 +104,14 @@ def run() -> Result:
         workdir.mkdir()
         cscope_bytes, cscope_s = _cscope_bytes(files, workdir)
     index_bytes = INDEX.stat().st_size
+    tables = table_bytes(INDEX)
+    log("  6.1 index by table (with its indexes): " + ", ".join(f"{t} {b / 1e6:.0f} MB" for t, b in tables.items() if b >= 1e6))
     result.figures = {
         "second_kernel": SECOND,
         "shared": {"seconds": round(shared_s, 2), "files": shared["files"], "copied": shared["shared"]},
         "alone": {"seconds": round(alone_s, 2), "files": alone["files"]},
         "index_bytes": index_bytes,
+        "index_tables": tables,
         "cscope_bytes": cscope_bytes,
         "cscope_seconds": round(cscope_s, 2),
         "files": len(files),

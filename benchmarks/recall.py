@@ -595,7 +595,7 @@ def _most_used(index: Path, misses: list[Miss]) -> list[tuple[str, int, Miss]]:
     try:
         db.execute("CREATE TEMP TABLE missed (name TEXT PRIMARY KEY)")
         db.executemany("INSERT INTO missed VALUES (?)", [(n,) for n in by_name])
-        rows = db.execute("SELECT m.name, (SELECT count(*) FROM refs r WHERE r.name = m.name) AS uses FROM missed m"
+        rows = db.execute("SELECT m.name, (SELECT count(*) FROM refs r WHERE r.name = m.name AND r.access_id IS NULL) AS uses FROM missed m"
                           " ORDER BY uses DESC, m.name LIMIT 50").fetchall()
     finally:
         db.close()

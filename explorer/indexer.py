@@ -34,7 +34,16 @@ from .opsgroups import group_ops_tables
 from .progress import progress
 from .resolve import PendingResolution
 from .runlock import RunLockBusy, disk_error, kernel_run_lock, owner_gone, pid_tag
-from .store import SCHEMA_VERSION, create_schema
+from .store import (
+    REF_FILE_SHIFT,
+    REF_PER_FILE,
+    REF_ROLES,
+    SCHEMA_VERSION,
+    create_schema,
+    ref_range,
+    stored_signature_sql,
+    symbol_kind_sql,
+)
 from .syscalls import clear_derived, is_table
 from .syscalls import derive as derive_syscalls
 
@@ -251,21 +260,50 @@ def _parse_chunk(args: tuple[str, list[Job]]) -> tuple[str, int, list[ParseFailu
     return chunk_path, len(jobs), failures
 
 
+_ROLE_CODE = "CASE r.role " + " ".join(f"WHEN '{role}' THEN {i}" for i, role in enumerate(REF_ROLES)) + " END"
+
 _MERGE = (
     "INSERT INTO files (id, path, sha256, size, mtime_ns, lines, error_nodes, partial) SELECT * FROM chunk.files",
-    "INSERT INTO symbols (name, kind, line, col, end_line, scope, signature, cond, type, start_line, start_byte, end_byte, digest,"
-    " file_id) SELECT * FROM chunk.symbols",
+    # definitions: their strings interned, what equals the name or the line left NULL (explorer/store.py)
+    # every string of the chunk that a table interns, with its names.id (new ones appended): the inserts below
+    # look their strings up in this small table, not in the index-wide one
+    "CREATE TEMP TABLE IF NOT EXISTS chunk_names (name TEXT PRIMARY KEY, id INTEGER) WITHOUT ROWID",
+    "DELETE FROM temp.chunk_names",
+    "INSERT INTO temp.chunk_names (name, id) SELECT u.name, n.id FROM (SELECT name FROM chunk.symbols"
+    " UNION SELECT scope FROM chunk.symbols UNION SELECT cond FROM chunk.symbols UNION SELECT type FROM chunk.symbols"
+    " UNION SELECT name FROM chunk.refs UNION SELECT func FROM chunk.refs UNION SELECT cond FROM chunk.refs"
+    " UNION SELECT function FROM chunk.fnassign UNION SELECT tbl FROM chunk.fnassign UNION SELECT path FROM chunk.includes) u"
+    " LEFT JOIN names n ON n.name = u.name WHERE u.name IS NOT NULL",
+    "INSERT INTO names (name) SELECT name FROM temp.chunk_names WHERE id IS NULL",
+    "UPDATE temp.chunk_names SET id = (SELECT n.id FROM names n WHERE n.name = chunk_names.name) WHERE id IS NULL",
+    f"INSERT INTO symbol (name, kind, file_id, line, col, end_line, scope, signature, cond, type, start_line, start_byte, size, digest)"
+    f" SELECT n.id, {symbol_kind_sql('s.kind')}, s.file_id, s.line, s.col, nullif(s.end_line, s.line), sc.id,"
+    f" {stored_signature_sql('s.signature', 's.name')}, c.id, t.id, nullif(s.start_line, s.line), s.start_byte, s.end_byte - s.start_byte, s.digest"
+    f" FROM chunk.symbols s CROSS JOIN temp.chunk_names n ON n.name = s.name CROSS JOIN temp.chunk_names sc ON sc.name = s.scope"
+    f" LEFT JOIN temp.chunk_names c ON c.name = s.cond"
+    f" LEFT JOIN temp.chunk_names t ON t.name = s.type ORDER BY s.rowid",
     "INSERT OR IGNORE INTO access (key) SELECT key FROM chunk.refs WHERE key IS NOT NULL"
     " UNION SELECT key FROM chunk.fnassign",
-    "INSERT INTO refs (file_id, line, col, end_col, name, role, func, cond, access_id)"
-    " SELECT r.file_id, r.line, r.col, r.end_col, r.name, r.role, r.func, r.cond, a.id"
-    " FROM chunk.refs r LEFT JOIN access a ON a.key = r.key",
-    "INSERT INTO fnassign (file_id, line, access_id, function, tbl)"
-    " SELECT f.file_id, f.line, a.id, f.function, f.tbl FROM chunk.fnassign f JOIN access a ON a.key = f.key",
+    # refs: names interned, roles as numbers, the rowid made of the file and the use's place in it (explorer/store.py)
+    "CREATE TEMP TABLE IF NOT EXISTS ref_base (file_id INTEGER PRIMARY KEY, first INTEGER NOT NULL)",
+    "DELETE FROM temp.ref_base",
+    "INSERT INTO temp.ref_base SELECT file_id, min(rowid) FROM chunk.refs GROUP BY file_id",
+    # a file's uses past REF_PER_FILE (a million; the largest file of the core tree has 19,000) are left out
+    f"INSERT INTO ref (rowid, line, col, name, role, func, cond, access_id)"
+    f" SELECT (r.file_id << {REF_FILE_SHIFT}) + r.rowid - b.first, r.line, r.col, n.id, {_ROLE_CODE}, fn.id, c.id, a.id"
+    f" FROM chunk.refs r CROSS JOIN temp.ref_base b ON b.file_id = r.file_id CROSS JOIN temp.chunk_names n ON n.name = r.name"
+    f" LEFT JOIN temp.chunk_names fn ON fn.name = r.func LEFT JOIN temp.chunk_names c ON c.name = r.cond LEFT JOIN access a ON a.key = r.key"
+    f" WHERE r.rowid - b.first < {REF_PER_FILE} ORDER BY r.rowid",
+    f"INSERT INTO ref_span (id, end_col) SELECT (r.file_id << {REF_FILE_SHIFT}) + r.rowid - b.first, r.end_col"
+    f" FROM chunk.refs r CROSS JOIN temp.ref_base b ON b.file_id = r.file_id"
+    f" WHERE r.end_col <> r.col + length(CAST(r.name AS BLOB)) AND r.rowid - b.first < {REF_PER_FILE}",
+    "INSERT INTO assign (file_id, line, access_id, function, tbl) SELECT f.file_id, f.line, a.id, n.id, t.id"
+    " FROM chunk.fnassign f CROSS JOIN access a ON a.key = f.key CROSS JOIN temp.chunk_names n ON n.name = f.function"
+    " LEFT JOIN temp.chunk_names t ON t.name = f.tbl",
     "INSERT INTO tableaddr (file_id, line, holder, name) SELECT file_id, line, holder, name FROM chunk.tableaddr",
-    "INSERT OR IGNORE INTO locals (file_id, line, data) SELECT file_id, line, data FROM chunk.locals",
+    f"INSERT OR IGNORE INTO local (rowid, data) SELECT (file_id << {REF_FILE_SHIFT}) + line, data FROM chunk.locals ORDER BY 1",
     "INSERT INTO typehints (file_id, name, type, origin) SELECT file_id, name, type, origin FROM chunk.typehints",
-    "INSERT INTO includes (file_id, path) SELECT file_id, path FROM chunk.includes",
+    "INSERT INTO include (file_id, path) SELECT i.file_id, n.id FROM chunk.includes i CROSS JOIN temp.chunk_names n ON n.name = i.path",
     "INSERT INTO docs (file_id, name, def_line, line, summary, params, returns, context, text)"
     " SELECT file_id, name, def_line, line, summary, params, returns, context, text FROM chunk.docs",
     "INSERT INTO exports (file_id, line, col, end_col, name, macro, namespace, cond)"
@@ -516,9 +554,10 @@ def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[
         row = db.execute("SELECT id FROM files WHERE path = ?", (rel,)).fetchone()
         if row is None:
             continue
-        for table in ("symbols", "refs", "fnassign", "includes", "docs", "exports", "syscall_table", "syscall_dispatch",
-                      "tableaddr", "locals", "typehints"):
+        for table in _PER_FILE_TABLES:
             db.execute(f"DELETE FROM {table} WHERE file_id = ?", row)
+        for table, key in FILE_RANGE_TABLES.items():
+            db.execute(f"DELETE FROM {table} WHERE {key} BETWEEN ? AND ?", ref_range(row[0]))
         db.execute("DELETE FROM files WHERE id = ?", row)
     for rel in touched:
         _, size, mtime = current[rel]
@@ -570,10 +609,15 @@ class Donor(NamedTuple):
 
 # The tables holding one file's rows (`file_id`), and which of their columns are ids of the
 # `access` table (keys re-interned in the receiving index, whose resolver resolves them afresh).
-_PER_FILE_TABLES: dict[str, tuple[str, ...]] = {
-    "symbols": (), "refs": ("access_id",), "fnassign": ("access_id",), "includes": (), "docs": (), "exports": (),
-    "syscall_table": (), "syscall_dispatch": (), "tableaddr": (), "locals": (), "typehints": (),
+_PER_FILE_TABLES: dict[str, dict[str, str]] = {
+    "symbol": {"name": "names", "scope": "names", "cond": "names", "type": "names"},
+    "assign": {"access_id": "access", "function": "names", "tbl": "names"}, "include": {"path": "names"},
+    "docs": {}, "exports": {}, "syscall_table": {}, "syscall_dispatch": {}, "tableaddr": {}, "typehints": {},
 }
+# The tables interned columns point into, and the column their ids stand for.
+_INTERNED = {"access": "key", "names": "name"}
+# The tables whose rows are a file's by their rowid (explorer/store.py, ref_range), and that rowid's column.
+FILE_RANGE_TABLES: dict[str, str] = {"ref": "rowid", "ref_span": "id", "local": "rowid"}
 # Rows made from the others after every run (explorer/syscalls.py, explorer/opsgroups.py): never copied, derived again.
 DERIVED_TABLES = frozenset({"table_calls", "derived_symbols", "syscall_entries", "opsgroup"})
 _SHARE_BATCH = 2000  # files per copy: bounds the temporary mapping table
@@ -634,25 +678,30 @@ def _copy_from(db: sqlite3.Connection, donor: Donor, spec: KernelSpec, to_parse:
                     " FROM share_map m JOIN donor.files f ON f.id = m.donor_id"
                 )
                 db.execute(
-                    "INSERT OR IGNORE INTO access (key) SELECT a.key FROM share_map m"
-                    " JOIN donor.refs r ON r.file_id = m.donor_id JOIN donor.access a ON a.id = r.access_id"
-                    " UNION SELECT a.key FROM share_map m"
-                    " JOIN donor.fnassign x ON x.file_id = m.donor_id JOIN donor.access a ON a.id = x.access_id"
+                    f"INSERT OR IGNORE INTO access (key) SELECT a.key FROM share_map m"
+                    f" JOIN donor.ref r ON {_DONOR_RANGE.format('r.rowid')} JOIN donor.access a ON a.id = r.access_id"
+                    f" UNION SELECT a.key FROM share_map m"
+                    f" JOIN donor.assign x ON x.file_id = m.donor_id JOIN donor.access a ON a.id = x.access_id"
                 )
-                for table, access_columns in _PER_FILE_TABLES.items():
+                _copy_refs(db)
+                for table, interned in _PER_FILE_TABLES.items():
                     cols = [c for c in columns[table] if c != "id"]
                     picks, joins = [], []
                     for col in cols:
                         if col == "file_id":
                             picks.append("m.new_id")
-                        elif col in access_columns:
-                            joins.append(f" LEFT JOIN donor.access d_{col} ON d_{col}.id = t.{col}"
-                                         f" LEFT JOIN main.access n_{col} ON n_{col}.key = d_{col}.key")
+                        elif col in interned:
+                            into, key = interned[col], _INTERNED[interned[col]]
+                            if into == "names":  # access keys are in already (above)
+                                db.execute(f"INSERT OR IGNORE INTO main.names (name) SELECT d.name FROM share_map m"
+                                           f" JOIN donor.{table} t ON t.file_id = m.donor_id JOIN donor.names d ON d.id = t.{col}")
+                            joins.append(f" LEFT JOIN donor.{into} d_{col} ON d_{col}.id = t.{col}"
+                                         f" LEFT JOIN main.{into} n_{col} ON n_{col}.{key} = d_{col}.{key}")
                             picks.append(f"n_{col}.id")
                         else:
                             picks.append(f"t.{col}")
                     # the donor's derived wrapper definitions are its own; this index derives its own
-                    derived = " WHERE t.id NOT IN (SELECT symbol_id FROM donor.derived_symbols)" if table == "symbols" else ""
+                    derived = " WHERE t.id NOT IN (SELECT symbol_id FROM donor.derived_symbols)" if table == "symbol" else ""
                     order = "" if table in without_rowid else " ORDER BY t.rowid"  # rows in the donor's order
                     db.execute(
                         f"INSERT INTO main.{table} ({', '.join(cols)}) SELECT {', '.join(picks)}"
@@ -666,6 +715,41 @@ def _copy_from(db: sqlite3.Connection, donor: Donor, spec: KernelSpec, to_parse:
         db.commit()
         db.execute("DETACH DATABASE donor")
     return copied
+
+
+# A donor file's rowids in a table of FILE_RANGE_TABLES; {0}: the rowid column.
+_DONOR_RANGE = f"{{0}} BETWEEN m.donor_id << {REF_FILE_SHIFT} AND (m.donor_id << {REF_FILE_SHIFT}) + {REF_PER_FILE - 1}"
+
+
+def _copy_refs(db: sqlite3.Connection) -> None:
+    """The `ref`, `ref_span` and `local` rows of the files of share_map, with the donor's names interned here and its
+    access keys given this index's ids; each use keeps its place in its file."""
+    moved = f"(m.new_id << {REF_FILE_SHIFT}) + {{0}} - (m.donor_id << {REF_FILE_SHIFT})"
+    in_range = _DONOR_RANGE.format("t.rowid")
+    db.execute(
+        f"INSERT OR IGNORE INTO main.names (name) SELECT d.name FROM share_map m JOIN donor.ref t ON {in_range}"
+        f" JOIN donor.names d ON d.id = t.name UNION SELECT d.name FROM share_map m JOIN donor.ref t ON {in_range}"
+        f" JOIN donor.names d ON d.id = t.func UNION SELECT d.name FROM share_map m JOIN donor.ref t ON {in_range}"
+        f" JOIN donor.names d ON d.id = t.cond"
+    )
+    db.execute(
+        f"INSERT INTO main.ref (rowid, line, col, name, role, func, cond, access_id)"
+        f" SELECT {moved.format('t.rowid')}, t.line, t.col, nn.id, t.role, nf.id, nc.id, na.id"
+        f" FROM share_map m JOIN donor.ref t ON {in_range}"
+        f" JOIN donor.names dn ON dn.id = t.name JOIN main.names nn ON nn.name = dn.name"
+        f" LEFT JOIN donor.names df ON df.id = t.func LEFT JOIN main.names nf ON nf.name = df.name"
+        f" LEFT JOIN donor.names dc ON dc.id = t.cond LEFT JOIN main.names nc ON nc.name = dc.name"
+        f" LEFT JOIN donor.access da ON da.id = t.access_id LEFT JOIN main.access na ON na.key = da.key"
+        f" ORDER BY m.donor_id, t.rowid"
+    )
+    db.execute(
+        f"INSERT INTO main.ref_span (id, end_col) SELECT {moved.format('t.id')}, t.end_col"
+        f" FROM share_map m JOIN donor.ref_span t ON {_DONOR_RANGE.format('t.id')}"
+    )
+    db.execute(
+        f"INSERT INTO main.local (rowid, data) SELECT {moved.format('t.rowid')}, t.data"
+        f" FROM share_map m JOIN donor.local t ON {in_range} ORDER BY m.donor_id, t.rowid"
+    )
 
 
 def _die_with_parent(parent: int) -> None:
@@ -736,6 +820,6 @@ def _counts(db_path: Path) -> tuple[int, int]:
 
 
 def _counts_in(db: sqlite3.Connection) -> tuple[int, int]:
-    symbols = db.execute("SELECT count(*) FROM symbols").fetchone()[0]
+    symbols = db.execute("SELECT count(*) FROM symbol").fetchone()[0]
     errors = db.execute("SELECT count(*) FROM files WHERE error_nodes > 0").fetchone()[0]
     return int(symbols), int(errors)

@@ -193,14 +193,19 @@ class AccessResolver:
         return Resolution(final[0], final[2], None)
 
 
+_REF_FILE_SHIFT = 20  # explorer/store.py's REF_FILE_SHIFT (not imported: the resolver is indexing code, the store is not)
+
+
 def _macro_local_type(db: sqlite3.Connection, access_id: int, declaring: dict[str, str]) -> str | None:
     """The type of a macro-declared local (`nh` inside for_nexthops(fi) { ... }) where this access
     is used: every use must sit in a function that names (as a call or as a type) a macro
     declaring it, and the macros so named must agree on the type; else None (never a guess)."""
     types: set[str] = set()
     for (named,) in db.execute(
-        "SELECT (SELECT group_concat(DISTINCT c.name) FROM refs c WHERE c.file_id = r.file_id AND c.func = r.func"
-        " AND c.access_id IS NULL AND c.name IN (SELECT value FROM json_each(?))) FROM refs r WHERE r.access_id = ?",
+        # `ref` itself (explorer/store.py): c is in r's file (the same rowid >> shift) and in r's function
+        f"SELECT (SELECT group_concat(DISTINCT n.name) FROM ref c JOIN names n ON n.id = c.name"
+        f" WHERE c.rowid >> {_REF_FILE_SHIFT} = r.rowid >> {_REF_FILE_SHIFT} AND c.func = r.func"
+        f" AND c.access_id IS NULL AND n.name IN (SELECT value FROM json_each(?))) FROM ref r WHERE r.access_id = ?",
         (json.dumps(sorted(declaring)), access_id)):
         if not named:
             return None

@@ -18,7 +18,13 @@ from typing import NamedTuple, NotRequired, TypedDict, TypeVar
 from .kerneldoc import KernelDoc
 from .opsgroups import OpsContext, OpsGroup, OpsGroups, ops_type
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
+
+# The `ref` table: what its integer roles mean, and how its rowid holds the file (file_id << REF_FILE_SHIFT | n).
+REF_ROLES = ("read", "call", "type", "write", "addr", "jump", "macro")
+REF_FILE_SHIFT = 20
+REF_PER_FILE = 1 << REF_FILE_SHIFT  # uses recorded per file at most (the largest file of 6.1 has about 19,000)
+PAGE_SIZE = 16384  # fewer, fuller pages than SQLite's 4096: about 4% smaller on the core tree
 
 T = TypeVar("T")
 
@@ -34,21 +40,21 @@ CREATE TABLE IF NOT EXISTS files (
     error_nodes INTEGER NOT NULL,       -- tree-sitter ERROR regions walked around
     partial INTEGER NOT NULL DEFAULT 0  -- 1: nested deeper than the walkers follow, the deepest parts left out
 );
-CREATE TABLE IF NOT EXISTS symbols (
+CREATE TABLE IF NOT EXISTS symbol (    -- definitions; read them through the view `symbols`, which spells every column out
     id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,                 -- STRUCT.FIELD for members
-    kind TEXT NOT NULL,                 -- function prototype struct union enum enumerator member macro typedef variable
+    name INTEGER NOT NULL,              -- names.id: STRUCT.FIELD for members
+    kind INTEGER NOT NULL,              -- index into KINDS: function prototype struct union enum enumerator member macro ...
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     line INTEGER NOT NULL,              -- 1-based line of the name
     col INTEGER NOT NULL,               -- 0-based byte column of the name
-    end_line INTEGER NOT NULL,
-    scope TEXT NOT NULL,                -- global, file, the owning struct, or "enum NAME"
-    signature TEXT NOT NULL,
-    cond TEXT,                          -- the #if condition it sits under, if any
-    type TEXT,                          -- members/variables: their type; functions: return type; typedefs: aliased type
-    start_line INTEGER NOT NULL,        -- 1-based line where the whole definition starts (a return type above the name)
+    end_line INTEGER,                   -- NULL: `line`
+    scope INTEGER NOT NULL,             -- names.id: global, file, the owning struct, or "enum NAME"
+    signature TEXT,                     -- with the name written as char(1) (a BLOB: the text as is); NULL: the name itself
+    cond INTEGER,                       -- names.id: the #if condition it sits under, if any
+    type INTEGER,                       -- names.id: members/variables: their type; functions: return type; typedefs: aliased type
+    start_line INTEGER,                 -- 1-based line where the whole definition starts (a return type above the name); NULL: `line`
     start_byte INTEGER NOT NULL,        -- the whole definition: function with its return type, the whole #define,
-    end_byte INTEGER NOT NULL,          -- a member's field declaration (end exclusive)
+    size INTEGER NOT NULL,              -- a member's field declaration: end_byte - start_byte
     digest INTEGER NOT NULL             -- 64-bit hash of those bytes: definitions compared across kernels without their texts
 );
 CREATE TABLE IF NOT EXISTS access (    -- one row per distinct member-access key (see explorer/xref.py)
@@ -59,23 +65,30 @@ CREATE TABLE IF NOT EXISTS access (    -- one row per distinct member-access key
     reason TEXT,                        -- why it is unresolved
     state INTEGER NOT NULL DEFAULT 0    -- 0: not resolved yet
 );
-CREATE TABLE IF NOT EXISTS refs (      -- identifier uses, locals and parameters left out
-    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+CREATE TABLE IF NOT EXISTS names (    -- every name and #if condition `ref` and `symbol` hold, once (ids are this index's own)
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS ref (       -- identifier uses, locals and parameters left out; read them through the view `refs`
+    -- rowid: file_id << 20 | n (REF_FILE_SHIFT), the file's n-th use: a file's uses are one rowid range, no file_id index
     line INTEGER NOT NULL,
     col INTEGER NOT NULL,               -- 0-based byte columns
-    end_col INTEGER NOT NULL,
-    name TEXT NOT NULL,                 -- the identifier as written
-    role TEXT NOT NULL,                 -- call read write addr type
-    func TEXT,                          -- the enclosing function
-    cond TEXT,
+    name INTEGER NOT NULL,              -- names.id: the identifier as written
+    role INTEGER NOT NULL,              -- index into REF_ROLES: 0 read, 1 call, 2 type, 3 write, 4 addr, 5 jump, 6 macro
+    func INTEGER,                       -- names.id: the enclosing function
+    cond INTEGER,                       -- names.id: the #if condition
     access_id INTEGER REFERENCES access(id)  -- member accesses: how to resolve them
 );
-CREATE TABLE IF NOT EXISTS fnassign (  -- a function stored in a member: `.listen = inet_listen`, `x->f = fn`
+CREATE TABLE IF NOT EXISTS ref_span (  -- the few uses whose end is not col + the name's length (`CALL_NOSPEC rbx` calls a thunk)
+    id INTEGER PRIMARY KEY,             -- ref.rowid
+    end_col INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS assign (    -- a function stored in a member: `.listen = inet_listen`, `x->f = fn`; read through `fnassign`
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     line INTEGER NOT NULL,
     access_id INTEGER NOT NULL REFERENCES access(id),
-    function TEXT NOT NULL,
-    tbl TEXT                            -- the variable whose initializer stores it (inet_stream_ops), NULL in code
+    function INTEGER NOT NULL,          -- names.id
+    tbl INTEGER                         -- names.id: the variable whose initializer stores it (inet_stream_ops), NULL in code
 );
 CREATE TABLE IF NOT EXISTS tableaddr ( -- addresses an element of a top-level initializer takes (`.ops = &inet_stream_ops`)
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
@@ -83,12 +96,10 @@ CREATE TABLE IF NOT EXISTS tableaddr ( -- addresses an element of a top-level in
     holder TEXT NOT NULL,               -- the variable initialized (inetsw_array)
     name TEXT NOT NULL                  -- the variable whose address is taken (or the holder, an ops table itself)
 );
-CREATE TABLE IF NOT EXISTS locals (    -- the locals and parameters of one function definition and their uses (xref.LocalUses)
-    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
-    line INTEGER NOT NULL,              -- the function's name line (its symbols row)
-    data TEXT NOT NULL,                 -- NAME:K:L.C.R,...;... (K p/l, L relative to `line`, C byte column, R d/r/w/a)
-    PRIMARY KEY (file_id, line)
-) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS local (     -- the locals and parameters of one function definition and their uses (xref.LocalUses)
+    -- rowid: file_id << 20 | line, the function's name line (its symbols row); read through the view `locals`
+    data TEXT NOT NULL                  -- NAME:K:L.C.R,...;... (K p/l, L relative to `line`, C byte column, R d/r/w/a)
+);
 CREATE TABLE IF NOT EXISTS typehints ( -- types of names without a definition of their own (explorer/resolve.py)
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     name TEXT NOT NULL,                 -- a local a macro's body declares (nh), or a global declared only extern
@@ -104,9 +115,9 @@ CREATE TABLE IF NOT EXISTS opsgroup (  -- ops tables used together, from tablead
     line INTEGER NOT NULL,
     holder TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS includes (  -- a file's #include lines, as the tree paths they may name
+CREATE TABLE IF NOT EXISTS include (   -- a file's #include lines, as the tree paths they may name; read through `includes`
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
-    path TEXT NOT NULL
+    path INTEGER NOT NULL               -- names.id
 );
 CREATE TABLE IF NOT EXISTS docs (      -- kernel-doc comments on what they document (explorer/kerneldoc.py)
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
@@ -164,27 +175,52 @@ CREATE TABLE IF NOT EXISTS syscall_entries (  -- which names enter which system 
 );
 CREATE TABLE IF NOT EXISTS derived_symbols (symbol_id INTEGER PRIMARY KEY);  -- wrapper definitions (__x64_sys_listen)
 """
+# `ref` as the rows it stands for: the columns the table `refs` had before names were interned, and `id`, the
+# rowid (a file's uses: `id BETWEEN file_id << 20 AND (file_id << 20) + REF_PER_FILE - 1`, see ref_range).
+REF_ROLE_SQL = "CASE r.role " + " ".join(f"WHEN {i} THEN '{role}'" for i, role in enumerate(REF_ROLES)) + " END"
+# The views (and the triggers of `symbols`) are made again by every create_schema: an index written by an
+# earlier build of this schema gets today's definitions.
+VIEWS = f"""CREATE VIEW refs AS SELECT r.rowid AS id, r.rowid >> {REF_FILE_SHIFT} AS file_id, r.line AS line,
+    r.col AS col, coalesce((SELECT s.end_col FROM ref_span s WHERE s.id = r.rowid), r.col + length(CAST(n.name AS BLOB))) AS end_col,
+    n.name AS name, {REF_ROLE_SQL} AS role, fn.name AS func, c.name AS cond, r.access_id AS access_id
+    FROM ref r JOIN names n ON n.id = r.name LEFT JOIN names fn ON fn.id = r.func LEFT JOIN names c ON c.id = r.cond;
+"""
+VIEWS += f"""CREATE VIEW fnassign AS SELECT x.file_id AS file_id, x.line AS line, x.access_id AS access_id,
+    f.name AS function, t.name AS tbl FROM assign x JOIN names f ON f.id = x.function LEFT JOIN names t ON t.id = x.tbl;
+CREATE VIEW locals AS SELECT l.rowid AS id, l.rowid >> {REF_FILE_SHIFT} AS file_id, l.rowid & {REF_PER_FILE - 1} AS line,
+    l.data AS data FROM local l;
+CREATE VIEW includes AS SELECT i.file_id AS file_id, p.name AS path FROM include i JOIN names p ON p.id = i.path;
+"""
+
+
+def ref_range(file_id: int) -> tuple[int, int]:
+    """The rowids of `ref` (and ids of the view `refs`) that one file's uses may have, first and last."""
+    return file_id << REF_FILE_SHIFT, (file_id << REF_FILE_SHIFT) + REF_PER_FILE - 1
+
+
+def role_code(role: str) -> int:
+    """`ref.role` of a role name (ValueError for a name not in REF_ROLES)."""
+    return REF_ROLES.index(role)
 
 # Built after a cold bulk load (cheaper than during it, and packed: about 90 MB less on the core tree).
 INDEXES = """
-CREATE INDEX IF NOT EXISTS refs_name ON refs(name);
-CREATE INDEX IF NOT EXISTS refs_func ON refs(func);
-CREATE INDEX IF NOT EXISTS refs_access ON refs(access_id);
-CREATE INDEX IF NOT EXISTS refs_file ON refs(file_id);
+CREATE INDEX IF NOT EXISTS ref_name ON ref(name) WHERE access_id IS NULL;      -- member accesses go by access_id
+CREATE INDEX IF NOT EXISTS ref_access ON ref(access_id) WHERE access_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ref_func ON ref(func) WHERE role IN (1, 5);           -- callees: calls and jumps only
 CREATE INDEX IF NOT EXISTS access_target ON access(target);
-CREATE INDEX IF NOT EXISTS access_macro ON access(macro);
-CREATE INDEX IF NOT EXISTS fnassign_access ON fnassign(access_id);
-CREATE INDEX IF NOT EXISTS fnassign_function ON fnassign(function);
-CREATE INDEX IF NOT EXISTS fnassign_file ON fnassign(file_id);
-CREATE INDEX IF NOT EXISTS includes_file ON includes(file_id);
+CREATE INDEX IF NOT EXISTS access_macro ON access(macro) WHERE macro IS NOT NULL;  -- a few hundred keys
+CREATE INDEX IF NOT EXISTS assign_access ON assign(access_id);
+CREATE INDEX IF NOT EXISTS assign_function ON assign(function);
+CREATE INDEX IF NOT EXISTS assign_file ON assign(file_id);
+CREATE INDEX IF NOT EXISTS include_file ON include(file_id);
 CREATE INDEX IF NOT EXISTS docs_name ON docs(name);
 CREATE INDEX IF NOT EXISTS docs_file ON docs(file_id);
 CREATE INDEX IF NOT EXISTS exports_name ON exports(name);
 CREATE INDEX IF NOT EXISTS exports_file ON exports(file_id);
 CREATE INDEX IF NOT EXISTS tableaddr_file ON tableaddr(file_id);
-CREATE INDEX IF NOT EXISTS fnassign_tbl ON fnassign(tbl);
-CREATE INDEX IF NOT EXISTS symbols_name ON symbols(name);
-CREATE INDEX IF NOT EXISTS symbols_file ON symbols(file_id);
+CREATE INDEX IF NOT EXISTS assign_tbl ON assign(tbl) WHERE tbl IS NOT NULL;
+CREATE INDEX IF NOT EXISTS symbol_name ON symbol(name);
+CREATE INDEX IF NOT EXISTS symbol_file ON symbol(file_id);
 CREATE INDEX IF NOT EXISTS table_calls_func ON table_calls(func);
 CREATE INDEX IF NOT EXISTS table_calls_name ON table_calls(name);
 CREATE INDEX IF NOT EXISTS syscall_entries_name ON syscall_entries(name);
@@ -192,7 +228,12 @@ CREATE INDEX IF NOT EXISTS syscall_entries_name ON syscall_entries(name);
 
 CALL_TREE_LIMIT = 2000  # nodes a call tree lists by default
 
-KINDS = (
+def symbol_kind_sql(kind: str) -> str:
+    """SQL for `symbol.kind` of the kind name `kind` (an SQL expression); NULL for a kind not in KINDS."""
+    return f"CASE {kind} " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(KINDS)) + " END"
+
+
+KINDS = (  # the order is `symbol.kind`: append, never reorder (or bump SCHEMA_VERSION)
     "function",
     "prototype",
     "struct",
@@ -210,6 +251,45 @@ KINDS = (
     "asm macro",  # .macro
 )
 # The kinds a call can reach (call-graph nodes besides macros), and the macro kinds.
+def stored_signature_sql(signature: str, name: str) -> str:
+    """SQL for `symbol.signature` of a definition's signature: NULL when it is the name, else the name written as char(1)
+    (the signature shrinks by the name, its longest part); a signature holding char(1) itself is kept as a BLOB."""
+    return (f"CASE WHEN {signature} = {name} THEN NULL WHEN instr({signature}, char(1)) THEN CAST({signature} AS BLOB)"
+            f" ELSE replace({signature}, {name}, char(1)) END")
+
+
+def signature_sql(stored: str, name: str) -> str:
+    """The signature a `symbol.signature` stands for (the inverse of stored_signature_sql)."""
+    return (f"CASE WHEN {stored} IS NULL THEN {name} WHEN typeof({stored}) = 'blob' THEN CAST({stored} AS TEXT)"
+            f" ELSE replace({stored}, char(1), {name}) END")
+
+
+KIND_SQL = "CASE s.kind " + " ".join(f"WHEN {i} THEN '{kind}'" for i, kind in enumerate(KINDS)) + " END"
+# `symbol` as the rows it stands for (the columns the table `symbols` had before its strings were interned); the
+# triggers let the few writers that add or remove single definitions (explorer/syscalls.py) write the view.
+VIEWS += f"""CREATE VIEW symbols AS SELECT s.id AS id, n.name AS name, {KIND_SQL} AS kind, s.file_id AS file_id,
+    s.line AS line, s.col AS col, coalesce(s.end_line, s.line) AS end_line, sc.name AS scope, {signature_sql('s.signature', 'n.name')} AS signature,
+    c.name AS cond, t.name AS type, coalesce(s.start_line, s.line) AS start_line, s.start_byte AS start_byte,
+    s.start_byte + s.size AS end_byte, s.digest AS digest
+    FROM symbol s JOIN names n ON n.id = s.name LEFT JOIN names sc ON sc.id = s.scope LEFT JOIN names c ON c.id = s.cond
+    LEFT JOIN names t ON t.id = s.type;
+CREATE TRIGGER symbols_insert INSTEAD OF INSERT ON symbols BEGIN
+    INSERT OR IGNORE INTO names (name) SELECT value FROM json_each(json_array(NEW.name, NEW.scope, NEW.cond, NEW.type))
+        WHERE value IS NOT NULL;
+    INSERT INTO symbol (id, name, kind, file_id, line, col, end_line, scope, signature, cond, type, start_line, start_byte, size, digest)
+    VALUES (NEW.id, (SELECT id FROM names WHERE name = NEW.name), {symbol_kind_sql('NEW.kind')}, NEW.file_id, NEW.line, NEW.col, nullif(NEW.end_line, NEW.line),
+        (SELECT id FROM names WHERE name = NEW.scope), {stored_signature_sql('NEW.signature', 'NEW.name')},
+        (SELECT id FROM names WHERE name = NEW.cond),
+        (SELECT id FROM names WHERE name = NEW.type), nullif(NEW.start_line, NEW.line), NEW.start_byte, NEW.end_byte - NEW.start_byte,
+        NEW.digest);
+END;
+CREATE TRIGGER symbols_delete INSTEAD OF DELETE ON symbols BEGIN
+    DELETE FROM symbol WHERE id = OLD.id;
+END;
+"""
+
+VIEW_NAMES = ("refs", "fnassign", "locals", "includes", "symbols")
+
 CALLABLE_KINDS = ("function", "asm function", "asm code", "asm label")
 MACRO_KINDS = ("macro", "asm macro")
 _CALLABLE_SQL = ", ".join(f"'{k}'" for k in CALLABLE_KINDS)
@@ -367,7 +447,8 @@ class Index:
         escaped = _like_escape(q)
         sql = (
             # LIKE ignores ASCII case already: lower() on every name would triple the scan's cost
-            f"{_SELECT} WHERE s.name LIKE ? ESCAPE '\\'"
+            # the names matched first (a scan of `names`), then their definitions through symbol_name
+            f"{_SELECT} WHERE s.name IN (SELECT name FROM names WHERE name LIKE ? ESCAPE '\\')"
             + (" AND s.kind = ?" if kind else "")
             + " ORDER BY CASE WHEN lower(s.name) = ? THEN 0 WHEN lower(s.name) LIKE ? ESCAPE '\\' THEN 1 ELSE 2 END,"
             + f" length(s.name), s.name, {_KIND_RANK}, f.path, s.line LIMIT ?"
@@ -397,7 +478,7 @@ class Index:
         candidates = {
             row[0]
             for row in self.db.execute(
-                "SELECT DISTINCT name FROM symbols WHERE name LIKE ? OR name LIKE ? LIMIT 2000",
+                "SELECT DISTINCT name FROM symbols WHERE name IN (SELECT name FROM names WHERE name LIKE ? OR name LIKE ?) LIMIT 2000",
                 (f"%{q[:4]}%", f"%{q[-4:]}%"),
             )
         }
@@ -586,9 +667,9 @@ class Index:
         `name` alone), the declaration first, then in file order."""
         out: list[LocalRef] = []
         for path, line, data in self.db.execute(
-            "SELECT f.path, s.line, l.data FROM symbols s JOIN files f ON f.id = s.file_id"
-            " JOIN locals l ON l.file_id = s.file_id AND l.line = s.line"
-            " WHERE s.name = ? AND s.kind = 'function' ORDER BY f.path, s.line", (function,)):
+            f"SELECT f.path, s.line, l.data FROM symbols s JOIN files f ON f.id = s.file_id"
+            f" JOIN local l ON l.rowid = (s.file_id << {REF_FILE_SHIFT}) + s.line"
+            f" WHERE s.name = ? AND s.kind = 'function' ORDER BY f.path, s.line", (function,)):
             for local, kind, uses in unpack_locals(data, line):
                 if name is None or local == name:
                     out.extend(LocalRef(path, use_line, col, function, _LOCAL_ROLE_NAMES[role], local, kind)
@@ -599,8 +680,8 @@ class Index:
         """The names of the locals and parameters of `function` (every definition), in order of declaration."""
         names: dict[str, None] = {}
         for (data,) in self.db.execute(
-            "SELECT l.data FROM symbols s JOIN locals l ON l.file_id = s.file_id AND l.line = s.line"
-            " WHERE s.name = ? AND s.kind = 'function'", (function,)):
+            f"SELECT l.data FROM symbols s JOIN local l ON l.rowid = (s.file_id << {REF_FILE_SHIFT}) + s.line"
+            f" WHERE s.name = ? AND s.kind = 'function'", (function,)):
             names.update(dict.fromkeys(local for local, _, _ in unpack_locals(data, 0)))
         return list(names)
 
@@ -608,8 +689,11 @@ class Index:
         """Each function of `path` that has locals: (its name line, local, kind, uses as (line, byte
         column, role letter)), for the site's source pages."""
         out = []
+        row = self.db.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()
+        if row is None:
+            return []
         for line, data in self.db.execute(
-            "SELECT l.line, l.data FROM locals l JOIN files f ON f.id = l.file_id WHERE f.path = ? ORDER BY l.line", (path,)):
+            "SELECT l.line, l.data FROM locals l WHERE l.id BETWEEN ? AND ? ORDER BY l.id", ref_range(row[0])):
             for local, kind, uses in unpack_locals(data, line):
                 out.append((line, local, kind, uses))
         return out
@@ -640,15 +724,19 @@ class Index:
         a call of each): direct ones first, then those through ops members, by call site.  One
         query for the edges, then at most one for the definitions of names not met before and one
         for the #include lists that decide between candidates."""
-        direct, through, args = "", "", []
-        for names, direct_col, through_col in ((callers, "r.func", "r.func"), (callees, "r.name", "fa.function")):
+        direct, through, table = "", "", ""
+        args: list[str] = []
+        for names, direct_col, through_col, table_col in ((callers, "fn.name", "fn.name", "t.func"),
+                                                           (callees, "n.name", "fx.name", "t.name")):
             if names is not None:
                 direct += f" AND {direct_col} IN (SELECT value FROM json_each(?))"
-                through += f" AND {through_col} IN (SELECT value FROM json_each(?))"
+                # by caller: through ref_func (whose condition this repeats); by callee: through the member's assignments
+                through += f"{' AND r.role IN (1, 5)' if names is callers else ''} AND {through_col} IN (SELECT value FROM json_each(?))"
+                table += f" AND {table_col} IN (SELECT value FROM json_each(?))"
                 args.append(json.dumps(sorted(names)))
         rows = self.db.execute(
             f"{_DIRECT_CALLS.format(direct)} UNION ALL {_OPS_CALLS.format(through)}"
-            f" UNION ALL {_TABLE_CALLS.format(direct)}", args + args + args
+            f" UNION ALL {_TABLE_CALLS.format(table)}", args + args + args
         ).fetchall()
         rows.sort(key=lambda r: (r[6] is not None, r[4], r[5], r[7], r[2]))
         resolver = self._resolver()
@@ -800,8 +888,9 @@ class Index:
         """function → the (table, ops member) pairs whose initializers store it."""
         out: dict[str, list[tuple[str, str]]] = {}
         for function, table, member in self.db.execute(
-            "SELECT DISTINCT fa.function, fa.tbl, a.target FROM fnassign fa JOIN access a ON a.id = fa.access_id"
-            " WHERE fa.function IN (SELECT value FROM json_each(?)) AND fa.tbl IS NOT NULL AND a.target IS NOT NULL",
+            "SELECT DISTINCT fx.name, ft.name, a.target FROM names fx JOIN assign fa ON fa.function = fx.id"
+            " JOIN names ft ON ft.id = fa.tbl JOIN access a ON a.id = fa.access_id"
+            " WHERE fx.name IN (SELECT value FROM json_each(?)) AND a.target IS NOT NULL",
             (json.dumps(sorted(functions)),)):
             out.setdefault(function, []).append((table, member))
         return out
@@ -1117,14 +1206,17 @@ class Index:
         target is the STRUCT.FIELD of a resolved member access, the name itself for
         other identifiers, or None for a member access that could not be resolved.
         """
+        row = self.db.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()
+        if row is None:
+            return []
         return [
             (line, col, end_col, name, role, target if access_id is not None else name)
             for line, col, end_col, name, role, access_id, target in self.db.execute(
                 "SELECT r.line, r.col, r.end_col, r.name, r.role, r.access_id, a.target FROM refs r"
-                " JOIN files f ON f.id = r.file_id LEFT JOIN access a ON a.id = r.access_id"
-                " WHERE f.path = ? UNION ALL SELECT e.line, e.col, e.end_col, e.name, 'export', NULL, NULL FROM exports e"
-                " JOIN files f ON f.id = e.file_id WHERE f.path = ? ORDER BY 1, 2",
-                (path, path),
+                " LEFT JOIN access a ON a.id = r.access_id WHERE r.id BETWEEN ? AND ?"
+                " UNION ALL SELECT e.line, e.col, e.end_col, e.name, 'export', NULL, NULL FROM exports e"
+                " WHERE e.file_id = ? ORDER BY 1, 2",
+                (*ref_range(row[0]), row[0]),
             )
         ]
 
@@ -1142,14 +1234,14 @@ class Index:
         return {path: int(lines) for path, lines in self.db.execute("SELECT path, lines FROM files ORDER BY path")}
 
     def definitions_named(self, names: Collection[str]) -> Iterator[Symbol]:
-        """Every definition of each of `names` (through symbols_name, a thousand names a query)."""
+        """Every definition of each of `names` (through symbol_name, a thousand names a query)."""
         ordered = sorted(names)
         for i in range(0, len(ordered), 1000):
             yield from (Symbol(*row) for row in self.db.execute(
                 f"{_SELECT} WHERE s.name IN (SELECT value FROM json_each(?))", (json.dumps(ordered[i:i + 1000]),)))
 
     def file_definitions(self, path: str) -> list[Symbol]:
-        """The definitions of one file, in order (through symbols_file)."""
+        """The definitions of one file, in order (through symbol_file)."""
         return [Symbol(*row) for row in self.db.execute(
             f"{_SELECT} WHERE s.file_id = (SELECT id FROM files WHERE path = ?) ORDER BY s.line, s.col", (path,))]
 
@@ -1168,12 +1260,14 @@ class Index:
         """The names the uses in the files `paths` link to: STRUCT.FIELD for a resolved member access,
         else the name as written (unresolved member accesses left out), and the names of their
         EXPORT_SYMBOL lines, as `refs_in_file` gives them."""
-        ids = json.dumps(self._file_ids(paths))
+        ids = self._file_ids(paths)
+        ranges = json.dumps([ref_range(i) for i in ids])
         return {row[0] for row in self.db.execute(
-            "SELECT DISTINCT CASE WHEN r.access_id IS NULL THEN r.name ELSE a.target END FROM refs r"
-            " LEFT JOIN access a ON a.id = r.access_id WHERE r.file_id IN (SELECT value FROM json_each(?))"
+            "SELECT DISTINCT CASE WHEN r.access_id IS NULL THEN n.name ELSE a.target END FROM json_each(?) j"
+            " CROSS JOIN ref r ON r.rowid BETWEEN j.value ->> 0 AND j.value ->> 1 JOIN names n ON n.id = r.name"
+            " LEFT JOIN access a ON a.id = r.access_id"
             " UNION SELECT e.name FROM exports e WHERE e.file_id IN (SELECT value FROM json_each(?))",
-            (ids, ids)) if row[0]}
+            (ranges, json.dumps(ids))) if row[0]}
 
     def names_defined_in(self, paths: Collection[str]) -> set[str]:
         """The names of the definitions of the files `paths`."""
@@ -1193,7 +1287,7 @@ class Index:
         return out
 
     def definitions_in(self, paths: Collection[str]) -> Iterator[Symbol]:
-        """Every definition of the files `paths`, file by file (through symbols_file)."""
+        """Every definition of the files `paths`, file by file (through symbol_file)."""
         for file_id in self._file_ids(paths):
             yield from (Symbol(*row) for row in self.db.execute(f"{_SELECT} WHERE s.file_id = ?", (file_id,)))
     def file_hashes(self) -> dict[str, str]:
@@ -1227,7 +1321,7 @@ class Index:
             where += " AND (f.path = ? OR f.path LIKE ? ESCAPE '\\')"
             args += [prefix, _like_escape(prefix) + "/%"]
         # The files of one side whose path and content the other side does not have (a short list, then the
-        # symbols by file through symbols_file), and of their definitions the (name, kind, path, digest)
+        # symbols by file through symbol_file), and of their definitions the (name, kind, path, digest)
         # groups whose counts differ between the sides: the rest is the same text in the same file.
         side = ("SELECT s.name, s.kind, f.path, s.digest, {2} AS side FROM {0}.files f JOIN {0}.symbols s"
                 " ON s.file_id = f.id WHERE f.id IN (SELECT d.id FROM {0}.files d WHERE NOT EXISTS"
@@ -1338,9 +1432,17 @@ def counterparts(older: Sequence[T], newer: Sequence[T], where: Callable[[T], tu
 
 def create_schema(db: sqlite3.Connection, indexes: bool = True) -> None:
     """Tables, and their indexes unless a bulk load will create them afterwards."""
+    db.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # takes effect only on a new, empty database
     db.executescript(SCHEMA)
     if indexes:
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'ref_name'").fetchone() is None:  # after a bulk load:
+            # the unique indexes filled in random order during it are rebuilt full, into pages INDEXES then reuses
+            db.execute("REINDEX sqlite_autoindex_names_1")
+            db.execute("REINDEX sqlite_autoindex_access_1")
         db.executescript(INDEXES)
+    for view in VIEW_NAMES:
+        db.execute(f"DROP VIEW IF EXISTS {view}")  # its triggers go with it
+    db.executescript(VIEWS)
     db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
 
@@ -1658,29 +1760,46 @@ LOCAL_ROLES = ("decl", "read", "write", "addr")
 
 # Call edges: direct calls by name, and calls through a member (`sock->ops->listen(...)`) to
 # every function stored in that member by an ops table or an assignment.  `{0}` takes the
-# conditions of each arm, so that SQLite uses the indexes on refs.func and refs.name; the unary `+`
-# keeps it off refs_access, which would scan every access-free reference (seconds on the core tree).
+# conditions of each arm, so that SQLite uses the indexes ref_func and ref_name.  The `ref` table is
+# read directly (not through the view `refs`): `fn.name`/`n.name` are the calling function and the
+# name called, `r.role IN (1, 5)` (call, jump) is the condition of the partial index ref_func and
+# `r.access_id IS NULL` that of ref_name (SQLite uses a partial index only where the query repeats it).
 # The last column says what the calling definition is (see _CALLER): the calls' own row gives it,
 # cheaper than reading every definition of every calling name (`probe`, `init`: thousands).
-_CALLER = (f"(SELECT min((s.kind IN ({_MACRO_SQL})) * 1000000000 + s.line) FROM symbols s WHERE s.name = r.func"
-           f" AND +s.file_id = r.file_id AND s.kind IN ({_CALLABLE_SQL}, {_MACRO_SQL}))")
+
+
+_CALLABLE_CODES = ", ".join(str(KINDS.index(k)) for k in CALLABLE_KINDS)
+_MACRO_CODES = ", ".join(str(KINDS.index(k)) for k in MACRO_KINDS)
+
+
+def _caller(name_id: str, file_id: str) -> str:
+    """The calling definition's line (see _CALLER) from `symbol` itself: name_id is the caller's names.id."""
+    return (f"(SELECT min((s.kind IN ({_MACRO_CODES})) * 1000000000 + s.line) FROM symbol s WHERE s.name = {name_id}"
+            f" AND +s.file_id = {file_id} AND s.kind IN ({_CALLABLE_CODES}, {_MACRO_CODES}))")
+
+
+_REF_FILE = f"(r.rowid >> {REF_FILE_SHIFT})"
+_CALLER = _caller("r.func", _REF_FILE)
 _MACRO_MARK = 1_000_000_000  # _CALLER: a macro's line plus this (a function of that file comes first)
 _DIRECT_CALLS = (
-    f"SELECT r.func, r.file_id, r.name, r.file_id, f.path, r.line, NULL, r.col, {_CALLER}, NULL FROM refs r JOIN files f ON f.id = r.file_id"
-    " WHERE r.role IN ('call', 'jump') AND +r.access_id IS NULL AND r.func IS NOT NULL{0}"
+    f"SELECT fn.name, {_REF_FILE}, n.name, {_REF_FILE}, f.path, r.line, NULL, r.col, {_CALLER}, NULL FROM ref r"
+    f" JOIN names fn ON fn.id = r.func JOIN names n ON n.id = r.name JOIN files f ON f.id = {_REF_FILE}"
+    " WHERE r.role IN (1, 5) AND r.access_id IS NULL{0}"
 )
 # Calls the index derives (explorer/syscalls.py): the system call table's dispatch and the wrappers
 # SYSCALL_DEFINEn generates; `via` names the table and number, or the macro.
 _TABLE_CALLS = (
-    f"SELECT r.func, r.file_id, r.name, r.file_id, f.path, r.line, r.via, r.col, {_CALLER}, NULL FROM table_calls r"
-    " JOIN files f ON f.id = r.file_id WHERE 1{0}"
+    f"SELECT t.func, t.file_id, t.name, t.file_id, f.path, t.line, t.via, t.col,"
+    f" {_caller('(SELECT id FROM names WHERE name = t.func)', 't.file_id')}, NULL"
+    " FROM table_calls t JOIN files f ON f.id = t.file_id WHERE 1{0}"
 )
-_OPS_CALLS = (
-    f"SELECT DISTINCT r.func, r.file_id, fa.function, fa.file_id, f.path, r.line, a.target, r.col, {_CALLER}, coalesce(fa.tbl, '')"
-    " FROM refs r JOIN access a ON a.id = r.access_id JOIN access a2 ON a2.target = a.target"
-    " JOIN fnassign fa ON fa.access_id = a2.id JOIN files f ON f.id = r.file_id"
-    " WHERE r.role = 'call' AND a.target IS NOT NULL AND r.func IS NOT NULL"
-    " AND EXISTS (SELECT 1 FROM symbols s WHERE s.name = fa.function AND s.kind = 'function'){0}"
+_OPS_CALLS = (  # `assign` itself too (the view fnassign, joined here, would not be flattened into the query)
+    f"SELECT DISTINCT fn.name, {_REF_FILE}, fx.name, fa.file_id, f.path, r.line, a.target, r.col, {_CALLER}, coalesce(ft.name, '')"
+    f" FROM ref r JOIN names fn ON fn.id = r.func JOIN access a ON a.id = r.access_id JOIN access a2 ON a2.target = a.target"
+    f" JOIN assign fa ON fa.access_id = a2.id JOIN names fx ON fx.id = fa.function LEFT JOIN names ft ON ft.id = fa.tbl"
+    f" JOIN files f ON f.id = {_REF_FILE}"
+    " WHERE r.role = 1 AND a.target IS NOT NULL"
+    f" AND EXISTS (SELECT 1 FROM symbol s WHERE s.name = fa.function AND s.kind = {KINDS.index('function')}){{0}}"
 )
 
 

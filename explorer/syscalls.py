@@ -202,13 +202,15 @@ def _define_wrappers(db: sqlite3.Connection, wrappers: dict[str, str]) -> None:
         if wrapper in defined:
             continue
         for _, _, file_id, line, col, end_line, cond, start_line, start_byte, end_byte, digest, signature in bodies.get(target, []):
-            cur = db.execute(
-                "INSERT INTO symbols (name, kind, file_id, line, col, end_line, scope, signature, cond, type, start_line,"
-                " start_byte, end_byte, digest) VALUES (?, 'function', ?, ?, ?, ?, 'global', ?, ?, 'long', ?, ?, ?, ?)",
-                (wrapper, file_id, line, col, end_line, f"long {wrapper}(const struct pt_regs *regs)", cond, start_line,
-                 start_byte, end_byte, digest),
+            # the view `symbols` (explorer/store.py) is written through a trigger: the new id is chosen here
+            symbol_id = int(db.execute("SELECT coalesce(max(id), 0) + 1 FROM symbol").fetchone()[0])
+            db.execute(
+                "INSERT INTO symbols (id, name, kind, file_id, line, col, end_line, scope, signature, cond, type, start_line,"
+                " start_byte, end_byte, digest) VALUES (?, ?, 'function', ?, ?, ?, ?, 'global', ?, ?, 'long', ?, ?, ?, ?)",
+                (symbol_id, wrapper, file_id, line, col, end_line, f"long {wrapper}(const struct pt_regs *regs)", cond,
+                 start_line, start_byte, end_byte, digest),
             )
-            db.execute("INSERT INTO derived_symbols (symbol_id) VALUES (?)", (cur.lastrowid,))
+            db.execute("INSERT INTO derived_symbols (symbol_id) VALUES (?)", (symbol_id,))
             macro = str(signature).split("(", 1)[0].strip()
             edges.append((file_id, line, col, wrapper, target, macro))
     db.executemany("INSERT INTO table_calls (file_id, line, col, func, name, via) VALUES (?, ?, ?, ?, ?, ?)", edges)

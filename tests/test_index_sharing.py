@@ -95,11 +95,12 @@ def contents(index: Path) -> dict[str, list[tuple[object, ...]]]:
             "files": "SELECT path, sha256, size, lines, error_nodes, partial FROM files",
             "symbols": "SELECT f.path, s.name, s.kind, s.line, s.col, s.end_line, s.scope, s.signature, s.cond, s.type,"
                        " s.start_line, s.start_byte, s.end_byte, s.digest FROM symbols s JOIN files f ON f.id = s.file_id",
-            "refs": "SELECT f.path, r.line, r.col, r.end_col, r.name, r.role, r.func, r.cond, a.key, a.target, a.macro, a.reason"
-                    " FROM refs r JOIN files f ON f.id = r.file_id LEFT JOIN access a ON a.id = r.access_id",
+            "refs": "SELECT f.path, r.line, r.col, r.end_col, r.name, r.role, r.func, r.cond, a.key, a.target, a.macro, a.reason,"
+                    " r.id - (r.file_id << 20) FROM refs r JOIN files f ON f.id = r.file_id LEFT JOIN access a ON a.id = r.access_id",
             "fnassign": "SELECT f.path, x.line, a.key, a.target, x.function FROM fnassign x JOIN files f ON f.id = x.file_id"
                         " JOIN access a ON a.id = x.access_id",
             "includes": "SELECT f.path, i.path FROM includes i JOIN files f ON f.id = i.file_id",
+            "locals": "SELECT f.path, l.line, l.data FROM locals l JOIN files f ON f.id = l.file_id",
             "access": "SELECT key, target, macro, reason, state FROM access",
             "docs": "SELECT f.path, d.name, d.def_line, d.line, d.summary, d.params, d.returns, d.context, d.text"
                     " FROM docs d JOIN files f ON f.id = d.file_id",
@@ -227,7 +228,7 @@ def test_index_all_and_kernel_exclude_each_other(tmp_path: Path, capsys: pytest.
 
 def test_every_table_of_file_rows_is_shared() -> None:
     """A new table of per-file rows must be copied too, or a shared index would lack its rows."""
-    from explorer.indexer import _PER_FILE_TABLES, DERIVED_TABLES
+    from explorer.indexer import _PER_FILE_TABLES, DERIVED_TABLES, FILE_RANGE_TABLES
     from explorer.store import create_schema
 
     db = sqlite3.connect(":memory:")
@@ -235,6 +236,8 @@ def test_every_table_of_file_rows_is_shared() -> None:
     tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
     with_file_rows = {t for t in tables if t != "files" and "file_id" in {c[1] for c in db.execute(f"PRAGMA table_info({t})")}}
     assert with_file_rows - DERIVED_TABLES == set(_PER_FILE_TABLES)
+    # the rest hold no file's rows, or hold them by rowid ranges (copied by _copy_refs)
+    assert set(tables) - with_file_rows | DERIVED_TABLES == {"meta", "files", "access", "names", *FILE_RANGE_TABLES, *DERIVED_TABLES}
 
 
 def test_assembly_and_system_call_tables_share_and_derive_their_own_rows(tmp_path: Path) -> None:
@@ -278,3 +281,10 @@ def test_assembly_and_system_call_tables_share_and_derive_their_own_rows(tmp_pat
         assert calls == sorted(db.execute("SELECT name, via FROM table_calls").fetchall()) != []
     finally:
         db.close()
+
+
+def test_the_resolver_reads_refs_with_the_stores_layout() -> None:
+    """explorer/resolve.py spells the rowid layout of `ref` itself (it must not import the store)."""
+    from explorer import resolve, store
+
+    assert resolve._REF_FILE_SHIFT == store.REF_FILE_SHIFT
