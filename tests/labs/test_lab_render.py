@@ -353,3 +353,19 @@ def test_without_results_or_with_a_damaged_file_a_chinese_page_says_so_in_chines
     page = expand_lab_markers("<!-- kexplore-lab: accept-queue -->\n", project, tmp_path, language="zh")
     assert "记录的结果无法读取" in page and str(tmp_path / "accept-queue.json") in page.replace("\\", "")
     assert "没有名为 `nope` 的实验" in expand_lab_markers("<!-- kexplore-lab: nope -->\n", project, tmp_path, language="zh")
+
+
+def test_a_chinese_explanation_names_the_clamp_the_recording_cites(recorded) -> None:  # type: ignore[no-untyped-def]
+    """__sys_listen clamps the backlog up to 6.10, __sys_listen_socket since 6.11: the Chinese says what the file's code refs say."""
+    from explorer.labs.i18n import explanation
+    from explorer.labs.results import CodeRef
+
+    result = recorded.runs[0].result
+    item = next(e for e in result.explanations if e.observation == "effective_backlog")
+    for clamp in ("__sys_listen_socket", "__sys_listen"):
+        cited = dataclasses.replace(item, code=(CodeRef(clamp), *item.code[1:]))
+        zh = explanation("zh", result, cited)
+        assert f"`{clamp}`" in zh and ("__sys_listen_socket" in zh) == (clamp == "__sys_listen_socket"), zh
+    # a file whose refs name neither (damaged, or from before the refs): the 6.1 name, never the file's text
+    odd = dataclasses.replace(item, code=(CodeRef("`x`<b>"),))
+    assert "`__sys_listen`" in explanation("zh", result, odd) and "<b>" not in explanation("zh", result, odd)
