@@ -25,6 +25,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .code import CLAMP_FUNCTIONS
 from .results import (
     AcceptQueueResult,
     Explanation,
@@ -250,13 +251,9 @@ def skip_reason(language: str, reason: str) -> str:
 Writer = Callable[[LabResult, str, Explanation], str]  # (the result, the operator of sk_acceptq_is_full, the file's explanation) -> Chinese text
 
 
-# where the backlog is clamped (explorer/labs/code.py CLAMP_FUNCTIONS): the lab names it first in the explanation's code
-_CLAMPS = ("__sys_listen_socket", "__sys_listen")
-
-
 def _clamp(item: Explanation) -> str:
-    """The clamping function the recorded explanation cites (`__sys_listen` in an older file)."""
-    return next((ref.symbol for ref in item.code if ref.symbol in _CLAMPS), _CLAMPS[-1])
+    """The function clamping the backlog that the recorded explanation cites (`__sys_listen` in an older file)."""
+    return next((ref.symbol for ref in item.code if ref.symbol in CLAMP_FUNCTIONS), CLAMP_FUNCTIONS[-1])
 
 
 def _aq_backlog(r: LabResult, op: str, item: Explanation) -> str:
