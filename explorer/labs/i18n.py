@@ -25,11 +25,13 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .code import CLAMP_FUNCTIONS
 from .results import (
     AcceptQueueResult,
     Explanation,
     FinalAckResult,
     LabResult,
+    PortsResult,
     ReuseportResult,
     SynQueueResult,
 )
@@ -83,6 +85,8 @@ ZH: dict[str, str] = {
     "effective backlog (`ss -lnt` Send-Q)": "实际生效的 backlog（`ss -lnt` 的 Send-Q）",
     "in the accept queue (`ss -lnt` Recv-Q)": "全连接队列中的连接（`ss -lnt` 的 Recv-Q）",
     "clients stuck in SYN-SENT": "卡在 SYN-SENT 的客户端",
+    "the peer address `accept()` returned for one child (IPv6 listener, IPv4 client)":
+        "`accept()` 为一个子套接字返回的对端地址（IPv6 监听套接字，IPv4 客户端）",
     # the SYN-queue lab
     "Backlog {backlog} (applied: {effective}), {syns} SYNs, `net.core.somaxconn` = {somaxconn}, "
     "`net.ipv4.tcp_max_syn_backlog` = {max_syn_backlog} (inside the lab's namespace).":
@@ -99,19 +103,61 @@ ZH: dict[str, str] = {
     "requests the listener keeps (SYN-RECV)": "监听套接字保留的请求（SYN-RECV）",
     "TcpExt TCPSynRetrans (SYN-ACKs sent again)": "TcpExt TCPSynRetrans（重发的 SYN-ACK）",
     "requests completed once the lab accepted (made room)": "实验 `accept()` 腾出空间后完成的请求",
+    "seconds from the room to the last completion": "从腾出空间到最后一个请求完成的秒数",
+    "TcpExt TCPSynRetrans once there was room": "TcpExt TCPSynRetrans（腾出空间之后）",
+    "Watched for {seconds} s after the final ACKs were let through: the late clients sent nothing, "
+    "so their final ACKs answer the listener's retransmitted SYN-ACKs.":
+        "放行最后的 ACK 之后，观察了 {seconds} 秒：后到的客户端什么也没有发送，所以它们最后的 ACK "
+        "是对监听套接字重传的 SYN-ACK 的应答。",
+    # the final-ACK lab with --fastopen
+    "`TCP_FASTOPEN` asked": "设置的 `TCP_FASTOPEN`",
+    "the listener's Fast Open limit (`max_qlen`, `/proc/net/tcp`)": "监听套接字的快速打开上限（`max_qlen`，`/proc/net/tcp`）",
+    "clients sending a SYN with data": "发送携带数据的 SYN 的客户端",
+    "children created from the SYN, in the accept queue before any final ACK":
+        "由 SYN 直接创建、在任何最后的 ACK 到达之前就进入全连接队列的子套接字",
+    "SYNs handled without Fast Open (requests in the SYN queue)": "未走快速打开的 SYN（半连接队列中的请求）",
+    "children `accept()` returned in SYN_RECV": "`accept()` 返回时仍处于 SYN_RECV 的子套接字",
+    "bytes of the SYNs' data read before the handshake completed": "握手完成之前读到的 SYN 数据（字节）",
+    "accepted children ESTABLISHED once the clients' ACKs got through": "客户端的 ACK 放行后进入 ESTABLISHED 的已接受子套接字",
     # the SO_REUSEPORT lab
     "All listeners: {accepted} of {clients} connections (predicted: {predicted}). "
     "Connected again from the same source port: {same} of {repeated} reached the same "
     "listener (predicted: {predicted_same}).":
         "所有监听套接字合计接受了 {clients} 个连接中的 {accepted} 个（预测：{predicted}）。"
         "从同一个源端口再连接一次：{repeated} 个连接中有 {same} 个到达了同一个监听套接字（预测：{predicted_same}）。",
+    # the SO_REUSEPORT lab with --close-first
+    "`net.ipv4.tcp_migrate_req` (in the lab's namespace)": "`net.ipv4.tcp_migrate_req`（实验的网络命名空间中）",
+    "listener 1's accept queue when it closed (`ss -lnt` Recv-Q)": "监听套接字 1 关闭时的全连接队列（`ss -lnt` 的 Recv-Q）",
+    "listener 1's requests when it closed (SYN-RECV)": "监听套接字 1 关闭时的请求（SYN-RECV）",
+    "queued connections whose client was reset": "客户端被重置的排队连接",
+    "queued connections accepted on another listener": "被另一个监听套接字接受的排队连接",
+    "pending handshakes whose client was reset": "客户端被重置的未完成握手",
+    "pending handshakes accepted on another listener": "被另一个监听套接字接受的未完成握手",
+    "| listener (in the order they listened) | connections accepted after listener 1 closed |":
+        "| 监听套接字（按调用 `listen()` 的先后） | 监听套接字 1 关闭后接受的连接数 |",
+    # the client-ports lab
+    "Range {low} to {high}; destinations {first} and {second}; the first destination's source ports, in order: {ports}.":
+        "端口范围 {low} 到 {high}；目的地 {first} 和 {second}；连接第一个目的地的客户端依次得到的源端口：{ports}。",
+    "ports in `net.ipv4.ip_local_port_range` (in the lab's namespace)": "`net.ipv4.ip_local_port_range` 中的端口数（实验的网络命名空间中）",
+    "connections to the first destination before `connect()` failed": "`connect()` 失败之前连到第一个目的地的连接",
+    "the error of the next `connect()`": "下一次 `connect()` 的错误",
+    "leading ports of the low end's parity": "开头那些与范围下端奇偶性相同的端口",
+    "connections to the second destination": "连到第二个目的地的连接",
+    "source ports used towards both destinations at once": "同时用于两个目的地的源端口",
+    "`net.ipv4.tcp_tw_reuse` (in the lab's namespace)": "`net.ipv4.tcp_tw_reuse`（实验的网络命名空间中）",
+    "the port whose 4-tuple waited in TIME-WAIT": "四元组处于 TIME-WAIT 的端口",
+    "a new connection took over the TIME-WAIT's 4-tuple (1 = yes)": "新连接接管了 TIME-WAIT 的四元组（1 = 是）",
+    "| ICMP destination unreachable | `connect()` failed with | the vendored code predicts |":
+        "| ICMP 目的不可达 | `connect()` 失败时的错误 | 收录代码的预测 |",
 }
 
 CATALOGUES = {"zh": ZH}  # any other language: English
 
 # names that are the same in every language (they are looked up, and found, as they are)
 SAME = frozenset({"`net.core.somaxconn`", "TcpExt ListenOverflows", "TcpExt ListenDrops", "TcpExt TCPReqQFullDrop",
-                  "TcpExt TCPReqQFullDoCookies", "TcpExt SyncookiesSent", "TcpExt EmbryonicRsts"})
+                  "TcpExt TCPReqQFullDoCookies", "TcpExt SyncookiesSent", "TcpExt EmbryonicRsts",
+                  "TcpExt TCPFastOpenPassive", "TcpExt TCPFastOpenListenOverflow", "TcpExt TCPMigrateReqSuccess",
+                  "TcpExt TCPMigrateReqFailure", "TcpExt TWRecycled"})
 
 
 @dataclass
@@ -156,15 +202,28 @@ _TITLES_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(a), b) f
     (r"backlog (\d+) with net\.core\.somaxconn = (\d+): clamped", "backlog {0}，net.core.somaxconn = {1}：被截断"),
     (r"backlog (\d+): above net\.core\.somaxconn, clamped", "backlog {0}：超过 net.core.somaxconn，被截断"),
     (r"IPv6: backlog (\d+), nine clients on ::1", "IPv6：backlog {0}，9 个客户端连接 ::1"),
+    (r"v4-mapped: an IPv6 listener, backlog (\d+), nine IPv4 clients", "v4-mapped：IPv6 监听套接字，backlog {0}，9 个 IPv4 客户端"),
     (r"backlog (\d+), (\d+) SYNs", "backlog {0}，{1} 个 SYN"),
     (r"backlog (\d+), (\d+) SYNs, tcp_max_syn_backlog (\d+): the last quarter rule",
      "backlog {0}，{1} 个 SYN，tcp_max_syn_backlog {2}：最后四分之一规则"),
     (r"IPv6: backlog (\d+), (\d+) SYNs to ::1", "IPv6：backlog {0}，{1} 个 SYN 发往 ::1"),
     (r"tcp_abort_on_overflow = 0: the final ACK is dropped, and retried", "tcp_abort_on_overflow = 0：最后的 ACK 被丢弃，之后重试"),
     (r"tcp_abort_on_overflow = 1: the client gets a reset", "tcp_abort_on_overflow = 1：客户端收到 RST"),
+    (r"tcp_abort_on_overflow = (\d+), clients with nothing to send: the ACK of a retransmitted SYN-ACK",
+     "tcp_abort_on_overflow = {0}，客户端没有数据要发：最后的 ACK 是对重传的 SYN-ACK 的确认"),
+    (r"Fast Open: TCP_FASTOPEN (\d+), (two|four|eight|\d+) clients send data in their SYN",
+     "TCP 快速打开：TCP_FASTOPEN {0}，{1} 个客户端在 SYN 中携带数据"),
     (r"(four|two) listeners, (\d+) connections", "{0} 个监听套接字，{1} 个连接"),
+    (r"closing listener (\d+) with tcp_migrate_req = (\d+): its connections are reset",
+     "关闭监听套接字 {0}，tcp_migrate_req = {1}：它的连接被重置"),
+    (r"closing listener (\d+) with tcp_migrate_req = (\d+): its connections move to the others",
+     "关闭监听套接字 {0}，tcp_migrate_req = {1}：它的连接迁移到其他监听套接字"),
+    (r"(two|four|eight|\d+) ports, (two|\d+) destinations, and ICMP errors in SYN-SENT",
+     "{0} 个端口、{1} 个目的地，以及 SYN-SENT 状态下的 ICMP 错误"),
+    (r"TIME-WAIT with tcp_tw_reuse = (\d+) \(loopback\): taken over", "tcp_tw_reuse = {0}（回环）时的 TIME-WAIT：四元组被新连接接管"),
+    (r"TIME-WAIT with tcp_tw_reuse = (\d+): EADDRNOTAVAIL", "tcp_tw_reuse = {0} 时的 TIME-WAIT：EADDRNOTAVAIL"),
 ))
-_NUMBERS = {"two": "2", "four": "4", "nine": "9"}
+_NUMBERS = {"two": "2", "four": "4", "eight": "8", "nine": "9"}
 
 _SKIPS_ZH = {
     "recorded without root: this lab needs root (a network namespace of its own, with sysctls or nftables rules inside it)":
@@ -189,36 +248,52 @@ def skip_reason(language: str, reason: str) -> str:
 
 # ---------------------------------------------------------------- explanations, from the numbers
 
-Writer = Callable[[LabResult, str], str]  # (the result, the operator of sk_acceptq_is_full) -> Chinese text
+Writer = Callable[[LabResult, str, Explanation], str]  # (the result, the operator of sk_acceptq_is_full, the file's explanation) -> Chinese text
 
 
-def _aq_backlog(r: LabResult, op: str) -> str:
+def _clamp(item: Explanation) -> str:
+    """The function clamping the backlog that the recorded explanation cites (`__sys_listen` in an older file)."""
+    return next((ref.symbol for ref in item.code if ref.symbol in CLAMP_FUNCTIONS), CLAMP_FUNCTIONS[-1])
+
+
+def _aq_backlog(r: LabResult, op: str, item: Explanation) -> str:
     assert isinstance(r, AcceptQueueResult)
+    clamp = _clamp(item)
     head = f"`listen()` 要求的 backlog 是 {r.backlog}，内核采用的是 {r.effective_backlog}（`ss -lnt` 的 Send-Q）。"
     if r.backlog > r.somaxconn:
-        return head + (f"{r.backlog} 超过了 `net.core.somaxconn` = {r.somaxconn}，`__sys_listen` 按 "
+        return head + (f"{r.backlog} 超过了 `net.core.somaxconn` = {r.somaxconn}，`{clamp}` 按 "
                        "`(unsigned int)backlog > somaxconn` 把它截断为 somaxconn，然后 `inet_listen` 才把它存入 `sk_max_ack_backlog`。")
-    return head + (f"{r.backlog} 没有超过 `net.core.somaxconn` = {r.somaxconn}，所以 `__sys_listen` 原样放行，"
+    return head + (f"{r.backlog} 没有超过 `net.core.somaxconn` = {r.somaxconn}，所以 `{clamp}` 原样放行，"
                    "由 `inet_listen` 存入 `sk_max_ack_backlog`。")
 
 
-def _aq_queued(r: LabResult, op: str) -> str:
+def _aq_queued(r: LabResult, op: str, item: Explanation) -> str:
     assert isinstance(r, AcceptQueueResult)
     text = (f"{r.queued} 个连接完成了握手，在全连接队列里等待（`ss -lnt` 的 Recv-Q），backlog 为 {r.effective_backlog}："
             f"`sk_acceptq_is_full` 检查的是 `sk_ack_backlog {op} sk_max_ack_backlog`，所以队列要放进 backlog + 1 个连接才算满。")
+    if r.v4_mapped:
+        from .accept_queue import MAPPED_LOOPBACK
+
+        text += (f"监听套接字是一个 IPv6 套接字（关闭了 `IPV6_V6ONLY`，绑定在 {MAPPED_LOOPBACK}），客户端则是 IPv4："
+                 "每个 SYN 经 `tcp_v4_rcv` 到达监听套接字的 `conn_request`，即 `tcp_v6_conn_request`，它把这个 IPv4 报文段交给 "
+                 "`tcp_v4_conn_request`；最后的 ACK 到达时，`tcp_v6_syn_recv_sock` 又把它交给 `tcp_v4_syn_recv_sock`，"
+                 "后者做的是同一个 `sk_acceptq_is_full` 检查：IPv4 连接按同样的规则填满 IPv6 监听套接字的全连接队列。")
+        if r.accepted_peer:
+            text += (f"随后 `accept()` 返回了一个子套接字，它的对端地址是 {r.accepted_peer}：一个带 v4-mapped 地址的 IPv6 套接字"
+                     "（使用 `ipv6_mapped` 操作表）。")
     if r.ipv6:
         text += ("走 IPv6（::1）时，握手经过 `tcp_v6_conn_request` 和 `tcp_v6_syn_recv_sock`，它们做同样的 "
                  "`sk_acceptq_is_full` 检查，并把 SYN 交给同一个 `tcp_conn_request`。")
     return text
 
 
-def _aq_stuck(r: LabResult, op: str) -> str:
+def _aq_stuck(r: LabResult, op: str, item: Explanation) -> str:
     assert isinstance(r, AcceptQueueResult)
     return (f"{r.syn_sent} 个客户端卡在 SYN-SENT：全连接队列已满，`tcp_conn_request` 丢弃它们的 SYN"
             "（即 `sk_acceptq_is_full(sk)` 那个检查），不作应答，客户端稍后会重传。")
 
 
-def _aq_counters(r: LabResult, op: str) -> str:
+def _aq_counters(r: LabResult, op: str, item: Explanation) -> str:
     assert isinstance(r, AcceptQueueResult)
     return (f"TcpExt ListenOverflows 增加了 {r.overflows}，ListenDrops 增加了 {r.drops}：每个被丢弃的 SYN 在两者中各计一次"
             "（先是 `NET_INC_STATS(LINUX_MIB_LISTENOVERFLOWS)`，再是 `tcp_listendrop`），重传的 SYN 会再计一次，"
@@ -226,13 +301,13 @@ def _aq_counters(r: LabResult, op: str) -> str:
             + ("（这个网络命名空间里的其他套接字也会计入：要得到干净的计数，请加 `--netns` 运行）。" if r.netns != "private" else "。"))
 
 
-def _sq_backlog(r: LabResult, op: str) -> str:
+def _sq_backlog(r: LabResult, op: str, item: Explanation) -> str:
     assert isinstance(r, SynQueueResult)
     return (f"`listen()` 要求的 backlog 是 {r.backlog}，监听套接字采用了 {r.effective_backlog}"
-            f"（实验的网络命名空间中 `net.core.somaxconn` = {r.somaxconn}；超过它的值会被 `__sys_listen` 截断）。")
+            f"（实验的网络命名空间中 `net.core.somaxconn` = {r.somaxconn}；超过它的值会被 `{_clamp(item)}` 截断）。")
 
 
-def _sq_cookies_off(r: LabResult, op: str) -> str:
+def _sq_cookies_off(r: LabResult, op: str, item: Explanation) -> str:
     assert isinstance(r, SynQueueResult)
     off = r.runs[0]
     eff, max_syn = r.effective_backlog, r.tcp_max_syn_backlog
@@ -246,7 +321,7 @@ def _sq_cookies_off(r: LabResult, op: str) -> str:
             + ("这些 SYN 走的是 IPv6，发往 ::1：`tcp_v6_conn_request` 把它们交给同一个 `tcp_conn_request`。" if r.ipv6 else ""))
 
 
-def _sq_cookies_on(r: LabResult, op: str) -> str:
+def _sq_cookies_on(r: LabResult, op: str, item: Explanation) -> str:
     assert isinstance(r, SynQueueResult)
     on = r.runs[1]
     return (f"开启 SYN Cookie 时，{r.syns} 个 SYN 中有 {on.syn_recv} 个作为请求保留下来：队列满了以后，`tcp_syn_flood_action` "
@@ -256,7 +331,7 @@ def _sq_cookies_on(r: LabResult, op: str) -> str:
             "`tcp_max_syn_backlog` 也不再起作用。")
 
 
-def _sq_half_open(r: LabResult, op: str) -> str:
+def _sq_half_open(r: LabResult, op: str, item: Explanation) -> str:
     assert isinstance(r, SynQueueResult)
     return ("实验的 nftables 规则丢弃了每一个 SYN-ACK，所以没有请求完成握手，也没有请求被重置；每个保留下来的请求都连同一个"
             "重传定时器插入哈希表（`inet_csk_reqsk_queue_hash_add`），并计入监听套接字的 `icsk_accept_queue.qlen`"
@@ -264,23 +339,29 @@ def _sq_half_open(r: LabResult, op: str) -> str:
             f"`tcp_synack_retries` = {r.runs[0].sysctls.tcp_synack_retries} 次重传之后才会过期，那时实验早已观察完毕。")
 
 
-def _fa_filled(r: LabResult, op: str) -> str:
+def _fa_filled(r: LabResult, op: str, item: Explanation) -> str:
     assert isinstance(r, FinalAckResult)
     return (f"全连接队列中有 {r.queued} 个连接，backlog 为 {r.effective_backlog}：`sk_acceptq_is_full` 检查的是 "
             f"`sk_ack_backlog {op} sk_max_ack_backlog`，所以队列已满。监听套接字先以更大的 backlog 监听，好让后到客户端的请求"
             f"和填充队列的连接都放得下，然后再调用一次 `listen({r.backlog})`：对已经在监听的套接字，`inet_listen` 只保存新的 backlog。")
 
 
-def _fa_check(r: LabResult, op: str) -> str:
+def _fa_check(r: LabResult, op: str, item: Explanation) -> str:
     assert isinstance(r, FinalAckResult)
-    return ("每个后到客户端发出的那个字节都确认了 SYN-ACK，所以 `tcp_check_req` 把它当作最后的 ACK，调用 `syn_recv_sock`："
+    first_ack = ("每个后到客户端发出的那个字节都确认了 SYN-ACK，所以 `tcp_check_req` 把它当作最后的 ACK" if r.client_data else
+                 "后到的客户端被放行时什么也没有发送：最先到达监听套接字的报文段，是监听套接字的请求定时器（`reqsk_timer_handler`）"
+                 "重传 SYN-ACK（`inet_rtx_syn_ack`）时每个客户端回的那个 ACK；这个 ACK 确认了 SYN-ACK，所以 `tcp_check_req` "
+                 "把它当作最后的 ACK")
+    return (first_ack + "，调用 `syn_recv_sock`："
             f"全连接队列已满，`tcp_v4_syn_recv_sock` 拒绝创建子套接字（ListenOverflows +{r.listen_overflows}，"
             f"ListenDrops +{r.listen_drops}），`tcp_check_req` 于是跳到 `listen_overflow` 标签，读取 "
             f"`net.ipv4.tcp_abort_on_overflow` = {r.abort_on_overflow}（实验的网络命名空间中的值）。")
 
 
-def _fa_kept(r: LabResult, op: str) -> str:
+def _fa_kept(r: LabResult, op: str, item: Explanation) -> str:
     assert isinstance(r, FinalAckResult)
+    if not r.client_data:
+        return _fa_kept_no_data(r)
     return ("取值为 0 时，这个标签把请求标记为已确认（acked）并返回 NULL：报文段被丢弃，什么也不回。"
             f"{r.clients} 个客户端中有 {r.established} 个仍处于 ESTABLISHED（它们的 `send()` 一共返回了 {r.bytes_sent} 字节；"
             f"{r.reset} 个被重置），监听套接字仍保留着 {r.server_syn_recv} 个 SYN-RECV 请求，它的请求定时器（`reqsk_timer_handler`）"
@@ -288,17 +369,57 @@ def _fa_kept(r: LabResult, op: str) -> str:
             "并重传自己的那个字节（对重传的 SYN-ACK 也会再确认一次），每个这样的报文段都再次碰上满队列：ListenOverflows 不断增长。"
             f"随后实验接受了队列中的 {r.queued} 个连接，腾出了空间：{r.server_syn_recv} 个等待中的请求里，有 "
             f"{r.completed_after_accept} 个在客户端下一次重试时完成（`inet_csk_complete_hashdance` 把每个子套接字移入全连接队列），"
-            "不需要重新握手。")
+            "不需要重新握手"
+            + (f"，最后一个在腾出空间 {r.completed_seconds} 秒之后完成。" if r.completed_seconds is not None else "。"))
 
 
-def _fa_reset(r: LabResult, op: str) -> str:
+def _fa_kept_no_data(r: FinalAckResult) -> str:
+    return ("取值为 0 时，这个标签把请求标记为已确认（acked）并返回 NULL：这个 ACK 被丢弃，什么也不回。"
+            f"{r.clients} 个客户端中有 {r.established} 个仍处于 ESTABLISHED，监听套接字仍保留着 {r.server_syn_recv} 个 SYN-RECV 请求"
+            f"（{r.watched_seconds} 秒内 TCPSynRetrans +{r.synack_retransmits}，请求上记下了 {r.request_retransmits} 次重传）。"
+            f"随后实验接受了队列中的 {r.queued} 个连接，腾出了空间。没有数据要发的客户端不会重试什么：只有监听套接字下一次重传 "
+            "SYN-ACK，才会引出又一个 ACK，由这个 ACK 创建子套接字。"
+            f"{r.server_syn_recv} 个等待中的请求里，有 {r.completed_after_accept} 个完成了"
+            + (f"，最后一个在腾出空间 {r.completed_seconds} 秒之后完成" if r.completed_seconds is not None else "")
+            + f"，在此之前又重发了 SYN-ACK（TCPSynRetrans 再 +{r.synack_retransmits_after_accept}）。")
+
+
+def _fo_children(r: LabResult, op: str, item: Explanation) -> str:
+    assert isinstance(r, FinalAckResult)
+    from .fastopen import DATA, TFO_SYSCTL
+
+    return (f"实验的网络命名空间中 `net.ipv4.tcp_fastopen` = {TFO_SYSCTL:#x}（开启服务端，不要求 Cookie），监听套接字上 "
+            f"`TCP_FASTOPEN` = {r.fastopen}（`fastopen_queue_tune`：`fastopenq.max_qlen` = {r.fastopen_max_qlen}，"
+            f"即 `/proc/net/tcp` 的最后一列）。{r.clients} 个后到客户端各发出一个携带 {len(DATA)} 字节数据的 SYN，"
+            "它们最后的 ACK 被扣住不放。`tcp_conn_request` 对每个 SYN 都询问 `tcp_try_fastopen`："
+            f"其中 {r.fastopen_children} 个直接成为子套接字（`tcp_fastopen_create_child`，TCPFastOpenPassive +{r.fastopen_passive}），"
+            f"并立即排入全连接队列等待 `accept()`（`inet_csk_reqsk_queue_add`）：在任何握手完成之前，全连接队列中已有 "
+            f"{r.queued} 个连接。")
+
+
+def _fo_overflow(r: LabResult, op: str, item: Explanation) -> str:
+    assert isinstance(r, FinalAckResult)
+    return (f"`tcp_fastopen_queue_check` 把每个子套接字计入 `fastopenq.qlen`，直到它的握手完成：等待中的达到 {r.fastopen_max_qlen} 个"
+            f"之后，其余的 SYN 发现快速打开队列已满（TCPFastOpenListenOverflow +{r.fastopen_listen_overflow}），于是按普通 SYN 处理："
+            f"{r.fastopen_requests} 个请求在半连接队列中等待，它们携带的数据没有被接收。")
+
+
+def _fo_accepted(r: LabResult, op: str, item: Explanation) -> str:
+    assert isinstance(r, FinalAckResult)
+    return (f"`accept()` 返回了 {r.accepted_syn_recv} 个仍处于 SYN_RECV 的子套接字（`inet_csk_accept` 让它们的请求仍挂在上面），"
+            f"`read()` 在握手完成之前就读到了它们 SYN 中的 {r.data_before_handshake} 字节数据。撤掉规则、每个客户端再发送一次之后，"
+            "那个报文段的 ACK 完成了握手（`tcp_rcv_state_process`、`tcp_rcv_synrecv_state_fastopen`、`reqsk_fastopen_remove`）："
+            f"其中 {r.established_after_release} 个进入了 ESTABLISHED。")
+
+
+def _fa_reset(r: LabResult, op: str, item: Explanation) -> str:
     assert isinstance(r, FinalAckResult)
     return ("取值为 1 时，这个标签接着执行到 `embryonic_reset`：监听套接字回一个 RST，并把请求从哈希表中移除"
             f"（`inet_csk_reqsk_queue_drop`；EmbryonicRsts +{r.embryonic_rsts}）。{r.clients} 个客户端中有 {r.reset} 个"
             f"收到 ECONNRESET；{r.established} 个仍处于 ESTABLISHED，监听套接字保留着 {r.server_syn_recv} 个请求。")
 
 
-def _rp_listeners(r: LabResult, op: str) -> str:
+def _rp_listeners(r: LabResult, op: str, item: Explanation) -> str:
     assert isinstance(r, ReuseportResult)
     counts = "、".join(str(n) for n in r.per_listener)
     fair = r.clients / r.listeners if r.listeners else 0.0
@@ -308,16 +429,99 @@ def _rp_listeners(r: LabResult, op: str) -> str:
             f"平均分配的话，每个应为 {fair:.1f} 个）。")
 
 
-def _rp_selection(r: LabResult, op: str) -> str:
+def _rp_selection(r: LabResult, op: str, item: Explanation) -> str:
     return ("对每个 SYN，`__inet_lookup_listener` 在监听哈希表中找到这个组，`inet_lookup_reuseport` 请 `reuseport_select_sock` "
             "挑一个成员：没有挂 BPF 程序时，`reuseport_select_sock_by_hash` 取 `reciprocal_scale(hash, n)`，其中 hash 是 "
             "`inet_ehashfn` 对连接的地址和端口算出的哈希值。各监听套接字分到的数目不均匀，就像彼此独立的随机抽取那样，而不是轮流分配。")
 
 
-def _rp_again(r: LabResult, op: str) -> str:
+def _rp_again(r: LabResult, op: str, item: Explanation) -> str:
     assert isinstance(r, ReuseportResult)
     return (f"随后每个客户端从同一个源端口再连接一次：{r.repeated} 个第二次连接中，有 {r.same_listener_again} 个到达了接受第一次"
             "连接的那个监听套接字。哈希值只取决于四元组（以及启动时定下的一个密钥），所以只要组不变，同一个四元组总是选中同一个成员。")
+
+
+def _rc_setup(r: LabResult, op: str, item: Explanation) -> str:
+    assert isinstance(r, ReuseportResult)
+    return (f"监听套接字 1 先独自在端口 {r.port} 上监听：{r.queued_at_close} 个连接完成了握手，在它的全连接队列中等待；"
+            f"{r.syn_recv_at_close} 个后到客户端的请求在它的半连接队列中等待（它们最后的 ACK 被扣住）。接着又有 {r.listeners - 1} 个"
+            "监听套接字加入这个组，然后监听套接字 1 没有调用 `accept()` 就关闭了，此时实验的网络命名空间中 "
+            f"`net.ipv4.tcp_migrate_req` = {r.migrate_req}。`close()` 最终进入 `inet_csk_listen_stop`；在此之前，`inet_unhash` "
+            "已把监听套接字 1 从监听哈希表中移除，`reuseport_stop_listen_sock` 也已把它从组里正在监听的成员中移除。")
+
+
+def _rc_migrated_queued(r: LabResult, op: str, item: Explanation) -> str:
+    assert isinstance(r, ReuseportResult)
+    return ("取值为 1 时，`reuseport_stop_listen_sock` 把监听套接字 1 作为已关闭的成员留在组里，所以 `inet_csk_listen_stop` "
+            "能为每个子套接字找到另一个成员（`reuseport_migrate_sock`，按连接的哈希值），克隆它的请求（`inet_reqsk_clone`），"
+            f"排入那个成员的队列：{r.queued_at_close} 个排队连接中有 {r.migrated_queued} 个被其他监听套接字接受，"
+            f"{r.reset_queued} 个客户端被重置（TCPMigrateReqSuccess +{r.migrate_req_success}，"
+            f"TCPMigrateReqFailure +{r.migrate_req_failure}）。")
+
+
+def _rc_reset_queued(r: LabResult, op: str, item: Explanation) -> str:
+    assert isinstance(r, ReuseportResult)
+    return ("取值为 0 时，`reuseport_stop_listen_sock` 立即把监听套接字 1 从组里摘除，`reuseport_migrate_sock` 没有成员可选，"
+            "`inet_csk_listen_stop` 于是断开每个子套接字（`inet_child_forget`），这会重置它的客户端："
+            f"{r.queued_at_close} 个排队的客户端中有 {r.reset_queued} 个收到 ECONNRESET，{r.migrated_queued} 个被其他监听套接字接受。")
+
+
+def _rc_pending(r: LabResult, op: str, item: Explanation) -> str:
+    assert isinstance(r, ReuseportResult)
+    head = ("关闭时不会遍历半连接队列。后到客户端最后的 ACK 到达时，`tcp_v4_rcv` 找到它的请求，发现监听套接字 1 已不再监听，")
+    if r.migrate_req:
+        return head + (f"便请 `reuseport_migrate_sock` 挑一个成员：请求迁移过去并完成了握手：{r.pending} 个后到客户端中有 "
+                       f"{r.migrated_pending} 个被其他监听套接字接受，{r.reset_pending} 个被重置。")
+    return head + ("而且无处迁移：它删除这个请求，再为这个 ACK 查找一次，这次找到的是组里的另一个监听套接字，而监听套接字对 ACK "
+                   f"的回答是 RST：{r.pending} 个后到客户端中有 {r.reset_pending} 个被重置，{r.migrated_pending} 个被其他监听套接字接受。")
+
+
+def _pt_first(r: LabResult, op: str, item: Explanation) -> str:
+    assert isinstance(r, PortsResult)
+    from .ports import SERVER
+
+    low, high = r.port_range
+    shown = "、".join(str(p) for p in r.source_ports_first)
+    failed = f"下一次 `connect()` 失败，错误是 {r.first_error}。" if r.first_error else "下一次 `connect()` 没有失败。"
+    return (f"实验的网络命名空间中 `net.ipv4.ip_local_port_range` 为 {low} {high}（{r.ports} 个端口）。没有绑定端口的客户端连接 "
+            f"{SERVER}:{r.destinations[0]}，依次得到源端口 {shown}：`inet_hash_connect` 从地址和目的端口的带密钥哈希值"
+            "（`inet_sk_port_offset`）起步，`__inet_hash_connect` 从那里开始遍历端口范围，先走与范围下端奇偶性相同的 "
+            f"{r.first_pass_parity} 个端口，再走其余的。一共放下了 {r.connected_first} 个连接，" + failed)
+
+
+def _pt_shared(r: LabResult, op: str, item: Explanation) -> str:
+    assert isinstance(r, PortsResult)
+    from .ports import SERVER
+
+    return (f"连接第二个目的地 {SERVER}:{r.destinations[1]} 时，又放下了 {r.connected_second} 个连接，其中 {r.shared_ports} 个"
+            "用的是第一个目的地的客户端仍占着的端口：由 `connect()` 创建的绑定桶（fastreuse -1）只要 `__inet_check_established` "
+            "判定四元组唯一就可以共用，所以这个上限是按目的地算的，而不是整台机器一个。")
+
+
+def _pt_time_wait(r: LabResult, op: str, item: Explanation) -> str:
+    assert isinstance(r, PortsResult)
+    from .ports import SERVER
+
+    text = (f"随后端口 {r.tw_port} 的客户端先关闭，这个四元组于是进入 TIME-WAIT，而范围内的其他端口仍都在连接 "
+            f"{SERVER}:{r.destinations[0]}。一秒之后，又有一个客户端连接那里，此时 `net.ipv4.tcp_tw_reuse` = {r.tw_reuse}"
+            f"（`tcp_timestamps` = {r.tcp_timestamps}）：")
+    if r.tw_reused:
+        allowed = "为 1" if r.tw_reuse == 1 else "为 2（只允许回环连接这样重用）"
+        return text + (f"它接管了 TIME-WAIT 的四元组，用的是端口 {r.new_port}（TWRecycled +{r.tw_recycled}）："
+                       f"`tcp_twsk_unique` 允许这样做，因为旧连接带有时间戳，已经过了一秒，而且 `tcp_tw_reuse` {allowed}。")
+    return text + (f"`connect()` 失败了（TWRecycled +{r.tw_recycled}）：`tcp_tw_reuse` 为 0 时，`tcp_twsk_unique` 拒绝重用这个四元组，"
+                   "端口范围里已经没有可用的端口。")
+
+
+def _pt_icmp(r: LabResult, op: str, item: Explanation) -> str:
+    assert isinstance(r, PortsResult)
+    from .ports import ICMP_TARGET
+
+    got = "、".join(f"{name} {error or '无错误'}" for name, error in r.icmp_errors.items())
+    return (f"在端口那几步之前，nftables 规则对发往 {ICMP_TARGET} 的 SYN 回以 ICMP 目的不可达错误，每个目的端口对应一个代码，"
+            f"实验向每个端口各发起一次连接：{got}，最慢的一次用了 {r.icmp_seconds} 秒。`tcp_v4_err` 根据 ICMP 报文中引用的 TCP 头"
+            "找到处于 SYN-SENT 的套接字，用 `icmp_err_convert` 转换代码；由于这次连接尝试尚未同步，它立即结束这次尝试"
+            "（`tcp_done_with_error`）：`connect()` 返回这个错误，而不是重传 SYN。")
 
 
 EXPLANATIONS_ZH: dict[tuple[str, str], Writer] = {
@@ -333,9 +537,21 @@ EXPLANATIONS_ZH: dict[tuple[str, str], Writer] = {
     ("final-ack", "listen_overflows"): _fa_check,
     ("final-ack", "established"): _fa_kept,
     ("final-ack", "reset"): _fa_reset,
+    ("final-ack", "fastopen_children"): _fo_children,
+    ("final-ack", "fastopen_listen_overflow"): _fo_overflow,
+    ("final-ack", "accepted_syn_recv"): _fo_accepted,
     ("reuseport", "per_listener"): _rp_listeners,
     ("reuseport", "selection"): _rp_selection,
     ("reuseport", "same_listener_again"): _rp_again,
+    ("reuseport", "queued_at_close"): _rc_setup,
+    ("reuseport", "migrated_queued"): _rc_migrated_queued,
+    ("reuseport", "reset_queued"): _rc_reset_queued,
+    ("reuseport", "migrated_pending"): _rc_pending,
+    ("reuseport", "reset_pending"): _rc_pending,
+    ("ports", "connected_first"): _pt_first,
+    ("ports", "shared_ports"): _pt_shared,
+    ("ports", "tw_reused"): _pt_time_wait,
+    ("ports", "icmp_errors"): _pt_icmp,
 }
 
 
@@ -346,5 +562,5 @@ def explanation(language: str, result: LabResult, item: Explanation, full_op: st
     if language == "zh":
         writer = EXPLANATIONS_ZH.get((result.lab, item.observation))
         if writer is not None:
-            return writer(result, full_op if full_op in (">", ">=") else ">")
+            return writer(result, full_op if full_op in (">", ">=") else ">", item)
     return item.text

@@ -279,6 +279,9 @@ def test_a_damaged_file_with_markup_in_its_keys_is_text_on_the_page(project, rec
 # ---------------------------------------------------------------- the Chinese edition's lab pages
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# the number words of the run titles `kexplore lab record` gives (the Chinese titles use digits)
+_NUMBER_WORDS = {"two": "2", "four": "4", "eight": "8", "nine": "9"}
 
 
 @pytest.fixture(scope="module")
@@ -293,10 +296,13 @@ def recorded_labs(project, tmp_path_factory, vendored_index, netns_capable) -> P
 
 @pytest.mark.parametrize("lab", [lab.name for lab in LABS])
 def test_a_chinese_page_gets_every_part_of_the_results_in_chinese(project, recorded_labs, lab) -> None:  # type: ignore[no-untyped-def]
-    from explorer.labs.i18n import EXPLANATIONS_ZH, Messages
+    from explorer.labs.i18n import EXPLANATIONS_ZH, Messages, explanation
+    from explorer.labs.record import recordings
 
     record = load_results(recorded_labs, lab)
     assert record is not None and not record.skipped and record.runs, record
+    # every run the site shows for this lab, the newest ones included
+    assert [run.title for run in record.runs] == [rec.title for rec in recordings(lab, record.root)]
     messages = Messages("zh")
     zh = render_lab_markdown(project, lab, record, site_syntax=True, messages=messages)
     en = render_lab_markdown(project, lab, record, site_syntax=True)
@@ -306,6 +312,11 @@ def test_a_chinese_page_gets_every_part_of_the_results_in_chinese(project, recor
         for item in run.result.explanations:
             assert (lab, item.observation) in EXPLANATIONS_ZH, (lab, item.observation)
             assert item.text not in zh  # written again in Chinese, not the file's English
+            # from the same facts: every number of the English explanation is in the Chinese one
+            chinese = explanation("zh", run.result, item)
+            assert _CJK.search(chinese), (lab, item.observation)
+            english_numbers = set(_NUMBER.findall(item.text.replace("4-tuple", "")))
+            assert english_numbers <= set(_NUMBER.findall(chinese)), (lab, item.observation, english_numbers - set(_NUMBER.findall(chinese)))
     # the tables hold the same numbers in the same rows; only the words change
     def rows(text: str) -> list[list[str]]:
         return [re.findall(r"\d+", line.split("|", 2)[2]) for line in text.splitlines() if line.startswith("| ") and "---" not in line]
@@ -326,7 +337,8 @@ def test_every_recorded_run_title_and_the_skip_reason_have_their_chinese(project
             for rec in recordings(lab.name, root):
                 title = run_title("zh", rec.title)
                 assert title != rec.title and _CJK.search(title), rec.title
-                assert re.findall(r"\d+", title) == re.findall(r"\d+", rec.title.replace("nine", "9").replace("four", "4").replace("two", "2"))
+                spelled = re.sub(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", lambda m: _NUMBER_WORDS[m.group(1)], rec.title)
+                assert re.findall(r"\d+", title) == re.findall(r"\d+", spelled), (rec.title, title)
                 assert run_title("en", rec.title) == rec.title
     monkeypatch.setattr("os.geteuid", lambda: 1000)  # what `kexplore lab record` writes without root
     skipped = record_lab(project, "final-ack")
@@ -341,3 +353,19 @@ def test_without_results_or_with_a_damaged_file_a_chinese_page_says_so_in_chines
     page = expand_lab_markers("<!-- kexplore-lab: accept-queue -->\n", project, tmp_path, language="zh")
     assert "记录的结果无法读取" in page and str(tmp_path / "accept-queue.json") in page.replace("\\", "")
     assert "没有名为 `nope` 的实验" in expand_lab_markers("<!-- kexplore-lab: nope -->\n", project, tmp_path, language="zh")
+
+
+def test_a_chinese_explanation_names_the_clamp_the_recording_cites(recorded) -> None:  # type: ignore[no-untyped-def]
+    """__sys_listen clamps the backlog up to 6.10, __sys_listen_socket since 6.11: the Chinese says what the file's code refs say."""
+    from explorer.labs.i18n import explanation
+    from explorer.labs.results import CodeRef
+
+    result = recorded.runs[0].result
+    item = next(e for e in result.explanations if e.observation == "effective_backlog")
+    for clamp in ("__sys_listen_socket", "__sys_listen"):
+        cited = dataclasses.replace(item, code=(CodeRef(clamp), *item.code[1:]))
+        zh = explanation("zh", result, cited)
+        assert f"`{clamp}`" in zh and ("__sys_listen_socket" in zh) == (clamp == "__sys_listen_socket"), zh
+    # a file whose refs name neither (damaged, or from before the refs): the 6.1 name, never the file's text
+    odd = dataclasses.replace(item, code=(CodeRef("`x`<b>"),))
+    assert "`__sys_listen`" in explanation("zh", result, odd) and "<b>" not in explanation("zh", result, odd)
