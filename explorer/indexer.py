@@ -208,9 +208,11 @@ def _parse_one(job: Job) -> ParsedFile:
 
 
 def definition_digest(text: bytes) -> int:
-    """The symbols table's `digest`: a signed 64-bit hash of a definition's exact bytes (equal texts, equal
-    digests), so that `kexplore changes` compares two kernels' definitions in SQL without reading a file."""
-    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big", signed=True)
+    """The symbols table's `digest`: a signed 48-bit hash of a definition's exact bytes (equal texts, equal
+    digests), so that `kexplore changes` compares two kernels' definitions in SQL without reading a file.
+    48 bits is SQLite's 6-byte integer (2 bytes a definition less than 64); two different texts of one
+    name in two kernels compare equal with a chance of 1 in 2**48."""
+    return int.from_bytes(hashlib.blake2b(text, digest_size=6).digest(), "big", signed=True)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -779,7 +781,9 @@ def _run_chunks(chunks: list[tuple[str, list[Job]]], jobs: int | None) -> Iterat
 
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
-        yield from pool.imap_unordered(_parse_chunk, chunks)
+        # in submission order: each chunk's rows (and the names it interns first) land after the previous
+        # chunk's, so the tables grow at their end (full pages) and the same tree gives the same index
+        yield from pool.imap(_parse_chunk, chunks)
 
 
 def _write_meta(db: sqlite3.Connection, lock: Lock | None, kernel: str) -> None:

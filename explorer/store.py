@@ -55,7 +55,7 @@ CREATE TABLE IF NOT EXISTS symbol (    -- definitions; read them through the vie
     start_line INTEGER,                 -- 1-based line where the whole definition starts (a return type above the name); NULL: `line`
     start_byte INTEGER NOT NULL,        -- the whole definition: function with its return type, the whole #define,
     size INTEGER NOT NULL,              -- a member's field declaration: end_byte - start_byte
-    digest INTEGER NOT NULL             -- 64-bit hash of those bytes: definitions compared across kernels without their texts
+    digest INTEGER NOT NULL             -- 48-bit hash of those bytes: definitions compared across kernels without their texts
 );
 CREATE TABLE IF NOT EXISTS access (    -- one row per distinct member-access key (see explorer/xref.py)
     id INTEGER PRIMARY KEY,
