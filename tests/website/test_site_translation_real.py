@@ -1,7 +1,7 @@
 """The Chinese edition of the project's real site (built once per session, strictly, with lab results
-recorded for it): every Chinese page in Chinese with a switch both ways, the chapters and lab pages
-translated last with the English page's anchors, the lab result tables in the page's language with the
-same numbers, a font subset covering every character, and search that finds a word of a new page."""
+recorded for it): every Chinese page in Chinese with a switch both ways and the English page's
+heading anchors (every page pair), the lab result tables in the page's language with the same
+numbers, a font subset covering every character, and search that finds a word of a new page."""
 
 from __future__ import annotations
 
