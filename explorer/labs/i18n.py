@@ -77,12 +77,18 @@ ZH: dict[str, str] = {
     "| observation | measured | the vendored code predicts |": "| 观测项 | 实测值 | 收录代码的预测 |",
     "| observation | cookies off | predicted | cookies on | predicted |": "| 观测项 | 关闭 Cookie | 预测 | 开启 Cookie | 预测 |",
     "| listener (in the order they listened) | connections accepted |": "| 监听套接字（按调用 `listen()` 的先后） | 接受的连接数 |",
+    "| listener (in the order they listened) | connections accepted after listener 1 closed |":
+        "| 监听套接字（按调用 `listen()` 的先后） | 监听套接字 1 关闭后接受的连接数 |",
+    "| ICMP destination unreachable | `connect()` failed with | the vendored code predicts |":
+        "| ICMP 目的不可达 | `connect()` 失败时的错误 | 收录代码的预测 |",
     # the accept-queue lab
     "backlog passed to `listen()`": "传给 `listen()` 的 backlog",
     "clients connecting": "发起连接的客户端",
     "effective backlog (`ss -lnt` Send-Q)": "实际生效的 backlog（`ss -lnt` 的 Send-Q）",
     "in the accept queue (`ss -lnt` Recv-Q)": "全连接队列中的连接（`ss -lnt` 的 Recv-Q）",
     "clients stuck in SYN-SENT": "卡在 SYN-SENT 的客户端",
+    "the peer address `accept()` returned for one child (IPv6 listener, IPv4 client)":
+        "`accept()` 为一个子套接字返回的对端地址（IPv6 监听套接字，IPv4 客户端）",
     # the SYN-queue lab
     "Backlog {backlog} (applied: {effective}), {syns} SYNs, `net.core.somaxconn` = {somaxconn}, "
     "`net.ipv4.tcp_max_syn_backlog` = {max_syn_backlog} (inside the lab's namespace).":
@@ -99,19 +105,55 @@ ZH: dict[str, str] = {
     "requests the listener keeps (SYN-RECV)": "监听套接字保留的请求（SYN-RECV）",
     "TcpExt TCPSynRetrans (SYN-ACKs sent again)": "TcpExt TCPSynRetrans（重发的 SYN-ACK）",
     "requests completed once the lab accepted (made room)": "实验 `accept()` 腾出空间后完成的请求",
+    "Watched for {seconds} s after the final ACKs were let through: the late clients sent nothing, so their "
+    "final ACKs answer the listener's retransmitted SYN-ACKs.":
+        "放行最后的 ACK 之后，观察了 {seconds} 秒：后到客户端什么也没发送，所以它们的最后 ACK 是对监听套接字重传的 SYN-ACK 的应答。",
+    "seconds from the room to the last completion": "从腾出空间到最后一个连接完成的秒数",
+    "TcpExt TCPSynRetrans once there was room": "腾出空间之后的 TcpExt TCPSynRetrans",
+    # the final-ACK lab with --fastopen
+    "`TCP_FASTOPEN` asked": "设置的 `TCP_FASTOPEN`",
+    "the listener's Fast Open limit (`max_qlen`, `/proc/net/tcp`)": "监听套接字的 Fast Open 上限（`max_qlen`，取自 `/proc/net/tcp`）",
+    "clients sending a SYN with data": "在 SYN 里携带数据的客户端",
+    "children created from the SYN, in the accept queue before any final ACK": "由 SYN 创建、在任何最后的 ACK 之前就进入全连接队列的子套接字",
+    "SYNs handled without Fast Open (requests in the SYN queue)": "没有走 Fast Open 的 SYN（半连接队列中的请求）",
+    "children `accept()` returned in SYN_RECV": "`accept()` 返回时处于 SYN_RECV 的子套接字",
+    "bytes of the SYNs' data read before the handshake completed": "握手完成之前读到的 SYN 数据字节数",
+    "accepted children ESTABLISHED once the clients' ACKs got through": "客户端的 ACK 通过之后处于 ESTABLISHED 的已 accept 子套接字",
     # the SO_REUSEPORT lab
     "All listeners: {accepted} of {clients} connections (predicted: {predicted}). "
     "Connected again from the same source port: {same} of {repeated} reached the same "
     "listener (predicted: {predicted_same}).":
         "所有监听套接字合计接受了 {clients} 个连接中的 {accepted} 个（预测：{predicted}）。"
         "从同一个源端口再连接一次：{repeated} 个连接中有 {same} 个到达了同一个监听套接字（预测：{predicted_same}）。",
+    # the SO_REUSEPORT lab with --close-first
+    "`net.ipv4.tcp_migrate_req` (in the lab's namespace)": "`net.ipv4.tcp_migrate_req`（实验的网络命名空间中）",
+    "listener 1's accept queue when it closed (`ss -lnt` Recv-Q)": "监听套接字 1 关闭时的全连接队列（`ss -lnt` 的 Recv-Q）",
+    "listener 1's requests when it closed (SYN-RECV)": "监听套接字 1 关闭时的请求（SYN-RECV）",
+    "queued connections whose client was reset": "客户端被重置的排队连接",
+    "queued connections accepted on another listener": "在另一个监听套接字上被 accept 的排队连接",
+    "pending handshakes whose client was reset": "客户端被重置的未完成握手",
+    "pending handshakes accepted on another listener": "在另一个监听套接字上被 accept 的未完成握手",
+    # the client's source port lab
+    "Range {low} to {high}; destinations {first} and {second}; the first destination's source ports, in order: {ports}.":
+        "范围 {low} 到 {high}；目的地 {first} 和 {second}；连向第一个目的地的源端口，按先后：{ports}。",
+    "ports in `net.ipv4.ip_local_port_range` (in the lab's namespace)": "`net.ipv4.ip_local_port_range` 中的端口数（实验的网络命名空间中）",
+    "connections to the first destination before `connect()` failed": "`connect()` 失败之前连向第一个目的地的连接",
+    "the error of the next `connect()`": "下一次 `connect()` 的错误",
+    "leading ports of the low end's parity": "开头那些与下限奇偶相同的端口",
+    "connections to the second destination": "连向第二个目的地的连接",
+    "source ports used towards both destinations at once": "同时用于两个目的地的源端口",
+    "`net.ipv4.tcp_tw_reuse` (in the lab's namespace)": "`net.ipv4.tcp_tw_reuse`（实验的网络命名空间中）",
+    "the port whose 4-tuple waited in TIME-WAIT": "四元组处于 TIME-WAIT 的那个端口",
+    "a new connection took over the TIME-WAIT's 4-tuple (1 = yes)": "新连接接替了 TIME-WAIT 的四元组（1 = 是）",
 }
 
 CATALOGUES = {"zh": ZH}  # any other language: English
 
 # names that are the same in every language (they are looked up, and found, as they are)
 SAME = frozenset({"`net.core.somaxconn`", "TcpExt ListenOverflows", "TcpExt ListenDrops", "TcpExt TCPReqQFullDrop",
-                  "TcpExt TCPReqQFullDoCookies", "TcpExt SyncookiesSent", "TcpExt EmbryonicRsts"})
+                  "TcpExt TCPReqQFullDoCookies", "TcpExt SyncookiesSent", "TcpExt EmbryonicRsts",
+                  "TcpExt TCPFastOpenPassive", "TcpExt TCPFastOpenListenOverflow", "TcpExt TCPMigrateReqSuccess",
+                  "TcpExt TCPMigrateReqFailure", "TcpExt TWRecycled"})
 
 
 @dataclass
@@ -163,6 +205,18 @@ _TITLES_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(a), b) f
     (r"tcp_abort_on_overflow = 0: the final ACK is dropped, and retried", "tcp_abort_on_overflow = 0：最后的 ACK 被丢弃，之后重试"),
     (r"tcp_abort_on_overflow = 1: the client gets a reset", "tcp_abort_on_overflow = 1：客户端收到 RST"),
     (r"(four|two) listeners, (\d+) connections", "{0} 个监听套接字，{1} 个连接"),
+    (r"v4-mapped: an IPv6 listener, backlog (\d+), (nine) IPv4 clients", "v4 映射：IPv6 监听套接字，backlog {0}，{1} 个 IPv4 客户端"),
+    (r"tcp_abort_on_overflow = 0, clients with nothing to send: the ACK of a retransmitted SYN-ACK",
+     "tcp_abort_on_overflow = 0，客户端没有数据要发：重传的 SYN-ACK 所引出的 ACK"),
+    (r"Fast Open: TCP_FASTOPEN (\d+), (four) clients send data in their SYN", "Fast Open：TCP_FASTOPEN {0}，{1} 个客户端在 SYN 里发送数据"),
+    (r"closing listener (\d+) with tcp_migrate_req = 0: its connections are reset",
+     "在 tcp_migrate_req = 0 时关闭监听套接字 {0}：它的连接被重置"),
+    (r"closing listener (\d+) with tcp_migrate_req = 1: its connections move to the others",
+     "在 tcp_migrate_req = 1 时关闭监听套接字 {0}：它的连接转到其他监听套接字"),
+    # "eight" in Chinese numerals: the title's digits are the English title's (the test compares them)
+    (r"eight ports, (two) destinations, and ICMP errors in SYN-SENT", "八个端口，{0} 个目的地，以及 SYN-SENT 中的 ICMP 错误"),
+    (r"TIME-WAIT with tcp_tw_reuse = 2 \(loopback\): taken over", "tcp_tw_reuse = 2（回环）时的 TIME-WAIT：被接替"),
+    (r"TIME-WAIT with tcp_tw_reuse = 0: EADDRNOTAVAIL", "tcp_tw_reuse = 0 时的 TIME-WAIT：EADDRNOTAVAIL"),
 ))
 _NUMBERS = {"two": "2", "four": "4", "nine": "9"}
 
