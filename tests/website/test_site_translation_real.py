@@ -128,9 +128,9 @@ def test_lab_results_are_chinese_on_chinese_pages_and_english_on_english_ones(pu
         for word in english_words:
             assert html.escape(word) not in results, (lab.name, word)
         en_tables, zh_tables = _tables(en), _tables(zh)
-        assert len(en_tables) == len(zh_tables) == len(record.runs), lab.name
+        assert len(en_tables) == len(zh_tables) >= len(record.runs), lab.name  # a run may show a second table
         for en_rows, zh_rows in zip(en_tables, zh_tables, strict=True):
-            assert en_rows[0][0] in ("observation", "listener (in the order they listened)")
+            assert en_rows[0][0] in ("observation", "listener (in the order they listened)", "ICMP destination unreachable")
             assert _CJK.search(" ".join(zh_rows[0])) and not _CJK.search(" ".join(en_rows[0]))
             assert len(en_rows) == len(zh_rows)
             for en_row, zh_row in zip(en_rows[1:], zh_rows[1:], strict=True):
