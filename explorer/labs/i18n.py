@@ -210,9 +210,9 @@ _TITLES_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(a), b) f
      "tcp_abort_on_overflow = 0，客户端没有数据要发：重传的 SYN-ACK 所引出的 ACK"),
     (r"Fast Open: TCP_FASTOPEN (\d+), (four) clients send data in their SYN", "Fast Open：TCP_FASTOPEN {0}，{1} 个客户端在 SYN 里发送数据"),
     (r"closing listener (\d+) with tcp_migrate_req = 0: its connections are reset",
-     "在 tcp_migrate_req = 0 时关闭监听套接字 {0}：它的连接被重置"),
+     "关闭监听套接字 {0}（tcp_migrate_req = 0）：它的连接被重置"),
     (r"closing listener (\d+) with tcp_migrate_req = 1: its connections move to the others",
-     "在 tcp_migrate_req = 1 时关闭监听套接字 {0}：它的连接转到其他监听套接字"),
+     "关闭监听套接字 {0}（tcp_migrate_req = 1）：它的连接转到其他监听套接字"),
     # "eight" in Chinese numerals: the title's digits are the English title's (the test compares them)
     (r"eight ports, (two) destinations, and ICMP errors in SYN-SENT", "八个端口，{0} 个目的地，以及 SYN-SENT 中的 ICMP 错误"),
     (r"TIME-WAIT with tcp_tw_reuse = 2 \(loopback\): taken over", "tcp_tw_reuse = 2（回环）时的 TIME-WAIT：被接替"),
