@@ -6,8 +6,8 @@ open sockets, enter namespaces or read the index load only when a lab runs.
 Public surface:
 
 - `LABS`, `lab_info(name)`: what labs exist (`kexplore lab list`).
-- `explorer.labs.accept_queue.accept_queue_lab(...)`, `explorer.labs.syn_queue.syn_queue_lab(...)`:
-  run one lab, return its result (`explorer.labs.results`: frozen dataclasses, `asdict()` for JSON).
+- `explorer.labs.accept_queue.accept_queue_lab(...)`, `explorer.labs.syn_queue.syn_queue_lab(...)`,
+  `final_ack.final_ack_lab`, `reuseport.reuseport_lab`, `ports.ports_lab`: run one lab, return its result (`explorer.labs.results`: frozen dataclasses, `asdict()` for JSON).
 - `explorer.labs.render.render_lab_markdown(project, results)`: Markdown for a lab's page
   in the site (code excerpts from the vendored kernel and recorded results).
 """
@@ -117,7 +117,26 @@ LABS += (
         "it reach the same listener: the choice is a hash of the connection's addresses and ports.",
         needs_root=True,
         command="sudo kexplore lab reuseport --listeners 4 --clients 64",
-        symbols=("inet_lookup_reuseport", "reuseport_select_sock", "reuseport_select_sock_by_hash", "inet_ehashfn", "reuseport_add_sock"),
+        symbols=(
+            "inet_lookup_reuseport",
+            "reuseport_select_sock",
+            "reuseport_select_sock_by_hash",
+            "inet_ehashfn",
+            "reuseport_add_sock",
+            "inet_csk_listen_stop",
+            "reuseport_migrate_sock",
+        ),
+    ),
+    LabInfo(
+        name="ports",
+        title="The client's source port: ip_local_port_range and TIME-WAIT reuse",
+        summary="In a private network namespace, ip_local_port_range is narrowed to N ports and unbound clients connect to "
+        "two destinations until connect() fails with EADDRNOTAVAIL: each destination gets the whole range, the same ports "
+        "shared, the low end's parity first; then a connection in TIME-WAIT is taken over by a new one, or not, as "
+        "tcp_tw_reuse says.",
+        needs_root=True,
+        command="sudo kexplore lab ports --ports 8 --tw-reuse 2",
+        symbols=("inet_hash_connect", "__inet_hash_connect", "__inet_check_established", "tcp_twsk_unique"),
     ),
 )
 

@@ -2,7 +2,7 @@
 
 What the vendored code predicts (Linux 6.1):
 
-- `__sys_listen` clamps the backlog: `if ((unsigned int)backlog > somaxconn) backlog = somaxconn;`
+- `__sys_listen` (`__sys_listen_socket` since 6.11) clamps the backlog: `if ((unsigned int)backlog > somaxconn) backlog = somaxconn;`
   and `inet_listen` stores it in sk_max_ack_backlog, which sock_diag reports for a listener
   as its write-queue size (`ss -lnt` Send-Q).
 - `sk_acceptq_is_full` is `sk_ack_backlog > sk_max_ack_backlog`: the queue takes one more
@@ -23,12 +23,13 @@ import time
 from contextlib import ExitStack
 
 from . import MAX_CLIENTS, LabError, check_backlog, check_range
-from .code import KernelCode, code_refs, vendored_kernel
+from .code import KernelCode, clamp_function, code_refs, vendored_kernel
 from .observe import counter_deltas, kernel_release, read_netstat, read_sysctl, tcp_sockets, wait_until_stable, write_sysctl
 from .results import AcceptQueueObservation, AcceptQueueResult, Explanation
 
 LOOPBACK = "127.0.0.1"
 LOOPBACK6 = "::1"
+MAPPED_LOOPBACK = "::ffff:127.0.0.1"  # --v4-mapped: where the IPv6 listener binds
 DEFAULT_BACKLOG = 4
 SETTLE_S = 0.15  # how long the socket states must stay unchanged before we look
 MAX_WAIT_S = 5.0
@@ -48,14 +49,20 @@ def _raise_fd_limit(needed: int) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
 
 
-def _snapshot(port: int, loopback: str = LOOPBACK) -> AcceptQueueObservation:
-    """The listener, its children and its clients, as sock_diag sees them."""
+def _snapshot(port: int, loopback: str = LOOPBACK, listener_family: int | None = None) -> AcceptQueueObservation:
+    """The listener, its children and its clients, as sock_diag sees them.
+
+    `listener_family` (AF_INET6 for a v4-mapped listener) is the listener's family when it is
+    not the clients' one: the listener is then read from that family's dump.
+    """
     listener = None
     client_established = client_syn_sent = server_established = server_syn_recv = 0
     family = socket.AF_INET6 if ":" in loopback else socket.AF_INET
+    if listener_family is not None and listener_family != family:
+        listener = next((s for s in tcp_sockets(("LISTEN",), listener_family) if s.sport == port), None)
     for s in tcp_sockets(("LISTEN", "ESTABLISHED", "SYN-SENT", "SYN-RECV"), family):
         if s.state == "LISTEN" and s.sport == port:
-            listener = s
+            listener = listener or s
         elif s.dport == port and s.dst == loopback:
             client_established += s.state == "ESTABLISHED"
             client_syn_sent += s.state == "SYN-SENT"
@@ -83,6 +90,7 @@ def accept_queue_lab(
     somaxconn: int | None = None,
     max_wait: float = MAX_WAIT_S,
     ipv6: bool = False,
+    v4_mapped: bool = False,
 ) -> AcceptQueueResult:
     """Run the lab; return its observations, predictions and explanations.
 
@@ -90,9 +98,14 @@ def accept_queue_lab(
     (root only) the lab runs in a namespace of its own, so the TcpExt counters count
     nothing but the lab, and `somaxconn` sets net.core.somaxconn inside that namespace (to see
     the clamp with a few clients).  With `ipv6` the listener and the clients use ::1
-    (tcp_v6_conn_request and tcp_v6_syn_recv_sock apply the same tests).
+    (tcp_v6_conn_request and tcp_v6_syn_recv_sock apply the same tests).  With `v4_mapped` the
+    listener is an IPv6 socket (IPV6_V6ONLY off) bound to ::ffff:127.0.0.1 and the clients are
+    IPv4: their SYNs reach it through tcp_v6_conn_request, which hands them to
+    tcp_v4_conn_request, and the lab accepts one child at the end to show its v4-mapped peer.
     """
     check_arguments(backlog, clients)
+    if ipv6 and v4_mapped:
+        raise LabError("--ipv6 and --v4-mapped: choose one (--v4-mapped is an IPv6 listener with IPv4 clients)", exit_code=2)
     if somaxconn is not None and not private_netns:
         raise LabError("--somaxconn changes a sysctl: only inside the lab's own namespace (add --netns)", exit_code=2)
     check_range("--somaxconn", somaxconn, 0)
@@ -109,21 +122,25 @@ def accept_queue_lab(
         if clients is None:
             clients = min(min(backlog, somaxconn) + 1 + 4, MAX_CLIENTS)
         _raise_fd_limit(clients + 64)
-        result = _run(backlog, clients, somaxconn, max_wait, "private" if private_netns else "current", ipv6)
+        result = _run(backlog, clients, somaxconn, max_wait, "private" if private_netns else "current", ipv6, v4_mapped)
     return _explain(result, code)
 
 
-def _run(backlog: int, clients: int, somaxconn: int, max_wait: float, netns: str, ipv6: bool = False) -> AcceptQueueResult:
+def _run(backlog: int, clients: int, somaxconn: int, max_wait: float, netns: str, ipv6: bool = False, v4_mapped: bool = False) -> AcceptQueueResult:
     sockets: list[socket.socket] = []
     started = time.monotonic()
     family, loopback = (socket.AF_INET6, LOOPBACK6) if ipv6 else (socket.AF_INET, LOOPBACK)
+    listener_family, bound = (socket.AF_INET6, MAPPED_LOOPBACK) if v4_mapped else (family, loopback)
+    accepted_peer = None
     try:
-        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener = socket.socket(listener_family, socket.SOCK_STREAM)
         sockets.append(listener)
         try:
-            listener.bind((loopback, 0))
+            if v4_mapped:
+                listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            listener.bind((bound, 0))
         except OSError as exc:
-            raise LabError(f"cannot listen on {loopback}: {exc.strerror or exc} (is IPv6 disabled here?)", exit_code=1) from None
+            raise LabError(f"cannot listen on {bound}: {exc.strerror or exc} (is IPv6 disabled here?)", exit_code=1) from None
         listener.listen(backlog)
         port = listener.getsockname()[1]
         before = read_netstat()
@@ -139,9 +156,18 @@ def _run(backlog: int, clients: int, somaxconn: int, max_wait: float, netns: str
                 failed += 1
         # Loopback handshakes finish in softirq context, usually before connect() returns;
         # wait until nothing moves (bounded), then look once.
-        snap = wait_until_stable(lambda: _snapshot(port, loopback), max_wait, settle=SETTLE_S)
+        snap = wait_until_stable(lambda: _snapshot(port, loopback, listener_family), max_wait, settle=SETTLE_S)
         deltas = counter_deltas(before, read_netstat())
         elapsed = time.monotonic() - started
+        if v4_mapped and snap.queued:  # after looking: one child, to see what accept() returns
+            listener.settimeout(1.0)
+            try:
+                child, peer = listener.accept()
+                sockets.append(child)
+                child.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                accepted_peer = str(peer[0])
+            except OSError:
+                pass
     finally:
         for s in reversed(sockets):
             s.close()
@@ -163,6 +189,8 @@ def _run(backlog: int, clients: int, somaxconn: int, max_wait: float, netns: str
         seconds=round(elapsed, 3),
         netns=netns,
         ipv6=ipv6,
+        v4_mapped=v4_mapped,
+        accepted_peer=accepted_peer,
     )
 
 
@@ -174,7 +202,7 @@ def _full_operator(code: KernelCode | None) -> str | None:
 
 
 def predict(code: KernelCode | None, backlog: int, somaxconn: int, clients: int) -> dict[str, int]:
-    """What the vendored __sys_listen and sk_acceptq_is_full imply; {} when their source is unavailable."""
+    """What the vendored clamp (__sys_listen, or __sys_listen_socket) and sk_acceptq_is_full imply; {} when their source is unavailable."""
     if code is None or not code.clamps_backlog():
         return {}
     predicted = {"effective_backlog": min(backlog, somaxconn)}
@@ -196,14 +224,15 @@ def _explain(result: AcceptQueueResult, code: KernelCode | None) -> AcceptQueueR
     if "overflows_at_least" in predicted:
         agrees["overflows"] = r.overflows >= predicted["overflows_at_least"]
     full_op = _full_operator(code) or ">"
+    clamp = clamp_function(code)
 
     clamp_text = (
         f"listen() asked for backlog {r.backlog}; the kernel applied {r.effective_backlog} (ss -lnt Send-Q). "
         + (
-            f"{r.backlog} is above net.core.somaxconn = {r.somaxconn}, and __sys_listen clamps "
+            f"{r.backlog} is above net.core.somaxconn = {r.somaxconn}, and {clamp} clamps "
             f"`(unsigned int)backlog > somaxconn` to somaxconn before inet_listen stores it in sk_max_ack_backlog."
             if r.backlog > r.somaxconn
-            else f"{r.backlog} is within net.core.somaxconn = {r.somaxconn}, so __sys_listen passes it through "
+            else f"{r.backlog} is within net.core.somaxconn = {r.somaxconn}, so {clamp} passes it through "
             f"and inet_listen stores it in sk_max_ack_backlog."
         )
     )
@@ -222,14 +251,31 @@ def _explain(result: AcceptQueueResult, code: KernelCode | None) -> AcceptQueueR
         f"counts again, so the overflows are at least the number of stuck clients"
         + (" (other sockets in this namespace count too: run with --netns for a clean count)." if r.netns != "private" else ".")
     )
+    if r.v4_mapped:
+        queue_text += (
+            f" The listener is an IPv6 socket (IPV6_V6ONLY off, bound to {MAPPED_LOOPBACK}) and the clients are IPv4: "
+            f"each SYN arrives through tcp_v4_rcv, the listener's conn_request, tcp_v6_conn_request, hands the IPv4 "
+            f"segment to tcp_v4_conn_request, and at the final ACK tcp_v6_syn_recv_sock hands it to tcp_v4_syn_recv_sock, "
+            f"which makes the same sk_acceptq_is_full test: the IPv4 connections fill the IPv6 listener's accept queue "
+            + (
+                f"by the same rule. accept() then returned a child whose peer is {r.accepted_peer}: an IPv6 socket with a "
+                f"v4-mapped address (the ipv6_mapped operations)."
+                if r.accepted_peer
+                else "by the same rule."
+            )
+        )
     if r.ipv6:
         queue_text += (
             " Over IPv6 (::1) the handshake goes through tcp_v6_conn_request and tcp_v6_syn_recv_sock, which make the "
             "same sk_acceptq_is_full test and hand the SYN to the same tcp_conn_request."
         )
     explanations = (
-        Explanation("effective_backlog", clamp_text, code_refs(code, "__sys_listen", "inet_listen", "tcp_diag_get_info")),
-        Explanation("queued", queue_text, code_refs(code, "sk_acceptq_is_full", "sk_acceptq_added", "tcp_v4_syn_recv_sock", "tcp_diag_get_info")),
+        Explanation("effective_backlog", clamp_text, code_refs(code, clamp, "inet_listen", "tcp_diag_get_info")),
+        Explanation(
+            "queued",
+            queue_text,
+            code_refs(code, "sk_acceptq_is_full", "sk_acceptq_added", "tcp_v4_syn_recv_sock", "tcp_diag_get_info", *(("tcp_v6_conn_request", "tcp_v4_conn_request", "tcp_v6_syn_recv_sock", "tcp_v6_mapped_child_init") if r.v4_mapped else ())),
+        ),
         Explanation("syn_sent", stuck_text, code_refs(code, "tcp_conn_request", "sk_acceptq_is_full")),
         Explanation("overflows", counter_text, code_refs(code, "tcp_conn_request", "tcp_listendrop")),
     )

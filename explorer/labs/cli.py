@@ -16,16 +16,24 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ..console import EXIT_OK, EXIT_USAGE, emit_json, err
 from . import LABS, MAX_CLIENTS, MAX_SYNS, LabError
-from .results import AcceptQueueSettings, FinalAckSettings, ReuseportSettings, SynQueueSettings
+from .results import AcceptQueueSettings, FinalAckSettings, PortsSettings, ReuseportSettings, SynQueueSettings
 
 if TYPE_CHECKING:
     from ..config import Project
     from .code import KernelCode
-    from .results import AcceptQueueResult, Explanation, FinalAckResult, ReuseportResult, SynQueueResult, VendoredKernel
+    from .results import (
+        AcceptQueueResult,
+        Explanation,
+        FinalAckResult,
+        PortsResult,
+        ReuseportResult,
+        SynQueueResult,
+        VendoredKernel,
+    )
 
 PROG = "kexplore lab"
 WIDTH = 100
-R = TypeVar("R", "AcceptQueueResult", "SynQueueResult", "FinalAckResult", "ReuseportResult")
+R = TypeVar("R", "AcceptQueueResult", "SynQueueResult", "FinalAckResult", "ReuseportResult", "PortsResult")
 
 
 def _int(text: str) -> int:
@@ -91,7 +99,7 @@ def add_lab_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], com
     """Add `lab` and its subcommands to kexplore's subparsers; `common` gives --json/--kernel/--snippets."""
     lab = sub.add_parser(
         "lab",
-        help="live loopback experiments: backlog, accept queue, SYN queue, final ACK, SO_REUSEPORT, on this machine's kernel",
+        help="live loopback experiments: backlog, accept queue, SYN queue, final ACK, SO_REUSEPORT, client ports, on this machine's kernel",
         description="Run a small experiment on this machine's kernel and explain each observation with the "
         "vendored code that decides it. `kexplore lab list` shows the labs.",
     )
@@ -106,6 +114,7 @@ def add_lab_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], com
     SYN_QUEUE.add_to(labs, common)
     FINAL_ACK.add_to(labs, common)
     REUSEPORT.add_to(labs, common)
+    PORTS.add_to(labs, common)
 
     p = labs.add_parser(
         "record",
@@ -214,13 +223,16 @@ def format_accept_queue(r: AcceptQueueResult) -> str:
         ("ListenDrops", f"+{r.drops}", ""),
     ]
     lines = [
-        f"accept-queue lab: listen({'::1' if r.ipv6 else '127.0.0.1'}, backlog {r.backlog}), {r.clients} clients connect, nobody accepts ({where})",
+        f"accept-queue lab: listen({'::1' if r.ipv6 else '::ffff:127.0.0.1' if r.v4_mapped else '127.0.0.1'}, backlog {r.backlog}), "
+        f"{r.clients} {'IPv4 ' if r.v4_mapped else ''}clients connect, nobody accepts ({where})",
         kernel_note(r.kernel, r.vendored_kernel),
         "",
     ]
     lines += [f"  {label:<24}{value!s:>8}   {note}".rstrip() for label, value, note in rows]
     if r.server_syn_recv:
         lines.append(f"  {'server SYN-RECV':<24}{r.server_syn_recv:>8}   handshakes whose final ACK met a full queue")
+    if r.v4_mapped:
+        lines.append(f"  {'accepted peer':<24}{r.accepted_peer or '-':>8}   what accept() returned for one child, after looking")
     return "\n".join(lines + _explanations(r.explanations))
 
 
@@ -243,7 +255,31 @@ def format_syn_queue(r: SynQueueResult) -> str:
     return "\n".join(lines + _explanations(r.explanations))
 
 
+def _format_fastopen(r: FinalAckResult) -> str:
+    rows: list[tuple[str, int | str, str]] = [
+        ("TCP_FASTOPEN (max_qlen)", f"{r.fastopen} ({r.fastopen_max_qlen})", _mark(r.predicted, r.agrees, "fastopen_max_qlen")),
+        ("Fast Open clients", r.clients, ""),
+        ("children before final ACK", r.fastopen_children, _mark(r.predicted, r.agrees, "fastopen_children")),
+        ("requests (no Fast Open)", r.fastopen_requests, _mark(r.predicted, r.agrees, "fastopen_requests")),
+        ("TCPFastOpenPassive", f"+{r.fastopen_passive}", _mark(r.predicted, r.agrees, "fastopen_passive")),
+        ("TCPFastOpenListenOverflow", f"+{r.fastopen_listen_overflow}", _mark(r.predicted, r.agrees, "fastopen_listen_overflow")),
+        ("accepted in SYN_RECV", r.accepted_syn_recv, _mark(r.predicted, r.agrees, "accepted_syn_recv")),
+        ("data read before ACK", r.data_before_handshake, _mark(r.predicted, r.agrees, "data_before_handshake")),
+        ("ESTABLISHED after ACK", r.established_after_release, _mark(r.predicted, r.agrees, "established_after_release")),
+    ]
+    lines = [
+        f"final-ack lab, Fast Open: {r.clients} clients send a SYN with data to a listener with TCP_FASTOPEN {r.fastopen}, "
+        "their final ACKs held back (a private network namespace)",
+        kernel_note(r.kernel, r.vendored_kernel),
+        "",
+    ]
+    lines += [f"  {label:<27}{value!s:>8}   {note}".rstrip() for label, value, note in rows]
+    return "\n".join(lines + _explanations(r.explanations))
+
+
 def format_final_ack(r: FinalAckResult) -> str:
+    if r.fastopen is not None:
+        return _format_fastopen(r)
     rows: list[tuple[str, int | str, str]] = [
         ("accept queue filled", f"{r.queued}/{r.effective_backlog}", "Recv-Q/Send-Q: full"),
         ("late clients", r.clients, ""),
@@ -256,8 +292,12 @@ def format_final_ack(r: FinalAckResult) -> str:
     ]
     if r.completed_after_accept is not None:
         rows.append(("completed after accept", r.completed_after_accept, _mark(r.predicted, r.agrees, "completed_after_accept")))
+        rows.append(("last completed after", "-" if r.completed_seconds is None else f"{r.completed_seconds} s", "from the room to the last completion"))
+        rows.append(("SYN-ACKs resent after", f"+{r.synack_retransmits_after_accept}", _mark(r.predicted, r.agrees, "synack_retransmits_after_accept") or "TCPSynRetrans once there was room"))
     lines = [
-        f"final-ack lab: backlog {r.backlog}, accept queue full, {r.clients} more clients send their final ACK, "
+        f"final-ack lab: backlog {r.backlog}, accept queue full, {r.clients} more clients send their final ACK"
+        + ("" if r.client_data else " (no data: the ACK of a retransmitted SYN-ACK)")
+        + ", "
         f"net.ipv4.tcp_abort_on_overflow = {r.abort_on_overflow} (a private network namespace; watched {r.watched_seconds} s)",
         kernel_note(r.kernel, r.vendored_kernel),
         "",
@@ -267,6 +307,8 @@ def format_final_ack(r: FinalAckResult) -> str:
 
 
 def format_reuseport(r: ReuseportResult) -> str:
+    if r.close_first:
+        return _format_reuseport_close(r)
     lines = [
         f"reuseport lab: {r.listeners} SO_REUSEPORT listeners on 127.0.0.1:{r.port}, {r.clients} connections "
         "(a private network namespace)",
@@ -282,11 +324,63 @@ def format_reuseport(r: ReuseportResult) -> str:
     return "\n".join(lines + _explanations(r.explanations))
 
 
+def _format_reuseport_close(r: ReuseportResult) -> str:
+    rows: list[tuple[str, int | str, str]] = [
+        ("tcp_migrate_req", r.migrate_req if r.migrate_req is not None else "-", ""),
+        ("accept queue at close", r.queued_at_close, "listener 1's Recv-Q"),
+        ("SYN queue at close", r.syn_recv_at_close, "listener 1's requests (SYN-RECV)"),
+        ("queued: reset", r.reset_queued, _mark(r.predicted, r.agrees, "reset_queued")),
+        ("queued: migrated", r.migrated_queued, _mark(r.predicted, r.agrees, "migrated_queued")),
+        ("pending: reset", r.reset_pending, _mark(r.predicted, r.agrees, "reset_pending")),
+        ("pending: migrated", r.migrated_pending, _mark(r.predicted, r.agrees, "migrated_pending")),
+        ("TCPMigrateReqSuccess", f"+{r.migrate_req_success}", _mark(r.predicted, r.agrees, "migrate_req_success")),
+        ("TCPMigrateReqFailure", f"+{r.migrate_req_failure}", ""),
+    ]
+    lines = [
+        f"reuseport lab: listener 1 of {r.listeners} on 127.0.0.1:{r.port} closes with {r.clients} queued connections and "
+        f"{r.pending} pending handshakes (a private network namespace)",
+        kernel_note(r.kernel, r.vendored_kernel),
+        "",
+    ]
+    lines += [f"  {label:<24}{value!s:>8}   {note}".rstrip() for label, value, note in rows]
+    lines += [f"  listener {i + 1:<15}{n:>8}   accepted after the close" for i, n in enumerate(r.per_listener)]
+    return "\n".join(lines + _explanations(r.explanations))
+
+
+def format_ports(r: PortsResult) -> str:
+    rows: list[tuple[str, int | str, str]] = [
+        ("ip_local_port_range", f"{r.port_range[0]}-{r.port_range[1]}", f"{r.ports} ports"),
+        ("first destination", r.connected_first, f"then {r.first_error or '-'}; " + _mark(r.predicted, r.agrees, "connected_first")),
+        ("low-end parity first", r.first_pass_parity, _mark(r.predicted, r.agrees, "first_pass_parity")),
+        ("second destination", r.connected_second, f"then {r.second_error or '-'}; " + _mark(r.predicted, r.agrees, "connected_second")),
+        ("ports shared by both", r.shared_ports, _mark(r.predicted, r.agrees, "shared_ports")),
+    ]
+    if r.tw_reuse is not None:
+        rows += [
+            ("tcp_tw_reuse", r.tw_reuse, f"tcp_timestamps {r.tcp_timestamps}"),
+            ("TIME-WAIT taken over", r.tw_reused if r.tw_reused is not None else "-", f"port {r.tw_port} -> {r.new_port}; " + _mark(r.predicted, r.agrees, "tw_reused")),
+            ("TWRecycled", f"+{r.tw_recycled}", _mark(r.predicted, r.agrees, "tw_recycled")),
+        ]
+    lines = [
+        f"ports lab: unbound clients connect to 127.0.0.1:{r.destinations[0]} and :{r.destinations[1]} with a range of {r.ports} "
+        "ports (a private network namespace)",
+        kernel_note(r.kernel, r.vendored_kernel),
+        "",
+        f"  source ports, first destination: {', '.join(str(p) for p in r.source_ports_first)}",
+    ]
+    lines += [f"  {label:<24}{value!s:>12}   {note}".rstrip() for label, value, note in rows]
+    for name, error in r.icmp_errors.items():
+        want = r.icmp_predicted.get(name)
+        mark = "" if want is None else f"predicted {want}: " + ("agrees" if want == error else "DIFFERS")
+        lines.append(f"  {'ICMP ' + name:<24}{error or '-':>12}   {mark}".rstrip())
+    return "\n".join(lines + _explanations(r.explanations))
+
+
 # ---------------------------------------------------------------- the table of lab commands
 
 
 def _accept_queue(args: argparse.Namespace, code: KernelCode) -> AcceptQueueResult:
-    return AcceptQueueSettings(args.backlog, args.clients, args.netns, args.somaxconn, args.ipv6).run(code)
+    return AcceptQueueSettings(args.backlog, args.clients, args.netns, args.somaxconn, args.ipv6, args.v4_mapped).run(code)
 
 
 def _syn_queue(args: argparse.Namespace, code: KernelCode) -> SynQueueResult:
@@ -294,11 +388,15 @@ def _syn_queue(args: argparse.Namespace, code: KernelCode) -> SynQueueResult:
 
 
 def _final_ack(args: argparse.Namespace, code: KernelCode) -> FinalAckResult:
-    return FinalAckSettings(args.backlog, args.clients, args.abort_on_overflow).run(code)
+    return FinalAckSettings(args.backlog, args.clients, args.abort_on_overflow, args.no_data, args.fastopen).run(code)
+
+
+def _ports(args: argparse.Namespace, code: KernelCode) -> PortsResult:
+    return PortsSettings(args.ports, args.tw_reuse, args.icmp).run(code)
 
 
 def _reuseport(args: argparse.Namespace, code: KernelCode) -> ReuseportResult:
-    return ReuseportSettings(args.listeners, args.clients).run(code)
+    return ReuseportSettings(args.listeners, args.clients, args.close_first, args.migrate_req, args.pending).run(code)
 
 
 ACCEPT_QUEUE = LabCommand(
@@ -313,6 +411,7 @@ ACCEPT_QUEUE = LabCommand(
         Option("--netns", "run in a private network namespace (root): counters count only the lab", switch=True),
         Option("--somaxconn", "set net.core.somaxconn inside the private namespace (with --netns)"),
         Option("--ipv6", "listen and connect on ::1 instead of 127.0.0.1", switch=True),
+        Option("--v4-mapped", "an IPv6 listener (IPV6_V6ONLY off) on ::ffff:127.0.0.1, IPv4 clients; accepts one child to show its peer", switch=True),
     ),
     run=_accept_queue,
     format=format_accept_queue,
@@ -344,6 +443,18 @@ FINAL_ACK = LabCommand(
         Option("--backlog", f"listen() backlog (default {FinalAckSettings.backlog}, at most 1,000)", default=FinalAckSettings.backlog),
         Option("--clients", f"late clients whose final ACK meets the full queue (default {FinalAckSettings.clients}, at most 1,000)", default=FinalAckSettings.clients, metavar="M"),
         Option("--abort-on-overflow", "net.ipv4.tcp_abort_on_overflow inside the namespace: 0 or 1 (default 0)", default=FinalAckSettings.abort_on_overflow, metavar="0|1"),
+        Option(
+            "--no-data",
+            "the late clients send nothing: their final ACK is the one answering the listener's retransmitted SYN-ACK "
+            "(takes a few seconds longer: SYN-ACKs are resent 1, 3, 7 s after the SYN)",
+            switch=True,
+        ),
+        Option(
+            "--fastopen",
+            "the late clients send their SYN with data (TCP Fast Open) to a listener with TCP_FASTOPEN Q: children in "
+            "SYN_RECV before the final ACK, TCPFastOpenListenOverflow beyond Q (at most 1,000)",
+            metavar="Q",
+        ),
     ),
     run=_final_ack,
     format=format_final_ack,
@@ -353,11 +464,31 @@ REUSEPORT = LabCommand(
     help="N SO_REUSEPORT listeners on one port, M connections: who accepts which (root)",
     description="In a private network namespace (root), N sockets with SO_REUSEPORT listen on one port and M "
     "clients connect; count the connections each listener accepts (in the order they listened), then reconnect "
-    "every client from the same source port and check it reaches the same listener.",
+    "every client from the same source port and check it reaches the same listener. With --close-first: "
+    "listener 1 alone gets M connections (its accept queue) and K pending handshakes (its SYN queue), the others join, "
+    "listener 1 closes, and the lab shows what became of them with net.ipv4.tcp_migrate_req 0 (reset) or 1 (migrated).",
     options=(
         Option("--listeners", f"SO_REUSEPORT listeners (default {ReuseportSettings.listeners}, at most 64)", default=ReuseportSettings.listeners),
         Option("--clients", f"connections (default {ReuseportSettings.clients}, at most 2,000)", default=ReuseportSettings.clients, metavar="M"),
+        Option("--close-first", "close listener 1 with M connections in its accept queue and K in its SYN queue (needs nftables)", switch=True),
+        Option("--migrate-req", "net.ipv4.tcp_migrate_req inside the lab's namespace, 0 or 1 (default 0; with --close-first)", metavar="0|1"),
+        Option("--pending", "handshakes waiting in listener 1's SYN queue when it closes (default 2, at most 1,000; with --close-first)", metavar="K"),
     ),
     run=_reuseport,
     format=format_reuseport,
+)
+PORTS = LabCommand(
+    name="ports",
+    help="the client's source port: a narrowed ip_local_port_range, EADDRNOTAVAIL, TIME-WAIT reuse (root)",
+    description="In a private network namespace (root), narrow net.ipv4.ip_local_port_range to N ports and connect "
+    "unbound clients to two destinations until connect() fails: which source ports they get, in which order, and how "
+    "the two destinations share them. With --tw-reuse, one connection closed by its client waits in TIME-WAIT and a "
+    "new connection to the same destination takes it over, or not, as net.ipv4.tcp_tw_reuse says.",
+    options=(
+        Option("--ports", f"ports in the lab's ip_local_port_range, 40000 and up (default {PortsSettings.ports}, 2 to 1,000)", default=PortsSettings.ports),
+        Option("--tw-reuse", "net.ipv4.tcp_tw_reuse inside the namespace, 0, 1 or 2, and run the TIME-WAIT step (waits a second)", metavar="0|1|2"),
+        Option("--icmp", "also answer SYNs with ICMP destination-unreachable errors (nftables) and show connect()'s error for each", switch=True),
+    ),
+    run=_ports,
+    format=format_ports,
 )

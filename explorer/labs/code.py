@@ -14,10 +14,12 @@ from ..lockfile import LockError, read_lock
 from ..store import Index, IndexMissing, SourceChanged
 from .results import CodeRef, VendoredKernel
 
-__all__ = ["BACKLOG_CLAMP", "CodeRef", "KernelCode", "code_refs", "same_series", "vendored_kernel"]
+__all__ = ["BACKLOG_CLAMP", "CLAMP_FUNCTIONS", "CodeRef", "KernelCode", "code_refs", "same_series", "vendored_kernel"]
 
-# __sys_listen's clamp of the backlog to net.core.somaxconn, as both labs look for it
+# the clamp of listen()'s backlog to net.core.somaxconn, as both labs look for it
 BACKLOG_CLAMP = r"\(unsigned int\)\s*backlog\s*>\s*somaxconn"
+# where the clamp is: __sys_listen up to 6.10, __sys_listen_socket (called by __sys_listen and io_uring) since 6.11
+CLAMP_FUNCTIONS = ("__sys_listen_socket", "__sys_listen")
 
 
 class KernelCode:
@@ -88,14 +90,27 @@ class KernelCode:
         text = self.source(symbol)
         return None if text is None else re.search(pattern, text) is not None
 
+    def clamp_function(self) -> str:
+        """The function that clamps listen()'s backlog to somaxconn in this kernel (`__sys_listen` when none is found)."""
+        for name in CLAMP_FUNCTIONS:
+            if self.contains(name, BACKLOG_CLAMP):
+                return name
+        return CLAMP_FUNCTIONS[-1]
+
     def clamps_backlog(self) -> bool | None:
-        """Whether __sys_listen clamps a backlog above net.core.somaxconn; None when unreadable."""
-        return self.contains("__sys_listen", BACKLOG_CLAMP)
+        """Whether listen() clamps a backlog above net.core.somaxconn (in __sys_listen_socket or __sys_listen); None when unreadable."""
+        found = [self.contains(name, BACKLOG_CLAMP) for name in CLAMP_FUNCTIONS]
+        return True if True in found else (False if False in found else None)
 
 
 def code_refs(code: KernelCode | None, *names: str) -> tuple[CodeRef, ...]:
     """The definitions of `names` in the vendored tree, or the bare names without an index."""
     return tuple(code.ref(name) if code else CodeRef(name) for name in names)
+
+
+def clamp_function(code: KernelCode | None) -> str:
+    """The name of the function that clamps the backlog (`__sys_listen` without the vendored code)."""
+    return code.clamp_function() if code else CLAMP_FUNCTIONS[-1]
 
 
 def vendored_kernel(code: KernelCode | None) -> VendoredKernel | None:

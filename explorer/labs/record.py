@@ -28,6 +28,7 @@ from .results import (
     FinalAckSettings,
     LabRecord,
     LabSettings,
+    PortsSettings,
     RecordedRun,
     ResultsDamaged,
     ReuseportSettings,
@@ -62,12 +63,17 @@ def recordings(lab: str, root: bool) -> list[Recording]:
                     AcceptQueueSettings(backlog=100, clients=12, private_netns=True, somaxconn=8),
                 ),
                 Recording("IPv6: backlog 4, nine clients on ::1", AcceptQueueSettings(backlog=4, clients=9, private_netns=True, ipv6=True)),
+                Recording(
+                    "v4-mapped: an IPv6 listener, backlog 4, nine IPv4 clients",
+                    AcceptQueueSettings(backlog=4, clients=9, private_netns=True, v4_mapped=True),
+                ),
             ]
         above = read_sysctl("net.core.somaxconn") + 100
         return [
             Recording("backlog 4, nine clients", AcceptQueueSettings(backlog=4, clients=9)),
             Recording(f"backlog {above}: above net.core.somaxconn, clamped", AcceptQueueSettings(backlog=above, clients=8)),
             Recording("IPv6: backlog 4, nine clients on ::1", AcceptQueueSettings(backlog=4, clients=9, ipv6=True)),
+            Recording("v4-mapped: an IPv6 listener, backlog 4, nine IPv4 clients", AcceptQueueSettings(backlog=4, clients=9, v4_mapped=True)),
         ]
     if lab == "syn-queue":
         return [
@@ -82,11 +88,33 @@ def recordings(lab: str, root: bool) -> list[Recording]:
         return [
             Recording("tcp_abort_on_overflow = 0: the final ACK is dropped, and retried", FinalAckSettings(backlog=2, clients=3, abort_on_overflow=0)),
             Recording("tcp_abort_on_overflow = 1: the client gets a reset", FinalAckSettings(backlog=2, clients=3, abort_on_overflow=1)),
+            Recording(
+                "tcp_abort_on_overflow = 0, clients with nothing to send: the ACK of a retransmitted SYN-ACK",
+                FinalAckSettings(backlog=2, clients=3, abort_on_overflow=0, no_data=True),
+            ),
+            Recording(
+                "Fast Open: TCP_FASTOPEN 2, four clients send data in their SYN",
+                FinalAckSettings(clients=4, fastopen=2),
+            ),
         ]
     if lab == "reuseport":
         return [
             Recording("four listeners, 64 connections", ReuseportSettings(listeners=4, clients=64)),
             Recording("two listeners, 200 connections", ReuseportSettings(listeners=2, clients=200)),
+            Recording(
+                "closing listener 1 with tcp_migrate_req = 0: its connections are reset",
+                ReuseportSettings(listeners=3, clients=8, close_first=True, migrate_req=0, pending=2),
+            ),
+            Recording(
+                "closing listener 1 with tcp_migrate_req = 1: its connections move to the others",
+                ReuseportSettings(listeners=3, clients=8, close_first=True, migrate_req=1, pending=2),
+            ),
+        ]
+    if lab == "ports":
+        return [
+            Recording("eight ports, two destinations, and ICMP errors in SYN-SENT", PortsSettings(ports=8, icmp=True)),
+            Recording("TIME-WAIT with tcp_tw_reuse = 2 (loopback): taken over", PortsSettings(ports=4, tw_reuse=2)),
+            Recording("TIME-WAIT with tcp_tw_reuse = 0: EADDRNOTAVAIL", PortsSettings(ports=4, tw_reuse=0)),
         ]
     raise KeyError(lab)
 

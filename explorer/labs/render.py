@@ -37,6 +37,7 @@ from .results import (
     FinalAckResult,
     LabRecord,
     LabResult,
+    PortsResult,
     ResultsDamaged,
     ReuseportResult,
     SynQueueResult,
@@ -145,7 +146,7 @@ def _kernel_note(result: LabResult, t: Messages, disagreements: int = 0) -> str:
     )
 
 
-def _predicted(result: AcceptQueueResult | SynQueueRun | FinalAckResult | ReuseportResult, key: str, t: Messages) -> str:
+def _predicted(result: AcceptQueueResult | SynQueueRun | FinalAckResult | ReuseportResult | PortsResult, key: str, t: Messages) -> str:
     predicted, agrees = result.predicted, result.agrees
     if key in predicted:
         value = str(predicted[key])
@@ -206,6 +207,8 @@ def _accept_queue_run(result: AcceptQueueResult, link: Link | None, t: Messages,
         ("TcpExt ListenOverflows", f"+{result.overflows}", _predicted(result, "overflows", t)),
         ("TcpExt ListenDrops", f"+{result.drops}", "-"),
     ]
+    if result.v4_mapped:  # the --json key is accepted_peer
+        rows.append(("the peer address `accept()` returned for one child (IPv6 listener, IPv4 client)", md_code(result.accepted_peer or "-"), "-"))
     lines = [t("| observation | measured | the vendored code predicts |"), "|---|---:|---:|"]
     lines += [f"| {_cell(t(a))} | {_cell(b)} | {_cell(c)} |" for a, b, c in rows]
     return [*lines, "", *_explanations(result, link, t, full_op)]
@@ -236,8 +239,38 @@ def _syn_queue_run(result: SynQueueResult, link: Link | None, t: Messages, full_
     return [*lines, "", *_explanations(result, link, t, full_op)]
 
 
+# with tcp_abort_on_overflow 0, after the lab made room: (label, FinalAckResult field = --json key)
+FINAL_ACK_ROOM_ROWS = (
+    ("seconds from the room to the last completion", "completed_seconds"),
+    ("TcpExt TCPSynRetrans once there was room", "synack_retransmits_after_accept"),
+)
+
+
+# --fastopen Q: (label, FinalAckResult field = --json key)
+FINAL_ACK_FASTOPEN_ROWS = (
+    ("`TCP_FASTOPEN` asked", "fastopen"),
+    ("the listener's Fast Open limit (`max_qlen`, `/proc/net/tcp`)", "fastopen_max_qlen"),
+    ("clients sending a SYN with data", "clients"),
+    ("children created from the SYN, in the accept queue before any final ACK", "fastopen_children"),
+    ("SYNs handled without Fast Open (requests in the SYN queue)", "fastopen_requests"),
+    ("TcpExt TCPFastOpenPassive", "fastopen_passive"),
+    ("TcpExt TCPFastOpenListenOverflow", "fastopen_listen_overflow"),
+    ("children `accept()` returned in SYN_RECV", "accepted_syn_recv"),
+    ("bytes of the SYNs' data read before the handshake completed", "data_before_handshake"),
+    ("accepted children ESTABLISHED once the clients' ACKs got through", "established_after_release"),
+)
+
+
+def _final_ack_fastopen_run(r: FinalAckResult, link: Link | None, t: Messages, full_op: str) -> list[str]:
+    lines = [t("| observation | measured | the vendored code predicts |"), "|---|---:|---:|"]
+    lines += [f"| {t(label)} | {_cell(getattr(r, key))} | {_predicted(r, key, t)} |" for label, key in FINAL_ACK_FASTOPEN_ROWS]
+    return [*lines, "", *_explanations(r, link, t, full_op)]
+
+
 def _final_ack_run(result: FinalAckResult, link: Link | None, t: Messages, full_op: str) -> list[str]:
     r = result
+    if r.fastopen is not None:
+        return _final_ack_fastopen_run(r, link, t, full_op)
     rows = [
         ("`net.ipv4.tcp_abort_on_overflow` (in the lab's namespace)", r.abort_on_overflow, "-"),
         ("accept queue (`ss -lnt` Recv-Q / Send-Q)", f"{r.queued} / {r.effective_backlog}", "-"),
@@ -251,14 +284,45 @@ def _final_ack_run(result: FinalAckResult, link: Link | None, t: Messages, full_
     ]
     if r.completed_after_accept is not None:
         rows.append(("requests completed once the lab accepted (made room)", r.completed_after_accept, _predicted(r, "completed_after_accept", t)))
-    lines = [t("Watched for {seconds} s after the final ACKs were let through.", seconds=md_text(r.watched_seconds)), ""]
+        rows += [(label, "-" if getattr(r, key) is None else getattr(r, key), _predicted(r, key, t)) for label, key in FINAL_ACK_ROOM_ROWS]
+    watched = md_text(r.watched_seconds)
+    lines = [
+        t("Watched for {seconds} s after the final ACKs were let through.", seconds=watched) if r.client_data else
+        t("Watched for {seconds} s after the final ACKs were let through: the late clients sent nothing, "
+          "so their final ACKs answer the listener's retransmitted SYN-ACKs.", seconds=watched),
+        "",
+    ]
     lines += [t("| observation | measured | the vendored code predicts |"), "|---|---:|---:|"]
     lines += [f"| {_cell(t(a))} | {_cell(b)} | {_cell(c)} |" for a, b, c in rows]
     return [*lines, "", *_explanations(r, link, t, full_op)]
 
 
+# --close-first: (label, ReuseportResult field); the field names are the --json keys
+REUSEPORT_CLOSE_ROWS = (
+    ("`net.ipv4.tcp_migrate_req` (in the lab's namespace)", "migrate_req"),
+    ("listener 1's accept queue when it closed (`ss -lnt` Recv-Q)", "queued_at_close"),
+    ("listener 1's requests when it closed (SYN-RECV)", "syn_recv_at_close"),
+    ("queued connections whose client was reset", "reset_queued"),
+    ("queued connections accepted on another listener", "migrated_queued"),
+    ("pending handshakes whose client was reset", "reset_pending"),
+    ("pending handshakes accepted on another listener", "migrated_pending"),
+    ("TcpExt TCPMigrateReqSuccess", "migrate_req_success"),
+    ("TcpExt TCPMigrateReqFailure", "migrate_req_failure"),
+)
+
+
+def _reuseport_close_run(r: ReuseportResult, link: Link | None, t: Messages, full_op: str) -> list[str]:
+    lines = [t("| observation | measured | the vendored code predicts |"), "|---|---:|---:|"]
+    lines += [f"| {t(label)} | {_cell(getattr(r, key))} | {_predicted(r, key, t)} |" for label, key in REUSEPORT_CLOSE_ROWS]
+    lines += ["", t("| listener (in the order they listened) | connections accepted after listener 1 closed |"), "|---|---:|"]
+    lines += [f"| {i + 1} | {n} |" for i, n in enumerate(r.per_listener)]
+    return [*lines, "", *_explanations(r, link, t, full_op)]
+
+
 def _reuseport_run(result: ReuseportResult, link: Link | None, t: Messages, full_op: str) -> list[str]:
     r = result
+    if r.close_first:
+        return _reuseport_close_run(r, link, t, full_op)
     lines = [t("| listener (in the order they listened) | connections accepted |"), "|---|---:|"]
     lines += [f"| {i + 1} | {n} |" for i, n in enumerate(r.per_listener)]
     lines += [
@@ -273,7 +337,46 @@ def _reuseport_run(result: ReuseportResult, link: Link | None, t: Messages, full
     return [*lines, *_explanations(r, link, t, full_op)]
 
 
+# (label, PortsResult field = --json key)
+PORTS_ROWS = (
+    ("ports in `net.ipv4.ip_local_port_range` (in the lab's namespace)", "ports"),
+    ("connections to the first destination before `connect()` failed", "connected_first"),
+    ("the error of the next `connect()`", "first_error"),
+    ("leading ports of the low end's parity", "first_pass_parity"),
+    ("connections to the second destination", "connected_second"),
+    ("source ports used towards both destinations at once", "shared_ports"),
+)
+PORTS_TIME_WAIT_ROWS = (
+    ("`net.ipv4.tcp_tw_reuse` (in the lab's namespace)", "tw_reuse"),
+    ("the port whose 4-tuple waited in TIME-WAIT", "tw_port"),
+    ("a new connection took over the TIME-WAIT's 4-tuple (1 = yes)", "tw_reused"),
+    ("TcpExt TWRecycled", "tw_recycled"),
+)
+
+
+def _ports_run(r: PortsResult, link: Link | None, t: Messages, full_op: str) -> list[str]:
+    rows = PORTS_ROWS + (PORTS_TIME_WAIT_ROWS if r.tw_reuse is not None else ())
+    lines = [
+        t("Range {low} to {high}; destinations {first} and {second}; the first destination's source ports, in order: {ports}.",
+          low=r.port_range[0], high=r.port_range[1], first=f"`127.0.0.1:{r.destinations[0]}`",
+          second=f"`127.0.0.1:{r.destinations[1]}`", ports=t(", ").join(str(p) for p in r.source_ports_first)),
+        "",
+        t("| observation | measured | the vendored code predicts |"),
+        "|---|---:|---:|",
+    ]
+    lines += [f"| {t(label)} | {md_text(getattr(r, key) if getattr(r, key) not in (None, '') else '-')} | {_predicted(r, key, t)} |"
+              for label, key in rows]
+    if r.icmp_errors:  # --json keys icmp_errors and icmp_predicted: the ICMP code's nftables name -> errno name
+        lines += ["", t("| ICMP destination unreachable | `connect()` failed with | the vendored code predicts |"), "|---|---:|---:|"]
+        for name, error in r.icmp_errors.items():
+            want = r.icmp_predicted.get(name, "-")
+            lines.append(f"| {md_text(name)} | {md_text(error or '-')} | {md_text(want)}{'' if want in ('-', error) else t(' (**differs**)')} |")
+    return [*lines, "", *_explanations(r, link, t, full_op)]
+
+
 def _run_section(result: LabResult, link: Link | None, t: Messages, full_op: str) -> list[str]:
+    if isinstance(result, PortsResult):
+        return _ports_run(result, link, t, full_op)
     if isinstance(result, SynQueueResult):
         return _syn_queue_run(result, link, t, full_op)
     if isinstance(result, FinalAckResult):

@@ -113,6 +113,8 @@ class AcceptQueueResult:
     seconds: float
     netns: str = "current"
     ipv6: bool = False
+    v4_mapped: bool = False  # an IPv6 listener on ::ffff:127.0.0.1, IPv4 clients
+    accepted_peer: str | None = None  # with v4_mapped: the peer address accept() gave for one child
     explanations: tuple[Explanation, ...] = ()
     predicted: dict[str, int] = field(default_factory=dict)
     agrees: dict[str, bool] = field(default_factory=dict)
@@ -128,6 +130,7 @@ class AcceptQueueSettings:
     private_netns: bool = False
     somaxconn: int | None = None
     ipv6: bool = False
+    v4_mapped: bool = False
 
     @property
     def needs_root(self) -> bool:
@@ -136,13 +139,20 @@ class AcceptQueueSettings:
     def flags(self) -> str:
         """The command-line options that repeat this run."""
         return _flags(
-            ("--netns", self.private_netns), ("--ipv6", self.ipv6), ("--somaxconn", self.somaxconn), ("--backlog", self.backlog), ("--clients", self.clients)
+            ("--netns", self.private_netns),
+            ("--ipv6", self.ipv6),
+            ("--v4-mapped", self.v4_mapped),
+            ("--somaxconn", self.somaxconn),
+            ("--backlog", self.backlog),
+            ("--clients", self.clients),
         )
 
     def run(self, code: KernelCode | None) -> AcceptQueueResult:
         from .accept_queue import accept_queue_lab
 
-        return accept_queue_lab(self.backlog, self.clients, code=code, private_netns=self.private_netns, somaxconn=self.somaxconn, ipv6=self.ipv6)
+        return accept_queue_lab(
+            self.backlog, self.clients, code=code, private_netns=self.private_netns, somaxconn=self.somaxconn, ipv6=self.ipv6, v4_mapped=self.v4_mapped
+        )
 
 
 # ---------------------------------------------------------------- the SYN-queue lab
@@ -265,6 +275,19 @@ class FinalAckResult:
     counters: dict[str, int]
     watched_seconds: float
     seconds: float
+    client_data: bool = True  # False (--no-data): the final ACK is the ACK of a retransmitted SYN-ACK
+    completed_seconds: float | None = None  # with 0: seconds from the room to the last completion (None: none)
+    synack_retransmits_after_accept: int | None = None  # with 0: TcpExt TCPSynRetrans from the room to the end
+    # --fastopen Q: the late clients send their SYN with data (Fast Open); None and zeros without it
+    fastopen: int | None = None  # the TCP_FASTOPEN limit the listener set
+    fastopen_max_qlen: int | None = None  # the listener's fastopenq.max_qlen, as /proc/net/tcp shows it
+    fastopen_children: int = 0  # children created from the SYN, in the accept queue before any final ACK
+    fastopen_requests: int = 0  # SYNs handled without Fast Open: requests in the SYN queue
+    fastopen_passive: int = 0  # TcpExt TCPFastOpenPassive
+    fastopen_listen_overflow: int = 0  # TcpExt TCPFastOpenListenOverflow
+    accepted_syn_recv: int = 0  # children accept() returned while still in SYN_RECV
+    data_before_handshake: int = 0  # bytes read from them before their handshake completed
+    established_after_release: int = 0  # accepted children ESTABLISHED once the clients' ACKs got through
     explanations: tuple[Explanation, ...] = ()
     predicted: dict[str, int] = field(default_factory=dict)
     agrees: dict[str, bool] = field(default_factory=dict)
@@ -278,18 +301,22 @@ class FinalAckSettings:
     backlog: int = 2
     clients: int = 3
     abort_on_overflow: int = 0
+    no_data: bool = False
+    fastopen: int | None = None
 
     @property
     def needs_root(self) -> bool:
         return True
 
     def flags(self) -> str:
-        return _flags(("--backlog", self.backlog), ("--clients", self.clients), ("--abort-on-overflow", self.abort_on_overflow))
+        if self.fastopen is not None:
+            return _flags(("--fastopen", self.fastopen), ("--clients", self.clients))
+        return _flags(("--backlog", self.backlog), ("--clients", self.clients), ("--abort-on-overflow", self.abort_on_overflow), ("--no-data", self.no_data))
 
     def run(self, code: KernelCode | None) -> FinalAckResult:
         from .final_ack import final_ack_lab
 
-        return final_ack_lab(self.backlog, self.clients, self.abort_on_overflow, code=code)
+        return final_ack_lab(self.backlog, self.clients, self.abort_on_overflow, code=code, client_data=not self.no_data, fastopen=self.fastopen)
 
 
 # ---------------------------------------------------------------- the SO_REUSEPORT lab
@@ -309,6 +336,18 @@ class ReuseportResult:
     port: int
     netns: str
     seconds: float
+    # --close-first: listener 1 closes with connections in its queues (all zero without it)
+    close_first: bool = False
+    migrate_req: int | None = None  # net.ipv4.tcp_migrate_req in the lab's namespace
+    pending: int = 0  # late clients whose request waited in listener 1's SYN queue
+    queued_at_close: int = 0  # listener 1's accept queue when it closed
+    syn_recv_at_close: int = 0  # listener 1's requests (SYN-RECV) when it closed
+    reset_queued: int = 0  # clients of that accept queue whose connection was reset
+    reset_pending: int = 0  # late clients whose connection was reset
+    migrated_queued: int = 0  # connections of that accept queue accepted on another listener
+    migrated_pending: int = 0  # late clients accepted on another listener
+    migrate_req_success: int = 0  # TcpExt TCPMigrateReqSuccess after the close
+    migrate_req_failure: int = 0  # TcpExt TCPMigrateReqFailure after the close
     explanations: tuple[Explanation, ...] = ()
     predicted: dict[str, int] = field(default_factory=dict)
     agrees: dict[str, bool] = field(default_factory=dict)
@@ -321,33 +360,96 @@ class ReuseportSettings:
 
     listeners: int = 4
     clients: int = 64
+    close_first: bool = False
+    migrate_req: int | None = None
+    pending: int | None = None
 
     @property
     def needs_root(self) -> bool:
         return True
 
     def flags(self) -> str:
-        return _flags(("--listeners", self.listeners), ("--clients", self.clients))
+        return _flags(
+            ("--listeners", self.listeners), ("--clients", self.clients), ("--close-first", self.close_first), ("--migrate-req", self.migrate_req), ("--pending", self.pending)
+        )
 
     def run(self, code: KernelCode | None) -> ReuseportResult:
         from .reuseport import reuseport_lab
 
-        return reuseport_lab(self.listeners, self.clients, code=code)
+        return reuseport_lab(self.listeners, self.clients, close_first=self.close_first, migrate_req=self.migrate_req, pending=self.pending, code=code)
 
 
-LabResult = AcceptQueueResult | SynQueueResult | FinalAckResult | ReuseportResult
-LabSettings = AcceptQueueSettings | SynQueueSettings | FinalAckSettings | ReuseportSettings
-RESULT_TYPES: dict[str, type[AcceptQueueResult] | type[SynQueueResult] | type[FinalAckResult] | type[ReuseportResult]] = {
+# ---------------------------------------------------------------- the client-ports lab
+
+
+@dataclass(frozen=True, kw_only=True)
+class PortsResult:
+    """The client-ports lab: source ports from a narrowed ip_local_port_range, and TIME-WAIT reuse."""
+
+    lab: str = "ports"
+    kernel: str
+    ports: int  # how many ports the lab's ip_local_port_range holds
+    port_range: tuple[int, int]  # net.ipv4.ip_local_port_range in the lab's namespace, as read back
+    destinations: tuple[int, int]  # the two listeners' ports on 127.0.0.1
+    source_ports_first: tuple[int, ...]  # the source ports of the first destination's clients, in order
+    connected_first: int  # connections to the first destination before connect() failed
+    first_error: str  # the errno name of that failure ("" if none failed)
+    connected_second: int  # connections to the second destination
+    second_error: str
+    shared_ports: int  # source ports used towards both destinations at once
+    first_pass_parity: int  # leading ports of the first destination with the range's low-end parity
+    tw_reuse: int | None = None  # net.ipv4.tcp_tw_reuse for the TIME-WAIT step (None: not run)
+    tcp_timestamps: int = 1
+    tw_port: int | None = None  # the port whose 4-tuple waited in TIME-WAIT
+    new_port: int | None = None  # the port of the connection made after it (None: connect() failed)
+    tw_reused: int | None = None  # 1 if that connection took over the TIME-WAIT's 4-tuple
+    tw_recycled: int | None = None  # TcpExt TWRecycled for it
+    icmp_errors: dict[str, str] = field(default_factory=dict)  # --icmp: nftables' name of the ICMP code -> connect()'s errno name
+    icmp_predicted: dict[str, str] = field(default_factory=dict)  # the errors the vendored icmp_err_convert gives
+    icmp_seconds: float | None = None  # the slowest of those connect() calls
+    netns: str = ""
+    seconds: float = 0.0
+    explanations: tuple[Explanation, ...] = ()
+    predicted: dict[str, int] = field(default_factory=dict)
+    agrees: dict[str, bool] = field(default_factory=dict)
+    vendored_kernel: VendoredKernel | None = None
+
+
+@dataclass(frozen=True)
+class PortsSettings:
+    """What the client-ports lab is asked: `kexplore lab ports`'s options."""
+
+    ports: int = 8
+    tw_reuse: int | None = None
+    icmp: bool = False
+
+    @property
+    def needs_root(self) -> bool:
+        return True
+
+    def flags(self) -> str:
+        return _flags(("--ports", self.ports), ("--tw-reuse", self.tw_reuse), ("--icmp", self.icmp))
+
+    def run(self, code: KernelCode | None) -> PortsResult:
+        from .ports import ports_lab
+
+        return ports_lab(self.ports, tw_reuse=self.tw_reuse, icmp=self.icmp, code=code)
+
+
+LabResult = AcceptQueueResult | SynQueueResult | FinalAckResult | ReuseportResult | PortsResult
+LabSettings = AcceptQueueSettings | SynQueueSettings | FinalAckSettings | ReuseportSettings | PortsSettings
+RESULT_TYPES: dict[str, type[AcceptQueueResult] | type[SynQueueResult] | type[FinalAckResult] | type[ReuseportResult] | type[PortsResult]] = {
     "accept-queue": AcceptQueueResult,
     "syn-queue": SynQueueResult,
     "final-ack": FinalAckResult,
     "reuseport": ReuseportResult,
+    "ports": PortsResult,
 }
 
 
 def disagreements(result: LabResult) -> int:
     """How many predictions in one result (or its runs) the measurement contradicted."""
-    parts: tuple[AcceptQueueResult | SynQueueRun | FinalAckResult | ReuseportResult, ...] = (
+    parts: tuple[AcceptQueueResult | SynQueueRun | FinalAckResult | ReuseportResult | PortsResult, ...] = (
         result.runs if isinstance(result, SynQueueResult) else (result,)
     )
     return sum(1 for part in parts for ok in part.agrees.values() if not ok)

@@ -15,7 +15,7 @@ What the vendored code predicts (Linux 6.1, tcp_conn_request):
 - Cookies off only: a request is also dropped when fewer than a quarter of
   tcp_max_syn_backlog remain free ("max_syn_backlog - qlen < max_syn_backlog >> 2"),
   counted only as ListenDrops.
-- The backlog is the one listen() applied: clamped to net.core.somaxconn by `__sys_listen`.
+- The backlog is the one listen() applied: clamped to net.core.somaxconn by `__sys_listen` (`__sys_listen_socket` since 6.11).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
 from . import MAX_SYNS, LabError, check_backlog, check_range
-from .code import BACKLOG_CLAMP, KernelCode, code_refs, vendored_kernel
+from .code import KernelCode, clamp_function, code_refs, vendored_kernel
 from .observe import counter_deltas, kernel_release, read_netstat, read_sysctl, tcp_sockets, wait_until_stable, write_sysctl
 from .results import Explanation, ListenerObservation, SynQueueResult, SynQueueRun, SynQueueSysctls
 
@@ -265,7 +265,7 @@ def predict(code: KernelCode | None, backlog: int, syns: int, somaxconn: int, ma
     """What the vendored tcp_conn_request implies for one run; {} when its source is unavailable."""
     if code is None:
         return {}
-    clamps = code.contains("__sys_listen", BACKLOG_CLAMP)
+    clamps = code.clamps_backlog()
     full_op = code.comparison("inet_csk_reqsk_queue_is_full", "inet_csk_reqsk_queue_len(sk)")
     quarter = code.contains("tcp_conn_request", QUARTER_RULE)
     if not clamps or full_op not in (">", ">="):
@@ -298,8 +298,8 @@ def _explain(result: SynQueueResult, code: KernelCode | None) -> SynQueueResult:
         Explanation(
             "effective_backlog",
             f"listen() asked for backlog {r.backlog}; the listener applied {eff} "
-            f"(net.core.somaxconn = {r.somaxconn} in the lab's namespace; __sys_listen clamps above it).",
-            code_refs(code, "__sys_listen", "inet_listen"),
+            f"(net.core.somaxconn = {r.somaxconn} in the lab's namespace; {clamp_function(code)} clamps above it).",
+            code_refs(code, clamp_function(code), "inet_listen"),
         ),
         Explanation(
             "syn_recv (cookies off)",

@@ -7,12 +7,15 @@ sk_acceptq_is_full lets the queue hold backlog + 1), never written in.
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
 from explorer.labs import MAX_CLIENTS, LabError
 from explorer.labs.accept_queue import accept_queue_lab
 from explorer.labs.observe import read_sysctl, tcp_sockets
+
+from .conftest import skip_unless_ci
 
 
 def _no_sockets_left(port: int) -> None:
@@ -132,3 +135,45 @@ def test_ipv6_in_this_namespace_leaves_nothing_behind(capacity_extra, code) -> N
     assert result.queued == 1 + capacity_extra and result.syn_sent == 4 - result.queued
     left = [s for s in tcp_sockets(None, socket.AF_INET6) if result.port in (s.sport, s.dport)]
     assert left == []
+
+
+@pytest.mark.parametrize("kernel", ["linux-6.1", "linux-6.12"])
+def test_the_clamp_is_read_where_each_kernel_has_it(project, vendored_index, kernel) -> None:  # type: ignore[no-untyped-def]
+    """6.11 moved the clamp from __sys_listen into __sys_listen_socket: the prediction finds it in both kernels."""
+    from explorer.labs.code import BACKLOG_CLAMP, KernelCode
+
+    with KernelCode(project, kernel) as code:
+        if not code.indexed:
+            skip_unless_ci(f"{kernel} is not indexed: run `make index`")
+        holders = [name for name in ("__sys_listen_socket", "__sys_listen") if code.contains(name, BACKLOG_CLAMP)]
+        assert len(holders) == 1, holders  # the clamp is in exactly one of them
+        assert code.clamp_function() == holders[0] and code.clamps_backlog() is True
+        result = accept_queue_lab(1, 3, code=code)
+        assert result.predicted["effective_backlog"] == 1
+        linked = {ref.symbol for item in result.explanations for ref in item.code}
+        assert holders[0] in linked
+
+
+def test_v4_mapped_ipv4_clients_fill_an_ipv6_listeners_queue(capacity_extra, code, vendored_source) -> None:  # type: ignore[no-untyped-def]
+    """An IPv6 listener with IPV6_V6ONLY off takes IPv4 SYNs: the same backlog + 1, and accept() gives a mapped peer."""
+    import socket
+
+    assert re.search(r"if \(skb->protocol == htons\(ETH_P_IP\)\)\s*return tcp_v4_conn_request\(sk, skb\);", vendored_source("tcp_v6_conn_request"))
+    backlog, clients = 2, 6
+    result = accept_queue_lab(backlog, clients, code=code, v4_mapped=True)
+    assert result.v4_mapped and not result.ipv6
+    assert result.effective_backlog == backlog
+    assert result.queued == backlog + capacity_extra  # IPv4 connections in the IPv6 listener's accept queue
+    assert result.syn_sent == clients - result.queued and result.overflows >= result.syn_sent
+    assert result.accepted_peer == "::ffff:127.0.0.1"  # an IPv6 socket whose peer is v4-mapped
+    assert result.agrees and all(result.agrees.values()), result.agrees
+    linked = {ref.symbol for item in result.explanations for ref in item.code}
+    assert {"tcp_v6_conn_request", "tcp_v4_conn_request", "tcp_v6_mapped_child_init"} <= linked
+    _no_sockets_left(result.port)
+    assert [s for s in tcp_sockets(None, socket.AF_INET6) if result.port in (s.sport, s.dport)] == []
+
+
+def test_ipv6_and_v4_mapped_are_refused_together() -> None:
+    with pytest.raises(LabError) as info:
+        accept_queue_lab(1, 1, ipv6=True, v4_mapped=True)
+    assert info.value.exit_code == 2 and "--v4-mapped" in str(info.value)

@@ -72,6 +72,66 @@ def test_abort_on_resets_the_client(code, lab_namespaces) -> None:  # type: igno
 
 
 @pytest.mark.usefixtures("netns_capable")
+def test_without_data_the_ack_of_a_retransmitted_synack_completes_the_connection(code, capacity_extra) -> None:  # type: ignore[no-untyped-def]
+    """The late clients send nothing: only the listener's SYN-ACK retransmissions draw their final ACKs."""
+    r = final_ack_lab(BACKLOG, CLIENTS, 0, code=code, client_data=False)
+    assert r.client_data is False and r.bytes_sent == 0
+    assert r.established == CLIENTS and r.server_syn_recv == CLIENTS and r.reset == 0
+    assert r.synack_retransmits >= CLIENTS  # the SYN-ACKs sent again, whose ACKs met the full queue...
+    assert r.listen_overflows >= CLIENTS  # ...and were dropped (acked, kept)
+    room = BACKLOG + capacity_extra
+    assert r.completed_after_accept == min(CLIENTS, room)
+    # once there was room, only another SYN-ACK retransmission could draw the ACK that completed each
+    assert r.synack_retransmits_after_accept is not None and r.synack_retransmits_after_accept >= r.completed_after_accept
+    assert r.completed_seconds is not None and r.completed_seconds > 0
+    assert r.agrees and all(r.agrees.values()), r.agrees
+
+
+@pytest.mark.usefixtures("netns_capable")
+def test_without_data_and_abort_on_the_ack_of_the_retransmitted_synack_is_reset(code) -> None:  # type: ignore[no-untyped-def]
+    r = final_ack_lab(BACKLOG, CLIENTS, 1, code=code, client_data=False)
+    assert r.bytes_sent == 0 and r.synack_retransmits >= CLIENTS  # nothing was sent but the ACKs of resent SYN-ACKs
+    assert r.reset == CLIENTS and r.established == 0 and r.embryonic_rsts == CLIENTS
+    assert r.completed_after_accept is None and r.synack_retransmits_after_accept is None
+    assert r.agrees and all(r.agrees.values()), r.agrees
+
+
+def test_the_vendored_fastopen_queue_check(vendored_source) -> None:  # type: ignore[no-untyped-def]
+    check = vendored_source("tcp_fastopen_queue_check")
+    assert re.search(r"if \(fastopenq->qlen >= max_qlen\)", check) and "LINUX_MIB_TCPFASTOPENLISTENOVERFLOW" in check
+    assert "inet_csk_reqsk_queue_add(sk, req, fastopen_sk)" in vendored_source("tcp_conn_request")
+
+
+@pytest.mark.usefixtures("netns_capable")
+@pytest.mark.parametrize(("limit", "clients"), [(2, 5), (3, 3)])
+def test_fastopen_children_wait_in_syn_recv_before_the_final_ack(limit, clients, code, lab_namespaces) -> None:  # type: ignore[no-untyped-def]
+    from explorer.labs.fastopen import DATA
+
+    r = final_ack_lab(clients=clients, code=code, fastopen=limit)
+    assert r.fastopen == limit and r.fastopen_max_qlen == limit
+    children = min(limit, clients)
+    assert r.fastopen_children == children and r.queued == children  # in the accept queue before any final ACK
+    assert r.fastopen_passive == children
+    assert r.fastopen_listen_overflow == clients - children  # the Fast Open queue was full for the others...
+    assert r.fastopen_requests == clients - children  # ...which became ordinary requests
+    assert r.accepted_syn_recv == children  # accept() returned them still in SYN_RECV
+    assert r.data_before_handshake == children * len(DATA)  # with the SYN's data readable
+    assert r.established_after_release == children  # and the clients' ACKs completed them
+    assert r.listen_overflows == 0 and r.reset == 0
+    assert r.agrees and all(r.agrees.values()), r.agrees
+    assert lab_namespaces(os.getpid()) == []
+
+
+@pytest.mark.usefixtures("netns_capable")
+def test_fastopen_sysctl_is_set_inside_the_namespace_only() -> None:
+    with open("/proc/sys/net/ipv4/tcp_fastopen") as f:
+        before = f.read()
+    final_ack_lab(clients=1, fastopen=1)
+    with open("/proc/sys/net/ipv4/tcp_fastopen") as f:
+        assert f.read() == before
+
+
+@pytest.mark.usefixtures("netns_capable")
 def test_the_sysctl_is_set_inside_the_namespace_only() -> None:
     with open("/proc/sys/net/ipv4/tcp_abort_on_overflow") as f:
         before = f.read()
@@ -89,6 +149,19 @@ def test_json_keys(capsys) -> None:  # type: ignore[no-untyped-def]
     assert (data["backlog"], data["clients"], data["abort_on_overflow"]) == (1, 2, 1)
     assert data["reset"] + data["established"] == 2
     assert from_json(FinalAckResult, data).reset == data["reset"]
+    assert data["client_data"] is True and data["completed_seconds"] is None  # with 1 nothing completes
+
+
+def test_a_recording_from_before_no_data_still_loads() -> None:
+    """Results recorded before --no-data existed lack its keys: they read as runs with data."""
+    old = {
+        "kernel": "6.1.0-x", "backlog": 2, "clients": 3, "abort_on_overflow": 0, "established": 3, "reset": 0,
+        "listen_overflows": 9, "listen_drops": 9, "synack_retransmits": 3, "embryonic_rsts": 0, "completed_after_accept": 3,
+        "server_syn_recv": 3, "request_retransmits": 3, "bytes_sent": 3, "filled": 3, "queued": 3, "effective_backlog": 2,
+        "port": 1, "netns": "x", "counters": {}, "watched_seconds": 1.0, "seconds": 2.0,
+    }
+    r = from_json(FinalAckResult, old)
+    assert r.client_data is True and r.completed_seconds is None and r.synack_retransmits_after_accept is None
 
 
 @pytest.mark.parametrize(
@@ -99,6 +172,8 @@ def test_json_keys(capsys) -> None:  # type: ignore[no-untyped-def]
         (["--backlog", "-1"], "negative"),
         (["--clients", "0"], "--clients 0"),
         (["--clients", str(MAX_FINAL_ACK_CLIENTS + 1)], f"{MAX_FINAL_ACK_CLIENTS:,}"),
+        (["--fastopen", "0"], "--fastopen 0"),
+        (["--fastopen", "2", "--no-data"], "choose one"),
     ],
 )
 def test_nonsense_is_refused(argv, needle, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -160,6 +160,10 @@ def test_mkdocs_builds_the_lab_pages(project, tmp_path, netns_missing) -> None: 
     docs = tmp_path / "docs"
     shutil.copytree(DOCS_LABS, docs / "labs")
     (docs / "index.md").write_text("# Home\n\nSee [the labs](labs/index.md).\n")
+    # the lab pages link into the walkthrough: a stub page stands in for each chapter they name
+    (docs / "walkthrough").mkdir()
+    for name in sorted({m for page in DOCS_LABS.glob("*.md") for m in re.findall(r"\.\./walkthrough/([\w-]+)\.md", page.read_text())}):
+        (docs / "walkthrough" / f"{name}.md").write_text(f"# {name}\n")
     results = tmp_path / "results"
     from explorer.labs.record import record_labs
 
@@ -186,7 +190,7 @@ def test_mkdocs_builds_the_lab_pages(project, tmp_path, netns_missing) -> None: 
             markdown_extensions: [tables, fenced_code]
             nav:
               - index.md
-              - Labs: [labs/index.md, labs/accept-queue.md, labs/syn-queue.md, labs/final-ack.md, labs/reuseport.md]
+              - Labs: [labs/index.md, labs/accept-queue.md, labs/syn-queue.md, labs/final-ack.md, labs/reuseport.md, labs/ports.md]
             """
         )
     )
@@ -199,9 +203,16 @@ def test_mkdocs_builds_the_lab_pages(project, tmp_path, netns_missing) -> None: 
     final_ack = (tmp_path / "site" / "labs" / "final-ack" / "index.html").read_text()
     reuseport = (tmp_path / "site" / "labs" / "reuseport" / "index.html").read_text()
     if netns_missing is None:  # recorded: both runs of final-ack, and the per-listener table
-        assert "late clients reset (ECONNRESET)" in final_ack and final_ack.count("<table>") == 2
+        assert "late clients reset (ECONNRESET)" in final_ack and final_ack.count("<table>") == 4
+        assert "TcpExt TCPSynRetrans once there was room" in final_ack and "--abort-on-overflow 0 --no-data" in final_ack
+        assert "TcpExt TCPFastOpenListenOverflow" in final_ack and "sudo kexplore lab final-ack --fastopen 2 --clients 4" in final_ack
         assert "sudo kexplore lab final-ack --backlog 2 --clients 3 --abort-on-overflow 1" in final_ack
         assert "connections accepted" in reuseport and "tcp_check_req" in final_ack
+        # the two closing runs: what became of listener 1's connections, with tcp_migrate_req 0 and 1
+        assert "queued connections whose client was reset" in reuseport and "TCPMigrateReqSuccess" in reuseport
+        assert "sudo kexplore lab reuseport --listeners 3 --clients 8 --close-first --migrate-req 1 --pending 2" in reuseport
+        ports = (tmp_path / "site" / "labs" / "ports" / "index.html").read_text()
+        assert "TcpExt TWRecycled" in ports and ports.count("<table>") == 4 and "ECONNREFUSED" in ports and "EADDRNOTAVAIL" in ports
     else:
         assert "Not recorded" in final_ack and "Not recorded" in reuseport
 

@@ -65,3 +65,69 @@ def test_without_root_it_says_so_and_exits_2(monkeypatch) -> None:  # type: igno
     with pytest.raises(LabError) as info:
         reuseport_lab(2, 4)
     assert info.value.exit_code == 2 and "needs root" in str(info.value)
+
+
+def test_the_vendored_close_path_can_migrate(vendored_source) -> None:  # type: ignore[no-untyped-def]
+    """What the close prediction rests on, read from the vendored code."""
+    stop = vendored_source("inet_csk_listen_stop")
+    assert "reuseport_migrate_sock(sk, child, NULL)" in stop and "inet_child_forget(sk, req, child)" in stop
+    assert "sysctl_tcp_migrate_req" in vendored_source("reuseport_stop_listen_sock")
+    assert "reuseport_migrate_sock(sk, req_to_sk(req), skb)" in vendored_source("tcp_v4_rcv")
+
+
+@pytest.mark.usefixtures("netns_capable")
+@pytest.mark.parametrize("migrate", [0, 1])
+def test_closing_a_listener_resets_or_migrates_its_connections(migrate, code, lab_namespaces) -> None:  # type: ignore[no-untyped-def]
+    listeners, clients, pending = 3, 5, 2
+    r = reuseport_lab(listeners, clients, close_first=True, migrate_req=migrate, pending=pending, code=code)
+    assert (r.close_first, r.migrate_req, r.pending) == (True, migrate, pending)
+    assert r.queued_at_close == clients and r.syn_recv_at_close == pending  # both queues of listener 1 held them
+    assert r.per_listener[0] == 0 and len(r.per_listener) == listeners  # the closed listener accepts nothing
+    if migrate:
+        assert (r.migrated_queued, r.migrated_pending) == (clients, pending)  # every one accepted on another member
+        assert (r.reset_queued, r.reset_pending) == (0, 0)
+        assert sum(r.per_listener) == clients + pending
+        assert r.migrate_req_success >= clients and r.migrate_req_failure == 0
+    else:
+        assert (r.reset_queued, r.reset_pending) == (clients, pending)  # every client reset
+        assert (r.migrated_queued, r.migrated_pending) == (0, 0) and sum(r.per_listener) == 0
+        assert r.migrate_req_success == 0
+    assert r.agrees and all(r.agrees.values()), r.agrees
+    assert lab_namespaces(os.getpid()) == []
+
+
+@pytest.mark.usefixtures("netns_capable")
+def test_the_sysctl_is_set_inside_the_namespace_only() -> None:
+    with open("/proc/sys/net/ipv4/tcp_migrate_req") as f:
+        before = f.read()
+    reuseport_lab(2, 1, close_first=True, migrate_req=1 - int(before), pending=0)
+    with open("/proc/sys/net/ipv4/tcp_migrate_req") as f:
+        assert f.read() == before
+
+
+@pytest.mark.usefixtures("netns_capable")
+def test_close_json_keys(capsys) -> None:  # type: ignore[no-untyped-def]
+    argv = ["lab", "reuseport", "--listeners", "2", "--clients", "3", "--close-first", "--migrate-req", "1", "--pending", "1", "--json"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    for key in ("close_first", "migrate_req", "pending", "queued_at_close", "syn_recv_at_close", "reset_queued", "reset_pending",
+                "migrated_queued", "migrated_pending", "migrate_req_success", "migrate_req_failure", "per_listener", "kernel"):
+        assert key in data, key
+    assert data["migrate_req"] == 1 and data["migrated_queued"] + data["reset_queued"] == 3
+    assert from_json(ReuseportResult, data).migrated_queued == data["migrated_queued"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--migrate-req", "1"], "add --close-first"),
+        (["--pending", "3"], "add --close-first"),
+        (["--close-first", "--listeners", "1"], "at least 2 listeners"),
+        (["--close-first", "--migrate-req", "2"], "--migrate-req 2"),
+        (["--close-first", "--pending", "-1"], "--pending -1"),
+    ],
+)
+def test_close_nonsense_is_refused(argv, needle, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["lab", "reuseport", *argv]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.startswith("kexplore lab: ") and err.count("\n") == 1

@@ -141,6 +141,10 @@ def test_backlog_clamped_in_the_namespace(vendored_source, operator_after, code)
         (signal.SIGTERM, ["syn-queue", "--backlog", "4096", "--syns", "10000"]),
         (signal.SIGTERM, ["final-ack", "--backlog", "50", "--clients", "500"]),
         (signal.SIGINT, ["reuseport", "--listeners", "8", "--clients", "2000"]),
+        (signal.SIGTERM, ["reuseport", "--listeners", "8", "--clients", "2000", "--close-first", "--migrate-req", "1", "--pending", "1000"]),
+        (signal.SIGTERM, ["final-ack", "--no-data", "--backlog", "50", "--clients", "500"]),
+        (signal.SIGINT, ["final-ack", "--fastopen", "1000", "--clients", "1000"]),
+        (signal.SIGINT, ["ports", "--ports", "1000", "--tw-reuse", "2"]),
     ],
 )
 def test_interrupted_run_removes_its_namespace(sig, lab, lab_namespaces) -> None:  # type: ignore[no-untyped-def]
