@@ -30,6 +30,7 @@ from .results import (
     Explanation,
     FinalAckResult,
     LabResult,
+    PortsResult,
     ReuseportResult,
     SynQueueResult,
 )
@@ -374,6 +375,45 @@ def _rp_again(r: LabResult, op: str) -> str:
             "连接的那个监听套接字。哈希值只取决于四元组（以及启动时定下的一个密钥），所以只要组不变，同一个四元组总是选中同一个成员。")
 
 
+def _pt_first(r: LabResult, op: str) -> str:
+    assert isinstance(r, PortsResult)
+    low, high = r.port_range
+    return (f"实验的网络命名空间中 `net.ipv4.ip_local_port_range` 为 {low} {high}（{r.ports} 个端口）。连向 "
+            f"127.0.0.1:{r.destinations[0]} 的未绑定客户端依次得到源端口 {', '.join(str(p) for p in r.source_ports_first)}："
+            "`inet_hash_connect` 从对地址和目的端口做的带密钥哈希（`inet_sk_port_offset`）开始，`__inet_hash_connect` 从那里遍历"
+            f"范围，先是 {r.first_pass_parity} 个与下限奇偶相同的端口，然后是其余的端口。放下了 {r.connected_first} 个连接，"
+            f"下一次 `connect()` 以 {r.first_error or '（没有错误）'} 失败。")
+
+
+def _pt_shared(r: LabResult, op: str) -> str:
+    assert isinstance(r, PortsResult)
+    return (f"连向第二个目的地 127.0.0.1:{r.destinations[1]} 的连接又放下了 {r.connected_second} 个，其中 {r.shared_ports} 个"
+            "用的是连向第一个目的地的客户端仍占着的端口：由 `connect()` 创建的绑定桶（fastreuse -1），只要 "
+            "`__inet_check_established` 判定四元组唯一就可以共用，所以上限是按目的地算的，而不是按机器。")
+
+
+def _pt_time_wait(r: LabResult, op: str) -> str:
+    assert isinstance(r, PortsResult)
+    text = (f"然后端口 {r.tw_port} 的客户端先关闭，于是那个四元组在 TIME-WAIT 中等待，而范围内其余每个端口仍在用于连向 "
+            f"127.0.0.1:{r.destinations[0]}。一秒之后，又有一个客户端连向那里，此时 `net.ipv4.tcp_tw_reuse` = {r.tw_reuse}"
+            f"（`tcp_timestamps` = {r.tcp_timestamps}）：")
+    if r.tw_reused:
+        why = "为 1" if r.tw_reuse == 1 else "为 2，允许回环连接"
+        return text + (f"它在端口 {r.new_port} 上接替了 TIME-WAIT 的四元组（TWRecycled +{r.tw_recycled}）：`tcp_twsk_unique` "
+                       f"允许这样做，因为旧连接带有时间戳、已经过了一秒，而且 `tcp_tw_reuse` {why}。")
+    return text + (f"`connect()` 失败了（TWRecycled +{r.tw_recycled}）：`tcp_tw_reuse` 为 0 时 `tcp_twsk_unique` 拒绝复用这个四元组，"
+                   "所以范围内已没有端口可用。")
+
+
+def _pt_icmp(r: LabResult, op: str) -> str:
+    assert isinstance(r, PortsResult)
+    got = "、".join(f"{name} {error or '（没有错误）'}" for name, error in r.icmp_errors.items())
+    return ("在端口那几步之前，nftables 规则对发往 127.0.0.3 的 SYN 回以 ICMP 目的不可达错误，每个目的端口一种代码，每个端口各有一个"
+            f"客户端去连接：{got}，最慢的一个用了 {r.icmp_seconds} 秒。`tcp_v4_err` 按 ICMP 报文中引用的 TCP 首部找到处于 SYN-SENT "
+            "的套接字，用 `icmp_err_convert` 转换代码，而由于这次尝试还没有同步，它立即结束这次尝试（`tcp_done_with_error`）："
+            "`connect()` 返回这个错误，而不是重传 SYN。")
+
+
 EXPLANATIONS_ZH: dict[tuple[str, str], Writer] = {
     ("accept-queue", "effective_backlog"): _aq_backlog,
     ("accept-queue", "queued"): _aq_queued,
@@ -390,6 +430,10 @@ EXPLANATIONS_ZH: dict[tuple[str, str], Writer] = {
     ("reuseport", "per_listener"): _rp_listeners,
     ("reuseport", "selection"): _rp_selection,
     ("reuseport", "same_listener_again"): _rp_again,
+    ("ports", "connected_first"): _pt_first,
+    ("ports", "shared_ports"): _pt_shared,
+    ("ports", "tw_reused"): _pt_time_wait,
+    ("ports", "icmp_errors"): _pt_icmp,
 }
 
 
