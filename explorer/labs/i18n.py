@@ -261,6 +261,13 @@ def _aq_queued(r: LabResult, op: str) -> str:
     assert isinstance(r, AcceptQueueResult)
     text = (f"{r.queued} 个连接完成了握手，在全连接队列里等待（`ss -lnt` 的 Recv-Q），backlog 为 {r.effective_backlog}："
             f"`sk_acceptq_is_full` 检查的是 `sk_ack_backlog {op} sk_max_ack_backlog`，所以队列要放进 backlog + 1 个连接才算满。")
+    if r.v4_mapped:
+        text += ("监听套接字是一个 IPv6 套接字（关闭了 IPV6_V6ONLY，绑定在 ::ffff:127.0.0.1），客户端是 IPv4 的：每个 SYN 经由 "
+                 "`tcp_v4_rcv` 到达，监听套接字的 `conn_request` 即 `tcp_v6_conn_request` 把 IPv4 报文段交给 `tcp_v4_conn_request`，"
+                 "到最后的 ACK 时 `tcp_v6_syn_recv_sock` 把它交给 `tcp_v4_syn_recv_sock`，后者做同样的 `sk_acceptq_is_full` 检查："
+                 "这些 IPv4 连接按同样的规则填满 IPv6 监听套接字的全连接队列。"
+                 + (f"随后 `accept()` 返回了一个对端为 {r.accepted_peer} 的子套接字：一个带 v4 映射地址的 IPv6 套接字（`ipv6_mapped` 操作表）。"
+                    if r.accepted_peer else ""))
     if r.ipv6:
         text += ("走 IPv6（::1）时，握手经过 `tcp_v6_conn_request` 和 `tcp_v6_syn_recv_sock`，它们做同样的 "
                  "`sk_acceptq_is_full` 检查，并把 SYN 交给同一个 `tcp_conn_request`。")
@@ -328,7 +335,10 @@ def _fa_filled(r: LabResult, op: str) -> str:
 
 def _fa_check(r: LabResult, op: str) -> str:
     assert isinstance(r, FinalAckResult)
-    return ("每个后到客户端发出的那个字节都确认了 SYN-ACK，所以 `tcp_check_req` 把它当作最后的 ACK，调用 `syn_recv_sock`："
+    first = ("每个后到客户端发出的那个字节都确认了 SYN-ACK，所以 `tcp_check_req` 把它当作最后的 ACK" if r.client_data else
+             "后到客户端放行后什么也没发送：最先到达监听套接字的报文段，是监听套接字的请求定时器（`reqsk_timer_handler`）重传 SYN-ACK"
+             "（`inet_rtx_syn_ack`）时每个客户端回的 ACK；这个 ACK 确认了 SYN-ACK，所以 `tcp_check_req` 把它当作最后的 ACK")
+    return (first + "，调用 `syn_recv_sock`："
             f"全连接队列已满，`tcp_v4_syn_recv_sock` 拒绝创建子套接字（ListenOverflows +{r.listen_overflows}，"
             f"ListenDrops +{r.listen_drops}），`tcp_check_req` 于是跳到 `listen_overflow` 标签，读取 "
             f"`net.ipv4.tcp_abort_on_overflow` = {r.abort_on_overflow}（实验的网络命名空间中的值）。")
@@ -336,6 +346,15 @@ def _fa_check(r: LabResult, op: str) -> str:
 
 def _fa_kept(r: LabResult, op: str) -> str:
     assert isinstance(r, FinalAckResult)
+    if not r.client_data:
+        return ("取值为 0 时，这个标签把请求标记为已确认（acked）并返回 NULL：ACK 被丢弃，什么也不回。"
+                f"{r.clients} 个客户端中有 {r.established} 个仍处于 ESTABLISHED，监听套接字仍保留着 {r.server_syn_recv} 个 SYN-RECV 请求"
+                f"（{r.watched_seconds} 秒内 TCPSynRetrans +{r.synack_retransmits}，请求上统计到 {r.request_retransmits} 次重传）。"
+                f"随后实验接受了队列中的 {r.queued} 个连接，腾出了空间。没有东西要发的客户端什么也不重传：只有监听套接字下一次重传 "
+                "SYN-ACK 才会再引出一个 ACK，而正是这个 ACK 创建了子套接字。"
+                f"{r.server_syn_recv} 个等待中的请求里有 {r.completed_after_accept} 个完成了"
+                + (f"，最后一个在腾出空间 {r.completed_seconds} 秒之后完成" if r.completed_seconds is not None else "")
+                + f"，其间又重发了 TCPSynRetrans +{r.synack_retransmits_after_accept} 个 SYN-ACK。")
     return ("取值为 0 时，这个标签把请求标记为已确认（acked）并返回 NULL：报文段被丢弃，什么也不回。"
             f"{r.clients} 个客户端中有 {r.established} 个仍处于 ESTABLISHED（它们的 `send()` 一共返回了 {r.bytes_sent} 字节；"
             f"{r.reset} 个被重置），监听套接字仍保留着 {r.server_syn_recv} 个 SYN-RECV 请求，它的请求定时器（`reqsk_timer_handler`）"
@@ -343,7 +362,8 @@ def _fa_kept(r: LabResult, op: str) -> str:
             "并重传自己的那个字节（对重传的 SYN-ACK 也会再确认一次），每个这样的报文段都再次碰上满队列：ListenOverflows 不断增长。"
             f"随后实验接受了队列中的 {r.queued} 个连接，腾出了空间：{r.server_syn_recv} 个等待中的请求里，有 "
             f"{r.completed_after_accept} 个在客户端下一次重试时完成（`inet_csk_complete_hashdance` 把每个子套接字移入全连接队列），"
-            "不需要重新握手。")
+            "不需要重新握手"
+            + (f"，最后一个在腾出空间 {r.completed_seconds} 秒之后完成。" if r.completed_seconds is not None else "。"))
 
 
 def _fa_reset(r: LabResult, op: str) -> str:
@@ -414,6 +434,65 @@ def _pt_icmp(r: LabResult, op: str) -> str:
             "`connect()` 返回这个错误，而不是重传 SYN。")
 
 
+def _fo_children(r: LabResult, op: str) -> str:
+    assert isinstance(r, FinalAckResult)
+    from .fastopen import DATA, TFO_SYSCTL
+
+    return (f"实验的网络命名空间中 `net.ipv4.tcp_fastopen` = {TFO_SYSCTL:#x}（服务端开启，不需要 Cookie），监听套接字上 "
+            f"`TCP_FASTOPEN` = {r.fastopen}（`fastopen_queue_tune`：`fastopenq.max_qlen` = {r.fastopen_max_qlen}，即 "
+            f"`/proc/net/tcp` 的最后一列）；{r.clients} 个后到客户端发出带 {len(DATA)} 字节数据的 SYN，它们的最后 ACK 被拦下。"
+            f"`tcp_conn_request` 为每个 SYN 询问 `tcp_try_fastopen`：{r.fastopen_children} 个成为子套接字"
+            f"（`tcp_fastopen_create_child`，TCPFastOpenPassive +{r.fastopen_passive}），立即排进全连接队列等待 `accept()`"
+            f"（`inet_csk_reqsk_queue_add`）：在任何握手完成之前，全连接队列里已有 {r.queued} 个连接。")
+
+
+def _fo_overflow(r: LabResult, op: str) -> str:
+    assert isinstance(r, FinalAckResult)
+    return (f"`tcp_fastopen_queue_check` 把每个子套接字计入 `fastopenq.qlen`，直到它的握手完成：有 {r.fastopen_max_qlen} 个"
+            f"未完成之后，其余的 SYN 发现 Fast Open 队列已满（TCPFastOpenListenOverflow +{r.fastopen_listen_overflow}），"
+            f"按普通 SYN 处理：{r.fastopen_requests} 个请求在半连接队列中等待，它们的数据没有被接受。")
+
+
+def _fo_accepted(r: LabResult, op: str) -> str:
+    assert isinstance(r, FinalAckResult)
+    return (f"`accept()` 返回了 {r.accepted_syn_recv} 个仍处于 SYN_RECV 的子套接字（`inet_csk_accept` 让它们的请求继续挂着），"
+            f"`read()` 在握手完成之前就读到了它们 SYN 中的 {r.data_before_handshake} 字节数据。规则删除、每个客户端再发送一次之后，"
+            "这个报文段的 ACK 完成了握手（`tcp_rcv_state_process`、`tcp_rcv_synrecv_state_fastopen`、`reqsk_fastopen_remove`）："
+            f"其中 {r.established_after_release} 个处于 ESTABLISHED。")
+
+
+def _rp_close_setup(r: LabResult, op: str) -> str:
+    assert isinstance(r, ReuseportResult)
+    return (f"监听套接字 1 单独在端口 {r.port} 上监听：{r.queued_at_close} 个连接完成握手，在它的全连接队列里等待；"
+            f"{r.syn_recv_at_close} 个后到客户端的请求在它的半连接队列里等待（它们的最后 ACK 被拦下）。然后又有 "
+            f"{r.listeners - 1} 个监听套接字加入组，监听套接字 1 不 accept 就关闭，此时实验的网络命名空间中 "
+            f"`net.ipv4.tcp_migrate_req` = {r.migrate_req}。`close()` 最终进入 `inet_csk_listen_stop`，在此之前 `inet_unhash` "
+            "已把监听套接字 1 移出监听哈希表，`reuseport_stop_listen_sock` 已把它移出组里正在监听的成员。")
+
+
+def _rp_close_queue(r: LabResult, op: str) -> str:
+    assert isinstance(r, ReuseportResult)
+    if r.migrate_req:
+        return ("取 1 时，`reuseport_stop_listen_sock` 把监听套接字 1 作为已关闭的成员留在组里，所以 `inet_csk_listen_stop` 为每个"
+                "子套接字找到另一个成员（`reuseport_migrate_sock`，按连接的哈希），克隆它的请求（`inet_reqsk_clone`）并排进那里的队列："
+                f"{r.queued_at_close} 个排队连接中有 {r.migrated_queued} 个在其他监听套接字上被 accept，{r.reset_queued} 个客户端被重置"
+                f"（TCPMigrateReqSuccess +{r.migrate_req_success}，TCPMigrateReqFailure +{r.migrate_req_failure}）。")
+    return ("取 0 时，`reuseport_stop_listen_sock` 立即把监听套接字 1 从组里摘掉，所以 `reuseport_migrate_sock` 没有成员可以提供，"
+            "`inet_csk_listen_stop` 断开每个子套接字（`inet_child_forget`），这会重置它的客户端："
+            f"{r.queued_at_close} 个排队的客户端中有 {r.reset_queued} 个得到 ECONNRESET，{r.migrated_queued} 个在别处被 accept。")
+
+
+def _rp_close_pending(r: LabResult, op: str) -> str:
+    assert isinstance(r, ReuseportResult)
+    if r.migrate_req:
+        return ("关闭时不会遍历半连接队列。后到客户端的最后 ACK 到达时，`tcp_v4_rcv` 发现它的请求所属的监听套接字 1 已不再监听，"
+                "便向 `reuseport_migrate_sock` 要一个成员：请求被迁移过去并在那里完成："
+                f"{r.pending} 个后到客户端中有 {r.migrated_pending} 个在其他监听套接字上被 accept，{r.reset_pending} 个被重置。")
+    return ("关闭时不会遍历半连接队列。后到客户端的最后 ACK 到达时，`tcp_v4_rcv` 发现它的请求所属的监听套接字 1 已不再监听，而且无处迁移："
+            "它丢弃这个请求，重新查找这个 ACK，这次找到的是组里的另一个监听套接字，而监听套接字对 ACK 回以 RST："
+            f"{r.pending} 个后到客户端中有 {r.reset_pending} 个被重置，{r.migrated_pending} 个在别处被 accept。")
+
+
 EXPLANATIONS_ZH: dict[tuple[str, str], Writer] = {
     ("accept-queue", "effective_backlog"): _aq_backlog,
     ("accept-queue", "queued"): _aq_queued,
@@ -430,6 +509,14 @@ EXPLANATIONS_ZH: dict[tuple[str, str], Writer] = {
     ("reuseport", "per_listener"): _rp_listeners,
     ("reuseport", "selection"): _rp_selection,
     ("reuseport", "same_listener_again"): _rp_again,
+    ("final-ack", "fastopen_children"): _fo_children,
+    ("final-ack", "fastopen_listen_overflow"): _fo_overflow,
+    ("final-ack", "accepted_syn_recv"): _fo_accepted,
+    ("reuseport", "queued_at_close"): _rp_close_setup,
+    ("reuseport", "reset_queued"): _rp_close_queue,
+    ("reuseport", "migrated_queued"): _rp_close_queue,
+    ("reuseport", "reset_pending"): _rp_close_pending,
+    ("reuseport", "migrated_pending"): _rp_close_pending,
     ("ports", "connected_first"): _pt_first,
     ("ports", "shared_ports"): _pt_shared,
     ("ports", "tw_reused"): _pt_time_wait,
