@@ -268,11 +268,48 @@ def test_chinese_pages_link_to_chinese_pages() -> None:
             if not (DOCS / resolved).is_file():
                 continue  # a generated page (source, symbol): one for both languages
             chinese = DOCS / ZH / resolved
-            if resolved.startswith(ZH) or not chinese.is_file() or resolved == src.removeprefix(ZH):
+            if resolved.startswith(ZH) or not chinese.is_file() or (resolved == src.removeprefix(ZH) and not anchor):
                 continue  # a Chinese page, an English page without one, or this page's own English original
             if not anchor or anchor in _HEADING_ID.findall(chinese.read_text(encoding="utf-8")):
                 wrong.append(f"{src}: {target} (the Chinese page is {ZH}{resolved})")
     assert wrong == []
+
+
+def _heading_ids(text: str) -> list[str]:
+    """The ids of a page's h2 to h6 headings, in order, as the site's Markdown gives them: the toc
+    extension's slugs, or the `{#id}` of attr_list."""
+    import markdown
+
+    md = markdown.Markdown(extensions=["toc", "attr_list", "fenced_code"])
+    md.convert(text)
+    ids: list[str] = []
+    stack = list(reversed(md.toc_tokens))
+    while stack:
+        token = stack.pop()
+        if token["level"] >= 2:
+            ids.append(token["id"])
+        stack.extend(reversed(token["children"]))
+    return ids
+
+
+def test_heading_ids_are_the_slugs_and_explicit_ids_of_the_site() -> None:
+    text = "# Title\n\n## The backlog, and why it is backlog + 1\n\n```sh\n# not a heading\n```\n\n### 上限 {#the-limits}\n"
+    assert _heading_ids(text) == ["the-backlog-and-why-it-is-backlog-1", "the-limits"]
+
+
+def test_every_chinese_page_has_its_english_pages_sections_in_the_same_order() -> None:
+    """Every pair of pages in docs/ and docs/zh/: the Chinese page's headings carry the English
+    page's anchors, each of them and no other, in the English order."""
+    pairs = [p for p in _docs(DOCS / ZH) if (DOCS / p.removeprefix(ZH)).is_file()]
+    assert len(pairs) == len(_docs(DOCS / ZH)) >= 15
+    different = {}
+    for src in pairs:
+        chinese = _heading_ids((DOCS / src).read_text(encoding="utf-8"))
+        english = _heading_ids((DOCS / src.removeprefix(ZH)).read_text(encoding="utf-8"))
+        if chinese != english:
+            different[src] = {"missing": [a for a in english if a not in chinese],
+                              "extra": [a for a in chinese if a not in english], "order": chinese}
+    assert different == {}
 
 
 def _page_url(src: str) -> str:
