@@ -520,8 +520,8 @@ def _resolve_beside_indexes(db: sqlite3.Connection, path: Path) -> PendingResolu
         pending.compute()
         done.append(pending)
 
-    try:
-        _beside(resolve, lambda: create_schema(db))
+    try:  # the views stay as they are (made before the bulk load): the resolver's connection reads through them
+        _beside(resolve, lambda: create_schema(db, views=False))
     finally:
         db.commit()
         db.execute("PRAGMA journal_mode=OFF")  # back to one file (the -wal and -shm files go)

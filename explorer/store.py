@@ -1430,8 +1430,9 @@ def counterparts(older: Sequence[T], newer: Sequence[T], where: Callable[[T], tu
     return pairs, [older[i] for i in old_left], [newer[j] for j in new_left]
 
 
-def create_schema(db: sqlite3.Connection, indexes: bool = True) -> None:
-    """Tables, and their indexes unless a bulk load will create them afterwards."""
+def create_schema(db: sqlite3.Connection, indexes: bool = True, views: bool = True) -> None:
+    """Tables, and their indexes unless a bulk load will create them afterwards; the views made again
+    unless `views` is false (while another connection reads through them: a dropped view is no table)."""
     db.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # takes effect only on a new, empty database
     db.executescript(SCHEMA)
     if indexes:
@@ -1440,9 +1441,10 @@ def create_schema(db: sqlite3.Connection, indexes: bool = True) -> None:
             db.execute("REINDEX sqlite_autoindex_names_1")
             db.execute("REINDEX sqlite_autoindex_access_1")
         db.executescript(INDEXES)
-    for view in VIEW_NAMES:
-        db.execute(f"DROP VIEW IF EXISTS {view}")  # its triggers go with it
-    db.executescript(VIEWS)
+    if views:
+        for view in VIEW_NAMES:
+            db.execute(f"DROP VIEW IF EXISTS {view}")  # its triggers go with it
+        db.executescript(VIEWS)
     db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
 
