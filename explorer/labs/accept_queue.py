@@ -24,7 +24,16 @@ from contextlib import ExitStack
 
 from . import MAX_CLIENTS, LabError, check_backlog, check_range
 from .code import KernelCode, clamp_function, code_refs, vendored_kernel
-from .observe import counter_deltas, kernel_release, read_netstat, read_sysctl, tcp_sockets, wait_until_stable, write_sysctl
+from .observe import (
+    LINGER_RST,
+    counter_deltas,
+    kernel_release,
+    read_netstat,
+    read_sysctl,
+    tcp_sockets,
+    wait_until_stable,
+    write_sysctl,
+)
 from .results import AcceptQueueObservation, AcceptQueueResult, Explanation
 
 LOOPBACK = "127.0.0.1"
@@ -150,7 +159,7 @@ def _run(backlog: int, clients: int, somaxconn: int, max_wait: float, netns: str
             sockets.append(client)
             client.setblocking(False)
             # abortive close afterwards: RST, no TIME-WAIT left behind
-            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RST)
             rc = client.connect_ex((loopback, port))
             if rc not in (0, errno.EINPROGRESS):
                 failed += 1
@@ -164,7 +173,7 @@ def _run(backlog: int, clients: int, somaxconn: int, max_wait: float, netns: str
             try:
                 child, peer = listener.accept()
                 sockets.append(child)
-                child.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                child.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RST)
                 accepted_peer = str(peer[0])
             except OSError:
                 pass

@@ -24,14 +24,23 @@ What the vendored code predicts (Linux 6.1):
 
 from __future__ import annotations
 
-import errno
 import socket
 import struct
 import time
 from typing import TYPE_CHECKING
 
 from . import LabError
-from .observe import counter_deltas, kernel_release, read_netstat, read_sysctl, tcp_sockets, wait_until_stable, write_sysctl
+from .observe import (
+    close_with_reset,
+    count_reset,
+    counter_deltas,
+    kernel_release,
+    read_netstat,
+    read_sysctl,
+    tcp_sockets,
+    wait_until_stable,
+    write_sysctl,
+)
 
 if TYPE_CHECKING:
     from .netns import PrivateNetns
@@ -139,14 +148,9 @@ def run_fastopen(ns: PrivateNetns, backlog: int, clients: int, limit: int, max_w
                 if now_established == len(accepted):
                     break
                 time.sleep(0.05)
-            reset = sum(1 for client in late if client.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == errno.ECONNRESET)
+            reset = count_reset(late)
     finally:
-        for s in (*accepted, *late, *sockets):
-            try:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-            except OSError:
-                pass
-            s.close()
+        close_with_reset((*accepted, *late, *sockets))
     return FinalAckResult(
         kernel=kernel_release(),
         backlog=backlog,

@@ -50,7 +50,17 @@ from typing import TYPE_CHECKING
 from . import LabError, check_backlog, check_range
 from .accept_queue import _raise_fd_limit
 from .code import KernelCode, code_refs, vendored_kernel
-from .observe import counter_deltas, kernel_release, read_netstat, read_sysctl, tcp_sockets, wait_until_stable, write_sysctl
+from .observe import (
+    LINGER_RST,
+    count_reset,
+    counter_deltas,
+    kernel_release,
+    read_netstat,
+    read_sysctl,
+    tcp_sockets,
+    wait_until_stable,
+    write_sysctl,
+)
 from .results import Explanation, FinalAckResult
 
 if TYPE_CHECKING:
@@ -115,7 +125,7 @@ def _connect(sockets: list[socket.socket], source: str, port: int) -> None:
     client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sockets.append(client)
     client.setblocking(False)
-    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RST)
     client.bind((source, 0))
     rc = client.connect_ex((SERVER, port))
     if rc not in (0, errno.EINPROGRESS):
@@ -225,7 +235,7 @@ def _run(ns: PrivateNetns, backlog: int, clients: int, abort: int, fill: int, ma
                     break
                 time.sleep(0.05)
             (established, syn_recv, retrans), deltas = wait_until_stable(look, 0.3, settle=0.1) if abort else ((established, syn_recv, retrans), deltas)
-            reset = sum(1 for client in late if client.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == errno.ECONNRESET)
+            reset = count_reset(late)
             queued_after, _ = _accept_queue(port)
             watched = time.monotonic() - released
             completed = completed_seconds = retrans_after_room = None
@@ -279,7 +289,7 @@ def _accept_and_watch(listener: socket.socket, sockets: list[socket.socket], por
         except OSError:
             break
         sockets.append(child)
-        child.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        child.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RST)
     room = queued
     want = waiting - min(waiting, room)
     made_room = time.monotonic()

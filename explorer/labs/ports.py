@@ -41,7 +41,17 @@ from typing import TYPE_CHECKING
 from . import LabError, check_range
 from .accept_queue import _raise_fd_limit
 from .code import KernelCode, code_refs, vendored_kernel
-from .observe import counter_deltas, kernel_release, read_netstat, read_sysctl, tcp_sockets, wait_until_stable, write_sysctl
+from .observe import (
+    LINGER_RST,
+    close_with_reset,
+    counter_deltas,
+    kernel_release,
+    read_netstat,
+    read_sysctl,
+    tcp_sockets,
+    wait_until_stable,
+    write_sysctl,
+)
 from .results import Explanation, PortsResult
 
 if TYPE_CHECKING:
@@ -54,7 +64,6 @@ DEFAULT_PORTS = 8
 MAX_PORTS = 1_000
 MAX_WAIT_S = 5.0
 TW_REUSE_DELAY_S = 1.1  # tcp_twsk_unique asks for a second since the TIME-WAIT's last timestamp
-LINGER_RST = b"\x01\x00\x00\x00\x00\x00\x00\x00"
 
 
 ICMP_TARGET = "127.0.0.3"
@@ -171,12 +180,7 @@ def _run(ports: int, tw_reuse: int | None, netns: str, max_wait: float) -> Ports
         timestamps = read_sysctl("net.ipv4.tcp_timestamps")
         reuse_read = read_sysctl("net.ipv4.tcp_tw_reuse")
     finally:
-        for s in (*opened, *listeners):
-            try:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RST)
-            except OSError:
-                pass
-            s.close()
+        close_with_reset((*opened, *listeners))
     return PortsResult(
         kernel=kernel_release(),
         ports=ports,

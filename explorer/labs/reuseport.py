@@ -53,7 +53,18 @@ from typing import TYPE_CHECKING
 from . import LabError, check_range
 from .accept_queue import _raise_fd_limit
 from .code import KernelCode, code_refs, vendored_kernel
-from .observe import counter_deltas, kernel_release, read_netstat, read_sysctl, tcp_sockets, wait_until_stable, write_sysctl
+from .observe import (
+    LINGER_RST,
+    close_with_reset,
+    count_reset,
+    counter_deltas,
+    kernel_release,
+    read_netstat,
+    read_sysctl,
+    tcp_sockets,
+    wait_until_stable,
+    write_sysctl,
+)
 from .results import Explanation, ReuseportResult
 
 if TYPE_CHECKING:
@@ -135,7 +146,7 @@ def _accept_all(group: list[socket.socket], expected: int, max_wait: float) -> d
                 time.sleep(0.01)
     finally:
         for child in children:
-            child.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            child.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RST)
             child.close()
     return taken
 
@@ -148,7 +159,7 @@ def _connect_all(clients: int, port: int, sources: list[int] | None, opened: lis
             client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             opened.append(client)
             # abortive close afterwards: RST, no TIME-WAIT, so the source port is free for the second round
-            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RST)
             client.bind((SERVER, sources[i] if sources else 0))
             client.settimeout(MAX_WAIT_S)
             rc = client.connect_ex((SERVER, port))
@@ -305,15 +316,10 @@ def _run_close(ns: PrivateNetns, listeners: int, clients: int, migrate: int, pen
                     break
                 time.sleep(0.02)
             deltas = counter_deltas(before, read_netstat(), MIGRATE_COUNTERS)
-            reset_queued = sum(1 for c in opened if c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == errno.ECONNRESET)
-            reset_pending = sum(1 for c in late if c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == errno.ECONNRESET)
+            reset_queued = count_reset(opened)
+            reset_pending = count_reset(late)
     finally:
-        for s in (*children, *opened, *late):
-            try:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-            except OSError:
-                pass
-            s.close()
+        close_with_reset((*children, *opened, *late))
         for s in group:
             s.close()
     return ReuseportResult(
