@@ -164,8 +164,9 @@ class _CjkLineJoin(Treeprocessor):
                 continue
 
             def around(m: re.Match[str], i: int = i, text: str = text) -> str:
-                before = text[m.start() - 1] if m.start() else next((t[-1] for t in reversed(texts[:i]) if t), "")
-                after = text[m.end()] if m.end() < len(text) else next((t[0] for t in texts[i + 1:] if t), "")
+                # the nearest character on each side, across empty texts, without copying the list
+                before = text[m.start() - 1] if m.start() else next((texts[j][-1] for j in range(i - 1, -1, -1) if texts[j]), "")
+                after = text[m.end()] if m.end() < len(text) else next((texts[j][0] for j in range(i + 1, len(texts)) if texts[j]), "")
                 return "" if _CJK_CHAR.match(before) and _CJK_CHAR.match(after) else m.group(0)
 
             setattr(slot[0], slot[1], _LINE_BREAK.sub(around, text))
