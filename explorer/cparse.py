@@ -922,15 +922,20 @@ class DefinitionWalker:
             return
         if line is None:
             assert name_node is not None
-            line = name_node.start_point[0] + 1
-            col = name_node.start_point[1]
+            row, col = name_node.start_point
+            line = row + 1
         if len(sig) > _MAX_SIGNATURE:
             sig = sig[: _MAX_SIGNATURE - 1] + "…"
-        begin = whole.start_byte if start is None else min(start, whole.start_byte)
+        whole_start = whole.start_byte
+        begin = whole_start if start is None else min(start, whole_start)
         end = _trim_end(self.src, begin, whole.end_byte)
-        start_line = whole.start_point[0] + 1 if begin == whole.start_byte else self.src.count(b"\n", 0, begin) + 1
-        self.out.append(DefinitionRow(name, kind, line, col or 0, max(_end_line(whole), line), scope, sig, cond, type_,
-                                   start_line, begin, end))
+        # _end_line(whole) and the start line, with each point read once (a point is a new tuple each time)
+        first_row = whole.start_point[0]
+        end_row, end_col = whole.end_point
+        end_line = end_row if end_col == 0 and end_row > first_row else end_row + 1
+        start_line = first_row + 1 if begin == whole_start else self.src.count(b"\n", 0, begin) + 1
+        self.out.append(DefinitionRow(name, kind, line, col or 0, max(end_line, line), scope, sig, cond, type_,
+                                      start_line, begin, end))
 
     def type_scope(self) -> str:
         return "global" if self.is_header else "file"

@@ -118,6 +118,13 @@ _K_FIELD_EXPRESSION = kinds("field_expression")
 _K_COMMENT = kinds("comment")
 _K_PARENTHESIZED_EXPRESSION = kinds("parenthesized_expression")
 _K_ERROR = kinds("ERROR")
+_K_RECORD_SPECIFIERS = kinds("struct_specifier", "union_specifier", "enum_specifier")
+_K_TYPE_NAMES = kinds("type_identifier", "primitive_type", "identifier")
+_K_TYPE_IDENTIFIER = kinds("type_identifier")
+_K_TYPE_DESCRIPTOR = kinds("type_descriptor")
+_K_INIT_DECLARATOR = kinds("init_declarator")
+_K_ARRAY_DECLARATOR = kinds("array_declarator")
+_K_PARENTHESIZED_DECLARATOR = kinds("parenthesized_declarator")
 
 
 class RefRow(NamedTuple):
@@ -175,12 +182,13 @@ def type_name(node: Node | None) -> str | None:
     """The tag or name a type node stands for: `struct sock` → sock, `u32` → u32."""
     if node is None:
         return None
-    t = node.type
-    if t in ("struct_specifier", "union_specifier", "enum_specifier"):
+    k = node.kind_id
+    if k in _K_RECORD_SPECIFIERS:
         name = node.child_by_field_id(F_NAME)
         return _text(name) if name is not None else None
-    if t in ("type_identifier", "primitive_type", "identifier"):
+    if k in _K_TYPE_NAMES:
         return _text(node)
+    t = node.type
     if t == "type_descriptor":
         return type_name(node.child_by_field_id(F_TYPE))
     if t == "sized_type_specifier":
@@ -409,14 +417,14 @@ class RefCollector:
             return
         if node is None:
             return
-        t = node.type
-        if t in ("struct_specifier", "union_specifier", "enum_specifier"):
+        k = node.kind_id
+        if k in _K_RECORD_SPECIFIERS:
             name = node.child_by_field_id(F_NAME)
             if name is not None:
                 self.add(name, "type", func, cond)
-        elif t == "type_identifier":
+        elif k in _K_TYPE_IDENTIFIER:
             self.add(node, "type", func, cond)
-        elif t == "type_descriptor":
+        elif k in _K_TYPE_DESCRIPTOR:
             self.type_refs(node.child_by_field_id(F_TYPE), func, cond)
 
     def declare(self, node: Node, locals_: dict[str, str | None], func: str | None, cond: str | None, kind: str = "l") -> None:
@@ -435,17 +443,18 @@ class RefCollector:
         for decl in node.children_by_field_id(F_DECLARATOR):
             cur: Node | None = decl
             value = None
-            if decl.type == "init_declarator":
+            if decl.kind_id in _K_INIT_DECLARATOR:
                 cur = decl
                 value = decl.child_by_field_id(F_VALUE)
                 cur = decl.child_by_field_id(F_DECLARATOR)
-            while cur is not None and cur.type not in ("identifier",):
-                if cur.type == "array_declarator":
+            while cur is not None and cur.kind_id != _K_IDENTIFIER:
+                k = cur.kind_id
+                if k in _K_ARRAY_DECLARATOR:
                     size = cur.child_by_field_id(F_SIZE)
                     if size is not None:
                         self.expr(size, locals_, func, cond, "read")
                 nxt = cur.child_by_field_id(F_DECLARATOR)
-                if nxt is None and cur.type == "parenthesized_declarator":
+                if nxt is None and k in _K_PARENTHESIZED_DECLARATOR:
                     nxt = next(iter(cur.named_children), None)
                 cur = nxt
             if cur is not None:
@@ -546,6 +555,7 @@ class RefCollector:
         append_ref = self.refs.append
         new = tuple.__new__
         identifier = _K_IDENTIFIER
+        nothing = _K_NOTHING
         while stack:
             cur, r, itype = pop()
             k = cur.kind_id
@@ -565,7 +575,7 @@ class RefCollector:
                             entry = uses[text] = ("l", [])
                         row, col = cur.start_point
                         entry[1].append((row + 1, col, _LOCAL_ROLES.get(r, "r")))
-            else:
+            elif k not in nothing:  # literals and the like (visit_nothing) are passed over here
                 visit_of(k, other)(self, walk, cur, r, itype)
 
     def visit_identifier(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
@@ -924,3 +934,4 @@ def _function_value(node: Node) -> str | None:
 
 _EXPRESSION_VISITS = _expression_visits()
 _VISIT_BY_KIND = {k: visit for k, name in _KIND_NAMES.items() if (visit := _EXPRESSION_VISITS.get(name)) is not None}
+_K_NOTHING = frozenset(k for k, visit in _VISIT_BY_KIND.items() if visit is RefCollector.visit_nothing)
