@@ -1276,7 +1276,7 @@ class DefinitionWalker:
             sig = _collapse(self.src[node.start_byte : min(head_end, params.end_byte)])
         mtype = None
         if params is not None and value is not None:
-            m = _MACRO_TYPE_RX.search(self.text(value))
+            m = _MACRO_TYPE_RX.match(self.text(value))  # (each branch starts with ^: match is search, without trying every offset)
             if m:
                 mtype = (m.group(1) or m.group(2)).decode("utf-8", "replace")
         self.emit(_name(name_node), "macro", name_node, node, "file" if not self.is_header else "global", sig, cond, type_=mtype)

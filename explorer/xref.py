@@ -43,7 +43,7 @@ F_DIRECTIVE, F_FIELD, F_FUNCTION, F_LEFT, F_NAME, F_PARAMETERS, F_RIGHT, F_SIZE,
     _field_id, ("directive", "field", "function", "left", "name", "parameters", "right", "size", "type", "value"))
 
 # every kind id of the grammar (and the ERROR node's), with its name
-_KIND_NAMES = {i: C_LANGUAGE.node_kind_for_id(i) for i in (*range(C_LANGUAGE.node_kind_count), 0xFFFF)}
+_KIND_NAMES = {i: name for i in (*range(C_LANGUAGE.node_kind_count), 0xFFFF) if (name := C_LANGUAGE.node_kind_for_id(i)) is not None}
 
 
 def kinds(*names: str) -> frozenset[int]:
@@ -547,7 +547,8 @@ class RefCollector:
     def expr(self, node: Node, locals_: dict[str, str | None], func: str | None, cond: str | None, role: str,
              init_type: str | None = None) -> None:
         """References in an expression, walked with an explicit stack; one visit_* per node type."""
-        walk = _ExpressionWalk(locals_, func, cond, [(node, role, init_type)])
+        # tuple.__new__: the NamedTuple without its Python-level __new__ (once per expression, a hot path)
+        walk = tuple.__new__(_ExpressionWalk, (locals_, func, cond, [(node, role, init_type)]))
         stack = walk.stack
         pop = stack.pop
         visit_of = _VISIT_BY_KIND.get
