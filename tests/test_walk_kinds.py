@@ -129,3 +129,17 @@ def test_special_calls_keep_their_roles() -> None:
     lines = src.splitlines()
     for r in refs:
         assert lines[r.line - 1][r.col : r.end_col].decode() == r.name
+
+
+@pytest.mark.parametrize("src", [
+    b"#include <a.h>\n  #  include \"b.h\"\nx #include <c.h>\n\t#include <d.h>\n",
+    b"/* #include <e.h> */\n#include <f.h\n#include <g.h>",
+    b"#define X 1\n#if X\n# include <h.h>\n#endif\nint include;\n",
+    b"no directives at all",
+    b"",
+])
+def test_include_search_is_the_multiline_regex(src: bytes) -> None:
+    from explorer import includes
+
+    expected = [m.group(1, 2) for m in includes._INCLUDE_RX.finditer(src)]
+    assert [m.group(1, 2) for m in includes._includes(src)] == expected
