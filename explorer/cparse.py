@@ -21,13 +21,23 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar, cast
 
-import tree_sitter_c
-from tree_sitter import Language, Node, Parser
+from tree_sitter import Node, Parser
 
 from .exports import find_exports
 from .kerneldoc import DocRow
 from .kerneldoc import attach as attach_docs
 from .xref import (
+    C_LANGUAGE,
+    F_ALTERNATIVE,
+    F_ARGUMENT,
+    F_BODY,
+    F_CONDITION,
+    F_DECLARATOR,
+    F_DIRECTIVE,
+    F_NAME,
+    F_PARAMETERS,
+    F_TYPE,
+    F_VALUE,
     MAX_NESTING,
     FnAssign,
     LocalUses,
@@ -39,8 +49,6 @@ from .xref import (
     join_conditions,
     type_name,
 )
-
-C_LANGUAGE = Language(tree_sitter_c.language())
 
 # Annotation macros that expand to attributes or to nothing.  Blanked before parsing.
 _DUNDER_ANNOTATIONS = ["init", "exit", "read_mostly", "ro_after_init", "initdata", "initconst", "net_init", "net_exit", "net_initdata", "rcu", "user", "force", "percpu", "iomem", "bitwise", "nocast", "safe", "cold", "always_inline", "must_check", "maybe_unused", "used", "packed", "sched", "weak", "visible", "latent_entropy", "randomize_layout", "cacheline_aligned", "cacheline_aligned_in_smp", "__cacheline_aligned", "__cacheline_aligned_in_smp", "refdata", "ref", "kprobes", "noreturn", "pure", "flatten", "noclone", "noinline_for_stack", "always_unused", "sched_notrace", "ro_after_init", "exit_refok", "meminit", "private", "nonstring",
@@ -62,6 +70,7 @@ _DUNDER_RX = re.compile(
     + rb")\b)"
 )
 _PLAIN_RX = re.compile(rb"\b(?:" + rb"|".join(w.encode() for w in _PLAIN_ANNOTATIONS) + rb")\b")
+_PLAIN_WORDS = [w.encode() for w in _PLAIN_ANNOTATIONS]
 ANNOTATION_WORDS = frozenset(
     ["__" + w for w in _DUNDER_ANNOTATIONS] + ["__" + w for w in _DUNDER_CALLS] + _PLAIN_ANNOTATIONS
 )
@@ -116,7 +125,8 @@ def _blank_annotation_words(src: bytes) -> bytes:
         return _blank(match)
 
     out = _DUNDER_RX.sub(sub, src)
-    out = _PLAIN_RX.sub(sub, out)
+    if any(word in out for word in _PLAIN_WORDS):  # rare: five plain searches are cheaper than the regex
+        out = _PLAIN_RX.sub(sub, out)
     if _COMMENT_BEFORE_CONTINUATION_RX.search(out):
         out = _DIRECTIVE_RX.sub(_blank_directive_comments, out)
     if _LABEL_BEFORE_DIRECTIVE_RX.search(out):
@@ -134,6 +144,10 @@ def _blank_annotation_words(src: bytes) -> bytes:
 # (the keyword is searched for, then what stands before it: far cheaper than trying every
 # comma and parenthesis of a file)
 _TYPE_ARGUMENT_RX = re.compile(rb"(?P<kw>struct|union|enum)[ \t]+[A-Za-z_]\w*[ \t]*(?:,|\)(?![ \t]*\{))")
+# the same, one keyword each: a literal start is searched for fast, the alternation is tried at every
+# offset; their matches never overlap (a match holds no keyword followed by a blank and a name)
+_TYPE_ARGUMENT_RXS = [re.compile(rb"(?P<kw>" + kw + rb")[ \t]+[A-Za-z_]\w*[ \t]*(?:,|\)(?![ \t]*\{))")
+                      for kw in (b"struct", b"union", b"enum")]
 _TYPE_OPERATORS_RX = re.compile(rb"\b(?:sizeof|offsetof|typeof|__typeof__|__typeof|_Alignof|__alignof__|va_arg|__builtin_offsetof|__builtin_types_compatible_p)\s*$")
 _NAME_AFTER_KEYWORD_RX = re.compile(rb"[ \t]+")
 _CALLED_RX = re.compile(rb"[A-Za-z_]\w*[ \t]*$")
@@ -145,7 +159,9 @@ def _blank_type_arguments(src: bytes) -> tuple[bytes, list[int]]:
         return src, []
     buf: bytearray | None = None
     names: list[int] = []
-    for m in _TYPE_ARGUMENT_RX.finditer(src):
+    matches = [m for rx in _TYPE_ARGUMENT_RXS for m in rx.finditer(src)]
+    matches.sort(key=lambda m: m.start())
+    for m in matches:  # as _TYPE_ARGUMENT_RX.finditer(src) would give them
         start = m.start()
         if start and src[start - 1] in _WORD:
             continue
@@ -444,6 +460,19 @@ _PAIRED_DEFINER_RX = re.compile(rb"^[ \t]*(?P<macro>(?:COMPAT_)?SYSCALL_DEFINE|B
 # at column 0, after a statement, a block, a call or a directive line, ending its line,
 # and not followed by `{` (then it is a function header: SYSCALL_DEFINE0(name)).
 _TOP_LEVEL_CALL_RX = re.compile(rb"^(?P<name>[A-Za-z_]\w*)[ \t]*\(", re.MULTILINE)
+# the same after a newline: a literal first character, which the regex engine searches for fast
+# (a `^` is tried at every offset); _top_level_calls adds the file's first line
+_NEXT_LINE_CALL_RX = re.compile(rb"\n(?P<name>[A-Za-z_]\w*)[ \t]*\(")
+
+
+def _top_level_calls(src: bytes) -> Iterator[re.Match[bytes]]:
+    """The matches of _TOP_LEVEL_CALL_RX in order (their call starts at .start("name"))."""
+    first = _TOP_LEVEL_CALL_RX.match(src)
+    if first is not None:
+        yield first
+    yield from _NEXT_LINE_CALL_RX.finditer(src)
+
+
 _LINE_END_RX = re.compile(rb"[ \t]*(?:/\*[^\n]*?\*/[ \t]*|//[^\n]*)?\r?\n")
 _NOT_GENERATORS = frozenset({b"if", b"for", b"while", b"switch", b"return", b"sizeof", b"typeof", b"__typeof__", b"__attribute__", b"asm", b"__asm__"})
 
@@ -460,11 +489,12 @@ def _after_top_level_item(src: bytes, pos: int) -> bool:
 
 
 def _blank_generator_calls(buf: bytearray, src: bytes) -> None:
-    for m in _TOP_LEVEL_CALL_RX.finditer(src):
+    for m in _top_level_calls(src):
         name = m.group("name")
-        if name in _NOT_GENERATORS or name.startswith(b"EXPORT_SYMBOL") or not _after_top_level_item(src, m.start()):
+        start = m.start("name")
+        if name in _NOT_GENERATORS or name.startswith(b"EXPORT_SYMBOL") or not _after_top_level_item(src, start):
             continue
-        if _in_directive(src, m.start()):
+        if _in_directive(src, start):
             continue
         call = _call_arguments(src, m.end() - 1)
         if call is None:
@@ -477,7 +507,7 @@ def _blank_generator_calls(buf: bytearray, src: bytes) -> None:
             j += 1
         if j < len(src) and src[j] in b"{;,=[(":
             continue  # a function header, or a declaration going on
-        _put(buf, m.start(), call[1] + 1 - m.start(), b"")
+        _put(buf, start, call[1] + 1 - start, b"")
 
 
 def _ends_statement(src: bytes, pos: int) -> bool:
@@ -649,7 +679,7 @@ def _name(node: Node) -> str:
 
 def _name_of(node: Node) -> str | None:
     """The text of a node's `name` field, if it has one."""
-    name = node.child_by_field_name("name")
+    name = node.child_by_field_id(F_NAME)
     return _name(name) if name is not None else None
 
 
@@ -657,7 +687,7 @@ def _nested_type(type_node: Node | None) -> tuple[Node, Node] | None:
     """(specifier, body) of a struct/union/enum defined in place: `struct { ... } member;`."""
     if type_node is None or type_node.type not in _SPEC_KIND:
         return None
-    body = type_node.child_by_field_name("body")
+    body = type_node.child_by_field_id(F_BODY)
     return None if body is None else (type_node, body)
 
 
@@ -667,7 +697,7 @@ def declarator_name(node: Node | None) -> tuple[Node | None, bool, bool]:
     through_parens = False
     while node is not None and node.type in _DECLARATOR_WRAPPERS:
         if node.type == "function_declarator":
-            inner = node.child_by_field_name("declarator")
+            inner = node.child_by_field_id(F_DECLARATOR)
             if inner is not None and inner.type in _NAME_TYPES:
                 is_function = not through_parens
         if node.type == "parenthesized_declarator":
@@ -675,7 +705,7 @@ def declarator_name(node: Node | None) -> tuple[Node | None, bool, bool]:
             inner = next((c for c in node.named_children if c.type != "comment"), None)
             node = inner
             continue
-        node = node.child_by_field_name("declarator")
+        node = node.child_by_field_id(F_DECLARATOR)
     if node is not None and node.type in _NAME_TYPES:
         return node, is_function, through_parens
     return None, False, False
@@ -689,12 +719,12 @@ class Conditions:
 
     def condition_of(self, block: Node) -> str | None:
         if block.type in ("preproc_ifdef", "preproc_elifdef"):
-            name = block.child_by_field_name("name")
+            name = block.child_by_field_id(F_NAME)
             if name is None:
                 return None
             negated = block.children[0].type in ("#ifndef", "#elifndef")
             return ("!" if negated else "") + _name(name)
-        cond = block.child_by_field_name("condition")
+        cond = block.child_by_field_id(F_CONDITION)
         return _collapse(self.src[cond.start_byte : cond.end_byte]) if cond is not None else None
 
     def is_header_guard(self, block: Node) -> bool:
@@ -708,7 +738,7 @@ class Conditions:
             if before.type != "comment":
                 return False
             before = before.prev_named_sibling
-        name = block.child_by_field_name("name")
+        name = block.child_by_field_id(F_NAME)
         first = next((c for c in block.named_children if c.type != "comment" and c != name), None)
         return (
             name is not None
@@ -725,7 +755,7 @@ class Conditions:
             if parent.type in ("preproc_if", "preproc_ifdef", "preproc_elif", "preproc_elifdef"):
                 own = None if self.is_header_guard(parent) else self.condition_of(parent)
                 if own:
-                    alternative = parent.child_by_field_name("alternative")
+                    alternative = parent.child_by_field_id(F_ALTERNATIVE)
                     inside_alt = alternative is not None and alternative.start_byte <= child.start_byte and child.end_byte <= alternative.end_byte and child.type in ("preproc_else", "preproc_elif", "preproc_elifdef")
                     parts.append((_negate(own) or own) if inside_alt else own)
             child, parent = parent, parent.parent
@@ -740,8 +770,8 @@ class Conditions:
         while current is not None:  # the chain, one branch after the other: no recursion
             own = None if self.is_header_guard(current) else self.condition_of(current)
             here = join_conditions(cond, own) if current.type != "preproc_else" else cond
-            alternative = current.child_by_field_name("alternative")
-            skip = {current.child_by_field_name("name"), current.child_by_field_name("condition"), alternative}
+            alternative = current.child_by_field_id(F_ALTERNATIVE)
+            skip = {current.child_by_field_id(F_NAME), current.child_by_field_id(F_CONDITION), alternative}
             for child in current.children:
                 if child.is_named and child not in skip:
                     yield child, here
@@ -792,14 +822,14 @@ class ErrorRecovery:
         locals_: dict[str, str | None] = {}
         header_tree = make_parser().parse(blank_annotations(header) + b"\n{\n}\n")
         for fn in header_tree.root_node.named_children:
-            decl = fn.child_by_field_name("declarator")
+            decl = fn.child_by_field_id(F_DECLARATOR)
             while decl is not None and decl.type != "function_declarator":
-                decl = decl.child_by_field_name("declarator")
-            params = decl.child_by_field_name("parameters") if decl is not None else None
+                decl = decl.child_by_field_id(F_DECLARATOR)
+            params = decl.child_by_field_id(F_PARAMETERS) if decl is not None else None
             for param in params.named_children if params is not None else ():
-                pname, _, _ = declarator_name(param.child_by_field_name("declarator"))
+                pname, _, _ = declarator_name(param.child_by_field_id(F_DECLARATOR))
                 if pname is not None:
-                    locals_[_name(pname)] = type_name(param.child_by_field_name("type"))
+                    locals_[_name(pname)] = type_name(param.child_by_field_id(F_TYPE))
             break
         stack = list(error.named_children)
         while stack:
@@ -843,7 +873,7 @@ class MacroDefinedFunctions:
                 elif top.type != "ERROR":
                     continue  # a macro call without a body, e.g. in a comment or a declaration
             covered.add(top.start_byte)
-            body = end_node if end_node.type == "compound_statement" else end_node.child_by_field_name("body")
+            body = end_node if end_node.type == "compound_statement" else end_node.child_by_field_id(F_BODY)
             if body is not None:
                 close = self.src.find(b")", match.start("name"))
                 line = self.src.count(b"\n", 0, match.start("name")) + 1
@@ -892,15 +922,20 @@ class DefinitionWalker:
             return
         if line is None:
             assert name_node is not None
-            line = name_node.start_point[0] + 1
-            col = name_node.start_point[1]
+            row, col = name_node.start_point
+            line = row + 1
         if len(sig) > _MAX_SIGNATURE:
             sig = sig[: _MAX_SIGNATURE - 1] + "…"
-        begin = whole.start_byte if start is None else min(start, whole.start_byte)
+        whole_start = whole.start_byte
+        begin = whole_start if start is None else min(start, whole_start)
         end = _trim_end(self.src, begin, whole.end_byte)
-        start_line = whole.start_point[0] + 1 if begin == whole.start_byte else self.src.count(b"\n", 0, begin) + 1
-        self.out.append(DefinitionRow(name, kind, line, col or 0, max(_end_line(whole), line), scope, sig, cond, type_,
-                                   start_line, begin, end))
+        # _end_line(whole) and the start line, with each point read once (a point is a new tuple each time)
+        first_row = whole.start_point[0]
+        end_row, end_col = whole.end_point
+        end_line = end_row if end_col == 0 and end_row > first_row else end_row + 1
+        start_line = first_row + 1 if begin == whole_start else self.src.count(b"\n", 0, begin) + 1
+        self.out.append(DefinitionRow(name, kind, line, col or 0, max(end_line, line), scope, sig, cond, type_,
+                                      start_line, begin, end))
 
     def type_scope(self) -> str:
         return "global" if self.is_header else "file"
@@ -969,7 +1004,7 @@ class DefinitionWalker:
                 stack.append((child, c))
 
     def function_definition(self, node: Node, cond: str | None) -> None:
-        name_node, _, _ = declarator_name(node.child_by_field_name("declarator"))
+        name_node, _, _ = declarator_name(node.child_by_field_id(F_DECLARATOR))
         if node.has_error:
             self.errors += 1
         if name_node is None:
@@ -977,11 +1012,11 @@ class DefinitionWalker:
         name = _name(name_node)
         if _DEFINER_NAME_RX.match(name) or node.start_byte in self.definer_nodes:
             return
-        body = node.child_by_field_name("body")
+        body = node.child_by_field_id(F_BODY)
         sig_end = body.start_byte if body is not None else node.end_byte
         sig = _collapse(self.src[node.start_byte : sig_end])
         scope = "file" if "static" in _storage(node) else "global"
-        self.emit(name, "function", name_node, node, scope, sig, cond, type_=type_name(node.child_by_field_name("type")))
+        self.emit(name, "function", name_node, node, scope, sig, cond, type_=type_name(node.child_by_field_id(F_TYPE)))
         self.xref.function(node, name, cond, name_node.start_point[0] + 1)
         records, self.xref.local_records = self.xref.local_records, []
         for record, alias in records:  # struct bodies declared inside the function: their members
@@ -991,14 +1026,14 @@ class DefinitionWalker:
 
     def declaration(self, node: Node, cond: str | None) -> None:
         storage = _storage(node)
-        type_node = node.child_by_field_name("type")
+        type_node = node.child_by_field_id(F_TYPE)
         anonymous = anonymous_record_name(node)  # members of `struct { ... } name` go under name
         if type_node is not None and type_node.type in _SPEC_KIND:
             self.specifier(type_node, cond, anonymous)
         error_names = [c for c in node.children if c.type == "ERROR"]
         if error_names:
             self.errors += 1
-        for decl in node.children_by_field_name("declarator"):
+        for decl in node.children_by_field_id(F_DECLARATOR):
             name_node, is_function, _ = declarator_name(decl)
             if name_node is None:
                 continue
@@ -1023,8 +1058,8 @@ class DefinitionWalker:
                 if "extern" in storage or "typedef" in storage:
                     continue
                 kind = "variable"
-            end = decl.child_by_field_name("value") if decl.type == "init_declarator" else None
-            inner = decl.child_by_field_name("declarator")
+            end = decl.child_by_field_id(F_VALUE) if decl.type == "init_declarator" else None
+            inner = decl.child_by_field_id(F_DECLARATOR)
             sig_end = inner.end_byte if end is not None and inner is not None else decl.end_byte
             sig_start = node.start_byte
             call = self.macro_calls.get(type_node.start_byte) if type_node is not None else None
@@ -1037,9 +1072,9 @@ class DefinitionWalker:
         self.xref.declaration(node, cond)
 
     def type_definition(self, node: Node, cond: str | None) -> None:
-        type_node = node.child_by_field_name("type")
+        type_node = node.child_by_field_id(F_TYPE)
         names = []
-        for decl in node.children_by_field_name("declarator"):
+        for decl in node.children_by_field_id(F_DECLARATOR):
             name_node, _, _ = declarator_name(decl)
             if name_node is not None:
                 names.append(name_node)
@@ -1049,7 +1084,7 @@ class DefinitionWalker:
             if len(typeish) >= 2 and typeish[-1].type in ("primitive_type", "type_identifier"):
                 names.append(typeish[-1])
         if type_node is not None and type_node.type in _SPEC_KIND:
-            anonymous_alias = _name(names[0]) if names and type_node.child_by_field_name("name") is None else None
+            anonymous_alias = _name(names[0]) if names and type_node.child_by_field_id(F_NAME) is None else None
             self.specifier(type_node, cond, alias=anonymous_alias)
         if node.has_error:
             self.errors += 1
@@ -1057,12 +1092,12 @@ class DefinitionWalker:
             sig = _collapse(self.text(node)) if len(self.text(node)) < 400 else _collapse(
                 self.src[node.start_byte : node.start_byte + 200]
             )
-            if type_node is not None and type_node.child_by_field_name("body") is not None:
+            if type_node is not None and type_node.child_by_field_id(F_BODY) is not None:
                 kw = type_node.children[0].type
-                tag = type_node.child_by_field_name("name")
+                tag = type_node.child_by_field_id(F_NAME)
                 sig = f"typedef {kw} {_name(tag) + ' ' if tag is not None else ''}{{...}} {_name(name_node)}"
             aliased = type_name(type_node)
-            if aliased is None and type_node is not None and type_node.child_by_field_name("body") is not None:
+            if aliased is None and type_node is not None and type_node.child_by_field_id(F_BODY) is not None:
                 aliased = _name(name_node)  # typedef struct { ... } foo_t: members are foo_t.*
             self.emit(_name(name_node), "typedef", name_node, node, self.type_scope(), sig, cond, type_=aliased)
         self.xref.type_refs(type_node, None, cond)
@@ -1070,11 +1105,11 @@ class DefinitionWalker:
     @_bounded
     def specifier(self, node: Node, cond: str | None, alias: str | None = None) -> None:
         """struct/union/enum with a body: the type, then its members or enumerators."""
-        body = node.child_by_field_name("body")
+        body = node.child_by_field_id(F_BODY)
         if body is None:
             return
         kind = _SPEC_KIND[node.type]
-        name_node = node.child_by_field_name("name")
+        name_node = node.child_by_field_id(F_NAME)
         owner = _name(name_node) if name_node is not None else alias
         if name_node is not None and owner is not None:
             self.emit(owner, kind, name_node, node, self.type_scope(), f"{kind} {owner}", cond)
@@ -1091,7 +1126,7 @@ class DefinitionWalker:
 
         def visit(child: Node, c: str | None) -> None:
             if child.type == "enumerator":
-                name_node = child.child_by_field_name("name")
+                name_node = child.child_by_field_id(F_NAME)
                 if name_node is not None:
                     self.emit(_name(name_node), "enumerator", name_node, child, scope, _collapse(self.text(child)), c)
             elif child.type in _PREPROC_BLOCKS:
@@ -1133,8 +1168,8 @@ class DefinitionWalker:
             visit(child, cond)
 
     def field(self, node: Node, owner: str | None, prefix: str, cond: str | None) -> None:
-        type_node = node.child_by_field_name("type")
-        declarators = node.children_by_field_name("declarator")
+        type_node = node.child_by_field_id(F_TYPE)
+        declarators = node.children_by_field_id(F_DECLARATOR)
         if node.has_error and not self.echo:
             self.errors += 1
         nested = _nested_type(type_node)
@@ -1145,7 +1180,7 @@ class DefinitionWalker:
                 self.plain_members(node, type_node, declarators, owner, prefix, cond)
             return
         spec, body = nested
-        named = spec.child_by_field_name("name") is not None
+        named = spec.child_by_field_id(F_NAME) is not None
         if named:
             self.specifier(spec, cond)  # `struct foo { ... } bar;` inside a struct defines struct foo
         if not declarators:
@@ -1161,7 +1196,7 @@ class DefinitionWalker:
         if owner is None:
             return
         kw = spec.children[0].type
-        tag = spec.child_by_field_name("name")
+        tag = spec.child_by_field_id(F_NAME)
         for decl in declarators:
             name_node, _, _ = declarator_name(decl)
             if name_node is None:
@@ -1214,8 +1249,8 @@ class DefinitionWalker:
 
     def define_call(self, node: Node, cond: str | None) -> None:
         """A `#define` that tree-sitter-c read as a generic directive (inside enum and struct bodies)."""
-        directive = node.child_by_field_name("directive")
-        arg = node.child_by_field_name("argument")
+        directive = node.child_by_field_id(F_DIRECTIVE)
+        arg = node.child_by_field_id(F_ARGUMENT)
         if directive is None or arg is None or (directive.text or b"").strip() != b"#define":
             return
         text = self.text(arg)
@@ -1229,19 +1264,19 @@ class DefinitionWalker:
         self.emit(m.group(1).decode("utf-8", "replace"), "macro", None, node, "file" if not self.is_header else "global", sig, cond, line=line, col=col)
 
     def macro(self, node: Node, cond: str | None) -> None:
-        name_node = node.child_by_field_name("name")
+        name_node = node.child_by_field_id(F_NAME)
         if name_node is None:
             return
         head_end = node.end_byte
-        params = node.child_by_field_name("parameters")
-        value = node.child_by_field_name("value")
+        params = node.child_by_field_id(F_PARAMETERS)
+        value = node.child_by_field_id(F_VALUE)
         first_line = self.text(node).split(b"\n", 1)[0]
         sig = _collapse(first_line.rstrip(b"\\"))
         if params is not None and value is None:
             sig = _collapse(self.src[node.start_byte : min(head_end, params.end_byte)])
         mtype = None
         if params is not None and value is not None:
-            m = _MACRO_TYPE_RX.search(self.text(value))
+            m = _MACRO_TYPE_RX.match(self.text(value))  # (each branch starts with ^: match is search, without trying every offset)
             if m:
                 mtype = (m.group(1) or m.group(2)).decode("utf-8", "replace")
         self.emit(_name(name_node), "macro", name_node, node, "file" if not self.is_header else "global", sig, cond, type_=mtype)

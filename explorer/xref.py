@@ -21,7 +21,37 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
-from tree_sitter import Node, Parser
+import tree_sitter_c
+from tree_sitter import Language, Node, Parser
+
+C_LANGUAGE = Language(tree_sitter_c.language())
+
+
+# The walkers ask for a node's fields and kinds by number, looked up here once: a field by name is a
+# linear search of the grammar's field names in each call, and `node.type` makes a new str each time
+# (`node.kind_id` is the same node kind as a small int; its name is `node.type`, aliases included).
+def _field_id(name: str) -> int:
+    fid = C_LANGUAGE.field_id_for_name(name)
+    if fid is None:
+        raise LookupError(f"tree-sitter-c has no field {name!r}")
+    return fid
+
+
+F_ALTERNATIVE, F_ARGUMENT, F_ARGUMENTS, F_BODY, F_CONDITION, F_CONSEQUENCE, F_DECLARATOR, F_DESIGNATOR = map(
+    _field_id, ("alternative", "argument", "arguments", "body", "condition", "consequence", "declarator", "designator"))
+F_DIRECTIVE, F_FIELD, F_FUNCTION, F_LEFT, F_NAME, F_PARAMETERS, F_RIGHT, F_SIZE, F_TYPE, F_VALUE = map(
+    _field_id, ("directive", "field", "function", "left", "name", "parameters", "right", "size", "type", "value"))
+
+# every kind id of the grammar (and the ERROR node's), with its name
+_KIND_NAMES = {i: name for i in (*range(C_LANGUAGE.node_kind_count), 0xFFFF) if (name := C_LANGUAGE.node_kind_for_id(i)) is not None}
+
+
+def kinds(*names: str) -> frozenset[int]:
+    """The kind ids whose `node.type` is one of `names` (a name may have several ids: aliases, tokens)."""
+    found = frozenset(i for i, name in _KIND_NAMES.items() if name in names)
+    if not found:
+        raise LookupError(f"tree-sitter-c has no node kind among {names!r}")
+    return found
 
 # Accessors whose second argument names the type of the result.
 CONTAINER_OF = frozenset(
@@ -58,6 +88,8 @@ _INDIRECT_CALL_RX = re.compile(r"^INDIRECT_CALL_(?:(\d)|INET(?:_1)?)$")
 DECLARES_LOCAL = frozenset({"DECLARE_SOCKADDR"})
 # Accessors whose first argument is the written location.
 WRITE_FIRST = frozenset(["WRITE_ONCE", "smp_store_release", "rcu_assign_pointer", "atomic_set", "xchg"])
+# the calls whose arguments are not all simply read (visit_call_expression), with INDIRECT_CALL_*
+_SPECIAL_CALLS = DECLARES_LOCAL | CONTAINER_OF | WRITE_FIRST
 
 _QUALIFIERS = re.compile(r"\b(?:const|volatile|struct|union|enum|restrict|__restrict|signed|unsigned)\b|\*|\[[^\]]*\]")
 _SKIP = frozenset(
@@ -71,6 +103,28 @@ _GENERIC = frozenset(
      "comma_expression", "unary_expression", "subscript_expression", "gnu_asm_expression"}
 )
 _PREPROC_BLOCKS = {"preproc_if", "preproc_ifdef", "preproc_elif", "preproc_elifdef", "preproc_else"}
+
+# the same sets as kind ids, for the walks' loops
+_K_IDENTIFIER, = kinds("identifier")  # one kind only (the aliases of identifiers have their own names)
+_K_DECLARATION = kinds("declaration")
+_K_PREPROC_BLOCKS = kinds(*_PREPROC_BLOCKS)
+_K_PREPROC_ELSE = kinds("preproc_else")
+_K_BLOCKS = kinds("compound_statement", "if_statement", "while_statement", "for_statement", "do_statement",
+                  "switch_statement", "case_statement", "labeled_statement", "else_clause", "ERROR",
+                  "translation_unit", "condition_clause", "attributed_statement")
+_K_EXPRESSION_HOLDERS = kinds("expression_statement", "return_statement", "parenthesized_expression")
+_K_NO_REFS = kinds(*_SKIP, "break_statement", "continue_statement")
+_K_FIELD_EXPRESSION = kinds("field_expression")
+_K_COMMENT = kinds("comment")
+_K_PARENTHESIZED_EXPRESSION = kinds("parenthesized_expression")
+_K_ERROR = kinds("ERROR")
+_K_RECORD_SPECIFIERS = kinds("struct_specifier", "union_specifier", "enum_specifier")
+_K_TYPE_NAMES = kinds("type_identifier", "primitive_type", "identifier")
+_K_TYPE_IDENTIFIER = kinds("type_identifier")
+_K_TYPE_DESCRIPTOR = kinds("type_descriptor")
+_K_INIT_DECLARATOR = kinds("init_declarator")
+_K_ARRAY_DECLARATOR = kinds("array_declarator")
+_K_PARENTHESIZED_DECLARATOR = kinds("parenthesized_declarator")
 
 
 class RefRow(NamedTuple):
@@ -128,14 +182,15 @@ def type_name(node: Node | None) -> str | None:
     """The tag or name a type node stands for: `struct sock` → sock, `u32` → u32."""
     if node is None:
         return None
-    t = node.type
-    if t in ("struct_specifier", "union_specifier", "enum_specifier"):
-        name = node.child_by_field_name("name")
+    k = node.kind_id
+    if k in _K_RECORD_SPECIFIERS:
+        name = node.child_by_field_id(F_NAME)
         return _text(name) if name is not None else None
-    if t in ("type_identifier", "primitive_type", "identifier"):
+    if k in _K_TYPE_NAMES:
         return _text(node)
+    t = node.type
     if t == "type_descriptor":
-        return type_name(node.child_by_field_name("type"))
+        return type_name(node.child_by_field_id(F_TYPE))
     if t == "sized_type_specifier":
         return " ".join(_text(node).split())
     return None
@@ -173,20 +228,20 @@ class RefCollector:
         if not self.enabled:
             return
         locals_: dict[str, str | None] = {}
-        declarator = node.child_by_field_name("declarator")
-        self.type_refs(node.child_by_field_name("type"), name, cond)
+        declarator = node.child_by_field_id(F_DECLARATOR)
+        self.type_refs(node.child_by_field_id(F_TYPE), name, cond)
         fdecl = declarator
         while fdecl is not None and fdecl.type != "function_declarator":
-            fdecl = fdecl.child_by_field_name("declarator")
+            fdecl = fdecl.child_by_field_id(F_DECLARATOR)
         self._uses = {}
         try:
             if fdecl is not None:
-                params = fdecl.child_by_field_name("parameters")
+                params = fdecl.child_by_field_id(F_PARAMETERS)
                 if params is not None:
                     for param in params.named_children:
                         if param.type == "parameter_declaration":
                             self.declare(param, locals_, name, cond, "p")
-            body = node.child_by_field_name("body")
+            body = node.child_by_field_id(F_BODY)
             if body is not None:
                 self.walk(body, locals_, name, cond)
             self._pack_locals(name_line)
@@ -200,7 +255,7 @@ class RefCollector:
         parts = []
         for local, (kind, uses) in self._uses.items():
             uses.sort()
-            seen = dict.fromkeys(f"{line - name_line}.{col}{role}" for line, col, role in uses)
+            seen = dict.fromkeys([f"{line - name_line}.{col}{role}" for line, col, role in uses])
             parts.append(f"{local}:{kind}:{','.join(seen)}")
         self.locals.append(LocalUses(name_line, ";".join(parts)))
 
@@ -271,7 +326,7 @@ class RefCollector:
         wrapped = _MACRO_PREFIX + body + _MACRO_SUFFIX
         parsed = _macro_parser().parse(wrapped)
         fn = parsed.root_node.named_child(0)
-        block = fn.child_by_field_name("body") if fn is not None and fn.type == "function_definition" else None
+        block = fn.child_by_field_id(F_BODY) if fn is not None and fn.type == "function_definition" else None
         if block is None:
             return
         locals_: dict[str, str | None] = {}
@@ -303,14 +358,14 @@ class RefCollector:
         """A top-level declaration: type uses, and designated initializers of ops tables."""
         if not self.enabled:
             return
-        type_node = node.child_by_field_name("type")
+        type_node = node.child_by_field_id(F_TYPE)
         self.type_refs(type_node, None, cond)
         tname = type_name(type_node) or anonymous_record_name(node)
-        for decl in node.children_by_field_name("declarator"):
+        for decl in node.children_by_field_id(F_DECLARATOR):
             if decl.type == "init_declarator":
-                value = decl.child_by_field_name("value")
+                value = decl.child_by_field_id(F_VALUE)
                 if value is not None:
-                    holder, is_array = _variable_name(decl.child_by_field_name("declarator"))
+                    holder, is_array = _variable_name(decl.child_by_field_id(F_DECLARATOR))
                     first = len(self.assigns)
                     self.table = holder
                     try:
@@ -329,7 +384,7 @@ class RefCollector:
             elements = []
             for child in value.named_children:
                 if child.type == "initializer_pair":
-                    child = child.child_by_field_name("value") or child
+                    child = child.child_by_field_id(F_VALUE) or child
                 if child.type == "initializer_list":
                     elements.append(child)
         for element in elements:
@@ -340,7 +395,7 @@ class RefCollector:
                 cur = stack.pop()
                 seen += 1
                 if cur.type == "pointer_expression" and cur.children and cur.children[0].type == "&":
-                    arg = cur.child_by_field_name("argument")
+                    arg = cur.child_by_field_id(F_ARGUMENT)
                     if arg is not None and arg.type == "identifier":
                         names.setdefault(_text(arg), None)
                 elif cur.type in ("initializer_list", "initializer_pair", "ERROR") or cur.type in _PREPROC_BLOCKS:
@@ -362,43 +417,44 @@ class RefCollector:
             return
         if node is None:
             return
-        t = node.type
-        if t in ("struct_specifier", "union_specifier", "enum_specifier"):
-            name = node.child_by_field_name("name")
+        k = node.kind_id
+        if k in _K_RECORD_SPECIFIERS:
+            name = node.child_by_field_id(F_NAME)
             if name is not None:
                 self.add(name, "type", func, cond)
-        elif t == "type_identifier":
+        elif k in _K_TYPE_IDENTIFIER:
             self.add(node, "type", func, cond)
-        elif t == "type_descriptor":
-            self.type_refs(node.child_by_field_name("type"), func, cond)
+        elif k in _K_TYPE_DESCRIPTOR:
+            self.type_refs(node.child_by_field_id(F_TYPE), func, cond)
 
     def declare(self, node: Node, locals_: dict[str, str | None], func: str | None, cond: str | None, kind: str = "l") -> None:
-        type_node = node.child_by_field_name("type")
+        type_node = node.child_by_field_id(F_TYPE)
         self.type_refs(type_node, func, cond)
         tname = type_name(type_node)
         if (self._uses is not None and type_node is not None and type_node.type in ("struct_specifier", "union_specifier")
-                and type_node.child_by_field_name("body") is not None):
+                and type_node.child_by_field_id(F_BODY) is not None):
             if tname is None:  # `struct { struct tcphdr th; ... } rep;`: members go under FUNCTION.rep
-                first, _ = _variable_name(next(iter(node.children_by_field_name("declarator")), None))
+                first, _ = _variable_name(next(iter(node.children_by_field_id(F_DECLARATOR)), None))
                 if first is not None:
                     tname = f"{func}.{first}" if func else first
                     self.local_records.append((type_node, tname))
             else:
                 self.local_records.append((type_node, None))
-        for decl in node.children_by_field_name("declarator"):
+        for decl in node.children_by_field_id(F_DECLARATOR):
             cur: Node | None = decl
             value = None
-            if decl.type == "init_declarator":
+            if decl.kind_id in _K_INIT_DECLARATOR:
                 cur = decl
-                value = decl.child_by_field_name("value")
-                cur = decl.child_by_field_name("declarator")
-            while cur is not None and cur.type not in ("identifier",):
-                if cur.type == "array_declarator":
-                    size = cur.child_by_field_name("size")
+                value = decl.child_by_field_id(F_VALUE)
+                cur = decl.child_by_field_id(F_DECLARATOR)
+            while cur is not None and cur.kind_id != _K_IDENTIFIER:
+                k = cur.kind_id
+                if k in _K_ARRAY_DECLARATOR:
+                    size = cur.child_by_field_id(F_SIZE)
                     if size is not None:
                         self.expr(size, locals_, func, cond, "read")
-                nxt = cur.child_by_field_name("declarator")
-                if nxt is None and cur.type == "parenthesized_declarator":
+                nxt = cur.child_by_field_id(F_DECLARATOR)
+                if nxt is None and k in _K_PARENTHESIZED_DECLARATOR:
                     nxt = next(iter(cur.named_children), None)
                 cur = nxt
             if cur is not None:
@@ -423,34 +479,33 @@ class RefCollector:
 
     def _walk(self, node: Node, locals_: dict[str, str | None], func: str | None, cond: str | None) -> None:
         stack: list[tuple[Node, str | None]] = [(node, cond)]
+        push = stack.append
         while stack:
             cur, c = stack.pop()
-            t = cur.type
-            if t == "declaration":
+            k = cur.kind_id  # node kinds compared as ints (see kinds())
+            if k in _K_DECLARATION:
                 if _statement_in_disguise(cur):
                     self.disguised_statement(cur, locals_, func, c)
                 else:
                     self.declare(cur, locals_, func, c)
-            elif t in _PREPROC_BLOCKS:
+            elif k in _K_PREPROC_BLOCKS:
                 own = self.cond_of(cur)
-                here = c if t == "preproc_else" else join_conditions(c, own)
-                alt = cur.child_by_field_name("alternative")
-                skip = {cur.child_by_field_name("condition"), cur.child_by_field_name("name"), alt}
+                here = c if k in _K_PREPROC_ELSE else join_conditions(c, own)
+                alt = cur.child_by_field_id(F_ALTERNATIVE)
+                skip = {cur.child_by_field_id(F_CONDITION), cur.child_by_field_id(F_NAME), alt}
                 for child in reversed(cur.children):
                     if child.is_named and child not in skip:
-                        stack.append((child, here))
+                        push((child, here))
                 if alt is not None:
-                    stack.append((alt, c))
-            elif t in ("compound_statement", "if_statement", "while_statement", "for_statement",
-                       "do_statement", "switch_statement", "case_statement", "labeled_statement",
-                       "else_clause", "ERROR", "translation_unit", "condition_clause", "attributed_statement"):
+                    push((alt, c))
+            elif k in _K_BLOCKS:
                 for child in reversed(cur.children):
                     if child.is_named:
-                        stack.append((child, c))
-            elif t in ("expression_statement", "return_statement", "parenthesized_expression"):
+                        push((child, c))
+            elif k in _K_EXPRESSION_HOLDERS:
                 for child in cur.named_children:
                     self.expr(child, locals_, func, c, "read")
-            elif t in _SKIP or t == "break_statement" or t == "continue_statement":
+            elif k in _K_NO_REFS:
                 continue
             else:
                 self.expr(cur, locals_, func, c, "read")
@@ -464,17 +519,17 @@ class RefCollector:
             cur = stack.pop()
             t = cur.type
             if t == "macro_type_specifier":
-                name = cur.child_by_field_name("name")
+                name = cur.child_by_field_id(F_NAME)
                 if name is not None:
                     self.add(name, "call", func, cond)
                 for child in cur.named_children:
                     if child is not name and child != name:
                         stack.append(child)
             elif t == "function_declarator":
-                inner = cur.child_by_field_name("declarator")
+                inner = cur.child_by_field_id(F_DECLARATOR)
                 if inner is not None and inner.type == "identifier":
                     self.add(inner, "call", func, cond)
-                params = cur.child_by_field_name("parameters")
+                params = cur.child_by_field_id(F_PARAMETERS)
                 if params is not None:
                     stack.append(params)
             elif t in ("identifier", "type_identifier"):
@@ -492,17 +547,20 @@ class RefCollector:
     def expr(self, node: Node, locals_: dict[str, str | None], func: str | None, cond: str | None, role: str,
              init_type: str | None = None) -> None:
         """References in an expression, walked with an explicit stack; one visit_* per node type."""
-        walk = _ExpressionWalk(locals_, func, cond, [(node, role, init_type)])
+        # tuple.__new__: the NamedTuple without its Python-level __new__ (once per expression, a hot path)
+        walk = tuple.__new__(_ExpressionWalk, (locals_, func, cond, [(node, role, init_type)]))
         stack = walk.stack
         pop = stack.pop
-        visit_of = _EXPRESSION_VISITS.get
+        visit_of = _VISIT_BY_KIND.get
         other = RefCollector.visit_other
         append_ref = self.refs.append
         new = tuple.__new__
+        identifier = _K_IDENTIFIER
+        nothing = _K_NOTHING
         while stack:
             cur, r, itype = pop()
-            t = cur.type
-            if t == "identifier":  # the commonest node, visit_identifier inlined (a hot path)
+            k = cur.kind_id
+            if k == identifier:  # the commonest node, visit_identifier and local_use inlined (a hot path)
                 raw = cur.text
                 if raw is None:
                     continue
@@ -510,10 +568,16 @@ class RefCollector:
                 if text not in locals_:
                     row, col = cur.start_point
                     append_ref(new(RefRow, (row + 1, col, col + len(raw), text, r, func, cond, None)))
-                elif self._uses is not None:
-                    self.local_use(cur, text, r)
-            else:
-                visit_of(t, other)(self, walk, cur, r, itype)
+                else:
+                    uses = self._uses
+                    if uses is not None:
+                        entry = uses.get(text)
+                        if entry is None:
+                            entry = uses[text] = ("l", [])
+                        row, col = cur.start_point
+                        entry[1].append((row + 1, col, _LOCAL_ROLES.get(r, "r")))
+            elif k not in nothing:  # literals and the like (visit_nothing) are passed over here
+                visit_of(k, other)(self, walk, cur, r, itype)
 
     def visit_identifier(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
         raw = node.text
@@ -527,9 +591,8 @@ class RefCollector:
 
     def visit_generic(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
         """Expressions whose parts are simply read (a parenthesized one passes its role on)."""
-        sub = role if node.type == "parenthesized_expression" else "read"
-        for child in reversed(node.named_children):
-            w.stack.append((child, sub, None))
+        sub = role if node.kind_id in _K_PARENTHESIZED_EXPRESSION else "read"
+        w.stack.extend([(child, sub, None) for child in reversed(node.named_children)])
 
     def visit_nothing(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
         """Literals, comments, directives, field names, primitive types: no reference."""
@@ -541,33 +604,45 @@ class RefCollector:
         self.add(node, "type", w.func, w.cond)
 
     def visit_field_expression(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
-        field = node.child_by_field_name("field")
-        arg = node.child_by_field_name("argument")
-        if field is not None:
-            self.add(field, role, w.func, w.cond, self.member_key(arg, w.locals_, _text(field)))
+        field = node.child_by_field_id(F_FIELD)
+        arg = node.child_by_field_id(F_ARGUMENT)
+        if field is not None:  # self.add inlined, the field's text decoded once
+            raw = field.text
+            name = raw.decode("utf-8", "replace") if raw is not None else ""
+            row, col = field.start_point
+            key = self.member_key(arg, w.locals_, name)
+            self.refs.append(tuple.__new__(RefRow, (row + 1, col, col + field.end_byte - field.start_byte, name, role, w.func, w.cond, key)))
         if arg is not None:
             w.stack.append((arg, "read", None))
 
     def visit_call_expression(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
-        fn = node.child_by_field_name("function")
-        args = node.child_by_field_name("arguments")
-        fname = _text(fn) if fn is not None and fn.type == "identifier" else None
+        fn = node.child_by_field_id(F_FUNCTION)
+        args = node.child_by_field_id(F_ARGUMENTS)
+        stack = w.stack
+        fname = None
         if fn is not None:
-            w.stack.append((fn, "call" if fn.type in ("identifier", "field_expression") else "read", None))
+            k = fn.kind_id
+            if k == _K_IDENTIFIER:
+                fname = _text(fn)
+            stack.append((fn, "call" if k == _K_IDENTIFIER or k in _K_FIELD_EXPRESSION else "read", None))
         if args is None:
             return
-        arg_nodes = [a for a in args.named_children if a.type != "comment"]
-        if fname in DECLARES_LOCAL and len(arg_nodes) >= 2 and arg_nodes[1].type == "identifier":
+        arg_nodes = [a for a in args.named_children if a.kind_id not in _K_COMMENT]
+        if fname is None or (fname not in _SPECIAL_CALLS and not fname.startswith("INDIRECT_CALL_")):
+            # the common case: every argument read, first to last
+            stack.extend([(a, "read", None) for a in arg_nodes])
+            return
+        if fname in DECLARES_LOCAL and len(arg_nodes) >= 2 and arg_nodes[1].kind_id == _K_IDENTIFIER:
             # DECLARE_SOCKADDR(struct sockaddr_in *, sin, msg->msg_name) declares `sin`
             w.locals_[_text(arg_nodes[1])] = normalize_type_text(_text(arg_nodes[0]))
             self.local_declared(arg_nodes[1], _text(arg_nodes[1]), "l")
             arg_nodes = arg_nodes[2:]
-        indirect = _INDIRECT_CALL_RX.match(fname) if fname else None
-        if fname and indirect:
+        indirect = _INDIRECT_CALL_RX.match(fname)
+        if indirect:
             # INDIRECT_CALL_2(f, f2, f1, args): f is called; f1, f2 are the likely targets
             n = int(indirect.group(1)) if indirect.group(1) else (1 if fname.endswith("_1") else 2)
             for a in arg_nodes[: n + 1]:
-                w.stack.append((a, "call", None))
+                stack.append((a, "call", None))
             arg_nodes = arg_nodes[n + 1 :]
         for i, a in enumerate(arg_nodes):
             if fname in CONTAINER_OF and i == 1:
@@ -575,37 +650,37 @@ class RefCollector:
             elif fname in CONTAINER_OF and i == 2:
                 continue  # a member path, not an expression
             else:
-                w.stack.append((a, "write" if (fname in WRITE_FIRST and i == 0) else "read", None))
+                stack.append((a, "write" if (fname in WRITE_FIRST and i == 0) else "read", None))
 
     def visit_assignment_expression(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
-        left = node.child_by_field_name("left")
-        right = node.child_by_field_name("right")
+        left = node.child_by_field_id(F_LEFT)
+        right = node.child_by_field_id(F_RIGHT)
         if left is not None:
             w.stack.append((left, "write", None))
             if right is not None and left.type == "field_expression":
                 fn_name = _function_value(right)
-                field = left.child_by_field_name("field")
+                field = left.child_by_field_id(F_FIELD)
                 if fn_name and fn_name not in w.locals_ and field is not None:
-                    key = self.member_key(left.child_by_field_name("argument"), w.locals_, _text(field))
+                    key = self.member_key(left.child_by_field_id(F_ARGUMENT), w.locals_, _text(field))
                     if not key.startswith("?"):
                         self.assigns.append(FnAssign(node.start_point[0] + 1, key, fn_name))
         if right is not None:
             w.stack.append((right, "read", None))
 
     def visit_update_expression(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
-        arg = node.child_by_field_name("argument")
+        arg = node.child_by_field_id(F_ARGUMENT)
         if arg is not None:
             w.stack.append((arg, "write", None))
 
     def visit_pointer_expression(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
-        arg = node.child_by_field_name("argument")
+        arg = node.child_by_field_id(F_ARGUMENT)
         op = node.children[0].type if node.children else ""
         if arg is not None:
             w.stack.append((arg, "addr" if op == "&" else "read", None))
 
     def visit_type_operator(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
         """Casts, sizeof, alignof, offsetof: a type use, and the operand read."""
-        tnode = node.child_by_field_name("type")
+        tnode = node.child_by_field_id(F_TYPE)
         if tnode is not None:
             self.type_refs(tnode, w.func, w.cond)
         for child in node.named_children:
@@ -613,9 +688,9 @@ class RefCollector:
                 w.stack.append((child, "read", None))
 
     def visit_compound_literal_expression(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
-        tnode = node.child_by_field_name("type")
+        tnode = node.child_by_field_id(F_TYPE)
         self.type_refs(tnode, w.func, w.cond)
-        value = node.child_by_field_name("value")
+        value = node.child_by_field_id(F_VALUE)
         if value is not None:
             w.stack.append((value, "read", type_name(tnode)))
 
@@ -625,8 +700,8 @@ class RefCollector:
 
     def visit_initializer_pair(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
         """`.listen = inet_listen` in an initializer of a known type: a member write, maybe a function stored."""
-        value = node.child_by_field_name("value")
-        designators = node.children_by_field_name("designator")
+        value = node.child_by_field_id(F_VALUE)
+        designators = node.children_by_field_id(F_DESIGNATOR)
         sub_type = None
         if itype and len(designators) == 1 and designators[0].type == "field_designator":
             fid = designators[0].named_children[0] if designators[0].named_children else None
@@ -654,8 +729,8 @@ class RefCollector:
 
     def visit_other(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
         """ERROR and the rest: their identifiers are read."""
-        for child in reversed(node.named_children):
-            w.stack.append((child, "read", itype if node.type == "ERROR" else None))
+        sub_type = itype if node.kind_id in _K_ERROR else None
+        w.stack.extend([(child, "read", sub_type) for child in reversed(node.named_children)])
 
     def type_refs_text(self, node: Node, func: str | None, cond: str | None) -> None:
         """A type written as a macro argument (container_of's second): `struct foo` → a type use."""
@@ -679,28 +754,30 @@ class RefCollector:
         for _ in range(64):
             if cur is None:
                 return None
-            t = cur.type
-            if t == "identifier":
+            k = cur.kind_id
+            if k == _K_IDENTIFIER:
                 name = _text(cur)
                 if name in locals_:
                     tname = locals_[name]
                     return (f"t:{tname}", hops[::-1]) if tname else None
                 return (f"g:{name}", hops[::-1])
-            if t == "field_expression":
-                field = cur.child_by_field_name("field")
+            if k in _K_FIELD_EXPRESSION:
+                field = cur.child_by_field_id(F_FIELD)
                 if field is None:
                     return None
                 hops.append(_text(field))
-                cur = cur.child_by_field_name("argument")
-            elif t in ("parenthesized_expression",):
+                cur = cur.child_by_field_id(F_ARGUMENT)
+                continue
+            t = cur.type
+            if t in ("parenthesized_expression",):
                 cur = next((c for c in cur.named_children if c.type != "comment"), None)
             elif t in ("pointer_expression", "subscript_expression", "update_expression"):
-                cur = cur.child_by_field_name("argument")
+                cur = cur.child_by_field_id(F_ARGUMENT)
             elif t == "cast_expression":
-                tname = type_name(cur.child_by_field_name("type"))
+                tname = type_name(cur.child_by_field_id(F_TYPE))
                 return (f"t:{tname}", hops[::-1]) if tname else None
             elif t == "call_expression":
-                fn = cur.child_by_field_name("function")
+                fn = cur.child_by_field_id(F_FUNCTION)
                 if fn is None or fn.type != "identifier":
                     return None
                 fname = _text(fn)
@@ -718,11 +795,11 @@ class RefCollector:
                     return None
                 return (f"c:{fname}", hops[::-1])
             elif t == "conditional_expression":
-                cur = cur.child_by_field_name("consequence") or cur.child_by_field_name("alternative")
+                cur = cur.child_by_field_id(F_CONSEQUENCE) or cur.child_by_field_id(F_ALTERNATIVE)
             elif t == "assignment_expression":
-                cur = cur.child_by_field_name("left")
+                cur = cur.child_by_field_id(F_LEFT)
             elif t == "comma_expression":
-                cur = cur.child_by_field_name("right")
+                cur = cur.child_by_field_id(F_RIGHT)
             else:
                 return None
         return None
@@ -774,7 +851,7 @@ def join_conditions(outer: str | None, inner: str | None) -> str | None:
 
 
 def _call_arguments(call: Node) -> list[Node]:
-    arguments = call.child_by_field_name("arguments")
+    arguments = call.child_by_field_id(F_ARGUMENTS)
     return [] if arguments is None else [a for a in arguments.named_children if a.type != "comment"]
 
 
@@ -798,7 +875,7 @@ def _text(node: Node) -> str:
 def _statement_in_disguise(node: Node) -> bool:
     """A declaration whose type is a macro call and which declares a function (or holds an
     ERROR) is a statement behind a loop macro without braces."""
-    type_node = node.child_by_field_name("type")
+    type_node = node.child_by_field_id(F_TYPE)
     if type_node is None or type_node.type != "macro_type_specifier":
         return False
     return any(c.type in ("function_declarator", "ERROR") for c in node.children)
@@ -807,11 +884,11 @@ def _statement_in_disguise(node: Node) -> bool:
 def anonymous_record_name(node: Node) -> str | None:
     """The name the members of a declaration's anonymous struct or union go under: its first
     variable's (`static const struct { ... } icmpmibmap[] = ...` → icmpmibmap.name), else None."""
-    type_node = node.child_by_field_name("type")
+    type_node = node.child_by_field_id(F_TYPE)
     if (type_node is None or type_node.type not in ("struct_specifier", "union_specifier")
-            or type_node.child_by_field_name("name") is not None or type_node.child_by_field_name("body") is None):
+            or type_node.child_by_field_id(F_NAME) is not None or type_node.child_by_field_id(F_BODY) is None):
         return None
-    return _variable_name(next(iter(node.children_by_field_name("declarator")), None))[0]
+    return _variable_name(next(iter(node.children_by_field_id(F_DECLARATOR)), None))[0]
 
 
 def _variable_name(node: Node | None) -> tuple[str | None, bool]:
@@ -827,7 +904,7 @@ def _variable_name(node: Node | None) -> tuple[str | None, bool]:
         if node.type == "parenthesized_declarator":
             node = next((c for c in node.named_children if c.type != "comment"), None)
         else:
-            node = node.child_by_field_name("declarator")
+            node = node.child_by_field_id(F_DECLARATOR)
     return None, is_array
 
 
@@ -837,12 +914,12 @@ def _function_value(node: Node) -> str | None:
         if node.type == "identifier":
             return _text(node)
         if node.type == "pointer_expression":
-            arg = node.child_by_field_name("argument")
+            arg = node.child_by_field_id(F_ARGUMENT)
             if arg is None:
                 return None
             node = arg
         elif node.type in ("cast_expression",):
-            value = node.child_by_field_name("value")
+            value = node.child_by_field_id(F_VALUE)
             if value is None:
                 return None
             node = value
@@ -857,3 +934,5 @@ def _function_value(node: Node) -> str | None:
 
 
 _EXPRESSION_VISITS = _expression_visits()
+_VISIT_BY_KIND = {k: visit for k, name in _KIND_NAMES.items() if (visit := _EXPRESSION_VISITS.get(name)) is not None}
+_K_NOTHING = frozenset(k for k, visit in _VISIT_BY_KIND.items() if visit is RefCollector.visit_nothing)
