@@ -32,7 +32,7 @@ Standard library only: the CLI's lookups read annotations too.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections import namedtuple
 from pathlib import Path
 
 from .store import Index, SourceChanged, Symbol
@@ -49,23 +49,35 @@ HASH_LENGTH = 12
 _LINK_RX = re.compile(r"\[\[(?:src:)?([^\[\]|\n]+?)(?:\|([^\[\]\n]+?))?\]\]")  # [[name]] / [[name|text]] as plain text
 
 
-@dataclass
-class Anchor:
+# The records are not dataclasses: `kexplore lookup` of an annotated symbol reads its annotation, and
+# a lookup does not import dataclasses (tests/test_lookup_imports.py).  The named tuples' annotations
+# are for mypy.
+
+
+class Anchor(namedtuple("Anchor", "line text")):
+    __slots__ = ()
     line: int  # in the annotation file
     text: str
 
 
-@dataclass
 class Annotation:
-    path: Path
-    line: int  # of the heading
-    symbol: str
-    text: str = ""
-    reviewed: dict[str, str | None] = field(default_factory=dict)  # kernel → hash of the reviewed definition
-    reviewed_line: int | None = None  # the first `reviewed` comment
-    reviewed_lines: dict[str, int] = field(default_factory=dict)  # kernel → the line of its mark
-    review_end: int | None = None  # the last `reviewed` comment of the block under the heading
-    anchors: list[Anchor] = field(default_factory=list)
+    """The commentary under one level-2 heading; `parse_file` fills it in as it reads the lines below."""
+
+    __slots__ = ("anchors", "line", "path", "review_end", "reviewed", "reviewed_line", "reviewed_lines", "symbol", "text")
+
+    def __init__(self, path: Path, line: int, symbol: str, text: str = "") -> None:
+        self.path = path
+        self.line = line  # of the heading
+        self.symbol = symbol
+        self.text = text
+        self.reviewed: dict[str, str | None] = {}  # kernel → hash of the reviewed definition
+        self.reviewed_line: int | None = None  # the first `reviewed` comment
+        self.reviewed_lines: dict[str, int] = {}  # kernel → the line of its mark
+        self.review_end: int | None = None  # the last `reviewed` comment of the block under the heading
+        self.anchors: list[Anchor] = []
+
+    def __repr__(self) -> str:
+        return f"Annotation({self.symbol!r}, {self.path.name}:{self.line})"
 
     def summary(self, limit: int = 240) -> str:
         """The first paragraph, for hovers and terminal output."""
@@ -86,14 +98,14 @@ FINDINGS = ("missing", "anchor-gone", "changed", "unreviewed", "source-changed",
 WARNINGS = frozenset({"repeats-kernel-doc"})  # reported, but `kexplore check` still succeeds
 
 
-@dataclass
-class Finding:
+class Finding(namedtuple("Finding", "path line symbol kernel problem finding", defaults=("heading",))):
+    __slots__ = ()
     path: str
     line: int
     symbol: str
     kernel: str | None
     problem: str  # the sentence for a person
-    finding: str = "heading"  # one of FINDINGS, for scripts
+    finding: str  # one of FINDINGS, for scripts (default: heading)
 
     def as_dict(self) -> dict[str, object]:
         """A row of `kexplore check --json`."""

@@ -2,7 +2,11 @@
 
 Lookups (lookup, search, show, dump, versions) read SQLite only: this module imports
 the standard library and the project's light modules at the top, and anything heavy
-(tree-sitter, Pygments, rich) inside the one command that needs it.
+(tree-sitter, Pygments, rich) inside the one command that needs it.  A lookup's start-up is
+issue 10's figure (benchmarks/lookup_time.py): the top imports no module whose import costs more
+than the lookup's query either (tests/test_lookup_imports.py): neither dataclasses nor typing
+(`TYPE_CHECKING` below is mypy's only), difflib only where names are suggested, explorer.history
+in the commands that compare kernels, explorer.annotations only for a symbol a page annotates.
 
 Exit codes: 0 success, 1 nothing found or the work failed, 2 bad arguments.
 """
@@ -10,42 +14,41 @@ Exit codes: 0 success, 1 nothing found or the work failed, 2 bad arguments.
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import re
 import sqlite3
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .config import ConfigError, Project
 from .console import EXIT_FAIL, EXIT_OK, EXIT_USAGE, emit_json, err
-from .history import Definition, DiffPart, definitions, diff_parts, find, pair
-from .opsgroups import OpsContext
 from .store import (
     CALL_TREE_LIMIT,
     CALLABLE_KINDS,
     KINDS,
     LOCAL_ROLES,
     ROLES,
-    CallNode,
-    CallTree,
     Index,
     IndexDamaged,
     IndexMissing,
     SourceChanged,
-    StructField,
     Symbol,
     Syscall,
+    find,
     is_damage,
 )
 
+TYPE_CHECKING = False  # True for mypy, which reads this name as typing.TYPE_CHECKING; no import of typing at run time
 if TYPE_CHECKING:
+    from typing import Any
+
     from .annotations import Annotation
+    from .history import Definition, DiffPart, HistoryRow
     from .indexer import IndexResult
+    from .opsgroups import OpsContext
+    from .storerecords import CallNode, CallTree, StructField
 
 
 def _common(json_help: str = "print JSON instead of text") -> argparse.ArgumentParser:
@@ -118,10 +121,10 @@ class _Skipped:
 class _OnlyOne:
     def __init__(self, sub: argparse._SubParsersAction[argparse.ArgumentParser], only: str | None) -> None:
         self.sub = sub
-        self._only = only
+        self.only = only
 
     def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser | _Skipped:
-        if self._only is None or name == self._only:
+        if self.only is None or name == self.only:
             return self.sub.add_parser(name, **kwargs)
         return _Skipped()
 
@@ -426,9 +429,31 @@ def _syscall_fields(calls: list[Syscall]) -> dict[str, object]:
 
 
 def _annotations(project: Project, names: set[str] | None = None) -> dict[str, Annotation]:
-    from .annotations import by_symbol
+    """The annotations of `names` (None: of every symbol), as `annotations.by_symbol` finds them.  With
+    `names`, only the pages annotating one of them are read, and explorer.annotations is not imported
+    when none is annotated: which page annotates which symbol is kept in explorer.startcache."""
+    docs = project.docs
+    if names is None:
+        from .annotations import by_symbol
 
-    return by_symbol(project.docs, names)
+        return by_symbol(docs)
+    from .startcache import annotated
+
+    pages = annotated(docs)
+    wanted = {name for name in names if name in pages}
+    if not wanted:
+        return {}
+    from .annotations import by_symbol, parse_file
+
+    out: dict[str, Annotation] = {}
+    try:
+        for page in sorted({pages[name] for name in wanted}):
+            for a in parse_file(docs / page, docs.parent)[0]:
+                if a.symbol in wanted and pages[a.symbol] == page:
+                    out.setdefault(a.symbol, a)
+    except (OSError, UnicodeDecodeError):
+        pass  # a page removed or rewritten since: read them all, below
+    return out if set(out) == wanted else by_symbol(docs, names)
 
 
 def _note_text(notes: dict[str, Annotation], name: str) -> str | None:
@@ -558,6 +583,8 @@ def cmd_local_refs(project: Project, args: argparse.Namespace) -> int:
         found = index.local_refs(args.within, args.name)
         if not found:
             names = index.locals_of(args.within)
+            import difflib
+
             close = difflib.get_close_matches(args.name, names, n=5, cutoff=0.5)
             what = f"did you mean {', '.join(close)}?" if close else (f"its locals and parameters: {', '.join(names[:12])}"
                                                                        + (" …" if len(names) > 12 else "") if names else "it has none")
@@ -851,6 +878,8 @@ def _path_prefix(text: str) -> str:
 
 
 def _add_history_parsers(sub: _OnlyOne) -> None:
+    if sub.only not in (None, "history", "diff", "changes"):
+        return  # their shared parents are not worth building for another command
     across = argparse.ArgumentParser(add_help=False)
     across.add_argument("--json", action="store_true", help="print JSON instead of text")
     across.add_argument("--snippets", metavar="DIR", type=Path,
@@ -934,28 +963,14 @@ def _said_alone(args: argparse.Namespace, older: str, newer: str) -> None:
 
 def _definitions(project: Project, kernel: str, index: Index, name: str, kind: str | None) -> list[Definition]:
     """The definitions of `name` in one kernel, with their texts; SourceChanged if a tree differs from its index."""
+    from .history import definitions
+
     return definitions(kernel, index, project.tree(kernel), name, kind)
 
 
-@dataclass(frozen=True)
-class HistoryRow:
-    """One line of `kexplore history`: a definition in one kernel, compared with the previous indexed kernel."""
-
-    kernel: str
-    kind: str | None
-    path: str | None
-    line: int | None
-    end_line: int | None
-    signature: str | None
-    changed: bool | None  # None: nothing to compare with (the first indexed kernel, or not indexed)
-    status: str  # present, unchanged, changed, added, removed, absent, not indexed
-    from_path: str | None = None  # the counterpart's path in the previous kernel (another one when moved)
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
 def _history_rows(kernel: str, found: list[Definition], previous: list[Definition] | None) -> list[HistoryRow]:
+    from .history import HistoryRow, pair
+
     def row(d: Definition, changed: bool | None, status: str, before: Definition | None = None) -> HistoryRow:
         s = d.sym
         return HistoryRow(kernel, s.kind, s.path, s.line, s.end_line, s.signature, changed, status,
@@ -983,6 +998,8 @@ def _history_rows(kernel: str, found: list[Definition], previous: list[Definitio
 
 
 def cmd_history(project: Project, args: argparse.Namespace) -> int:
+    from .history import HistoryRow
+
     rows: list[HistoryRow] = []
     previous: list[Definition] | None = None
     suggestions: list[str] | None = None
@@ -1065,6 +1082,8 @@ def cmd_diff(project: Project, args: argparse.Namespace) -> int:
         if suggestions:
             print(f"did you mean: {', '.join(suggestions)}", file=sys.stderr)
         return EXIT_FAIL
+    from .history import diff_parts
+
     parts = diff_parts(older, newer, k1, k2)
     if args.json:
         def part_json(p: DiffPart) -> dict[str, object]:

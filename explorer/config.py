@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
-from dataclasses import dataclass, field
+from collections import namedtuple
 from pathlib import Path
 
 from .safepath import is_clean
+
+TYPE_CHECKING = False  # True for mypy, which reads this name as typing.TYPE_CHECKING; no import of typing at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 _KERNEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
@@ -21,18 +24,23 @@ class ConfigError(Exception):
     """kernels.toml is missing, malformed, or does not name the kernel asked for."""
 
 
-@dataclass(frozen=True)
-class KernelSpec:
-    """One kernel as declared in kernels.toml."""
+class KernelSpec(namedtuple("KernelSpec", "name title debian_package tarball paths include_linux xref_paths",
+                            defaults=("", None, None, (), "direct", ()))):
+    """One kernel as declared in kernels.toml.
 
+    A named tuple (collections'), not a dataclass: every command builds one, and `lookup` does not
+    import dataclasses (tests/test_lookup_imports.py).  The defaults are the named tuple's; the
+    annotations say the fields' types to mypy (tests/test_lookup_imports.py checks they name the fields)."""
+
+    __slots__ = ()
     name: str
-    title: str = ""
-    debian_package: str | None = None
-    tarball: str | None = None
-    paths: tuple[str, ...] = ()
-    include_linux: str = "direct"
+    title: str
+    debian_package: str | None
+    tarball: str | None
+    paths: tuple[str, ...]
+    include_linux: str
     # where references are recorded; elsewhere only definitions.  Empty: everywhere.
-    xref_paths: tuple[str, ...] = ()
+    xref_paths: tuple[str, ...]
 
     def records_refs(self, rel: str) -> bool:
         if not self.xref_paths:
@@ -40,24 +48,25 @@ class KernelSpec:
         return any(rel == p or rel.startswith(p.rstrip("/") + "/") for p in self.xref_paths)
 
 
-@dataclass(frozen=True)
-class Project:
-    """The folder holding kernels.toml, lock files, extracted trees and indexes."""
+class Project(namedtuple("Project", "snippets kernels default", defaults=(None,))):
+    """The folder holding kernels.toml, lock files, extracted trees and indexes (a named tuple, as KernelSpec)."""
 
+    __slots__ = ()
     snippets: Path
-    kernels: dict[str, KernelSpec] = field(default_factory=dict)
-    default: str | None = None
+    kernels: dict[str, KernelSpec]
+    default: str | None
 
     @classmethod
     def load(cls, snippets: Path | str | None = None) -> Project:
         root = Path(snippets or os.environ.get("KEXPLORE_SNIPPETS") or PACKAGE_ROOT / "kernel-snippets")
         toml_path = root / "kernels.toml"
+        from .startcache import cached  # kernels.toml as parsed last time, while the file is unchanged
+
         try:
-            data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+            data = cached("kernels", os.path.abspath(root), [os.path.abspath(toml_path)], lambda: _read_toml(toml_path),
+                          lambda value: isinstance(value, dict))
         except FileNotFoundError:
             raise ConfigError(f"{toml_path} not found: point --snippets at the folder holding kernels.toml") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{toml_path}: {exc}") from None
         kernels: dict[str, KernelSpec] = {}
         for name, table in (data.get("kernels") or {}).items():
             if not _KERNEL_NAME.fullmatch(name):
@@ -102,6 +111,15 @@ class Project:
 
     def index_path(self, name: str) -> Path:
         return self.snippets / "index" / f"{name}.sqlite"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # here: its import costs more than a lookup's query, and a lookup finds the data in explorer.startcache
+
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def cache_dir() -> Path:

@@ -17,7 +17,6 @@ No import here beyond the standard library: the CLI uses `url_path` (through `ex
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from urllib.parse import quote
@@ -35,6 +34,8 @@ def html_text(text: str) -> str:
 
 def html_attr(text: str) -> str:
     """`text` as the value of a quoted HTML attribute: ``& < > " '`` become entities."""
+    import html  # here: its table of 2,000 entities costs a lookup, which prints a URL (`url_path`), more than its query
+
     return html.escape(text, quote=True)
 
 

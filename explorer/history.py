@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .store import Index, Symbol, counterparts
+from .store import Index, Symbol, counterparts, find  # find: there, for `lookup`, which does not import this module
 
 
 @dataclass(frozen=True)
@@ -39,12 +39,22 @@ class DiffPart:
     diff: str
 
 
-def find(index: Index, name: str, kind: str | None = None) -> list[Symbol]:
-    """The definitions of `name` (a bare field name: the members of every struct that has it)."""
-    found = index.lookup(name, kind)
-    if not found and "." not in name:
-        found = [s for s in index.members_named(name) if kind in (None, "member")]
-    return found
+@dataclass(frozen=True)
+class HistoryRow:
+    """One line of `kexplore history`: a definition in one kernel, compared with the previous indexed kernel."""
+
+    kernel: str
+    kind: str | None
+    path: str | None
+    line: int | None
+    end_line: int | None
+    signature: str | None
+    changed: bool | None  # None: nothing to compare with (the first indexed kernel, or not indexed)
+    status: str  # present, unchanged, changed, added, removed, absent, not indexed
+    from_path: str | None = None  # the counterpart's path in the previous kernel (another one when moved)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
 
 
 def definitions(kernel: str, index: Index, tree: Path, name: str, kind: str | None = None,

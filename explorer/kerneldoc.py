@@ -13,7 +13,7 @@ comment gives (a comment naming something else is attached to nothing; a few `#d
 other names in between are passed over); when the next
 definitions are the same name again (`#ifdef CONFIG_X` a function, `#else` a macro), each gets
 the comment.  Pure Python on bytes, no tree-sitter: the indexer's worker calls `attach` with the
-definitions it found, and `KernelDoc` is what readers get back from the index.
+definitions it found, and `store.KernelDoc` is what readers get back from the index.
 """
 
 from __future__ import annotations
@@ -77,34 +77,6 @@ class DocRow(NamedTuple):
     returns: str | None
     context: str | None
     text: str | None  # None for a member's own line: its text is the summary
-
-
-@dataclass(frozen=True)
-class KernelDoc:
-    """A definition's kernel-doc, as `kexplore doc` and `lookup --json` give it."""
-
-    path: str
-    line: int
-    summary: str
-    params: dict[str, str]
-    returns: str | None
-    context: str | None
-    text: str
-    member: bool = False  # documented by an `@member:` line of its container's comment
-
-    def as_dict(self) -> dict[str, object]:
-        return {"path": self.path, "line": self.line, "summary": self.summary, "params": self.params,
-                "returns": self.returns, "context": self.context, "text": self.text}
-
-    @classmethod
-    def from_row(cls, path: str, line: int, summary: str, params: str | None, returns: str | None,
-                 context: str | None, text: str | None) -> KernelDoc:
-        try:
-            loaded = json.loads(params) if params else None
-        except ValueError:  # a damaged row: the rest of the doc is still worth showing
-            loaded = None
-        return cls(path, line, summary, loaded if isinstance(loaded, dict) else {}, returns, context,
-                   summary if text is None else text, member=params is None)
 
 
 class _Definition(Protocol):

@@ -3,20 +3,55 @@
 Readers (the CLI, the site) use only this module and the standard library: no
 tree-sitter, no Pygments, no MkDocs.  The indexer writes a new database beside the
 old one and renames it into place, so a reader never sees half an index.
+
+A lookup imports this module and nothing else of the project's readers, so it imports neither
+dataclasses nor typing (each costs more than a lookup's query: benchmarks/lookup_time.py,
+tests/test_lookup_imports.py): what a lookup returns (`Symbol`, `KernelDoc`, `Export`, `Syscall`)
+are named tuples of collections, whose annotations are for mypy; the other readers' records are
+in explorer/storerecords.py, imported where they are built.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections import deque
+from collections import deque, namedtuple
 from collections.abc import Callable, Collection, Hashable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import NamedTuple, NotRequired, TypedDict, TypeVar
 
-from .kerneldoc import KernelDoc
-from .opsgroups import OpsContext, OpsGroup, OpsGroups, ops_type
+TYPE_CHECKING = False  # True for mypy, which reads this name as typing.TYPE_CHECKING; no import of typing at run time
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    from .opsgroups import OpsContext, OpsGroups
+    from .storerecords import (
+        CallEdge,
+        CallNode,
+        CallPath,
+        CallTree,
+        Change,
+        LocalRef,
+        Ref,
+        StructField,
+        StructInfo,
+        _Call,
+        _Def,
+    )
+
+    T = TypeVar("T")
+    # A state of a path search: a definition, and what the chain to it learned of its ops tables.
+    _PathState = tuple["CallNodeKey", OpsContext]
+
+# The records moved to explorer/storerecords.py, still found here by `from explorer.store import ...`.
+_MOVED = frozenset({"CallEdge", "CallNode", "CallPath", "CallTree", "Change", "LocalRef", "Ref", "StructField", "StructInfo"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _MOVED:
+        from . import storerecords
+
+        return getattr(storerecords, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 SCHEMA_VERSION = 10
 
@@ -25,8 +60,6 @@ REF_ROLES = ("read", "call", "type", "write", "addr", "jump", "macro")
 REF_FILE_SHIFT = 20
 REF_PER_FILE = 1 << REF_FILE_SHIFT  # uses recorded per file at most (the largest file of 6.1 has about 19,000)
 PAGE_SIZE = 16384  # fewer, fuller pages than SQLite's 4096: about 4% smaller on the core tree
-
-T = TypeVar("T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -329,34 +362,11 @@ class IndexDamaged(Exception):
         self.path = path
 
 
-class StructField(TypedDict):
-    """A member of `kexplore struct`, with the members of its anonymous struct or union type nested."""
+class Symbol(namedtuple("Symbol", "name kind path line end_line scope signature cond col start_line start_byte end_byte",
+                        defaults=(None, 0, 0, 0, 0))):
+    """A definition, as `_SELECT` reads it.  The defaults are the named tuple's, the annotations for mypy."""
 
-    name: str  # the field's own name
-    member: str  # STRUCT.FIELD, as looked up
-    type: str  # as declared
-    line: int
-    cond: NotRequired[str]  # the #if it sits under
-    fields: NotRequired[list[StructField]]
-    annotation: NotRequired[str | None]  # the CLI adds the commentary
-    doc: NotRequired[str | None]  # and the kernel-doc of its `@member:` line
-
-
-class StructInfo(TypedDict):
-    """`kexplore struct NAME`: members in order and the first-member embedding chain."""
-
-    name: str
-    kind: str
-    path: str
-    line: int
-    end_line: int
-    fields: list[StructField]
-    embedding: list[str]
-    annotation: NotRequired[str | None]
-
-
-@dataclass(frozen=True)
-class Symbol:
+    __slots__ = ()
     name: str
     kind: str
     path: str
@@ -364,14 +374,42 @@ class Symbol:
     end_line: int
     scope: str
     signature: str
-    cond: str | None = None
-    col: int = 0
-    start_line: int = 0  # where the whole definition starts: a return type on the line above the name
-    start_byte: int = 0  # the whole definition's bytes in the file (end exclusive), as indexed
-    end_byte: int = 0
+    cond: str | None  # default None
+    col: int  # default 0, as the three below
+    start_line: int  # where the whole definition starts: a return type on the line above the name
+    start_byte: int  # the whole definition's bytes in the file (end exclusive), as indexed
+    end_byte: int
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return self._asdict()
+
+
+class KernelDoc(namedtuple("KernelDoc", "path line summary params returns context text member", defaults=(False,))):
+    """A definition's kernel-doc, as `kexplore doc` and `lookup --json` give it (explorer/kerneldoc.py finds them)."""
+
+    __slots__ = ()
+    path: str
+    line: int
+    summary: str
+    params: dict[str, str]
+    returns: str | None
+    context: str | None
+    text: str
+    member: bool  # documented by an `@member:` line of its container's comment (default False)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"path": self.path, "line": self.line, "summary": self.summary, "params": self.params,
+                "returns": self.returns, "context": self.context, "text": self.text}
+
+    @classmethod
+    def from_row(cls, path: str, line: int, summary: str, params: str | None, returns: str | None,
+                 context: str | None, text: str | None) -> KernelDoc:
+        try:
+            loaded = json.loads(params) if params else None
+        except ValueError:  # a damaged row: the rest of the doc is still worth showing
+            loaded = None
+        return cls(path, line, summary, loaded if isinstance(loaded, dict) else {}, returns, context,
+                   summary if text is None else text, member=params is None)
 
 
 _SELECT = (
@@ -542,6 +580,8 @@ class Index:
         return int(self.db.execute("SELECT count(*) FROM files").fetchone()[0])
 
     def refs(self, name: str, role: str | None = None) -> list[Ref]:
+        from .storerecords import Ref
+
         out: list[Ref] = []
         if "." in name:
             rows = self.db.execute(
@@ -665,6 +705,8 @@ class Index:
     def local_refs(self, function: str, name: str | None = None) -> list[LocalRef]:
         """The uses of the locals and parameters of each definition of `function` (or of its local
         `name` alone), the declaration first, then in file order."""
+        from .storerecords import LocalRef
+
         out: list[LocalRef] = []
         for path, line, data in self.db.execute(
             f"SELECT f.path, s.line, l.data FROM symbols s JOIN files f ON f.id = s.file_id"
@@ -724,6 +766,8 @@ class Index:
         a call of each): direct ones first, then those through ops members, by call site.  One
         query for the edges, then at most one for the definitions of names not met before and one
         for the #include lists that decide between candidates."""
+        from .storerecords import _Call
+
         direct, through, table = "", "", ""
         args: list[str] = []
         for names, direct_col, through_col, table_col in ((callers, "fn.name", "fn.name", "t.func"),
@@ -768,6 +812,8 @@ class Index:
     def _edge(resolver: _Resolver, about: CallNodeKey, other: CallNodeKey, caller: str, via: str | None,
               path: str, line: int) -> CallEdge:
         """The row about definition `about` naming `other`, for a call by `caller` at path:line."""
+        from .storerecords import CallEdge
+
         return CallEdge(other[0], path, line, via, caller, other[1], resolver.line(other), about[1], resolver.line(about))
 
     def callees_of_nodes(self, nodes: Collection[CallNodeKey], limit: int | None = None,
@@ -850,6 +896,8 @@ class Index:
 
     def ops_groups(self) -> OpsGroups:
         """Every group of ops tables the initializers of the index make (read once)."""
+        from .opsgroups import OpsGroup, OpsGroups
+
         if self._ops_groups is None:
             groups: dict[int, list[tuple[str, str, str, int, str]]] = {}
             for grp, tbl, type_, path, line, holder in self.db.execute(
@@ -863,6 +911,8 @@ class Index:
 
     def ops_table_type(self, table: str) -> str | None:
         """The ops type of an ops table (proto_ops for inet_stream_ops), None if `table` stores no function."""
+        from .opsgroups import ops_type
+
         row = self.db.execute(
             "SELECT a.target FROM fnassign fa JOIN access a ON a.id = fa.access_id WHERE fa.tbl = ? AND a.target IS NOT NULL"
             " AND EXISTS (SELECT 1 FROM symbols s WHERE s.name = fa.function AND s.kind = 'function')"
@@ -879,6 +929,8 @@ class Index:
 
     def ops_context(self, table: str) -> OpsContext | None:
         """The context of a chain known to go through `table` (--ops TABLE), None if it is no ops table."""
+        from .opsgroups import OpsContext
+
         type_ = self.ops_table_type(table)
         if type_ is None:
             return None
@@ -901,6 +953,8 @@ class Index:
         of whose tables fits is left out); direct calls and calls through macros stay.  For callers,
         a caller that tables store is kept only if one of them fits (wisp_dgram_connect, stored only
         in the datagram table, is no caller on a stream socket)."""
+        from .opsgroups import ops_type
+
         if ops is None:
             return rows
         groups = self.ops_groups()
@@ -955,6 +1009,8 @@ class Index:
         is marked `seen`); at most `limit` nodes are listed, and the nodes the limit left unlisted
         are marked `cut`.  No recursion: any depth is bounded by the number of definitions and `limit`.
         """
+        from .storerecords import CallNode, CallTree
+
         fetch = self.callers_of_nodes if direction == "callers" else self.callees_of_nodes
         roots = self.definitions_of(name, path)
         resolver = self._resolver()
@@ -1017,6 +1073,8 @@ class Index:
         one table, tables of different types paired where the registrations pair them), else the
         shortest chain of the wide reading (every function any table stores in a member), marked
         not consistent; None if there is neither within max_depth calls."""
+        from .opsgroups import OpsContext
+
         starts, goals = self.definitions_of(start, start_path), self.definitions_of(goal, goal_path)
         if start == goal or not starts or not goals or not self._functions([goal]):
             return None
@@ -1033,6 +1091,9 @@ class Index:
         whichever frontier is smaller), one query per level: the graph is never loaded whole.  A state
         is a definition and what the chain has learned of its ops tables (at most _PATH_CONTEXTS per
         definition); without `groups`, every chain is consistent (the wide reading)."""
+        from .opsgroups import ops_type
+        from .storerecords import CallEdge, CallPath
+
         ahead: dict[_PathState, tuple[int, CallEdge | None, _PathState | None]] = {(s, ops): (0, None, None) for s in starts}
         behind: dict[_PathState, tuple[int, CallEdge | None, _PathState | None]] = {(g, ops): (0, None, None) for g in goals}
         contexts: dict[tuple[bool, CallNodeKey], list[OpsContext]] = {}
@@ -1312,6 +1373,8 @@ class Index:
         indexes are current, so built by the same indexer): only the definitions of the other
         files are compared, as multisets of (name, kind, path, digest) counted in SQL; each name's
         leftovers are then paired with `counterparts` (same path first, then the same kind)."""
+        from .storerecords import Change, _Def
+
         where, args = "", []
         if kind:
             where += " AND s.kind = ?"
@@ -1356,39 +1419,25 @@ class Index:
         return out
 
 
-@dataclass(frozen=True)
-class Syscall:
+class Syscall(namedtuple("Syscall", "table number abi")):
     """A system call a name enters: `table` is 64 (syscall_64.tbl, the x86-64 ABI), x32 (the same table's
     x32 ABI) or 32 (syscall_32.tbl, i386 and 32-bit tasks on a 64-bit kernel)."""
 
+    __slots__ = ()
     table: str
     number: int
     abi: str
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return self._asdict()
 
 
-@dataclass(frozen=True)
-class Change:
-    """One row of `kexplore changes`: a definition added, removed or changed between two kernels."""
-
-    name: str
-    kind: str
-    path: str  # where it is in the newer kernel (in the older one when removed)
-    status: str  # added, removed, changed
-    from_path: str | None = None  # changed: where it was in the older kernel (another file when it moved)
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class _Def:
-    name: str
-    kind: str
-    path: str
-    digest: int
+def find(index: Index, name: str, kind: str | None = None) -> list[Symbol]:
+    """The definitions of `name` (a bare field name: the members of every struct that has it)."""
+    found = index.lookup(name, kind)
+    if not found and "." not in name:
+        found = [s for s in index.members_named(name) if kind in (None, "member")]
+    return found
 
 
 def counterparts(older: Sequence[T], newer: Sequence[T], where: Callable[[T], tuple[str, str]],
@@ -1451,45 +1500,14 @@ def create_schema(db: sqlite3.Connection, indexes: bool = True, views: bool = Tr
 # ---------------------------------------------------------------- cross-references
 
 
-@dataclass(frozen=True)
-
-class Ref:
-    path: str
-    line: int
-    col: int
-    function: str | None
-    role: str
-    name: str  # as written at the site
-    cond: str | None = None
-    via: str | None = None  # the field macro gone through (sk_state), if any
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-@dataclass(frozen=True)
-class Export:
+class Export(namedtuple("Export", "path line macro namespace", defaults=(None,))):
     """An export of a definition to modules: the EXPORT_SYMBOL line and its macro."""
 
+    __slots__ = ()
     path: str
     line: int
     macro: str  # EXPORT_SYMBOL, EXPORT_SYMBOL_GPL, EXPORT_SYMBOL_NS_GPL, ...
-    namespace: str | None = None
-
-
-@dataclass(frozen=True)
-class LocalRef:
-    """A use of a local or parameter (`kexplore refs NAME --in FUNCTION`)."""
-
-    path: str
-    line: int
-    col: int
-    function: str
-    role: str  # decl read write addr
-    name: str
-    kind: str  # parameter or local
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+    namespace: str | None  # default None
 
 
 # Definitions that share a kernel-doc comment and an export with the other global definitions of their name.
@@ -1518,82 +1536,11 @@ def unpack_locals(data: str, base_line: int) -> Iterator[tuple[str, str, list[tu
 CallNodeKey = tuple[str, str | None]
 
 
-class CallEdge(NamedTuple):
-    """One row of callers/callees: `name` is the other function (the caller, or the callee).  A
-    named tuple: a call tree builds thousands, and a frozen dataclass costs several times as much."""
-
-    name: str  # the other function
-    path: str  # the call site
-    line: int
-    via: str | None  # the ops member of an indirect call, or the macro whose body makes the call
-    caller: str | None = None
-    name_path: str | None = None  # where `name` is defined (the definition the call resolves to)
-    name_line: int | None = None
-    def_path: str | None = None  # the definition the row is about: the function asked about
-    def_line: int | None = None
-    tables: tuple[str, ...] = ()  # through an ops member: the ops tables storing the function ("": stored in code)
-
-    @property
-    def node(self) -> CallNodeKey:
-        """The definition `name` stands for."""
-        return (self.name, self.name_path)
-
-    @property
-    def from_node(self) -> CallNodeKey:
-        """The calling definition, for rows of callees and of call chains."""
-        return (self.caller or "", self.def_path)
-
-    def as_dict(self) -> dict[str, object]:
-        named = [t for t in self.tables if t]
-        return {"name": self.name, "path": self.path, "line": self.line, "via": self.via,
-                "table": named[0] if len(named) == 1 else None, "tables": named,
-                "def_path": self.def_path, "def_line": self.def_line,
-                "name_path": self.name_path, "name_line": self.name_line}
-
-    def via_text(self, most: int = 3) -> str:
-        """`proto_ops.connect in inet_stream_ops`: the member, and the tables storing the function."""
-        if self.via is None:
-            return ""
-        named = [t for t in self.tables if t]
-        if not named:
-            return self.via
-        more = f" +{len(named) - most}" if len(named) > most else ""
-        return f"{self.via} in {', '.join(named[:most])}{more}"
-
-
-def _call_order(edge: CallEdge) -> tuple[bool, str, int]:
-    """Direct calls (and calls through macros) before calls through ops members, then by site."""
-    return (edge.via is not None and "." in edge.via, edge.path, edge.line)
-
-
-class CallPath(NamedTuple):
-    """`kexplore path`: the chain, whether its ops tables are consistent (False: only the wide
-    reading, every function any table stores in a member, connects the two), and what the chain
-    says of its socket's tables."""
-
-    edges: list[CallEdge]
-    consistent: bool
-    ops: OpsContext
-
-
-# A state of a path search: a definition, and what the chain to it learned of its ops tables.
-_PathState = tuple[CallNodeKey, OpsContext]
 _PATH_CONTEXTS = 8  # contexts kept per definition and side
 
 
-class _Call(NamedTuple):
-    """A call site resolved to definitions."""
-
-    caller: CallNodeKey
-    callee: CallNodeKey
-    path: str
-    line: int
-    col: int
-    via: str | None
-    tables: tuple[str, ...] = ()  # through an ops member: the tables storing the callee ("": an assignment in code)
-
-
-class _Definition(NamedTuple):
+class _Definition(namedtuple("_Definition", "path file_id line kind scope")):
+    __slots__ = ()
     path: str
     file_id: int
     line: int
@@ -1733,30 +1680,6 @@ class _Resolver:
 VISIBILITY = ("same file", "included header", "global", "a header", "none visible")
 
 
-@dataclass
-class CallNode:
-    """One call in a call tree: the edge, and below it the next level (None: not expanded)."""
-
-    edge: CallEdge
-    children: list[CallNode] | None = None
-    seen: bool = False  # the function is expanded elsewhere in the tree (or is its root)
-    cut: bool = False  # the node limit was reached before (all of) its children were listed
-
-
-@dataclass
-class CallTree:
-    """`kexplore callers/callees NAME --depth N --limit M`: the levels below NAME, each function expanded once."""
-
-    name: str
-    direction: str  # callers or callees
-    depth: int
-    limit: int
-    children: list[CallNode] = field(default_factory=list)
-    definitions: list[tuple[str, int | None]] = field(default_factory=list)  # (path, line) of each root definition
-    nodes: int = 0  # how many nodes are listed
-    cut: bool = False  # the limit was reached: some nodes were left out
-
-
 ROLES = ("call", "jump", "read", "write", "addr", "type", "macro", "export")  # jump: jmp and the conditional jumps in assembly
 LOCAL_ROLES = ("decl", "read", "write", "addr")
 
@@ -1814,6 +1737,8 @@ def _edges(resolver: _Resolver, rows: dict[CallNodeKey, list[_Row]], limit: int 
     many nodes left can list: edges for the definitions in their order, `limit` of them, and one
     more (the first edge the tree cannot list, which tells it that it is cut there); each
     definition after that keeps only its first edge (enough to tell that it had some)."""
+    from .storerecords import CallEdge
+
     out: dict[CallNodeKey, list[CallEdge]] = {}
     built = 0
     for about, got in rows.items():

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from ..kerneldoc import KernelDoc
-from ..store import CallEdge, Index, Symbol
+from ..store import Index, KernelDoc, Symbol
+from ..storerecords import CallEdge
 from .render import char_column
 
 _IDENT = re.compile(r"[A-Za-z_]\w*")

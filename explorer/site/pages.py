@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..annotations import Annotation
-from ..kerneldoc import KernelDoc
 from ..escaping import html_attr, html_text, markdown_code, mermaid_label, url_path
-from ..store import CallEdge
+from ..store import KernelDoc
+from ..storerecords import CallEdge
 from ..urls import elsewhere_url, relative_href, source_url, symbol_uri, symbol_url
 from .links import Link, SiteDefinition, SiteIndex, callees, callers
 from .render import LinkSpan, decode, render, tokens
