@@ -297,14 +297,16 @@ def _parse_chunk(jobs: list[Job]) -> tuple[ChunkRows, int, list[ParseFailure]]:
             rowids = range(first, first + len(kept))
             byte_ends = map(operator.add, col, map(len, map(str.encode, name)))
             ref_spans += itertools.compress(zip(rowids, end_col, strict=True), map(operator.ne, end_col, byte_ends))
-            for array_, values in zip(refs, (rowids, line, col, names.ids(name), map(_ROLE_CODES.__getitem__, role),
-                                             names.ids(func), names.ids(cond), keys.ids(key)), strict=True):
-                array_.extend(values)
+            ref_columns: tuple[Iterable[Any], ...] = (rowids, line, col, names.ids(name), map(_ROLE_CODES.__getitem__, role),
+                                                      names.ids(func), names.ids(cond), keys.ids(key))
+            for n, values in enumerate(ref_columns):
+                refs[n].extend(values)
         if parsed.assigns:
             line, key, function, tbl = zip(*parsed.assigns, strict=True)
-            for array_, values in zip(assigns, (itertools.repeat(file_id, len(line)), line, keys.ids(key), names.ids(function),
-                                                names.ids(tbl)), strict=True):
-                array_.extend(values)
+            assign_columns: tuple[Iterable[Any], ...] = (itertools.repeat(file_id, len(line)), line, keys.ids(key),
+                                                         names.ids(function), names.ids(tbl))
+            for n, values in enumerate(assign_columns):
+                assigns[n].extend(values)
         includes[0].extend(itertools.repeat(file_id, len(parsed.includes)))
         includes[1].extend(names.ids(parsed.includes))
         tables += [fid + t for t in parsed.tables]
