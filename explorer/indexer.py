@@ -380,16 +380,13 @@ _LATE_INSERTS = (
 def _index_ids(db: sqlite3.Connection, strings: list[str | None], table: str, column: str) -> list[int | None]:
     """The index's ids of a chunk's strings (position 0, None, stays None); the new ones are appended to `table` in
     sorted order (its ids follow the order of the chunks and, within a chunk, of the strings)."""
-    ids: list[int | None] = [None] * len(strings)
-    new: list[tuple[str, int]] = []
-    for pos, found in db.execute(f"SELECT j.key, t.id FROM json_each(?) j LEFT JOIN {table} t ON t.{column} = j.value",
-                                 (json.dumps(strings[1:]),)):
-        if found is None:
-            new.append((str(strings[pos + 1]), pos + 1))
-        else:
-            ids[pos + 1] = found
+    found = db.execute(f"SELECT t.id FROM json_each(?) j LEFT JOIN {table} t ON t.{column} = j.value ORDER BY j.key",
+                       (json.dumps(strings[1:]),)).fetchall()
+    ids: list[int | None] = [None, *map(operator.itemgetter(0), found)]
+    missing = list(map(operator.is_, ids, itertools.repeat(None)))
+    missing[0] = False  # NULL
+    new = sorted(zip(itertools.compress(strings, missing), itertools.compress(range(len(ids)), missing), strict=True))
     if new:
-        new.sort()
         last = int(db.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0])
         _INTERNED_INSERT[table].run(db, [[s for s, _ in new]], len(new))
         if int(db.execute(f"SELECT max(id) FROM {table}").fetchone()[0]) != last + len(new):  # ids not max + 1: ask
