@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             merge += t - t1
             merge_cpu += _thread_cpu() - c1
         marks["parse end"] = t
+        marks["merge peak rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         phases["merge (main, while the workers parse)"] = [merge, merge_cpu]
 
     indexer._run_chunks = timed_chunks  # type: ignore[assignment]
@@ -110,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         f" tail after it: {t0 + total - marks['parse end']:.2f} s wall")
     for name, (wall, cpu) in phases.items():
         log(f"  {name:42s} {wall:7.2f} s wall" + (f"  {cpu:7.2f} s CPU of its thread" if cpu else ""))
-    log(f"peak RSS: main {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB,"
+    log(f"peak RSS: main {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+        f" ({marks['merge peak rss']:.0f} MB when the last chunk was merged),"
         f" largest worker {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB"
         f" (load average now {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
     return 0
