@@ -90,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
             merge_cpu += _thread_cpu() - c1
         marks["parse end"] = t
         marks["merge peak rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        status = Path("/proc/self/status")
+        rss = [line.split()[1] for line in status.read_text().splitlines() if line.startswith("VmRSS:")] if status.is_file() else []
+        marks["merge end rss"] = int(rss[0]) / 1024 if rss else 0.0
         phases["merge (main, while the workers parse)"] = [merge, merge_cpu]
 
     indexer._run_chunks = timed_chunks  # type: ignore[assignment]
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, (wall, cpu) in phases.items():
         log(f"  {name:42s} {wall:7.2f} s wall" + (f"  {cpu:7.2f} s CPU of its thread" if cpu else ""))
     log(f"peak RSS: main {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
-        f" ({marks['merge peak rss']:.0f} MB when the last chunk was merged),"
+        f" ({marks['merge peak rss']:.0f} MB when the last chunk was merged, {marks['merge end rss']:.0f} MB then in use),"
         f" largest worker {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB"
         f" (load average now {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
     return 0

@@ -260,7 +260,9 @@ def _parse_chunk(jobs: list[Job]) -> tuple[ChunkRows, int, list[ParseFailure]]:
     and returned among the failures, with its reason: one file never stops the run."""
     names, keys = _Interner(), _Interner()
     files: list[tuple[int, str, str, int, int, int, int, int]] = []
-    symbols: tuple[list[Any], ...] = tuple([] for _ in range(14))
+    # the integer columns as arrays (8 bytes a value, pickled as their bytes, no Python object each); kind and
+    # signature (columns 1 and 7, a code that may be NULL and a text) as lists
+    symbols: tuple[Any, ...] = tuple([] if n in (1, 7) else array("q") for n in range(14))
     refs = tuple(array("q") for _ in range(8))
     ref_spans: list[tuple[int, int]] = []
     assigns = tuple(array("q") for _ in range(5))
