@@ -301,14 +301,14 @@ def _parse_chunk(jobs: list[Job]) -> tuple[ChunkRows, int, list[ParseFailure]]:
             ref_spans += itertools.compress(zip(rowids, end_col, strict=True), map(operator.ne, end_col, byte_ends))
             ref_columns: tuple[Iterable[Any], ...] = (rowids, line, col, names.ids(name), map(_ROLE_CODES.__getitem__, role),
                                                       names.ids(func), names.ids(cond), keys.ids(key))
-            for n, values in enumerate(ref_columns):
-                refs[n].extend(values)
+            for n, ref_values in enumerate(ref_columns):
+                refs[n].extend(ref_values)
         if parsed.assigns:
             line, key, function, tbl = zip(*parsed.assigns, strict=True)
             assign_columns: tuple[Iterable[Any], ...] = (itertools.repeat(file_id, len(line)), line, keys.ids(key),
                                                          names.ids(function), names.ids(tbl))
-            for n, values in enumerate(assign_columns):
-                assigns[n].extend(values)
+            for n, assign_values in enumerate(assign_columns):
+                assigns[n].extend(assign_values)
         includes[0].extend(itertools.repeat(file_id, len(parsed.includes)))
         includes[1].extend(names.ids(parsed.includes))
         tables += [fid + t for t in parsed.tables]
@@ -695,6 +695,7 @@ def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[
             _merge_chunk(db, rows)
             db.commit()
             bar.advance(count)
+    _trim_heap()
     return failed, shared
 
 
@@ -852,6 +853,18 @@ def _copy_refs(db: sqlite3.Connection) -> None:
         f"INSERT INTO main.local (rowid, data) SELECT {moved.format('t.rowid')}, t.data"
         f" FROM share_map m JOIN donor.local t ON {in_range} ORDER BY m.donor_id, t.rowid"
     )
+
+
+def _trim_heap() -> None:
+    """Give the C heap's free pages back to the system (glibc's malloc_trim; elsewhere nothing): the chunks'
+    arrays are freed but their pages stay the process's otherwise, and the index build after the merge needs
+    its own (the main process's peak memory is in that build)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        return
 
 
 def _die_with_parent(parent: int) -> None:
