@@ -17,6 +17,7 @@ import itertools
 import json
 import operator
 import os
+import pickle
 import re
 import shutil
 import signal
@@ -898,12 +899,22 @@ def _run_chunks(chunks: list[list[Job]], jobs: int | None) -> Iterator[tuple[Chu
         # chunk's, so the tables grow at their end (full pages) and the same tree gives the same index; at most
         # _CHUNKS_AHEAD chunks a worker are asked for before the main process takes their rows
         todo = iter(chunks)
-        pending = deque(pool.apply_async(_parse_chunk, (chunk,)) for chunk in itertools.islice(todo, workers * _CHUNKS_AHEAD))
+        pending = deque(pool.apply_async(_parse_chunk_pickled, (chunk,)) for chunk in itertools.islice(todo, workers * _CHUNKS_AHEAD))
         while pending:
-            done = pending.popleft().get()
+            data, count, failures = pending.popleft().get()
             for chunk in itertools.islice(todo, 1):
-                pending.append(pool.apply_async(_parse_chunk, (chunk,)))
-            yield done
+                pending.append(pool.apply_async(_parse_chunk_pickled, (chunk,)))
+            rows = pickle.loads(data)
+            del data
+            yield rows, count, failures
+
+
+def _parse_chunk_pickled(jobs: list[Job]) -> tuple[bytes, int, list[ParseFailure]]:
+    """_parse_chunk in a worker, its rows pickled here: the chunks that wait for the merge wait as bytes in the
+    main process (its pool thread would make them Python objects as they come), and only the chunk merged is
+    made objects again."""
+    rows, count, failures = _parse_chunk(jobs)
+    return pickle.dumps(rows, pickle.HIGHEST_PROTOCOL), count, failures
 
 
 def _write_meta(db: sqlite3.Connection, lock: Lock | None, kernel: str) -> None:
