@@ -388,9 +388,14 @@ def _index_ids(db: sqlite3.Connection, strings: list[str | None], table: str, co
     found = db.execute(f"SELECT t.id FROM json_each(?) j LEFT JOIN {table} t ON t.{column} = j.value ORDER BY j.key",
                        (json.dumps(strings[1:]),)).fetchall()
     ids: list[int | None] = [None, *map(operator.itemgetter(0), found)]
-    missing = list(map(operator.is_, ids, itertools.repeat(None)))
-    missing[0] = False  # NULL
-    new = sorted(zip(itertools.compress(strings, missing), itertools.compress(range(len(ids)), missing), strict=True))
+    missing = list(map(operator.is_, ids, itertools.repeat(None)))  # [0], NULL, aside
+    new: list[tuple[str, int]] = sorted(zip(itertools.compress(strings[1:], missing[1:]),  # type: ignore[arg-type]
+                                            itertools.compress(range(1, len(ids)), missing[1:]), strict=True))
+    for s, pos in [item for item in new if "\0" in item[0]]:  # JSON text ends a string at a NUL: asked on its own
+        row = db.execute(f"SELECT id FROM {table} WHERE {column} = ?", (s,)).fetchone()
+        if row is not None:
+            ids[pos] = row[0]
+            new.remove((s, pos))
     if new:
         last = int(db.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0])
         _INTERNED_INSERT[table].run(db, [[s for s, _ in new]], len(new))

@@ -114,6 +114,9 @@ def test_new_strings_get_the_next_ids_in_sorted_order_and_known_ones_keep_theirs
     assert indexer._index_ids(db, [None, "c", "a", "0", "\u00e9"], "names", "name") == [None, 4, 1, 3, 5]
     assert db.execute("SELECT group_concat(name, ' ') FROM (SELECT name FROM names ORDER BY id)").fetchone()[0] == "a b 0 c \u00e9"
     assert indexer._index_ids(db, [None, "k.x"], "access", "key") == [None, 1]
+    # a NUL in a string (a damaged file's text): found again, not appended twice
+    assert indexer._index_ids(db, [None, "n\0ul", "a"], "names", "name") == [None, 6, 1]
+    assert indexer._index_ids(db, [None, "z", "n\0ul", "n"], "names", "name") == [None, 8, 6, 7]
 
 
 def test_a_bulk_insert_takes_every_row_in_order_whatever_their_count() -> None:
