@@ -126,8 +126,8 @@ _parser = None
 # A chunk's rows cross from the worker to the main process through the pool's pipe, pickled, as columns (integer
 # columns as arrays: a pickled array is its bytes).  Every string a table interns (a name of `names`, a key of
 # `access`) crosses once with a chunk-local id, and the rows carry those ids: the main process looks each distinct
-# string of the chunk up once, maps the ids with a list (C code, no Python per row) and inserts the rows with
-# executemany (_merge_chunk).  Nothing is written to disk between the parse and the index.
+# string of the chunk up once, maps the ids with a list (C code, no Python per row) and inserts the rows 64 a
+# statement (_merge_chunk).  Nothing is written to disk between the parse and the index.
 _CHUNK_FILES = 24
 _CHUNKS_AHEAD = 2  # chunks asked of each worker ahead of the merge: bounds the rows held in the main process
 
