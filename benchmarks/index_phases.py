@@ -5,7 +5,8 @@ kernel-snippets folder (kernels.toml, the lock file and a symbolic link to the t
 writes to the tree), with the indexer's phases timed from outside (their functions wrapped):
 
 * parse: the workers parse and extract (their CPU seconds from `getrusage(RUSAGE_CHILDREN)`);
-  the main process meanwhile merges each chunk database (`_MERGE`) as it arrives ("merge");
+  the main process meanwhile merges each chunk's rows (`_merge_chunk`) as they arrive ("merge", the CPU of its
+  main thread; the pool's result thread, which unpickles the rows, is in the main process's total);
 * tail: what runs after the last chunk, one process: the index build (`create_schema`), beside it
   the resolver's read and compute (a thread), then its finish, `derive_syscalls`,
   `group_ops_tables`.
@@ -79,15 +80,20 @@ def main(argv: list[str] | None = None) -> int:
     marks: dict[str, float] = {}
 
     def timed_chunks(chunks: Any, jobs: Any) -> Iterator[Any]:
-        merge, t = 0.0, time.perf_counter()
+        merge, merge_cpu, t = 0.0, 0.0, time.perf_counter()
         marks["parse start"] = t
         for item in run_chunks(chunks, jobs):
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), _thread_cpu()
             yield item  # the caller merges the chunk
             t = time.perf_counter()
             merge += t - t1
+            merge_cpu += _thread_cpu() - c1
         marks["parse end"] = t
-        phases["merge (main, while the workers parse)"] = [merge, 0.0]
+        marks["merge peak rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        status = Path("/proc/self/status")
+        rss = [line.split()[1] for line in status.read_text().splitlines() if line.startswith("VmRSS:")] if status.is_file() else []
+        marks["merge end rss"] = int(rss[0]) / 1024 if rss else 0.0
+        phases["merge (main, while the workers parse)"] = [merge, merge_cpu]
 
     indexer._run_chunks = timed_chunks  # type: ignore[assignment]
     with tempfile.TemporaryDirectory(prefix="kexplore-phases-") as tmp:
@@ -108,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         f" tail after it: {t0 + total - marks['parse end']:.2f} s wall")
     for name, (wall, cpu) in phases.items():
         log(f"  {name:42s} {wall:7.2f} s wall" + (f"  {cpu:7.2f} s CPU of its thread" if cpu else ""))
-    log(f"peak RSS: main {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB,"
+    log(f"peak RSS: main {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+        f" ({marks['merge peak rss']:.0f} MB when the last chunk was merged, {marks['merge end rss']:.0f} MB then in use),"
         f" largest worker {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB"
         f" (load average now {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
     return 0

@@ -13,20 +13,24 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import itertools
 import json
+import operator
 import os
+import pickle
 import re
 import shutil
 import signal
 import sqlite3
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from array import array
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .config import KernelSpec, Project
 from .lockfile import Lock, LockError, read_lock
@@ -35,6 +39,7 @@ from .progress import progress
 from .resolve import PendingResolution
 from .runlock import RunLockBusy, disk_error, kernel_run_lock, owner_gone, pid_tag
 from .store import (
+    KINDS,
     REF_FILE_SHIFT,
     REF_PER_FILE,
     REF_ROLES,
@@ -42,7 +47,6 @@ from .store import (
     create_schema,
     ref_range,
     stored_signature_sql,
-    symbol_kind_sql,
 )
 from .syscalls import clear_derived, is_table
 from .syscalls import derive as derive_syscalls
@@ -119,25 +123,13 @@ def source_files(tree: Path) -> list[str]:
 
 _parser = None
 
-# A chunk's rows go into a small SQLite file of its own, written by the worker, and the
-# main process merges it with INSERT ... SELECT: no row crosses a pipe or passes through
-# the main process's Python, so both cores parse.
-_CHUNK_SCHEMA = """
-CREATE TABLE files (id INTEGER PRIMARY KEY, path TEXT, sha256 TEXT, size INTEGER, mtime_ns INTEGER, lines INTEGER, error_nodes INTEGER, partial INTEGER);
-CREATE TABLE symbols (name TEXT, kind TEXT, line INTEGER, col INTEGER, end_line INTEGER, scope TEXT, signature TEXT, cond TEXT, type TEXT, start_line INTEGER, start_byte INTEGER, end_byte INTEGER, digest INTEGER, file_id INTEGER);
-CREATE TABLE refs (line INTEGER, col INTEGER, end_col INTEGER, name TEXT, role TEXT, func TEXT, cond TEXT, key TEXT, file_id INTEGER);
-CREATE TABLE fnassign (line INTEGER, key TEXT, function TEXT, tbl TEXT, file_id INTEGER);
-CREATE TABLE tableaddr (line INTEGER, holder TEXT, name TEXT, file_id INTEGER);
-CREATE TABLE locals (line INTEGER, data TEXT, file_id INTEGER);
-CREATE TABLE typehints (name TEXT, type TEXT, origin TEXT, file_id INTEGER);
-CREATE TABLE includes (file_id INTEGER, path TEXT);
-CREATE TABLE docs (name TEXT, def_line INTEGER, line INTEGER, summary TEXT, params TEXT, returns TEXT, context TEXT, text TEXT, file_id INTEGER);
-CREATE TABLE exports (line INTEGER, col INTEGER, end_col INTEGER, name TEXT, macro TEXT, namespace TEXT, cond TEXT, file_id INTEGER);
-CREATE TABLE failures (path TEXT, reason TEXT);
-CREATE TABLE syscall_table (line INTEGER, number INTEGER, abi TEXT, name TEXT, entry TEXT, compat TEXT, file_id INTEGER);
-CREATE TABLE syscall_dispatch (line INTEGER, col INTEGER, header TEXT, prefix TEXT, definition TEXT, kind TEXT, file_id INTEGER);
-"""
+# A chunk's rows cross from the worker to the main process through the pool's pipe, pickled, as columns (integer
+# columns as arrays: a pickled array is its bytes).  Every string a table interns (a name of `names`, a key of
+# `access`) crosses once with a chunk-local id, and the rows carry those ids: the main process looks each distinct
+# string of the chunk up once, maps the ids with a list (C code, no Python per row) and inserts the rows 64 a
+# statement (_merge_chunk).  Nothing is written to disk between the parse and the index.
 _CHUNK_FILES = 24
+_CHUNKS_AHEAD = 2  # chunks asked of each worker ahead of the merge: bounds the rows held in the main process
 
 
 class Job(NamedTuple):
@@ -220,16 +212,69 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:200]}"
 
 
-def _parse_chunk(args: tuple[str, list[Job]]) -> tuple[str, int, list[ParseFailure]]:
-    """Parse some files into a chunk database; runs in a worker (or in-process).
+class ChunkRows(NamedTuple):
+    """One chunk's rows, as a worker hands them to the main process.
+
+    `names` and `keys` list the chunk's distinct strings; the columns named `... id` hold their positions there
+    (chunk-local ids), 0 standing for NULL (both lists start with None)."""
+
+    files: list[tuple[int, str, str, int, int, int, int, int]]
+    names: list[str | None]  # the strings the `names` table interns: symbol name/scope/cond/type, ref name/func/cond, ...
+    keys: list[str | None]  # member-access keys (the `access` table)
+    symbols: tuple[Sequence[Any], ...]  # name id, kind code, file_id, line, col, end_line, scope id, signature, cond id,
+    # type id, start_line, start_byte, end_byte, digest
+    refs: tuple[array[int], ...]  # rowid (file_id << REF_FILE_SHIFT | n), line, col, name id, role code, func id, cond id, key id
+    ref_spans: list[tuple[int, int]]  # (rowid, end_col) of the uses whose end is not col + the name's length in bytes
+    assigns: tuple[array[int], ...]  # file_id, line, key id, function id, tbl id
+    includes: tuple[array[int], ...]  # file_id, path id
+    tables: list[tuple[object, ...]]  # the small tables' rows, file_id first
+    locals: list[tuple[int, str]]  # (rowid, data), sorted by rowid, the first of one rowid kept
+    type_hints: list[tuple[object, ...]]
+    docs: list[tuple[object, ...]]
+    exports: list[tuple[object, ...]]
+    syscall_table: list[tuple[object, ...]]
+    syscall_dispatch: list[tuple[object, ...]]
+
+
+class _Interner:
+    """Chunk-local ids of strings, 0 for None; `ids(column)` maps a column without a Python call per value."""
+
+    def __init__(self) -> None:
+        self.table: defaultdict[str | None, int] = defaultdict(itertools.count(1).__next__)
+        self.table[None] = 0
+
+    def ids(self, column: Iterable[str | None]) -> map[int]:
+        return map(self.table.__getitem__, column)
+
+    def strings(self) -> list[str | None]:
+        return list(self.table)  # in id order: a dict keeps its insertion order
+
+
+_ROLE_CODES = {role: i for i, role in enumerate(REF_ROLES)}
+_KIND_CODES = {kind: i for i, kind in enumerate(KINDS)}  # symbol.kind (a kind not there: NULL, refused)
+
+
+def _parse_chunk(jobs: list[Job]) -> tuple[ChunkRows, int, list[ParseFailure]]:
+    """Parse some files into one chunk's rows; runs in a worker (or in-process).
 
     A file that fails (unreadable, or a bug the parser meets on strange input) is left out
     and returned among the failures, with its reason: one file never stops the run."""
-    chunk_path, jobs = args
-    db = sqlite3.connect(chunk_path)
-    db.execute("PRAGMA journal_mode=OFF")
-    db.execute("PRAGMA synchronous=OFF")
-    db.executescript(_CHUNK_SCHEMA)
+    names, keys = _Interner(), _Interner()
+    files: list[tuple[int, str, str, int, int, int, int, int]] = []
+    # the integer columns as arrays (8 bytes a value, pickled as their bytes, no Python object each); kind and
+    # signature (columns 1 and 7, a code that may be NULL and a text) as lists
+    symbols: tuple[Any, ...] = tuple([] if n in (1, 7) else array("q") for n in range(14))
+    refs = tuple(array("q") for _ in range(8))
+    ref_spans: list[tuple[int, int]] = []
+    assigns = tuple(array("q") for _ in range(5))
+    includes = (array("q"), array("q"))
+    tables: list[tuple[object, ...]] = []
+    locals_: list[tuple[int, str]] = []
+    type_hints: list[tuple[object, ...]] = []
+    docs: list[tuple[object, ...]] = []
+    exports: list[tuple[object, ...]] = []
+    syscall_table: list[tuple[object, ...]] = []
+    syscall_dispatch: list[tuple[object, ...]] = []
     failures: list[ParseFailure] = []
     for job in jobs:
         try:
@@ -237,84 +282,154 @@ def _parse_chunk(args: tuple[str, list[Job]]) -> tuple[str, int, list[ParseFailu
         except Exception as exc:  # any failure on one strange file: report it, index the rest
             failures.append(ParseFailure(job.rel, _one_line(exc)))
             continue
-        fid = (job.file_id,)
-        db.execute(
-            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (job.file_id, job.rel, job.sha256, job.size, job.mtime_ns, parsed.lines, parsed.error_nodes, int(parsed.partial)),
-        )
-        # the file's id as a literal (an int of ours): the biggest tables' rows go in as made, not copied into longer tuples
         file_id = int(job.file_id)
-        db.executemany(f"INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {file_id})",
-                       [(*d, digest) for d, digest in zip(parsed.definitions, parsed.digests, strict=True)])
-        db.executemany(f"INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?, ?, {file_id})", parsed.refs)
-        db.executemany("INSERT INTO fnassign VALUES (?, ?, ?, ?, ?)", [a + fid for a in parsed.assigns])
-        db.executemany("INSERT INTO tableaddr VALUES (?, ?, ?, ?)", [t + fid for t in parsed.tables])
-        db.executemany("INSERT INTO locals VALUES (?, ?, ?)", [u + fid for u in parsed.locals])
-        db.executemany("INSERT INTO typehints VALUES (?, ?, ?, ?)", [h + fid for h in parsed.type_hints])
-        db.executemany("INSERT INTO includes VALUES (?, ?)", [(job.file_id, path) for path in parsed.includes])
-        db.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [d + fid for d in parsed.docs])
-        db.executemany("INSERT INTO exports VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [e + fid for e in parsed.exports])
-        db.executemany("INSERT INTO syscall_table VALUES (?, ?, ?, ?, ?, ?, ?)", [r + fid for r in parsed.table])
-        db.executemany("INSERT INTO syscall_dispatch VALUES (?, ?, ?, ?, ?, ?, ?)", [d + fid for d in parsed.dispatch])
-    db.executemany("INSERT INTO failures VALUES (?, ?)", failures)
-    db.commit()
-    db.close()
-    return chunk_path, len(jobs), failures
+        fid = (file_id,)
+        files.append((file_id, job.rel, job.sha256, job.size, job.mtime_ns, parsed.lines, parsed.error_nodes, int(parsed.partial)))
+        if parsed.definitions:
+            (name, kind, line, col, end_line, scope, signature, cond, type_, start_line, start_byte,
+             end_byte) = zip(*parsed.definitions, strict=True)
+            for column, values in zip(symbols, (
+                    names.ids(name), map(_KIND_CODES.get, kind), itertools.repeat(file_id, len(name)), line, col, end_line, names.ids(scope),
+                    signature, names.ids(cond), names.ids(type_), start_line, start_byte, end_byte, parsed.digests), strict=True):
+                column.extend(values)
+        # a file's uses past REF_PER_FILE (a million; the largest file of the core tree has 19,000) are left out
+        kept = parsed.refs[:REF_PER_FILE]
+        if kept:
+            line, col, end_col, name, role, func, cond, key = zip(*kept, strict=True)
+            first = file_id << REF_FILE_SHIFT
+            rowids = range(first, first + len(kept))
+            byte_ends = map(operator.add, col, map(len, map(str.encode, name)))
+            ref_spans += itertools.compress(zip(rowids, end_col, strict=True), map(operator.ne, end_col, byte_ends))
+            ref_columns: tuple[Iterable[Any], ...] = (rowids, line, col, names.ids(name), map(_ROLE_CODES.__getitem__, role),
+                                                      names.ids(func), names.ids(cond), keys.ids(key))
+            for n, ref_values in enumerate(ref_columns):
+                refs[n].extend(ref_values)
+        if parsed.assigns:
+            line, key, function, tbl = zip(*parsed.assigns, strict=True)
+            assign_columns: tuple[Iterable[Any], ...] = (itertools.repeat(file_id, len(line)), line, keys.ids(key),
+                                                         names.ids(function), names.ids(tbl))
+            for n, assign_values in enumerate(assign_columns):
+                assigns[n].extend(assign_values)
+        includes[0].extend(itertools.repeat(file_id, len(parsed.includes)))
+        includes[1].extend(names.ids(parsed.includes))
+        tables += [fid + t for t in parsed.tables]
+        # one function per name line (the first, as the index has always kept): rowid file_id << REF_FILE_SHIFT | line
+        first_of_line: dict[int, str] = {}
+        for use in parsed.locals:
+            first_of_line.setdefault(use.line, use.data)
+        locals_ += sorted(((file_id << REF_FILE_SHIFT) + line, data) for line, data in first_of_line.items())
+        type_hints += [fid + h for h in parsed.type_hints]
+        docs += [fid + d for d in parsed.docs]
+        exports += [fid + e for e in parsed.exports]
+        syscall_table += [fid + r for r in parsed.table]
+        syscall_dispatch += [fid + d for d in parsed.dispatch]
+    rows = ChunkRows(files, names.strings(), keys.strings(), symbols, refs, ref_spans, assigns, includes, tables, locals_,
+                     type_hints, docs, exports, syscall_table, syscall_dispatch)
+    return rows, len(jobs), failures
 
 
-_ROLE_CODE = "CASE r.role " + " ".join(f"WHEN '{role}' THEN {i}" for i, role in enumerate(REF_ROLES)) + " END"
+_ROWS_PER_STATEMENT = 64  # rows one INSERT ... VALUES binds: a quarter less CPU than a statement a row
+_ROWS_PER_SLICE = 64 * _ROWS_PER_STATEMENT  # rows made Python objects at a time (a chunk of large files has 400,000 refs)
 
-_MERGE = (
-    "INSERT INTO files (id, path, sha256, size, mtime_ns, lines, error_nodes, partial) SELECT * FROM chunk.files",
-    # definitions: their strings interned, what equals the name or the line left NULL (explorer/store.py)
-    # every string of the chunk that a table interns, with its names.id (new ones appended): the inserts below
-    # look their strings up in this small table, not in the index-wide one
-    "CREATE TEMP TABLE IF NOT EXISTS chunk_names (name TEXT PRIMARY KEY, id INTEGER) WITHOUT ROWID",
-    "DELETE FROM temp.chunk_names",
-    "INSERT INTO temp.chunk_names (name, id) SELECT u.name, n.id FROM (SELECT name FROM chunk.symbols"
-    " UNION SELECT scope FROM chunk.symbols UNION SELECT cond FROM chunk.symbols UNION SELECT type FROM chunk.symbols"
-    " UNION SELECT name FROM chunk.refs UNION SELECT func FROM chunk.refs UNION SELECT cond FROM chunk.refs"
-    " UNION SELECT function FROM chunk.fnassign UNION SELECT tbl FROM chunk.fnassign UNION SELECT path FROM chunk.includes) u"
-    " LEFT JOIN names n ON n.name = u.name WHERE u.name IS NOT NULL",
-    "INSERT INTO names (name) SELECT name FROM temp.chunk_names WHERE id IS NULL",
-    "UPDATE temp.chunk_names SET id = (SELECT n.id FROM names n WHERE n.name = chunk_names.name) WHERE id IS NULL",
-    f"INSERT INTO symbol (name, kind, file_id, line, col, end_line, scope, signature, cond, type, start_line, start_byte, size, digest)"
-    f" SELECT n.id, {symbol_kind_sql('s.kind')}, s.file_id, s.line, s.col, nullif(s.end_line, s.line), sc.id,"
-    f" {stored_signature_sql('s.signature', 's.name')}, c.id, t.id, nullif(s.start_line, s.line), s.start_byte, s.end_byte - s.start_byte, s.digest"
-    f" FROM chunk.symbols s CROSS JOIN temp.chunk_names n ON n.name = s.name CROSS JOIN temp.chunk_names sc ON sc.name = s.scope"
-    f" LEFT JOIN temp.chunk_names c ON c.name = s.cond"
-    f" LEFT JOIN temp.chunk_names t ON t.name = s.type ORDER BY s.rowid",
-    "INSERT OR IGNORE INTO access (key) SELECT key FROM chunk.refs WHERE key IS NOT NULL"
-    " UNION SELECT key FROM chunk.fnassign",
-    # refs: names interned, roles as numbers, the rowid made of the file and the use's place in it (explorer/store.py)
-    "CREATE TEMP TABLE IF NOT EXISTS ref_base (file_id INTEGER PRIMARY KEY, first INTEGER NOT NULL)",
-    "DELETE FROM temp.ref_base",
-    "INSERT INTO temp.ref_base SELECT file_id, min(rowid) FROM chunk.refs GROUP BY file_id",
-    # a file's uses past REF_PER_FILE (a million; the largest file of the core tree has 19,000) are left out
-    f"INSERT INTO ref (rowid, line, col, name, role, func, cond, access_id)"
-    f" SELECT (r.file_id << {REF_FILE_SHIFT}) + r.rowid - b.first, r.line, r.col, n.id, {_ROLE_CODE}, fn.id, c.id, a.id"
-    f" FROM chunk.refs r CROSS JOIN temp.ref_base b ON b.file_id = r.file_id CROSS JOIN temp.chunk_names n ON n.name = r.name"
-    f" LEFT JOIN temp.chunk_names fn ON fn.name = r.func LEFT JOIN temp.chunk_names c ON c.name = r.cond LEFT JOIN access a ON a.key = r.key"
-    f" WHERE r.rowid - b.first < {REF_PER_FILE} ORDER BY r.rowid",
-    f"INSERT INTO ref_span (id, end_col) SELECT (r.file_id << {REF_FILE_SHIFT}) + r.rowid - b.first, r.end_col"
-    f" FROM chunk.refs r CROSS JOIN temp.ref_base b ON b.file_id = r.file_id"
-    f" WHERE r.end_col <> r.col + length(CAST(r.name AS BLOB)) AND r.rowid - b.first < {REF_PER_FILE}",
-    "INSERT INTO assign (file_id, line, access_id, function, tbl) SELECT f.file_id, f.line, a.id, n.id, t.id"
-    " FROM chunk.fnassign f CROSS JOIN access a ON a.key = f.key CROSS JOIN temp.chunk_names n ON n.name = f.function"
-    " LEFT JOIN temp.chunk_names t ON t.name = f.tbl",
-    "INSERT INTO tableaddr (file_id, line, holder, name) SELECT file_id, line, holder, name FROM chunk.tableaddr",
-    f"INSERT OR IGNORE INTO local (rowid, data) SELECT (file_id << {REF_FILE_SHIFT}) + line, data FROM chunk.locals ORDER BY 1",
-    "INSERT INTO typehints (file_id, name, type, origin) SELECT file_id, name, type, origin FROM chunk.typehints",
-    "INSERT INTO include (file_id, path) SELECT i.file_id, n.id FROM chunk.includes i CROSS JOIN temp.chunk_names n ON n.name = i.path",
-    "INSERT INTO docs (file_id, name, def_line, line, summary, params, returns, context, text)"
-    " SELECT file_id, name, def_line, line, summary, params, returns, context, text FROM chunk.docs",
-    "INSERT INTO exports (file_id, line, col, end_col, name, macro, namespace, cond)"
-    " SELECT file_id, line, col, end_col, name, macro, namespace, cond FROM chunk.exports",
-    "INSERT INTO syscall_table (file_id, line, number, abi, name, entry, compat)"
-    " SELECT file_id, line, number, abi, name, entry, compat FROM chunk.syscall_table",
-    "INSERT INTO syscall_dispatch (file_id, line, col, header, prefix, definition, kind)"
-    " SELECT file_id, line, col, header, prefix, definition, kind FROM chunk.syscall_dispatch",
+
+class _BulkInsert:
+    """An INSERT of rows given as columns, _ROWS_PER_STATEMENT rows a statement (the rest one a statement).
+
+    `values` is one row's VALUES tuple with its parameters written {1} .. {width} (an SQL expression may use
+    one twice)."""
+
+    def __init__(self, head: str, values: str, width: int) -> None:
+        def row(first: int) -> str:
+            return values.format("", *(f"?{first + i}" for i in range(width)))
+
+        self.width = width
+        self.single = f"{head} VALUES {row(1)}"
+        self.multi = f"{head} VALUES " + ", ".join(row(1 + n * width) for n in range(_ROWS_PER_STATEMENT))
+
+    def run(self, db: sqlite3.Connection, columns: Sequence[Iterable[object]], count: int) -> None:
+        width = self.width
+        sources = [iter(column) for column in columns]
+        for start in range(0, count, _ROWS_PER_SLICE):
+            rows = min(_ROWS_PER_SLICE, count - start)
+            flat: list[object] = [None] * (width * rows)
+            for i, source in enumerate(sources):  # a slice of the rows side by side in one list: no tuple a row
+                flat[i::width] = itertools.islice(source, rows)  # (made a list first)
+            values = iter(flat)
+            whole = rows // _ROWS_PER_STATEMENT * _ROWS_PER_STATEMENT * width
+            db.executemany(self.multi, zip(*[itertools.islice(values, whole)] * (width * _ROWS_PER_STATEMENT), strict=False))
+            db.executemany(self.single, zip(*[values] * width, strict=False))
+
+
+_SYMBOL_INSERT = _BulkInsert(
+    "INSERT INTO symbol (name, kind, file_id, line, col, end_line, scope, signature, cond, type, start_line, start_byte, size, digest)",
+    f"({{1}}, {{2}}, {{3}}, {{4}}, {{5}}, nullif({{6}}, {{4}}), {{7}}, {stored_signature_sql('{8}', '{15}')}, {{9}}, {{10}},"
+    f" nullif({{11}}, {{4}}), {{12}}, {{13}} - {{12}}, {{14}})", 15)
+_REF_INSERT = _BulkInsert("INSERT INTO ref (rowid, line, col, name, role, func, cond, access_id)",
+                          "({1}, {2}, {3}, {4}, {5}, {6}, {7}, {8})", 8)
+_INTERNED_INSERT = {table: _BulkInsert(f"INSERT INTO {table} ({column})", "({1})", 1) for table, column in (("names", "name"), ("access", "key"))}
+# The small tables' rows, inserted as the worker made them, in this order: each table's pages are allocated as they
+# always were (in the order of the statements that merged a chunk database into the index before).
+_SMALL_INSERTS = (
+    ("tables", "INSERT INTO tableaddr (file_id, line, holder, name) VALUES (?, ?, ?, ?)"),
+    ("locals", "INSERT OR IGNORE INTO local (rowid, data) VALUES (?, ?)"),
+    ("type_hints", "INSERT INTO typehints (file_id, name, type, origin) VALUES (?, ?, ?, ?)"),
 )
+_LATE_INSERTS = (
+    ("docs", "INSERT INTO docs (file_id, name, def_line, line, summary, params, returns, context, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+    ("exports", "INSERT INTO exports (file_id, line, col, end_col, name, macro, namespace, cond) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+    ("syscall_table", "INSERT INTO syscall_table (file_id, line, number, abi, name, entry, compat) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+    ("syscall_dispatch", "INSERT INTO syscall_dispatch (file_id, line, col, header, prefix, definition, kind) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+)
+
+
+def _index_ids(db: sqlite3.Connection, strings: list[str | None], table: str, column: str) -> list[int | None]:
+    """The index's ids of a chunk's strings (position 0, None, stays None); the new ones are appended to `table` in
+    sorted order (its ids follow the order of the chunks and, within a chunk, of the strings)."""
+    found = db.execute(f"SELECT t.id FROM json_each(?) j LEFT JOIN {table} t ON t.{column} = j.value ORDER BY j.key",
+                       (json.dumps(strings[1:]),)).fetchall()
+    ids: list[int | None] = [None, *map(operator.itemgetter(0), found)]
+    missing = list(map(operator.is_, ids, itertools.repeat(None)))  # [0], NULL, aside
+    new: list[tuple[str, int]] = sorted(zip(itertools.compress(strings[1:], missing[1:]),  # type: ignore[arg-type]
+                                            itertools.compress(range(1, len(ids)), missing[1:]), strict=True))
+    for s, pos in [item for item in new if "\0" in item[0]]:  # JSON text ends a string at a NUL: asked on its own
+        row = db.execute(f"SELECT id FROM {table} WHERE {column} = ?", (s,)).fetchone()
+        if row is not None:
+            ids[pos] = row[0]
+            new.remove((s, pos))
+    if new:
+        last = int(db.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0])
+        _INTERNED_INSERT[table].run(db, [[s for s, _ in new]], len(new))
+        if int(db.execute(f"SELECT max(id) FROM {table}").fetchone()[0]) != last + len(new):  # ids not max + 1: ask
+            for s, pos in new:
+                ids[pos] = db.execute(f"SELECT id FROM {table} WHERE {column} = ?", (s,)).fetchone()[0]
+        else:
+            for n, (_, pos) in enumerate(new, last + 1):
+                ids[pos] = n
+    return ids
+
+
+def _merge_chunk(db: sqlite3.Connection, rows: ChunkRows) -> None:
+    """Insert one chunk's rows (ChunkRows) into the index, its strings interned."""
+    db.executemany("INSERT INTO files (id, path, sha256, size, mtime_ns, lines, error_nodes, partial) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   rows.files)
+    names = _index_ids(db, rows.names, "names", "name")
+    name_id = names.__getitem__
+    s = rows.symbols
+    _SYMBOL_INSERT.run(db, (map(name_id, s[0]), s[1], s[2], s[3], s[4], s[5], map(name_id, s[6]), s[7], map(name_id, s[8]),
+                            map(name_id, s[9]), s[10], s[11], s[12], s[13], map(rows.names.__getitem__, s[0])), len(s[0]))
+    key_id = _index_ids(db, rows.keys, "access", "key").__getitem__
+    r = rows.refs
+    _REF_INSERT.run(db, (r[0], r[1], r[2], map(name_id, r[3]), r[4], map(name_id, r[5]), map(name_id, r[6]), map(key_id, r[7])),
+                    len(r[0]))
+    db.executemany("INSERT INTO ref_span (id, end_col) VALUES (?, ?)", rows.ref_spans)
+    a = rows.assigns
+    db.executemany("INSERT INTO assign (file_id, line, access_id, function, tbl) VALUES (?, ?, ?, ?, ?)",
+                   zip(a[0], a[1], map(key_id, a[2]), map(name_id, a[3]), map(name_id, a[4]), strict=True))
+    for attr, sql in _SMALL_INSERTS:
+        db.executemany(sql, getattr(rows, attr))
+    db.executemany("INSERT INTO include (file_id, path) VALUES (?, ?)", zip(rows.includes[0], map(name_id, rows.includes[1]), strict=True))
+    for attr, sql in _LATE_INSERTS:
+        db.executemany(sql, getattr(rows, attr))
 
 
 # ---------------------------------------------------------------- main side
@@ -469,9 +584,7 @@ def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | N
         db.execute("PRAGMA journal_mode=OFF")
         db.execute("PRAGMA synchronous=OFF")
         create_schema(db, indexes=bool(old))
-        chunks = f".chunks-{spec.name}-{pid_tag()}-"
-        with tempfile.TemporaryDirectory(prefix=chunks, dir=db_path.parent, ignore_cleanup_errors=True) as workdir:
-            failed, shared = _write(db, tree, spec, to_parse, touched, removed, current, jobs, Path(workdir), donors)
+        failed, shared = _write(db, tree, spec, to_parse, touched, removed, current, jobs, donors)
         pending = _resolve_beside_indexes(db, tmp)
         pending.finish(db)
         derive_syscalls(db)
@@ -549,7 +662,7 @@ def _beside(background: Callable[[], None], foreground: Callable[[], None]) -> N
 
 
 def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[str], touched: list[str], removed: list[str],
-           current: dict[str, tuple[str, int, int]], jobs: int | None, workdir: Path,
+           current: dict[str, tuple[str, int, int]], jobs: int | None,
            donors: list[Donor]) -> tuple[list[ParseFailure], dict[str, int]]:
     clear_derived(db)  # before any file's rows go: derived rows point into them
     for rel in removed + to_parse:
@@ -580,21 +693,15 @@ def _write(db: sqlite3.Connection, tree: Path, spec: KernelSpec, to_parse: list[
         Job(rel, str(tree / rel), spec.records_refs(rel), first_id + i, *current[rel])
         for i, rel in enumerate(ordered)
     ]
-    chunks = [
-        (str(workdir / f"chunk-{n}.sqlite"), work[i : i + _CHUNK_FILES])
-        for n, i in enumerate(range(0, len(work), _CHUNK_FILES))
-    ]
+    chunks = [work[i : i + _CHUNK_FILES] for i in range(0, len(work), _CHUNK_FILES)]
     failed: list[ParseFailure] = []
     with progress(f"indexing {spec.name}", len(work)) as bar:
-        for chunk_path, count, failures in _run_chunks(chunks, jobs):
+        for rows, count, failures in _run_chunks(chunks, jobs):
             failed += failures
-            db.execute("ATTACH DATABASE ? AS chunk", (chunk_path,))
-            for statement in _MERGE:
-                db.execute(statement)
+            _merge_chunk(db, rows)
             db.commit()
-            db.execute("DETACH DATABASE chunk")
-            os.unlink(chunk_path)
             bar.advance(count)
+    _trim_heap()
     return failed, shared
 
 
@@ -754,6 +861,18 @@ def _copy_refs(db: sqlite3.Connection) -> None:
     )
 
 
+def _trim_heap() -> None:
+    """Give the C heap's free pages back to the system (glibc's malloc_trim; elsewhere nothing): the chunks'
+    arrays are freed but their pages stay the process's otherwise, and the index build after the merge needs
+    its own (the main process's peak memory is in that build)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        return
+
+
 def _die_with_parent(parent: int) -> None:
     """In a worker: be killed when the indexing process dies, even by SIGKILL, instead of parsing on for nobody.
 
@@ -770,9 +889,9 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _run_chunks(chunks: list[tuple[str, list[Job]]], jobs: int | None) -> Iterator[tuple[str, int, list[ParseFailure]]]:
+def _run_chunks(chunks: list[list[Job]], jobs: int | None) -> Iterator[tuple[ChunkRows, int, list[ParseFailure]]]:
     workers = jobs or os.cpu_count() or 1
-    files = sum(len(c[1]) for c in chunks)
+    files = sum(len(c) for c in chunks)
     if workers <= 1 or files < _SERIAL_BELOW:
         for chunk in chunks:
             yield _parse_chunk(chunk)
@@ -782,8 +901,25 @@ def _run_chunks(chunks: list[tuple[str, list[Job]]], jobs: int | None) -> Iterat
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
         # in submission order: each chunk's rows (and the names it interns first) land after the previous
-        # chunk's, so the tables grow at their end (full pages) and the same tree gives the same index
-        yield from pool.imap(_parse_chunk, chunks)
+        # chunk's, so the tables grow at their end (full pages) and the same tree gives the same index; at most
+        # _CHUNKS_AHEAD chunks a worker are asked for before the main process takes their rows
+        todo = iter(chunks)
+        pending = deque(pool.apply_async(_parse_chunk_pickled, (chunk,)) for chunk in itertools.islice(todo, workers * _CHUNKS_AHEAD))
+        while pending:
+            data, count, failures = pending.popleft().get()
+            for chunk in itertools.islice(todo, 1):
+                pending.append(pool.apply_async(_parse_chunk_pickled, (chunk,)))
+            rows = pickle.loads(data)
+            del data
+            yield rows, count, failures
+
+
+def _parse_chunk_pickled(jobs: list[Job]) -> tuple[bytes, int, list[ParseFailure]]:
+    """_parse_chunk in a worker, its rows pickled here: the chunks that wait for the merge wait as bytes in the
+    main process (its pool thread would make them Python objects as they come), and only the chunk merged is
+    made objects again."""
+    rows, count, failures = _parse_chunk(jobs)
+    return pickle.dumps(rows, pickle.HIGHEST_PROTOCOL), count, failures
 
 
 def _write_meta(db: sqlite3.Connection, lock: Lock | None, kernel: str) -> None:
