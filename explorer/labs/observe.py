@@ -102,6 +102,16 @@ def close_with_reset(sockets: Iterable[socket.socket]) -> None:
         s.close()
 
 
+def accept_ready(listener: socket.socket) -> list[tuple[socket.socket, tuple[str, int]]]:
+    """Every connection a non-blocking listener has ready now, as accept() returns them (none: [])."""
+    accepted = []
+    while True:
+        try:
+            accepted.append(listener.accept())
+        except BlockingIOError:
+            return accepted
+
+
 def count_reset(sockets: Iterable[socket.socket]) -> int:
     """How many of these sockets' connections the peer reset (pending error ECONNRESET)."""
     return sum(1 for s in sockets if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == errno.ECONNRESET)

@@ -55,6 +55,7 @@ from .accept_queue import _raise_fd_limit
 from .code import KernelCode, code_refs, vendored_kernel
 from .observe import (
     LINGER_RST,
+    accept_ready,
     close_with_reset,
     count_reset,
     counter_deltas,
@@ -134,20 +135,14 @@ def _accept_all(group: list[socket.socket], expected: int, max_wait: float) -> d
         while len(taken) < expected and time.monotonic() < deadline:
             progress = False
             for i, listener in enumerate(group):
-                while True:
-                    try:
-                        child, peer = listener.accept()
-                    except BlockingIOError:
-                        break
+                for child, peer in accept_ready(listener):
                     children.append(child)
                     taken[peer[1]] = i
                     progress = True
             if not progress:
                 time.sleep(0.01)
     finally:
-        for child in children:
-            child.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RST)
-            child.close()
+        close_with_reset(children)
     return taken
 
 
@@ -302,11 +297,7 @@ def _run_close(ns: PrivateNetns, listeners: int, clients: int, migrate: int, pen
             deadline = time.monotonic() + max_wait
             while True:
                 for i, listener in enumerate(group[1:], start=1):
-                    while True:
-                        try:
-                            child, peer = listener.accept()
-                        except BlockingIOError:
-                            break
+                    for child, peer in accept_ready(listener):
                         children.append(child)
                         per_listener[i] += 1
                         from_late += peer[0] == LATE_CLIENT

@@ -6,10 +6,11 @@ import itertools
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
-from explorer.labs.observe import counter_deltas, read_netstat, tcp_sockets, wait_until_stable
+from explorer.labs.observe import accept_ready, close_with_reset, counter_deltas, read_netstat, tcp_sockets, wait_until_stable
 
 NETSTAT = """TcpExt: SyncookiesSent SyncookiesRecv ListenOverflows ListenDrops
 TcpExt: 3 0 7 9
@@ -91,3 +92,26 @@ def test_wait_until_stable_is_bounded_when_nothing_settles() -> None:
 def test_wait_until_stable_refuses_nonsense_bounds(timeout: float, interval: float, settle: float) -> None:
     with pytest.raises(ValueError):
         wait_until_stable(lambda: 0, timeout=timeout, interval=interval, settle=settle)
+
+
+def test_accept_ready_takes_every_waiting_connection_then_none() -> None:
+    """On loopback: three clients connected are accepted (their ports), then a call finds none waiting."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    clients: list[socket.socket] = []
+    accepted: list[tuple[socket.socket, tuple[str, int]]] = []
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        listener.setblocking(False)
+        for _ in range(3):
+            client = socket.create_connection(listener.getsockname(), timeout=5)
+            clients.append(client)
+        ports = {c.getsockname()[1] for c in clients}
+        deadline = time.monotonic() + 5
+        while len(accepted) < 3 and time.monotonic() < deadline:  # the handshakes complete in the kernel
+            accepted += accept_ready(listener)
+            time.sleep(0.01)
+        assert {peer[1] for _, peer in accepted} == ports
+        assert accept_ready(listener) == []
+    finally:
+        close_with_reset([*(child for child, _ in accepted), *clients, listener])
