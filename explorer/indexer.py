@@ -385,13 +385,15 @@ _LATE_INSERTS = (
 def _index_ids(db: sqlite3.Connection, strings: list[str | None], table: str, column: str) -> list[int | None]:
     """The index's ids of a chunk's strings (position 0, None, stays None); the new ones are appended to `table` in
     sorted order (its ids follow the order of the chunks and, within a chunk, of the strings)."""
+    # JSON text ends a string at a NUL (it would match the name before it): such a string goes as null, asked alone below
+    asked = [None if s is None or "\0" in s else s for s in strings[1:]]
     found = db.execute(f"SELECT t.id FROM json_each(?) j LEFT JOIN {table} t ON t.{column} = j.value ORDER BY j.key",
-                       (json.dumps(strings[1:]),)).fetchall()
+                       (json.dumps(asked),)).fetchall()
     ids: list[int | None] = [None, *map(operator.itemgetter(0), found)]
     missing = list(map(operator.is_, ids, itertools.repeat(None)))  # [0], NULL, aside
     new: list[tuple[str, int]] = sorted(zip(itertools.compress(strings[1:], missing[1:]),  # type: ignore[arg-type]
                                             itertools.compress(range(1, len(ids)), missing[1:]), strict=True))
-    for s, pos in [item for item in new if "\0" in item[0]]:  # JSON text ends a string at a NUL: asked on its own
+    for s, pos in [item for item in new if "\0" in item[0]]:  # asked on its own (above)
         row = db.execute(f"SELECT id FROM {table} WHERE {column} = ?", (s,)).fetchone()
         if row is not None:
             ids[pos] = row[0]

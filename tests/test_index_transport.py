@@ -117,6 +117,9 @@ def test_new_strings_get_the_next_ids_in_sorted_order_and_known_ones_keep_theirs
     # a NUL in a string (a damaged file's text): found again, not appended twice
     assert indexer._index_ids(db, [None, "n\0ul", "a"], "names", "name") == [None, 6, 1]
     assert indexer._index_ids(db, [None, "z", "n\0ul", "n"], "names", "name") == [None, 8, 6, 7]
+    # ... and never taken for the known name before its NUL ("a" is 1): "a\0b" is a name of its own
+    assert indexer._index_ids(db, [None, "a\0b", "a"], "names", "name") == [None, 9, 1]
+    assert indexer._index_ids(db, [None, "a\0b"], "names", "name") == [None, 9]
 
 
 def test_a_bulk_insert_takes_every_row_in_order_whatever_their_count() -> None:
