@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark, print a summary, write JSON to benchmarks/results/.
 
-    .venv/bin/python benchmarks/run.py [--only recall,callers_cscope,index_time,lookup_time,memory,site,source_pages,call_tree,member_resolution,ops_dispatch,kernels] [--samples N]
+    .venv/bin/python benchmarks/run.py [--only recall,callers_cscope,index_time,index_floor,lookup_time,memory,site,source_pages,call_tree,member_resolution,ops_dispatch,kernels] [--samples N]
 
 Each benchmark is a module of this folder with a `run()` that returns a `common.Result`;
 each also runs alone (`.venv/bin/python benchmarks/recall.py`).  Targets are reported,
@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import call_tree
 import callers_cscope
+import index_floor
 import index_time
 import kernels
 import lookup_time
@@ -48,6 +49,7 @@ BENCHMARKS = {
     "callers_cscope": lambda args: callers_cscope.run(samples=args.samples),
     "lookup_time": lambda args: lookup_time.run(),
     "index_time": lambda args: index_time.run(),
+    "index_floor": lambda args: index_floor.run(),
     "memory": lambda args: memory.run(),
     "site": lambda args: site_bench.run(),
     "source_pages": lambda args: source_pages_bench.run(),
