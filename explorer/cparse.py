@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar, cast
 
-from tree_sitter import Node, Parser
+from tree_sitter import Node, Parser, Tree
 
 from .exports import find_exports
 from .kerneldoc import DocRow
@@ -1323,11 +1323,7 @@ def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) 
     if tree.root_node.has_error and b"#" in src:
         directives = _initializer_directives(tree.root_node, prepared.text)
         if directives:
-            text = bytearray(prepared.text)
-            for start, end, _, _ in directives:
-                _put(text, start, end - start, b"")
-            prepared.text = bytes(text)
-            tree = parser.parse(prepared.text)
+            prepared.text, tree = _reparse_blanked(parser, tree, prepared.text, [(s, e) for s, e, _, _ in directives])
             line_conditions = _directive_line_conditions(src, directives)
     walker = DefinitionWalker(src, path, refs)
     walker.groups = prepared.groups
@@ -1386,6 +1382,29 @@ def _initializer_directives(root: Node, text: bytes) -> list[tuple[int, int, byt
         if depth < 0:
             return []
     return found if depth == 0 else []
+
+
+def _reparse_blanked(parser: Parser, tree: Tree, text: bytes, spans: list[tuple[int, int]]) -> tuple[bytes, Tree]:
+    """`text` with each (start, end) span blanked by `_put`, and its tree: `tree` (the parse of `text`, which
+    this edits) parsed again incrementally, so only the regions around the spans are parsed anew.
+
+    Blanking keeps every byte offset and every newline, so a span's end is the same byte and the same
+    (row, column) point before and after: each edit replaces a range by one of the same length."""
+    buf = bytearray(text)
+    row, pos = 0, 0  # the row of byte `pos`
+    for start, end in spans:
+        _put(buf, start, end - start, b"")
+        if start < pos:  # spans come sorted and apart; count from the top if not
+            row, pos = 0, 0
+        row += text.count(b"\n", pos, start)
+        start_point = (row, start - (text.rfind(b"\n", 0, start) + 1))
+        row += text.count(b"\n", start, end)
+        end_point = (row, end - (text.rfind(b"\n", 0, end) + 1))
+        pos = end
+        tree.edit(start_byte=start, old_end_byte=end, new_end_byte=end,
+                  start_point=start_point, old_end_point=end_point, new_end_point=end_point)
+    new = bytes(buf)
+    return new, parser.parse(new, tree)
 
 
 def _directive_line_conditions(src: bytes, directives: list[tuple[int, int, bytes, str]]) -> dict[int, str]:

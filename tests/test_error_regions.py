@@ -292,6 +292,84 @@ def test_an_if_block_inside_an_initializer_keeps_its_entries_and_their_condition
     assert conds["gizmo_open"] is None and conds["gizmo_close"] is None
 
 
+# Two tables with #if blocks (one directive ending in CRLF, one indented), a table with none,
+# a CRLF line, and code after each: the second parse is incremental, and the nodes
+# it keeps from the first (before, between and after the blanked directives) must sit where a
+# fresh parse of the blanked text puts them.
+TWO_TABLES_C = (
+    b"struct widget_ops { int (*open)(void); int (*ioctl)(void); int (*poll)(void); int (*mmap)(void); };\n"
+    b"static int widget_open(void) { return widget_count + 1; }\n"
+    b"const struct widget_ops widget_fast_ops = {\n"
+    b"\t.open\t= widget_open,\n"
+    b"#if defined(CONFIG_WIDGET_IOCTL) &&  defined(CONFIG_COMPAT)\r\n"
+    b"\t.ioctl\t= widget_ioctl,\n"
+    b"#endif\n"
+    b"\t.poll\t= widget_poll,\n"
+    b"};\n"
+    b"int widget_between(struct widget_ops *w) { return w->open() + widget_count; }\r\n"
+    b"const struct widget_ops widget_plain_ops = { .open = widget_open, .poll = widget_poll };\n"
+    b"const struct widget_ops widget_slow_ops = {\n"
+    b"\t.open = widget_open,\n"
+    b"  #  ifndef CONFIG_WIDGET_NOMMAP\n"
+    b"\t.mmap = widget_mmap,\n"
+    b"  #  else\n"
+    b"\t.mmap = widget_nommap,\n"
+    b"  #  endif\n"
+    b"};\n"
+    b"static void widget_after(struct widget_ops *w)\n{\n\tif (w->poll)\n\t\twidget_count = w->poll();\n}\n"
+)
+
+
+def _shape(tree):  # type: ignore[no-untyped-def]
+    out, stack = [], [tree.root_node]
+    while stack:
+        node = stack.pop()
+        out.append((node.type, node.start_byte, node.end_byte, tuple(node.start_point), tuple(node.end_point),
+                    node.is_missing, node.has_error))
+        stack.extend(reversed(node.children))
+    return out
+
+
+def test_the_incremental_second_parse_gives_the_tree_of_a_fresh_parse_of_the_blanked_text() -> None:
+    from explorer.cparse import _initializer_directives, _reparse_blanked
+
+    parser = make_parser()
+    text = prepare_source(TWO_TABLES_C).text
+    first = parser.parse(text)
+    assert first.root_node.has_error
+    directives = _initializer_directives(first.root_node, text)
+    assert [kw for _, _, kw, _ in directives] == [b"if", b"endif", b"ifndef", b"else", b"endif"]
+    blanked, tree = _reparse_blanked(parser, first, text, [(s, e) for s, e, _, _ in directives])
+    assert len(blanked) == len(text) and blanked.count(b"\n") == text.count(b"\n") and b"#" not in blanked
+    fresh = make_parser().parse(blanked)
+    assert not fresh.root_node.has_error
+    assert _shape(tree) == _shape(fresh)
+
+
+def test_the_rows_of_the_incremental_second_parse_are_those_of_a_fresh_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    from explorer import cparse
+
+    incremental = parsed(TWO_TABLES_C)
+    calls = []
+
+    def fresh_reparse(parser, tree, text, spans):  # type: ignore[no-untyped-def]
+        buf = bytearray(text)
+        for start, end in spans:
+            cparse._put(buf, start, end - start, b"")
+        calls.append(spans)
+        return bytes(buf), make_parser().parse(bytes(buf))
+
+    monkeypatch.setattr(cparse, "_reparse_blanked", fresh_reparse)
+    fresh = parsed(TWO_TABLES_C)
+    assert len(calls) == 1  # both took the second parse
+    assert incremental == fresh
+    assert incremental.error_nodes == 0
+    conds = {r.name: r.cond for r in incremental.refs if r.role == "read"}
+    assert conds["widget_ioctl"] == "defined(CONFIG_WIDGET_IOCTL) && defined(CONFIG_COMPAT)"
+    assert conds["widget_mmap"] == "!CONFIG_WIDGET_NOMMAP" and conds["widget_nommap"] == "CONFIG_WIDGET_NOMMAP"
+    names = {d.name for d in incremental.definitions}
+    assert {"widget_between", "widget_after", "widget_fast_ops", "widget_slow_ops", "widget_plain_ops"} <= names
+
 @requires_vendored
 @pytest.mark.vendored
 def test_vendored_compat_ioctl_of_inet_stream_ops_is_stored() -> None:
