@@ -1359,8 +1359,10 @@ def _condition_at(conditions: Conditions, root: Node, offset: int) -> str | None
 # initializer with errors are blanked and the file parsed again; the references on the
 # lines inside get the block's condition back.
 _CONDITIONAL_DIRECTIVE_RX = re.compile(
-    rb"^[ \t]*#[ \t]*(?P<kw>ifdef|ifndef|if|elif|else|endif)\b(?P<arg>[^\n]*(?:\\\r?\n[^\n]*)*)", re.MULTILINE
+    # a directive continued with a backslash goes on over the next line: a backslash-newline is tried before any byte
+    rb"^[ \t]*#[ \t]*(?P<kw>ifdef|ifndef|if|elif|else|endif)\b(?P<arg>(?:\\\r?\n|[^\n])*)", re.MULTILINE
 )
+_CONTINUATION_RX = re.compile(rb"\\\r?\n")
 
 
 def _initializer_directives(root: Node, text: bytes) -> list[tuple[int, int, bytes, str]]:
@@ -1371,7 +1373,7 @@ def _initializer_directives(root: Node, text: bytes) -> list[tuple[int, int, byt
         node = stack.pop()
         if node.type == "initializer_list":
             for m in _CONDITIONAL_DIRECTIVE_RX.finditer(text, node.start_byte, node.end_byte):
-                found.append((m.start(), m.end(), m.group("kw"), _collapse(m.group("arg").replace(b"\\\n", b" "))))
+                found.append((m.start(), m.end(), m.group("kw"), _collapse(_CONTINUATION_RX.sub(b" ", m.group("arg")))))
             continue
         stack.extend(c for c in node.children if c.has_error)
     found.sort()

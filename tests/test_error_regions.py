@@ -292,6 +292,35 @@ def test_an_if_block_inside_an_initializer_keeps_its_entries_and_their_condition
     assert conds["gizmo_open"] is None and conds["gizmo_close"] is None
 
 
+CONTINUED_C = (
+    b"struct gizmo_ops { int (*open)(void); int (*poll)(void); int (*close)(void); };\n"
+    b"const struct gizmo_ops gizmo_wide_ops = {\n"
+    b"\t.open\t\t= gizmo_open,\n"
+    b"#if defined(CONFIG_GIZMO_A) && \\\n"
+    b"    defined(CONFIG_GIZMO_B) && \\\r\n"
+    b"    !defined(CONFIG_GIZMO_C)\n"
+    b"\t.poll\t\t= gizmo_poll,\n"
+    b"#endif\n"
+    b"\t.close\t\t= gizmo_close,\n"
+    b"};\n"
+)
+
+
+def test_a_directive_continued_over_lines_inside_an_initializer_is_blanked_whole() -> None:
+    """Its continuation lines are part of the directive: not code, and in the condition of the block."""
+    result = parsed(CONTINUED_C)
+    assert result.error_nodes == 0
+    names = {r.name for r in result.refs}
+    assert not names & {"CONFIG_GIZMO_A", "CONFIG_GIZMO_B", "CONFIG_GIZMO_C", "defined"}
+    conds = {r.name: r.cond for r in result.refs if r.role == "read"}
+    assert conds["gizmo_poll"] == "defined(CONFIG_GIZMO_A) && defined(CONFIG_GIZMO_B) && !defined(CONFIG_GIZMO_C)"
+    assert conds["gizmo_open"] is None and conds["gizmo_close"] is None
+    lines = CONTINUED_C.split(b"\n")
+    poll = next(r for r in result.refs if r.name == "gizmo_poll")
+    assert poll.line == 1 + next(i for i, text in enumerate(lines) if b"gizmo_poll" in text)
+    assert ("t:gizmo_ops||poll", "gizmo_poll") in {(a.key, a.function) for a in result.assigns}
+
+
 # Two tables with #if blocks (one directive ending in CRLF, one indented), a table with none,
 # a CRLF line, and code after each: the second parse is incremental, and the nodes
 # it keeps from the first (before, between and after the blanked directives) must sit where a
