@@ -293,7 +293,7 @@ def _parse_chunk(jobs: list[Job]) -> tuple[ChunkRows, int, list[ParseFailure]]:
                     signature, names.ids(cond), names.ids(type_), start_line, start_byte, end_byte, parsed.digests), strict=True):
                 column.extend(values)
         # a file's uses past REF_PER_FILE (a million; the largest file of the core tree has 19,000) are left out
-        kept = parsed.refs[:REF_PER_FILE]
+        kept = parsed.refs if len(parsed.refs) <= REF_PER_FILE else parsed.refs[:REF_PER_FILE]  # no copy of a list that fits
         if kept:
             line, col, end_col, name, role, func, cond, key = zip(*kept, strict=True)
             first = file_id << REF_FILE_SHIFT
