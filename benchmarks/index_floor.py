@@ -2,16 +2,18 @@
 
 `index_time.py` compares a cold `kexplore index --force` with a bare parse-and-visit (`bare_parse.py`).
 This benchmark asks what is left for the indexer's own logic once the unavoidable parts are paid, each
-measured alone, in CPU seconds of one process (`time.process_time`):
+measured alone, in CPU seconds of one process (`time.process_time`), file by file side by side (on a
+shared machine the speed varies from minute to minute; parts measured together share it):
 
 * **parse**: tree-sitter-c parses every .c/.h file of the tree, as the bare floor does (the indexer
   parses a little more: blanked text, a second parse of some files, macro bodies);
+* **visit**: bare_parse.py's TreeCursor visit of each tree; parse + visit is the bare parse-and-visit;
 * **capture**: one tree-sitter query captures every `identifier`, `field_identifier` and `type_identifier`
   (the C engine walks the tree) and Python touches each capture only for what a ref row needs, its
   start point and its text: no role, no scope, no definition, no local;
 * **rows**: the index's own rows (every table of `kernel-snippets/index/linux-6.1.sqlite`, read from it
   beforehand, untimed) inserted through Python's sqlite3 into a new database with the same tables and
-  page size, `executemany` one row a statement, rowids kept (the reading is not timed);
+  page size, `executemany` one row a statement, rowids kept;
 * **indexes**: the index's own `CREATE INDEX` statements on that database.
 
 On two cores the workers can share parse and capture, and the main process inserts beside them (one
@@ -19,12 +21,15 @@ writer), then builds the indexes alone:
 
     floor wall = max((parse + capture + rows) / 2, rows) + indexes
 
-The target allows `1.5 x bare` seconds of wall clock (the bare parse's CPU seconds stand for its wall
-clock: one process, they are equal on an idle machine and do not grow with the load), so about `2 x (1.5 x bare - indexes)` CPU seconds for
-parse, capture, rows and everything else; what is left after the first three is the budget for all the
-indexer's logic (roles, scopes, locals, definitions and their signatures, member-access keys, `#if`
-conditions, macro bodies, kernel-doc, exports, digests, moving rows between processes, the resolver).
-When `results/index_time.json` exists, the cold index's CPU seconds there are compared with that budget.
+The target allows `1.5 x bare` seconds of wall clock (the bare parse is one process: its CPU seconds are
+its wall clock on an idle machine), so about `2 x (1.5 x bare - indexes)` CPU seconds for parse, capture,
+rows and everything else; what is left after the first three is the budget for all the indexer's logic
+(roles, scopes, locals, definitions and their signatures, member-access keys, `#if` conditions, macro
+bodies, kernel-doc, exports, digests, moving rows between processes, the resolver).
+
+When `results/index_time.json` exists (`index_time.py` has run; `make bench` runs it first), its cold index
+is compared with that budget: its CPU seconds over its bare parse's (medians of alternated runs, one state
+of the machine for both), times the bare parse measured here.
 
     .venv/bin/python benchmarks/index_floor.py [--every N]   # N > 1: every N-th file (scaled by N)
 
@@ -35,9 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,47 +51,37 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import INDEX, PYTHON, RESULTS, TREE, Result, Target, log, require, run_alone
 
 NAME = "index_floor"
-BARE = Path(__file__).resolve().parent / "bare_parse.py"
 COLD_RATIO = 1.5
 QUERY = "[(identifier) (field_identifier) (type_identifier)] @name"
 SLICE = 50_000  # rows read from the index at a time
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def bare_parse(tree: Path) -> tuple[float, float]:
-    """(wall, CPU) seconds of `bare_parse.py TREE` in a subprocess, as index_time.py runs it."""
-    cpu0, t0 = _children_cpu(), time.perf_counter()
-    subprocess.run([str(PYTHON), str(BARE), str(tree)], check=True, capture_output=True)
-    return time.perf_counter() - t0, _children_cpu() - cpu0
-
-
 def parse_and_capture(tree: Path, every: int) -> dict[str, float]:
     """CPU seconds of parsing every `every`-th .c/.h file and of capturing its identifiers (measured apart)."""
     import tree_sitter_c
-    from bare_parse import source_files
+    from bare_parse import source_files, visit
     from tree_sitter import Language, Parser, Query, QueryCursor
 
     language = Language(tree_sitter_c.language())
     parser, query = Parser(language), Query(language, QUERY)
-    parse = capture = 0.0
+    parse = visited = capture = 0.0
     files = source_files(tree)[::every]
     identifiers = 0
-    for path in files:
+    for path in files:  # the three measured file by file, side by side: one state of the machine for all three
         src = path.read_bytes()
         t0 = time.process_time()
         parsed = parser.parse(src)
         t1 = time.process_time()
+        visit(parsed)
+        t2 = time.process_time()
         for node in QueryCursor(query).captures(parsed.root_node).get("name", ()):
             node.start_point  # noqa: B018 (touched as a ref row needs it)
             node.text  # noqa: B018
             identifiers += 1
-        capture += time.process_time() - t1
+        capture += time.process_time() - t2
+        visited += t2 - t1
         parse += t1 - t0
-    return {"files": len(files), "identifiers": identifiers, "parse_cpu_s": parse, "capture_cpu_s": capture}
+    return {"files": len(files), "identifiers": identifiers, "parse_cpu_s": parse, "visit_cpu_s": visited, "capture_cpu_s": capture}
 
 
 def rows_and_indexes(index: Path, scratch: Path) -> dict[str, object]:
@@ -134,16 +127,25 @@ def rows_and_indexes(index: Path, scratch: Path) -> dict[str, object]:
             "rows": sum(int(t["rows"]) for t in per_table.values())}
 
 
+def _index_time_figures() -> tuple[float, float] | None:
+    """(cold index CPU seconds, bare parse CPU seconds), medians of index_time.py's alternated runs, if it has run."""
+    try:
+        figures = json.loads((RESULTS / "index_time.json").read_text(encoding="utf-8"))["figures"]
+        return float(figures["cold_cpu_s"]), float(figures["floor_cpu_s"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def run(every: int = 1) -> Result:
     require(TREE, INDEX, PYTHON)
     result = Result(NAME)
     log(f"== the floor of a cold index of {TREE.name}: its unavoidable parts, each alone (CPU seconds, one process)")
-    bare_wall, bare_cpu = bare_parse(TREE)
-    log(f"bare parse-and-visit (`bare_parse.py`): {bare_wall:.2f} s wall, {bare_cpu:.2f} s CPU")
     pc = parse_and_capture(TREE, every)
     parse, capture = pc["parse_cpu_s"] * every, pc["capture_cpu_s"] * every
+    bare = parse + pc["visit_cpu_s"] * every  # bare_parse.py's work, measured beside the parts
     scale = f" (every {every}th file, x{every})" if every > 1 else ""
     log(f"parse:   {parse:6.2f} s  tree-sitter-c, {pc['files']} files{scale}")
+    log(f"visit:   {pc['visit_cpu_s'] * every:6.2f} s  bare_parse.py's TreeCursor visit: parse + visit = the bare parse-and-visit, {bare:.2f} s")
     log(f"capture: {capture:6.2f} s  one query, {pc['identifiers'] * every:.0f} identifiers touched (start point and text)")
     with tempfile.TemporaryDirectory(prefix="kexplore-floor-") as tmp:
         ri = rows_and_indexes(INDEX, Path(tmp) / "floor.sqlite")
@@ -152,14 +154,13 @@ def run(every: int = 1) -> Result:
     log(f"indexes: {build:6.2f} s  its {ri['index_count']} CREATE INDEX statements")
     floor_cpu = parse + capture + rows + build
     floor_wall = max((parse + capture + rows) / 2, rows) + build
-    bare = bare_cpu  # one process: its CPU seconds are its wall clock on an idle machine, and do not grow with load
     target_wall = COLD_RATIO * bare
     budget_cpu = 2 * (target_wall - build) - (parse + capture + rows)
     log(f"floor on 2 cores: {floor_wall:.2f} s wall ({floor_cpu:.2f} s CPU) = {floor_wall / bare:.2f}x the bare parse;"
         f" the target, {COLD_RATIO}x, is {target_wall:.2f} s")
     log(f"CPU seconds the target leaves for all the indexer's logic beyond these parts: {budget_cpu:.1f} s")
     figures: dict[str, object] = {
-        "every": every, "bare_wall_s": round(bare_wall, 3), "bare_cpu_s": round(bare_cpu, 3),
+        "every": every, "bare_cpu_s": round(bare, 3), "visit_cpu_s": round(pc["visit_cpu_s"] * every, 3),
         "parse_cpu_s": round(parse, 3), "capture_cpu_s": round(capture, 3), "identifiers": pc["identifiers"] * every,
         "rows_cpu_s": round(rows, 3), "indexes_cpu_s": round(build, 3), "rows": ri["rows"], "tables": ri["tables"],
         "floor_cpu_s": round(floor_cpu, 3), "floor_wall_s": round(floor_wall, 3), "target_wall_s": round(target_wall, 3),
@@ -167,23 +168,24 @@ def run(every: int = 1) -> Result:
     }
     targets = [Target("floor of a cold index / bare parse-and-visit", floor_wall / bare, "x", COLD_RATIO,
                       note=f"{floor_wall:.1f} s vs {bare:.1f} s")]
-    measured = RESULTS / "index_time.json"
-    if measured.exists():
-        try:
-            cold_cpu = float(json.loads(measured.read_text(encoding="utf-8"))["figures"]["cold_cpu_s"])
-        except (ValueError, KeyError, TypeError):
-            cold_cpu = None
-        if cold_cpu is not None:
-            logic = cold_cpu - (parse + capture + rows + build)
-            figures["cold_cpu_s"], figures["logic_cpu_s"] = cold_cpu, round(logic, 3)
-            left = f", {logic / budget_cpu:.1f}x what the target leaves" if budget_cpu > 0 else ", and the target leaves nothing"
-            log(f"the cold index of results/index_time.json: {cold_cpu:.1f} s CPU, so its logic costs about {logic:.1f} s"
-                f" beyond the floor's parts{left}")
-            targets.append(Target("the index's logic / what the target leaves for it", logic / budget_cpu if budget_cpu > 0 else None,
-                                  "x", 1.0, note=f"{logic:.1f} s vs {budget_cpu:.1f} s of CPU"))
+    measured = _index_time_figures()
+    if measured is not None:
+        # index_time.py's cold index against its bare parse (alternated runs, one state of the machine), brought to
+        # this run's state of the machine through the bare parse measured here
+        cold_cpu = measured[0] / measured[1] * bare
+        logic = cold_cpu - floor_cpu
+        figures["index_time_cold_cpu_s"], figures["index_time_bare_cpu_s"] = measured
+        figures["cold_cpu_s"], figures["logic_cpu_s"] = round(cold_cpu, 3), round(logic, 3)
+        left = f", {logic / budget_cpu:.1f}x what the target leaves" if budget_cpu > 0 else ", and the target leaves nothing"
+        log(f"the cold index (results/index_time.json: {measured[0]:.1f} s CPU, {measured[0] / measured[1]:.2f}x its bare parse's"
+            f" {measured[1]:.1f} s): {cold_cpu:.1f} s CPU at this run's speed, so its logic costs about {logic:.1f} s beyond"
+            f" the floor's parts{left}")
+        targets.append(Target("the index's logic / what the target leaves for it", logic / budget_cpu if budget_cpu > 0 else None,
+                              "x", 1.0, note=f"{logic:.1f} s vs {budget_cpu:.1f} s of CPU"))
     result.figures = figures
     result.targets = targets
-    result.commands = [".venv/bin/python benchmarks/bare_parse.py kernel-snippets/linux-6.1",
+    result.commands = [".venv/bin/python benchmarks/index_time.py (cold index and bare parse, medians), else"
+                       " .venv/bin/python benchmarks/bare_parse.py kernel-snippets/linux-6.1",
                        f"tree-sitter Query {QUERY!r}, captures touched (start_point, text)",
                        "every table of kernel-snippets/index/linux-6.1.sqlite: executemany into a new database, then its CREATE INDEX"]
     return result
