@@ -525,8 +525,7 @@ def build_index(project: Project, kernel: str | None = None, force: bool = False
     spec = project.kernel(kernel)
     try:
         with kernel_run_lock(project.snippets, spec.name, "index"):
-            donors = _donors(project, spec) if share else []
-            return _build_locked(project, spec, force, jobs, donors)
+            return _build_locked(project, spec, force, jobs, share)
     except RunLockBusy as exc:
         raise IndexBuildError(str(exc)) from None
     except OSError as exc:  # a read-only or full disk, a file where the index folder must go
@@ -537,15 +536,11 @@ def build_index(project: Project, kernel: str | None = None, force: bool = False
         raise IndexBuildError(f"indexing {spec.name} failed: {detail}; the previous index is kept") from None
 
 
-def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | None, donors: list[Donor]) -> IndexResult:
+def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | None, share: bool) -> IndexResult:
     started = time.perf_counter()
     tree = project.tree(spec.name)
     if not tree.is_dir():
         raise IndexBuildError(f"no vendored tree at {tree}: run `kexplore vendor` first")
-    try:
-        lock = read_lock(project.lock_path(spec.name))  # recorded in the index's meta
-    except LockError as exc:
-        raise IndexBuildError(str(exc)) from None
     db_path = project.index_path(spec.name)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(db_path, spec.name)
@@ -574,6 +569,12 @@ def _build_locked(project: Project, spec: KernelSpec, force: bool, jobs: int | N
     if old and not to_parse and not removed and not touched:
         symbols, error_files = _counts(db_path)
         return IndexResult(spec.name, str(db_path), len(files), 0, 0, symbols, error_files, time.perf_counter() - started)
+    # what only a run that writes needs (an index with nothing to do answers without them: the warm run's time)
+    try:
+        lock = read_lock(project.lock_path(spec.name))  # recorded in the index's meta
+    except LockError as exc:
+        raise IndexBuildError(str(exc)) from None
+    donors = _donors(project, spec) if share else []
 
     tmp = db_path.with_name(f".{db_path.name}.tmp-{pid_tag()}")
     db: sqlite3.Connection | None = None

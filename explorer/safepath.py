@@ -5,6 +5,11 @@ Kept free of heavy imports: the lock file reader, and so the CLI's lookups, impo
 
 from __future__ import annotations
 
+import re
+
+# control characters, DEL, and the lone surrogates that stand for bytes that are not UTF-8
+_REFUSED_CHARACTER = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
 
 def clean_parts(name: str) -> list[str] | None:
     """The components of a relative POSIX path, or None when it is not a plain relative name.
@@ -13,7 +18,7 @@ def clean_parts(name: str) -> list[str] | None:
     (decoded with surrogates, as tarfile and os do) are refused; ``.`` and empty
     components (``./linux/net//x.c``) are dropped.
     """
-    if name.startswith("/") or any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in name):
+    if name.startswith("/") or _REFUSED_CHARACTER.search(name):
         return None
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if ".." in parts:

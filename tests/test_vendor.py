@@ -572,6 +572,28 @@ def test_a_damaged_lock_stops_the_index_with_one_line(project: Project, tarball:
     assert len(lines) == 1 and "not a kernel-explorer lock file" in lines[0]
     assert not project.index_path(NAME).exists()
 
+def test_a_damaged_lock_stops_a_reindex_and_keeps_the_previous_index(project: Project, tarball: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """The lock is read only when the index has something to write (an up-to-date index answers without it),
+    and then a damaged one stops the run in one line before the index is touched."""
+    from explorer.cli import main
+
+    vendor(project, from_path=tarball)
+    assert main(["index", "--snippets", str(project.snippets)]) == 0
+    index = project.index_path(NAME)
+    before = index.read_bytes()
+    project.lock_path(NAME).write_text('{"format": 1, "files": []}')
+    changed = next(p for p in sorted(project.tree(NAME).rglob("*.c")) if p.is_file())
+    with changed.open("a", encoding="utf-8") as fh:
+        fh.write("int kx_added_by_the_test;\n")
+    capsys.readouterr()
+    assert main(["index", "--snippets", str(project.snippets)]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "not a kernel-explorer lock file" in lines[0]
+    assert index.read_bytes() == before
+    assert not [p.name for p in index.parent.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
 
 def test_the_labs_read_the_pinned_version_through_the_lock_reader(project: Project, tarball: Path) -> None:
     from explorer.labs.code import KernelCode
