@@ -288,3 +288,11 @@ def test_the_resolver_reads_refs_with_the_stores_layout() -> None:
     from explorer import resolve, store
 
     assert resolve._REF_FILE_SHIFT == store.REF_FILE_SHIFT
+
+
+def test_the_resolver_reads_symbols_with_the_stores_kind_codes() -> None:
+    """explorer/resolve.py reads `symbol.kind` as codes it spells itself (it must not import the store)."""
+    from explorer import resolve, store
+
+    assert {kind: store.KINDS.index(kind) for kind in resolve._KIND_CODES} == resolve._KIND_CODES
+    assert set(resolve._TYPE_KINDS) <= set(resolve._KIND_CODES)
