@@ -21,6 +21,8 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .symbolcodes import KINDS, signature_sql
+
 # A field macro: `#define sk_state __sk_common.skc_state`, `#define udp_port_hash
 # inet.sk.__sk_common.skc_u16hashes[0]` (subscripts are stepped over: an element has its
 # array's type), `#define sin_zero __pad` (one member of the same struct).
@@ -55,20 +57,19 @@ class TypeTables:
         # The table itself, not the view `symbols`: its kind is a code, and only the rows kept are joined to
         # `names` (the view joins and rebuilds every signature of the 1.4 million definitions first); a
         # signature is wanted of macros only (NULL: the macro's name alone, `#define NAME`).
-        k = _KIND_CODES
-        signature = ("CASE WHEN s.signature IS NULL THEN n.name WHEN typeof(s.signature) = 'blob' THEN CAST(s.signature AS TEXT)"
-                     " ELSE replace(s.signature, char(1), n.name) END")
+        k = {kind: code for code, kind in enumerate(KINDS)}
+        signature = signature_sql("s.signature", "n.name")
+        kept = ", ".join(str(k[kind]) for kind in ("member", "typedef", "function", "prototype", "variable", "struct", "union"))
         rows = db.execute(
             f"SELECT n.name, s.kind, t.name, CASE WHEN s.kind = {k['macro']} THEN {signature} END"
             " FROM symbol s JOIN files f ON f.id = s.file_id JOIN names n ON n.id = s.name LEFT JOIN names t ON t.id = s.type"
-            f" WHERE s.kind IN ({', '.join(str(k[kind]) for kind in _TYPE_KINDS)})"
+            f" WHERE s.kind IN ({kept})"
             f" OR (s.kind = {k['macro']} AND (s.type IS NOT NULL OR {signature} GLOB '#define [A-Za-z_]* [A-Za-z_]*'))"
             f" ORDER BY CASE s.kind WHEN {k['function']} THEN 0 WHEN {k['prototype']} THEN 1 ELSE 2 END, f.path, s.start_byte,"
             " s.line, s.col"
         )
-        kind_names = {code: kind for kind, code in _KIND_CODES.items()}
         for name, code, type_, signature in rows:
-            kind = kind_names[code]
+            kind = KINDS[code]
             if kind == "member":
                 self.members.setdefault(name, type_)
             elif kind in ("struct", "union"):
@@ -204,9 +205,6 @@ class AccessResolver:
 
 
 _REF_FILE_SHIFT = 20  # explorer/store.py's REF_FILE_SHIFT (not imported: the resolver is indexing code, the store is not)
-# explorer/store.py's `symbol.kind` codes of the kinds read here (not imported, for the same reason)
-_KIND_CODES = {"function": 0, "prototype": 1, "struct": 2, "union": 3, "member": 6, "macro": 7, "typedef": 8, "variable": 9}
-_TYPE_KINDS = ("member", "typedef", "function", "prototype", "variable", "struct", "union")
 
 
 def _macro_local_type(db: sqlite3.Connection, access_id: int, declaring: dict[str, str]) -> str | None:

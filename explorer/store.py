@@ -19,6 +19,8 @@ from collections import deque, namedtuple
 from collections.abc import Callable, Collection, Hashable, Iterator, Sequence
 from pathlib import Path
 
+from .symbolcodes import KINDS, signature_sql, stored_signature_sql
+
 TYPE_CHECKING = False  # True for mypy, which reads this name as typing.TYPE_CHECKING; no import of typing at run time
 if TYPE_CHECKING:
     from typing import TypeVar
@@ -266,37 +268,6 @@ def symbol_kind_sql(kind: str) -> str:
     return f"CASE {kind} " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(KINDS)) + " END"
 
 
-KINDS = (  # the order is `symbol.kind`: append, never reorder (or bump SCHEMA_VERSION)
-    "function",
-    "prototype",
-    "struct",
-    "union",
-    "enum",
-    "enumerator",
-    "member",
-    "macro",
-    "typedef",
-    "variable",
-    "asm function",  # SYM_FUNC_START, SYM_TYPED_FUNC_START, ENTRY in a .S file (explorer/asmparse.py)
-    "asm code",  # SYM_CODE_START: entry code outside the C calling convention (entry_SYSCALL_64)
-    "asm label",  # SYM_INNER_LABEL, GLOBAL, a .globl label
-    "asm data",  # SYM_DATA_START, SYM_DATA
-    "asm macro",  # .macro
-)
-# The kinds a call can reach (call-graph nodes besides macros), and the macro kinds.
-def stored_signature_sql(signature: str, name: str) -> str:
-    """SQL for `symbol.signature` of a definition's signature: NULL when it is the name, else the name written as char(1)
-    (the signature shrinks by the name, its longest part); a signature holding char(1) itself is kept as a BLOB."""
-    return (f"CASE WHEN {signature} = {name} THEN NULL WHEN instr({signature}, char(1)) THEN CAST({signature} AS BLOB)"
-            f" ELSE replace({signature}, {name}, char(1)) END")
-
-
-def signature_sql(stored: str, name: str) -> str:
-    """The signature a `symbol.signature` stands for (the inverse of stored_signature_sql)."""
-    return (f"CASE WHEN {stored} IS NULL THEN {name} WHEN typeof({stored}) = 'blob' THEN CAST({stored} AS TEXT)"
-            f" ELSE replace({stored}, char(1), {name}) END")
-
-
 KIND_SQL = "CASE s.kind " + " ".join(f"WHEN {i} THEN '{kind}'" for i, kind in enumerate(KINDS)) + " END"
 # `symbol` as the rows it stands for (the columns the table `symbols` had before its strings were interned); the
 # triggers let the few writers that add or remove single definitions (explorer/syscalls.py) write the view.
@@ -323,6 +294,7 @@ END;
 
 VIEW_NAMES = ("refs", "fnassign", "locals", "includes", "symbols")
 
+# The kinds a call can reach (call-graph nodes besides macros), and the macro kinds.
 CALLABLE_KINDS = ("function", "asm function", "asm code", "asm label")
 MACRO_KINDS = ("macro", "asm macro")
 _CALLABLE_SQL = ", ".join(f"'{k}'" for k in CALLABLE_KINDS)

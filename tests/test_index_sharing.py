@@ -290,9 +290,12 @@ def test_the_resolver_reads_refs_with_the_stores_layout() -> None:
     assert resolve._REF_FILE_SHIFT == store.REF_FILE_SHIFT
 
 
-def test_the_resolver_reads_symbols_with_the_stores_kind_codes() -> None:
-    """explorer/resolve.py reads `symbol.kind` as codes it spells itself (it must not import the store)."""
-    from explorer import resolve, store
+def test_the_resolver_reads_symbols_with_the_stores_kind_codes_and_is_versioned_by_them() -> None:
+    """explorer/resolve.py reads `symbol.kind` and `symbol.signature` through explorer/symbolcodes.py, the store's
+    own definitions (it must not import the store), and that module is part of the indexer's version."""
+    from explorer import indexer, resolve, store, symbolcodes
 
-    assert {kind: store.KINDS.index(kind) for kind in resolve._KIND_CODES} == resolve._KIND_CODES
-    assert set(resolve._TYPE_KINDS) <= set(resolve._KIND_CODES)
+    assert resolve.KINDS is store.KINDS is symbolcodes.KINDS
+    assert resolve.signature_sql is store.signature_sql
+    assert "symbolcodes.py" in [p.name for p in indexer.row_code_files()]
+    assert "store.py" not in [p.name for p in indexer.row_code_files()]

@@ -34,7 +34,7 @@ COSTLY = {"dataclasses", "inspect", "ast", "dis", "typing", "tomllib", "difflib"
 ARGPARSE = {"runpy", "argparse", "gettext", "locale", "_locale", "shutil", "fnmatch", "zlib", "bz2", "_bz2", "lzma", "_lzma",
             "_compression"}
 OURS = {"explorer", "explorer.cli", "explorer.config", "explorer.console", "explorer.escaping", "explorer.safepath",
-        "explorer.startcache", "explorer.store", "explorer.urls"}
+        "explorer.startcache", "explorer.store", "explorer.symbolcodes", "explorer.urls"}
 
 PAGE = """---
 annotations: true

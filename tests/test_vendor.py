@@ -572,6 +572,7 @@ def test_a_damaged_lock_stops_the_index_with_one_line(project: Project, tarball:
     assert len(lines) == 1 and "not a kernel-explorer lock file" in lines[0]
     assert not project.index_path(NAME).exists()
 
+
 def test_a_damaged_lock_stops_a_reindex_and_keeps_the_previous_index(project: Project, tarball: Path,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     """The lock is read only when the index has something to write (an up-to-date index answers without it),
@@ -592,7 +593,6 @@ def test_a_damaged_lock_stops_a_reindex_and_keeps_the_previous_index(project: Pr
     assert len(lines) == 1 and "not a kernel-explorer lock file" in lines[0]
     assert index.read_bytes() == before
     assert not [p.name for p in index.parent.iterdir() if p.name.startswith(".")]  # no temporary left
-
 
 
 def test_the_labs_read_the_pinned_version_through_the_lock_reader(project: Project, tarball: Path) -> None:
