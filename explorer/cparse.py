@@ -1414,8 +1414,9 @@ def _directive_line_conditions(src: bytes, directives: list[tuple[int, int, byte
     conditions: dict[int, str] = {}
     stack: list[tuple[str | None, str | None]] = []  # (this branch's condition, the negation of the branches before)
     previous_line = 0
+    line, pos = 1, 0  # the line of byte `pos`: the directives come sorted and apart, so one pass over the newlines
     for start, end, kw, arg in directives:
-        line = src.count(b"\n", 0, start) + 1
+        line += src.count(b"\n", pos, start)
         here: str | None = None
         for branch, _ in stack:
             here = join_conditions(here, branch)
@@ -1431,7 +1432,9 @@ def _directive_line_conditions(src: bytes, directives: list[tuple[int, int, byte
             stack[-1] = (join_conditions(before, arg) if kw == b"elif" else before, before)
         elif stack and kw == b"endif":
             stack.pop()
-        previous_line = src.count(b"\n", 0, end) + 1
+        line += src.count(b"\n", start, end)
+        pos = end
+        previous_line = line
     return conditions
 
 

@@ -38,16 +38,8 @@ from .opsgroups import group_ops_tables
 from .progress import progress
 from .resolve import PendingResolution
 from .runlock import RunLockBusy, disk_error, kernel_run_lock, owner_gone, pid_tag
-from .store import (
-    KINDS,
-    REF_FILE_SHIFT,
-    REF_PER_FILE,
-    REF_ROLES,
-    SCHEMA_VERSION,
-    create_schema,
-    ref_range,
-    stored_signature_sql,
-)
+from .store import REF_ROLES, SCHEMA_VERSION, create_schema, ref_range
+from .symbolcodes import KINDS, REF_FILE_SHIFT, REF_PER_FILE, stored_signature_sql
 from .syscalls import clear_derived, is_table
 from .syscalls import derive as derive_syscalls
 

@@ -21,7 +21,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .symbolcodes import KINDS, signature_sql
+from .symbolcodes import KINDS, REF_FILE_SHIFT, signature_sql
 
 # A field macro: `#define sk_state __sk_common.skc_state`, `#define udp_port_hash
 # inet.sk.__sk_common.skc_u16hashes[0]` (subscripts are stepped over: an element has its
@@ -204,9 +204,6 @@ class AccessResolver:
         return Resolution(final[0], final[2], None)
 
 
-_REF_FILE_SHIFT = 20  # explorer/store.py's REF_FILE_SHIFT (not imported: the resolver is indexing code, the store is not)
-
-
 def _macro_local_type(db: sqlite3.Connection, access_id: int, declaring: dict[str, str]) -> str | None:
     """The type of a macro-declared local (`nh` inside for_nexthops(fi) { ... }) where this access
     is used: every use must sit in a function that names (as a call or as a type) a macro
@@ -215,7 +212,7 @@ def _macro_local_type(db: sqlite3.Connection, access_id: int, declaring: dict[st
     for (named,) in db.execute(
         # `ref` itself (explorer/store.py): c is in r's file (the same rowid >> shift) and in r's function
         f"SELECT (SELECT group_concat(DISTINCT n.name) FROM ref c JOIN names n ON n.id = c.name"
-        f" WHERE c.rowid >> {_REF_FILE_SHIFT} = r.rowid >> {_REF_FILE_SHIFT} AND c.func = r.func"
+        f" WHERE c.rowid >> {REF_FILE_SHIFT} = r.rowid >> {REF_FILE_SHIFT} AND c.func = r.func"
         f" AND c.access_id IS NULL AND n.name IN (SELECT value FROM json_each(?))) FROM ref r WHERE r.access_id = ?",
         (json.dumps(sorted(declaring)), access_id)):
         if not named:

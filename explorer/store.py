@@ -19,7 +19,7 @@ from collections import deque, namedtuple
 from collections.abc import Callable, Collection, Hashable, Iterator, Sequence
 from pathlib import Path
 
-from .symbolcodes import KINDS, signature_sql, stored_signature_sql
+from .symbolcodes import KINDS, REF_FILE_SHIFT, REF_PER_FILE, signature_sql, stored_signature_sql
 
 TYPE_CHECKING = False  # True for mypy, which reads this name as typing.TYPE_CHECKING; no import of typing at run time
 if TYPE_CHECKING:
@@ -59,8 +59,6 @@ SCHEMA_VERSION = 10
 
 # The `ref` table: what its integer roles mean, and how its rowid holds the file (file_id << REF_FILE_SHIFT | n).
 REF_ROLES = ("read", "call", "type", "write", "addr", "jump", "macro")
-REF_FILE_SHIFT = 20
-REF_PER_FILE = 1 << REF_FILE_SHIFT  # uses recorded per file at most (the largest file of 6.1 has about 19,000)
 PAGE_SIZE = 16384  # fewer, fuller pages than SQLite's 4096: about 4% smaller on the core tree
 
 SCHEMA = """

@@ -1,11 +1,16 @@
-"""How `symbol` stores a definition's kind and signature, shared by the store (its views and readers) and the
-indexing code (the indexer's inserts, the resolver's reads), which does not import the store.
+"""How `symbol` stores a definition's kind and signature, and how a `ref` rowid holds its file, shared by the store
+(its views and readers) and the indexing code (the indexer's inserts, the resolver's reads), which does not import
+the store.
 
 Kept free of imports: the CLI's lookups import it through the store.  A change here changes what the index holds
 (the indexer's version follows the resolver's imports to this module).
 """
 
 from __future__ import annotations
+
+# The `ref` table's rowid: file_id << REF_FILE_SHIFT | n, the file's n-th use (a file's uses are one rowid range).
+REF_FILE_SHIFT = 20
+REF_PER_FILE = 1 << REF_FILE_SHIFT  # uses recorded per file at most (the largest file of 6.1 has about 19,000)
 
 KINDS = (  # the order is `symbol.kind`: append, never reorder (or bump SCHEMA_VERSION)
     "function",

@@ -283,19 +283,17 @@ def test_assembly_and_system_call_tables_share_and_derive_their_own_rows(tmp_pat
         db.close()
 
 
-def test_the_resolver_reads_refs_with_the_stores_layout() -> None:
-    """explorer/resolve.py spells the rowid layout of `ref` itself (it must not import the store)."""
-    from explorer import resolve, store
+def test_the_resolver_reads_symbols_and_refs_with_the_stores_codes_and_is_versioned_by_them() -> None:
+    """explorer/resolve.py reads `symbol.kind`, `symbol.signature` and the rowid layout of `ref` through
+    explorer/symbolcodes.py, the store's own definitions (it must not import the store), and that module is part of
+    the indexer's version."""
+    import inspect
 
-    assert resolve._REF_FILE_SHIFT == store.REF_FILE_SHIFT
-
-
-def test_the_resolver_reads_symbols_with_the_stores_kind_codes_and_is_versioned_by_them() -> None:
-    """explorer/resolve.py reads `symbol.kind` and `symbol.signature` through explorer/symbolcodes.py, the store's
-    own definitions (it must not import the store), and that module is part of the indexer's version."""
     from explorer import indexer, resolve, store, symbolcodes
 
     assert resolve.KINDS is store.KINDS is symbolcodes.KINDS
     assert resolve.signature_sql is store.signature_sql
+    assert resolve.REF_FILE_SHIFT == store.REF_FILE_SHIFT == symbolcodes.REF_FILE_SHIFT
+    assert "REF_FILE_SHIFT =" not in inspect.getsource(resolve) and "REF_FILE_SHIFT =" not in inspect.getsource(store)
     assert "symbolcodes.py" in [p.name for p in indexer.row_code_files()]
     assert "store.py" not in [p.name for p in indexer.row_code_files()]
