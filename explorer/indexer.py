@@ -39,7 +39,7 @@ from .progress import progress
 from .resolve import PendingResolution
 from .runlock import RunLockBusy, disk_error, kernel_run_lock, owner_gone, pid_tag
 from .store import REF_ROLES, SCHEMA_VERSION, create_schema, ref_range
-from .symbolcodes import KINDS, REF_FILE_SHIFT, REF_PER_FILE, stored_signature_sql
+from .symbolcodes import KIND_CODES, REF_FILE_SHIFT, REF_PER_FILE, stored_signature_sql
 from .syscalls import clear_derived, is_table
 from .syscalls import derive as derive_syscalls
 
@@ -243,7 +243,6 @@ class _Interner:
 
 
 _ROLE_CODES = {role: i for i, role in enumerate(REF_ROLES)}
-_KIND_CODES = {kind: i for i, kind in enumerate(KINDS)}  # symbol.kind (a kind not there: NULL, refused)
 
 
 def _parse_chunk(jobs: list[Job]) -> tuple[ChunkRows, int, list[ParseFailure]]:
@@ -280,8 +279,9 @@ def _parse_chunk(jobs: list[Job]) -> tuple[ChunkRows, int, list[ParseFailure]]:
         if parsed.definitions:
             (name, kind, line, col, end_line, scope, signature, cond, type_, start_line, start_byte,
              end_byte) = zip(*parsed.definitions, strict=True)
+            # symbol.kind by KIND_CODES (a kind not there: NULL, which the table refuses)
             for column, values in zip(symbols, (
-                    names.ids(name), map(_KIND_CODES.get, kind), itertools.repeat(file_id, len(name)), line, col, end_line, names.ids(scope),
+                    names.ids(name), map(KIND_CODES.get, kind), itertools.repeat(file_id, len(name)), line, col, end_line, names.ids(scope),
                     signature, names.ids(cond), names.ids(type_), start_line, start_byte, end_byte, parsed.digests), strict=True):
                 column.extend(values)
         # a file's uses past REF_PER_FILE (a million; the largest file of the core tree has 19,000) are left out

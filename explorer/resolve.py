@@ -21,7 +21,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .symbolcodes import KINDS, REF_FILE_SHIFT, signature_sql
+from .symbolcodes import KIND_CODES, KINDS, REF_FILE_SHIFT, signature_sql
 
 # A field macro: `#define sk_state __sk_common.skc_state`, `#define udp_port_hash
 # inet.sk.__sk_common.skc_u16hashes[0]` (subscripts are stepped over: an element has its
@@ -57,7 +57,7 @@ class TypeTables:
         # The table itself, not the view `symbols`: its kind is a code, and only the rows kept are joined to
         # `names` (the view joins and rebuilds every signature of the 1.4 million definitions first); a
         # signature is wanted of macros only (NULL: the macro's name alone, `#define NAME`).
-        k = {kind: code for code, kind in enumerate(KINDS)}
+        k = KIND_CODES
         signature = signature_sql("s.signature", "n.name")
         kept = ", ".join(str(k[kind]) for kind in ("member", "typedef", "function", "prototype", "variable", "struct", "union"))
         rows = db.execute(

@@ -19,7 +19,7 @@ from collections import deque, namedtuple
 from collections.abc import Callable, Collection, Hashable, Iterator, Sequence
 from pathlib import Path
 
-from .symbolcodes import KINDS, REF_FILE_SHIFT, REF_PER_FILE, signature_sql, stored_signature_sql
+from .symbolcodes import KIND_CODES, KINDS, REF_FILE_SHIFT, REF_PER_FILE, signature_sql, stored_signature_sql
 
 TYPE_CHECKING = False  # True for mypy, which reads this name as typing.TYPE_CHECKING; no import of typing at run time
 if TYPE_CHECKING:
@@ -1663,8 +1663,8 @@ LOCAL_ROLES = ("decl", "read", "write", "addr")
 # cheaper than reading every definition of every calling name (`probe`, `init`: thousands).
 
 
-_CALLABLE_CODES = ", ".join(str(KINDS.index(k)) for k in CALLABLE_KINDS)
-_MACRO_CODES = ", ".join(str(KINDS.index(k)) for k in MACRO_KINDS)
+_CALLABLE_CODES = ", ".join(str(KIND_CODES[k]) for k in CALLABLE_KINDS)
+_MACRO_CODES = ", ".join(str(KIND_CODES[k]) for k in MACRO_KINDS)
 
 
 def _caller(name_id: str, file_id: str) -> str:
@@ -1694,7 +1694,7 @@ _OPS_CALLS = (  # `assign` itself too (the view fnassign, joined here, would not
     f" JOIN assign fa ON fa.access_id = a2.id JOIN names fx ON fx.id = fa.function LEFT JOIN names ft ON ft.id = fa.tbl"
     f" JOIN files f ON f.id = {_REF_FILE}"
     " WHERE r.role = 1 AND a.target IS NOT NULL"
-    f" AND EXISTS (SELECT 1 FROM symbol s WHERE s.name = fa.function AND s.kind = {KINDS.index('function')}){{0}}"
+    f" AND EXISTS (SELECT 1 FROM symbol s WHERE s.name = fa.function AND s.kind = {KIND_CODES['function']}){{0}}"
 )
 
 

@@ -29,6 +29,7 @@ KINDS = (  # the order is `symbol.kind`: append, never reorder (or bump SCHEMA_V
     "asm data",  # SYM_DATA_START, SYM_DATA
     "asm macro",  # .macro
 )
+KIND_CODES = {kind: code for code, kind in enumerate(KINDS)}  # a kind's `symbol.kind`
 
 
 def stored_signature_sql(signature: str, name: str) -> str:
