@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -33,26 +34,34 @@ from common import PYTHON, ROOT, TREE, VENV_BIN, BenchmarkError, Result, log, me
 NAME = "compiled_extract"
 COMPILED = ("explorer/xref.py", "explorer/cparse.py")
 
-# Runs in a fresh interpreter with the package at ROOT first on sys.path: (files, CPU seconds, digest, module files).
+# Runs in a fresh interpreter with the package at ROOT first on sys.path (bare_parse.source_files: the files the
+# index covers, in its order); prints files, CPU seconds, the rows' digest and the extraction modules' files.
 CHILD = r"""
-import hashlib, json, os, pickle, sys, time
-root, tree, every = sys.argv[1], sys.argv[2], int(sys.argv[3])
-sys.path.insert(0, root)
+import hashlib, json, pickle, sys, time
+from pathlib import Path
+root, benchmarks, tree, every = sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
+sys.path[:0] = [root, benchmarks]
 import explorer.cparse, explorer.xref
+from bare_parse import source_files
 from explorer.indexer import Job, _parse_one
-paths = []
-for dirpath, dirnames, filenames in os.walk(tree):
-    dirnames.sort()
-    paths += [os.path.join(dirpath, n) for n in sorted(filenames) if n.endswith((".c", ".h"))]
+files = source_files(tree)[::every]
 digest = hashlib.sha256()
 started = time.process_time()
-for full in paths[::every]:
-    rel = os.path.relpath(full, tree)
-    digest.update(rel.encode() + pickle.dumps(tuple(_parse_one(Job(rel, full, True, 1, "", 0, 0))), protocol=5))
+for path in files:
+    rel = path.relative_to(tree).as_posix()
+    digest.update(rel.encode() + pickle.dumps(tuple(_parse_one(Job(rel, str(path), True, 1, "", 0, 0))), protocol=5))
 spent = time.process_time() - started
-print(json.dumps({"files": len(paths[::every]), "cpu_s": spent, "digest": digest.hexdigest(),
+print(json.dumps({"files": len(files), "cpu_s": spent, "digest": digest.hexdigest(),
                   "modules": [explorer.xref.__file__, explorer.cparse.__file__]}))
 """
+
+
+class Extraction(NamedTuple):
+    files: int
+    cpu_s: float
+    digest: str
+    modules: list[str]
+    instructions: int | None  # with --callgrind only
 
 
 def _compile(scratch: Path) -> None:
@@ -68,16 +77,15 @@ def _compile(scratch: Path) -> None:
         raise BenchmarkError(f"mypyc failed: {(proc.stdout + proc.stderr).strip()[-600:]}")
 
 
-def _child(root: Path, every: int, wrap: list[str] | None = None) -> dict[str, object]:
-    argv = [*(wrap or []), str(PYTHON), "-c", CHILD, str(root), str(TREE), str(every)]
+def _child(root: Path, every: int, wrap: list[str] | None = None) -> Extraction:
+    argv = [*(wrap or []), str(PYTHON), "-c", CHILD, str(root), str(Path(__file__).resolve().parent), str(TREE), str(every)]
     proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     if proc.returncode != 0:
         raise BenchmarkError(f"the extraction under {root} failed: {proc.stderr.strip()[-600:]}")
-    out: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
-    if wrap:
-        found = re.search(r"Collected : (\d+)", proc.stderr)
-        out["instructions"] = int(found.group(1)) if found else None
-    return out
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    found = re.search(r"Collected : (\d+)", proc.stderr) if wrap else None
+    return Extraction(int(out["files"]), float(out["cpu_s"]), str(out["digest"]), [str(m) for m in out["modules"]],
+                      int(found.group(1)) if found else None)
 
 
 def run(every: int = 20, runs: int = 3, callgrind: bool = False) -> Result:
@@ -87,32 +95,32 @@ def run(every: int = 20, runs: int = 3, callgrind: bool = False) -> Result:
     with tempfile.TemporaryDirectory(prefix="kexplore-bench-mypyc-") as tmp:
         scratch = Path(tmp)
         _compile(scratch)
-        pure: list[dict[str, object]] = []
-        compiled: list[dict[str, object]] = []
+        pure: list[Extraction] = []
+        compiled: list[Extraction] = []
         for _ in range(runs):  # alternated: a change in the machine's speed hits both alike
             pure.append(_child(ROOT, every))
             compiled.append(_child(scratch, every))
-        if not all(str(m).endswith(".so") for m in compiled[0]["modules"]):  # type: ignore[attr-defined]
-            raise BenchmarkError(f"the compiled modules were not the ones imported: {compiled[0]['modules']}")
-        digests = {str(r["digest"]) for r in pure + compiled}
+        if not all(m.endswith(".so") for m in compiled[0].modules):
+            raise BenchmarkError(f"the compiled modules were not the ones imported: {compiled[0].modules}")
+        digests = {r.digest for r in pure + compiled}
         if len(digests) != 1:
             raise BenchmarkError(f"the compiled extraction's rows differ from the pure one's: {sorted(digests)}")
-        pure_cpu = median([float(r["cpu_s"]) for r in pure])  # type: ignore[arg-type]
-        compiled_cpu = median([float(r["cpu_s"]) for r in compiled])  # type: ignore[arg-type]
-        log(f"{pure[0]['files']} files, the same rows: pure {pure_cpu:.2f} s CPU, compiled {compiled_cpu:.2f} s CPU"
+        pure_cpu = median([r.cpu_s for r in pure])
+        compiled_cpu = median([r.cpu_s for r in compiled])
+        log(f"{pure[0].files} files, the same rows: pure {pure_cpu:.2f} s CPU, compiled {compiled_cpu:.2f} s CPU"
             f" (medians of {runs}): {compiled_cpu / pure_cpu:.3f}x")
         figures: dict[str, object] = {
-            "files": pure[0]["files"], "every": every, "runs": runs, "pure_cpu_s": round(pure_cpu, 3),
+            "files": pure[0].files, "every": every, "runs": runs, "pure_cpu_s": round(pure_cpu, 3),
             "compiled_cpu_s": round(compiled_cpu, 3), "compiled_over_pure_cpu": round(compiled_cpu / pure_cpu, 3),
-            "pure_cpu_all": [r["cpu_s"] for r in pure], "compiled_cpu_all": [r["cpu_s"] for r in compiled],
+            "pure_cpu_all": [r.cpu_s for r in pure], "compiled_cpu_all": [r.cpu_s for r in compiled],
         }
         if callgrind:
             valgrind = tool("valgrind")
             if valgrind is None:
                 raise BenchmarkError("--callgrind needs Debian's valgrind")
             wrap = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-            pure_i = _child(ROOT, every, wrap)["instructions"]
-            compiled_i = _child(scratch, every, wrap)["instructions"]
+            pure_i = _child(ROOT, every, wrap).instructions
+            compiled_i = _child(scratch, every, wrap).instructions
             if isinstance(pure_i, int) and isinstance(compiled_i, int):
                 log(f"instructions (callgrind, the whole process): pure {pure_i:,}, compiled {compiled_i:,}: {compiled_i / pure_i:.3f}x")
                 figures.update(pure_instructions=pure_i, compiled_instructions=compiled_i,
