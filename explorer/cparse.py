@@ -103,11 +103,58 @@ def blank_annotations(src: bytes) -> bytes:
 
 
 def prepare_source(src: bytes) -> PreparedSource:
-    """The text tree-sitter parses: annotations blanked, declaring macros rewritten, offsets kept."""
+    """The text tree-sitter parses: annotations blanked, declaring macros rewritten, typeof named, offsets kept."""
     text, type_names = _blank_type_arguments(_blank_annotation_words(src))
     prepared = rewrite_declaring_macros(text)
     prepared.type_arguments = type_names
+    if b"typeof" in prepared.text:
+        prepared.text, prepared.typeof_operands = _name_typeof(prepared.text)
     return prepared
+
+
+# GNU C's typeof, which tree-sitter-c does not know: it reads `typeof(*p) v` as the type name `typeof` and the
+# declarator `(*p)` (declaring p, losing v), `typeof(p->x) v = y` as an assignment to a call, `typeof(*p) *v` as a
+# product, a cast `(typeof(x))y` as a call.  `typeof(OPERAND)` on one line becomes one name of the same length, the
+# keyword and underscores (`typeof(*p)` → `typeof____`), which the grammar reads as a type name wherever a type may
+# stand; the operand is walked on its own (xref.RefCollector.typeof_refs).  An operand over several lines (5 of
+# the 987 in 6.1) is left as it is.
+_TYPEOF_RX = re.compile(rb"(?<![\w$])(?P<kw>typeof_unqual|__typeof_unqual__|__typeof__|__typeof|typeof)[ \t]*\(")
+
+
+class TypeofOperand(NamedTuple):
+    """What `typeof(...)` at (line, col) was named: the name the parser sees, and the operand's bytes and place."""
+
+    name: str
+    operand: bytes
+    line: int  # 1-based, the operand's first byte
+    col: int
+
+
+def _name_typeof(src: bytes) -> tuple[bytes, dict[tuple[int, int], TypeofOperand]]:
+    """`src` with each one-line `typeof(...)` named (see _TYPEOF_RX), and the operands by (line, col)."""
+    buf = bytearray(src)
+    operands: dict[tuple[int, int], TypeofOperand] = {}
+    done = 0  # the end of the last one named: a typeof inside an operand goes with its operand
+    line, pos = 1, 0  # the line of byte `pos` (the matches come in order)
+    for m in _TYPEOF_RX.finditer(src):
+        start = m.start()
+        if start < done or _NAMING_DIRECTIVE_RX.match(src, src.rfind(b"\n", 0, start) + 1, start):
+            continue  # inside an operand named already, or `#define typeof(x) ...` (which defines the word)
+        line_end = src.find(b"\n", m.end())
+        found = _call_arguments(src, m.end() - 1, len(src) if line_end < 0 else line_end)
+        if found is None:  # not closed on its line: left as it is, and so is the rest of the line (a typeof
+            done = len(src) if line_end < 0 else line_end  # there is inside this operand): each byte is scanned once
+            continue
+        close = found[1]
+        done = close + 1
+        line += src.count(b"\n", pos, start)
+        pos = start
+        col = start - (src.rfind(b"\n", 0, start) + 1)
+        kw_end = m.end("kw")
+        buf[kw_end:done] = b"_" * (done - kw_end)
+        name = buf[start:done].decode("ascii")
+        operands[(line, col)] = TypeofOperand(name, src[m.end() : close], line, col + m.end() - start)
+    return bytes(buf), operands
 
 
 def _blank_annotation_words(src: bytes) -> bytes:
@@ -323,17 +370,18 @@ class PreparedSource:
     # member macro calls rewritten: the offset of the first byte the parser sees as code → the call's start
     calls: dict[int, int] = field(default_factory=dict)
     type_arguments: list[int] = field(default_factory=list)  # offsets of type names whose `struct` was blanked
+    typeof_operands: dict[tuple[int, int], TypeofOperand] = field(default_factory=dict)  # by (line, col) of the name
 
 
-def _call_arguments(src: bytes, open_paren: int) -> tuple[list[int], int] | None:
+def _call_arguments(src: bytes, open_paren: int, limit: int | None = None) -> tuple[list[int], int] | None:
     """Top-level comma offsets and the closing parenthesis of the call opened at `open_paren`.
 
     Comments, strings and character literals are stepped over; None when the call does not
-    close within _MAX_MACRO_CALL bytes (or at all)."""
+    close within _MAX_MACRO_CALL bytes, before `limit`, or at all."""
     commas: list[int] = []
     depth = 0
     i = open_paren
-    end = min(len(src), open_paren + _MAX_MACRO_CALL)
+    end = min(len(src), open_paren + _MAX_MACRO_CALL, len(src) if limit is None else limit)
     while i < end:
         c = src[i]
         if c == 0x28:  # (
@@ -1326,6 +1374,7 @@ def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) 
             prepared.text, tree = _reparse_blanked(parser, tree, prepared.text, [(s, e) for s, e, _, _ in directives])
             line_conditions = _directive_line_conditions(src, directives)
     walker = DefinitionWalker(src, path, refs)
+    walker.xref.typeof_operands = prepared.typeof_operands
     walker.groups = prepared.groups
     walker.macro_calls = prepared.calls
     root = tree.root_node
@@ -1334,6 +1383,8 @@ def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) 
     for child in root.children:
         if child.is_named:
             walker.walk_top(child, None)
+    if prepared.typeof_operands:
+        walker.xref.typeof_refs(0, {})  # those outside functions and macros (a global's type, a member's)
     lines = src.count(b"\n") + (1 if src and not src.endswith(b"\n") else 0)
     partial = walker.partial or walker.xref.partial
     found = walker.xref.refs

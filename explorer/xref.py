@@ -18,11 +18,14 @@ assignments, which give the call graph its indirect edges.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, NamedTuple
 
 import tree_sitter_c
 from tree_sitter import Language, Node, Parser
+
+if TYPE_CHECKING:
+    from .cparse import TypeofOperand
 
 C_LANGUAGE = Language(tree_sitter_c.language())
 
@@ -90,6 +93,16 @@ DECLARES_LOCAL = frozenset({"DECLARE_SOCKADDR"})
 WRITE_FIRST = frozenset(["WRITE_ONCE", "smp_store_release", "rcu_assign_pointer", "atomic_set", "xchg"])
 # the calls whose arguments are not all simply read (visit_call_expression), with INDIRECT_CALL_*
 _SPECIAL_CALLS = DECLARES_LOCAL | CONTAINER_OF | WRITE_FIRST
+# GNU C's typeof and C's sizeof and alignof are operators, never a call or a type use, whatever tree-sitter reads
+# them as (a one-line typeof is named before parsing, see cparse._name_typeof; these are the rest).
+TYPE_OPERATORS = frozenset({"typeof", "__typeof__", "__typeof", "typeof_unqual", "__typeof_unqual__", "sizeof",
+                            "_Alignof", "alignof", "__alignof__", "__alignof"})
+# and the words of C that tree-sitter may read as the name of a call (`_Static_assert(x, "m")` in a macro body)
+KEYWORD_CALLS = TYPE_OPERATORS | {"_Static_assert", "__attribute__", "__attribute", "_Generic"}
+_OPERATOR_STEMS = frozenset(name.rstrip("_") for name in TYPE_OPERATORS)  # a typeof named: its keyword, underscores
+# a typeof operand is parsed as sizeof's (which tree-sitter reads as a type or an expression) in a function
+_OPERAND_PREFIX = b"void __kx_macro(void){sizeof("
+_OPERAND_SUFFIX = b");}"
 
 _QUALIFIERS = re.compile(r"\b(?:const|volatile|struct|union|enum|restrict|__restrict|signed|unsigned)\b|\*|\[[^\]]*\]")
 _SKIP = frozenset(
@@ -125,6 +138,7 @@ _K_TYPE_DESCRIPTOR = kinds("type_descriptor")
 _K_INIT_DECLARATOR = kinds("init_declarator")
 _K_ARRAY_DECLARATOR = kinds("array_declarator")
 _K_PARENTHESIZED_DECLARATOR = kinds("parenthesized_declarator")
+_K_CALL_EXPRESSION = kinds("call_expression")
 
 
 class RefRow(NamedTuple):
@@ -187,7 +201,8 @@ def type_name(node: Node | None) -> str | None:
         name = node.child_by_field_id(F_NAME)
         return _text(name) if name is not None else None
     if k in _K_TYPE_NAMES:
-        return _text(node)
+        text = _text(node)
+        return None if text.rstrip("_") in _OPERATOR_STEMS else text  # a typeof is no type name
     t = node.type
     if t == "type_descriptor":
         return type_name(node.child_by_field_id(F_TYPE))
@@ -222,6 +237,8 @@ class RefCollector:
         self.cond_of = cond_of  # (block) -> own condition, from the definition walker
         self.depth = 0  # statement expressions `({ ... })` walked inside one another
         self.partial = False  # some were nested deeper than MAX_NESTING and left out
+        # the file's typeof(...) named before parsing (cparse._name_typeof), by the (line, col) of the name
+        self.typeof_operands: Mapping[tuple[int, int], TypeofOperand] = {}
 
     # ------------------------------------------------------------------ entry points
     def function(self, node: Node, name: str, cond: str | None, name_line: int) -> None:
@@ -234,6 +251,7 @@ class RefCollector:
         while fdecl is not None and fdecl.type != "function_declarator":
             fdecl = fdecl.child_by_field_id(F_DECLARATOR)
         self._uses = {}
+        first = len(self.refs)
         try:
             if fdecl is not None:
                 params = fdecl.child_by_field_id(F_PARAMETERS)
@@ -244,6 +262,8 @@ class RefCollector:
             body = node.child_by_field_id(F_BODY)
             if body is not None:
                 self.walk(body, locals_, name, cond)
+            if self.typeof_operands:
+                self.typeof_refs(first, locals_)
             self._pack_locals(name_line)
         finally:
             self._uses = None
@@ -303,10 +323,61 @@ class RefCollector:
                         line = self.src.count(b"\n", 0, at) + 1
                         col = at - (self.src.rfind(b"\n", 0, at) + 1)
                         self._uses[arg] = ("p", [(line, col, "d")])
+            first = len(self.refs)
             self.walk(body, locals_, name, cond)
+            if self.typeof_operands:
+                self.typeof_refs(first, locals_)
             self._pack_locals(name_line)
         finally:
             self._uses = None
+
+    def typeof_refs(self, first: int, locals_: dict[str, str | None], keyed: bool = True) -> None:
+        """The references from self.refs[first] on that are a named typeof (cparse._name_typeof) replaced by
+        those of its operand, walked with `locals_` (without member keys unless `keyed`)."""
+        operands = self.typeof_operands
+        tail = self.refs[first:]
+        if not any((ref.line, ref.col) in operands for ref in tail):
+            return
+        del self.refs[first:]
+        for ref in tail:
+            hit = operands.get((ref.line, ref.col))
+            if hit is None or hit.name != ref.name:
+                self.refs.append(ref)
+                continue
+            start = len(self.refs)
+            self.typeof_operand(hit, locals_, ref.func, ref.cond)
+            if not keyed:
+                self.refs[start:] = [r for r in self.refs[start:] if r.key is None]
+
+    def typeof_operand(self, operand: TypeofOperand, locals_: dict[str, str | None], func: str | None,
+                       cond: str | None) -> None:
+        """The references in one typeof's operand, parsed on its own as sizeof's operand (which tree-sitter reads
+        as a type or an expression) and moved to the operand's line and column (one line: cparse._name_typeof)."""
+        parsed = _macro_parser().parse(_OPERAND_PREFIX + operand.operand + _OPERAND_SUFFIX)
+        fn = parsed.root_node.named_child(0)
+        body = fn.child_by_field_id(F_BODY) if fn is not None and fn.type == "function_definition" else None
+        if body is None:
+            return
+        first_ref, first_assign = len(self.refs), len(self.assigns)
+        outer = self._uses
+        if outer is not None:
+            self._uses = {}  # the operand's local uses, at the wrong place until moved below
+        try:
+            self.walk(body, locals_, func, cond)
+        finally:
+            inner, self._uses = self._uses, outer
+        del self.assigns[first_assign:]  # (an assignment in a typeof is evaluated by no one)
+        line, shift = operand.line, operand.col - len(_OPERAND_PREFIX)
+        self.refs[first_ref:] = [ref._replace(line=line, col=ref.col + shift, end_col=ref.end_col + shift)
+                                 for ref in self.refs[first_ref:]]
+        if outer is not None and inner:
+            for local, (kind, uses) in inner.items():
+                moved = [(line, col + shift, role) for _, col, role in uses]
+                entry = outer.get(local)
+                if entry is None:
+                    outer[local] = (kind, moved)
+                else:
+                    entry[1].extend(moved)
 
     def macro_body(self, value: Node, params: Node, name: str, cond: str | None) -> None:
         """A function-like macro's body: its identifier uses, the macro as their function (so the
@@ -353,6 +424,8 @@ class RefCollector:
                 continue
             shift = col0 - len(_MACRO_PREFIX) if row == 0 else 0
             self.refs.append(ref._replace(line=row0 + 1 + row, col=col + shift, end_col=ref.end_col + shift))
+        if self.typeof_operands:
+            self.typeof_refs(first_ref, locals_, keyed=False)
 
     def declaration(self, node: Node, cond: str | None) -> None:
         """A top-level declaration: type uses, and designated initializers of ops tables."""
@@ -423,7 +496,8 @@ class RefCollector:
             if name is not None:
                 self.add(name, "type", func, cond)
         elif k in _K_TYPE_IDENTIFIER:
-            self.add(node, "type", func, cond)
+            if _text(node) not in TYPE_OPERATORS:
+                self.add(node, "type", func, cond)
         elif k in _K_TYPE_DESCRIPTOR:
             self.type_refs(node.child_by_field_id(F_TYPE), func, cond)
 
@@ -601,7 +675,8 @@ class RefCollector:
         self.type_refs(node, w.func, w.cond)
 
     def visit_type_identifier(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
-        self.add(node, "type", w.func, w.cond)
+        if _text(node) not in TYPE_OPERATORS:
+            self.add(node, "type", w.func, w.cond)
 
     def visit_field_expression(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
         field = node.child_by_field_id(F_FIELD)
@@ -624,6 +699,10 @@ class RefCollector:
             k = fn.kind_id
             if k == _K_IDENTIFIER:
                 fname = _text(fn)
+                if fname in KEYWORD_CALLS:  # `typeof(x)` read as a call: an operator, its operand read
+                    if args is not None:
+                        stack.extend([(a, "read", None) for a in reversed(args.named_children) if a.kind_id not in _K_COMMENT])
+                    return
             stack.append((fn, "call" if k == _K_IDENTIFIER or k in _K_FIELD_EXPRESSION else "read", None))
         if args is None:
             return
@@ -687,6 +766,19 @@ class RefCollector:
             if child is not tnode and child.type != "type_descriptor":
                 w.stack.append((child, "read", None))
 
+    def visit_attribute_specifier(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
+        """`__attribute__((aligned(N), __error__(msg)))`: the attribute words are no reference and nothing in
+        it is called; the names in their arguments are read."""
+        for args in node.named_children:
+            for item in args.named_children:
+                k = item.kind_id
+                if k in _K_CALL_EXPRESSION:
+                    inner = item.child_by_field_id(F_ARGUMENTS)
+                    if inner is not None:
+                        w.stack.extend([(a, "read", None) for a in reversed(inner.named_children) if a.kind_id not in _K_COMMENT])
+                elif k != _K_IDENTIFIER:
+                    w.stack.append((item, "read", None))
+
     def visit_compound_literal_expression(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
         tnode = node.child_by_field_id(F_TYPE)
         self.type_refs(tnode, w.func, w.cond)
@@ -735,7 +827,7 @@ class RefCollector:
     def type_refs_text(self, node: Node, func: str | None, cond: str | None) -> None:
         """A type written as a macro argument (container_of's second): `struct foo` → a type use."""
         for child in node.children if node.type != "identifier" else [node]:
-            if child.type in ("identifier", "type_identifier"):
+            if child.type in ("identifier", "type_identifier") and _text(child) not in TYPE_OPERATORS:
                 self.add(child, "type", func, cond)
         if node.type in ("type_descriptor", "struct_specifier", "union_specifier"):
             self.type_refs(node, func, cond)
@@ -877,6 +969,9 @@ def _statement_in_disguise(node: Node) -> bool:
     ERROR) is a statement behind a loop macro without braces."""
     type_node = node.child_by_field_id(F_TYPE)
     if type_node is None or type_node.type != "macro_type_specifier":
+        return False
+    name = type_node.child_by_field_id(F_NAME)
+    if name is not None and _text(name) in TYPE_OPERATORS:  # `typeof(x) v`: a declaration
         return False
     return any(c.type in ("function_declarator", "ERROR") for c in node.children)
 
