@@ -56,11 +56,13 @@ _DUNDER_ANNOTATIONS = ["init", "exit", "read_mostly", "ro_after_init", "initdata
                        "nocfi", "malloc", "attribute_const__", "init_memblock", "cpuidle", "noendbr", "no_sanitize_address",
                        "deprecated", "designated_init", "no_randomize_layout", "ksym", "nosavedata", "lockfunc",
                        "init_or_module", "assume_kmalloc_alignment", "assume_slab_alignment", "assume_page_alignment",
-                       "no_kcsan", "noinstr_section", "irq_entry", "kprobes", "fastcall", "naked"]
+                       "no_kcsan", "noinstr_section", "irq_entry", "kprobes", "fastcall", "naked", "head", "bss_decrypted"]
 _DUNDER_CALLS = ["aligned", "acquires", "releases", "must_hold", "printf", "section", "cond_acquires", "cond_releases",
                  "alloc_size", "realloc_size", "scanf", "assume_aligned", "compiletime_error", "compiletime_warning",
                  "diag_push", "diag_pop", "diag_ignore", "diag_ignore_all", "nonnull", "no_sanitize_or_inline"]
-_PLAIN_ANNOTATIONS = ["noinline", "notrace", "asmlinkage", "INDIRECT_CALLABLE_SCOPE", "noinstr"]
+_PLAIN_ANNOTATIONS = ["noinline", "notrace", "asmlinkage", "INDIRECT_CALLABLE_SCOPE", "noinstr",
+                      # measured on the core tree's ERROR regions (issue 11): words without the underscores
+                      "noinline_for_stack", "nokprobe_inline"]
 
 _DUNDER_RX = re.compile(
     rb"__(?:(?:"
@@ -938,6 +940,58 @@ class MacroDefinedFunctions:
         return covered
 
 
+# Tracepoints: TRACE_EVENT(name, TP_PROTO(...), ...) and DEFINE_EVENT(class, name, TP_PROTO(...), ...) define,
+# through include/linux/tracepoint.h, the function trace_NAME(...) that the kernel calls where the event fires
+# (trace_inet_sock_set_state in inet_sk_set_state); DECLARE_EVENT_CLASS names a class, no function.  The macros
+# of tracepoint.h and trace_events.h, whose name is the first argument (TRACE_EVENT...) or the second (DEFINE_EVENT...).
+_TRACEPOINT_RX = re.compile(
+    rb"^[ \t]*(?:(?P<first>TRACE_EVENT(?:_CONDITION|_FN_COND|_FN|_NOP|_RCU)?|DECLARE_TRACE(?:_CONDITION)?)"
+    rb"|(?P<second>DEFINE_EVENT(?:_CONDITION|_FN|_PRINT|_NOP)?))[ \t]*\(",
+    re.MULTILINE,
+)
+_TP_PROTO_RX = re.compile(rb"\s*TP_PROTO\s*\(")
+_ARGUMENT_NAME_RX = re.compile(rb"\s*([A-Za-z_]\w*)\s*$")
+
+
+def tracepoint_definitions(src: bytes, root: Node, conditions: Conditions) -> list[DefinitionRow]:
+    """The trace_NAME functions the file's tracepoint macros define (see _TRACEPOINT_RX), at the name's place; the
+    signature is the macro's text up to its TP_PROTO(...), the range the whole macro call."""
+    out: list[DefinitionRow] = []
+    for match in _TRACEPOINT_RX.finditer(src):
+        start = match.start("first") if match.group("first") else match.start("second")
+        if _in_directive(src, start):
+            continue  # a line of a #define's body
+        top = _top_level_at(root, start)
+        if top is not None and top.type == "comment":
+            continue
+        found = _call_arguments(src, match.end() - 1)
+        if found is None:
+            continue
+        commas, close = found
+        which = 0 if match.group("first") else 1
+        if len(commas) <= which:
+            continue
+        arg_start = match.end() if which == 0 else commas[0] + 1
+        named = _ARGUMENT_NAME_RX.match(src, arg_start, commas[which])
+        if named is None:
+            continue
+        sig_end = commas[which]
+        proto = _TP_PROTO_RX.match(src, commas[which] + 1)
+        if proto is not None:
+            inner = _call_arguments(src, proto.end() - 1, close)
+            if inner is not None:
+                sig_end = inner[1] + 1
+        at = named.start(1)
+        line = src.count(b"\n", 0, at) + 1
+        col = at - (src.rfind(b"\n", 0, at) + 1)
+        signature = _collapse(src[start:sig_end])[:_MAX_SIGNATURE]
+        cond = conditions.condition_at(top) if top is not None else None
+        out.append(DefinitionRow("trace_" + named.group(1).decode("ascii"), "function", line, col,
+                                 src.count(b"\n", 0, close) + 1, "global", signature, cond, "void",
+                                 *definition_span(src, start, close + 1)))
+    return out
+
+
 class DefinitionWalker:
     """Definitions of one file: the top level, declarations, types and their members, macros."""
 
@@ -1383,6 +1437,8 @@ def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) 
     for child in root.children:
         if child.is_named:
             walker.walk_top(child, None)
+    if b"TRACE_EVENT" in src or b"DEFINE_EVENT" in src or b"DECLARE_TRACE" in src:
+        walker.out.extend(tracepoint_definitions(src, root, walker.conditions))
     if prepared.typeof_operands:
         walker.xref.typeof_refs(0, {})  # those outside functions and macros (a global's type, a member's)
     lines = src.count(b"\n") + (1 if src and not src.endswith(b"\n") else 0)

@@ -104,13 +104,24 @@ def test_type_argument_searches_are_the_alternation() -> None:
     assert [(m.span(), m.span("kw")) for m in matches] == expected
 
 
-@pytest.mark.parametrize("word", ["noinline", "notrace", "asmlinkage", "INDIRECT_CALLABLE_SCOPE", "noinstr"])
+@pytest.mark.parametrize("word", ["noinline", "notrace", "asmlinkage", "INDIRECT_CALLABLE_SCOPE", "noinstr", "noinline_for_stack",
+                                  "nokprobe_inline"])
 def test_plain_annotations_are_still_blanked(word: str) -> None:
     src = f"static {word} int f(void)\n{{\n\treturn 0;\n}}\nint {word}_count;\n".encode()
     text = cparse.blank_annotations(src)
     assert len(text) == len(src)
     assert text.count(word.encode()) == 1  # the annotation went, the longer name stayed
     assert re.search(rb"static +int f", text)
+
+
+@pytest.mark.parametrize("src", [b"static noinline_for_stack int f(void)\n{\n\treturn 0;\n}\n",
+                                 b"static nokprobe_inline int f(void)\n{\n\treturn 0;\n}\n",
+                                 b"static void __head f(void)\n{\n}\n",
+                                 b"static struct ghcb g __bss_decrypted __aligned(4096);\nvoid f(void)\n{\n}\n"])
+def test_annotations_measured_on_the_core_tree_leave_no_error(src: bytes) -> None:
+    result = parse_definitions(make_parser(), src, "arch/x86/kernel/x.c")
+    assert result.error_nodes == 0
+    assert "f" in {d.name for d in result.definitions if d.kind == "function"}
 
 
 def test_special_calls_keep_their_roles() -> None:
