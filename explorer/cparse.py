@@ -73,6 +73,7 @@ _DUNDER_RX = re.compile(
 )
 _PLAIN_RX = re.compile(rb"\b(?:" + rb"|".join(w.encode() for w in _PLAIN_ANNOTATIONS) + rb")\b")
 _PLAIN_WORDS = [w.encode() for w in _PLAIN_ANNOTATIONS]
+_STATIC_RX = re.compile(rb"\bSTATIC\b")
 ANNOTATION_WORDS = frozenset(
     ["__" + w for w in _DUNDER_ANNOTATIONS] + ["__" + w for w in _DUNDER_CALLS] + _PLAIN_ANNOTATIONS
 )
@@ -161,21 +162,24 @@ def _name_typeof(src: bytes) -> tuple[bytes, dict[tuple[int, int], TypeofOperand
 
 def _blank_annotation_words(src: bytes) -> bytes:
 
-    def sub(match: re.Match[bytes]) -> bytes:
+    def keep(match: re.Match[bytes]) -> bool:
         start = match.start()
         if start and src[start - 1] in _WORD:
-            return match.group()
+            return True
         if _NAMING_DIRECTIVE_RX.match(src, src.rfind(b"\n", 0, start) + 1, start):
-            return match.group()  # `#define __read_mostly ...` defines the word: keep it
-        if _in_directive(src, start):
-            # a directive's value is text to the grammar: blanking it gains nothing, and
-            # `#define a __assume_aligned(8)` left with a blank value lost the next #define
-            return match.group()
-        return _blank(match)
+            return True  # `#define __read_mostly ...` defines the word: keep it
+        # a directive's value is text to the grammar: blanking it gains nothing, and
+        # `#define a __assume_aligned(8)` left with a blank value lost the next #define
+        return _in_directive(src, start)
+
+    def sub(match: re.Match[bytes]) -> bytes:
+        return match.group() if keep(match) else _blank(match)
 
     out = _DUNDER_RX.sub(sub, src)
     if any(word in out for word in _PLAIN_WORDS):  # rare: five plain searches are cheaper than the regex
         out = _PLAIN_RX.sub(sub, out)
+    if b"STATIC" in out:  # xfs's `#define STATIC static noinline` (and the decompressors'): the storage class it is
+        out = _STATIC_RX.sub(lambda m: m.group() if keep(m) else b"static", out)
     if _COMMENT_BEFORE_CONTINUATION_RX.search(out):
         out = _DIRECTIVE_RX.sub(_blank_directive_comments, out)
     if _LABEL_BEFORE_DIRECTIVE_RX.search(out):

@@ -124,6 +124,16 @@ def test_annotations_measured_on_the_core_tree_leave_no_error(src: bytes) -> Non
     assert "f" in {d.name for d in result.definitions if d.kind == "function"}
 
 
+def test_xfs_static_is_the_storage_class() -> None:
+    src = b"#define STATIC static noinline\nSTATIC struct xfs_buf *\nxfs_get(int n)\n{\n\treturn NULL;\n}\nint STATIC_COUNT;\n"
+    text = cparse.blank_annotations(src)
+    assert text.count(b"STATIC") == 2 and text.count(b"\nstatic struct xfs_buf") == 1  # the #define and the longer name stay
+    result = parse_definitions(make_parser(), src, "fs/xfs/xfs_get.c")
+    assert result.error_nodes == 0
+    assert [(d.name, d.kind, d.scope) for d in result.definitions if d.kind != "macro"] == [
+        ("xfs_get", "function", "file"), ("STATIC_COUNT", "variable", "global")]
+
+
 def test_special_calls_keep_their_roles() -> None:
     src = (b"void f(struct sock *sk, int v)\n{\n"
            b"\tINDIRECT_CALL_2(sk->cb, tcp_cb, udp_cb, sk);\n"
