@@ -74,6 +74,7 @@ _DUNDER_RX = re.compile(
 _PLAIN_RX = re.compile(rb"\b(?:" + rb"|".join(w.encode() for w in _PLAIN_ANNOTATIONS) + rb")\b")
 _PLAIN_WORDS = [w.encode() for w in _PLAIN_ANNOTATIONS]
 _STATIC_RX = re.compile(rb"\bSTATIC\b")
+_CASE_RANGE_RX = re.compile(rb"(?P<head>(?<![\w$])case\b[^:;\n]*?)\.\.\.")
 ANNOTATION_WORDS = frozenset(
     ["__" + w for w in _DUNDER_ANNOTATIONS] + ["__" + w for w in _DUNDER_CALLS] + _PLAIN_ANNOTATIONS
 )
@@ -180,6 +181,8 @@ def _blank_annotation_words(src: bytes) -> bytes:
         out = _PLAIN_RX.sub(sub, out)
     if b"STATIC" in out:  # xfs's `#define STATIC static noinline` (and the decompressors'): the storage class it is
         out = _STATIC_RX.sub(lambda m: m.group() if keep(m) else b"static", out)
+    if b"..." in out and b"case" in out:  # GNU C's `case A ... B:`, which tree-sitter-c does not know: `case A || B:`
+        out = _CASE_RANGE_RX.sub(rb"\g<head>|| ", out)
     if _COMMENT_BEFORE_CONTINUATION_RX.search(out):
         out = _DIRECTIVE_RX.sub(_blank_directive_comments, out)
     if _LABEL_BEFORE_DIRECTIVE_RX.search(out):

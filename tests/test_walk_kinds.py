@@ -134,6 +134,17 @@ def test_xfs_static_is_the_storage_class() -> None:
         ("xfs_get", "function", "file"), ("STATIC_COUNT", "variable", "global")]
 
 
+def test_case_ranges_parse_and_read_both_ends() -> None:
+    src = b"int f(int x)\n{\n\tswitch (x) {\n\tcase LOW ... HIGH:\n\t\treturn g(x);\n\tcase 'a'...'z':\n\t\tbreak;\n\t}\n\treturn 0; /* case 1 ... 2 */\n}\n"
+    assert len(cparse.blank_annotations(src)) == len(src)
+    result = parse_definitions(make_parser(), src, "net/core/range.c")
+    assert result.error_nodes == 0
+    line = src.split(b"\n").index(b"\tcase LOW ... HIGH:") + 1
+    text = src.split(b"\n")[line - 1]
+    assert {(r.name, r.line, r.col, r.role) for r in result.refs if r.name in ("LOW", "HIGH")} == {
+        ("LOW", line, text.index(b"LOW"), "read"), ("HIGH", line, text.index(b"HIGH"), "read")}
+
+
 def test_special_calls_keep_their_roles() -> None:
     src = (b"void f(struct sock *sk, int v)\n{\n"
            b"\tINDIRECT_CALL_2(sk->cb, tcp_cb, udp_cb, sk);\n"
