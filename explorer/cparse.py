@@ -500,7 +500,8 @@ def rewrite_declaring_macros(src: bytes) -> PreparedSource:
 # (the loop's control flow is lost; its names, offsets and references are not).  Only at
 # the start of a line, after a statement, a block, a label or a comment: as the body of an
 # `if` or `else` the `;` would end that body early and orphan an `else` (left as written).
-_LOOP_MACRO_RX = re.compile(rb"for_?each\w*[ \t]*\(")  # then widened to the whole name, which must start its line
+# (`skb_queue_walk(&q, skb) {` and the other skb walks: `_walk` in the name, measured on the core tree's ERROR regions)
+_LOOP_MACRO_RX = re.compile(rb"(?:for_?each|_walk)\w*[ \t]*\(")  # then widened to the whole name, which must start its line
 _STATEMENT_END = frozenset(b";{}:/")
 
 # Function definers with typed argument pairs: `BPF_CALL_2(name, struct sk_buff *, skb, u32, x)`
@@ -578,7 +579,7 @@ def _ends_statement(src: bytes, pos: int) -> bool:
 def rewrite_statement_macros(buf: bytearray, src: bytes) -> None:
     """Loop macros, typed function definers and top-level generator calls rewritten in `buf` (a copy of `src`), offsets kept."""
     _blank_generator_calls(buf, src)
-    if b"for_each" in src or b"foreach" in src:
+    if b"for_each" in src or b"foreach" in src or b"_walk" in src:
         for m in _LOOP_MACRO_RX.finditer(src):
             name = m.start()
             while name > 0 and src[name - 1] in _WORD:

@@ -145,6 +145,18 @@ def test_case_ranges_parse_and_read_both_ends() -> None:
         ("LOW", line, text.index(b"LOW"), "read"), ("HIGH", line, text.index(b"HIGH"), "read")}
 
 
+def test_skb_walks_are_loop_macros() -> None:
+    src = (b"void f(struct sk_buff_head *q)\n{\n\tstruct sk_buff *skb, *tmp;\n\n\tskb_queue_walk(q, skb) {\n\t\tskb_use(skb);\n\t}\n"
+           b"\tskb_queue_walk_safe(q, skb, tmp)\n\t\tkfree_skb(skb);\n\trhashtable_walk_stop(q);\n}\n")
+    result = parse_definitions(make_parser(), src, "net/core/walk.c")
+    assert result.error_nodes == 0
+    lines = src.split(b"\n")
+    calls = {(r.name, r.line) for r in result.refs if r.role == "call"}
+    for name in (b"skb_queue_walk(", b"skb_use(", b"skb_queue_walk_safe(", b"kfree_skb(", b"rhashtable_walk_stop("):
+        (line,) = [i + 1 for i, t in enumerate(lines) if t.lstrip().startswith(name)]
+        assert (name[:-1].decode(), line) in calls
+
+
 def test_special_calls_keep_their_roles() -> None:
     src = (b"void f(struct sock *sk, int v)\n{\n"
            b"\tINDIRECT_CALL_2(sk->cb, tcp_cb, udp_cb, sk);\n"
