@@ -99,6 +99,7 @@ TYPE_OPERATORS = frozenset({"typeof", "__typeof__", "__typeof", "typeof_unqual",
                             "_Alignof", "alignof", "__alignof__", "__alignof"})
 # and the words of C that tree-sitter may read as the name of a call (`_Static_assert(x, "m")` in a macro body)
 KEYWORD_CALLS = TYPE_OPERATORS | {"_Static_assert", "__attribute__", "__attribute", "_Generic"}
+_NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _OPERATOR_STEMS = frozenset(name.rstrip("_") for name in TYPE_OPERATORS)  # a typeof named: its keyword, underscores
 # a typeof operand is parsed as sizeof's (which tree-sitter reads as a type or an expression) in a function
 _OPERAND_PREFIX = b"void __kx_macro(void){sizeof("
@@ -239,6 +240,9 @@ class RefCollector:
         self.partial = False  # some were nested deeper than MAX_NESTING and left out
         # the file's typeof(...) named before parsing (cparse._name_typeof), by the (line, col) of the name
         self.typeof_operands: Mapping[tuple[int, int], TypeofOperand] = {}
+        # declaring macro calls rewritten before parsing (`static LIST_HEAD(x)`: cparse.PreparedSource.calls), by the
+        # offset of the type the parser sees; each gives a call of the macro where its type is walked (then goes)
+        self.declaring_calls: dict[int, int] = {}
 
     # ------------------------------------------------------------------ entry points
     def function(self, node: Node, name: str, cond: str | None, name_line: int) -> None:
@@ -490,6 +494,12 @@ class RefCollector:
             return
         if node is None:
             return
+        if self.declaring_calls:
+            call = self.declaring_calls.pop(node.start_byte, None)
+            if call is not None:
+                self.declaring_macro(node, call, func, cond)
+                if call == node.start_byte:
+                    return  # the type is the rewriting's (`list_head` over `LIST_HEAD(`), not the file's text
         k = node.kind_id
         if k in _K_RECORD_SPECIFIERS:
             name = node.child_by_field_id(F_NAME)
@@ -500,6 +510,19 @@ class RefCollector:
                 self.add(node, "type", func, cond)
         elif k in _K_TYPE_DESCRIPTOR:
             self.type_refs(node.child_by_field_id(F_TYPE), func, cond)
+
+    def declaring_macro(self, type_node: Node, call: int, func: str | None, cond: str | None) -> None:
+        """The call of a declaring macro rewritten into the declaration whose type is `type_node`: a use of the
+        macro (`static LIST_HEAD(net_namespace_list)` is a call of LIST_HEAD), at the macro's name."""
+        src = self.src
+        end = call
+        while end < len(src) and src[end] in _NAME_BYTES:
+            end += 1
+        if end == call or b"\n" in src[call : type_node.start_byte]:
+            return
+        row, col = type_node.start_point
+        col -= type_node.start_byte - call
+        self.refs.append(RefRow(row + 1, col, col + end - call, src[call:end].decode("ascii"), "call", func, cond, None))
 
     def declare(self, node: Node, locals_: dict[str, str | None], func: str | None, cond: str | None, kind: str = "l") -> None:
         type_node = node.child_by_field_id(F_TYPE)

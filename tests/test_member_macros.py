@@ -7,6 +7,8 @@ last tests pin real resolutions in the vendored tree, lines computed from its fi
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import VENDORED_INDEX, VENDORED_TREE, by_name, make_project, requires_vendored
 
@@ -322,3 +324,67 @@ def test_members_of_macro_defined_globals_resolve(tmp_path) -> None:  # type: ig
         assert ("net/ipv4/widget_vars.c", line) in {(r.path, r.line) for r in index.refs("widget_conf.sysctl")}
     finally:
         index.close()
+
+
+DECLARING = b"""\
+static LIST_HEAD(pebble_list);
+LIST_HEAD(pebble_global);
+static HLIST_HEAD(pebble_chain);
+static DEFINE_HASHTABLE(pebble_table, 8);
+static DEFINE_RWLOCK(pebble_lock);
+static DECLARE_WAIT_QUEUE_HEAD(pebble_wait);
+static DECLARE_WORK(pebble_work, pebble_worker);
+static SIMPLE_DEV_PM_OPS(pebble_pm_ops, pebble_suspend, pebble_resume);
+struct pebble {
+\tDECLARE_HASHTABLE(buckets, 4);
+};
+void pebble_walk(void)
+{
+\tLIST_HEAD(todo);
+
+\tif (todo.next)
+\t\tpebble_note(&todo);
+}
+"""
+
+
+def test_declaring_macros_measured_on_the_core_tree_declare_their_variable() -> None:
+    result = parse_definitions(make_parser(), DECLARING, "net/core/pebble_lists.c")
+    assert result.error_nodes == 0
+    got = {(d.name, d.kind, d.scope, d.type) for d in result.definitions}
+    assert {("pebble_list", "variable", "file", "list_head"), ("pebble_global", "variable", "global", "list_head"),
+            ("pebble_chain", "variable", "file", "hlist_head"), ("pebble_table", "variable", "file", "hlist_head"),
+            ("pebble_lock", "variable", "file", "rwlock_t"), ("pebble_wait", "variable", "file", "wait_queue_head_t"),
+            ("pebble_work", "variable", "file", "work_struct"), ("pebble_pm_ops", "variable", "file", "dev_pm_ops"),
+            ("pebble.buckets", "member", "pebble", "hlist_head")} <= got
+    (lst,) = [d for d in result.definitions if d.name == "pebble_list"]
+    assert lst.signature == "static LIST_HEAD(pebble_list)"
+    lines = DECLARING.split(b"\n")
+    # each call of a macro is a use of it, at its name; the functions a work or the PM ops name are read
+    calls = {(r.name, r.line, r.col, r.func) for r in result.refs if r.role == "call"}
+    todo = lines.index(b"\tLIST_HEAD(todo);") + 1
+    assert ("LIST_HEAD", 1, lines[0].index(b"LIST_HEAD"), None) in calls and ("LIST_HEAD", todo, 1, "pebble_walk") in calls
+    assert {"HLIST_HEAD", "DEFINE_HASHTABLE", "DEFINE_RWLOCK", "DECLARE_WAIT_QUEUE_HEAD", "DECLARE_WORK",
+            "SIMPLE_DEV_PM_OPS", "DECLARE_HASHTABLE"} <= {name for name, *_ in calls}
+    reads = {r.name for r in result.refs if r.role == "read"}
+    assert {"pebble_worker", "pebble_suspend", "pebble_resume"} <= reads
+    # no type use where the file has the macro's name (the type is the rewriting's)
+    assert not {r.name for r in result.refs if r.role == "type"} & {"list_head", "hlist_head", "rwlock_t", "work_struct"}
+    # a local list: its member accesses have its type
+    (use,) = [r for r in result.refs if r.name == "next"]
+    assert use.key == "t:list_head||next"
+
+
+@requires_vendored
+@pytest.mark.vendored
+def test_vendored_net_namespace_list_is_a_variable(capsys) -> None:  # type: ignore[no-untyped-def]
+    from explorer.cli import main
+
+    rel = "net/core/net_namespace.c"
+    text = (VENDORED_TREE / rel).read_text(encoding="utf-8").splitlines()
+    (line,) = [i + 1 for i, t in enumerate(text) if t.startswith("LIST_HEAD(net_namespace_list);")]
+    assert main(["lookup", "net_namespace_list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["kind"], r["path"], r["line"]) for r in rows] == [("variable", rel, line)]
+    assert main(["refs", "LIST_HEAD", "--json"]) == 0
+    assert (rel, line, "call") in {(r["path"], r["line"], r["role"]) for r in json.loads(capsys.readouterr().out)}
