@@ -73,8 +73,26 @@ _DUNDER_RX = re.compile(
 )
 _PLAIN_RX = re.compile(rb"\b(?:" + rb"|".join(w.encode() for w in _PLAIN_ANNOTATIONS) + rb")\b")
 _PLAIN_WORDS = [w.encode() for w in _PLAIN_ANNOTATIONS]
-_STATIC_RX = re.compile(rb"\bSTATIC\b")
-_CASE_RANGE_RX = re.compile(rb"(?P<head>(?<![\w$])case\b[^:;\n]*?)\.\.\.")
+_STATIC_RX = re.compile(rb"STATIC\b")  # (a literal first, searched for fast; the byte before is checked by `keep`)
+_CASE_BEFORE_RX = re.compile(rb"(?:^|[^\w$])case\b[^:;\n]*$")
+
+
+def _case_ranges(src: bytes) -> bytes:
+    """Each line's first `...` after a `case` on that line (no `:` or `;` between) becomes `|| `; a line is
+    looked at once."""
+    buf: bytearray | None = None
+    pos = src.find(b"...")
+    while pos >= 0:
+        line_start = src.rfind(b"\n", 0, pos) + 1
+        if _CASE_BEFORE_RX.search(src, line_start, pos):
+            if buf is None:
+                buf = bytearray(src)
+            buf[pos : pos + 3] = b"|| "
+        line_end = src.find(b"\n", pos)
+        if line_end < 0:
+            break
+        pos = src.find(b"...", line_end)
+    return bytes(buf) if buf is not None else src
 ANNOTATION_WORDS = frozenset(
     ["__" + w for w in _DUNDER_ANNOTATIONS] + ["__" + w for w in _DUNDER_CALLS] + _PLAIN_ANNOTATIONS
 )
@@ -182,7 +200,7 @@ def _blank_annotation_words(src: bytes) -> bytes:
     if b"STATIC" in out:  # xfs's `#define STATIC static noinline` (and the decompressors'): the storage class it is
         out = _STATIC_RX.sub(lambda m: m.group() if keep(m) else b"static", out)
     if b"..." in out and b"case" in out:  # GNU C's `case A ... B:`, which tree-sitter-c does not know: `case A || B:`
-        out = _CASE_RANGE_RX.sub(rb"\g<head>|| ", out)
+        out = _case_ranges(out)
     if _COMMENT_BEFORE_CONTINUATION_RX.search(out):
         out = _DIRECTIVE_RX.sub(_blank_directive_comments, out)
     if _LABEL_BEFORE_DIRECTIVE_RX.search(out):
@@ -521,7 +539,8 @@ def rewrite_declaring_macros(src: bytes) -> PreparedSource:
 # the start of a line, after a statement, a block, a label or a comment: as the body of an
 # `if` or `else` the `;` would end that body early and orphan an `else` (left as written).
 # (`skb_queue_walk(&q, skb) {` and the other skb walks: `_walk` in the name, measured on the core tree's ERROR regions)
-_LOOP_MACRO_RX = re.compile(rb"(?:for_?each|_walk)\w*[ \t]*\(")  # then widened to the whole name, which must start its line
+_LOOP_MACRO_RXS = (re.compile(rb"for_?each\w*[ \t]*\("),  # then widened to the whole name, which must start its line
+                   re.compile(rb"_walk\w*[ \t]*\("))  # (each starts with a literal: searched for fast)
 _STATEMENT_END = frozenset(b";{}:/")
 
 # Function definers with typed argument pairs: `BPF_CALL_2(name, struct sk_buff *, skb, u32, x)`
@@ -600,7 +619,8 @@ def rewrite_statement_macros(buf: bytearray, src: bytes) -> None:
     """Loop macros, typed function definers and top-level generator calls rewritten in `buf` (a copy of `src`), offsets kept."""
     _blank_generator_calls(buf, src)
     if b"for_each" in src or b"foreach" in src or b"_walk" in src:
-        for m in _LOOP_MACRO_RX.finditer(src):
+        found = {m.start(): m for rx in _LOOP_MACRO_RXS for m in rx.finditer(src)}  # (one start for both: one)
+        for m in (found[k] for k in sorted(found)):
             name = m.start()
             while name > 0 and src[name - 1] in _WORD:
                 name -= 1
