@@ -39,6 +39,7 @@ from .xref import (
     F_TYPE,
     F_VALUE,
     MAX_NESTING,
+    WORD_BYTES,
     FnAssign,
     LocalUses,
     RefCollector,
@@ -109,7 +110,7 @@ _MACRO_TYPE_RX = re.compile(
     rb"^\s*\(*\s*(?:\*\s*\(\s*)?(?:const\s+)?(?:struct|union)\s+(\w+)\s*\*\s*\)"
     rb"|^\s*\(?\s*(?:container_of(?:_const|_safe)?|list_entry|hlist_entry)\s*\([^,]+,\s*(?:const\s+)?(?:struct|union)\s+(\w+)"
 )
-_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_WORD = WORD_BYTES
 
 
 def _blank(match: re.Match[bytes]) -> bytes:
@@ -1005,6 +1006,7 @@ def tracepoint_definitions(src: bytes, root: Node, conditions: Conditions) -> li
     """The trace_NAME functions the file's tracepoint macros define (see _TRACEPOINT_RX), at the name's place; the
     signature is the macro's text up to its TP_PROTO(...), the range the whole macro call."""
     out: list[DefinitionRow] = []
+    line, pos = 1, 0  # the line of byte `pos`: the matches come in order, so the newlines are counted once
     for match in _TRACEPOINT_RX.finditer(src):
         start = match.start("first") if match.group("first") else match.start("second")
         if _in_directive(src, start):
@@ -1030,13 +1032,15 @@ def tracepoint_definitions(src: bytes, root: Node, conditions: Conditions) -> li
             if inner is not None:
                 sig_end = inner[1] + 1
         at = named.start(1)
-        line = src.count(b"\n", 0, at) + 1
+        start_line = line + src.count(b"\n", pos, start)
+        line = start_line + src.count(b"\n", start, at)
+        pos = at
         col = at - (src.rfind(b"\n", 0, at) + 1)
         signature = _collapse(src[start:sig_end])[:_MAX_SIGNATURE]
         cond = conditions.condition_at(top) if top is not None else None
         out.append(DefinitionRow("trace_" + named.group(1).decode("ascii"), "function", line, col,
-                                 src.count(b"\n", 0, close) + 1, "global", signature, cond, "void",
-                                 *definition_span(src, start, close + 1)))
+                                 line + src.count(b"\n", at, close), "global", signature, cond, "void",
+                                 start_line, start, _trim_end(src, start, close + 1)))
     return out
 
 

@@ -99,7 +99,7 @@ TYPE_OPERATORS = frozenset({"typeof", "__typeof__", "__typeof", "typeof_unqual",
                             "_Alignof", "alignof", "__alignof__", "__alignof"})
 # and the words of C that tree-sitter may read as the name of a call (`_Static_assert(x, "m")` in a macro body)
 KEYWORD_CALLS = TYPE_OPERATORS | {"_Static_assert", "__attribute__", "__attribute", "_Generic"}
-_NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")  # the bytes of a C name
 _OPERATOR_STEMS = frozenset(name.rstrip("_") for name in TYPE_OPERATORS)  # a typeof named: its keyword, underscores
 # a typeof operand is parsed as sizeof's (which tree-sitter reads as a type or an expression) in a function
 _OPERAND_PREFIX = b"void __kx_macro(void){sizeof("
@@ -357,9 +357,7 @@ class RefCollector:
                        cond: str | None) -> None:
         """The references in one typeof's operand, parsed on its own as sizeof's operand (which tree-sitter reads
         as a type or an expression) and moved to the operand's line and column (one line: cparse._name_typeof)."""
-        parsed = _macro_parser().parse(_OPERAND_PREFIX + operand.operand + _OPERAND_SUFFIX)
-        fn = parsed.root_node.named_child(0)
-        body = fn.child_by_field_id(F_BODY) if fn is not None and fn.type == "function_definition" else None
+        body = _function_body(_OPERAND_PREFIX + operand.operand + _OPERAND_SUFFIX)
         if body is None:
             return
         first_ref, first_assign = len(self.refs), len(self.assigns)
@@ -399,9 +397,7 @@ class RefCollector:
             return
         body = raw.replace(b"\\\r\n", b"  \n").replace(b"\\\n", b" \n")
         wrapped = _MACRO_PREFIX + body + _MACRO_SUFFIX
-        parsed = _macro_parser().parse(wrapped)
-        fn = parsed.root_node.named_child(0)
-        block = fn.child_by_field_id(F_BODY) if fn is not None and fn.type == "function_definition" else None
+        block = _function_body(wrapped)
         if block is None:
             return
         locals_: dict[str, str | None] = {}
@@ -516,7 +512,7 @@ class RefCollector:
         macro (`static LIST_HEAD(net_namespace_list)` is a call of LIST_HEAD), at the macro's name."""
         src = self.src
         end = call
-        while end < len(src) and src[end] in _NAME_BYTES:
+        while end < len(src) and src[end] in WORD_BYTES:
             end += 1
         if end == call or b"\n" in src[call : type_node.start_byte]:
             return
@@ -698,8 +694,7 @@ class RefCollector:
         self.type_refs(node, w.func, w.cond)
 
     def visit_type_identifier(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
-        if _text(node) not in TYPE_OPERATORS:
-            self.add(node, "type", w.func, w.cond)
+        self.type_refs(node, w.func, w.cond)
 
     def visit_field_expression(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
         field = node.child_by_field_id(F_FIELD)
@@ -981,6 +976,12 @@ def _macro_parser() -> Parser:
 
         _MACRO_PARSER.append(Parser(Language(tree_sitter_c.language())))
     return _MACRO_PARSER[0]
+
+
+def _function_body(wrapped: bytes) -> Node | None:
+    """The body of the one function `wrapped` holds (a macro body or a typeof operand made a function), parsed."""
+    fn = _macro_parser().parse(wrapped).root_node.named_child(0)
+    return fn.child_by_field_id(F_BODY) if fn is not None and fn.type == "function_definition" else None
 
 
 def _text(node: Node) -> str:

@@ -162,3 +162,19 @@ def test_vendored_tracepoints_of_the_connection_path(capsys, name: str, header: 
     assert main(["callers", name, "--json"]) == 0
     sites = {(r["path"], r["line"]) for r in json.loads(capsys.readouterr().out)["children"]}
     assert {(firing, n) for n in fires} <= sites
+
+
+@pytest.mark.parametrize("src", [
+    b"".join(b"DEFINE_EVENT(c, ev%d, TP_PROTO(int x), TP_ARGS(x));\n" % i for i in range(3000)),  # many
+    b"TRACE_EVENT(never_closed, TP_PROTO(int x),\n" + b"\tTP_ARGS(x),\n" * 3000,  # never closed: nothing
+    b"TRACE_EVENT(\"no name\", TP_PROTO(int x));\nDEFINE_EVENT(only_a_class);\nTRACE_EVENT(" + b"(" * 5000 + b"\n",
+])
+def test_hostile_tracepoints_are_indexed_around(src: bytes) -> None:
+    from explorer.cparse import make_parser, parse_definitions
+
+    result = parse_definitions(make_parser(), src, "include/trace/events/hostile.h")
+    traces = [d for d in result.definitions if d.name.startswith("trace_")]
+    if src.startswith(b"DEFINE_EVENT(c, ev0"):
+        assert [(d.name, d.line, d.start_line) for d in traces] == [(f"trace_ev{i}", i + 1, i + 1) for i in range(3000)]
+    else:
+        assert traces == []
