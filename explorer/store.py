@@ -713,14 +713,15 @@ class Index:
     # ------------------------------------------------------------ the call graph: a node per definition
 
     def definitions_of(self, name: str, path: str | None = None) -> list[CallNodeKey]:
-        """The call-graph nodes `name` stands for: each file that defines it as a function (else as a
-        macro), in path order, or `path`'s alone.  A name without a definition (only declared, or
-        unknown) is one node without a path."""
+        """The call-graph nodes `name` stands for: each file that defines it as a function, in path
+        order, then each other file that defines it as a macro (calls from the files that see the
+        macro reach it: udelay's driver callers), or `path`'s alone.  A name without a definition
+        (only declared, or unknown) is one node without a path."""
         resolver = self._resolver()
         resolver.load([name])
         defs = resolver.defs.get(name, [])
-        functions = [d for d in defs if d.kind == "function"] or defs
-        nodes: list[CallNodeKey] = [(name, p) for p in dict.fromkeys(d.path for d in functions)]
+        ordered = [d for d in defs if d.kind == "function"] + [d for d in defs if d.kind != "function"]
+        nodes: list[CallNodeKey] = [(name, p) for p in dict.fromkeys(d.path for d in ordered)]
         if path is not None:
             return [n for n in nodes if n[1] == path]
         return nodes or [(name, None)]
@@ -1525,10 +1526,14 @@ _MACRO_LEVELS = 8
 class _Resolver:
     """Which definitions a name called from a file stands for, and what is known of each definition.
 
-    The definition in that file, else one in a header it includes, else every global (non-static)
+    The definition in that file, else one in a file it includes (a header, or a .c file that
+    another .c file includes: jazzsonic.c's `#include "sonic.c"`), else every global (non-static)
     definition (the alternatives kernel configurations choose between: kfree in mm/slab.c, slob.c
     and slub.c), else one in any header (path order breaks ties), else none: a static function of
-    another .c file is never a candidate.  Functions are preferred to macros of the same name.
+    another .c file that the caller does not include is never a candidate.  Functions and macros
+    are ranked apart and the better-placed answer wins, a function on a tie: a macro is never
+    global, so `udelay` called from a driver is the macro of asm-generic/delay.h, not the static
+    function of the same name in arch/x86/realmode/rm/wakemain.c (which nothing outside it sees).
 
     One resolver serves every query of an Index: definitions by name, #include lists by file and
     the calls in macro bodies are loaded as calls need them, once (so once per call tree, not per
@@ -1593,20 +1598,56 @@ class _Resolver:
             self._includes[file_id] = got
         return got
 
-    def _candidates(self, name: str) -> list[_Definition]:
+    def _tiers(self, name: str) -> list[list[_Definition]]:
+        """`name`'s functions, then its macros (each kind present)."""
         defs = self.defs.get(name, [])
-        return [d for d in defs if d.kind == "function"] or defs
+        return [tier for tier in ([d for d in defs if d.kind == "function"], [d for d in defs if d.kind != "function"]) if tier]
+
+    @staticmethod
+    def _includable(tier: list[_Definition]) -> list[_Definition]:
+        """The definitions a calling file sees only by including their file: a header's, or a static one of a .c file."""
+        return [d for d in tier if d.path.endswith(".h") or d.scope != "global"]
+
+    @staticmethod
+    def _global(tier: list[_Definition]) -> list[_Definition]:
+        """The definitions every file links against: global functions (a macro never is)."""
+        return [d for d in tier if d.kind == "function" and d.scope == "global"]
+
+    def _includes_decide(self, tiers: list[list[_Definition]]) -> bool:
+        """Whether the calling file's #include list can change the answer (not only its label)."""
+        if len(tiers) > 1:
+            return any(self._includable(tier) for tier in tiers)
+        includable = self._includable(tiers[0]) if tiers else []
+        return len(includable) > 1 or any(not d.path.endswith(".h") for d in includable) or (
+            bool(includable) and bool(self._global(tiers[0])))
 
     def _needs_includes(self, name: str, file_id: int) -> bool:
-        """The #include list decides only when a header holds a candidate and something else competes
-        (and the calling file has no definition of its own)."""
+        """The #include list decides only when a file that must be included holds a candidate and
+        something else competes (and the calling file has no definition of its own)."""
         shape = self._shapes.get(name)
         if shape is None:
-            candidates = self._candidates(name)
-            headers = sum(1 for d in candidates if d.path.endswith(".h"))
-            matters = headers > 1 or (headers == 1 and any(d.scope == "global" for d in candidates))
-            shape = self._shapes[name] = (frozenset(d.file_id for d in candidates), matters)
+            tiers = self._tiers(name)
+            shape = self._shapes[name] = (frozenset(d.file_id for tier in tiers for d in tier), self._includes_decide(tiers))
         return shape[1] and file_id not in shape[0]
+
+    def _rank(self, tier: list[_Definition], file_id: int, decide: bool) -> tuple[int, list[_Definition]]:
+        """How well-placed a call from `file_id` finds one kind of definition (VISIBILITY's index) and which."""
+        own = [d for d in tier if d.file_id == file_id]
+        if own:
+            return 0, own[:1]
+        includable = self._includable(tier)
+        if includable and decide:
+            included = self.includes(file_id)
+            seen = [d for d in includable if d.file_id in included]
+            if seen:
+                return 1, seen[:1]
+        glob = self._global(tier)
+        if glob:
+            return 2, glob
+        headers = [d for d in tier if d.path.endswith(".h")]
+        if headers:
+            return 3, headers[:1]
+        return 4, []
 
     def callees(self, name: str, file_id: int) -> tuple[CallNodeKey, ...]:
         """The definitions a call of `name` from file `file_id` may reach (a node without a path if none)."""
@@ -1620,22 +1661,14 @@ class _Resolver:
 
     def visible(self, name: str, file_id: int) -> tuple[str, list[_Definition]]:
         """How a call of `name` from file `file_id` resolves (VISIBILITY's label) and to what."""
-        candidates = self._candidates(name)
-        own = [d for d in candidates if d.file_id == file_id]
-        if own:
-            return VISIBILITY[0], own[:1]
-        headers = [d for d in candidates if d.path.endswith(".h")]
-        glob = [d for d in candidates if d.scope == "global"]
-        if headers and (len(headers) > 1 or glob):
-            included = self.includes(file_id)
-            seen = [d for d in headers if d.file_id in included]
-            if seen:
-                return VISIBILITY[1], seen[:1]
-        if glob:
-            return VISIBILITY[2], glob
-        if headers:
-            return VISIBILITY[3], headers[:1]
-        return VISIBILITY[4], []
+        tiers = self._tiers(name)
+        decide = self._includes_decide(tiers)
+        best: tuple[int, list[_Definition]] = (len(VISIBILITY) - 1, [])
+        for tier in tiers:
+            ranked = self._rank(tier, file_id, decide)
+            if ranked[0] < best[0]:
+                best = ranked
+        return VISIBILITY[best[0]], best[1]
 
     def kind(self, node: CallNodeKey) -> str | None:
         d = self._nodes.get(node)
@@ -1647,7 +1680,7 @@ class _Resolver:
 
 
 # How a call resolves, in the order the resolver tries (benchmarks/call_edges.py counts them).
-VISIBILITY = ("same file", "included header", "global", "a header", "none visible")
+VISIBILITY = ("same file", "included file", "global", "a header", "none visible")
 
 
 ROLES = ("call", "jump", "read", "write", "addr", "type", "macro", "export")  # jump: jmp and the conditional jumps in assembly

@@ -104,6 +104,21 @@ int relay_waiter_twice(int pkt)
     "net/core/free_user.c": "void free_user(void *p)\n{\n\tdup_free(p);\n\town_only(p);\n}\n",
     "net/core/free_own.c": ("static void dup_free(void *p)\n{\n}\n\nstatic void own_only(void *p)\n{\n}\n\n"
                             "void free_own(void *p)\n{\n\tdup_free(p);\n\town_only(p);\n}\n"),
+    # a .c file that another includes (jazzsonic.c's #include "sonic.c"): its statics are the includer's
+    "drivers/net/board_core.c": "static int core_close(int x)\n{\n\treturn core_work(x);\n}\n",
+    "drivers/net/board_jazz.c": ('#include "board_core.c"\n\nint jazz_close(int x)\n{\n\treturn core_close(x);\n}\n'),
+    "drivers/net/board_other.c": "int other_close(int x)\n{\n\treturn core_close(x);\n}\n",
+    # a macro in a header and a static function of the same name in one .c file (udelay's shape): the
+    # drivers reach the macro, only the .c file its own function
+    "include/asm-generic/wait_us.h": "#define wait_us(n) __wait_us(n)\n",
+    "arch/x86/boot/wait_boot.c": ("static void wait_us(int n)\n{\n\tboot_spin(n);\n}\n\n"
+                                  "void boot_main(void)\n{\n\twait_us(5);\n}\n"),
+    "drivers/net/wait_driver.c": "void driver_reset(void)\n{\n\twait_us(10);\n}\n",
+    # a global function, and a file that defines a macro of the same name: its calls are the macro's
+    "net/core/put_glob.c": "void glob_put(void *p)\n{\n\tglob_work(p);\n}\n",
+    "net/core/put_user.c": "void put_user_one(void *p)\n{\n\tglob_put(p);\n}\n",
+    "net/core/put_macro.c": ("#define glob_put(p) local_put(p)\n\n"
+                             "void put_macro_one(void *p)\n{\n\tglob_put(p);\n}\n"),
     "net/ipv4/twin_one.c": "#include <net/twin_a.h>\n\nint twin_one(int x)\n{\n\treturn twin(x);\n}\n",
     "net/ipv4/twin_two.c": "#include <net/twin_b.h>\n\nint twin_two(int x)\n{\n\treturn twin(x);\n}\n",
 }
@@ -212,6 +227,40 @@ def test_a_static_of_the_callers_file_wins_and_other_files_statics_are_never_rea
     for rel in (FREE_A, FREE_B):
         part = parts[f"dup_free  (defined at {rel}:{line_in(rel, 'void dup_free')})"]
         assert "free_user" in part and "free_own" not in part
+
+
+def test_a_static_of_an_included_c_file_is_the_includers(capsys, snippets: Path) -> None:  # type: ignore[no-untyped-def]
+    core, jazz = "drivers/net/board_core.c", "drivers/net/board_jazz.c"
+    callers = rows(capsys, snippets, "callers", "core_close")
+    assert [(r["name"], r["path"], r["line"], r["def_path"], r["def_line"]) for r in callers] == [
+        ("jazz_close", jazz, line_in(jazz, "return core_close"), core, line_in(core, "static int core_close"))]
+    # board_other.c includes nothing: the static stays out of its reach
+    (call,) = rows(capsys, snippets, "callees", "other_close")
+    assert (call["name"], call["name_path"]) == ("core_close", None)
+    (call,) = rows(capsys, snippets, "callees", "jazz_close", "--depth", "2")
+    assert call["name_path"] == core and [c["name"] for c in call["children"]] == ["core_work"]  # type: ignore[attr-defined]
+
+
+def test_a_header_macro_wins_over_another_files_static_function(capsys, snippets: Path) -> None:  # type: ignore[no-untyped-def]
+    header, boot, driver = "include/asm-generic/wait_us.h", "arch/x86/boot/wait_boot.c", "drivers/net/wait_driver.c"
+    every = rows(capsys, snippets, "callers", "wait_us")
+    assert {(r["name"], r["path"], r["line"], r["def_path"]) for r in every} == {
+        ("boot_main", boot, line_in(boot, "wait_us(5)"), boot), ("driver_reset", driver, line_in(driver, "wait_us(10)"), header)}
+    (call,) = rows(capsys, snippets, "callees", "driver_reset")
+    assert (call["name"], call["via"]) == ("__wait_us", "wait_us")  # through the macro's body
+    code, out, _ = run(capsys, snippets, "callers", "wait_us")
+    heads = [line for line in out.splitlines() if line.startswith("wait_us")]
+    assert code == 0 and heads == [f"wait_us  (defined at {boot}:{line_in(boot, 'static void wait_us')})",
+                                   f"wait_us  (defined at {header}:1)"]
+
+
+def test_a_macro_of_the_callers_file_wins_over_a_global_function(capsys, snippets: Path) -> None:  # type: ignore[no-untyped-def]
+    glob, user, macro = "net/core/put_glob.c", "net/core/put_user.c", "net/core/put_macro.c"
+    callers = rows(capsys, snippets, "callers", "glob_put", "--file", glob)
+    assert [(r["name"], r["path"]) for r in callers] == [("put_user_one", user)]
+    in_macro = rows(capsys, snippets, "callers", "glob_put", "--file", macro)
+    assert [(r["name"], r["line"]) for r in in_macro] == [("put_macro_one", line_in(macro, "\tglob_put(p)"))]
+    assert [(r["name"], r["via"]) for r in rows(capsys, snippets, "callees", "put_macro_one")] == [("local_put", "glob_put")]
 
 
 def test_a_macro_body_calls_and_its_call_sites_call_via_it(capsys, snippets: Path) -> None:  # type: ignore[no-untyped-def]
@@ -359,8 +408,27 @@ def test_links_and_hover_cards_follow_the_definition_visible_from_the_file(snipp
     assert link_of(DEMUX, "dup_rcv") == (DEMUX, line_in(DEMUX, "static int dup_rcv"))
     assert link_of(IP, "dup_rcv") == (IP, line_in(IP, "static int dup_rcv"))
     assert link_of(FREE_USER, "own_only") is None  # a static of free_own.c: no definition is visible
+    core = "drivers/net/board_core.c"
+    assert link_of("drivers/net/board_jazz.c", "core_close") == (core, line_in(core, "static int core_close"))
+    assert link_of("drivers/net/board_other.c", "core_close") is None
+    assert link_of("drivers/net/wait_driver.c", "wait_us") == ("include/asm-generic/wait_us.h", 1)
     file_ids = {p: i for i, p in enumerate(sorted(site.files))}
     with site.open() as index:
         shards = names_data(site, site.data_definitions(()), file_ids, frozenset(), {}, index.ops_targets())
     rows = [row for data in shards.values() for row in json.loads(data) if row[0] == "relay_proto.handler"]
     assert [t for row in rows for t in row[8]] == [["dup_rcv", file_ids[IP], line_in(IP, "static int dup_rcv")]]
+
+
+@requires_vendored
+@pytest.mark.vendored
+def test_vendored_calls_reach_an_included_c_files_static_and_a_header_macro(capsys) -> None:  # type: ignore[no-untyped-def]
+    # jazzsonic.c includes sonic.c, whose static sonic_close it calls
+    jazz, sonic = "drivers/net/ethernet/natsemi/jazzsonic.c", "drivers/net/ethernet/natsemi/sonic.c"
+    assert main(["callers", "sonic_close", "--json"]) == 0
+    found = {(r["name"], r["path"], r["line"], r["def_path"]) for r in json.loads(capsys.readouterr().out)["children"]}
+    assert ("jazzsonic_close", jazz, vline(jazz, "sonic_close(dev)"), sonic) in found
+    # udelay is a macro of asm-generic/delay.h for a driver, not the static udelay of the real-mode wakeup code
+    e100, delay = "drivers/net/ethernet/intel/e100.c", "include/asm-generic/delay.h"
+    assert main(["callers", "udelay", "--file", delay, "--limit", "100000", "--json"]) == 0
+    found = {(r["path"], r["line"]) for r in json.loads(capsys.readouterr().out)["children"]}
+    assert (e100, vline(e100, "udelay(", vline(e100, " mdio_ctrl_hw(struct nic"))) in found

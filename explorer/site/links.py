@@ -161,8 +161,8 @@ class SiteIndex:
     def best(self, name: str, from_path: str | None = None) -> SiteDefinition | None:
         """The definition a use of `name` in `from_path` goes to, as the call graph resolves it: the
         file's own, else one in a header it includes, else a global one by rank, never a static
-        function or variable of another .c file (None if there is nothing else).  Without
-        `from_path`, by rank."""
+        function or variable of another .c file unless `from_path` includes that file (jazzsonic.c
+        includes sonic.c); None if there is nothing else.  Without `from_path`, by rank."""
         found = self.lookup(name)
         if not found:
             return None
@@ -171,7 +171,13 @@ class SiteIndex:
         for d in found:
             if d.path == from_path and d.kind != "prototype":
                 return d
-        visible = [d for d in found if not (d.scope == "file" and d.path.endswith(".c") and d.kind in _STATIC_KINDS)]
+        statics = [d for d in found if d.scope == "file" and d.path.endswith(".c") and d.kind in _STATIC_KINDS]
+        if statics:
+            included = self.includes_of(from_path)
+            for d in statics:
+                if d.path in included:
+                    return d
+        visible = [d for d in found if d not in statics]
         if not visible:
             return None  # only other files' statics: the use reaches none of them (as in the call graph)
         top = rank(visible[0])[0]
