@@ -1261,6 +1261,12 @@ class Index:
             "SELECT DISTINCT h.path FROM includes i JOIN files f ON f.id = i.file_id JOIN files h ON h.path = i.path"
             " WHERE f.path = ?", (path,)))
 
+    def including_files(self, path: str) -> frozenset[str]:
+        """The indexed files whose #include lines name `path`."""
+        return frozenset(row[0] for row in self.db.execute(
+            "SELECT DISTINCT f.path FROM include i JOIN files f ON f.id = i.file_id"
+            " WHERE i.path = (SELECT id FROM names WHERE name = ?)", (path,)))
+
     def file_lines(self) -> dict[str, int]:
         """path → number of lines, of every indexed file, by path."""
         return {path: int(lines) for path, lines in self.db.execute("SELECT path, lines FROM files ORDER BY path")}
@@ -1529,8 +1535,10 @@ class _Resolver:
     The definition in that file, else one in a file it includes (a header, or a .c file that
     another .c file includes: jazzsonic.c's `#include "sonic.c"`), else every global (non-static)
     definition (the alternatives kernel configurations choose between: kfree in mm/slab.c, slob.c
-    and slub.c), else one in any header (path order breaks ties), else none: a static function of
-    another .c file that the caller does not include is never a candidate.  Functions and macros
+    and slub.c), else the static ones of the files that include the calling file (a template such
+    as kvm's paging_tmpl.h, included into mmu.c, calls mmu.c's statics; each includer's gets the
+    call), else one in any header (path order breaks ties), else none: a static function of
+    another .c file that neither includes the other is never a candidate.  Functions and macros
     are ranked apart and the better-placed answer wins, a function on a tie: a macro is never
     global, so `udelay` called from a driver is the macro of asm-generic/delay.h, not the static
     function of the same name in arch/x86/realmode/rm/wakemain.c (which nothing outside it sees).
@@ -1544,6 +1552,7 @@ class _Resolver:
         self.defs: dict[str, list[_Definition]] = {}
         self._nodes: dict[CallNodeKey, _Definition] = {}  # a file's function, else its macro
         self._includes: dict[int, frozenset[int]] = {}
+        self._includers: dict[int, frozenset[int]] = {}
         self._resolved: dict[tuple[str, int], tuple[CallNodeKey, ...]] = {}
         self._shapes: dict[str, tuple[frozenset[int], bool]] = {}  # name → (its candidates' files, whether #includes matter)
         self.macro_bodies: dict[CallNodeKey, list[CallNodeKey]] = {}  # a macro → what its body calls, in order
@@ -1598,6 +1607,15 @@ class _Resolver:
             self._includes[file_id] = got
         return got
 
+    def includers(self, file_id: int) -> frozenset[int]:
+        """The files whose #include lines name file `file_id` (read once per file)."""
+        got = self._includers.get(file_id)
+        if got is None:
+            got = self._includers[file_id] = frozenset(row[0] for row in self.db.execute(
+                "SELECT i.file_id FROM include i WHERE i.path = (SELECT n.id FROM files f JOIN names n ON n.name = f.path"
+                " WHERE f.id = ?)", (file_id,)))
+        return got
+
     def _tiers(self, name: str) -> list[list[_Definition]]:
         """`name`'s functions, then its macros (each kind present)."""
         defs = self.defs.get(name, [])
@@ -1644,10 +1662,18 @@ class _Resolver:
         glob = self._global(tier)
         if glob:
             return 2, glob
+        local = [d for d in tier if d.scope != "global" and not d.path.endswith(".h")]
+        if local:
+            # a file included into others (fs/nfs/nfs42xdr.c into nfs4xdr.c, kvm's paging_tmpl.h into
+            # mmu.c): the statics of the files that include it are in its translation unit
+            includers = self.includers(file_id)
+            seen = [d for d in local if d.file_id in includers]
+            if seen:
+                return 3, seen
         headers = [d for d in tier if d.path.endswith(".h")]
         if headers:
-            return 3, headers[:1]
-        return 4, []
+            return 4, headers[:1]
+        return 5, []
 
     def callees(self, name: str, file_id: int) -> tuple[CallNodeKey, ...]:
         """The definitions a call of `name` from file `file_id` may reach (a node without a path if none)."""
@@ -1680,7 +1706,7 @@ class _Resolver:
 
 
 # How a call resolves, in the order the resolver tries (benchmarks/call_edges.py counts them).
-VISIBILITY = ("same file", "included file", "global", "a header", "none visible")
+VISIBILITY = ("same file", "included file", "global", "including file", "a header", "none visible")
 
 
 ROLES = ("call", "jump", "read", "write", "addr", "type", "macro", "export")  # jump: jmp and the conditional jumps in assembly

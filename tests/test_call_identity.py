@@ -108,6 +108,14 @@ int relay_waiter_twice(int pkt)
     "drivers/net/board_core.c": "static int core_close(int x)\n{\n\treturn core_work(x);\n}\n",
     "drivers/net/board_jazz.c": ('#include "board_core.c"\n\nint jazz_close(int x)\n{\n\treturn core_close(x);\n}\n'),
     "drivers/net/board_other.c": "int other_close(int x)\n{\n\treturn core_close(x);\n}\n",
+    # a template included into two .c files (kvm's paging_tmpl.h, trace_probe_tmpl.h): it calls the
+    # statics of each file that includes it, and a third file's static stays out
+    "kernel/trace/fetch_tmpl.h": "static int fetch_one(int x)\n{\n\treturn fetch_read(x);\n}\n",
+    "kernel/trace/fetch_k.c": ('static int fetch_read(int x)\n{\n\treturn fetch_k_work(x);\n}\n\n'
+                               '#include "fetch_tmpl.h"\n'),
+    "kernel/trace/fetch_u.c": ('static int fetch_read(int x)\n{\n\treturn fetch_u_work(x);\n}\n\n'
+                               '#include "fetch_tmpl.h"\n'),
+    "kernel/trace/fetch_alone.c": "static int fetch_read(int x)\n{\n\treturn x;\n}\n",
     # a macro in a header and a static function of the same name in one .c file (udelay's shape): the
     # drivers reach the macro, only the .c file its own function
     "include/asm-generic/wait_us.h": "#define wait_us(n) __wait_us(n)\n",
@@ -239,6 +247,15 @@ def test_a_static_of_an_included_c_file_is_the_includers(capsys, snippets: Path)
     assert (call["name"], call["name_path"]) == ("core_close", None)
     (call,) = rows(capsys, snippets, "callees", "jazz_close", "--depth", "2")
     assert call["name_path"] == core and [c["name"] for c in call["children"]] == ["core_work"]  # type: ignore[attr-defined]
+
+
+def test_a_file_included_into_others_calls_the_statics_of_each_includer(capsys, snippets: Path) -> None:  # type: ignore[no-untyped-def]
+    tmpl, k, u = "kernel/trace/fetch_tmpl.h", "kernel/trace/fetch_k.c", "kernel/trace/fetch_u.c"
+    calls = rows(capsys, snippets, "callees", "fetch_one", "--depth", "2")
+    assert [(c["name"], c["line"], c["name_path"], [g["name"] for g in c["children"]]) for c in calls] == [  # type: ignore[attr-defined]
+        ("fetch_read", line_in(tmpl, "fetch_read(x)"), k, ["fetch_k_work"]),
+        ("fetch_read", line_in(tmpl, "fetch_read(x)"), u, ["fetch_u_work"])]
+    assert rows(capsys, snippets, "callers", "fetch_read", "--file", "kernel/trace/fetch_alone.c") == []
 
 
 def test_a_header_macro_wins_over_another_files_static_function(capsys, snippets: Path) -> None:  # type: ignore[no-untyped-def]
@@ -411,6 +428,7 @@ def test_links_and_hover_cards_follow_the_definition_visible_from_the_file(snipp
     core = "drivers/net/board_core.c"
     assert link_of("drivers/net/board_jazz.c", "core_close") == (core, line_in(core, "static int core_close"))
     assert link_of("drivers/net/board_other.c", "core_close") is None
+    assert link_of("kernel/trace/fetch_tmpl.h", "fetch_read") in {(rel, 1) for rel in ("kernel/trace/fetch_k.c", "kernel/trace/fetch_u.c")}
     assert link_of("drivers/net/wait_driver.c", "wait_us") == ("include/asm-generic/wait_us.h", 1)
     file_ids = {p: i for i, p in enumerate(sorted(site.files))}
     with site.open() as index:
@@ -432,3 +450,9 @@ def test_vendored_calls_reach_an_included_c_files_static_and_a_header_macro(caps
     assert main(["callers", "udelay", "--file", delay, "--limit", "100000", "--json"]) == 0
     found = {(r["path"], r["line"]) for r in json.loads(capsys.readouterr().out)["children"]}
     assert (e100, vline(e100, "udelay(", vline(e100, " mdio_ctrl_hw(struct nic"))) in found
+    # nfs42xdr.c is included by nfs4xdr.c and calls its static decode_compound_hdr
+    xdr42, xdr4 = "fs/nfs/nfs42xdr.c", "fs/nfs/nfs4xdr.c"
+    assert main(["callers", "decode_compound_hdr", "--json"]) == 0
+    found = {(r["path"], r["line"], r["def_path"]) for r in json.loads(capsys.readouterr().out)["children"]}
+    first = vline(xdr42, "decode_compound_hdr(")
+    assert (xdr42, first, xdr4) in found

@@ -87,6 +87,7 @@ class SiteIndex:
     _index: tuple[int, Index] | None = field(default=None, repr=False)  # (pid, connection)
     _refs_cache: dict[str, list[tuple[int, int, int, str, str, str | None]]] = field(default_factory=dict, repr=False)  # embeds of one file, page after page
     _includes: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)  # a file → the indexed files it #includes
+    _includers: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)  # a file → the files that #include it
     _file_defs: tuple[str, list[SiteDefinition]] | None = field(default=None, repr=False)  # the last file_definitions
 
     CACHE_NAMES = 20_000  # names whose definitions are kept
@@ -161,8 +162,9 @@ class SiteIndex:
     def best(self, name: str, from_path: str | None = None) -> SiteDefinition | None:
         """The definition a use of `name` in `from_path` goes to, as the call graph resolves it: the
         file's own, else one in a header it includes, else a global one by rank, never a static
-        function or variable of another .c file unless `from_path` includes that file (jazzsonic.c
-        includes sonic.c); None if there is nothing else.  Without `from_path`, by rank."""
+        function or variable of another .c file unless one of the two includes the other (jazzsonic.c
+        includes sonic.c; nfs42xdr.c is included by nfs4xdr.c, whose statics it uses, when no global
+        definition competes); None if there is nothing else.  Without `from_path`, by rank."""
         found = self.lookup(name)
         if not found:
             return None
@@ -178,6 +180,11 @@ class SiteIndex:
                 if d.path in included:
                     return d
         visible = [d for d in found if d not in statics]
+        if statics and not any(d.scope == "global" and d.kind != "prototype" for d in visible):
+            includers = self.includers_of(from_path)
+            for d in statics:
+                if d.path in includers and d.kind != "prototype":
+                    return d
         if not visible:
             return None  # only other files' statics: the use reaches none of them (as in the call graph)
         top = rank(visible[0])[0]
@@ -194,6 +201,14 @@ class SiteIndex:
         if got is None:
             with self.open() as index:
                 got = self._includes[path] = index.included_files(path)
+        return got
+
+    def includers_of(self, path: str) -> frozenset[str]:
+        """The indexed files whose #include lines name `path` (read once per file)."""
+        got = self._includers.get(path)
+        if got is None:
+            with self.open() as index:
+                got = self._includers[path] = index.including_files(path)
         return got
 
     def file_definitions(self, path: str) -> list[SiteDefinition]:
