@@ -200,6 +200,8 @@ def _blank_annotation_words(src: bytes) -> bytes:
         out = _PLAIN_RX.sub(sub, out)
     if b"STATIC" in out:  # xfs's `#define STATIC static noinline` (and the decompressors'): the storage class it is
         out = _STATIC_RX.sub(lambda m: m.group() if keep(m) else b"static", out)
+    if b"__attribute__" in out:
+        out = _attributes_before_initializers(out)
     if b"..." in out and b"case" in out:  # GNU C's `case A ... B:`, which tree-sitter-c does not know: `case A || B:`
         out = _case_ranges(out)
     if _COMMENT_BEFORE_CONTINUATION_RX.search(out):
@@ -207,6 +209,38 @@ def _blank_annotation_words(src: bytes) -> bytes:
     if _LABEL_BEFORE_DIRECTIVE_RX.search(out):
         out = _LABEL_RX.sub(rb"\1;", out)
     return out
+
+
+_ATTRIBUTE_RX = re.compile(rb"(?<![\w$])__attribute__[ \t]*\(\(")
+_ATTRIBUTE_MAX = 512  # bytes an attribute's parentheses may take
+
+
+def _attributes_before_initializers(src: bytes) -> bytes:
+    """`static int a[] __attribute__((unused)) = {...}`: tree-sitter-c knows no attribute between a declarator and
+    its initializer.  It ends the declaration there and reads the initializer as a block, which can take the rest
+    of the file with it (every function of net/ipv6/mcast.c was lost).  Such an attribute, its parentheses closing
+    on its line, is blanked; every other attribute stays."""
+    buf: bytearray | None = None
+    for match in _ATTRIBUTE_RX.finditer(src):
+        i, depth = match.end(), 2
+        line_end = src.find(b"\n", i)
+        if line_end < 0:
+            line_end = len(src)
+        line_end = min(line_end, i + _ATTRIBUTE_MAX)  # never closing, on a long line: each looks this far
+        while depth and i < line_end:
+            c = src[i]
+            depth += (c == 40) - (c == 41)  # ( and )
+            i += 1
+        if depth:
+            continue
+        j = i
+        while j < line_end and src[j] in b" \t":
+            j += 1
+        if src[j:j + 1] == b"=" and src[j + 1:j + 2] != b"=":
+            if buf is None:
+                buf = bytearray(src)
+            buf[match.start():i] = b" " * (i - match.start())
+    return bytes(buf) if buf is not None else src
 
 
 # A type as a macro argument, `container_of(ptr, struct sock, sk_node)`, is no expression:
@@ -1128,6 +1162,12 @@ class DefinitionWalker:
             self.walk_nested(node, cond)
             self.recovery.recover_functions(node, cond)
         elif t in ("linkage_specification", "declaration_list"):
+            self.walk_nested(node, cond)
+        elif t == "compound_statement" and node.child_count and node.children[-1].is_missing:
+            # a block at file scope that never closes: tree-sitter's recovery from a construct it does not
+            # know (an initializer it read as a block, a #define inside one) that took the rest of the file
+            # with it; what it holds is file scope, walked as such
+            self.errors += 1
             self.walk_nested(node, cond)
         elif t in ("expression_statement", "compound_statement"):
             self.nested_macros(node, cond)

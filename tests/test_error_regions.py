@@ -8,6 +8,8 @@ The C here is written for these tests; lines and columns are found in it by text
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import VENDORED_INDEX, VENDORED_TREE, requires_vendored
 
@@ -417,3 +419,107 @@ def test_vendored_compat_ioctl_of_inet_stream_ops_is_stored() -> None:
     finally:
         index.close()
     assert rows == [("proto_ops.compat_ioctl", "inet_compat_ioctl")]
+
+
+# ---------------------------------------------------------------- constructs that took the rest of a file
+
+# An attribute between a declarator and its initializer (net/ipv6/mcast.c's __mld2_query_bugs): tree-sitter-c
+# ended the declaration there and read the initializer as a block that never closed, and every function after it
+# was lost.  A #define inside an initializer (net/rds/tcp.c's sysctl table) did the same.
+ATTRIBUTE_INIT_C = b"""\
+static int gizmo_bugs[] __attribute__((__unused__)) = {
+\tGIZMO_CHECK(offsetof(struct gizmo, gz_len) % 4),
+\tGIZMO_CHECK(offsetof(struct gizmo, gz_next) % 4)
+};
+static int gizmo_flag __attribute__ ((unused)) = 1;
+
+int gizmo_after(int x)
+{
+\treturn gizmo_helper(x) == gizmo_flag;
+}
+"""
+
+DEFINE_IN_INIT_C = b"""\
+static struct gizmo_entry gizmo_table[] = {
+#define\tGIZMO_FIRST\t0
+\t{
+\t\t.name = "first",
+\t\t.handler = gizmo_first_handler,
+\t},
+#define\tGIZMO_SECOND\t1
+\t{
+\t\t.name = "second",
+\t},
+\t{ }
+};
+
+static int gizmo_later(int x)
+{
+\treturn gizmo_helper(x);
+}
+
+int gizmo_last(int x)
+{
+\treturn gizmo_later(x);
+}
+"""
+
+
+def line_of(src: bytes, needle: bytes) -> int:
+    return src[: src.index(needle)].count(b"\n") + 1
+
+
+def test_an_attribute_before_an_initializer_is_blanked_and_what_follows_is_found() -> None:
+    result = parse_definitions(make_parser(), ATTRIBUTE_INIT_C, "net/ipv4/gizmo.c", refs=True)
+    assert result.error_nodes == 0
+    found = {(d.name, d.kind, d.line) for d in result.definitions}
+    assert {("gizmo_bugs", "variable", 1), ("gizmo_flag", "variable", line_of(ATTRIBUTE_INIT_C, b"gizmo_flag __")),
+            ("gizmo_after", "function", line_of(ATTRIBUTE_INIT_C, b"int gizmo_after"))} <= found
+    calls = {(r.name, r.line) for r in result.refs if r.role == "call"}
+    assert ("gizmo_helper", line_of(ATTRIBUTE_INIT_C, b"return gizmo_helper")) in calls
+    text = prepare_source(ATTRIBUTE_INIT_C).text
+    assert len(text) == len(ATTRIBUTE_INIT_C) and b"__attribute__" not in text
+    # an attribute anywhere else stays, and so does a comparison after one
+    for kept in (b"int f(void) __attribute__((weak));\n", b"int a = b __attribute__((x)) == c;\n",
+                 b"struct s { int a; } __attribute__((packed));\n"):
+        assert prepare_source(kept).text == kept
+
+
+def test_a_block_at_file_scope_that_never_closes_is_walked_as_file_scope() -> None:
+    result = parse_definitions(make_parser(), DEFINE_IN_INIT_C, "net/ipv4/gizmo.c", refs=True)
+    found = {(d.name, d.kind, d.line, d.scope) for d in result.definitions}
+    assert {("gizmo_later", "function", line_of(DEFINE_IN_INIT_C, b"static int gizmo_later"), "file"),
+            ("gizmo_last", "function", line_of(DEFINE_IN_INIT_C, b"int gizmo_last"), "global"),
+            ("GIZMO_SECOND", "macro", line_of(DEFINE_IN_INIT_C, b"GIZMO_SECOND"), "file")} <= found
+    calls = {(r.name, r.line, r.func) for r in result.refs if r.role == "call"}
+    assert ("gizmo_later", line_of(DEFINE_IN_INIT_C, b"return gizmo_later"), "gizmo_last") in calls
+    # a block that closes (a function body after an unknown macro head) keeps its locals out of file scope
+    closed = b"GIZMO_TEST(gizmo)\n{\n\tint local = 1;\n\treturn local;\n}\n"
+    assert "local" not in {d.name for d in parse_definitions(make_parser(), closed, "net/ipv4/gizmo.c").definitions}
+
+
+def test_attributes_that_never_close_stay_linear() -> None:
+    import time
+
+    hostile = b"int a " + b"__attribute__((" * 50_000 + b" = 1;\n" + b"__attribute__((x)) =\n" * 50_000
+    started = time.process_time()
+    text = prepare_source(hostile).text
+    assert len(text) == len(hostile) and time.process_time() - started < 5
+    assert text.count(b"__attribute__") == 50_000  # the unclosed ones stay, the closed ones before `=` go
+
+
+@requires_vendored
+@pytest.mark.vendored
+def test_vendored_mcast_and_rds_tcp_keep_their_functions() -> None:
+    from explorer.store import Index
+
+    index = Index(VENDORED_INDEX)
+    try:
+        for rel, name in (("net/ipv6/mcast.c", "ipv6_sock_mc_join"), ("net/rds/tcp.c", "rds_tcp_listen_sock_def_readable")):
+            lines = (VENDORED_TREE / rel).read_text(errors="replace").splitlines()
+            header = re.compile(rf"^(?:int|static|void)\b.*[ *]{name}\(")
+            expected = [i + 1 for i, text in enumerate(lines) if header.match(text)]
+            assert expected, (rel, name)
+            assert (rel, expected[0]) in [(s.path, s.line) for s in index.lookup(name) if s.kind == "function"]
+    finally:
+        index.close()
