@@ -15,6 +15,7 @@ parse becomes an ERROR node, and the walk goes into it to take what is around.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections.abc import Callable, Iterator
@@ -1514,11 +1515,17 @@ def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) 
     prepared = prepare_source(src)
     tree = parser.parse(prepared.text)
     line_conditions: dict[int, str] = {}
-    if tree.root_node.has_error and b"#" in src:
-        directives = _initializer_directives(tree.root_node, prepared.text)
+    if tree.root_node.has_error:
+        directives = _initializer_directives(tree.root_node, prepared.text) if b"#" in src else []
+        spans, type_names = _type_argument_spans(tree.root_node, prepared.text)
+        if directives or spans:
+            spans.extend((s, e, b"") for s, e, _, _ in directives)
+            spans.sort()
+            prepared.text, tree = _reparse_blanked(parser, tree, prepared.text, spans)
         if directives:
-            prepared.text, tree = _reparse_blanked(parser, tree, prepared.text, [(s, e) for s, e, _, _ in directives])
             line_conditions = _directive_line_conditions(src, directives)
+        if type_names:
+            prepared.type_arguments = sorted(prepared.type_arguments + type_names)
     walker = DefinitionWalker(src, path, refs)
     walker.xref.typeof_operands = prepared.typeof_operands
     walker.xref.declaring_calls = dict(prepared.calls)
@@ -1586,16 +1593,95 @@ def _initializer_directives(root: Node, text: bytes) -> list[tuple[int, int, byt
     return found if depth == 0 else []
 
 
-def _reparse_blanked(parser: Parser, tree: Tree, text: bytes, spans: list[tuple[int, int]]) -> tuple[bytes, Tree]:
-    """`text` with each (start, end) span blanked by `_put`, and its tree: `tree` (the parse of `text`, which
-    this edits) parsed again incrementally, so only the regions around the spans are parsed anew.
+# A type as a macro's argument (`min_t(unsigned int, a, b)`, `va_arg(ap, struct p9_qid *)`, `alloc_percpu(struct
+# sched_domain *)`) is no expression: tree-sitter-c reads `unsigned` as a name and makes the rest an ERROR.  Where
+# such an argument lies in an ERROR region, one of primitive words (and qualifiers and stars) becomes the number
+# `0` padded with blanks, and one that names a type (`struct foo *`, `u32 *`) keeps only the name, a type use; both
+# keep every offset, and the file is parsed again (_reparse_blanked).  A valid prototype's unnamed parameters
+# (`int f(unsigned int, void *);`) hold no ERROR and are left as they are.
+_PRIMITIVE_WORDS = rb"(?:unsigned|signed|long|short|int|char|void|bool|_Bool|float|double)"
+_QUALIFIER_WORDS = rb"(?:const|volatile)"
+_TYPE_ARGUMENT_SHAPE_RX = re.compile(
+    rb"(?<=[(,])[ \t]*(?P<type>"
+    rb"(?P<primitive>(?:" + _QUALIFIER_WORDS + rb"[ \t]+)*" + _PRIMITIVE_WORDS
+    + rb"(?:[ \t]+(?:" + _PRIMITIVE_WORDS + rb"|" + _QUALIFIER_WORDS + rb"))*[ \t]*(?:\*[ \t]*)*)"
+    rb"|(?:" + _QUALIFIER_WORDS + rb"[ \t]+)*(?:(?:struct|union|enum)[ \t]+)?(?P<name>[A-Za-z_]\w*)[ \t]*"
+    rb"(?:" + _QUALIFIER_WORDS + rb"[ \t]*)?(?:\*[ \t]*)+"
+    rb")(?=[,)])"
+)
+def _error_ranges(root: Node) -> tuple[list[int], list[int]]:
+    """The starts and ends of the outermost ERROR nodes, in order (one walk of the nodes that hold errors)."""
+    starts: list[int] = []
+    ends: list[int] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "ERROR":
+            starts.append(node.start_byte)
+            ends.append(node.end_byte)
+            continue
+        stack.extend(c for c in reversed(node.children) if c.has_error)
+    return starts, ends
+
+
+def _type_argument_spans(root: Node, text: bytes) -> tuple[list[tuple[int, int, bytes]], list[int]]:
+    """(start, end, replacement) of the type arguments in ERROR regions (see _TYPE_ARGUMENT_SHAPE_RX), and the
+    offsets of the type names kept."""
+    spans: list[tuple[int, int, bytes]] = []
+    names: list[int] = []
+    error_starts, error_ends = _error_ranges(root)
+    for top in root.children:
+        if not top.has_error:
+            continue
+        for m in _TYPE_ARGUMENT_SHAPE_RX.finditer(text, top.start_byte, top.end_byte):
+            start, end = m.start("type"), m.end("type")
+            while end > start and text[end - 1] in b" \t":
+                end -= 1
+            if m.group("primitive") is None and m.group("name") in _PRIMITIVE_NAMES:
+                continue  # `int *` is read as the primitive shape; a keyword is never a kept name
+            opened = m.start() - 1  # the `(` or `,` before
+            if text[opened] == 0x28 and text[m.end()] == 0x29 and (
+                    not _CALLED_RX.search(text, max(0, opened - 40), opened)
+                    or _TYPE_OPERATORS_RX.search(text, max(0, opened - 40), opened)):
+                continue  # `(unsigned int)x`: a cast; `sizeof(unsigned int)`: an operator's type
+            k = bisect.bisect_left(error_starts, m.end() + 1) - 1  # the last ERROR that starts before the `,` after
+            if k < 0 or error_ends[k] <= start or _in_directive(text, start):
+                continue  # no ERROR in or around the argument
+            if m.group("primitive") is not None:
+                spans.append((start, end, b"0"))
+            else:
+                name_start, name_end = m.start("name"), m.end("name")
+                if name_start > start:
+                    spans.append((start, name_start, b""))
+                if end > name_end:
+                    spans.append((name_end, end, b""))
+                names.append(name_start)
+    return spans, names
+
+
+_PRIMITIVE_NAMES = frozenset({b"unsigned", b"signed", b"long", b"short", b"int", b"char", b"void", b"bool", b"_Bool",
+                              b"float", b"double", b"const", b"volatile", b"struct", b"union", b"enum"})
+
+
+_MAX_TREE_EDITS = 64
+
+
+def _reparse_blanked(parser: Parser, tree: Tree, text: bytes, spans: list[tuple[int, int, bytes]]) -> tuple[bytes, Tree]:
+    """`text` with each (start, end, replacement) span overwritten by `_put` (the replacement padded with blanks),
+    and its tree: `tree` (the parse of `text`, which this edits) parsed again incrementally, so only the regions
+    around the spans are parsed anew.
 
     Blanking keeps every byte offset and every newline, so a span's end is the same byte and the same
     (row, column) point before and after: each edit replaces a range by one of the same length."""
     buf = bytearray(text)
+    if len(spans) > _MAX_TREE_EDITS:  # each edit costs up to the tree's depth: many of them, a fresh parse is cheaper
+        for start, end, replacement in spans:
+            _put(buf, start, end - start, replacement)
+        new = bytes(buf)
+        return new, parser.parse(new)
     row, pos = 0, 0  # the row of byte `pos`
-    for start, end in spans:
-        _put(buf, start, end - start, b"")
+    for start, end, replacement in spans:
+        _put(buf, start, end - start, replacement)
         if start < pos:  # spans come sorted and apart; count from the top if not
             row, pos = 0, 0
         row += text.count(b"\n", pos, start)

@@ -370,7 +370,7 @@ def test_the_incremental_second_parse_gives_the_tree_of_a_fresh_parse_of_the_bla
     assert first.root_node.has_error
     directives = _initializer_directives(first.root_node, text)
     assert [kw for _, _, kw, _ in directives] == [b"if", b"endif", b"ifndef", b"else", b"endif"]
-    blanked, tree = _reparse_blanked(parser, first, text, [(s, e) for s, e, _, _ in directives])
+    blanked, tree = _reparse_blanked(parser, first, text, [(s, e, b"") for s, e, _, _ in directives])
     assert len(blanked) == len(text) and blanked.count(b"\n") == text.count(b"\n") and b"#" not in blanked
     fresh = make_parser().parse(blanked)
     assert not fresh.root_node.has_error
@@ -385,8 +385,8 @@ def test_the_rows_of_the_incremental_second_parse_are_those_of_a_fresh_parse(mon
 
     def fresh_reparse(parser, tree, text, spans):  # type: ignore[no-untyped-def]
         buf = bytearray(text)
-        for start, end in spans:
-            cparse._put(buf, start, end - start, b"")
+        for start, end, replacement in spans:
+            cparse._put(buf, start, end - start, replacement)
         calls.append(spans)
         return bytes(buf), make_parser().parse(bytes(buf))
 
@@ -521,5 +521,91 @@ def test_vendored_mcast_and_rds_tcp_keep_their_functions() -> None:
             expected = [i + 1 for i, text in enumerate(lines) if header.match(text)]
             assert expected, (rel, name)
             assert (rel, expected[0]) in [(s.path, s.line) for s in index.lookup(name) if s.kind == "function"]
+    finally:
+        index.close()
+
+
+# Types as macro arguments (min_t, va_arg, alloc_percpu): tree-sitter-c reads `unsigned` as a name and makes the rest
+# an ERROR; inside ERROR regions they are rewritten (cparse._type_argument_spans) and the file parsed again.
+TYPE_WORDS_C = b"""struct gizmo { int gz_len; };
+int gizmo_proto(unsigned int, void *);
+static int gizmo_take(struct gizmo *g, unsigned int len, va_list ap)
+{
+\tint n = min_t(unsigned int, len, g->gz_len);
+\tstruct gizmo *p = va_arg(ap, struct gizmo *);
+\tu32 *q = va_arg(ap, const u32 *);
+\tlong long m = max_t(unsigned long long, len, (unsigned int)n);
+\tm += min_t(int *, gizmo_cast((unsigned short)n), sizeof(unsigned long));
+\treturn n + gizmo_helper(p, q, m);
+}
+"""
+
+
+def test_type_words_as_macro_arguments_leave_no_error_and_no_keyword_refs() -> None:
+    result = parsed(TYPE_WORDS_C)
+    assert result.error_nodes == 0
+    assert not [r for r in result.refs if r.name in ("unsigned", "int", "long", "short", "struct", "const", "u32 *")]
+    refs = {(r.name, r.role, r.line, r.col) for r in result.refs}
+    for needle, name in ((b"min_t(unsigned int", "min_t"), (b"max_t(", "max_t"), (b"gizmo_cast(", "gizmo_cast"),
+                         (b"gizmo_helper(", "gizmo_helper")):
+        assert (name, "call", *at(TYPE_WORDS_C, needle, name.encode())) in refs
+    assert ("gizmo", "type", *at(TYPE_WORDS_C, b"va_arg(ap, struct gizmo *)", b"gizmo")) in refs
+    assert ("u32", "type", *at(TYPE_WORDS_C, b"const u32 *)", b"u32")) in refs
+    member = [r for r in result.refs if r.name == "gz_len" and r.line == at(TYPE_WORDS_C, b"g->gz_len")[0]]
+    assert [r.key for r in member] == ["t:gizmo||gz_len"]
+    proto = [d for d in result.definitions if d.name == "gizmo_proto"]
+    assert [(d.kind, d.signature) for d in proto] == [("prototype", "int gizmo_proto(unsigned int, void *)")]
+
+
+def test_casts_operators_and_valid_prototypes_keep_their_type_words() -> None:
+    from explorer.cparse import _type_argument_spans
+
+    text = prepare_source(TYPE_WORDS_C).text
+    spans, names = _type_argument_spans(make_parser().parse(text).root_node, text)
+    rewritten = {text[start:end] for start, end, _ in spans}
+    assert b"unsigned int" in rewritten and b"unsigned long long" in rewritten and b"int *" in rewritten
+    line_of_cast = at(TYPE_WORDS_C, b"(unsigned int)n")[0]
+    line_of_proto = at(TYPE_WORDS_C, b"gizmo_proto")[0]
+    for start, _, _ in spans:
+        assert TYPE_WORDS_C.count(b"\n", 0, start) + 1 not in (line_of_proto,)
+    casts = [TYPE_WORDS_C.index(b"(unsigned int)n") + 1, TYPE_WORDS_C.index(b"(unsigned short)n") + 1,
+             TYPE_WORDS_C.index(b"sizeof(unsigned long)") + 7]
+    assert not [s for s, _, _ in spans if s in casts], line_of_cast
+    assert [TYPE_WORDS_C.count(b"\n", 0, n) + 1 for n in names] == [at(TYPE_WORDS_C, b"va_arg(ap, struct")[0], at(TYPE_WORDS_C, b"const u32")[0]]
+
+
+def test_many_type_arguments_in_one_error_region_stay_linear() -> None:
+    import time
+
+    hostile = b"void f(void)\n{\n" + b"\tx = min_t(unsigned int, a, va_arg(ap, struct s *)) +\n" * 20_000 + b"\t0;\n}\n"
+    started = time.process_time()
+    result = parsed(hostile)
+    assert time.process_time() - started < 30
+    assert result.error_nodes == 0
+    assert len([r for r in result.refs if r.name == "min_t" and r.role == "call"]) == 20_000
+
+
+@requires_vendored
+@pytest.mark.vendored
+def test_vendored_tcp_c_parses_its_min_t_of_unsigned_long() -> None:
+    import sqlite3
+
+    from explorer.store import Index
+
+    rel = "net/ipv4/tcp.c"
+    lines = (VENDORED_TREE / rel).read_text(errors="replace").splitlines()
+    expected = [i + 1 for i, text in enumerate(lines) if re.search(r"\bmin_t\(unsigned long,", text)]
+    assert expected
+    db = sqlite3.connect(f"file:{VENDORED_INDEX}?mode=ro", uri=True)
+    try:
+        assert db.execute("SELECT error_nodes FROM files WHERE path = ?", (rel,)).fetchone() == (0,)
+    finally:
+        db.close()
+    index = Index(VENDORED_INDEX)
+    try:
+        spans = index.refs_in_file(rel)
+        assert not [s for s in spans if s[3] in ("unsigned", "long")]
+        calls = {(s[0], s[3]) for s in spans if s[4] == "call"}
+        assert all((line, "min_t") in calls for line in expected)
     finally:
         index.close()
