@@ -133,6 +133,8 @@ def prepare_source(src: bytes) -> PreparedSource:
     prepared.type_arguments = type_names
     if b"typeof" in prepared.text:
         prepared.text, prepared.typeof_operands = _name_typeof(prepared.text)
+    if b"TP_PROTO" in prepared.text:
+        prepared.text, prepared.tracepoints = _rewrite_tracepoints(prepared.text)
     return prepared
 
 
@@ -454,6 +456,7 @@ class PreparedSource:
     calls: dict[int, int] = field(default_factory=dict)
     type_arguments: list[int] = field(default_factory=list)  # offsets of type names whose `struct` was blanked
     typeof_operands: dict[tuple[int, int], TypeofOperand] = field(default_factory=dict)  # by (line, col) of the name
+    tracepoints: dict[int, TracepointBody] = field(default_factory=dict)  # rewritten events with a body, by offset
 
 
 def _call_arguments(src: bytes, open_paren: int, limit: int | None = None) -> tuple[list[int], int] | None:
@@ -1037,6 +1040,93 @@ _TP_PROTO_RX = re.compile(rb"\s*TP_PROTO\s*\(")
 _ARGUMENT_NAME_RX = re.compile(rb"\s*([A-Za-z_]\w*)\s*$")
 
 
+# The arguments of tracepoint macros are no C expressions (TP_PROTO(struct sock *sk), TP_STRUCT__entry(__field(int,
+# x)), TP_fast_assign(statements)), and tree-sitter-c made each event an ERROR region: the largest class left on the
+# whole tree (about 270 files of 6.1, most of include/trace/events).  Each event at file scope is rewritten, every
+# offset kept, into what trace_events.h makes of it: an event with a body (TRACE_EVENT..., DECLARE_EVENT_CLASS)
+# becomes the function `void TP_PROTO(params) { assign; TP_printk(...); }`, which the walker names
+# trace_event_raw_event_CLASS (the probe the kernel generates, whose body the assignments are) and walks; one without
+# (DEFINE_EVENT..., DECLARE_TRACE) the prototype `void TP_PROTO(params);`, which declares nothing.  TP_ARGS,
+# TP_STRUCT__entry and TP_CONDITION are blanked.
+_EVENT_RX = re.compile(rb"^[ \t]*(?P<macro>TRACE_EVENT(?:_CONDITION|_FN_COND|_FN|_RCU)?|DECLARE_EVENT_CLASS"
+                       rb"|DEFINE_EVENT(?:_CONDITION|_FN|_PRINT)?|DECLARE_TRACE(?:_CONDITION)?)[ \t]*\(", re.MULTILINE)
+_EVENT_PART_RX = re.compile(rb"\s*(?P<part>TP_PROTO|TP_fast_assign|TP_printk)\s*\(")
+TRACEPOINT_BODY = "TP_PROTO"  # the name the rewritten event's function has until the walker renames it
+RAW_EVENT_PREFIX = "trace_event_raw_event_"
+
+
+class TracepointBody(NamedTuple):
+    """A rewritten event with a body: the name of its probe and where the event's class name stands."""
+
+    name: str
+    name_offset: int
+    signature_end: int  # the end of TP_PROTO(...) in the file: the signature is the macro up to there
+
+
+def _rewrite_tracepoints(text: bytes) -> tuple[bytes, dict[int, TracepointBody]]:
+    """`text` with its events at file scope rewritten (see _EVENT_RX), and the bodies by the offset they start at."""
+    buf: bytearray | None = None
+    bodies: dict[int, TracepointBody] = {}
+    done = 0
+    for m in _EVENT_RX.finditer(text):
+        start = m.start("macro")
+        if start < done or _in_directive(text, start):
+            continue  # inside an event rewritten already, or a line of a #define's body
+        found = _call_arguments(text, m.end() - 1)
+        if found is None:
+            continue
+        commas, close = found
+        bounds = [m.end()] + [c + 1 for c in commas]
+        ends = commas + [close]
+        parts: dict[bytes, tuple[int, int, int]] = {}  # part → (its argument's start, its `(`, its `)`)
+        for arg_start, arg_end in zip(bounds, ends, strict=True):
+            part = _EVENT_PART_RX.match(text, arg_start, arg_end)
+            if part is None or part.group("part") in parts:
+                continue
+            inner = _call_arguments(text, part.end() - 1, arg_end)
+            if inner is None:
+                continue
+            parts[part.group("part")] = (part.start("part"), part.end() - 1, inner[1])
+        proto = parts.get(b"TP_PROTO")
+        named = _ARGUMENT_NAME_RX.match(text, m.end(), commas[0]) if commas else None
+        if proto is None or named is None or proto[0] - start < len(b"void "):
+            continue
+        if buf is None:
+            buf = bytearray(text)
+        after = close + 1
+        semicolon = after
+        while semicolon < len(text) and text[semicolon] in b" \t\r\n":
+            semicolon += 1
+        has_semicolon = semicolon < len(text) and text[semicolon] == 0x3B
+        assign = parts.get(b"TP_fast_assign")
+        _put(buf, start, proto[0] - start, b"void")
+        if assign is None or m.group("macro").startswith((b"DEFINE_EVENT", b"DECLARE_TRACE")):
+            _put(buf, proto[2] + 1, after - (proto[2] + 1), b"")
+            buf[close] = 0x3B  # `;`
+            if has_semicolon:
+                buf[semicolon] = 0x20
+            done = after
+            continue
+        _put(buf, proto[2] + 1, assign[1] - (proto[2] + 1), b"")
+        buf[assign[1]] = 0x7B  # `{`
+        printk = parts.get(b"TP_printk")
+        if printk is not None and has_semicolon and printk[0] > assign[2]:
+            _put(buf, assign[2], printk[0] - assign[2], b"")  # `TP_printk(...)` stays, a statement
+            _put(buf, printk[2] + 1, close - (printk[2] + 1), b"")
+            buf[close] = 0x3B
+            buf[semicolon] = 0x7D  # `}`
+            end = semicolon + 1
+        else:
+            _put(buf, assign[2], after - assign[2], b"")
+            buf[close] = 0x7D
+            if has_semicolon:
+                buf[semicolon] = 0x20
+            end = after
+        done = end
+        bodies[start] = TracepointBody(RAW_EVENT_PREFIX + named.group(1).decode("ascii"), named.start(1), proto[2] + 1)
+    return (bytes(buf), bodies) if buf is not None else (text, bodies)
+
+
 def tracepoint_definitions(src: bytes, root: Node, conditions: Conditions) -> list[DefinitionRow]:
     """The trace_NAME functions the file's tracepoint macros define (see _TRACEPOINT_RX), at the name's place; the
     signature is the macro's text up to its TP_PROTO(...), the range the whole macro call."""
@@ -1092,6 +1182,7 @@ class DefinitionWalker:
         self.definer_nodes: set[int] = set()  # start bytes of nodes a macro-defined function covers
         self.groups: dict[int, StructGroup] = {}  # struct_group(...) calls, by the offset of their `struct {`
         self.macro_calls: dict[int, int] = {}  # member macro calls (see PreparedSource.calls)
+        self.tracepoints: dict[int, TracepointBody] = {}  # rewritten events (see PreparedSource.tracepoints)
         self.echo = False  # walking a struct_group's members a second time: members only, no refs or macros
         self.conditions = Conditions(src)
         self.xref = RefCollector(src, self.conditions.condition_of, enabled=refs)
@@ -1207,6 +1298,9 @@ class DefinitionWalker:
         name = _name(name_node)
         if _DEFINER_NAME_RX.match(name) or node.start_byte in self.definer_nodes:
             return
+        if name == TRACEPOINT_BODY:
+            self.tracepoint_body(node, cond)
+            return
         body = node.child_by_field_id(F_BODY)
         sig_end = body.start_byte if body is not None else node.end_byte
         sig = _collapse(self.src[node.start_byte : sig_end])
@@ -1218,6 +1312,17 @@ class DefinitionWalker:
             self.specifier(record, cond, alias)
         if body is not None and b"#" in self.text(body):
             self.nested_macros(body, cond)
+
+    def tracepoint_body(self, node: Node, cond: str | None) -> None:
+        """A tracepoint event rewritten as a function (see _rewrite_tracepoints): its probe, with the event's
+        assignments and print arguments as its body and the TP_PROTO parameters as its own."""
+        event = self.tracepoints.get(node.start_byte)
+        if event is None:
+            return  # `TP_PROTO(...) {` written so in the file: no event of ours
+        line, col = self.position(event.name_offset)
+        sig = _collapse(self.src[node.start_byte : event.signature_end])
+        self.emit(event.name, "function", None, node, "file", sig, cond, line=line, col=col, type_="void")
+        self.xref.function(node, event.name, cond, line)
 
     def declaration(self, node: Node, cond: str | None) -> None:
         storage = _storage(node)
@@ -1242,8 +1347,8 @@ class DefinitionWalker:
                 name_node = ids[-1]
                 name = _name(name_node)
             if is_function:
-                if _DEFINER_NAME_RX.match(name) or name.startswith("EXPORT_SYMBOL"):
-                    continue
+                if _DEFINER_NAME_RX.match(name) or name.startswith("EXPORT_SYMBOL") or name == TRACEPOINT_BODY:
+                    continue  # (TP_PROTO: an event without a body, rewritten as a prototype that declares nothing)
                 kind = "prototype"
             else:
                 if "extern" in storage and type_node is not None:
@@ -1531,6 +1636,7 @@ def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) 
     walker.xref.declaring_calls = dict(prepared.calls)
     walker.groups = prepared.groups
     walker.macro_calls = prepared.calls
+    walker.tracepoints = prepared.tracepoints
     root = tree.root_node
     if (b"SYSCALL_DEFINE" in src or b"BPF_CALL_" in src) and _DEFINER_RX.search(src):
         walker.definer_nodes = MacroDefinedFunctions(src, walker.out, walker.xref, walker.conditions).collect(root)

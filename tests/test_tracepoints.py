@@ -178,3 +178,18 @@ def test_hostile_tracepoints_are_indexed_around(src: bytes) -> None:
         assert [(d.name, d.line, d.start_line) for d in traces] == [(f"trace_ev{i}", i + 1, i + 1) for i in range(3000)]
     else:
         assert traces == []
+
+
+def test_an_event_body_is_its_probe_and_leaves_no_error_region() -> None:
+    from explorer.cparse import make_parser, parse_definitions
+
+    result = parse_definitions(make_parser(), HEADER.encode(), H_PATH)
+    assert result.error_nodes == 0
+    defs = {d.name: d for d in result.definitions}
+    assert "TP_PROTO" not in defs
+    for probe, pattern in (("trace_event_raw_event_pebble_class", r"^DECLARE_EVENT_CLASS\(pebble_class,"),
+                           ("trace_event_raw_event_pebble_state", r"^TRACE_EVENT\(pebble_state,")):
+        assert (defs[probe].kind, defs[probe].line, defs[probe].scope) == ("function", line_in(HEADER, pattern), "file")
+    assigns = [r for r in result.refs if r.func == "trace_event_raw_event_pebble_class"]
+    assert ("weight", "read", line_in(HEADER, r"__entry->weight = p->weight")) in {(r.name, r.role, r.line) for r in assigns}
+    assert not [r for r in result.refs if r.func is None and r.name in ("__entry", "weight", "old")]
