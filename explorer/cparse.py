@@ -1750,6 +1750,8 @@ def _type_argument_spans(root: Node, text: bytes) -> tuple[list[tuple[int, int, 
                     not _CALLED_RX.search(text, max(0, opened - 40), opened)
                     or _TYPE_OPERATORS_RX.search(text, max(0, opened - 40), opened)):
                 continue  # `(unsigned int)x`: a cast; `sizeof(unsigned int)`: an operator's type
+            if not _is_call_argument(text, opened):
+                continue  # `void f(void)`, `bool (*end)(void *, unsigned long)`: a declaration's parameters
             k = bisect.bisect_left(error_starts, m.end() + 1) - 1  # the last ERROR that starts before the `,` after
             if k < 0 or error_ends[k] <= start or _in_directive(text, start):
                 continue  # no ERROR in or around the argument
@@ -1763,6 +1765,55 @@ def _type_argument_spans(root: Node, text: bytes) -> tuple[list[tuple[int, int, 
                     spans.append((name_end, end, b""))
                 names.append(name_start)
     return spans, names
+
+
+_CALL_CONTEXT_WORDS = frozenset({b"return", b"case", b"else", b"do"})
+_NOT_CALLED_WORDS = frozenset({b"return", b"case", b"else", b"do", b"if", b"while", b"for", b"switch", b"sizeof"})
+
+
+def _is_call_argument(text: bytes, opened: int) -> bool:
+    """Whether the `(` or `,` at `opened` opens an argument of a call (`x = min_t(`, `return va_arg(`), not a
+    parameter of a declarator (`void f(`, `struct s *f(`, `(*end)(`): the enclosing `(` follows a name, and the
+    name follows no type (a word other than a statement keyword, or a `*`).  Looks back at most 512 bytes."""
+    lo = max(0, opened - 512)
+    i = opened
+    if text[i] == 0x2C:  # a `,`: find the `(` that encloses it
+        depth = 0
+        i -= 1
+        while i >= lo:
+            c = text[i]
+            if c == 0x29 or c == 0x5D:
+                depth += 1
+            elif c == 0x28 or c == 0x5B:
+                if depth == 0:
+                    break
+                depth -= 1
+            elif c == 0x3B or c == 0x7B or c == 0x7D:
+                return False
+            i -= 1
+        if i < lo or text[i] != 0x28:
+            return False
+    j = i - 1
+    while j >= lo and text[j] in b" \t":
+        j -= 1
+    end = j + 1
+    while j >= lo and (text[j] == 0x5F or 0x30 <= text[j] <= 0x39 or 0x41 <= text[j] <= 0x5A or 0x61 <= text[j] <= 0x7A):
+        j -= 1
+    if end == j + 1 or not (text[j + 1] == 0x5F or text[j + 1] >= 0x41) or text[j + 1:end] in _NOT_CALLED_WORDS:
+        return False  # no name before the `(`: `(*end)(`, `((`, `return (struct s *)x`
+    while j >= lo and text[j] in b" \t\r\n":
+        j -= 1
+    if j < lo:
+        return True
+    c = text[j]
+    if c == 0x2A:
+        return False  # `struct s *f(`
+    if c == 0x5F or 0x30 <= c <= 0x39 or 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A:
+        k = j
+        while k >= lo and (text[k] == 0x5F or 0x30 <= text[k] <= 0x39 or 0x41 <= text[k] <= 0x5A or 0x61 <= text[k] <= 0x7A):
+            k -= 1
+        return text[k + 1:j + 1] in _CALL_CONTEXT_WORDS
+    return True
 
 
 _PRIMITIVE_NAMES = frozenset({b"unsigned", b"signed", b"long", b"short", b"int", b"char", b"void", b"bool", b"_Bool",

@@ -172,6 +172,10 @@ class LocalUses(NamedTuple):
     data: str
 
 
+# Type keywords tree-sitter-c reads as a name where an expression is due (`min_t(long, a, b)`, a macro's type
+# argument): never a reference to anything.
+_TYPE_KEYWORDS = frozenset({"unsigned", "signed", "long", "short", "int", "char", "void", "bool", "_Bool", "float",
+                            "double", "const", "volatile", "struct", "union", "enum"})
 _LOCAL_ROLES = {"read": "r", "write": "w", "addr": "a", "call": "r", "decl": "d"}
 
 
@@ -650,6 +654,7 @@ class RefCollector:
         new = tuple.__new__
         identifier = _K_IDENTIFIER
         nothing = _K_NOTHING
+        keywords = _TYPE_KEYWORDS
         while stack:
             cur, r, itype = pop()
             k = cur.kind_id
@@ -659,6 +664,8 @@ class RefCollector:
                     continue
                 text = raw.decode("utf-8", "replace")
                 if text not in locals_:
+                    if text in keywords:
+                        continue
                     row, col = cur.start_point
                     append_ref(new(RefRow, (row + 1, col, col + len(raw), text, r, func, cond, None)))
                 else:
@@ -678,7 +685,8 @@ class RefCollector:
             return
         text = raw.decode("utf-8", "replace")
         if text not in w.locals_:
-            self.add(node, role, w.func, w.cond)
+            if text not in _TYPE_KEYWORDS:
+                self.add(node, role, w.func, w.cond)
         elif self._uses is not None:
             self.local_use(node, text, role)
 

@@ -557,6 +557,15 @@ def test_type_words_as_macro_arguments_leave_no_error_and_no_keyword_refs() -> N
     assert [(d.kind, d.signature) for d in proto] == [("prototype", "int gizmo_proto(unsigned int, void *)")]
 
 
+def test_a_lone_type_keyword_tree_sitter_reads_as_a_name_is_no_reference() -> None:
+    src = b"long gizmo_copy(long len)\n{\n\treturn gizmo_take(min_t(long, GIZMO_MAX - 1, len), (long)len);\n}\n"
+    result = parsed(src)
+    assert result.error_nodes == 0
+    names = {(r.name, r.role) for r in result.refs}
+    assert ("min_t", "call") in names and ("GIZMO_MAX", "read") in names
+    assert not [r for r in result.refs if r.name == "long"]
+
+
 def test_casts_operators_and_valid_prototypes_keep_their_type_words() -> None:
     from explorer.cparse import _type_argument_spans
 
@@ -572,6 +581,57 @@ def test_casts_operators_and_valid_prototypes_keep_their_type_words() -> None:
              TYPE_WORDS_C.index(b"sizeof(unsigned long)") + 7]
     assert not [s for s, _, _ in spans if s in casts], line_of_cast
     assert [TYPE_WORDS_C.count(b"\n", 0, n) + 1 for n in names] == [at(TYPE_WORDS_C, b"va_arg(ap, struct")[0], at(TYPE_WORDS_C, b"const u32")[0]]
+
+
+# An ERROR region that runs on to the end of the file (a block opened in both branches of an #ifdef) holds every
+# later definition: their parameter lists and casts look like macro arguments and must stay as they are.
+LONG_ERROR_C = b"""int gizmo_first(int a)
+{
+#ifdef CONFIG_GIZMO
+\tif (a > 1) {
+#else
+\tif (a > 2) {
+#endif
+\t\ta++;
+\t}
+\treturn a;
+}
+
+struct gizmo_cb { int len; };
+
+static struct gizmo_cb *gizmo_cb_of(struct gizmo *g)
+{
+\treturn (struct gizmo_cb *)g->cb;
+}
+
+void gizmo_loop(unsigned int id, bool (*loop_end)(void *, unsigned long), void *arg)
+{
+\tint n = min_t(unsigned int, id, 4);
+\tgizmo_poll(id, n);
+}
+
+void gizmo_stop(void)
+{
+\tgizmo_poll(0, 0);
+}
+"""
+
+
+def test_declarations_in_a_long_error_region_keep_their_parameter_types() -> None:
+    from explorer.cparse import _type_argument_spans
+
+    text = prepare_source(LONG_ERROR_C).text
+    tree = make_parser().parse(text)
+    assert tree.root_node.has_error
+    spans, _ = _type_argument_spans(tree.root_node, text)
+    assert [text[s:e] for s, e, _ in spans] == [b"unsigned int"]
+    assert LONG_ERROR_C.count(b"\n", 0, spans[0][0]) + 1 == at(LONG_ERROR_C, b"min_t(unsigned")[0]
+    result = parsed(LONG_ERROR_C)
+    functions = {d.name: d.line for d in result.definitions if d.kind == "function"}
+    for name in ("gizmo_first", "gizmo_cb_of", "gizmo_loop", "gizmo_stop"):
+        assert functions.get(name) == at(LONG_ERROR_C, name.encode() + b"(")[0], name
+    assert ("gizmo_cb", "type", *at(LONG_ERROR_C, b"(struct gizmo_cb *)g", b"gizmo_cb")) in {
+        (r.name, r.role, r.line, r.col) for r in result.refs}
 
 
 def test_many_type_arguments_in_one_error_region_stay_linear() -> None:
