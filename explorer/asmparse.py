@@ -34,8 +34,8 @@ import re
 from bisect import bisect_right
 from typing import NamedTuple
 
-from .cparse import DefinitionRow, ParseResult, _negate
-from .xref import RefRow, join_conditions
+from .cparse import DefinitionRow, ParseResult
+from .xref import RefRow, join_conditions, negate_condition
 
 ASM_FUNCTION = "asm function"
 ASM_CODE = "asm code"
@@ -302,7 +302,7 @@ class _Scanner:
             self.conditions.append(f"!{rest}" if word == "ifndef" else rest)
         elif word in ("elif", "else"):
             if self.conditions:
-                negated = _negate(self.conditions.pop()) or ""
+                negated = negate_condition(self.conditions.pop()) or ""
                 self.conditions.append(negated if word == "else" else join_conditions(negated, rest) or "")
         elif word == "endif" and self.conditions:
             self.conditions.pop()

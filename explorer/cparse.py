@@ -49,6 +49,7 @@ from .xref import (
     TypeHint,
     anonymous_record_name,
     join_conditions,
+    negate_condition,
     type_name,
 )
 
@@ -894,7 +895,7 @@ class Conditions:
                 if own:
                     alternative = parent.child_by_field_id(F_ALTERNATIVE)
                     inside_alt = alternative is not None and alternative.start_byte <= child.start_byte and child.end_byte <= alternative.end_byte and child.type in ("preproc_else", "preproc_elif", "preproc_elifdef")
-                    parts.append((_negate(own) or own) if inside_alt else own)
+                    parts.append((negate_condition(own) or own) if inside_alt else own)
             child, parent = parent, parent.parent
         cond: str | None = None
         for part in reversed(parts):
@@ -913,7 +914,7 @@ class Conditions:
                 if child.is_named and child not in skip:
                     yield child, here
             if own:
-                cond = join_conditions(cond, _negate(own))
+                cond = join_conditions(cond, negate_condition(own))
             current = alternative
 
 
@@ -1583,17 +1584,6 @@ class DefinitionWalker:
         if params is not None and value is not None:
             self.xref.macro_body(value, params, _name(name_node), cond)
 
-_IDENT_RX = re.compile(r"^!?[A-Za-z_]\w*$")
-
-
-def _negate(cond: str | None) -> str | None:
-    if not cond:
-        return None
-    if _IDENT_RX.match(cond):
-        return cond[1:] if cond.startswith("!") else "!" + cond
-    return f"!({cond})"
-
-
 def _descendants(node: Node) -> Iterator[Node]:
     stack = [node]
     while stack:
@@ -1622,6 +1612,11 @@ def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) 
     line_conditions: dict[int, str] = {}
     if tree.root_node.has_error:
         directives = _initializer_directives(tree.root_node, prepared.text) if b"#" in src else []
+        if b"#" in src:
+            else_directives = _else_directives(tree.root_node, prepared.text)
+            if else_directives:
+                taken = {d[0] for d in directives}
+                directives = sorted(directives + [d for d in else_directives if d[0] not in taken])
         spans, type_names = _type_argument_spans(tree.root_node, prepared.text)
         if directives or spans:
             spans.extend((s, e, b"") for s, e, _, _ in directives)
@@ -1697,6 +1692,83 @@ def _initializer_directives(root: Node, text: bytes) -> list[tuple[int, int, byt
         if depth < 0:
             return []
     return found if depth == 0 else []
+
+
+# An #if block that cuts an if/else chain (`if (a) x(); else` before `#endif`, or `#ifdef X` then `else if (b)`) is
+# not in tree-sitter-c's grammar either: the dangling `else` became an ERROR.  In a top-level definition with errors,
+# the directive lines of such a block (one without #else or #elif) are blanked, which reads the code as it is with
+# the block's condition true, and the file is parsed again; the lines inside get the condition back.
+def _else_directives(root: Node, text: bytes) -> list[tuple[int, int, bytes, str]]:
+    """(start, end, keyword, argument) of the #if and #endif lines of the blocks that cut an if/else chain."""
+    found: list[tuple[int, int, bytes, str]] = []
+    for top in root.children:
+        if not top.has_error or b"else" not in text[top.start_byte:top.end_byte]:
+            continue
+        open_blocks: list[tuple[re.Match[bytes], bool]] = []  # (the #if line, whether an #else or #elif follows it)
+        for m in _CONDITIONAL_DIRECTIVE_RX.finditer(text, top.start_byte, top.end_byte):
+            kw = m.group("kw")
+            if kw.startswith(b"if"):
+                open_blocks.append((m, False))
+            elif kw == b"endif":
+                if not open_blocks:
+                    continue
+                opened, branched = open_blocks.pop()
+                if not branched and (_token_after_is_else(text, opened.end(), m.start())
+                                     or _token_before_is_else(text, m.start(), opened.end())):
+                    found.append((opened.start(), opened.end(), opened.group("kw"),
+                                  _collapse(_CONTINUATION_RX.sub(b" ", opened.group("arg")))))
+                    found.append((m.start(), m.end(), kw, ""))
+            elif open_blocks:
+                open_blocks[-1] = (open_blocks[-1][0], True)
+    found.sort()
+    return found
+
+
+def _is_word_byte(c: int) -> bool:
+    return c == 0x5F or 0x30 <= c <= 0x39 or 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A
+
+
+def _token_after_is_else(text: bytes, pos: int, end: int) -> bool:
+    """Whether the first token in text[pos:end], past blanks and comments, is the keyword `else`."""
+    while pos < end:
+        c = text[pos]
+        if c in b" \t\r\n\f\v":
+            pos += 1
+        elif text.startswith(b"/*", pos):
+            close = text.find(b"*/", pos + 2, end)
+            if close < 0:
+                return False
+            pos = close + 2
+        elif text.startswith(b"//", pos):
+            newline = text.find(b"\n", pos, end)
+            if newline < 0:
+                return False
+            pos = newline + 1
+        else:
+            return text.startswith(b"else", pos) and (pos + 4 >= len(text) or not _is_word_byte(text[pos + 4]))
+    return False
+
+
+def _token_before_is_else(text: bytes, end: int, start: int) -> bool:
+    """Whether the last token in text[start:end], before blanks and a closing comment, is the keyword `else`."""
+    while end > start:
+        c = text[end - 1]
+        if c in b" \t\r\n\f\v":
+            end -= 1
+        elif end - 2 >= start and text[end - 2:end] == b"*/":
+            opened = text.rfind(b"/*", start, end - 2)
+            if opened < 0:
+                return False
+            end = opened
+        else:
+            line_start = text.rfind(b"\n", start, end) + 1
+            comment = text.find(b"//", max(line_start, start), end)
+            if comment >= 0:  # `else // why` (a `//` inside a string on that line is read as a comment: no harm)
+                end = comment
+                continue
+            return (end - start >= 4 and text[end - 4:end] == b"else"
+                    and (end - 5 < start or not _is_word_byte(text[end - 5])))
+    return False
 
 
 # A type as a macro's argument (`min_t(unsigned int, a, b)`, `va_arg(ap, struct p9_qid *)`, `alloc_percpu(struct
@@ -1871,7 +1943,7 @@ def _directive_line_conditions(src: bytes, directives: list[tuple[int, int, byte
             stack.append(("!" + own if kw == b"ifndef" else own, None))
         elif stack and kw in (b"elif", b"else"):
             branch, before = stack[-1]
-            before = join_conditions(before, _negate(branch))
+            before = join_conditions(before, negate_condition(branch))
             stack[-1] = (join_conditions(before, arg) if kw == b"elif" else before, before)
         elif stack and kw == b"endif":
             stack.pop()

@@ -593,8 +593,8 @@ class RefCollector:
                 for child in reversed(cur.children):
                     if child.is_named and child not in skip:
                         push((child, here))
-                if alt is not None:
-                    push((alt, c))
+                if alt is not None:  # the #else or #elif: the negation of this branch's condition
+                    push((alt, join_conditions(c, negate_condition(own)) if own and k not in _K_PREPROC_ELSE else c))
             elif k in _K_BLOCKS:
                 for child in reversed(cur.children):
                     if child.is_named:
@@ -953,6 +953,18 @@ def _expression_visits() -> dict[str, _Visit]:
         if table.get(generic) is getattr(RefCollector, f"visit_{generic}"):
             del table[generic]  # helpers, not node types
     return table
+
+
+_CONDITION_NAME_RX = re.compile(r"^!?[A-Za-z_]\w*$")
+
+
+def negate_condition(cond: str | None) -> str | None:
+    """`!cond` (a name's `!` taken off again), None for none."""
+    if not cond:
+        return None
+    if _CONDITION_NAME_RX.match(cond):
+        return cond[1:] if cond.startswith("!") else "!" + cond
+    return f"!({cond})"
 
 
 def join_conditions(outer: str | None, inner: str | None) -> str | None:

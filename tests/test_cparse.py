@@ -287,6 +287,21 @@ def test_conditions_nest_and_alternatives_negate(parse) -> None:  # type: ignore
     assert cond["gadget_always"] is None
 
 
+def test_uses_in_a_function_under_else_and_elif_get_the_negated_condition() -> None:
+    from explorer.cparse import make_parser, parse_definitions
+
+    src = (b"int gadget_pick(struct gadget *g)\n{\n#if IS_ENABLED(CONFIG_GADGET_A)\n\tgadget_a(g);\n"
+           b"#elif defined(CONFIG_GADGET_B)\n\tgadget_b(g);\n#else\n\tgadget_c(g);\n#endif\n"
+           b"#ifndef CONFIG_GADGET_D\n\tgadget_no_d(g);\n#else\n\tgadget_d(g);\n#endif\n\treturn gadget_e(g);\n}\n")
+    result = parse_definitions(make_parser(), src, "net/ipv4/gadget.c")
+    cond = {r.name: r.cond for r in result.refs if r.role == "call"}
+    assert cond == {
+        "gadget_a": "IS_ENABLED(CONFIG_GADGET_A)",
+        "gadget_b": "!(IS_ENABLED(CONFIG_GADGET_A)) && defined(CONFIG_GADGET_B)",
+        "gadget_c": "!(IS_ENABLED(CONFIG_GADGET_A)) && !(defined(CONFIG_GADGET_B))",
+        "gadget_no_d": "!CONFIG_GADGET_D", "gadget_d": "CONFIG_GADGET_D", "gadget_e": None}
+
+
 def test_ifdef_block_in_a_c_file_is_a_condition(parse) -> None:  # type: ignore[no-untyped-def]
     defs = parse("#ifdef CONFIG_GADGET\nint gadget_on;\n#endif\n", "net/ipv4/gadget.c")
     assert one(defs, "gadget_on").cond == "CONFIG_GADGET"

@@ -583,6 +583,54 @@ def test_casts_operators_and_valid_prototypes_keep_their_type_words() -> None:
     assert [TYPE_WORDS_C.count(b"\n", 0, n) + 1 for n in names] == [at(TYPE_WORDS_C, b"va_arg(ap, struct")[0], at(TYPE_WORDS_C, b"const u32")[0]]
 
 
+# #if blocks that cut an if/else chain: `else` as the last token before #endif (with a comment after it), `else if`
+# and `else {` as the first after #ifdef; a block with an #else is left alone.
+ELSE_BLOCKS_C = b"""static int gizmo_mode(struct gizmo *g, int level)
+{
+#ifdef CONFIG_GIZMO_FAST
+\tif (g->fast)
+\t\tgizmo_fast(g);
+\telse /* the slow way */
+#endif
+\t\tgizmo_slow(g);
+
+\tif (level == 1)
+\t\tgizmo_quiet(g);
+#ifdef CONFIG_GIZMO_DEBUG
+\telse if (level == 2)
+\t\tgizmo_loud(g);
+#endif
+\telse {
+\t\tgizmo_normal(g);
+\t}
+#if IS_ENABLED(CONFIG_GIZMO_A)
+\tgizmo_a(g);
+#else
+\tgizmo_b(g);
+#endif
+\treturn 0;
+}
+"""
+
+
+def test_an_if_block_that_cuts_an_else_chain_is_read_with_its_condition() -> None:
+    result = parsed(ELSE_BLOCKS_C)
+    assert result.error_nodes == 0
+    calls = {r.name: (r.line, r.cond) for r in result.refs if r.role == "call"}
+    for name in ("gizmo_fast", "gizmo_slow", "gizmo_quiet", "gizmo_loud", "gizmo_normal", "gizmo_a", "gizmo_b"):
+        assert calls[name][0] == at(ELSE_BLOCKS_C, name.encode() + b"(g)")[0], name
+    assert calls["gizmo_fast"][1] == "CONFIG_GIZMO_FAST" and calls["gizmo_slow"][1] is None
+    assert calls["gizmo_loud"][1] == "CONFIG_GIZMO_DEBUG" and calls["gizmo_normal"][1] is None
+    assert calls["gizmo_a"][1] == "IS_ENABLED(CONFIG_GIZMO_A)" and calls["gizmo_b"][1] == "!(IS_ENABLED(CONFIG_GIZMO_A))"
+    from explorer.cparse import _else_directives
+
+    text = prepare_source(ELSE_BLOCKS_C).text
+    found = _else_directives(make_parser().parse(text).root_node, text)
+    assert [ELSE_BLOCKS_C.count(b"\n", 0, start) + 1 for start, _, _, _ in found] == [
+        at(ELSE_BLOCKS_C, b"#ifdef CONFIG_GIZMO_FAST")[0], at(ELSE_BLOCKS_C, b"#endif", nth=0)[0],
+        at(ELSE_BLOCKS_C, b"#ifdef CONFIG_GIZMO_DEBUG")[0], at(ELSE_BLOCKS_C, b"#endif", nth=1)[0]]
+
+
 # An ERROR region that runs on to the end of the file (a block opened in both branches of an #ifdef) holds every
 # later definition: their parameter lists and casts look like macro arguments and must stay as they are.
 LONG_ERROR_C = b"""int gizmo_first(int a)
