@@ -1618,6 +1618,8 @@ def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) 
                 taken = {d[0] for d in directives}
                 directives = sorted(directives + [d for d in else_directives if d[0] not in taken])
         spans, type_names = _type_argument_spans(tree.root_node, prepared.text)
+        if b'"' in src:
+            spans.extend(_string_macro_spans(tree.root_node, prepared.text))
         if directives or spans:
             spans.extend((s, e, b"") for s, e, _, _ in directives)
             spans.sort()
@@ -1702,7 +1704,7 @@ def _else_directives(root: Node, text: bytes) -> list[tuple[int, int, bytes, str
     """(start, end, keyword, argument) of the #if and #endif lines of the blocks that cut an if/else chain."""
     found: list[tuple[int, int, bytes, str]] = []
     for top in root.children:
-        if not top.has_error or b"else" not in text[top.start_byte:top.end_byte]:
+        if not top.has_error or text.find(b"#", top.start_byte, top.end_byte) < 0:
             continue
         open_blocks: list[tuple[re.Match[bytes], bool]] = []  # (the #if line, whether an #else or #elif follows it)
         for m in _CONDITIONAL_DIRECTIVE_RX.finditer(text, top.start_byte, top.end_byte):
@@ -1714,7 +1716,8 @@ def _else_directives(root: Node, text: bytes) -> list[tuple[int, int, bytes, str
                     continue
                 opened, branched = open_blocks.pop()
                 if not branched and (_token_after_is_else(text, opened.end(), m.start())
-                                     or _token_before_is_else(text, m.start(), opened.end())):
+                                     or _token_before_is_else(text, m.start(), opened.end())
+                                     or _ends_in_a_bare_condition(text, m.start(), opened.end())):
                     found.append((opened.start(), opened.end(), opened.group("kw"),
                                   _collapse(_CONTINUATION_RX.sub(b" ", opened.group("arg")))))
                     found.append((m.start(), m.end(), kw, ""))
@@ -1722,6 +1725,41 @@ def _else_directives(root: Node, text: bytes) -> list[tuple[int, int, bytes, str
                 open_blocks[-1] = (open_blocks[-1][0], True)
     found.sort()
     return found
+
+
+_BARE_CONDITION_WORDS = frozenset({b"if", b"for", b"while"})
+
+
+def _ends_in_a_bare_condition(text: bytes, end: int, start: int) -> bool:
+    """Whether text[start:end] ends in `if (...)` (or `for`, `while`) without its statement: the block's code is
+    the condition of what follows #endif."""
+    while end > start and text[end - 1] in b" \t\r\n\f\v":
+        end -= 1
+    if end <= start or text[end - 1] != 0x29:
+        return False
+    depth = 0
+    i = end - 1
+    lo = max(start, end - 4096)
+    while i >= lo:
+        c = text[i]
+        if c == 0x29:
+            depth += 1
+        elif c == 0x28:
+            depth -= 1
+            if depth == 0:
+                break
+        elif c == 0x3B or c == 0x7B or c == 0x7D:
+            return False
+        i -= 1
+    if i < lo:
+        return False
+    j = i
+    while j > start and text[j - 1] in b" \t":
+        j -= 1
+    k = j
+    while k > start and _is_word_byte(text[k - 1]):
+        k -= 1
+    return text[k:j] in _BARE_CONDITION_WORDS
 
 
 def _is_word_byte(c: int) -> bool:
@@ -1769,6 +1807,58 @@ def _token_before_is_else(text: bytes, end: int, start: int) -> bool:
             return (end - start >= 4 and text[end - 4:end] == b"else"
                     and (end - 5 < start or not _is_word_byte(text[end - 5])))
     return False
+
+
+# A macro call between the strings of an asm template or a concatenated string (`"2:\n" _ASM_EXTABLE_UA(1b, 2b) :`)
+# is not in the grammar, which allows a name there but no arguments (and `1b` is no number): the enclosing
+# function became an ERROR.  Where such a call lies in a top-level definition with errors, its parenthesized
+# arguments are blanked, which leaves the macro's name a use, and the file is parsed again.
+_AFTER_STRING_CALL_RX = re.compile(rb'"[ \t\r\n]*([A-Za-z_]\w*)[ \t]*\(')
+
+
+def _string_macro_spans(root: Node, text: bytes) -> list[tuple[int, int, bytes]]:
+    """(start, end, b"") of the arguments, parentheses included, of macro calls that follow a string literal."""
+    spans: list[tuple[int, int, bytes]] = []
+    for top in root.children:
+        if not top.has_error or b'"' not in text[top.start_byte:top.end_byte]:
+            continue
+        for m in _AFTER_STRING_CALL_RX.finditer(text, top.start_byte, top.end_byte):
+            quote = top.descendant_for_byte_range(m.start(), m.start() + 1)
+            if quote is None or quote.type != '"' or quote.parent is None or quote.parent.type != "string_literal" \
+                    or quote.end_byte != quote.parent.end_byte:
+                continue  # the `"` opens a string: the call is inside it
+            opened = m.end() - 1
+            closed = _matching_parenthesis(text, opened, min(top.end_byte, opened + 4096))
+            if closed < 0:
+                continue
+            after = closed + 1
+            while after < top.end_byte and text[after] in b" \t\r\n":
+                after += 1
+            if after < top.end_byte and text[after] in b'":),':
+                spans.append((opened, closed + 1, b""))
+    return spans
+
+
+def _matching_parenthesis(text: bytes, opened: int, limit: int) -> int:
+    """The offset of the `)` that closes the `(` at `opened` (string and character literals skipped), or -1."""
+    depth = 0
+    i = opened
+    while i < limit:
+        c = text[i]
+        if c == 0x28:
+            depth += 1
+        elif c == 0x29:
+            depth -= 1
+            if depth == 0:
+                return i
+        elif c == 0x22 or c == 0x27:
+            i += 1
+            while i < limit and text[i] != c:
+                i += 2 if text[i] == 0x5C else 1
+        elif c == 0x3B or c == 0x7B or c == 0x7D:
+            return -1
+        i += 1
+    return -1
 
 
 # A type as a macro's argument (`min_t(unsigned int, a, b)`, `va_arg(ap, struct p9_qid *)`, `alloc_percpu(struct

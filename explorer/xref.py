@@ -108,7 +108,7 @@ _OPERAND_SUFFIX = b");}"
 _QUALIFIERS = re.compile(r"\b(?:const|volatile|struct|union|enum|restrict|__restrict|signed|unsigned)\b|\*|\[[^\]]*\]")
 _SKIP = frozenset(
     {"string_literal", "number_literal", "char_literal", "comment", "true", "false", "null",
-     "system_lib_string", "escape_sequence", "concatenated_string", "preproc_def",
+     "system_lib_string", "escape_sequence", "preproc_def",
      "preproc_function_def", "preproc_include", "preproc_call", "statement_identifier"}
 )
 # expressions whose identifiers are simply read
@@ -694,6 +694,10 @@ class RefCollector:
         """Expressions whose parts are simply read (a parenthesized one passes its role on)."""
         sub = role if node.kind_id in _K_PARENTHESIZED_EXPRESSION else "read"
         w.stack.extend([(child, sub, None) for child in reversed(node.named_children)])
+
+    def visit_concatenated_string(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
+        """`KERN_INFO "msg"`, `LOCK_PREFIX "xaddl %0"`: the names between the strings are macros read."""
+        w.stack.extend([(child, "read", None) for child in reversed(node.named_children) if child.kind_id == _K_IDENTIFIER])
 
     def visit_nothing(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:
         """Literals, comments, directives, field names, primitive types: no reference."""

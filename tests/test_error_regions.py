@@ -631,6 +631,66 @@ def test_an_if_block_that_cuts_an_else_chain_is_read_with_its_condition() -> Non
         at(ELSE_BLOCKS_C, b"#ifdef CONFIG_GIZMO_DEBUG")[0], at(ELSE_BLOCKS_C, b"#endif", nth=1)[0]]
 
 
+# An #ifdef block whose last line is an `if (...)` without its statement, and asm templates with a macro call
+# between their strings (the call's arguments are no C: `1b` is a label reference).
+BARE_IF_AND_ASM_C = b"""static int gizmo_limit(int possible, int max)
+{
+#ifdef CONFIG_GIZMO_HOTPLUG
+\tif (!gizmo_hotplug)
+#endif
+\tif (possible > max) {
+\t\tgizmo_warn(possible);
+\t}
+\treturn max;
+}
+
+static inline int gizmo_write(unsigned int reg, unsigned int val)
+{
+\tint err;
+
+\tasm volatile("1: wrgz %1\\n"
+\t\t     "2:\\n"
+\t\t     GIZMO_EXTABLE(1b, 2b, "gz")
+\t\t     : "=a" (err)
+\t\t     : "c" (reg), "d" (val)
+\t\t     : "memory");
+\tif (err)
+\t\tgizmo_trace(reg, err);
+\treturn err;
+}
+
+static const char *gizmo_tag = "GIZMO_EXTABLE(not a call)";
+"""
+
+
+def test_a_bare_if_before_endif_and_a_macro_call_in_an_asm_template_leave_no_error() -> None:
+    assert make_parser().parse(prepare_source(BARE_IF_AND_ASM_C).text).root_node.has_error
+    result = parsed(BARE_IF_AND_ASM_C)
+    assert result.error_nodes == 0
+    functions = {d.name: (d.line, d.end_line) for d in result.definitions if d.kind == "function"}
+    assert functions["gizmo_write"][0] == at(BARE_IF_AND_ASM_C, b"gizmo_write(")[0]
+    refs = {(r.name, r.role, r.line, r.col): r.cond for r in result.refs}
+    assert refs[("gizmo_hotplug", "read", *at(BARE_IF_AND_ASM_C, b"gizmo_hotplug"))] == "CONFIG_GIZMO_HOTPLUG"
+    assert refs[("gizmo_warn", "call", *at(BARE_IF_AND_ASM_C, b"gizmo_warn"))] is None
+    assert ("GIZMO_EXTABLE", "read", *at(BARE_IF_AND_ASM_C, b"GIZMO_EXTABLE(1b")) in refs
+    assert ("gizmo_trace", "call", *at(BARE_IF_AND_ASM_C, b"gizmo_trace")) in refs
+    from explorer.cparse import _string_macro_spans
+
+    text = prepare_source(BARE_IF_AND_ASM_C).text
+    spans = _string_macro_spans(make_parser().parse(text).root_node, text)
+    assert [text[s:e] for s, e, _ in spans] == [b'(1b, 2b, "gz")']
+
+
+def test_the_macros_between_concatenated_strings_are_read() -> None:
+    src = b'void gizmo_hello(void)\n{\n\tprintk(KERN_INFO "gizmo" GIZMO_NAME " ready\\n");\n\tasm volatile(LOCK_PREFIX "incl %0" : "+m" (gizmo_count));\n}\n'
+    result = parsed(src)
+    assert result.error_nodes == 0
+    refs = {(r.name, r.role, r.line, r.col) for r in result.refs}
+    for name in (b"KERN_INFO", b"GIZMO_NAME", b"LOCK_PREFIX", b"gizmo_count"):
+        assert (name.decode(), "read", *at(src, name)) in refs
+    assert not [r for r in result.refs if "ready" in r.name or "incl" in r.name]
+
+
 # An ERROR region that runs on to the end of the file (a block opened in both branches of an #ifdef) holds every
 # later definition: their parameter lists and casts look like macro arguments and must stay as they are.
 LONG_ERROR_C = b"""int gizmo_first(int a)
