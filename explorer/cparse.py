@@ -136,7 +136,33 @@ def prepare_source(src: bytes) -> PreparedSource:
         prepared.text, prepared.typeof_operands = _name_typeof(prepared.text)
     if b"TP_PROTO" in prepared.text:
         prepared.text, prepared.tracepoints = _rewrite_tracepoints(prepared.text)
+    if b"offsetof" in prepared.text:
+        prepared.text = _blank_offsetof_designators(prepared.text)
     return prepared
+
+
+# offsetof(TYPE, MEMBER) is in tree-sitter-c's grammar with a member name only: a designator that goes on
+# (`offsetof(struct cpu_entry_area, tss.x86_tss.sp1)`, `offsetof(struct bts_buffer, buf[nbuf])`) was an ERROR.
+# What follows the first member is blanked: the member is read (a member of TYPE, xref.visit_type_operator),
+# the rest of the designator is not.
+_OFFSETOF_RX = re.compile(rb"(?<![\w$])offsetof[ \t]*\(")
+_DESIGNATOR_HEAD_RX = re.compile(rb"\s*[A-Za-z_]\w*[ \t]*(?=[.\[]|->)")
+
+
+def _blank_offsetof_designators(src: bytes) -> bytes:
+    buf: bytearray | None = None
+    for m in _OFFSETOF_RX.finditer(src):
+        found = _call_arguments(src, m.end() - 1, m.end() + 4096)
+        if found is None or len(found[0]) != 1:
+            continue
+        (comma,), close = found
+        head = _DESIGNATOR_HEAD_RX.match(src, comma + 1, close)
+        if head is None:
+            continue
+        if buf is None:
+            buf = bytearray(src)
+        _put(buf, head.end(), close - head.end(), b"")
+    return src if buf is None else bytes(buf)
 
 
 # GNU C's typeof, which tree-sitter-c does not know: it reads `typeof(*p) v` as the type name `typeof` and the

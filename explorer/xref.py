@@ -44,6 +44,7 @@ F_ALTERNATIVE, F_ARGUMENT, F_ARGUMENTS, F_BODY, F_CONDITION, F_CONSEQUENCE, F_DE
     _field_id, ("alternative", "argument", "arguments", "body", "condition", "consequence", "declarator", "designator"))
 F_DIRECTIVE, F_FIELD, F_FUNCTION, F_LEFT, F_NAME, F_PARAMETERS, F_RIGHT, F_SIZE, F_TYPE, F_VALUE = map(
     _field_id, ("directive", "field", "function", "left", "name", "parameters", "right", "size", "type", "value"))
+F_MEMBER = _field_id("member")
 
 # every kind id of the grammar (and the ERROR node's), with its name
 _KIND_NAMES = {i: name for i in (*range(C_LANGUAGE.node_kind_count), 0xFFFF) if (name := C_LANGUAGE.node_kind_for_id(i)) is not None}
@@ -129,6 +130,7 @@ _K_BLOCKS = kinds("compound_statement", "if_statement", "while_statement", "for_
 _K_EXPRESSION_HOLDERS = kinds("expression_statement", "return_statement", "parenthesized_expression")
 _K_NO_REFS = kinds(*_SKIP, "break_statement", "continue_statement")
 _K_FIELD_EXPRESSION = kinds("field_expression")
+_K_FIELD_IDENTIFIER = kinds("field_identifier")
 _K_COMMENT = kinds("comment")
 _K_PARENTHESIZED_EXPRESSION = kinds("parenthesized_expression")
 _K_ERROR = kinds("ERROR")
@@ -792,8 +794,15 @@ class RefCollector:
         tnode = node.child_by_field_id(F_TYPE)
         if tnode is not None:
             self.type_refs(tnode, w.func, w.cond)
+        member = node.child_by_field_id(F_MEMBER)
+        if member is not None and member.kind_id in _K_FIELD_IDENTIFIER:  # offsetof(struct sock, sk_flags)
+            tname = type_name(tnode.child_by_field_id(F_TYPE) if tnode is not None and tnode.type == "type_descriptor" else tnode)
+            name = _text(member)
+            row, col = member.start_point
+            key = f"t:{tname}||{name}" if tname else f"?||{name}"
+            self.refs.append(tuple.__new__(RefRow, (row + 1, col, col + member.end_byte - member.start_byte, name, "read", w.func, w.cond, key)))
         for child in node.named_children:
-            if child is not tnode and child.type != "type_descriptor":
+            if child is not tnode and child is not member and child != member and child.type != "type_descriptor":
                 w.stack.append((child, "read", None))
 
     def visit_attribute_specifier(self, w: _ExpressionWalk, node: Node, role: str, itype: str | None) -> None:

@@ -691,6 +691,36 @@ def test_the_macros_between_concatenated_strings_are_read() -> None:
     assert not [r for r in result.refs if "ready" in r.name or "incl" in r.name]
 
 
+OFFSETOF_C = b"""struct gizmo_regs { int flags; int sp[4]; };
+struct gizmo { struct gizmo_regs regs; int len; };
+
+static int gizmo_offsets(int n)
+{
+\tint a = offsetof(struct gizmo, regs.flags);
+\tint b = offsetof(struct gizmo, regs.sp[n]) + offsetof(struct gizmo, len);
+\tBUILD_BUG_ON(offsetof(struct gizmo,
+\t\t\t      regs.sp[1]) != 8);
+\treturn a + b;
+}
+"""
+
+
+def test_an_offsetof_designator_leaves_no_error_and_its_first_member_is_a_member_use() -> None:
+    assert make_parser().parse(OFFSETOF_C).root_node.has_error
+    text = prepare_source(OFFSETOF_C).text
+    assert len(text) == len(OFFSETOF_C) and text.count(b"\n") == OFFSETOF_C.count(b"\n")
+    result = parsed(OFFSETOF_C)
+    assert result.error_nodes == 0
+    members = sorted((r.line, r.col, r.key) for r in result.refs if r.key and r.key.startswith("t:gizmo|"))
+    assert members == [
+        (*at(OFFSETOF_C, b"regs.flags", b"regs"), "t:gizmo||regs"),
+        (*at(OFFSETOF_C, b"regs.sp[n]", b"regs"), "t:gizmo||regs"),
+        (*at(OFFSETOF_C, b"gizmo, len", b"len"), "t:gizmo||len"),
+        (*at(OFFSETOF_C, b"regs.sp[1]", b"regs"), "t:gizmo||regs"),
+    ]
+    assert ("BUILD_BUG_ON", "call") in {(r.name, r.role) for r in result.refs}
+
+
 # An ERROR region that runs on to the end of the file (a block opened in both branches of an #ifdef) holds every
 # later definition: their parameter lists and casts look like macro arguments and must stay as they are.
 LONG_ERROR_C = b"""int gizmo_first(int a)
