@@ -1646,9 +1646,10 @@ def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) 
         spans, type_names = _type_argument_spans(tree.root_node, prepared.text)
         if b'"' in src:
             spans.extend(_string_macro_spans(tree.root_node, prepared.text))
+        spans.extend(_digit_word_spans(tree.root_node, prepared.text))
         if directives or spans:
             spans.extend((s, e, b"") for s, e, _, _ in directives)
-            spans.sort()
+            spans = _apart(spans)
             prepared.text, tree = _reparse_blanked(parser, tree, prepared.text, spans)
         if directives:
             line_conditions = _directive_line_conditions(src, directives)
@@ -1887,6 +1888,44 @@ def _matching_parenthesis(text: bytes, opened: int, limit: int) -> int:
     return -1
 
 
+# A word that starts with a digit and is no number (`SET_BIT(10000baseT_Full)`, `FW_CAPS_TO_LMM(802_3_ASM_DIR, ...)`,
+# `_ASM_EXTABLE_UA(7b, 8b)`): a token a macro pastes or stringifies, which tree-sitter-c cannot read.  Where one
+# lies in an ERROR region on an indented line, outside strings, comments and directives, it becomes the number `0`
+# padded with blanks.
+_DIGIT_WORD_RX = re.compile(rb"(?<![\w.$'\"])[0-9]\w*")
+_NUMBER_RX = re.compile(
+    rb"(?:0[xX][0-9a-fA-F']+|0[bB][01']+|[0-9][0-9']*)(?:[uU](?:ll|LL|l|L|wb|WB)?|(?:ll|LL|l|L|wb|WB)[uU]?)?"
+    rb"|[0-9]+[eE][0-9]+[fFlL]?|[0-9]+[fF]"
+)
+_LITERAL_TYPES = frozenset({"string_literal", "char_literal", "comment", "system_lib_string", "string_content"})
+
+
+def _digit_word_spans(root: Node, text: bytes) -> list[tuple[int, int, bytes]]:
+    """(start, end, b"0") of the digit-led words in ERROR regions that are no number."""
+    spans: list[tuple[int, int, bytes]] = []
+    error_starts, error_ends = _error_ranges(root)
+    if not error_starts:
+        return spans
+    for top in root.children:
+        if not top.has_error:
+            continue
+        for m in _DIGIT_WORD_RX.finditer(text, top.start_byte, top.end_byte):
+            if _NUMBER_RX.fullmatch(m.group()):
+                continue
+            start, end = m.span()
+            k = bisect.bisect_right(error_starts, end - 1) - 1  # the last ERROR that starts before the word's end
+            if k < 0 or error_ends[k] <= start or _in_directive(text, start):
+                continue  # no ERROR over the word (tree-sitter makes one of its first bytes: `1000b`)
+            line_start = text.rfind(b"\n", 0, start) + 1
+            if text[line_start] not in b" \t":
+                continue  # a line at column 0 is file scope: `static DEFINE_GRP_OP(802_3) {` defines a function there
+            node = top.descendant_for_byte_range(start, end)
+            if node is not None and (node.type in _LITERAL_TYPES or (node.parent is not None and node.parent.type in _LITERAL_TYPES)):
+                continue
+            spans.append((start, end, b"0"))
+    return spans
+
+
 # A type as a macro's argument (`min_t(unsigned int, a, b)`, `va_arg(ap, struct p9_qid *)`, `alloc_percpu(struct
 # sched_domain *)`) is no expression: tree-sitter-c reads `unsigned` as a name and makes the rest an ERROR.  Where
 # such an argument lies in an ERROR region, one of primitive words (and qualifiers and stars) becomes the number
@@ -2009,6 +2048,17 @@ _PRIMITIVE_NAMES = frozenset({b"unsigned", b"signed", b"long", b"short", b"int",
 
 
 _MAX_TREE_EDITS = 64
+
+
+def _apart(spans: list[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]:
+    """The spans sorted, each that overlaps one before it left out (`1b` inside arguments blanked already)."""
+    kept: list[tuple[int, int, bytes]] = []
+    end = -1
+    for span in sorted(spans):
+        if span[0] >= end:
+            kept.append(span)
+            end = span[1]
+    return kept
 
 
 def _reparse_blanked(parser: Parser, tree: Tree, text: bytes, spans: list[tuple[int, int, bytes]]) -> tuple[bytes, Tree]:

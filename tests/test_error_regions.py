@@ -721,6 +721,31 @@ def test_an_offsetof_designator_leaves_no_error_and_its_first_member_is_a_member
     assert ("BUILD_BUG_ON", "call") in {(r.name, r.role) for r in result.refs}
 
 
+# Tokens a macro pastes (`10000baseT_Full` becomes ETHTOOL_LINK_MODE_10000baseT_Full_BIT): no C number.
+DIGIT_WORDS_C = b"""static void gizmo_modes(unsigned long *mask, u32 cap)
+{
+\tif (cap & 0x1fUL)
+\t\tGIZMO_SET(10000baseT_Full);
+\tif (GIZMO_TEST(2500baseT) && cap > 1ULL)
+\t\tgizmo_log("10000baseT_Full", 1e5, 07, 0b101);
+}
+"""
+
+
+def test_digit_led_words_in_macro_arguments_become_numbers_outside_strings() -> None:
+    from explorer.cparse import _digit_word_spans
+
+    text = prepare_source(DIGIT_WORDS_C).text
+    tree = make_parser().parse(text)
+    assert tree.root_node.has_error
+    assert [text[s:e] for s, e, _ in _digit_word_spans(tree.root_node, text)] == [b"10000baseT_Full", b"2500baseT"]
+    result = parsed(DIGIT_WORDS_C)
+    assert result.error_nodes == 0
+    calls = {(r.name, r.line) for r in result.refs if r.role == "call"}
+    for name in (b"GIZMO_SET", b"GIZMO_TEST", b"gizmo_log"):
+        assert (name.decode(), at(DIGIT_WORDS_C, name)[0]) in calls
+
+
 # An ERROR region that runs on to the end of the file (a block opened in both branches of an #ifdef) holds every
 # later definition: their parameter lists and casts look like macro arguments and must stay as they are.
 LONG_ERROR_C = b"""int gizmo_first(int a)
