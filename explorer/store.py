@@ -55,7 +55,7 @@ def __getattr__(name: str) -> object:
         return getattr(storerecords, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 # The `ref` table: what its integer roles mean, and how its rowid holds the file (file_id << REF_FILE_SHIFT | n).
 REF_ROLES = ("read", "call", "type", "write", "addr", "jump", "macro")
@@ -82,7 +82,7 @@ CREATE TABLE IF NOT EXISTS symbol (    -- definitions; read them through the vie
     col INTEGER NOT NULL,               -- 0-based byte column of the name
     end_line INTEGER,                   -- NULL: `line`
     scope INTEGER NOT NULL,             -- names.id: global, file, the owning struct, or "enum NAME"
-    signature TEXT,                     -- with the name written as char(1) (a BLOB: the text as is); NULL: the name itself
+    signature TEXT,                     -- the name as char(1), a leading `#define ` as char(2) (a BLOB: the text as is); NULL: the name
     cond INTEGER,                       -- names.id: the #if condition it sits under, if any
     type INTEGER,                       -- names.id: members/variables: their type; functions: return type; typedefs: aliased type
     start_line INTEGER,                 -- 1-based line where the whole definition starts (a return type above the name); NULL: `line`

@@ -19,13 +19,24 @@ def db() -> sqlite3.Connection:
     return db
 
 
-@pytest.mark.parametrize("signature", ["int f(int ff)", "f", "#define f(x) ((x) + f)", "a\x01b f", "", "int g(void)"])
+@pytest.mark.parametrize("signature", ["int f(int ff)", "f", "#define f(x) ((x) + f)", "a\x01b f", "", "int g(void)",
+                                       "#define f", "#define  f 1", "#define", "\x02f 1", "#define f \x02"])
 def test_a_signature_comes_back_as_written(db: sqlite3.Connection, signature: str) -> None:
     row = ("f", "function", 3, 5, 4, 9, "global", signature, "CONFIG_X", "int", 4, 100, 180, -7)
     db.execute(f"INSERT INTO symbols ({_COLUMNS}) VALUES ({', '.join('?' * 14)})", row)
     assert db.execute(f"SELECT {_COLUMNS} FROM symbols").fetchone() == row
     stored = db.execute("SELECT signature FROM symbol").fetchone()[0]
     assert stored is None if signature == "f" else len(stored) <= len(signature)
+
+
+@pytest.mark.parametrize("name", ["define", "de", "f", "e "])
+def test_a_macro_named_like_part_of_define_comes_back_as_written(db: sqlite3.Connection, name: str) -> None:
+    signature = f"#define {name}(x) {name}"
+    row = (name, "macro", 3, 5, 4, 5, "file", signature, None, None, 5, 100, 130, 1)
+    db.execute(f"INSERT INTO symbols ({_COLUMNS}) VALUES ({', '.join('?' * 14)})", row)
+    assert db.execute(f"SELECT {_COLUMNS} FROM symbols").fetchone() == row
+    stored = db.execute("SELECT signature FROM symbol").fetchone()[0]
+    assert stored.startswith("\x02") and len(stored) < len(signature)
 
 
 def test_every_kind_and_role_has_its_code(db: sqlite3.Connection) -> None:
