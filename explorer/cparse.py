@@ -421,6 +421,8 @@ _MEMBER_MACROS: dict[bytes, MemberMacro] = {
     b"DEFINE_PER_CPU_DECRYPTED": MemberMacro(b""),
     b"SIMPLE_DEV_PM_OPS": MemberMacro(b"dev_pm_ops", b"=+"),  # (name, suspend, resume): both read
     b"DEFINE_SIMPLE_DEV_PM_OPS": MemberMacro(b"struct dev_pm_ops", b"=+"),
+    # INDIRECT_CALLABLE_DECLARE(int f(struct sk_buff *)): the prototype it wraps (include/linux/indirect_call_wrapper.h)
+    b"INDIRECT_CALLABLE_DECLARE": MemberMacro(b"", b""),
 }
 
 # struct_group(NAME, MEMBERS...) and its kin (include/uapi/linux/stddef.h) expand to
@@ -440,7 +442,7 @@ _STRUCT_GROUPS: dict[bytes, tuple[int | None, int, int]] = {
 # back to the whole word, then looked up: one regex alternating 40 names is slow.
 _DECLARING_CANDIDATE_RXS = [
     re.compile(prefix + rb"\w*[ \t]*\(") for prefix in (b"DECLARE_", b"DEFINE_", b"__bpf_md_ptr", b"NET_DEV_STAT", b"struct_group",
-                                                       b"LIST_HEAD", b"SIMPLE_DEV_PM_OPS")
+                                                       b"LIST_HEAD", b"SIMPLE_DEV_PM_OPS", b"INDIRECT_CALLABLE_DECLARE")
 ]
 
 
@@ -1744,7 +1746,8 @@ def _else_directives(root: Node, text: bytes) -> list[tuple[int, int, bytes, str
                 opened, branched = open_blocks.pop()
                 if not branched and (_token_after_is_else(text, opened.end(), m.start())
                                      or _token_before_is_else(text, m.start(), opened.end())
-                                     or _ends_in_a_bare_condition(text, m.start(), opened.end())):
+                                     or _ends_in_a_bare_condition(text, m.start(), opened.end())
+                                     or _follows_a_label(text, opened.start(), top.start_byte)):
                     found.append((opened.start(), opened.end(), opened.group("kw"),
                                   _collapse(_CONTINUATION_RX.sub(b" ", opened.group("arg")))))
                     found.append((m.start(), m.end(), kw, ""))
@@ -1755,6 +1758,23 @@ def _else_directives(root: Node, text: bytes) -> list[tuple[int, int, bytes, str
 
 
 _BARE_CONDITION_WORDS = frozenset({b"if", b"for", b"while"})
+_LABEL_LINE_RX = re.compile(rb"[ \t]*([A-Za-z_]\w*)[ \t]*:[ \t]*(?:/\*[^\n]*?\*/[ \t]*)?\r?\n")
+
+
+def _follows_a_label(text: bytes, directive: int, start: int) -> bool:
+    """Whether the last line with code before the directive at `directive` is a label alone (`out:`), whose
+    statement the #if block holds: tree-sitter-c wants a statement after a label, not a directive."""
+    end = directive
+    while end > start:
+        line_start = text.rfind(b"\n", start, end - 1) + 1
+        if line_start <= start:
+            return False
+        line = text[line_start:end]
+        if line.strip():
+            m = _LABEL_LINE_RX.fullmatch(text, line_start, end)
+            return m is not None and m.group(1) != b"default"
+        end = line_start
+    return False
 
 
 def _ends_in_a_bare_condition(text: bytes, end: int, start: int) -> bool:
@@ -1900,8 +1920,13 @@ _NUMBER_RX = re.compile(
 _LITERAL_TYPES = frozenset({"string_literal", "char_literal", "comment", "system_lib_string", "string_content"})
 
 
+# An operator as a macro's argument (`ASSERTCMP(r, ==, 0)`, `TEST(64, andnot, &= ~, v1)`) becomes `0` too.
+_OPERATOR_ARGUMENT_RX = re.compile(rb"(?<=[(,])[ \t]*(?P<op>(?:[=!<>]=|<<=|>>=|[-+*/%&|^]=(?:[ \t]*~)?|[<>]))[ \t]*(?=[,)])")
+
+
 def _digit_word_spans(root: Node, text: bytes) -> list[tuple[int, int, bytes]]:
-    """(start, end, b"0") of the digit-led words in ERROR regions that are no number."""
+    """(start, end, b"0") of the digit-led words in ERROR regions that are no number, and of operators given as
+    macro arguments."""
     spans: list[tuple[int, int, bytes]] = []
     error_starts, error_ends = _error_ranges(root)
     if not error_starts:
@@ -1909,10 +1934,10 @@ def _digit_word_spans(root: Node, text: bytes) -> list[tuple[int, int, bytes]]:
     for top in root.children:
         if not top.has_error:
             continue
-        for m in _DIGIT_WORD_RX.finditer(text, top.start_byte, top.end_byte):
-            if _NUMBER_RX.fullmatch(m.group()):
-                continue
-            start, end = m.span()
+        found = [m.span() for m in _DIGIT_WORD_RX.finditer(text, top.start_byte, top.end_byte)
+                 if not _NUMBER_RX.fullmatch(m.group())]
+        found.extend(m.span("op") for m in _OPERATOR_ARGUMENT_RX.finditer(text, top.start_byte, top.end_byte))
+        for start, end in sorted(found):
             k = bisect.bisect_right(error_starts, end - 1) - 1  # the last ERROR that starts before the word's end
             if k < 0 or error_ends[k] <= start or _in_directive(text, start):
                 continue  # no ERROR over the word (tree-sitter makes one of its first bytes: `1000b`)

@@ -746,6 +746,42 @@ def test_digit_led_words_in_macro_arguments_become_numbers_outside_strings() -> 
         assert (name.decode(), at(DIGIT_WORDS_C, name)[0]) in calls
 
 
+# A label whose statement is an #ifdef block, operators as macro arguments, and a prototype wrapped in a macro.
+LABEL_OPERATOR_WRAPPED_C = b"""INDIRECT_CALLABLE_DECLARE(u32 gizmo_free(struct gizmo *g,
+\t\t\t\t\t    int n));
+
+static int gizmo_setup(struct gizmo *g)
+{
+\tint err = gizmo_register(g);
+
+\tGIZMO_ASSERTCMP(err, ==, 0);
+\tGIZMO_FETCH_TEST(64, fetch_and, &= ~, g->mask);
+\tif (err)
+\t\tgoto out;
+\treturn 0;
+out:
+#ifdef CONFIG_GIZMO_IRQ
+\tgizmo_unregister_irq(g);
+#endif
+\treturn err;
+}
+"""
+
+
+def test_a_label_before_an_ifdef_operator_arguments_and_a_wrapped_prototype_leave_no_error() -> None:
+    assert make_parser().parse(prepare_source(LABEL_OPERATOR_WRAPPED_C).text).root_node.has_error
+    result = parsed(LABEL_OPERATOR_WRAPPED_C)
+    assert result.error_nodes == 0
+    defs = {(d.name, d.kind, d.line) for d in result.definitions}
+    assert ("gizmo_free", "prototype", 1) in defs
+    assert ("gizmo_setup", "function", at(LABEL_OPERATOR_WRAPPED_C, b"gizmo_setup")[0]) in defs
+    calls = {r.name: (r.line, r.cond) for r in result.refs if r.role == "call"}
+    for name in (b"gizmo_register", b"GIZMO_ASSERTCMP", b"GIZMO_FETCH_TEST", b"gizmo_unregister_irq"):
+        assert calls[name.decode()][0] == at(LABEL_OPERATOR_WRAPPED_C, name)[0], name
+    assert calls["gizmo_unregister_irq"][1] == "CONFIG_GIZMO_IRQ"
+    assert ("mask", "read") in {(r.name, r.role) for r in result.refs}
+
+
 # An ERROR region that runs on to the end of the file (a block opened in both branches of an #ifdef) holds every
 # later definition: their parameter lists and casts look like macro arguments and must stay as they are.
 LONG_ERROR_C = b"""int gizmo_first(int a)
