@@ -1648,6 +1648,8 @@ def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) 
         spans, type_names = _type_argument_spans(tree.root_node, prepared.text)
         if b'"' in src:
             spans.extend(_string_macro_spans(tree.root_node, prepared.text))
+            if b"asm" in src:
+                spans.extend(_asm_operand_spans(tree.root_node, prepared.text))
         spans.extend(_digit_word_spans(tree.root_node, prepared.text))
         if directives or spans:
             spans.extend((s, e, b"") for s, e, _, _ in directives)
@@ -1744,7 +1746,8 @@ def _else_directives(root: Node, text: bytes) -> list[tuple[int, int, bytes, str
                 if not open_blocks:
                     continue
                 opened, branched = open_blocks.pop()
-                if not branched and (_token_after_is_else(text, opened.end(), m.start())
+                if not branched and _braces_balance(text, opened.end(), m.start()) and (
+                        _token_after_is_else(text, opened.end(), m.start())
                                      or _token_before_is_else(text, m.start(), opened.end())
                                      or _ends_in_a_bare_condition(text, m.start(), opened.end())
                                      or _follows_a_label(text, opened.start(), top.start_byte)):
@@ -1809,12 +1812,42 @@ def _ends_in_a_bare_condition(text: bytes, end: int, start: int) -> bool:
     return text[k:j] in _BARE_CONDITION_WORDS
 
 
+def _braces_balance(text: bytes, start: int, end: int) -> bool:
+    """Whether text[start:end] closes as many braces as it opens, going at most one below (`} else if (x) {`
+    closes the brace before and opens the next); strings, characters and comments are stepped over.  `} else {...}`
+    alone closes a brace opened before, maybe under another #if, and is left as it is."""
+    depth = 0
+    i = start
+    while i < end:
+        c = text[i]
+        if c == 0x7B:
+            depth += 1
+        elif c == 0x7D:
+            depth -= 1
+            if depth < -1:
+                return False
+        elif c == 0x22 or c == 0x27:
+            i += 1
+            while i < end and text[i] != c and text[i] != 0x0A:
+                i += 2 if text[i] == 0x5C else 1
+        elif c == 0x2F and text.startswith(b"/*", i):
+            close = text.find(b"*/", i + 2, end)
+            i = end if close < 0 else close + 1
+        elif c == 0x2F and text.startswith(b"//", i):
+            newline = text.find(b"\n", i, end)
+            i = end if newline < 0 else newline
+        i += 1
+    return depth == 0
+
+
 def _is_word_byte(c: int) -> bool:
     return c == 0x5F or 0x30 <= c <= 0x39 or 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A
 
 
 def _token_after_is_else(text: bytes, pos: int, end: int) -> bool:
-    """Whether the first token in text[pos:end], past blanks and comments, is the keyword `else`."""
+    """Whether the first token in text[pos:end], past blanks and comments, is the keyword `else` (or `}` and then
+    `else`: `#if IS_ENABLED(CONFIG_IPV6)` / `} else if (...) {` / ... / `#endif` / `}`)."""
+    brace = False
     while pos < end:
         c = text[pos]
         if c in b" \t\r\n\f\v":
@@ -1829,6 +1862,9 @@ def _token_after_is_else(text: bytes, pos: int, end: int) -> bool:
             if newline < 0:
                 return False
             pos = newline + 1
+        elif c == 0x7D and not brace:
+            brace = True
+            pos += 1
         else:
             return text.startswith(b"else", pos) and (pos + 4 >= len(text) or not _is_word_byte(text[pos + 4]))
     return False
@@ -1906,6 +1942,109 @@ def _matching_parenthesis(text: bytes, opened: int, limit: int) -> int:
             return -1
         i += 1
     return -1
+
+
+# A macro in the operand lists of an asm statement (`: CC_OUT(c) (v)`, `: EAX_EDX_RET(val, low, high)`,
+# `: __FORCE_ORDER)`, `: ASM_CALL_CONSTRAINT`) stands for a constraint or a whole operand, which the grammar wants
+# as a string: the macro becomes a string of its length (`"xxxxxxxxx" (v)`), one that is a whole operand without an
+# expression a string and `(0)` (`"xxxxxxxx"(0)`), so the asm statement parses; the macro's name is no use then.
+# Only on one line, in the output, input and clobber lists (asm goto's labels are names).
+_ASM_RX = re.compile(rb"(?<![\w$])(?:asm|__asm__|__asm)(?:[ \t\r\n]+(?:volatile|__volatile__|goto|inline|__inline__))*[ \t\r\n]*\(")
+_WORD_RX = re.compile(rb"[A-Za-z_]\w*")
+
+
+def _asm_operand_spans(root: Node, text: bytes) -> list[tuple[int, int, bytes]]:
+    """(start, end, replacement) of the macros that stand for operands in asm statements in ERROR regions."""
+    spans: list[tuple[int, int, bytes]] = []
+    for top in root.children:
+        if not top.has_error or text.find(b"asm", top.start_byte, top.end_byte) < 0:
+            continue
+        for m in _ASM_RX.finditer(text, top.start_byte, top.end_byte):
+            opened = m.end() - 1
+            closed = _matching_parenthesis(text, opened, min(top.end_byte, opened + 8192))
+            if closed > 0:
+                spans.extend(_asm_operand_macros(text, opened, closed))
+    return spans
+
+
+def _asm_operand_macros(text: bytes, opened: int, closed: int) -> list[tuple[int, int, bytes]]:
+    spans: list[tuple[int, int, bytes]] = []
+    section = 0  # 0 the template, 1 outputs, 2 inputs, 3 clobbers, 4 goto labels
+    i = opened + 1
+    item_start = False
+    after_string = False  # whether the last token was a string literal
+    while i < closed:
+        c = text[i]
+        follows_string = after_string
+        if c not in b" \t\r\n":
+            after_string = False
+        if c == 0x3A:  # :
+            section += 1
+            item_start = True
+        elif c == 0x2C:  # ,
+            item_start = section > 0
+        elif c in b" \t\r\n":
+            pass
+        elif c == 0x22 or c == 0x27 or c == 0x28 or c == 0x5B:  # a string, a character, ( or [: to its end
+            if c == 0x28 or c == 0x5B:
+                end = _matching_parenthesis(text, i, closed) if c == 0x28 else text.find(b"]", i, closed)
+            else:
+                end = i + 1
+                while end < closed and text[end] != c:
+                    end += 2 if text[end] == 0x5C else 1
+            if end < 0:
+                return spans
+            i = end
+            item_start = False
+            after_string = c == 0x22
+        elif ((item_start and 1 <= section <= 3) or section == 0) and (w := _WORD_RX.match(text, i, closed)) is not None:
+            name_end = w.end()
+            if _in_directive(text, i):  # `#define BLOCK(i) ...` inside the asm: the directive's own text
+                line_end = text.find(b"\n", i, closed)
+                while line_end > 0 and text[line_end - 1 - (text[line_end - 1] == 0x0D)] == 0x5C:
+                    line_end = text.find(b"\n", line_end + 1, closed)
+                i = closed if line_end < 0 else line_end
+                continue
+            j = name_end
+            while j < closed and text[j] in b" \t":
+                j += 1
+            if j < closed and text[j] == 0x28:  # NAME(args)
+                args_end = _matching_parenthesis(text, j, closed)
+                if args_end < 0 or b"\n" in text[i:args_end]:
+                    return spans
+                k = args_end + 1
+                while k < closed and text[k] in b" \t\r\n":
+                    k += 1
+                if k < closed and text[k] == 0x28:  # `CC_OUT(c) (v)`: the macro is the constraint
+                    spans.append((i, args_end + 1, b'"' + b"x" * (args_end - i - 1) + b'"'))
+                elif section == 0:  # in the template: between strings, or a string and the operands, a name
+                    if follows_string and (k >= closed or text[k] in b'":)'):  # `"2:\n" _ASM_EXTABLE(1b, 2b) :`
+                        spans.append((j, args_end + 1, b""))
+                    else:  # `__ASM_SIZE(bts) " %1,%0"`, `_ASM_EXTABLE_UA(1b, 9b) _ASM_EXTABLE_UA(2b, 9b)`: a string
+                        spans.append((i, args_end + 1, b'"' + b"x" * (args_end - i - 1) + b'"'))
+                        i = args_end + 1
+                        after_string = True
+                        continue
+                elif name_end - i >= 2:  # `EAX_EDX_RET(val, low, high)`: the name is the constraint, `|` the commas
+                    spans.append((i, name_end, b'"' + b"x" * (name_end - i - 2) + b'"'))
+                    found = _call_arguments(text, j, args_end + 1)
+                    spans.extend((comma, comma + 1, b"|") for comma in (found[0] if found else []))
+                i = args_end
+            elif section == 0:
+                i = name_end - 1
+            elif section == 3 and name_end - i >= 2:
+                spans.append((i, name_end, b'"' + b"x" * (name_end - i - 2) + b'"'))
+                i = name_end - 1
+            elif name_end - i >= 5:
+                spans.append((i, name_end, b'"' + b"x" * (name_end - i - 5) + b'"(0)'))
+                i = name_end - 1
+            else:
+                i = name_end - 1
+            item_start = False
+        else:
+            item_start = False
+        i += 1
+    return spans
 
 
 # A word that starts with a digit and is no number (`SET_BIT(10000baseT_Full)`, `FW_CAPS_TO_LMM(802_3_ASM_DIR, ...)`,

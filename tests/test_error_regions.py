@@ -782,6 +782,82 @@ def test_a_label_before_an_ifdef_operator_arguments_and_a_wrapped_prototype_leav
     assert ("mask", "read") in {(r.name, r.role) for r in result.refs}
 
 
+BRACE_ELSE_C = b"""static int gizmo_family(struct gizmo *g)
+{
+\tif (g->family == GIZMO_V4) {
+\t\tgizmo_v4(g);
+#if IS_ENABLED(CONFIG_GIZMO_V6)
+\t} else if (g->family == GIZMO_V6) {
+\t\tgizmo_v6(g);
+#endif
+\t}
+\treturn 0;
+}
+"""
+
+
+def test_an_if_block_that_opens_with_the_brace_before_else_is_read_with_its_condition() -> None:
+    assert make_parser().parse(BRACE_ELSE_C).root_node.has_error
+    result = parsed(BRACE_ELSE_C)
+    assert result.error_nodes == 0
+    calls = {r.name: (r.line, r.cond) for r in result.refs if r.role == "call"}
+    assert calls["gizmo_v4"] == (at(BRACE_ELSE_C, b"gizmo_v4")[0], None)
+    assert calls["gizmo_v6"] == (at(BRACE_ELSE_C, b"gizmo_v6")[0], "IS_ENABLED(CONFIG_GIZMO_V6)")
+
+
+# Macros in an asm statement's template and operand lists: a call in the template, a constraint macro before its
+# (expression), a whole operand, a bare operand, a clobber; asm goto's labels are left as they are.
+ASM_OPERANDS_C = b"""static inline bool gizmo_test_bit(long nr, volatile unsigned long *addr)
+{
+\tbool c;
+
+\tasm volatile(GIZMO_SIZE(bt) " %2,%1"
+\t\t     GIZMO_CC_SET(c)
+\t\t     : GIZMO_CC_OUT(c) (c)
+\t\t     : "m" (*addr), "Ir" (nr) : GIZMO_CLOBBER);
+\treturn c;
+}
+
+static inline unsigned long long gizmo_read(unsigned int reg)
+{
+\tunsigned long low, high;
+
+\tasm volatile("rdgz" : GIZMO_EDX_RET(val, low, high) : "c" (reg), GIZMO_FORCE_ORDER);
+\tasm goto("jmp %l[out]" : : : "memory" : out);
+\treturn low;
+out:
+\treturn high;
+}
+"""
+
+
+def test_macros_in_asm_operands_leave_no_error() -> None:
+    from explorer.cparse import _asm_operand_spans
+
+    text = prepare_source(ASM_OPERANDS_C).text
+    tree = make_parser().parse(text)
+    assert tree.root_node.has_error
+    spans = {text[s:e]: r for s, e, r in _asm_operand_spans(tree.root_node, text)}
+    assert spans == {b"GIZMO_SIZE(bt)": b'"xxxxxxxxxxxx"', b"(c)": b"", b"GIZMO_CC_OUT(c)": b'"xxxxxxxxxxxxx"',
+                     b"GIZMO_CLOBBER": b'"xxxxxxxxxxx"', b"GIZMO_EDX_RET": b'"xxxxxxxxxxx"', b",": b"|",
+                     b"GIZMO_FORCE_ORDER": b'"xxxxxxxxxxxx"(0)'}
+    result = parsed(ASM_OPERANDS_C)
+    assert result.error_nodes == 0
+    functions = {d.name: d.line for d in result.definitions if d.kind == "function"}
+    assert functions == {"gizmo_test_bit": 1, "gizmo_read": at(ASM_OPERANDS_C, b"gizmo_read")[0]}
+    assert ("val", "read") in {(r.name, r.role) for r in result.refs}
+
+
+def test_consecutive_macro_calls_in_an_asm_template_become_strings_but_the_last_keeps_its_name() -> None:
+    src = (b'static int gizmo_copy(void)\n{\n\tint n;\n\n\tasm volatile("1: movsb\\n"\n\t\t     "9:\\n"\n'
+           b'\t\t     GIZMO_EXTABLE(1b, 9b)\n\t\t     GIZMO_EXTABLE(2b, 9b)\n\t\t     GIZMO_EXTABLE(3b, 9b)\n'
+           b'\t\t     : "=c" (n) : "0" (n));\n\treturn n;\n}\n')
+    result = parsed(src)
+    assert result.error_nodes == 0
+    assert [d.name for d in result.definitions if d.kind == "function"] == ["gizmo_copy"]
+    assert [(r.line, r.col) for r in result.refs if r.name == "GIZMO_EXTABLE"] == [at(src, b"GIZMO_EXTABLE(3b")]
+
+
 # An ERROR region that runs on to the end of the file (a block opened in both branches of an #ifdef) holds every
 # later definition: their parameter lists and casts look like macro arguments and must stay as they are.
 LONG_ERROR_C = b"""int gizmo_first(int a)
