@@ -1911,37 +1911,16 @@ def _string_macro_spans(root: Node, text: bytes) -> list[tuple[int, int, bytes]]
                     or quote.end_byte != quote.parent.end_byte:
                 continue  # the `"` opens a string: the call is inside it
             opened = m.end() - 1
-            closed = _matching_parenthesis(text, opened, min(top.end_byte, opened + 4096))
-            if closed < 0:
+            call = _call_arguments(text, opened, min(top.end_byte, opened + 4096))
+            if call is None:
                 continue
+            closed = call[1]
             after = closed + 1
             while after < top.end_byte and text[after] in b" \t\r\n":
                 after += 1
             if after < top.end_byte and text[after] in b'":),':
                 spans.append((opened, closed + 1, b""))
     return spans
-
-
-def _matching_parenthesis(text: bytes, opened: int, limit: int) -> int:
-    """The offset of the `)` that closes the `(` at `opened` (string and character literals skipped), or -1."""
-    depth = 0
-    i = opened
-    while i < limit:
-        c = text[i]
-        if c == 0x28:
-            depth += 1
-        elif c == 0x29:
-            depth -= 1
-            if depth == 0:
-                return i
-        elif c == 0x22 or c == 0x27:
-            i += 1
-            while i < limit and text[i] != c:
-                i += 2 if text[i] == 0x5C else 1
-        elif c == 0x3B or c == 0x7B or c == 0x7D:
-            return -1
-        i += 1
-    return -1
 
 
 # A macro in the operand lists of an asm statement (`: CC_OUT(c) (v)`, `: EAX_EDX_RET(val, low, high)`,
@@ -1961,9 +1940,9 @@ def _asm_operand_spans(root: Node, text: bytes) -> list[tuple[int, int, bytes]]:
             continue
         for m in _ASM_RX.finditer(text, top.start_byte, top.end_byte):
             opened = m.end() - 1
-            closed = _matching_parenthesis(text, opened, min(top.end_byte, opened + 8192))
-            if closed > 0:
-                spans.extend(_asm_operand_macros(text, opened, closed))
+            call = _call_arguments(text, opened, min(top.end_byte, opened + 8192))
+            if call is not None:
+                spans.extend(_asm_operand_macros(text, opened, call[1]))
     return spans
 
 
@@ -1987,7 +1966,8 @@ def _asm_operand_macros(text: bytes, opened: int, closed: int) -> list[tuple[int
             pass
         elif c == 0x22 or c == 0x27 or c == 0x28 or c == 0x5B:  # a string, a character, ( or [: to its end
             if c == 0x28 or c == 0x5B:
-                end = _matching_parenthesis(text, i, closed) if c == 0x28 else text.find(b"]", i, closed)
+                group = _call_arguments(text, i, closed) if c == 0x28 else None
+                end = group[1] if group is not None else -1 if c == 0x28 else text.find(b"]", i, closed)
             else:
                 end = i + 1
                 while end < closed and text[end] != c:
@@ -2009,9 +1989,10 @@ def _asm_operand_macros(text: bytes, opened: int, closed: int) -> list[tuple[int
             while j < closed and text[j] in b" \t":
                 j += 1
             if j < closed and text[j] == 0x28:  # NAME(args)
-                args_end = _matching_parenthesis(text, j, closed)
-                if args_end < 0 or b"\n" in text[i:args_end]:
+                args = _call_arguments(text, j, closed)
+                if args is None or b"\n" in text[i:args[1]]:
                     return spans
+                commas, args_end = args
                 k = args_end + 1
                 while k < closed and text[k] in b" \t\r\n":
                     k += 1
@@ -2027,8 +2008,7 @@ def _asm_operand_macros(text: bytes, opened: int, closed: int) -> list[tuple[int
                         continue
                 elif name_end - i >= 2:  # `EAX_EDX_RET(val, low, high)`: the name is the constraint, `|` the commas
                     spans.append((i, name_end, b'"' + b"x" * (name_end - i - 2) + b'"'))
-                    found = _call_arguments(text, j, args_end + 1)
-                    spans.extend((comma, comma + 1, b"|") for comma in (found[0] if found else []))
+                    spans.extend((comma, comma + 1, b"|") for comma in commas)
                 i = args_end
             elif section == 0:
                 i = name_end - 1
