@@ -659,6 +659,8 @@ def _blank_generator_calls(buf: bytearray, src: bytes) -> None:
         start = m.start("name")
         if name in _NOT_GENERATORS or name.startswith(b"EXPORT_SYMBOL") or not _after_top_level_item(src, start):
             continue
+        if _EVENT_NAME_RX.fullmatch(name):
+            continue  # a tracepoint written without its `;` (xfs_trace.h): _rewrite_tracepoints makes it a function
         if _in_directive(src, start):
             continue
         call = _call_arguments(src, m.end() - 1)
@@ -1077,9 +1079,12 @@ _ARGUMENT_NAME_RX = re.compile(rb"\s*([A-Za-z_]\w*)\s*$")
 # trace_event_raw_event_CLASS (the probe the kernel generates, whose body the assignments are) and walks; one without
 # (DEFINE_EVENT..., DECLARE_TRACE) the prototype `void TP_PROTO(params);`, which declares nothing.  TP_ARGS,
 # TP_STRUCT__entry and TP_CONDITION are blanked.
-_EVENT_RX = re.compile(rb"^[ \t]*(?P<macro>TRACE_EVENT(?:_CONDITION|_FN_COND|_FN|_RCU)?|DECLARE_EVENT_CLASS"
-                       rb"|DEFINE_EVENT(?:_CONDITION|_FN|_PRINT)?|DECLARE_TRACE(?:_CONDITION)?)[ \t]*\(", re.MULTILINE)
-_EVENT_PART_RX = re.compile(rb"\s*(?P<part>TP_PROTO|TP_fast_assign|TP_printk)\s*\(")
+_EVENT_NAME_RX = re.compile(rb"TRACE_EVENT(?:_CONDITION|_FN_COND|_FN|_RCU)?|DECLARE_EVENT_CLASS|DEFINE_EVENT(?:_CONDITION|_FN|_PRINT)?"
+                            rb"|DECLARE_TRACE(?:_CONDITION)?")
+_EVENT_RX = re.compile(rb"^[ \t]*(?P<macro>" + _EVENT_NAME_RX.pattern + rb")[ \t]*\(", re.MULTILINE)
+# a subsystem's own wrapper of the assignments or the format counts as the part it wraps: btrfs's
+# TP_fast_assign_btrfs(fs_info, statements) and TP_printk_btrfs(fmt, args) (the body reads `{fs_info, statements}`)
+_EVENT_PART_RX = re.compile(rb"\s*(?P<part>TP_PROTO|TP_fast_assign|TP_printk)(?:(?<!TP_PROTO)_[A-Za-z]\w*)?\s*\(")
 TRACEPOINT_BODY = "TP_PROTO"  # the name the rewritten event's function has until the walker renames it
 RAW_EVENT_PREFIX = "trace_event_raw_event_"
 

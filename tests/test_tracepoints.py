@@ -193,3 +193,50 @@ def test_an_event_body_is_its_probe_and_leaves_no_error_region() -> None:
     assigns = [r for r in result.refs if r.func == "trace_event_raw_event_pebble_class"]
     assert ("weight", "read", line_in(HEADER, r"__entry->weight = p->weight")) in {(r.name, r.role, r.line) for r in assigns}
     assert not [r for r in result.refs if r.func is None and r.name in ("__entry", "weight", "old")]
+
+
+# xfs_trace.h ends its events without a `;`; btrfs wraps the assignments and the format in macros of its own
+UNTERMINATED = """\
+#define TP_fast_assign_pebble(owner, args...) TP_fast_assign(__entry->owner = owner; args)
+#define TP_printk_pebble(fmt, args...) TP_printk("%d " fmt, __entry->owner, args)
+
+DECLARE_EVENT_CLASS(pebble_bare_class,
+	TP_PROTO(struct pebble *p),
+	TP_ARGS(p),
+	TP_STRUCT__entry(
+		__field(int, weight)
+	),
+	TP_fast_assign(
+		__entry->weight = pebble_weight(p);
+	),
+	TP_printk("weight=%d", __entry->weight)
+)
+
+TRACE_EVENT(pebble_wrapped,
+	TP_PROTO(struct pebble *p),
+	TP_ARGS(p),
+	TP_STRUCT__entry(
+		__field(int, owner)
+	),
+	TP_fast_assign_pebble(pebble_owner(p),
+		__entry->weight = pebble_weight(p);
+	),
+	TP_printk_pebble("w=%d", __entry->weight)
+);
+"""
+
+
+def test_an_event_without_its_semicolon_and_a_wrapped_assignment_are_probes_with_their_calls() -> None:
+    from explorer.cparse import make_parser, parse_definitions
+
+    result = parse_definitions(make_parser(), UNTERMINATED.encode(), H_PATH, refs=True)
+    assert result.error_nodes == 0
+    defs = {d.name: d for d in result.definitions}
+    calls = {(r.func, r.name, r.line) for r in result.refs if r.role == "call"}
+    bare, wrapped = "trace_event_raw_event_pebble_bare_class", "trace_event_raw_event_pebble_wrapped"
+    assert defs[bare].line == line_in(UNTERMINATED, r"^DECLARE_EVENT_CLASS\(pebble_bare_class,")
+    assert defs[wrapped].line == line_in(UNTERMINATED, r"^TRACE_EVENT\(pebble_wrapped,")
+    (first, second) = [i + 1 for i, t in enumerate(UNTERMINATED.splitlines()) if "__entry->weight = pebble_weight(p)" in t]
+    assert (bare, "pebble_weight", first) in calls
+    assert (wrapped, "pebble_weight", second) in calls
+    assert (wrapped, "pebble_owner", line_in(UNTERMINATED, r"TP_fast_assign_pebble\(pebble_owner")) in calls
