@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import INDEX, KERNEL, SNIPPETS, TREE, BenchmarkError, Result, Target, log, require, run_alone, shown, tool
 from recall import Sources, _first_error
 
-from explorer.store import REF_FILE_SHIFT, REF_PER_FILE
+from explorer.store import REF_FILE_SHIFT, REF_PER_FILE, unpack_locals
 
 # refs r of file f: its rowid range (explorer/store.py, ref_range)
 _IN_FILE = f"r.id BETWEEN f.id << {REF_FILE_SHIFT} AND (f.id << {REF_FILE_SHIFT}) + {REF_PER_FILE - 1}"
@@ -102,6 +102,8 @@ CLASSES: dict[str, tuple[str, str]] = {
     "cscope-lost-function": ("cscope", "cscope lists the site as <global> (it lost track of the enclosing function) and -3 leaves such sites out"),
     "cscope-other-function": ("cscope", "cscope -0 attributes the site to another function, and -3 does not list it"),
     "cscope-missing": ("cscope", "cscope does not list the site even with -0"),
+    "assembly": ("cscope", "a `call`/`jmp` (or a SYM_FUNC_ALIAS) in an assembly file: the index reads .S files (explorer/asmparse.py), "
+                 "cscope's database here has only the .c/.h files"),
     "index-not-a-call": ("ours", "the index records a call where the source has no call of the name"),
     # sites both list, under another caller name
     "macro-wrapper": ("cscope", "cscope names the wrapper macro (SYSCALL_DEFINEn, BPF_CALL_n) instead of the function it defines"),
@@ -250,6 +252,19 @@ class IndexView:
             (path, line, line),
         ).fetchone()
         return (row[0], row[1]) if row else None
+
+    def local_use(self, path: str, fn_line: int, line: int, name: str) -> str | None:
+        """The kind ('local' or 'parameter') of `name` in the function defined at `path`:`fn_line` when the index has it
+        as one of that function's locals or parameters, used on `line` (the `locals` table); else None."""
+        row = self.db.execute(
+            f"SELECT l.data FROM files f JOIN local l ON l.rowid = (f.id << {REF_FILE_SHIFT}) + ? WHERE f.path = ?",
+            (fn_line, path)).fetchone()
+        if row is None:
+            return None
+        for local, kind, uses in unpack_locals(row[0], fn_line):
+            if local == name and any(use_line == line for use_line, _, _ in uses):
+                return kind
+        return None
 
     def refs_in_function(self, path: str, name: str) -> int:
         return int(self.db.execute(
@@ -429,6 +444,11 @@ class Classifier:
         for i, raw in enumerate(self.sources.lines(path)[fn_line : line - 1], start=fn_line + 1):
             if re.search(rb"\(\s*\*\s*" + word + rb"\s*\)\s*\(", raw):
                 return f"declared in {fname} at line {i}: `{raw.decode('utf-8', 'replace').strip()[:60]}`"
+        # a pointer of a typedef'd function type (`smp_call_func_t func`), which no pattern above sees: the index
+        # itself has the name as a local or parameter of the function, used on that line
+        kind = self.view.local_use(path, fn_line, line, name)
+        if kind is not None:
+            return f"a {kind} of {fname} ({path}:{fn_line}) in the index, used on this line"
         return ""
 
     def _in_define(self, path: str, line: int) -> bool:
@@ -441,6 +461,9 @@ class Classifier:
     # -------------------------------------------------------------- only the index
     def only_index(self, site: Site, name: str) -> None:
         path, line = site.path, site.line
+        if path.endswith(".S"):
+            site.cls = "assembly"
+            return
         nodes = self.occurrences(path, line, name)
         if any(self.in_indirect_call(n) for n in nodes):
             site.cls = "indirect-call-macro"
