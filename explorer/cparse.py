@@ -1755,7 +1755,8 @@ def _else_directives(root: Node, text: bytes) -> list[tuple[int, int, bytes, str
                         _token_after_is_else(text, opened.end(), m.start())
                                      or _token_before_is_else(text, m.start(), opened.end())
                                      or _ends_in_a_bare_condition(text, m.start(), opened.end())
-                                     or _follows_a_label(text, opened.start(), top.start_byte)):
+                                     or _follows_a_label(text, opened.start(), top.start_byte)
+                                     or _continues_an_expression(text, opened.start(), opened.end(), m.start(), top.start_byte)):
                     found.append((opened.start(), opened.end(), opened.group("kw"),
                                   _collapse(_CONTINUATION_RX.sub(b" ", opened.group("arg")))))
                     found.append((m.start(), m.end(), kw, ""))
@@ -1763,6 +1764,30 @@ def _else_directives(root: Node, text: bytes) -> list[tuple[int, int, bytes, str
                 open_blocks[-1] = (open_blocks[-1][0], True)
     found.sort()
     return found
+
+
+_CONTINUING_OPERATOR_RX = re.compile(rb"[ \t\r\n]*(?:\+(?![+=])|\|\||&&|\|(?!=)|\?|\^(?!=)|-[ \t])")
+_OPEN_EXPRESSION_END = frozenset(b";{}:")
+_LINE_COMMENT_RX = re.compile(rb"/\*.*?\*/|//.*")
+
+
+def _continues_an_expression(text: bytes, directive: int, pos: int, end: int, start: int) -> bool:
+    """Whether the #if block text[pos:end] (its #if line at `directive`) adds terms to an expression that goes on
+    around it (`size = a` / `#if X` / `+ b` / `#endif` / `+ c;`, nfnetlink_queue.c): its code starts with a binary
+    operator, holds no `;` or brace, and the code before the #if line ends no statement."""
+    if _CONTINUING_OPERATOR_RX.match(text, pos, end) is None:
+        return False
+    if text.find(b";", pos, end) >= 0 or text.find(b"{", pos, end) >= 0 or text.find(b"}", pos, end) >= 0:
+        return False
+    i = directive
+    lo = max(start, directive - 4096)
+    while i > lo:
+        line_start = text.rfind(b"\n", lo, i - 1) + 1
+        code = _LINE_COMMENT_RX.sub(b"", text[line_start:i]).strip()
+        if code:
+            return not code.startswith(b"#") and code[-1] not in _OPEN_EXPRESSION_END
+        i = line_start
+    return False
 
 
 _BARE_CONDITION_WORDS = frozenset({b"if", b"for", b"while"})

@@ -944,3 +944,75 @@ def test_vendored_tcp_c_parses_its_min_t_of_unsigned_long() -> None:
         assert all((line, "min_t") in calls for line in expected)
     finally:
         index.close()
+
+
+# an #if block that adds terms to an expression around it (net/netfilter/nfnetlink_queue.c); the second
+# function is there to be lost when the first one's errors run on
+EXPRESSION_IF_C = b"""static int gizmo_size(const struct gizmo *g)
+{
+\tint size;
+
+\tsize = gizmo_total(sizeof(struct gizmo_hdr))
+\t\t+ gizmo_attr(sizeof(u32))\t/* ifindex */
+#if IS_ENABLED(CONFIG_GIZMO_BRIDGE)
+\t\t+ gizmo_attr(sizeof(u32))\t/* bridge */
+\t\t| gizmo_flags(g)
+#endif
+\t\t+ gizmo_attr(sizeof(u32));\t/* mark */
+\treturn size;
+}
+
+static int gizmo_more(const struct gizmo *g)
+{
+\treturn gizmo_size(g) + 1;
+}
+"""
+
+
+def test_an_if_block_that_continues_an_expression_is_read_with_its_condition() -> None:
+    assert make_parser().parse(prepare_source(EXPRESSION_IF_C).text).root_node.has_error
+    result = parsed(EXPRESSION_IF_C)
+    assert result.error_nodes == 0
+    functions = {d.name: d.line for d in result.definitions if d.kind == "function"}
+    assert functions == {"gizmo_size": at(EXPRESSION_IF_C, b"gizmo_size(const")[0],
+                         "gizmo_more": at(EXPRESSION_IF_C, b"gizmo_more(")[0]}
+    assert not [d for d in result.definitions if d.kind == "variable"]  # `size` is a local, not a global
+    refs = {(r.name, r.line, r.col): (r.func, r.cond) for r in result.refs if r.role == "call"}
+    assert refs[("gizmo_flags", *at(EXPRESSION_IF_C, b"gizmo_flags"))] == ("gizmo_size", "IS_ENABLED(CONFIG_GIZMO_BRIDGE)")
+    assert refs[("gizmo_attr", *at(EXPRESSION_IF_C, b"gizmo_attr", nth=1))] == ("gizmo_size", "IS_ENABLED(CONFIG_GIZMO_BRIDGE)")
+    assert refs[("gizmo_attr", *at(EXPRESSION_IF_C, b"gizmo_attr", nth=2))] == ("gizmo_size", None)
+    assert refs[("gizmo_size", *at(EXPRESSION_IF_C, b"gizmo_size(g)"))] == ("gizmo_more", None)
+
+
+@pytest.mark.parametrize("block", [
+    b"#ifdef X\n\t\t+ a;\n#endif\n",  # a `;` inside: a statement of its own
+    b"#ifdef X\n\t\tx = 1;\n#endif\n",  # no operator first
+])
+def test_an_if_block_that_does_not_continue_an_expression_keeps_its_directives(block: bytes) -> None:
+    from explorer.cparse import _continues_an_expression
+
+    src = b"int f(void)\n{\n\tint s = a\n" + block + b"\t\t+ b;\n}\n"
+    opened = src.index(b"#ifdef")
+    pos = src.index(b"\n", opened) + 1
+    assert not _continues_an_expression(src, opened, pos, src.index(b"#endif"), 0)
+    after_statement = src.replace(b"int s = a\n", b"int s = a;\n")
+    opened = after_statement.index(b"#ifdef")
+    pos = after_statement.index(b"\n", opened) + 1
+    assert not _continues_an_expression(after_statement, opened, pos, after_statement.index(b"#endif"), 0)
+
+
+@requires_vendored
+@pytest.mark.vendored
+def test_vendored_nfnetlink_queue_keeps_the_function_whose_size_sum_has_an_if_block() -> None:
+    import sqlite3
+
+    rel = "net/netfilter/nfnetlink_queue.c"
+    lines = (VENDORED_TREE / rel).read_text(errors="replace").splitlines()
+    (expected,) = [i + 1 for i, text in enumerate(lines) if re.match(r"^nfqnl_build_packet_message\(", text)]
+    db = sqlite3.connect(f"file:{VENDORED_INDEX}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT s.name, s.kind, s.line FROM symbols s JOIN files f ON f.id = s.file_id"
+                          " WHERE f.path = ? AND s.name IN ('nfqnl_build_packet_message', 'tstamp', 'secdata')", (rel,)).fetchall()
+    finally:
+        db.close()
+    assert rows == [("nfqnl_build_packet_message", "function", expected)]  # and none of its locals as a global
