@@ -188,13 +188,13 @@ class Sources:
             if self._parser is None:
                 self._parser = Parser(Language(tree_sitter_c.language()))
             src = (self.tree / path).read_bytes()
-            try:  # the indexer's own preprocessing, if it still offers it
-                from explorer.cparse import blank_annotations
-
-                src = blank_annotations(src)
-            except ImportError:
-                pass
-            self._parsed[path] = (src, self._parser.parse(src))
+            try:  # the indexer's own text and tree, the second parse of files with ERROR regions included
+                from explorer.cparse import parse_source
+            except ImportError:  # an older indexer: the plain parse
+                self._parsed[path] = (src, self._parser.parse(src))
+            else:
+                prepared, tree, _ = parse_source(self._parser, src)
+                self._parsed[path] = (prepared.text, tree)
         return self._parsed[path]
 
     def name_point(self, tag: Tag) -> tuple[int, int] | None:

@@ -1638,8 +1638,11 @@ def _top_level_at(root: Node, offset: int) -> Node | None:
     return best
 
 
-def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) -> ParseResult:
-    """Every definition in one file (and its references, if `refs`); ERROR nodes are walked, never fatal."""
+def parse_source(parser: Parser, src: bytes) -> tuple[PreparedSource, Tree, dict[int, str]]:
+    """The text and tree that parse_definitions walks (what the benchmarks' diagnoses read too): the prepared
+    source parsed, and where it has ERROR regions, the rewrites that need its tree (#if blocks in initializers
+    and if/else chains, type and macro arguments) applied and the text parsed again; with the condition of each
+    line inside a blanked #if block."""
     prepared = prepare_source(src)
     tree = parser.parse(prepared.text)
     line_conditions: dict[int, str] = {}
@@ -1664,6 +1667,12 @@ def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) 
             line_conditions = _directive_line_conditions(src, directives)
         if type_names:
             prepared.type_arguments = sorted(prepared.type_arguments + type_names)
+    return prepared, tree, line_conditions
+
+
+def parse_definitions(parser: Parser, src: bytes, path: str, refs: bool = True) -> ParseResult:
+    """Every definition in one file (and its references, if `refs`); ERROR nodes are walked, never fatal."""
+    prepared, tree, line_conditions = parse_source(parser, src)
     walker = DefinitionWalker(src, path, refs)
     walker.xref.typeof_operands = prepared.typeof_operands
     walker.xref.declaring_calls = dict(prepared.calls)
