@@ -1741,6 +1741,13 @@ def _initializer_directives(root: Node, text: bytes) -> list[tuple[int, int, byt
     return found if depth == 0 else []
 
 
+def _error_tops(root: Node) -> list[Node]:
+    """The top-level items the rewrites that need a tree look into: the root's children, or the root itself where
+    tree-sitter made the whole file one ERROR (its children are then fragments, none with an error of its own:
+    kernel/bpf/core.c)."""
+    return [root] if root.type == "ERROR" else root.children
+
+
 # An #if block that cuts an if/else chain (`if (a) x(); else` before `#endif`, or `#ifdef X` then `else if (b)`) is
 # not in tree-sitter-c's grammar either: the dangling `else` became an ERROR.  In a top-level definition with errors,
 # the directive lines of such a block (one without #else or #elif) are blanked, which reads the code as it is with
@@ -1748,18 +1755,24 @@ def _initializer_directives(root: Node, text: bytes) -> list[tuple[int, int, byt
 def _else_directives(root: Node, text: bytes) -> list[tuple[int, int, bytes, str]]:
     """(start, end, keyword, argument) of the #if and #endif lines of the blocks that cut an if/else chain."""
     found: list[tuple[int, int, bytes, str]] = []
-    for top in root.children:
+    for top in _error_tops(root):
         if not top.has_error or text.find(b"#", top.start_byte, top.end_byte) < 0:
             continue
-        open_blocks: list[tuple[re.Match[bytes], bool]] = []  # (the #if line, whether an #else or #elif follows it)
+        # (the #if line, whether an #else or #elif follows it, the one #else line when no #elif does)
+        open_blocks: list[tuple[re.Match[bytes], bool, re.Match[bytes] | None]] = []
         for m in _CONDITIONAL_DIRECTIVE_RX.finditer(text, top.start_byte, top.end_byte):
             kw = m.group("kw")
             if kw.startswith(b"if"):
-                open_blocks.append((m, False))
+                open_blocks.append((m, False, None))
             elif kw == b"endif":
                 if not open_blocks:
                     continue
-                opened, branched = open_blocks.pop()
+                opened, branched, alone = open_blocks.pop()
+                if alone is not None and _opens_a_block_both_ways(text, opened.end(), alone.start(), alone.end(), m.start()):
+                    found.append((opened.start(), opened.end(), opened.group("kw"),
+                                  _collapse(_CONTINUATION_RX.sub(b" ", opened.group("arg")))))
+                    found.append((alone.start(), m.end(), b"endif", ""))  # the #else branch blanked with its lines
+                    continue
                 if not branched and _braces_balance(text, opened.end(), m.start()) and (
                         _token_after_is_else(text, opened.end(), m.start())
                                      or _token_before_is_else(text, m.start(), opened.end())
@@ -1770,9 +1783,21 @@ def _else_directives(root: Node, text: bytes) -> list[tuple[int, int, bytes, str
                                   _collapse(_CONTINUATION_RX.sub(b" ", opened.group("arg")))))
                     found.append((m.start(), m.end(), kw, ""))
             elif open_blocks:
-                open_blocks[-1] = (open_blocks[-1][0], True)
+                head, branched, alone = open_blocks[-1]
+                open_blocks[-1] = (head, True, m if kw == b"else" and not branched else None)
     found.sort()
     return found
+
+
+def _opens_a_block_both_ways(text: bytes, if_end: int, else_start: int, else_end: int, endif_start: int) -> bool:
+    """Whether both branches of `#if A` ... `#else` ... `#endif` open the same blocks (`if (x) f(); else {` /
+    `#else` / `{`, fs/smb/client/link.c): tree-sitter-c cannot close either, so the #if branch is read, with its
+    condition, and the #else branch (a block's head only: no more than 256 bytes of it) is blanked.  The #if branch
+    is read up to 4096 bytes, so that nested blocks cost no more than a bounded window each."""
+    if endif_start - else_end > 256 or else_start - if_end > 4096:
+        return False
+    first = _brace_depth(text, if_end, else_start, -1)
+    return first is not None and first > 0 and _brace_depth(text, else_end, endif_start, 0) == first
 
 
 _CONTINUING_OPERATOR_RX = re.compile(rb"[ \t\r\n]*(?:\+(?![+=])|\|\||&&|\|(?!=)|\?|\^(?!=)|-[ \t])")
@@ -1855,6 +1880,12 @@ def _braces_balance(text: bytes, start: int, end: int) -> bool:
     """Whether text[start:end] closes as many braces as it opens, going at most one below (`} else if (x) {`
     closes the brace before and opens the next); strings, characters and comments are stepped over.  `} else {...}`
     alone closes a brace opened before, maybe under another #if, and is left as it is."""
+    return _brace_depth(text, start, end, -1) == 0
+
+
+def _brace_depth(text: bytes, start: int, end: int, floor: int) -> int | None:
+    """How many more braces text[start:end] opens than it closes, or None where it goes below `floor` on the way;
+    strings, characters and comments are stepped over."""
     depth = 0
     i = start
     while i < end:
@@ -1863,8 +1894,8 @@ def _braces_balance(text: bytes, start: int, end: int) -> bool:
             depth += 1
         elif c == 0x7D:
             depth -= 1
-            if depth < -1:
-                return False
+            if depth < floor:
+                return None
         elif c == 0x22 or c == 0x27:
             i += 1
             while i < end and text[i] != c and text[i] != 0x0A:
@@ -1876,7 +1907,7 @@ def _braces_balance(text: bytes, start: int, end: int) -> bool:
             newline = text.find(b"\n", i, end)
             i = end if newline < 0 else newline
         i += 1
-    return depth == 0
+    return depth
 
 
 def _is_word_byte(c: int) -> bool:
@@ -1941,7 +1972,7 @@ _AFTER_STRING_CALL_RX = re.compile(rb'"[ \t\r\n]*([A-Za-z_]\w*)[ \t]*\(')
 def _string_macro_spans(root: Node, text: bytes) -> list[tuple[int, int, bytes]]:
     """(start, end, b"") of the arguments, parentheses included, of macro calls that follow a string literal."""
     spans: list[tuple[int, int, bytes]] = []
-    for top in root.children:
+    for top in _error_tops(root):
         if not top.has_error or b'"' not in text[top.start_byte:top.end_byte]:
             continue
         for m in _AFTER_STRING_CALL_RX.finditer(text, top.start_byte, top.end_byte):
@@ -1974,7 +2005,7 @@ _WORD_RX = re.compile(rb"[A-Za-z_]\w*")
 def _asm_operand_spans(root: Node, text: bytes) -> list[tuple[int, int, bytes]]:
     """(start, end, replacement) of the macros that stand for operands in asm statements in ERROR regions."""
     spans: list[tuple[int, int, bytes]] = []
-    for top in root.children:
+    for top in _error_tops(root):
         if not top.has_error or text.find(b"asm", top.start_byte, top.end_byte) < 0:
             continue
         for m in _ASM_RX.finditer(text, top.start_byte, top.end_byte):
@@ -2089,7 +2120,7 @@ def _digit_word_spans(root: Node, text: bytes) -> list[tuple[int, int, bytes]]:
     error_starts, error_ends = _error_ranges(root)
     if not error_starts:
         return spans
-    for top in root.children:
+    for top in _error_tops(root):
         if not top.has_error:
             continue
         found = [m.span() for m in _DIGIT_WORD_RX.finditer(text, top.start_byte, top.end_byte)
@@ -2146,7 +2177,7 @@ def _type_argument_spans(root: Node, text: bytes) -> tuple[list[tuple[int, int, 
     spans: list[tuple[int, int, bytes]] = []
     names: list[int] = []
     error_starts, error_ends = _error_ranges(root)
-    for top in root.children:
+    for top in _error_tops(root):
         if not top.has_error:
             continue
         for m in _TYPE_ARGUMENT_SHAPE_RX.finditer(text, top.start_byte, top.end_byte):

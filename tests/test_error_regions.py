@@ -1016,3 +1016,80 @@ def test_vendored_nfnetlink_queue_keeps_the_function_whose_size_sum_has_an_if_bl
     finally:
         db.close()
     assert rows == [("nfqnl_build_packet_message", "function", expected)]  # and none of its locals as a global
+
+
+# both branches of an #if open the block that follows (fs/smb/client/link.c)
+BOTH_WAYS_C = b"""int gizmo_link(struct gizmo *g)
+{
+\tint rc = 0;
+
+#ifdef CONFIG_GIZMO_LEGACY
+\tif (g->legacy)
+\t\trc = gizmo_legacy_link(g);
+\telse {
+#else
+\t{
+#endif /* CONFIG_GIZMO_LEGACY */
+\t\trc = gizmo_modern_link(g);
+\t}
+\treturn rc;
+}
+
+int gizmo_unlink(struct gizmo *g)
+{
+\treturn gizmo_link(g) - 1;
+}
+"""
+
+
+def test_an_if_block_whose_branches_both_open_a_block_is_read_as_its_first_branch() -> None:
+    assert make_parser().parse(prepare_source(BOTH_WAYS_C).text).root_node.has_error
+    result = parsed(BOTH_WAYS_C)
+    assert result.error_nodes == 0
+    functions = {d.name: d.line for d in result.definitions if d.kind == "function"}
+    assert functions == {"gizmo_link": 1, "gizmo_unlink": at(BOTH_WAYS_C, b"gizmo_unlink(")[0]}
+    assert not [d for d in result.definitions if d.kind == "variable"]
+    calls = {(r.name, r.line, r.col): (r.func, r.cond) for r in result.refs if r.role == "call"}
+    assert calls[("gizmo_legacy_link", *at(BOTH_WAYS_C, b"gizmo_legacy_link"))] == ("gizmo_link", "CONFIG_GIZMO_LEGACY")
+    assert calls[("gizmo_modern_link", *at(BOTH_WAYS_C, b"gizmo_modern_link"))] == ("gizmo_link", None)
+    assert calls[("gizmo_link", *at(BOTH_WAYS_C, b"gizmo_link(g)"))] == ("gizmo_unlink", None)
+
+
+@pytest.mark.parametrize("other", [
+    b"#else\n\t{ gizmo_other(g); }\n",  # the #else branch closes its block: it is kept as it is
+    b"#else\n\t{\n\t{\n",  # it opens more blocks than the #if branch
+    b"#else\n\t{" + b" " * 300 + b"\n",  # more than a block's head
+])
+def test_an_if_block_whose_branches_differ_in_braces_keeps_its_else_branch(other: bytes) -> None:
+    from explorer.cparse import _opens_a_block_both_ways
+
+    src = b"#ifdef X\n\tif (a) b(); else {\n" + other + b"#endif\n"
+    else_start = src.index(b"#else")
+    assert not _opens_a_block_both_ways(src, src.index(b"\n") + 1, else_start, src.index(b"\n", else_start) + 1,
+                                        src.index(b"#endif"))
+
+
+def test_the_rewrites_apply_where_tree_sitter_makes_the_whole_file_one_error() -> None:
+    block = b"#ifdef CONFIG_GIZMO_LEGACY\n\tif (g->legacy)\n\t\tgizmo_legacy(g);\n\telse {\n#else\n\t{\n#endif\n\t\tgizmo_modern(g);\n\t}\n"
+    src = b"void gizmo_all(struct gizmo *g)\n{\n" + block * 3 + b"}\n"
+    assert make_parser().parse(prepare_source(src).text).root_node.type == "ERROR"  # the shape this is about
+    result = parsed(src)
+    assert result.error_nodes == 0
+    assert [(d.name, d.kind, d.line) for d in result.definitions] == [("gizmo_all", "function", 1)]
+    calls = sorted((r.line, r.name, r.func, r.cond) for r in result.refs if r.role == "call")
+    lines = src.split(b"\n")
+    expected = sorted((i + 1, name, "gizmo_all", cond) for i, text in enumerate(lines)
+                      for name, cond in (("gizmo_legacy", "CONFIG_GIZMO_LEGACY"), ("gizmo_modern", None)) if name.encode() + b"(" in text)
+    assert calls == expected and len(expected) == 6
+
+
+def test_many_blocks_opened_both_ways_stay_linear() -> None:
+    import time
+
+    block = b"#ifdef X\n\tif (a) b(); else {\n#else\n\t{\n#endif\n\tc();\n\t}\n"
+    src = b"int f(void)\n{\n" + block * 20_000 + b"}\n"
+    started = time.process_time()
+    result = parsed(src)
+    assert time.process_time() - started < 30  # a bound against quadratic work, not a speed target
+    assert result.error_nodes == 0
+    assert len([r for r in result.refs if r.name == "c" and r.role == "call"]) == 20_000
