@@ -1741,6 +1741,9 @@ def _initializer_directives(root: Node, text: bytes) -> list[tuple[int, int, byt
     return found if depth == 0 else []
 
 
+_MAX_CUT_BLOCK = 16384  # bytes of an #if block that cuts an if/else chain whose braces are counted
+
+
 def _error_tops(root: Node) -> list[Node]:
     """The top-level items the rewrites that need a tree look into: the root's children, or the root itself where
     tree-sitter made the whole file one ERROR (its children are then fragments, none with an error of its own:
@@ -1773,12 +1776,14 @@ def _else_directives(root: Node, text: bytes) -> list[tuple[int, int, bytes, str
                                   _collapse(_CONTINUATION_RX.sub(b" ", opened.group("arg")))))
                     found.append((alone.start(), m.end(), b"endif", ""))  # the #else branch blanked with its lines
                     continue
-                if not branched and _braces_balance(text, opened.end(), m.start()) and (
-                        _token_after_is_else(text, opened.end(), m.start())
+                # the shapes first (each looks at the block's ends), the braces of the block (at most
+                # _MAX_CUT_BLOCK bytes of it) only then: nested blocks would scan the same bytes again and again
+                if not branched and (_token_after_is_else(text, opened.end(), m.start())
                                      or _token_before_is_else(text, m.start(), opened.end())
                                      or _ends_in_a_bare_condition(text, m.start(), opened.end())
                                      or _follows_a_label(text, opened.start(), top.start_byte)
-                                     or _continues_an_expression(text, opened.start(), opened.end(), m.start(), top.start_byte)):
+                                     or _continues_an_expression(text, opened.start(), opened.end(), m.start(), top.start_byte)) and (
+                        m.start() - opened.end() <= _MAX_CUT_BLOCK and _braces_balance(text, opened.end(), m.start())):
                     found.append((opened.start(), opened.end(), opened.group("kw"),
                                   _collapse(_CONTINUATION_RX.sub(b" ", opened.group("arg")))))
                     found.append((m.start(), m.end(), kw, ""))
@@ -1809,7 +1814,7 @@ def _continues_an_expression(text: bytes, directive: int, pos: int, end: int, st
     """Whether the #if block text[pos:end] (its #if line at `directive`) adds terms to an expression that goes on
     around it (`size = a` / `#if X` / `+ b` / `#endif` / `+ c;`, nfnetlink_queue.c): its code starts with a binary
     operator, holds no `;` or brace, and the code before the #if line ends no statement."""
-    if _CONTINUING_OPERATOR_RX.match(text, pos, end) is None:
+    if end - pos > 4096 or _CONTINUING_OPERATOR_RX.match(text, pos, end) is None:
         return False
     if text.find(b";", pos, end) >= 0 or text.find(b"{", pos, end) >= 0 or text.find(b"}", pos, end) >= 0:
         return False

@@ -1093,3 +1093,18 @@ def test_many_blocks_opened_both_ways_stay_linear() -> None:
     assert time.process_time() - started < 30  # a bound against quadratic work, not a speed target
     assert result.error_nodes == 0
     assert len([r for r in result.refs if r.name == "c" and r.role == "call"]) == 20_000
+
+
+@pytest.mark.parametrize("shape", [
+    b"#ifdef X\n\t\t+ b\n",  # each block continues the expression
+    b"#ifdef X\n\tif (a)\n\t\tb();\n\telse\n",  # each block cuts an if/else chain
+])
+def test_nested_if_blocks_of_a_rewritten_shape_stay_linear(shape: bytes) -> None:
+    import time
+
+    src = b"int f(void)\n{\n\tint s = a\n" + shape * 20_000 + b"#endif\n" * 20_000 + b"\t\t+ c;\n}\n"
+    started = time.process_time()
+    result = parsed(src)
+    assert time.process_time() - started < 30  # a bound against quadratic work (it took minutes), not a speed target
+    assert [d.name for d in result.definitions if d.kind == "function"] == ["f"]
+    assert len([r for r in result.refs if r.name == "b"]) == 20_000
