@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import INDEX, KERNEL, SNIPPETS, TREE, BenchmarkError, Result, Target, log, require, run_alone, shown, tool
 from recall import Sources, _first_error
 
-from explorer.store import REF_FILE_SHIFT, REF_PER_FILE, unpack_locals
+from explorer.store import REF_FILE_SHIFT, REF_PER_FILE, Index
 
 # refs r of file f: its rowid range (explorer/store.py, ref_range)
 _IN_FILE = f"r.id BETWEEN f.id << {REF_FILE_SHIFT} AND (f.id << {REF_FILE_SHIFT}) + {REF_PER_FILE - 1}"
@@ -253,19 +253,6 @@ class IndexView:
         ).fetchone()
         return (row[0], row[1]) if row else None
 
-    def local_use(self, path: str, fn_line: int, line: int, name: str) -> str | None:
-        """The kind ('local' or 'parameter') of `name` in the function defined at `path`:`fn_line` when the index has it
-        as one of that function's locals or parameters, used on `line` (the `locals` table); else None."""
-        row = self.db.execute(
-            f"SELECT l.data FROM files f JOIN local l ON l.rowid = (f.id << {REF_FILE_SHIFT}) + ? WHERE f.path = ?",
-            (fn_line, path)).fetchone()
-        if row is None:
-            return None
-        for local, kind, uses in unpack_locals(row[0], fn_line):
-            if local == name and any(use_line == line for use_line, _, _ in uses):
-                return kind
-        return None
-
     def refs_in_function(self, path: str, name: str) -> int:
         return int(self.db.execute(
             f"SELECT count(*) FROM files f JOIN refs r ON {_IN_FILE} WHERE f.path = ? AND r.func = ?", (path, name)
@@ -297,9 +284,10 @@ class IndexView:
 
 
 class Classifier:
-    def __init__(self, cscope: Cscope, view: IndexView, sources: Sources, records_refs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, cscope: Cscope, view: IndexView, index: Index, sources: Sources, records_refs) -> None:  # type: ignore[no-untyped-def]
         self.cscope = cscope
         self.view = view
+        self.index = index
         self.sources = sources
         self.records_refs = records_refs
         self._define_braces: dict[str, list[tuple[int, int]]] = {}
@@ -446,7 +434,7 @@ class Classifier:
                 return f"declared in {fname} at line {i}: `{raw.decode('utf-8', 'replace').strip()[:60]}`"
         # a pointer of a typedef'd function type (`smp_call_func_t func`), which no pattern above sees: the index
         # itself has the name as a local or parameter of the function, used on that line
-        kind = self.view.local_use(path, fn_line, line, name)
+        kind = next((use.kind for use in self.index.local_refs(fname, name) if use.path == path and use.line == line), None)
         if kind is not None:
             return f"a {kind} of {fname} ({path}:{fn_line}) in the index, used on this line"
         return ""
@@ -566,7 +554,6 @@ def run(samples: int = 30, wide: int | None = None) -> Result:
     if not tool("cscope"):
         raise BenchmarkError("cscope is not installed (Debian: cscope)")
     from explorer.config import Project
-    from explorer.store import Index
 
     spec = Project.load(SNIPPETS).kernel(KERNEL)
     result = Result(NAME)
@@ -584,7 +571,7 @@ def run(samples: int = 30, wide: int | None = None) -> Result:
         ]
         log("== callers_cscope: direct callers vs `cscope -d -L -3 NAME`")
         log(f"cscope database: {len(files)} files (exactly those of the index), built in {cscope.build_seconds:.1f} s")
-        classifier = Classifier(cscope, view, sources, spec.records_refs)
+        classifier = Classifier(cscope, view, index, sources, spec.records_refs)
         try:
             log()
             log(f"---- the listen, connect, handshake and accept paths: {len(paths)} functions")
