@@ -1772,8 +1772,7 @@ def _else_directives(root: Node, text: bytes) -> list[tuple[int, int, bytes, str
                     continue
                 opened, branched, alone = open_blocks.pop()
                 if alone is not None and _opens_a_block_both_ways(text, opened.end(), alone.start(), alone.end(), m.start()):
-                    found.append((opened.start(), opened.end(), opened.group("kw"),
-                                  _collapse(_CONTINUATION_RX.sub(b" ", opened.group("arg")))))
+                    found.append(_if_line(opened))
                     found.append((alone.start(), m.end(), b"endif", ""))  # the #else branch blanked with its lines
                     continue
                 # the shapes first (each looks at the block's ends), the braces of the block (at most
@@ -1784,14 +1783,18 @@ def _else_directives(root: Node, text: bytes) -> list[tuple[int, int, bytes, str
                                      or _follows_a_label(text, opened.start(), top.start_byte)
                                      or _continues_an_expression(text, opened.start(), opened.end(), m.start(), top.start_byte)) and (
                         m.start() - opened.end() <= _MAX_CUT_BLOCK and _braces_balance(text, opened.end(), m.start())):
-                    found.append((opened.start(), opened.end(), opened.group("kw"),
-                                  _collapse(_CONTINUATION_RX.sub(b" ", opened.group("arg")))))
+                    found.append(_if_line(opened))
                     found.append((m.start(), m.end(), kw, ""))
             elif open_blocks:
                 head, branched, alone = open_blocks[-1]
                 open_blocks[-1] = (head, True, m if kw == b"else" and not branched else None)
     found.sort()
     return found
+
+
+def _if_line(opened: re.Match[bytes]) -> tuple[int, int, bytes, str]:
+    """A blanked #if line as _directive_line_conditions reads it: its span, keyword and condition on one line."""
+    return opened.start(), opened.end(), opened.group("kw"), _collapse(_CONTINUATION_RX.sub(b" ", opened.group("arg")))
 
 
 def _opens_a_block_both_ways(text: bytes, if_end: int, else_start: int, else_end: int, endif_start: int) -> bool:
@@ -1808,6 +1811,7 @@ def _opens_a_block_both_ways(text: bytes, if_end: int, else_start: int, else_end
 _CONTINUING_OPERATOR_RX = re.compile(rb"[ \t\r\n]*(?:\+(?![+=])|\|\||&&|\|(?!=)|\?|\^(?!=)|-[ \t])")
 _OPEN_EXPRESSION_END = frozenset(b";{}:")
 _LINE_COMMENT_RX = re.compile(rb"/\*.*?\*/|//.*")
+_STATEMENT_OR_BLOCK_RX = re.compile(rb"[;{}]")
 
 
 def _continues_an_expression(text: bytes, directive: int, pos: int, end: int, start: int) -> bool:
@@ -1816,7 +1820,7 @@ def _continues_an_expression(text: bytes, directive: int, pos: int, end: int, st
     operator, holds no `;` or brace, and the code before the #if line ends no statement."""
     if end - pos > 4096 or _CONTINUING_OPERATOR_RX.match(text, pos, end) is None:
         return False
-    if text.find(b";", pos, end) >= 0 or text.find(b"{", pos, end) >= 0 or text.find(b"}", pos, end) >= 0:
+    if _STATEMENT_OR_BLOCK_RX.search(text, pos, end) is not None:
         return False
     i = directive
     lo = max(start, directive - 4096)

@@ -11,6 +11,7 @@ never half of either.
 
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
 import itertools
@@ -473,6 +474,18 @@ def row_code_files() -> list[Path]:
     return sorted(seen)
 
 
+@functools.cache
+def _dist_info_folders() -> list[str]:
+    """The names of the `*.dist-info` folders on sys.path, in its order (each folder listed once a process)."""
+    out: list[str] = []
+    for entry in sys.path:
+        try:
+            out.extend(name for name in os.listdir(entry or ".") if name.endswith(".dist-info"))
+        except OSError:
+            continue
+    return out
+
+
 def installed_version(dist: str) -> str | None:
     """The installed version of distribution `dist`, or None.
 
@@ -481,14 +494,9 @@ def installed_version(dist: str) -> str | None:
     reads METADATA with (about 0.04 s of every warm `kexplore index`); importlib.metadata answers where no
     such folder is found (an egg, a zip)."""
     prefix = re.sub(r"[-_.]+", "_", dist).lower() + "-"
-    for entry in sys.path:
-        try:
-            names = os.listdir(entry or ".")
-        except OSError:
-            continue
-        for name in names:
-            if name.endswith(".dist-info") and name.lower().startswith(prefix):
-                return name[len(prefix) : -len(".dist-info")]
+    for name in _dist_info_folders():
+        if name.lower().startswith(prefix):
+            return name[len(prefix) : -len(".dist-info")]
     from importlib.metadata import PackageNotFoundError, version
 
     try:
